@@ -1,0 +1,8 @@
+#!/usr/bin/env node
+// The only place that exits: commands return an exit code (0 ok, 1 check failed, 2 usage or input error).
+import { main } from '../dist/cli/main.js';
+
+main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }).then(
+  (code) => { process.exitCode = code; },
+  (err) => { process.stderr.write(`mtlsgate: internal error: ${err?.stack ?? err}\n`); process.exitCode = 3; },
+);

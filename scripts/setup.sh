@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what mtlsgate's tests use: npm dependencies (from the lock file) and the curl/openssl clients.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+need=()
+command -v openssl >/dev/null || need+=(openssl)
+command -v curl >/dev/null || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+  else
+    echo "setup: missing ${need[*]}; install them (apt-get install ${need[*]}) for the end-to-end tests" >&2
+  fi
+fi
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
+  npm ci --no-audit --no-fund
+fi
+npm run build --silent

@@ -1,0 +1,29 @@
+/** A doctor finding: what is wrong, the evidence, and the commands that fix it. Checks return these; renderers print them. */
+export type Severity = 'error' | 'warning' | 'info';
+
+export interface Finding {
+  /** Stable id (see docs/findings.md); never renamed, never reused. */
+  id: string;
+  severity: Severity;
+  /** One line. */
+  title: string;
+  /** A few sentences for a newcomer: what it means and why it matters. */
+  detail: string;
+  /** Concrete commands or steps; empty string when nothing is to be done. */
+  fix: string;
+  /** Facts that back the finding, e.g. the three modulus digests side by side. */
+  evidence: Record<string, string | number | boolean | null | string[]>;
+}
+
+export function finding(
+  id: string,
+  severity: Severity,
+  title: string,
+  detail: string,
+  fix: string,
+  evidence: Finding['evidence'] = {},
+): Finding {
+  return { id, severity, title, detail, fix, evidence };
+}
+
+export const severityRank: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
