@@ -1,0 +1,419 @@
+/**
+ * Certificates: Node's X509Certificate validates the DER and does fingerprints, public keys and signature
+ * checks; everything Node 20 lacks (signature algorithm, key usage bits, basic constraints, EKU names, key ids,
+ * RFC 4514 names) comes from our own walk over the DER, which is fast enough for bundles of 10k certificates.
+ */
+import { createHash, X509Certificate } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import type { BasicConstraintsInfo, Cert, CertInfo, SignatureAlgorithmInfo } from './types.js';
+import {
+  DN_ATTRIBUTES,
+  EXT_AUTHORITY_KEY_ID,
+  EXT_BASIC_CONSTRAINTS,
+  EXT_EXT_KEY_USAGE,
+  EXT_KEY_USAGE,
+  EXT_SUBJECT_ALT_NAME,
+  EXT_SUBJECT_KEY_ID,
+  EXTENDED_KEY_USAGES,
+  HASH_ALGORITHMS,
+  KEY_USAGE_BITS,
+  SIGNATURE_ALGORITHMS,
+} from './oids.js';
+import {
+  TAG_BIT_STRING,
+  TAG_BOOLEAN,
+  TAG_BMP_STRING,
+  TAG_GENERALIZED_TIME,
+  TAG_INTEGER,
+  TAG_OCTET_STRING,
+  TAG_SEQUENCE,
+  TAG_UTC_TIME,
+  isContext,
+  isUniversal,
+  readOid,
+  readSmallInt,
+  readTlv,
+  tlvChildren,
+  tlvValue,
+} from './sniff.js';
+import type { Tlv } from './sniff.js';
+import { describeSpki, modulusDigest, sha256Hex } from './key.js';
+import { parsePem } from './pem.js';
+
+export { modulusSha1, spkiSha256 } from './key.js';
+
+/** Parses one DER certificate; throws an Error with a one-line message when it is not one. */
+export function parseCert(der: Buffer): Cert {
+  const outer = der[0] === 0x30 ? readTlv(der, 0) : null;
+  if (!outer) throw new Error('not a DER certificate (no outer SEQUENCE)');
+  const exact = outer.end === der.length ? der : der.subarray(0, outer.end);
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(exact);
+  } catch (e) {
+    throw new Error(`not a valid x.509 certificate: ${oneLine(e)}`);
+  }
+  return Object.freeze({ x509, der: exact, info: describeCert(x509, exact) });
+}
+
+/** The first CERTIFICATE block of PEM text. */
+export function certFromPem(pem: string): Cert {
+  const block = parsePem(pem).blocks.find((b) => b.label === 'CERTIFICATE' || b.label === 'X509 CERTIFICATE');
+  if (!block) throw new Error('no CERTIFICATE block in the PEM text');
+  return parseCert(block.body);
+}
+
+/** True when `issuerKey` verifies the certificate's signature. Never throws. */
+export function signatureVerifies(cert: Cert, issuerKey: KeyObject): boolean {
+  try {
+    return cert.x509.verify(issuerKey);
+  } catch {
+    return false;
+  }
+}
+
+interface TbsParts {
+  serial: Tlv;
+  issuer: Tlv;
+  validity: Tlv;
+  subject: Tlv;
+  spki: Tlv;
+  extensions: Tlv[];
+  signatureAlgorithm: Tlv;
+}
+
+export function describeCert(x509: X509Certificate, der: Buffer, now: Date = new Date()): CertInfo {
+  const p = splitCertificate(der);
+  const [notBefore, notAfter] = readValidity(der, p.validity, x509);
+  const subject = formatName(der, p.subject);
+  const issuer = formatName(der, p.issuer);
+  const selfIssued = namesEqual(der, p.subject, p.issuer, subject, issuer);
+  const spkiBytes = der.subarray(p.spki.start, p.spki.end);
+  const spki = describeSpki(spkiBytes);
+  const ext = readExtensions(der, p.extensions);
+  return {
+    subject,
+    issuer,
+    serial: formatSerial(tlvValue(der, p.serial)),
+    notBefore: notBefore.toISOString(),
+    notAfter: notAfter.toISOString(),
+    daysLeft: Math.floor((notAfter.getTime() - now.getTime()) / 86_400_000),
+    selfIssued,
+    selfSigned: selfIssued && verifiesWithOwnKey(x509),
+    publicKey: { type: spki.type, bits: spki.bits, curve: spki.curve },
+    signatureAlgorithm: describeSignatureAlgorithm(der, p.signatureAlgorithm),
+    subjectAltNames: ext.subjectAltNames,
+    keyUsage: ext.keyUsage,
+    extendedKeyUsage: ext.extendedKeyUsage,
+    basicConstraints: ext.basicConstraints,
+    subjectKeyId: ext.subjectKeyId,
+    authorityKeyId: ext.authorityKeyId,
+    fingerprintSha256: colonHex(createHash('sha256').update(der).digest('hex')).toUpperCase(),
+    modulusSha1: modulusDigest(spki.modulusHex),
+    spkiSha256: sha256Hex(spkiBytes),
+  };
+}
+
+function splitCertificate(der: Buffer): TbsParts {
+  const outer = readTlv(der, 0);
+  const top = outer && tlvChildren(der, outer, 3);
+  const tbs = top?.[0];
+  const sigAlg = top?.[1];
+  if (!isUniversal(tbs, TAG_SEQUENCE) || !isUniversal(sigAlg, TAG_SEQUENCE)) throw new Error('malformed certificate');
+  const kids = tlvChildren(der, tbs) ?? [];
+  const rest = isContext(kids[0], 0) ? kids.slice(1) : kids;
+  const [serial, , issuer, validity, subject, spki] = rest;
+  if (!isUniversal(serial, TAG_INTEGER) || !issuer || !validity || !subject || !isUniversal(spki, TAG_SEQUENCE)) {
+    throw new Error('malformed tbsCertificate');
+  }
+  const extWrapper = rest.slice(6).find((t) => isContext(t, 3));
+  const extSeq = extWrapper ? readTlv(der, extWrapper.valueStart, extWrapper.end) : null;
+  const extensions = extSeq ? (tlvChildren(der, extSeq) ?? []) : [];
+  return { serial, issuer, validity, subject, spki, extensions, signatureAlgorithm: sigAlg };
+}
+
+function verifiesWithOwnKey(x509: X509Certificate): boolean {
+  try {
+    return x509.verify(x509.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+/** Colon-separated lowercase hex of the serial's magnitude (the DER sign octet dropped), as openssl -text. */
+function formatSerial(bytes: Buffer): string {
+  const negative = bytes.length > 0 && (bytes[0]! & 0x80) !== 0;
+  let mag = negative ? twosComplement(bytes) : bytes;
+  let i = 0;
+  while (i < mag.length - 1 && mag[i] === 0) i++;
+  mag = mag.subarray(i);
+  return (negative ? '-' : '') + colonHex(mag.toString('hex'));
+}
+
+function twosComplement(bytes: Buffer): Buffer {
+  const out = Buffer.from(bytes);
+  let carry = 1;
+  for (let i = out.length - 1; i >= 0; i--) {
+    const v = (~out[i]! & 0xff) + carry;
+    out[i] = v & 0xff;
+    carry = v >> 8;
+  }
+  return out;
+}
+
+export function colonHex(hex: string): string {
+  return hex.replace(/(..)(?!$)/g, '$1:');
+}
+
+function readValidity(der: Buffer, validity: Tlv, x509: X509Certificate): [Date, Date] {
+  const times = tlvChildren(der, validity, 2) ?? [];
+  const from = parseTime(der, times[0]) ?? new Date(x509.validFrom);
+  const to = parseTime(der, times[1]) ?? new Date(x509.validTo);
+  return [from, to];
+}
+
+const UTC_TIME = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?Z$/;
+const GENERALIZED_TIME = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?(?:\.\d{1,9})?Z$/;
+
+function parseTime(der: Buffer, t: Tlv | undefined): Date | null {
+  if (!t) return null;
+  const text = tlvValue(der, t).toString('latin1');
+  let m: RegExpExecArray | null = null;
+  let year: number;
+  if (isUniversal(t, TAG_UTC_TIME) && (m = UTC_TIME.exec(text))) {
+    const yy = Number(m[1]);
+    year = yy < 50 ? 2000 + yy : 1900 + yy; // RFC 5280 §4.1.2.5.1
+  } else if (isUniversal(t, TAG_GENERALIZED_TIME) && (m = GENERALIZED_TIME.exec(text))) {
+    year = Number(m[1]);
+  } else return null;
+  const [, , mo, d, h, mi, s] = m;
+  const date = new Date(Date.UTC(year, Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s ?? 0)));
+  return Number.isNaN(date.getTime()) ? null : date;
+}
+
+function describeSignatureAlgorithm(der: Buffer, alg: Tlv): SignatureAlgorithmInfo {
+  const kids = tlvChildren(der, alg, 2) ?? [];
+  const oid = readOid(der, kids[0]) ?? 'unknown';
+  const entry = SIGNATURE_ALGORITHMS.get(oid);
+  if (!entry) return { oid, name: oid, hash: null };
+  const hash = oid === '1.2.840.113549.1.1.10' ? (pssHash(der, kids[1]) ?? entry.hash) : entry.hash;
+  return { oid, name: entry.name, hash };
+}
+
+/** RSASSA-PSS-params ::= SEQUENCE { hashAlgorithm [0] AlgorithmIdentifier DEFAULT sha1, ... } */
+function pssHash(der: Buffer, params: Tlv | undefined): string | null {
+  if (!isUniversal(params, TAG_SEQUENCE)) return null;
+  const first = tlvChildren(der, params, 1)?.[0];
+  if (!isContext(first, 0)) return null;
+  const algId = readTlv(der, first.valueStart, first.end);
+  const oid = algId && readOid(der, tlvChildren(der, algId, 1)?.[0]);
+  return oid ? (HASH_ALGORITHMS.get(oid) ?? oid) : null;
+}
+
+interface Extensions {
+  subjectAltNames: string[];
+  keyUsage: string[] | null;
+  extendedKeyUsage: string[] | null;
+  basicConstraints: BasicConstraintsInfo | null;
+  subjectKeyId: string | null;
+  authorityKeyId: string | null;
+}
+
+function readExtensions(der: Buffer, list: Tlv[]): Extensions {
+  const out: Extensions = {
+    subjectAltNames: [],
+    keyUsage: null,
+    extendedKeyUsage: null,
+    basicConstraints: null,
+    subjectKeyId: null,
+    authorityKeyId: null,
+  };
+  for (const ext of list) {
+    const kids = tlvChildren(der, ext, 3) ?? [];
+    const oid = readOid(der, kids[0]);
+    const critical = isUniversal(kids[1], TAG_BOOLEAN) && der[kids[1].valueStart] !== 0;
+    const wrapped = kids.find((k) => isUniversal(k, TAG_OCTET_STRING));
+    const inner = wrapped ? readTlv(der, wrapped.valueStart, wrapped.end) : null;
+    if (!oid || !inner) continue;
+    switch (oid) {
+      case EXT_SUBJECT_ALT_NAME:
+        out.subjectAltNames = (tlvChildren(der, inner) ?? []).map((gn) => formatGeneralName(der, gn));
+        break;
+      case EXT_KEY_USAGE:
+        out.keyUsage = isUniversal(inner, TAG_BIT_STRING) ? keyUsageNames(tlvValue(der, inner)) : null;
+        break;
+      case EXT_EXT_KEY_USAGE:
+        out.extendedKeyUsage = (tlvChildren(der, inner) ?? []).map((t) => {
+          const eku = readOid(der, t) ?? 'malformed';
+          return EXTENDED_KEY_USAGES.get(eku) ?? eku;
+        });
+        break;
+      case EXT_BASIC_CONSTRAINTS:
+        out.basicConstraints = basicConstraints(der, inner, critical);
+        break;
+      case EXT_SUBJECT_KEY_ID:
+        out.subjectKeyId = isUniversal(inner, TAG_OCTET_STRING) ? tlvValue(der, inner).toString('hex') : null;
+        break;
+      case EXT_AUTHORITY_KEY_ID: {
+        const keyId = (tlvChildren(der, inner) ?? []).find((t) => isContext(t, 0));
+        out.authorityKeyId = keyId ? tlvValue(der, keyId).toString('hex') : null;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+function keyUsageNames(bits: Buffer): string[] {
+  const names: string[] = [];
+  KEY_USAGE_BITS.forEach((name, i) => {
+    const byte = bits[1 + (i >> 3)];
+    if (byte !== undefined && (byte & (0x80 >> (i & 7))) !== 0) names.push(name);
+  });
+  return names;
+}
+
+function basicConstraints(der: Buffer, seq: Tlv, critical: boolean): BasicConstraintsInfo {
+  const kids = tlvChildren(der, seq, 2) ?? [];
+  const ca = isUniversal(kids[0], TAG_BOOLEAN) && der[kids[0].valueStart] !== 0;
+  const lenTlv = kids.find((k) => isUniversal(k, TAG_INTEGER));
+  return { ca, pathLength: readSmallInt(der, lenTlv), critical };
+}
+
+function oneLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split(/\r?\n/)[0]!.trim().toLowerCase();
+}
+
+// ---- Names: RFC 4514 strings, byte-for-byte what `openssl x509 -noout -subject -nameopt RFC2253` prints ----
+
+/** Formats an X.501 Name, most specific RDN first; multi-valued RDNs joined by '+'. */
+export function formatName(der: Buffer, name: Tlv): string {
+  const atvs: string[][] = [];
+  for (const rdn of tlvChildren(der, name) ?? []) {
+    atvs.push((tlvChildren(der, rdn) ?? []).map((atv) => formatAttribute(der, atv)));
+  }
+  // OpenSSL's DN_REV reverses every entry, also those inside a multi-valued RDN.
+  return atvs
+    .reverse()
+    .map((rdn) => rdn.reverse().join('+'))
+    .join(',');
+}
+
+function formatAttribute(der: Buffer, atv: Tlv): string {
+  const [typeTlv, valueTlv] = tlvChildren(der, atv, 2) ?? [];
+  const oid = readOid(der, typeTlv) ?? 'malformed';
+  const short = DN_ATTRIBUTES.get(oid);
+  if (!valueTlv) return `${short ?? oid}=`;
+  const utf8 = short ? stringValueUtf8(der, valueTlv) : null;
+  // Unknown attribute types and non-string values print as '#' + hex of their DER (RFC 4514 §2.4).
+  if (utf8 === null) return `${short ?? oid}=#${der.subarray(valueTlv.start, valueTlv.end).toString('hex')}`;
+  return `${short}=${escapeDnValue(utf8)}`;
+}
+
+const LATIN1_STRINGS = new Set([18, 19, 20, 22, 26]); // Numeric, Printable, Teletex (as OpenSSL: Latin-1), IA5, Visible
+const TAG_UNIVERSAL_STRING = 28;
+
+/** The value as UTF-8 bytes, or null when it is not a string type OpenSSL would print as text. */
+function stringValueUtf8(der: Buffer, t: Tlv): Buffer | null {
+  if (t.cls !== 0 || t.constructed) return null;
+  const v = tlvValue(der, t);
+  if (t.tag === 12) return v;
+  if (LATIN1_STRINGS.has(t.tag)) return Buffer.from(v.toString('latin1'), 'utf8');
+  if (t.tag === TAG_BMP_STRING && v.length % 2 === 0) {
+    return Buffer.from(String.fromCharCode(...readUnits(v, 2)), 'utf8');
+  }
+  if (t.tag === TAG_UNIVERSAL_STRING && v.length % 4 === 0) {
+    const cps = readUnits(v, 4);
+    if (cps.some((c) => c > 0x10ffff)) return null;
+    return Buffer.from(String.fromCodePoint(...cps), 'utf8');
+  }
+  return null;
+}
+
+function readUnits(v: Buffer, size: 2 | 4): number[] {
+  const out: number[] = [];
+  for (let i = 0; i + size <= v.length; i += size) out.push(size === 2 ? v.readUInt16BE(i) : v.readUInt32BE(i));
+  return out;
+}
+
+const BACKSLASH_ESCAPED = new Set([0x2c, 0x2b, 0x22, 0x5c, 0x3c, 0x3e, 0x3b]); // , + " \ < > ;
+
+/** RFC 4514 §2.4 escaping; control characters and every non-ASCII byte become \XX so output stays one line. */
+export function escapeDnValue(utf8: Buffer): string {
+  let out = '';
+  for (let i = 0; i < utf8.length; i++) {
+    const c = utf8[i]!;
+    const first = i === 0;
+    const last = i === utf8.length - 1;
+    if (BACKSLASH_ESCAPED.has(c) || (first && c === 0x23) || ((first || last) && c === 0x20)) {
+      out += '\\' + String.fromCharCode(c);
+    } else if (c < 0x20 || c >= 0x7f) {
+      out += '\\' + c.toString(16).toUpperCase().padStart(2, '0');
+    } else out += String.fromCharCode(c);
+  }
+  return out;
+}
+
+/** RFC 5280 name matching, approximated as OpenSSL does: same DER, or same text ignoring case and blanks. */
+function namesEqual(der: Buffer, a: Tlv, b: Tlv, aText: string, bText: string): boolean {
+  if (der.subarray(a.start, a.end).equals(der.subarray(b.start, b.end))) return true;
+  const canon = (s: string): string => s.toLowerCase().replace(/\s+/g, ' ');
+  return canon(aText) === canon(bText);
+}
+
+/** GeneralName as `TYPE:value` (DNS:, IP:, email:, URI:, DirName:, RID:, othername:). */
+export function formatGeneralName(der: Buffer, gn: Tlv): string {
+  const v = tlvValue(der, gn);
+  if (gn.cls !== 2) return 'unsupported:';
+  switch (gn.tag) {
+    case 0: {
+      const kids = tlvChildren(der, gn, 2) ?? [];
+      const oid = readOid(der, kids[0]) ?? 'malformed';
+      const inner = kids[1] ? readTlv(der, kids[1].valueStart, kids[1].end) : null;
+      const text = inner ? stringValueUtf8(der, inner) : null;
+      return `othername:${oid === '1.3.6.1.4.1.311.20.2.3' ? 'UPN' : oid}${text ? ':' + printable(text) : ''}`;
+    }
+    case 1:
+      return `email:${printable(v)}`;
+    case 2:
+      return `DNS:${printable(v)}`;
+    case 4: {
+      const name = readTlv(der, gn.valueStart, gn.end);
+      return `DirName:${name ? formatName(der, name) : ''}`;
+    }
+    case 6:
+      return `URI:${printable(v)}`;
+    case 7:
+      return `IP:${formatIp(v)}`;
+    case 8:
+      return `RID:${readOid(der, { ...gn, cls: 0, tag: 6 }) ?? 'malformed'}`;
+    default:
+      return gn.tag === 3 ? 'x400Address:<unsupported>' : 'EdiPartyName:<unsupported>';
+  }
+}
+
+/** Printable ASCII kept as is; anything else as \xHH, so hostile names cannot break a line or a terminal. */
+function printable(bytes: Buffer): string {
+  let out = '';
+  for (const c of bytes) out += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, '0')}`;
+  return out;
+}
+
+function formatIp(v: Buffer): string {
+  if (v.length === 4) return Array.from(v).join('.');
+  if (v.length !== 16) return `#${v.toString('hex')}`;
+  const groups = Array.from({ length: 8 }, (_, i) => v.readUInt16BE(i * 2));
+  // RFC 5952: compress the longest run (2+) of zero groups.
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) [best, bestLen] = [i, j - i];
+    i = j === i ? i + 1 : j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}

@@ -1,0 +1,138 @@
+/**
+ * PEM splitting (RFC 7468, plus RFC 1421 headers for legacy encrypted keys). Text around blocks is ignored,
+ * as OpenSSL does. Every search moves forward, so hostile input (a 10 MB line, 100k blocks) costs linear time.
+ */
+
+export interface PemBlock {
+  label: string;
+  body: Buffer;
+  /** RFC 1421 headers such as Proc-Type and DEK-Info; empty for ordinary blocks. */
+  headers: Record<string, string>;
+  /** Position among all BEGIN lines in the text, counting broken blocks too. */
+  index: number;
+}
+
+export interface PemProblem {
+  message: string;
+  index: number;
+}
+
+export interface PemParse {
+  blocks: PemBlock[];
+  problems: PemProblem[];
+}
+
+const BEGIN = '-----BEGIN ';
+const END = '-----END ';
+const MAX_LABEL_LINE = 200;
+const LABEL_LINE = /^-----(?:BEGIN|END) ([\x21-\x7e](?:[ \x21-\x7e]{0,80}[\x21-\x7e])?)-----\s*$/;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** Splits PEM text into blocks; malformed blocks become problems, never exceptions. */
+export function parsePem(input: Buffer | string): PemParse {
+  // latin1 maps bytes 1:1 and never fails; PEM itself is ASCII.
+  const text = typeof input === 'string' ? input : input.toString('latin1');
+  const blocks: PemBlock[] = [];
+  const problems: PemProblem[] = [];
+  let pos = 0;
+  let index = 0;
+  let nextBegin = -1; // cached result of the last BEGIN search, so no region is scanned twice
+  for (;;) {
+    const begin = nextBegin >= pos ? nextBegin : findAtLineStart(text, BEGIN, pos);
+    if (begin < 0) break;
+    const beginLineEnd = lineEnd(text, begin);
+    const label = readLabel(text, begin, beginLineEnd);
+    if (label === null) {
+      pos = beginLineEnd; // a BEGIN line we cannot read is just text
+      continue;
+    }
+    const bodyStart = beginLineEnd;
+    const end = findAtLineStart(text, END, bodyStart);
+    nextBegin = findAtLineStart(text, BEGIN, bodyStart);
+    if (end < 0 || (nextBegin >= 0 && nextBegin < end)) {
+      problems.push({ index, message: `pem block ${index} (${label}) has no END line` });
+      index++;
+      if (end < 0 && nextBegin < 0) break;
+      pos = nextBegin;
+      continue;
+    }
+    const endLineEnd = lineEnd(text, end);
+    const endLabel = readLabel(text, end, endLineEnd);
+    if (endLabel !== label) {
+      const shown = endLabel === null ? 'an unreadable END line' : `END ${endLabel}`;
+      problems.push({ index, message: `pem block ${index}: BEGIN ${label} is closed by ${shown}` });
+    } else {
+      const decoded = decodeBody(text.slice(bodyStart, end));
+      if (typeof decoded === 'string') problems.push({ index, message: `pem block ${index} (${label}): ${decoded}` });
+      else blocks.push({ label, body: decoded.body, headers: decoded.headers, index });
+    }
+    index++;
+    pos = endLineEnd;
+  }
+  return { blocks, problems };
+}
+
+/** Labels of all readable blocks, for quick checks without decoding. */
+export function pemLabels(parse: PemParse): string[] {
+  return parse.blocks.map((b) => b.label);
+}
+
+/** Encodes DER as PEM with 64-column lines. */
+export function toPem(label: string, der: Uint8Array): string {
+  const b64 = Buffer.from(der).toString('base64');
+  const lines: string[] = [];
+  for (let i = 0; i < b64.length; i += 64) lines.push(b64.slice(i, i + 64));
+  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
+}
+
+/** Next `marker` that starts a line (after optional spaces or tabs), or -1. */
+function findAtLineStart(text: string, marker: string, from: number): number {
+  let at = text.indexOf(marker, from);
+  while (at >= 0) {
+    let i = at - 1;
+    // Walk back over blanks only: stops at the first other character, so this stays linear.
+    while (i >= from && (text[i] === ' ' || text[i] === '\t')) i--;
+    if (i < 0 || text[i] === '\n' || text[i] === '\r' || i < from) return at;
+    at = text.indexOf(marker, at + marker.length);
+  }
+  return -1;
+}
+
+function lineEnd(text: string, from: number): number {
+  const nl = text.indexOf('\n', from);
+  return nl < 0 ? text.length : nl + 1;
+}
+
+function readLabel(text: string, start: number, end: number): string | null {
+  if (end - start > MAX_LABEL_LINE) return null;
+  const m = LABEL_LINE.exec(text.slice(start, end));
+  return m ? m[1]! : null;
+}
+
+function decodeBody(raw: string): { body: Buffer; headers: Record<string, string> } | string {
+  const headers: Record<string, string> = {};
+  let b64 = raw;
+  const firstLine = raw.slice(0, raw.indexOf('\n') + 1 || raw.length);
+  if (firstLine.includes(':')) {
+    const lines = raw.split('\n');
+    let i = 0;
+    let last: string | null = null;
+    for (; i < lines.length && i < 64; i++) {
+      const line = lines[i]!.replace(/\r$/, '');
+      if (line.trim() === '') break;
+      if (/^[ \t]/.test(line) && last !== null) {
+        headers[last] += line.trim(); // RFC 1421 continuation line
+        continue;
+      }
+      const colon = line.indexOf(':');
+      if (colon <= 0) return 'malformed header line';
+      last = line.slice(0, colon).trim();
+      headers[last] = line.slice(colon + 1).trim();
+    }
+    b64 = lines.slice(i + 1).join('\n');
+  }
+  const compact = b64.replace(/\s+/g, '');
+  if (compact.length === 0) return 'empty body';
+  if (compact.length % 4 !== 0 || !BASE64.test(compact)) return 'invalid base64';
+  return { body: Buffer.from(compact, 'base64'), headers };
+}

@@ -1,0 +1,232 @@
+/**
+ * A small, iterative DER reader (no recursion, so hostile nesting cannot blow the stack) and the format sniffer
+ * built on it. The certificate, PKCS#7 and key modules read their ASN.1 through these helpers too.
+ */
+import type { FileFormat } from './types.js';
+import { OID_PKCS7_DATA, OID_PKCS7_SIGNED_DATA } from './oids.js';
+
+export interface Tlv {
+  /** 0 universal, 1 application, 2 context-specific, 3 private. */
+  cls: number;
+  constructed: boolean;
+  tag: number;
+  start: number;
+  valueStart: number;
+  /** Exclusive. For a BER indefinite length (only when allowed) this is the enclosing limit. */
+  end: number;
+  indefinite: boolean;
+}
+
+export const TAG_BOOLEAN = 1;
+export const TAG_INTEGER = 2;
+export const TAG_BIT_STRING = 3;
+export const TAG_OCTET_STRING = 4;
+export const TAG_NULL = 5;
+export const TAG_OID = 6;
+export const TAG_UTF8 = 12;
+export const TAG_BMP_STRING = 30;
+export const TAG_SEQUENCE = 16;
+export const TAG_SET = 17;
+export const TAG_UTC_TIME = 23;
+export const TAG_GENERALIZED_TIME = 24;
+
+/** Reads one TLV header at `pos`; null when it is malformed or runs past `limit`. */
+export function readTlv(buf: Uint8Array, pos: number, limit: number = buf.length, allowIndefinite = false): Tlv | null {
+  if (pos < 0 || pos >= limit) return null;
+  const id = buf[pos]!;
+  let p = pos + 1;
+  let tag = id & 0x1f;
+  if (tag === 0x1f) {
+    tag = 0;
+    for (let i = 0; ; i++) {
+      if (p >= limit || i >= 4) return null;
+      const b = buf[p++]!;
+      tag = tag * 128 + (b & 0x7f);
+      if ((b & 0x80) === 0) break;
+    }
+  }
+  if (p >= limit) return null;
+  let len = buf[p++]!;
+  const constructed = (id & 0x20) !== 0;
+  if (len === 0x80) {
+    if (!allowIndefinite || !constructed) return null;
+    return { cls: id >> 6, constructed, tag, start: pos, valueStart: p, end: limit, indefinite: true };
+  }
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n > 4 || p + n > limit) return null;
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + buf[p++]!;
+  }
+  if (p + len > limit) return null;
+  return { cls: id >> 6, constructed, tag, start: pos, valueStart: p, end: p + len, indefinite: false };
+}
+
+/** Reads the children of a constructed TLV, at most `max` of them; null when one is malformed. */
+export function tlvChildren(buf: Uint8Array, parent: Tlv, max = Number.POSITIVE_INFINITY, allowIndefinite = false): Tlv[] | null {
+  const out: Tlv[] = [];
+  let pos = parent.valueStart;
+  while (pos < parent.end && out.length < max) {
+    // End-of-contents octets close an indefinite-length parent.
+    if (parent.indefinite && buf[pos] === 0 && buf[pos + 1] === 0) break;
+    const child = readTlv(buf, pos, parent.end, allowIndefinite);
+    if (!child) return null;
+    out.push(child);
+    if (child.indefinite) break; // its end is unknown without a full parse; stop here
+    pos = child.end;
+  }
+  return out;
+}
+
+export function isUniversal(t: Tlv | null | undefined, tag: number): t is Tlv {
+  return t != null && t.cls === 0 && t.tag === tag;
+}
+
+export function isContext(t: Tlv | null | undefined, tag: number): t is Tlv {
+  return t != null && t.cls === 2 && t.tag === tag;
+}
+
+export function tlvValue(buf: Buffer, t: Tlv): Buffer {
+  return buf.subarray(t.valueStart, t.end);
+}
+
+/** Dotted OID text from the content octets; null when malformed. */
+export function decodeOid(bytes: Uint8Array): string | null {
+  if (bytes.length === 0 || bytes.length > 256) return null;
+  const arcs: string[] = [];
+  let value = 0n;
+  let small = 0;
+  let useBig = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (useBig) value = value * 128n + BigInt(b & 0x7f);
+    else if (small > 2 ** 45) {
+      useBig = true;
+      value = BigInt(small) * 128n + BigInt(b & 0x7f);
+    } else small = small * 128 + (b & 0x7f);
+    if (b & 0x80) {
+      if (i === bytes.length - 1) return null;
+      continue;
+    }
+    const arc = useBig ? value : BigInt(small);
+    if (arcs.length === 0) {
+      const first = arc < 40n ? 0n : arc < 80n ? 1n : 2n;
+      arcs.push(String(first), String(arc - first * 40n));
+    } else arcs.push(String(arc));
+    small = 0;
+    value = 0n;
+    useBig = false;
+  }
+  return arcs.join('.');
+}
+
+export function readOid(buf: Buffer, t: Tlv | null | undefined): string | null {
+  return isUniversal(t, TAG_OID) ? decodeOid(tlvValue(buf, t)) : null;
+}
+
+/** Small non-negative INTEGER value, or null (too large, negative or not an INTEGER). */
+export function readSmallInt(buf: Buffer, t: Tlv | null | undefined): number | null {
+  if (!isUniversal(t, TAG_INTEGER)) return null;
+  const v = tlvValue(buf, t);
+  if (v.length === 0 || v.length > 6 || (v[0]! & 0x80) !== 0) return null;
+  let n = 0;
+  for (const b of v) n = n * 256 + b;
+  return n;
+}
+
+/** What a DER blob looks like, from a shallow look at its outer structure. */
+export type DerKind =
+  | 'certificate'
+  | 'pkcs8'
+  | 'pkcs1'
+  | 'sec1'
+  | 'encrypted-pkcs8'
+  | 'pkcs12'
+  | 'pkcs7'
+  | 'spki'
+  | 'crl'
+  | 'csr'
+  | 'dsa-private-key';
+
+/** Classifies DER bytes; null when they are not one of the structures we know. Never throws. */
+export function sniffDer(bytes: Buffer): DerKind | null {
+  try {
+    return classify(bytes);
+  } catch {
+    return null;
+  }
+}
+
+function classify(buf: Buffer): DerKind | null {
+  const outer = readTlv(buf, 0, buf.length, true);
+  if (!isUniversal(outer, TAG_SEQUENCE) || !outer.constructed) return null;
+  const kids = tlvChildren(buf, outer, 10, true);
+  if (!kids || kids.length === 0) return null;
+  const [a, b, c] = kids;
+  const first = readSmallInt(buf, a);
+
+  if (first === 3 && isUniversal(b, TAG_SEQUENCE)) {
+    const ci = tlvChildren(buf, b, 1, true);
+    const oid = ci && readOid(buf, ci[0]);
+    if (oid === OID_PKCS7_DATA || oid === OID_PKCS7_SIGNED_DATA) return 'pkcs12';
+  }
+  if (readOid(buf, a) === OID_PKCS7_SIGNED_DATA && isContext(b, 0)) return 'pkcs7';
+  if (isUniversal(a, TAG_SEQUENCE) && isUniversal(b, TAG_SEQUENCE) && isUniversal(c, TAG_BIT_STRING)) {
+    return classifySigned(buf, a);
+  }
+  if (isUniversal(a, TAG_SEQUENCE) && isUniversal(b, TAG_BIT_STRING) && kids.length === 2) return 'spki';
+  if (isUniversal(a, TAG_SEQUENCE) && isUniversal(b, TAG_OCTET_STRING) && kids.length === 2) {
+    return readOid(buf, tlvChildren(buf, a, 1)?.[0]) ? 'encrypted-pkcs8' : null;
+  }
+  if ((first === 0 || first === 1) && isUniversal(b, TAG_SEQUENCE) && isUniversal(c, TAG_OCTET_STRING)) return 'pkcs8';
+  if (first === 1 && isUniversal(b, TAG_OCTET_STRING)) return 'sec1';
+  if (first === 0 && kids.every((k) => isUniversal(k, TAG_INTEGER))) {
+    if (kids.length === 9 || kids.length === 10) return 'pkcs1';
+    if (kids.length === 6) return 'dsa-private-key';
+  }
+  return null;
+}
+
+/** Certificate, CRL and CSR share SEQUENCE { tbs, algorithm, signature }; the tbs tells them apart. */
+function classifySigned(buf: Buffer, tbs: Tlv): DerKind | null {
+  const kids = tlvChildren(buf, tbs, 7);
+  if (!kids) return null;
+  const rest = isContext(kids[0], 0) ? kids.slice(1) : kids;
+  const [a, b, c, d] = rest;
+  if (isContext(kids[0], 0) || isUniversal(a, TAG_INTEGER)) {
+    if (isUniversal(b, TAG_SEQUENCE) && isUniversal(c, TAG_SEQUENCE) && isUniversal(d, TAG_SEQUENCE)) {
+      return 'certificate';
+    }
+    if (isContext(d, 0) && isUniversal(b, TAG_SEQUENCE) && isUniversal(c, TAG_SEQUENCE)) return 'csr';
+  }
+  const crl = isUniversal(a, TAG_INTEGER) ? rest.slice(1) : rest;
+  if (isUniversal(crl[2], TAG_UTC_TIME) || isUniversal(crl[2], TAG_GENERALIZED_TIME)) return 'crl';
+  return null;
+}
+
+const PEM_MARKER = Buffer.from('-----BEGIN');
+
+/** What the bytes are, whatever the file is called. Never throws. */
+export function sniffFormat(bytes: Buffer): FileFormat {
+  if (bytes.length === 0) return 'empty';
+  const kind = bytes[0] === 0x30 ? sniffDer(bytes) : null;
+  switch (kind) {
+    case 'certificate':
+      return 'der-certificate';
+    case 'pkcs8':
+    case 'pkcs1':
+    case 'sec1':
+    case 'dsa-private-key':
+      return 'der-private-key';
+    case 'encrypted-pkcs8':
+      return 'der-encrypted-private-key';
+    case 'pkcs12':
+      return 'pkcs12';
+    case 'pkcs7':
+      return 'pkcs7';
+    default:
+      break;
+  }
+  if (bytes.indexOf(PEM_MARKER) >= 0) return 'pem';
+  return 'unknown';
+}
