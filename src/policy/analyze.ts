@@ -1,0 +1,67 @@
+/**
+ * The verification policy: OpenSSL's verdict on the presented chain + API Gateway's rules -> one Verdict.
+ * The gateway calls `analyzeChain` + `decide` with the result Node's TLS server gave it; the doctor calls them
+ * with a real loopback handshake's result (key given) or with the model's prediction (no key).
+ */
+import type { Cert } from '../pki/types.js';
+import type { Truststore } from '../trust/truststore.js';
+import { buildChain, type Chain } from './chain.js';
+import { ruleDefects, DEFAULT_POLICY, type PolicyOptions } from './rules.js';
+import { predictOpenSsl } from './openssl-model.js';
+import { categoryOf, normalizeNodeCode, primaryDefect, reasonFor, type Defect } from './defect.js';
+import { ACCEPTED, denied, type OpenSslResult, type Verdict } from './verdict.js';
+
+export interface ChainAnalysis {
+  /** The path API Gateway's rules apply to: issuers from the truststore only (unless client intermediates are trusted). */
+  rulesChain: Chain;
+  /** The path OpenSSL builds, using the client's intermediates too. */
+  opensslChain: Chain;
+  /** Everything wrong on rulesChain, in no particular order. */
+  defects: Defect[];
+  /** What Node's TLS server is expected to report for this chain. */
+  predicted: OpenSslResult;
+  /** A truststore certificate with the leaf's subject that is not the leaf (a changed or regenerated self-signed cert). */
+  sameSubjectInTruststore: Cert | null;
+}
+
+export function analyzeChain(
+  leaf: Cert,
+  clientIntermediates: readonly Cert[],
+  store: Truststore,
+  opts: PolicyOptions = DEFAULT_POLICY,
+  now: Date = new Date(),
+): ChainAnalysis {
+  const opensslChain = buildChain(leaf, store, clientIntermediates, now);
+  const rulesChain = opts.trustClientIntermediates ? opensslChain : buildChain(leaf, store, [], now);
+  const sameSubject = (store.bySubject.get(leaf.x509.subject) ?? []).find(
+    (c) => c.info.fingerprintSha256 !== leaf.info.fingerprintSha256,
+  );
+  return {
+    rulesChain,
+    opensslChain,
+    defects: ruleDefects(rulesChain, opensslChain, opts, now),
+    predicted: predictOpenSsl(opensslChain, now),
+    sameSubjectInTruststore: sameSubject ?? null,
+  };
+}
+
+/**
+ * The verdict. OpenSSL's rejection always denies; a rule violation denies even where OpenSSL accepted. The
+ * reason comes from the highest-ranking defect (see defect.ts), so it does not depend on which error OpenSSL
+ * happened to report last.
+ */
+export function decide(analysis: ChainAnalysis, openssl: OpenSslResult): Verdict {
+  const defects = analysis.defects.slice();
+  if (!openssl.authorized) {
+    const code = normalizeNodeCode(openssl.code, openssl.message) ?? 'UNSPECIFIED';
+    defects.push({ code, category: categoryOf(code), depth: 0, openssl: true });
+  }
+  const primary = primaryDefect(defects);
+  if (primary === null) return ACCEPTED;
+  return denied(reasonFor(primary), primary.code);
+}
+
+/** The doctor's offline verdict: the policy applied to the model's prediction of OpenSSL. */
+export function predictVerdict(analysis: ChainAnalysis): Verdict {
+  return decide(analysis, analysis.predicted);
+}

@@ -1,0 +1,22 @@
+/** Reading OpenSSL's verdict off a Node TLS server socket (shared by the gateway and the doctor's loopback). */
+import type { TLSSocket } from 'node:tls';
+import { normalizeNodeCode } from './defect.js';
+import type { OpenSslResult } from './verdict.js';
+
+interface VerifyHandle {
+  verifyError?: () => (Error & { code?: string }) | null;
+}
+
+/**
+ * `socket.authorizationError` holds only Node's code, which is UNSPECIFIED for most of OpenSSL's errors; the
+ * handle's verifyError() (what Node itself builds authorizationError from) also carries OpenSSL's text, from
+ * which the real code is recovered (CA_MD_TOO_WEAK, EE_KEY_TOO_SMALL, ...).
+ */
+export function opensslResultOf(socket: TLSSocket): OpenSslResult {
+  if (socket.authorized) return { authorized: true, code: null, message: null };
+  const handle = (socket as unknown as { _handle?: VerifyHandle })._handle;
+  const err = handle?.verifyError?.() ?? null;
+  const raw = typeof socket.authorizationError === 'string' ? socket.authorizationError : (err?.code ?? null);
+  const message = err?.message ?? null;
+  return { authorized: false, code: normalizeNodeCode(raw, message), message };
+}

@@ -1,0 +1,82 @@
+/**
+ * A model of what Node's TLS server reports as `authorizationError` for a client chain. Node's verify callback
+ * accepts every error and reads the last one afterwards (node-tls-notes.md), so the prediction replays OpenSSL
+ * 3.0's verify_chain order and keeps the last error:
+ *   build_chain -> check_extensions (leaf up) -> check_auth_level (security level 1) -> internal_verify (root down:
+ *   signature, then validity of each certificate).
+ * It serves the doctor when no private key is given; where a key is given the real handshake is the oracle and
+ * the test suite checks that this model agrees with it on every fixture.
+ */
+import type { Cert } from '../pki/types.js';
+import type { Chain } from './chain.js';
+import { signatureVerifies } from '../pki/cert.js';
+import { constraintDefects, unanchoredCode } from './rules.js';
+import { opensslText } from './defect.js';
+import type { OpenSslResult } from './verdict.js';
+
+/** Security level 1 (Node's default): 80-bit keys and digests; SHA-1 and MD5 signatures fail it. */
+const LEVEL1_MIN_RSA = 1024;
+const LEVEL1_MIN_EC = 160;
+
+export function predictOpenSsl(chain: Chain, now: Date): OpenSslResult {
+  const events: string[] = [];
+  const n = chain.certs.length;
+
+  const buildError = unanchoredCode(chain);
+  if (buildError !== null) events.push(buildError);
+
+  for (const d of constraintDefects(chain)) events.push(d.code);
+
+  chain.certs.forEach((c, i) => {
+    if (!level1Key(c)) events.push(i === 0 ? 'EE_KEY_TOO_SMALL' : 'CA_KEY_TOO_SMALL');
+    if (i < n - 1 && !level1Digest(c)) events.push('CA_MD_TOO_WEAK');
+  });
+
+  internalVerify(chain, now, events);
+
+  const last = events[events.length - 1];
+  if (last === undefined) return { authorized: true, code: null, message: null };
+  return { authorized: false, code: last, message: opensslText(last) };
+}
+
+function internalVerify(chain: Chain, now: Date, events: string[]): void {
+  const n = chain.certs.length;
+  const top = chain.certs[n - 1]!;
+  const topSelfSigned = chain.end === 'anchored' || chain.end === 'self-signed-untrusted';
+  let i: number;
+  if (topSelfSigned) {
+    // A self-signed top has its validity checked, not its own signature.
+    timeEvent(top, now, events);
+    i = n - 2;
+  } else {
+    if (n === 1) {
+      events.push('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+      return;
+    }
+    i = n - 2; // an unanchored top is only used to check the signature below it
+  }
+  for (; i >= 0; i--) {
+    const c = chain.certs[i]!;
+    const issuer = chain.certs[i + 1]!;
+    if (!signatureVerifies(c, issuer.x509.publicKey)) events.push('CERT_SIGNATURE_FAILURE');
+    timeEvent(c, now, events);
+  }
+}
+
+function timeEvent(c: Cert, now: Date, events: string[]): void {
+  const t = now.getTime();
+  if (Date.parse(c.info.notBefore) > t) events.push('CERT_NOT_YET_VALID');
+  else if (Date.parse(c.info.notAfter) < t) events.push('CERT_HAS_EXPIRED');
+}
+
+function level1Key(c: Cert): boolean {
+  const k = c.info.publicKey;
+  if (k.type === 'rsa' || k.type === 'rsa-pss' || k.type === 'dsa') return k.bits >= LEVEL1_MIN_RSA;
+  if (k.type === 'ec') return k.bits >= LEVEL1_MIN_EC;
+  return true;
+}
+
+function level1Digest(c: Cert): boolean {
+  const h = c.info.signatureAlgorithm.hash;
+  return h !== 'md5' && h !== 'sha1' && h !== 'md4' && h !== 'md2';
+}

@@ -1,0 +1,143 @@
+/**
+ * API Gateway's rules for a client certificate, checked on the path built from the truststore alone
+ * (docs: rest-api-mutual-tls, "Configuring your truststore"; KC api-gateway-mutual-tls-403-errors).
+ * Every rule is also reported when OpenSSL would catch it, so that the doctor can list every problem at once
+ * rather than only the last one OpenSSL hit.
+ */
+import type { Cert } from '../pki/types.js';
+import type { Chain } from './chain.js';
+import { timeValid } from './chain.js';
+import { signatureVerifies } from '../pki/cert.js';
+import { OWN_CODES, categoryOf as categoryFor, type Defect } from './defect.js';
+
+export interface PolicyOptions {
+  /** API Gateway ignores intermediates the client sends; true lets them close the path (OpenSSL's own behaviour). */
+  trustClientIntermediates: boolean;
+  /** CA certificates allowed on the path, leaf not counted ("maximum chain length of four"). */
+  maxCaCerts: number;
+  minRsaBits: number;
+  minEcBits: number;
+}
+
+export const DEFAULT_POLICY: Readonly<PolicyOptions> = Object.freeze({
+  trustClientIntermediates: false,
+  maxCaCerts: 4,
+  minRsaBits: 2048,
+  minEcBits: 256,
+});
+
+/** "SHA-256 or stronger"; EdDSA has no separate digest and is accepted. */
+const SECURE_HASHES = new Set(['sha256', 'sha384', 'sha512', 'sha3-256', 'sha3-384', 'sha3-512']);
+
+export function insecureSignature(c: Cert): boolean {
+  const { hash, name } = c.info.signatureAlgorithm;
+  if (hash === null) return !/ed25519|ed448/i.test(name);
+  return !SECURE_HASHES.has(hash);
+}
+
+export function weakKey(c: Cert, opts: PolicyOptions = DEFAULT_POLICY): boolean {
+  const k = c.info.publicKey;
+  switch (k.type) {
+    case 'rsa':
+    case 'rsa-pss':
+      return k.bits < opts.minRsaBits;
+    case 'ec':
+      return k.bits < opts.minEcBits;
+    case 'ed25519':
+    case 'ed448':
+      return false;
+    default:
+      return true; // DSA and unknown keys are not among API Gateway's supported algorithms
+  }
+}
+
+/**
+ * X509_check_ca: a key usage without keyCertSign rules a certificate out; otherwise basicConstraints decides,
+ * and a certificate without basicConstraints but with keyCertSign still counts (OpenSSL's compatibility rule).
+ */
+export function isCa(c: Cert): boolean {
+  const bc = c.info.basicConstraints;
+  const ku = c.info.keyUsage;
+  if (ku !== null && !ku.includes('keyCertSign')) return false;
+  if (bc !== null) return bc.ca;
+  return ku !== null;
+}
+
+/** OpenSSL's sslclient purpose: EKU, when present, must allow clientAuth; KU, when present, digitalSignature or keyAgreement. */
+export function clientPurposeOk(c: Cert): boolean {
+  const eku = c.info.extendedKeyUsage;
+  if (eku !== null && !eku.includes('clientAuth') && !eku.includes('anyExtendedKeyUsage')) return false;
+  const ku = c.info.keyUsage;
+  if (ku !== null && !ku.includes('digitalSignature') && !ku.includes('keyAgreement')) return false;
+  return true;
+}
+
+/** OpenSSL's sslclient purpose for an issuer (check_ssl_ca): it must be a CA, and its EKU, if any, must allow clientAuth. */
+export function caPurposeOk(c: Cert): boolean {
+  const eku = c.info.extendedKeyUsage;
+  return isCa(c) && (eku === null || eku.includes('clientAuth') || eku.includes('anyExtendedKeyUsage'));
+}
+
+/** The OpenSSL code for a chain that does not reach a trusted root (x509_vfy.c build_chain's final error). */
+export function unanchoredCode(chain: Chain): string | null {
+  switch (chain.end) {
+    case 'anchored':
+      return null;
+    case 'self-signed-untrusted':
+      return chain.certs.length === 1 ? 'DEPTH_ZERO_SELF_SIGNED_CERT' : 'SELF_SIGNED_CERT_IN_CHAIN';
+    case 'root-missing':
+      return 'UNABLE_TO_GET_ISSUER_CERT';
+    case 'issuer-missing':
+      return chain.certs.length === 1 ? 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' : 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY';
+  }
+}
+
+/**
+ * Everything wrong with `chain` (the path from the truststore) under API Gateway's rules.
+ * `opensslChain` is the path OpenSSL builds with the client's intermediates, to tell "your intermediates were ignored"
+ * from "the issuer is nowhere".
+ */
+export function ruleDefects(chain: Chain, opensslChain: Chain, opts: PolicyOptions, now: Date): Defect[] {
+  const out: Defect[] = [];
+  const own = (code: string, depth: number): void => {
+    out.push({ code, category: categoryFor(code), depth, openssl: false });
+  };
+  const top = chain.certs.length - 1;
+  const missing = unanchoredCode(chain);
+  if (missing !== null) {
+    const ignored = missing !== 'DEPTH_ZERO_SELF_SIGNED_CERT' && opensslChain.end === 'anchored';
+    own(ignored ? OWN_CODES.clientIntermediatesIgnored : missing, top);
+  }
+  chain.certs.forEach((c, i) => {
+    if (insecureSignature(c)) own(OWN_CODES.insecureSignature, i);
+    if (weakKey(c, opts)) own(OWN_CODES.weakKey, i);
+    const issuer = chain.certs[i + 1];
+    if (issuer && !signatureVerifies(c, issuer.x509.publicKey)) own('CERT_SIGNATURE_FAILURE', i);
+    if (!timeValid(c, now)) own(Date.parse(c.info.notBefore) > now.getTime() ? 'CERT_NOT_YET_VALID' : 'CERT_HAS_EXPIRED', i);
+  });
+  constraintDefects(chain).forEach((d) => out.push({ ...d, openssl: false }));
+  const caCount = chain.certs.length - 1;
+  if (caCount > opts.maxCaCerts) own(OWN_CODES.chainTooLong, top);
+  return out;
+}
+
+/** basicConstraints, key usage, purpose and path length, as OpenSSL's check_extensions walks them (leaf first). */
+export function constraintDefects(chain: Chain): Defect[] {
+  const out: Defect[] = [];
+  const n = chain.certs.length;
+  let belowCas = 0; // non-self-issued CAs between the leaf and the current certificate
+  for (let i = 0; i < n; i++) {
+    const c = chain.certs[i]!;
+    const anchor = i === n - 1 && chain.end === 'anchored' && i > 0;
+    if (i > 0 && !isCa(c)) out.push(d('INVALID_CA', i));
+    if (i === 0 ? !clientPurposeOk(c) : !anchor && !caPurposeOk(c)) out.push(d('INVALID_PURPOSE', i));
+    const pathLen = c.info.basicConstraints?.pathLength ?? null;
+    if (i > 1 && pathLen !== null && belowCas > pathLen) out.push(d('PATH_LENGTH_EXCEEDED', i));
+    if (i > 0 && c.x509.subject !== c.x509.issuer) belowCas++;
+  }
+  return out;
+}
+
+function d(code: string, depth: number): Defect {
+  return { code, category: categoryFor(code), depth, openssl: true };
+}
