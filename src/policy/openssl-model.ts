@@ -10,7 +10,7 @@
 import type { Cert } from '../pki/types.js';
 import type { Chain } from './chain.js';
 import { signatureVerifies } from '../pki/cert.js';
-import { constraintDefects, unanchoredCode } from './rules.js';
+import { constraintDefects, unanchoredCode, type Purpose } from './rules.js';
 import { opensslText } from './defect.js';
 import type { OpenSslResult } from './verdict.js';
 
@@ -18,14 +18,14 @@ import type { OpenSslResult } from './verdict.js';
 const LEVEL1_MIN_RSA = 1024;
 const LEVEL1_MIN_EC = 160;
 
-export function predictOpenSsl(chain: Chain, now: Date): OpenSslResult {
+export function predictOpenSsl(chain: Chain, now: Date, purpose: Purpose = 'sslclient'): OpenSslResult {
   const events: string[] = [];
   const n = chain.certs.length;
 
   const buildError = unanchoredCode(chain);
   if (buildError !== null) events.push(buildError);
 
-  for (const d of constraintDefects(chain)) events.push(d.code);
+  for (const d of constraintDefects(chain, purpose)) events.push(d.code);
 
   chain.certs.forEach((c, i) => {
     if (!level1Key(c)) events.push(i === 0 ? 'EE_KEY_TOO_SMALL' : 'CA_KEY_TOO_SMALL');

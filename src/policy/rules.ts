@@ -72,11 +72,24 @@ export function clientPurposeOk(c: Cert): boolean {
   return true;
 }
 
-/** OpenSSL's sslclient purpose for an issuer (check_ssl_ca): it must be a CA, and its EKU, if any, must allow clientAuth. */
-export function caPurposeOk(c: Cert): boolean {
+/** OpenSSL's purpose for an issuer (check_ssl_ca): it must be a CA, and its EKU, if any, must allow the purpose. */
+export function caPurposeOk(c: Cert, purpose: Purpose = 'sslclient'): boolean {
   const eku = c.info.extendedKeyUsage;
-  return isCa(c) && (eku === null || eku.includes('clientAuth') || eku.includes('anyExtendedKeyUsage'));
+  const want = purpose === 'sslclient' ? 'clientAuth' : 'serverAuth';
+  return isCa(c) && (eku === null || eku.includes(want) || eku.includes('anyExtendedKeyUsage'));
 }
+
+/** OpenSSL's sslserver purpose for a leaf: EKU serverAuth; KU digitalSignature, keyEncipherment or keyAgreement. */
+export function serverPurposeOk(c: Cert): boolean {
+  const eku = c.info.extendedKeyUsage;
+  if (eku !== null && !eku.includes('serverAuth') && !eku.includes('anyExtendedKeyUsage')) return false;
+  const ku = c.info.keyUsage;
+  if (ku !== null && !['digitalSignature', 'keyEncipherment', 'keyAgreement'].some((u) => ku.includes(u))) return false;
+  return true;
+}
+
+/** Which end of a TLS connection the leaf authenticates: the gateway checks clients; the limbo suite checks servers. */
+export type Purpose = 'sslclient' | 'sslserver';
 
 /** The OpenSSL code for a chain that does not reach a trusted root (x509_vfy.c build_chain's final error). */
 export function unanchoredCode(chain: Chain): string | null {
@@ -122,7 +135,7 @@ export function ruleDefects(chain: Chain, opensslChain: Chain, opts: PolicyOptio
 }
 
 /** basicConstraints, key usage, purpose and path length, as OpenSSL's check_extensions walks them (leaf first). */
-export function constraintDefects(chain: Chain): Defect[] {
+export function constraintDefects(chain: Chain, purpose: Purpose = 'sslclient'): Defect[] {
   const out: Defect[] = [];
   const n = chain.certs.length;
   let belowCas = 0; // non-self-issued CAs between the leaf and the current certificate
@@ -130,7 +143,8 @@ export function constraintDefects(chain: Chain): Defect[] {
     const c = chain.certs[i]!;
     const anchor = i === n - 1 && chain.end === 'anchored' && i > 0;
     if (i > 0 && !isCa(c)) out.push(d('INVALID_CA', i));
-    if (i === 0 ? !clientPurposeOk(c) : !anchor && !caPurposeOk(c)) out.push(d('INVALID_PURPOSE', i));
+    const leafOk = purpose === 'sslclient' ? clientPurposeOk : serverPurposeOk;
+    if (i === 0 ? !leafOk(c) : !anchor && !caPurposeOk(c, purpose)) out.push(d('INVALID_PURPOSE', i));
     const pathLen = c.info.basicConstraints?.pathLength ?? null;
     if (i > 1 && pathLen !== null && belowCas > pathLen) out.push(d('PATH_LENGTH_EXCEEDED', i));
     if (i > 0 && c.x509.subject !== c.x509.issuer) belowCas++;
