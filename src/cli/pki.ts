@@ -1,6 +1,110 @@
-import { Command } from 'commander';
+/**
+ * `mtlsgate pki init|issue`: a throwaway test PKI and deliberately broken client certificates, made
+ * in-process (no openssl binary needed), for trying the doctor and for tests.
+ */
+import { basename, join } from 'node:path';
+import { Command, Option } from 'commander';
+import { UserError } from '../errors.js';
+import { initPki, issueVariant, loadPki, parseVariant, VARIANTS } from '../pki/generate.js';
+import type { KeySpec, PkiFiles } from '../pki/generate.js';
 import type { CliContext } from './context.js';
 
-export function pkiCommand(_ctx: CliContext): Command {
-  return new Command('pki').description('(not yet implemented)');
+const KEYS: Record<string, KeySpec> = { ec: { type: 'ec', curve: 'P-256' }, rsa: { type: 'rsa', bits: 2048 } };
+
+export function pkiCommand(ctx: CliContext): Command {
+  const pki = new Command('pki').description('create a test PKI and broken client certificates to try the doctor on (test use only)');
+  pki.addCommand(initCommand(ctx));
+  pki.addCommand(issueCommand(ctx));
+  return pki;
+}
+
+function initCommand(ctx: CliContext): Command {
+  return new Command('init')
+    .description('write a root CA, an intermediate CA, server and client certificates and a truststore into DIR')
+    .argument('<dir>', 'directory to write into (created if missing)')
+    .requiredOption('--domain <name>', 'DNS name (SAN) of the server certificate, e.g. api.example.test')
+    .addOption(new Option('--key <type>', 'key type of every certificate: ec (P-256) or rsa (2048-bit)').choices(Object.keys(KEYS)).default('ec'))
+    .option('--force', 'overwrite an existing PKI in DIR', false)
+    .action(async (dir: string, opts: { domain: string; key: string; force: boolean }) => {
+      const files = await initPki(dir, { domain: opts.domain, key: KEYS[opts.key], force: opts.force });
+      ctx.io.stdout.write(renderInit(dir, opts.domain, files));
+    });
+}
+
+function issueCommand(ctx: CliContext): Command {
+  const width = Math.max(...Object.keys(VARIANTS).map((v) => v.length));
+  const variantHelp = Object.entries(VARIANTS)
+    .map(([name, what]) => `  ${name.padEnd(width)}  ${what}`)
+    .join('\n');
+  return new Command('issue')
+    .description("issue a client certificate variant from DIR's root and intermediate CA")
+    .argument('<dir>', 'a PKI made by `mtlsgate pki init`')
+    .requiredOption('--variant <variant>', 'what is special about the certificate (listed below)')
+    .option('--name <name>', 'file name stem: writes NAME.crt, NAME.key and NAME-cas.pem (default: the variant)')
+    .option('--depth <n>', 'deep-chain only: CAs below the root (default 5)')
+    .option('--cn <cn>', 'subject common name, taken verbatim (default: NAME)')
+    .addHelpText('after', `\nVariants (client certificates unless noted, EC P-256 unless the variant is about the key):\n${variantHelp}\n`)
+    .action(async (dir: string, opts: { variant: string; name?: string; depth?: string; cn?: string }) => {
+      const variant = parseVariant(opts.variant);
+      const depth = opts.depth === undefined ? undefined : parseDepth(opts.depth);
+      const loaded = await loadPki(dir);
+      const name = opts.name ?? variant;
+      const v = await issueVariant(loaded, variant, { name, depth, cn: opts.cn });
+      const show = (file: string): string => join(dir, file);
+      const written = [show(`${name}.crt`), show(`${name}.key`), ...(v.cas ? [show(`${name}-cas.pem`)] : [])];
+      const verify = ['openssl verify -CAfile', q(show('truststore.pem')), ...(v.cas ? ['-untrusted', q(show(`${name}-cas.pem`))] : []), '-purpose sslclient', q(show(`${name}.crt`))];
+      ctx.io.stdout.write(
+        [
+          `Wrote variant ${variant} (${VARIANTS[variant]}):`,
+          ...written.map((f) => `  ${f}`),
+          v.cas ? `The client must send ${name}.crt followed by ${name}-cas.pem (its CAs, issuer first).` : null,
+          '',
+          'Next:',
+          `  mtlsgate inspect ${q(show(`${name}.crt`))}`,
+          `  ${verify.join(' ')}`,
+          '',
+        ]
+          .filter((line) => line !== null)
+          .join('\n'),
+      );
+    });
+}
+
+function parseDepth(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > 20) throw new UserError('E_BAD_DEPTH', `bad --depth ${JSON.stringify(text)}: give a whole number from 1 to 20`);
+  return n;
+}
+
+function renderInit(dir: string, domain: string, files: PkiFiles): string {
+  const show = (path: string): string => join(dir, basename(path));
+  const rows: Array<[string, string]> = [
+    [files.rootCert, 'root CA certificate (self-signed)'],
+    [files.rootKey, 'root CA key'],
+    [files.intermediateCert, 'intermediate CA certificate (pathLen 0)'],
+    [files.intermediateKey, 'intermediate CA key'],
+    [files.serverCert, `server certificate for ${domain}, followed by the intermediate`],
+    [files.serverKey, 'server key'],
+    [files.clientCert, 'client certificate (CN=client, clientAuth)'],
+    [files.clientKey, 'client key'],
+    [files.selfSignedCert, 'self-signed client certificate (not trusted: for a failing case)'],
+    [files.selfSignedKey, 'self-signed client key'],
+    [files.truststore, 'truststore: root + intermediate, as a gateway would load it'],
+  ];
+  const width = Math.max(...rows.map(([p]) => show(p).length));
+  return [
+    `Wrote a test PKI for ${domain} (keys are unencrypted, for testing only):`,
+    ...rows.map(([p, what]) => `  ${show(p).padEnd(width)}  ${what}`),
+    '',
+    'Next:',
+    `  mtlsgate inspect ${q(show(files.clientCert))}`,
+    `  mtlsgate doctor --cert ${q(show(files.clientCert))} --key ${q(show(files.clientKey))} --truststore ${q(show(files.truststore))}`,
+    `  mtlsgate pki issue ${q(dir)} --variant expired   (see mtlsgate pki issue --help for the variants)`,
+    '',
+  ].join('\n');
+}
+
+/** Quotes a path for a POSIX shell only when it needs it, so the suggested commands paste as they are. */
+function q(path: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`;
 }
