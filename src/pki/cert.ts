@@ -50,10 +50,26 @@ export function parseCert(der: Buffer): Cert {
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(exact);
+    splitCertificate(exact); // our own walk must succeed too, so describing later cannot fail
   } catch (e) {
     throw new Error(`not a valid x.509 certificate: ${oneLine(e)}`);
   }
-  return Object.freeze({ x509, der: exact, info: describeCert(x509, exact) });
+  return new ParsedCert(x509, exact);
+}
+
+/**
+ * OpenSSL's parse (~0.1 ms a certificate) is done up front because it is the validation; the description
+ * (and its self-signature check) waits until someone reads `info`, which keeps 10k-certificate bundles quick.
+ */
+class ParsedCert implements Cert {
+  #info: CertInfo | undefined;
+  constructor(
+    readonly x509: X509Certificate,
+    readonly der: Buffer,
+  ) {}
+  get info(): CertInfo {
+    return (this.#info ??= describeCert(this.x509, this.der));
+  }
 }
 
 /** The first CERTIFICATE block of PEM text. */
@@ -162,7 +178,9 @@ function twosComplement(bytes: Buffer): Buffer {
 }
 
 export function colonHex(hex: string): string {
-  return hex.replace(/(..)(?!$)/g, '$1:');
+  const pairs: string[] = [];
+  for (let i = 0; i < hex.length; i += 2) pairs.push(hex.slice(i, i + 2));
+  return pairs.join(':');
 }
 
 function readValidity(der: Buffer, validity: Tlv, x509: X509Certificate): [Date, Date] {

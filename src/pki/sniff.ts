@@ -92,32 +92,25 @@ export function tlvValue(buf: Buffer, t: Tlv): Buffer {
 
 /** Dotted OID text from the content octets; null when malformed. */
 export function decodeOid(bytes: Uint8Array): string | null {
-  if (bytes.length === 0 || bytes.length > 256) return null;
-  const arcs: string[] = [];
-  let value = 0n;
-  let small = 0;
-  let useBig = false;
+  if (bytes.length === 0 || bytes.length > 256 || (bytes[bytes.length - 1]! & 0x80) !== 0) return null;
+  let out = '';
+  let arc = 0;
+  let big: bigint | null = null; // only for arcs beyond 2^53, which real OIDs (UUID arcs) can have
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i]!;
-    if (useBig) value = value * 128n + BigInt(b & 0x7f);
-    else if (small > 2 ** 45) {
-      useBig = true;
-      value = BigInt(small) * 128n + BigInt(b & 0x7f);
-    } else small = small * 128 + (b & 0x7f);
-    if (b & 0x80) {
-      if (i === bytes.length - 1) return null;
-      continue;
-    }
-    const arc = useBig ? value : BigInt(small);
-    if (arcs.length === 0) {
-      const first = arc < 40n ? 0n : arc < 80n ? 1n : 2n;
-      arcs.push(String(first), String(arc - first * 40n));
-    } else arcs.push(String(arc));
-    small = 0;
-    value = 0n;
-    useBig = false;
+    if (big !== null) big = big * 128n + BigInt(b & 0x7f);
+    else if (arc >= 2 ** 45) big = BigInt(arc) * 128n + BigInt(b & 0x7f);
+    else arc = arc * 128 + (b & 0x7f);
+    if (b & 0x80) continue;
+    if (out === '') {
+      // The first octets carry two arcs: 40 * first + second, first being 0, 1 or 2.
+      if (big !== null) out = `2.${big - 80n}`;
+      else out = arc < 40 ? `0.${arc}` : arc < 80 ? `1.${arc - 40}` : `2.${arc - 80}`;
+    } else out += `.${big ?? arc}`;
+    arc = 0;
+    big = null;
   }
-  return arcs.join('.');
+  return out;
 }
 
 export function readOid(buf: Buffer, t: Tlv | null | undefined): string | null {
