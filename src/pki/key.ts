@@ -1,10 +1,14 @@
 /**
- * Public key description shared by certificates and private keys, read from the DER SubjectPublicKeyInfo so
- * that a certificate and its key are described (and hashed) the same way.
+ * Private keys (loaded by Node's createPrivateKey, so what loads here loads in the gateway) and the public key
+ * description shared with certificates: both are read from the DER SubjectPublicKeyInfo, so a certificate and
+ * its key are described and hashed the same way.
  */
-import { createHash, createPublicKey } from 'node:crypto';
-import type { KeyObject } from 'node:crypto';
-import type { KeyType, PublicKeyInfo } from './types.js';
+import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
+import type { KeyObject, PrivateKeyInput } from 'node:crypto';
+import type { KeyEncoding, KeyType, LoadProblem, PrivateKey, PublicKeyInfo } from './types.js';
+import { toPem } from './pem.js';
+import type { PemBlock } from './pem.js';
+import type { DerKind } from './sniff.js';
 import { CURVES, OID_DSA, OID_EC, OID_ED25519, OID_ED448, OID_RSA, OID_RSA_PSS } from './oids.js';
 import { TAG_BIT_STRING, TAG_INTEGER, TAG_SEQUENCE, isUniversal, readOid, readTlv, tlvChildren, tlvValue } from './sniff.js';
 
@@ -120,4 +124,113 @@ function bitLength(bytes: Buffer): number {
 function bnHex(bytes: Buffer): string {
   const hex = bytes.toString('hex').toUpperCase().replace(/^0+/, '');
   return hex === '' ? '0' : hex;
+}
+
+/** PEM labels that hold a private key. */
+export function isPrivateKeyLabel(label: string): boolean {
+  return label.endsWith('PRIVATE KEY');
+}
+
+/** Loads a private key PEM block (PKCS#8, PKCS#1, SEC1, encrypted PKCS#8, legacy encrypted PEM). */
+export function loadPemKey(block: PemBlock, passphrase?: string): PrivateKey | LoadProblem {
+  const legacy = /ENCRYPTED/i.test(block.headers['Proc-Type'] ?? '');
+  switch (legacy ? '' : block.label) {
+    case 'PRIVATE KEY':
+      return loadKey({ key: block.body, format: 'der', type: 'pkcs8' }, 'pkcs8', false, passphrase);
+    case 'ENCRYPTED PRIVATE KEY':
+      return loadKey({ key: block.body, format: 'der', type: 'pkcs8' }, 'encrypted-pkcs8', true, passphrase);
+    case 'RSA PRIVATE KEY':
+      return loadKey({ key: block.body, format: 'der', type: 'pkcs1' }, 'pkcs1', false, passphrase);
+    case 'EC PRIVATE KEY':
+      return loadKey({ key: block.body, format: 'der', type: 'sec1' }, 'sec1', false, passphrase);
+    case 'OPENSSH PRIVATE KEY':
+      return problem('key-parse-error', 'an OpenSSH private key; TLS needs PEM (ssh-keygen -p -m PEM, or openssl pkey)');
+    default: {
+      // Legacy `Proc-Type: 4,ENCRYPTED` keys and DSA keys: hand OpenSSL the PEM text with its headers.
+      const encoding: KeyEncoding = legacy ? 'legacy-encrypted-pem' : 'pkcs1';
+      return loadKey({ key: pemWithHeaders(block), format: 'pem' }, encoding, legacy, passphrase);
+    }
+  }
+}
+
+/** Loads a DER private key the sniffer recognised. */
+export function loadDerKey(der: Buffer, kind: DerKind, passphrase?: string): PrivateKey | LoadProblem {
+  switch (kind) {
+    case 'pkcs8':
+      return loadKey({ key: der, format: 'der', type: 'pkcs8' }, 'der', false, passphrase);
+    case 'encrypted-pkcs8':
+      return loadKey({ key: der, format: 'der', type: 'pkcs8' }, 'encrypted-pkcs8', true, passphrase);
+    case 'pkcs1':
+      return loadKey({ key: der, format: 'der', type: 'pkcs1' }, 'der', false, passphrase);
+    case 'sec1':
+      return loadKey({ key: der, format: 'der', type: 'sec1' }, 'der', false, passphrase);
+    default:
+      return loadKey({ key: toPem('DSA PRIVATE KEY', der), format: 'pem' }, 'der', false, passphrase);
+  }
+}
+
+/** Wraps a KeyObject we already hold (e.g. from a PKCS#12 bag). */
+export function privateKeyFrom(keyObject: KeyObject, encoding: KeyEncoding, encrypted: boolean): PrivateKey {
+  const spki = describeSpki(spkiDer(keyObject));
+  const type = keyTypeOf(keyObject);
+  return {
+    keyObject,
+    info: {
+      type: type === 'unknown' ? spki.type : type,
+      bits: spki.bits,
+      curve: spki.curve,
+      encoding,
+      encrypted,
+      modulusSha1: modulusDigest(spki.modulusHex),
+      spkiSha256: sha256Hex(spkiDer(keyObject)),
+    },
+  };
+}
+
+function loadKey(input: PrivateKeyInput, encoding: KeyEncoding, encrypted: boolean, passphrase?: string): PrivateKey | LoadProblem {
+  let keyObject: KeyObject;
+  try {
+    keyObject = createPrivateKey(passphrase === undefined ? input : { ...input, passphrase });
+  } catch (e) {
+    return classifyKeyError(e, encrypted, passphrase !== undefined);
+  }
+  try {
+    return privateKeyFrom(keyObject, encoding, encrypted);
+  } catch (e) {
+    return problem('key-parse-error', `the key loaded but its public part cannot be derived (${errorText(e)})`);
+  }
+}
+
+/** Node/OpenSSL error codes to problem kinds; the message never repeats key bytes or the passphrase. */
+export function classifyKeyError(e: unknown, encrypted: boolean, hadPassphrase: boolean): LoadProblem {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (code === 'ERR_OSSL_CRYPTO_INTERRUPTED_OR_CANCELLED' || code === 'ERR_MISSING_PASSPHRASE' || (encrypted && !hadPassphrase)) {
+    return problem('passphrase-required', 'the private key is encrypted and no passphrase was given');
+  }
+  if (code === 'ERR_OSSL_BAD_DECRYPT') return problem('wrong-passphrase', 'the passphrase does not decrypt the private key');
+  if (encrypted) {
+    // A wrong passphrase can pass the padding check by chance and fail later, in the key decoder.
+    return problem('wrong-passphrase', `the private key did not decrypt to a valid key: wrong passphrase? (${errorText(e)})`);
+  }
+  return problem('key-parse-error', `not a valid private key (${errorText(e)})`);
+}
+
+function pemWithHeaders(block: PemBlock): string {
+  const headers = Object.entries(block.headers).map(([k, v]) => `${k}: ${v}\n`).join('');
+  const pem = toPem(block.label, block.body);
+  if (!headers) return pem;
+  const firstNewline = pem.indexOf('\n') + 1;
+  return `${pem.slice(0, firstNewline)}${headers}\n${pem.slice(firstNewline)}`;
+}
+
+function problem(kind: LoadProblem['kind'], message: string): LoadProblem {
+  return { kind, message };
+}
+
+function errorText(e: unknown): string {
+  const code = (e as { code?: unknown } | null)?.code;
+  const msg = e instanceof Error ? e.message.split('\n')[0]!.trim() : String(e);
+  // OpenSSL's text after the last "::" is the readable part ("error:1E08010C:DECODER routines::unsupported").
+  const readable = msg.includes('::') ? msg.slice(msg.lastIndexOf('::') + 2) : msg;
+  return typeof code === 'string' ? `${code}: ${readable}` : readable;
 }

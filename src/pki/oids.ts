@@ -1,4 +1,15 @@
-/** OID tables: names as OpenSSL prints them, so our output can be compared with `openssl x509 -text`. */
+/**
+ * X.509 vocabulary: OID tables with the names OpenSSL prints, and the text forms of X.501 names and
+ * GeneralNames, so our output can be compared with `openssl x509 -text -nameopt RFC2253`.
+ */
+import {
+  TAG_BMP_STRING,
+  readOid,
+  readTlv,
+  tlvChildren,
+  tlvValue,
+} from './sniff.js';
+import type { Tlv } from './sniff.js';
 
 export interface SigAlgEntry {
   name: string;
@@ -142,3 +153,136 @@ export const EXT_SUBJECT_ALT_NAME = '2.5.29.17';
 export const OID_PKCS7_DATA = '1.2.840.113549.1.7.1';
 export const OID_PKCS7_SIGNED_DATA = '1.2.840.113549.1.7.2';
 export const OID_PKCS7_ENCRYPTED_DATA = '1.2.840.113549.1.7.6';
+
+// ---- Names: RFC 4514 strings, byte for byte what `openssl x509 -noout -subject -nameopt RFC2253` prints ----
+
+/** Formats an X.501 Name, most specific RDN first; multi-valued RDNs joined by '+'. */
+export function formatName(der: Buffer, name: Tlv): string {
+  const atvs: string[][] = [];
+  for (const rdn of tlvChildren(der, name) ?? []) {
+    atvs.push((tlvChildren(der, rdn) ?? []).map((atv) => formatAttribute(der, atv)));
+  }
+  // OpenSSL's DN_REV reverses every entry, also those inside a multi-valued RDN.
+  return atvs
+    .reverse()
+    .map((rdn) => rdn.reverse().join('+'))
+    .join(',');
+}
+
+function formatAttribute(der: Buffer, atv: Tlv): string {
+  const [typeTlv, valueTlv] = tlvChildren(der, atv, 2) ?? [];
+  const oid = readOid(der, typeTlv) ?? 'malformed';
+  const short = DN_ATTRIBUTES.get(oid);
+  if (!valueTlv) return `${short ?? oid}=`;
+  const utf8 = short ? stringValueUtf8(der, valueTlv) : null;
+  // Unknown attribute types and non-string values print as '#' + hex of their DER (RFC 4514 §2.4).
+  if (utf8 === null) return `${short ?? oid}=#${der.subarray(valueTlv.start, valueTlv.end).toString('hex')}`;
+  return `${short}=${escapeDnValue(utf8)}`;
+}
+
+const LATIN1_STRINGS = new Set([18, 19, 20, 22, 26]); // Numeric, Printable, Teletex (as OpenSSL: Latin-1), IA5, Visible
+const TAG_UNIVERSAL_STRING = 28;
+
+/** The value as UTF-8 bytes, or null when it is not a string type OpenSSL would print as text. */
+function stringValueUtf8(der: Buffer, t: Tlv): Buffer | null {
+  if (t.cls !== 0 || t.constructed) return null;
+  const v = tlvValue(der, t);
+  if (t.tag === 12) return v;
+  if (LATIN1_STRINGS.has(t.tag)) return Buffer.from(v.toString('latin1'), 'utf8');
+  if (t.tag === TAG_BMP_STRING && v.length % 2 === 0) {
+    return Buffer.from(String.fromCharCode(...readUnits(v, 2)), 'utf8');
+  }
+  if (t.tag === TAG_UNIVERSAL_STRING && v.length % 4 === 0) {
+    const cps = readUnits(v, 4);
+    if (cps.some((c) => c > 0x10ffff)) return null;
+    return Buffer.from(String.fromCodePoint(...cps), 'utf8');
+  }
+  return null;
+}
+
+function readUnits(v: Buffer, size: 2 | 4): number[] {
+  const out: number[] = [];
+  for (let i = 0; i + size <= v.length; i += size) out.push(size === 2 ? v.readUInt16BE(i) : v.readUInt32BE(i));
+  return out;
+}
+
+const BACKSLASH_ESCAPED = new Set([0x2c, 0x2b, 0x22, 0x5c, 0x3c, 0x3e, 0x3b]); // , + " \ < > ;
+
+/** RFC 4514 §2.4 escaping; control characters and every non-ASCII byte become \XX so output stays one line. */
+export function escapeDnValue(utf8: Buffer): string {
+  let out = '';
+  for (let i = 0; i < utf8.length; i++) {
+    const c = utf8[i]!;
+    const first = i === 0;
+    const last = i === utf8.length - 1;
+    if (BACKSLASH_ESCAPED.has(c) || (first && c === 0x23) || ((first || last) && c === 0x20)) {
+      out += '\\' + String.fromCharCode(c);
+    } else if (c < 0x20 || c >= 0x7f) {
+      out += '\\' + c.toString(16).toUpperCase().padStart(2, '0');
+    } else out += String.fromCharCode(c);
+  }
+  return out;
+}
+
+/** RFC 5280 name matching, approximated as OpenSSL does: same DER, or same text ignoring case and blanks. */
+export function namesEqual(der: Buffer, a: Tlv, b: Tlv, aText: string, bText: string): boolean {
+  if (der.subarray(a.start, a.end).equals(der.subarray(b.start, b.end))) return true;
+  const canon = (s: string): string => s.toLowerCase().replace(/\s+/g, ' ');
+  return canon(aText) === canon(bText);
+}
+
+/** GeneralName as `TYPE:value` (DNS:, IP:, email:, URI:, DirName:, RID:, othername:). */
+export function formatGeneralName(der: Buffer, gn: Tlv): string {
+  const v = tlvValue(der, gn);
+  if (gn.cls !== 2) return 'unsupported:';
+  switch (gn.tag) {
+    case 0: {
+      const kids = tlvChildren(der, gn, 2) ?? [];
+      const oid = readOid(der, kids[0]) ?? 'malformed';
+      const inner = kids[1] ? readTlv(der, kids[1].valueStart, kids[1].end) : null;
+      const text = inner ? stringValueUtf8(der, inner) : null;
+      return `othername:${oid === '1.3.6.1.4.1.311.20.2.3' ? 'UPN' : oid}${text ? ':' + printable(text) : ''}`;
+    }
+    case 1:
+      return `email:${printable(v)}`;
+    case 2:
+      return `DNS:${printable(v)}`;
+    case 4: {
+      const name = readTlv(der, gn.valueStart, gn.end);
+      return `DirName:${name ? formatName(der, name) : ''}`;
+    }
+    case 6:
+      return `URI:${printable(v)}`;
+    case 7:
+      return `IP:${formatIp(v)}`;
+    case 8:
+      return `RID:${readOid(der, { ...gn, cls: 0, tag: 6 }) ?? 'malformed'}`;
+    default:
+      return gn.tag === 3 ? 'x400Address:<unsupported>' : 'EdiPartyName:<unsupported>';
+  }
+}
+
+/** Printable ASCII kept as is; anything else as \xHH, so hostile names cannot break a line or a terminal. */
+function printable(bytes: Buffer): string {
+  let out = '';
+  for (const c of bytes) out += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, '0')}`;
+  return out;
+}
+
+function formatIp(v: Buffer): string {
+  if (v.length === 4) return Array.from(v).join('.');
+  if (v.length !== 16) return `#${v.toString('hex')}`;
+  const groups = Array.from({ length: 8 }, (_, i) => v.readUInt16BE(i * 2));
+  // RFC 5952: compress the longest run (2+) of zero groups.
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) [best, bestLen] = [i, j - i];
+    i = j === i ? i + 1 : j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}

@@ -15,6 +15,8 @@ export interface PemBlock {
 export interface PemProblem {
   message: string;
   index: number;
+  /** The BEGIN label of the broken block. */
+  label: string;
 }
 
 export interface PemParse {
@@ -50,7 +52,7 @@ export function parsePem(input: Buffer | string): PemParse {
     const end = findAtLineStart(text, END, bodyStart);
     nextBegin = findAtLineStart(text, BEGIN, bodyStart);
     if (end < 0 || (nextBegin >= 0 && nextBegin < end)) {
-      problems.push({ index, message: `pem block ${index} (${label}) has no END line` });
+      problems.push({ index, label, message: `pem block ${index} (${label}) has no END line` });
       index++;
       if (end < 0 && nextBegin < 0) break;
       pos = nextBegin;
@@ -60,10 +62,10 @@ export function parsePem(input: Buffer | string): PemParse {
     const endLabel = readLabel(text, end, endLineEnd);
     if (endLabel !== label) {
       const shown = endLabel === null ? 'an unreadable END line' : `END ${endLabel}`;
-      problems.push({ index, message: `pem block ${index}: BEGIN ${label} is closed by ${shown}` });
+      problems.push({ index, label, message: `pem block ${index}: BEGIN ${label} is closed by ${shown}` });
     } else {
       const decoded = decodeBody(text.slice(bodyStart, end));
-      if (typeof decoded === 'string') problems.push({ index, message: `pem block ${index} (${label}): ${decoded}` });
+      if (typeof decoded === 'string') problems.push({ index, label, message: `pem block ${index} (${label}): ${decoded}` });
       else blocks.push({ label, body: decoded.body, headers: decoded.headers, index });
     }
     index++;

@@ -3,7 +3,10 @@
  * built on it. The certificate, PKCS#7 and key modules read their ASN.1 through these helpers too.
  */
 import type { FileFormat } from './types.js';
-import { OID_PKCS7_DATA, OID_PKCS7_SIGNED_DATA } from './oids.js';
+
+// Kept here rather than imported from oids.ts, which builds on this module.
+const OID_PKCS7_DATA = '1.2.840.113549.1.7.1';
+const OID_PKCS7_SIGNED_DATA = '1.2.840.113549.1.7.2';
 
 export interface Tlv {
   /** 0 universal, 1 application, 2 context-specific, 3 private. */

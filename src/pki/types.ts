@@ -135,6 +135,20 @@ export interface LoadedFile {
   /** File mode bits when known (for "key readable by others"). */
   mode: number | null;
   size: number;
+  /** PKCS#12 files only: how they are protected and whether Node's TLS loads them. */
+  pkcs12?: Pkcs12Info;
+}
+
+export interface Pkcs12Info {
+  /** Digest of the integrity MAC (sha256, sha1), null when there is none. */
+  macAlgorithm: string | null;
+  /** Encryption algorithms met, by name (AES-256-CBC, pbeWithSHAAnd40BitRC2-CBC, ...). */
+  encryptionAlgorithms: string[];
+  /** Whether `tls.createSecureContext({ pfx, passphrase })` (what the gateway does) loads the file. */
+  nodeLoads: boolean;
+  nodeError: string | null;
+  /** Encrypted parts only OpenSSL's legacy provider could decrypt (their bags are not listed). */
+  legacyUnreadableParts: number;
 }
 
 export interface LoadOptions {
