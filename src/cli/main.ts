@@ -10,6 +10,8 @@ import { inspectCommand } from './inspect.js';
 import { pkiCommand } from './pki.js';
 import { truststoreCommand } from './truststore.js';
 import { doctorCommand } from './doctor.js';
+import { serveCommand } from './serve.js';
+import { demoCommand } from './demo.js';
 import { VERSION } from '../version.js';
 
 export async function main(argv: string[], io: Io): Promise<number> {
@@ -26,7 +28,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .exitOverride();
-  for (const make of [doctorCommand, inspectCommand, pkiCommand, truststoreCommand]) {
+  for (const make of [serveCommand, demoCommand, doctorCommand, inspectCommand, pkiCommand, truststoreCommand]) {
     program.addCommand(make(ctx));
   }
   // Sub-commands inherit output routing and exitOverride so nothing calls process.exit.

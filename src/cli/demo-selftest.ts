@@ -1,0 +1,43 @@
+/** The demo's self-test: the accepted and the denied request, sent with Node's TLS client, and the doctor's answer. */
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+import type { Io } from './io.js';
+import type { PkiFiles } from '../pki/generate.js';
+import { runDoctor } from '../doctor/offline.js';
+
+interface Answer {
+  status: number;
+  body: string;
+}
+
+function get(port: number, domain: string, ca: string, cert: string, key: string): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      { host: '127.0.0.1', port, servername: domain, path: '/hello', headers: { host: `${domain}:${port}` }, ca: readFileSync(ca), cert: readFileSync(cert), key: readFileSync(key), agent: false, timeout: 5000 },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export async function runSelftest(io: Io, o: { port: number; domain: string; files: PkiFiles }): Promise<boolean> {
+  const f = o.files;
+  const good = await get(o.port, o.domain, f.rootCert, f.clientCert, f.clientKey);
+  const subject = (JSON.parse(good.body) as { headers?: Record<string, string> }).headers?.['x-client-cert-subject-dn'];
+  const okGood = good.status === 200 && subject !== undefined;
+  io.stdout.write(`${okGood ? 'ok  ' : 'FAIL'} accepted request: HTTP ${good.status}, backend saw x-client-cert-subject-dn: ${subject ?? '(none)'}\n`);
+  const bad = await get(o.port, o.domain, f.rootCert, f.selfSignedCert, f.selfSignedKey);
+  const okBad = bad.status === 403 && bad.body.includes('self-signed certificate');
+  io.stdout.write(`${okBad ? 'ok  ' : 'FAIL'} denied request: HTTP ${bad.status} ${bad.body}\n`);
+  const report = await runDoctor({ cert: f.selfSignedCert, key: f.selfSignedKey, truststore: f.truststore });
+  const okDoc = !report.verdict.accepted && report.verdict.reason === 'self-signed certificate' && report.findings.some((x) => x.id === 'chain.self-signed-untrusted');
+  io.stdout.write(`${okDoc ? 'ok  ' : 'FAIL'} doctor: ${report.verdict.reason} -> ${report.findings.find((x) => x.id.startsWith('chain.'))?.fix.split('\n')[0] ?? '(no fix)'}\n`);
+  return okGood && okBad && okDoc;
+}

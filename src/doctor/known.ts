@@ -1,0 +1,95 @@
+/**
+ * What the doctor knows before it checks anything: the files the user named, loaded once, and what could be
+ * pulled out of them (the client certificate, the chain it would send, the key, the truststore). Checks read
+ * this; none of them reads a file again.
+ */
+import { existsSync } from 'node:fs';
+import type { Cert, LoadedFile, PrivateKey } from '../pki/types.js';
+import { loadFile } from '../pki/load.js';
+import { splitCurlCertArg } from '../pki/curl-arg.js';
+import type { Truststore } from '../trust/truststore.js';
+import { readTruststore } from '../trust/load.js';
+import type { Finding } from './finding.js';
+import { DEFAULT_POLICY, type PolicyOptions } from '../policy/rules.js';
+
+export interface DoctorInput {
+  /** `--cert`, possibly curl's `file:passphrase`. */
+  cert?: string;
+  key?: string;
+  pass?: string;
+  truststore?: string;
+  now?: Date;
+  policy?: Partial<PolicyOptions>;
+}
+
+export interface Known {
+  input: DoctorInput;
+  now: Date;
+  policy: PolicyOptions;
+  certPath: string | null;
+  /** Passphrase from --pass, or from `--cert file:pass`. */
+  passphrase: string | undefined;
+  certFile: LoadedFile | null;
+  /** The key file when --key names one; null when the key came with the certificate file or is absent. */
+  keyFile: LoadedFile | null;
+  leaf: Cert | null;
+  /** Certificates after the first in the certificate file: what curl sends as the client's chain. */
+  intermediates: Cert[];
+  key: PrivateKey | null;
+  /** Where the key came from: the --key file, or the certificate file itself (PEM with both, PKCS#12). */
+  keySource: 'key-file' | 'cert-file' | null;
+  truststore: Truststore | null;
+  truststoreFile: LoadedFile | null;
+  /** Findings produced while reading the truststore (not found, parse errors, wrong format). */
+  truststoreFindings: Finding[];
+}
+
+export async function gather(input: DoctorInput): Promise<Known> {
+  const now = input.now ?? new Date();
+  const policy = { ...DEFAULT_POLICY, ...input.policy };
+  let certPath: string | null = null;
+  let passphrase = input.pass;
+  if (input.cert !== undefined) {
+    // curl reads `--cert file:pass`; a file that exists under the whole name wins, as a colon may be in a path.
+    if (existsSync(input.cert)) certPath = input.cert;
+    else {
+      const split = splitCurlCertArg(input.cert);
+      certPath = split.file;
+      if (split.passphrase !== null && passphrase === undefined) passphrase = split.passphrase;
+    }
+  }
+  const loadOpts = passphrase === undefined ? {} : { passphrase };
+  const [certFile, keyFile, trust] = await Promise.all([
+    certPath === null ? null : loadFile(certPath, loadOpts),
+    input.key === undefined ? null : loadFile(input.key, loadOpts),
+    input.truststore === undefined ? null : readTruststore(input.truststore),
+  ]);
+
+  const leaf = certFile?.certs[0] ?? null;
+  const intermediates = certFile?.certs.slice(1) ?? [];
+  let key: PrivateKey | null = null;
+  let keySource: Known['keySource'] = null;
+  if (keyFile?.keys[0]) {
+    key = keyFile.keys[0];
+    keySource = 'key-file';
+  } else if (keyFile === null && certFile?.keys[0]) {
+    key = certFile.keys[0];
+    keySource = 'cert-file';
+  }
+  return {
+    input,
+    now,
+    policy,
+    certPath,
+    passphrase,
+    certFile,
+    keyFile,
+    leaf,
+    intermediates,
+    key,
+    keySource,
+    truststore: trust?.truststore ?? null,
+    truststoreFile: trust?.file ?? null,
+    truststoreFindings: trust?.findings ?? [],
+  };
+}

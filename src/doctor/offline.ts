@@ -1,0 +1,90 @@
+/**
+ * The offline doctor: read the user's files once, run every check, and reach the gateway's verdict through the
+ * shared policy — from a real loopback handshake when the key is at hand, else from the model of OpenSSL.
+ */
+import type { CertInfo, KeyInfo } from '../pki/types.js';
+import { analyzeChain, decide, predictVerdict, type ChainAnalysis } from '../policy/analyze.js';
+import type { ChainEnd } from '../policy/chain.js';
+import { loopbackVerdict } from '../policy/loopback.js';
+import { denied, type OpenSslResult, type Verdict } from '../policy/verdict.js';
+import { lintTruststore } from '../trust/lint.js';
+import { checkCertFile, checkKeyFile, checkPkcs12 } from './checks/files.js';
+import { checkKeyPair } from './checks/pair.js';
+import { checkLeaf } from './checks/cert.js';
+import { checkChain } from './checks/chain.js';
+import { finding, severityRank, type Finding } from './finding.js';
+import { gather, type DoctorInput, type Known } from './known.js';
+
+export interface DoctorReport {
+  verdict: Verdict;
+  /** handshake: OpenSSL's real verdict through Node's TLS stack; prediction: the model (no usable key). */
+  verdictSource: 'handshake' | 'prediction' | null;
+  findings: Finding[];
+  /** The client certificate, then the chain it would send. */
+  certificates: CertInfo[];
+  key: KeyInfo | null;
+  /** The path the gateway's rules apply to, leaf first. */
+  chain: { subjects: string[]; end: ChainEnd } | null;
+  /** What OpenSSL said (handshake) or is expected to say (prediction). */
+  openssl: OpenSslResult | null;
+}
+
+export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
+  const k = await gather(input);
+  const findings: Finding[] = [
+    ...checkCertFile(k),
+    ...checkKeyFile(k),
+    ...checkPkcs12(k),
+    ...checkKeyPair(k),
+    ...checkLeaf(k),
+    ...k.truststoreFindings,
+  ];
+  if (k.truststore) findings.push(...lintTruststore(k.truststore, k.truststoreFile ?? undefined, k.now));
+
+  let verdict: Verdict = denied(null, null);
+  let source: DoctorReport['verdictSource'] = null;
+  let openssl: OpenSslResult | null = null;
+  let analysis: ChainAnalysis | null = null;
+  if (k.leaf && k.truststore) {
+    analysis = analyzeChain(k.leaf, k.intermediates, k.truststore, k.policy, k.now);
+    findings.push(...checkChain(k, analysis));
+    ({ verdict, source, openssl } = await reachVerdict(k, analysis, findings));
+  } else if (k.leaf && input.truststore === undefined) {
+    findings.push(finding('truststore.not-given', 'info', 'no truststore given: the gateway\'s verdict is not predicted', 'The files were checked on their own. Add --truststore with the bundle the gateway uses (the PEM file uploaded to S3) to learn whether it would accept this certificate and why not.', `mtlsgate doctor --cert ${k.certPath ?? 'client.crt'} --truststore truststore.pem`));
+  }
+  return {
+    verdict,
+    verdictSource: source,
+    findings: sortFindings(findings),
+    certificates: k.certFile?.certs.map((c) => c.info) ?? [],
+    key: k.key?.info ?? null,
+    chain: analysis ? { subjects: analysis.rulesChain.certs.map((c) => c.info.subject), end: analysis.rulesChain.end } : null,
+    openssl,
+  };
+}
+
+async function reachVerdict(k: Known, a: ChainAnalysis, findings: Finding[]): Promise<{ verdict: Verdict; source: DoctorReport['verdictSource']; openssl: OpenSslResult }> {
+  const predicted = predictVerdict(a);
+  // The handshake needs the key that goes with the certificate, and a present-day clock (OpenSSL checks against now).
+  const keyFits = k.key !== null && k.leaf !== null && k.key.info.spkiSha256 === k.leaf.info.spkiSha256;
+  if (!keyFits || k.input.now !== undefined || !k.leaf || !k.truststore) return { verdict: predicted, source: 'prediction', openssl: a.predicted };
+  const chainPem = [k.leaf, ...k.intermediates].map((c) => c.x509.toString()).join('');
+  const real = await loopbackVerdict({ chainPem, key: k.key!.keyObject, truststorePem: k.truststore.pem });
+  if ('error' in real) {
+    findings.push(finding('doctor.handshake-failed', 'info', 'the loopback handshake could not run; the verdict is predicted', real.error, ''));
+    return { verdict: predicted, source: 'prediction', openssl: a.predicted };
+  }
+  const verdict = decide(a, real);
+  if (verdict.accepted !== predicted.accepted || verdict.reason !== predicted.reason || verdict.code !== predicted.code) {
+    findings.push(finding('doctor.model-disagreement', 'warning', 'the handshake and the offline model disagree (please report this)', `Handshake: ${verdict.reason ?? 'accepted'} (${verdict.code ?? '-'}); model: ${predicted.reason ?? 'accepted'} (${predicted.code ?? '-'}). The handshake's verdict is the gateway's.`, '', { handshake: verdict.code, model: predicted.code }));
+  }
+  return { verdict, source: 'handshake', openssl: real };
+}
+
+function sortFindings(fs: Finding[]): Finding[] {
+  return fs.map((f, i) => ({ f, i })).sort((a, b) => severityRank[a.f.severity] - severityRank[b.f.severity] || a.i - b.i).map((x) => x.f);
+}
+
+export function hasErrors(r: DoctorReport): boolean {
+  return r.findings.some((f) => f.severity === 'error') || (r.verdictSource !== null && !r.verdict.accepted);
+}

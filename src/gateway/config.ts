@@ -1,0 +1,137 @@
+/**
+ * The gateway's configuration: plain data, decoded strictly once (unknown keys are errors naming their path),
+ * with keys named after API Gateway's DomainName / MutualTlsAuthentication / BasePathMapping so its users feel
+ * at home. Relative paths resolve against the config file's folder.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { UserError } from '../errors.js';
+
+const port = z.number().int().min(0).max(65535);
+const hostPort = z.strictObject({ host: z.string().min(1).default('127.0.0.1'), port });
+const ms = (def: number) => z.number().int().min(1).max(3_600_000).default(def);
+
+const truststoreUri = z
+  .string()
+  .refine((u) => /^(file|s3):\/\/./.test(u), { message: 'expected file://PATH or s3://BUCKET/KEY' });
+
+const target = z.string().refine(
+  (u) => {
+    try {
+      const url = new URL(u);
+      return (url.protocol === 'http:' || url.protocol === 'https:') && url.search === '' && url.hash === '';
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected an http:// or https:// URL without query or fragment, e.g. http://127.0.0.1:9000' },
+);
+
+const basePath = z
+  .string()
+  .transform((p) => (p === '(none)' ? '' : p.replace(/^\/+|\/+$/g, '')))
+  .refine((p) => !p.split('/').some((s) => s === '..' || s === '.'), { message: 'a base path may not contain . or .. segments' })
+  .refine((p) => /^[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(p), { message: 'a base path may contain only URL path characters' });
+
+const domain = z.strictObject({
+  domainName: z
+    .string()
+    .min(1)
+    .transform((s) => s.toLowerCase())
+    .refine((s) => /^[a-z0-9*]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(s), { message: 'expected a DNS name, e.g. mtls.example.com' }),
+  certificate: z.strictObject({ cert: z.string().min(1), key: z.string().min(1), passphrase: z.string().optional() }),
+  securityPolicy: z.enum(['TLS_1_2', 'TLS_1_3']).default('TLS_1_2'),
+  mutualTls: z.strictObject({
+    truststoreUri,
+    truststoreVersion: z.string().min(1).optional(),
+    exposeReason: z.boolean().default(false),
+    noCertificate: z.enum(['handshake', 'http403']).default('handshake'),
+    trustClientIntermediates: z.boolean().default(false),
+  }),
+  basePathMappings: z.array(z.strictObject({ basePath: basePath.default(''), target })).min(1),
+});
+
+export const configSchema = z.strictObject({
+  listen: hostPort.default({ host: '127.0.0.1', port: 8443 }),
+  admin: hostPort.optional(),
+  domains: z.array(domain).min(1),
+  disableDefaultEndpoint: z.literal(true, { message: 'mtlsgate never serves these APIs without mutual TLS; only true is accepted' }).default(true),
+  s3: z.strictObject({ endpoint: z.string().url().optional(), region: z.string().optional(), forcePathStyle: z.boolean().optional() }).optional(),
+  timeouts: z
+    .strictObject({
+      handshakeMs: ms(10_000),
+      headersMs: ms(10_000),
+      requestMs: ms(60_000),
+      idleMs: ms(60_000),
+      backendMs: ms(30_000),
+    })
+    .default({ handshakeMs: 10_000, headersMs: 10_000, requestMs: 60_000, idleMs: 60_000, backendMs: 30_000 }),
+  limits: z
+    .strictObject({ maxConnections: z.number().int().min(1).default(10_000), maxHeaderBytes: z.number().int().min(1024).max(1_048_576).default(16_384) })
+    .default({ maxConnections: 10_000, maxHeaderBytes: 16_384 }),
+  logs: z.strictObject({ format: z.enum(['json', 'pretty']).default('json'), level: z.enum(['debug', 'info', 'warn', 'error']).default('info') }).default({ format: 'json', level: 'info' }),
+});
+
+export type GatewayConfig = z.infer<typeof configSchema>;
+export type DomainConfig = GatewayConfig['domains'][number];
+
+/** Parse and validate config text; errors name the file, the key path and what is wrong. */
+export function parseConfig(text: string, file: string): GatewayConfig {
+  let data: unknown;
+  try {
+    data = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text, { prettyErrors: false });
+  } catch (e) {
+    throw new UserError('E_CONFIG', `${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${firstLine((e as Error).message)}`);
+  }
+  const r = configSchema.safeParse(data);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const path = issue.path.length ? issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') : '(top level)';
+    throw new UserError('E_CONFIG', `${file}: ${path}: ${issue.message}${r.error.issues.length > 1 ? ` (and ${r.error.issues.length - 1} more)` : ''}`);
+  }
+  const cfg = r.data;
+  const names = new Set<string>();
+  cfg.domains.forEach((d, i) => {
+    if (names.has(d.domainName)) throw new UserError('E_CONFIG', `${file}: domains[${i}].domainName: ${d.domainName} is configured twice`);
+    names.add(d.domainName);
+    const seen = new Set<string>();
+    d.basePathMappings.forEach((m, j) => {
+      if (seen.has(m.basePath)) throw new UserError('E_CONFIG', `${file}: domains[${i}].basePathMappings[${j}].basePath: "${m.basePath || '(none)'}" is mapped twice`);
+      seen.add(m.basePath);
+    });
+  });
+  return resolvePaths(cfg, dirname(resolve(file)));
+}
+
+export async function loadConfig(file: string): Promise<GatewayConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UserError('E_CONFIG', `${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
+  }
+  if (text.length > 1_048_576) throw new UserError('E_CONFIG', `${file}: larger than 1 MiB; is this the config file?`);
+  return parseConfig(text, file);
+}
+
+function resolvePaths(cfg: GatewayConfig, base: string): GatewayConfig {
+  const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
+  return {
+    ...cfg,
+    domains: cfg.domains.map((d) => ({
+      ...d,
+      certificate: { ...d.certificate, cert: abs(d.certificate.cert), key: abs(d.certificate.key) },
+      mutualTls: {
+        ...d.mutualTls,
+        truststoreUri: d.mutualTls.truststoreUri.startsWith('file://') ? `file://${abs(decodeURIComponent(d.mutualTls.truststoreUri.slice(7)))}` : d.mutualTls.truststoreUri,
+      },
+    })),
+  };
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0] ?? s;
+}

@@ -1,0 +1,36 @@
+/**
+ * Logs: JSON lines (pino) by default, one per request and one per denial, each saying why; `pretty` renders the
+ * same records as one readable line for a terminal. Private keys and passphrases are never logged.
+ */
+import { Writable } from 'node:stream';
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+export function makeLogger(format: 'json' | 'pretty', level: string, out: NodeJS.WritableStream = process.stdout): Logger {
+  const dest = format === 'pretty' ? prettyStream(out) : out;
+  return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } }, dest as pino.DestinationStream);
+}
+
+const SKIP = new Set(['level', 'time', 'msg']);
+
+function prettyStream(out: NodeJS.WritableStream): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (!line) continue;
+        try {
+          const rec = JSON.parse(line) as Record<string, unknown>;
+          const fields = Object.entries(rec)
+            .filter(([k, v]) => !SKIP.has(k) && v !== undefined && v !== null)
+            .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+            .join(' ');
+          out.write(`${String(rec.time ?? '').slice(11, 23)} ${String(rec.level ?? '').toUpperCase().padEnd(5)} ${String(rec.msg ?? '')}${fields ? '  ' + fields : ''}\n`);
+        } catch {
+          out.write(line + '\n');
+        }
+      }
+      cb();
+    },
+  });
+}

@@ -1,0 +1,38 @@
+/** Counters for the admin /metrics endpoint (Prometheus text format), modelled on Envoy's ssl.fail_verify_* counters. */
+export interface Metrics {
+  requests: Map<string, number>; // `${domain} ${status}`
+  denials: Map<string, number>; // `${domain} ${code}`
+  handshakeErrors: number;
+  reloads: { ok: number; failed: number };
+  truststoreErrors: Map<string, number>; // domain
+}
+
+export function newMetrics(): Metrics {
+  return { requests: new Map(), denials: new Map(), handshakeErrors: 0, reloads: { ok: 0, failed: 0 }, truststoreErrors: new Map() };
+}
+
+export function inc(m: Map<string, number>, key: string): void {
+  m.set(key, (m.get(key) ?? 0) + 1);
+}
+
+const label = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+
+export function renderMetrics(m: Metrics, ready: boolean): string {
+  const lines: string[] = [];
+  lines.push('# TYPE mtlsgate_requests_total counter');
+  for (const [k, v] of m.requests) {
+    const [domain, status] = k.split(' ');
+    lines.push(`mtlsgate_requests_total{domain="${label(domain!)}",status="${status}"} ${v}`);
+  }
+  lines.push('# TYPE mtlsgate_denials_total counter');
+  for (const [k, v] of m.denials) {
+    const [domain, code] = k.split(' ');
+    lines.push(`mtlsgate_denials_total{domain="${label(domain!)}",code="${label(code!)}"} ${v}`);
+  }
+  lines.push('# TYPE mtlsgate_handshake_errors_total counter', `mtlsgate_handshake_errors_total ${m.handshakeErrors}`);
+  lines.push('# TYPE mtlsgate_reloads_total counter', `mtlsgate_reloads_total{result="ok"} ${m.reloads.ok}`, `mtlsgate_reloads_total{result="failed"} ${m.reloads.failed}`);
+  lines.push('# TYPE mtlsgate_truststore_errors_total counter');
+  for (const [k, v] of m.truststoreErrors) lines.push(`mtlsgate_truststore_errors_total{domain="${label(k)}"} ${v}`);
+  lines.push('# TYPE mtlsgate_ready gauge', `mtlsgate_ready ${ready ? 1 : 0}`);
+  return lines.join('\n') + '\n';
+}

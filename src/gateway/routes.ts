@@ -1,0 +1,62 @@
+/**
+ * Base path mappings, as API Gateway's: `/orders/42?x=1` on basePath `orders` reaches the target as `/42?x=1`
+ * (plus the target URL's own path as a prefix); the empty base path forwards the whole path; the longest match wins.
+ */
+export interface Route {
+  /** Without slashes at either end; '' maps everything. */
+  basePath: string;
+  target: URL;
+  /** The target's path without its trailing slash ('' for a bare origin). */
+  prefix: string;
+  /** `scheme://host:port`, the key of the backend pool. */
+  origin: string;
+}
+
+export function makeRoutes(mappings: readonly { basePath: string; target: string }[]): Route[] {
+  return mappings
+    .map((m) => {
+      const target = new URL(m.target);
+      return { basePath: m.basePath, target, prefix: target.pathname.replace(/\/+$/, ''), origin: target.origin };
+    })
+    .sort((a, b) => b.basePath.length - a.basePath.length);
+}
+
+export interface RouteMatch {
+  route: Route;
+  /** What the backend receives: prefix + the rest of the path + the query. */
+  upstreamPath: string;
+}
+
+/** `url` is the request target as received (origin-form). */
+export function matchRoute(routes: readonly Route[], url: string): RouteMatch | null {
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  const query = q === -1 ? '' : url.slice(q);
+  for (const route of routes) {
+    const bp = route.basePath;
+    let rest: string;
+    if (bp === '') rest = path;
+    else if (path === `/${bp}` || path === `/${bp}/`) rest = '/';
+    else if (path.startsWith(`/${bp}/`)) rest = path.slice(bp.length + 1);
+    else continue;
+    const joined = route.prefix + rest;
+    return { route, upstreamPath: (joined === '' ? '/' : joined) + query };
+  }
+  return null;
+}
+
+/**
+ * A request target we refuse before routing: not origin-form, or a path that could climb out of its base path
+ * once a backend decodes it (dot segments, encoded slashes or backslashes, NUL).
+ */
+export function unsafeTarget(url: string): string | null {
+  if (!url.startsWith('/')) return 'request target must be a path (origin-form)';
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  if (/%(2f|5c|00)/i.test(path) || path.includes('\\')) return 'encoded slash, backslash or NUL in path';
+  for (const seg of path.split('/')) {
+    const s = seg.replace(/%2e/gi, '.');
+    if (s === '.' || s === '..') return 'dot segment in path';
+  }
+  return null;
+}

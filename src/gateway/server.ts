@@ -1,0 +1,266 @@
+/**
+ * The serving core: one TLS listener, a server certificate per domain chosen by SNI, the shared verification
+ * policy per connection, base-path routing to backends, and an admin listener. State is built before serving and
+ * swapped whole on reload (see state.ts); open connections are never dropped by a reload.
+ */
+import { randomUUID } from 'node:crypto';
+import https from 'node:https';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { loadConfig, type GatewayConfig } from './config.js';
+import { buildState, type DomainLoadError, type DomainState, type GatewayState } from './state.js';
+import { verifyConnection, type ConnectionVerdict } from './verify.js';
+import { matchRoute, unsafeTarget } from './routes.js';
+import { closePools, forward } from './proxy.js';
+import { sendJson } from './respond.js';
+import { inc, newMetrics, renderMetrics, type Metrics } from './metrics.js';
+import type { Logger } from './log.js';
+import { handleAdmin } from './admin.js';
+
+export interface ReloadResult {
+  ok: boolean;
+  errors: DomainLoadError[];
+  warnings: string[];
+}
+
+export interface Gateway {
+  address(): AddressInfo;
+  adminAddress(): AddressInfo | null;
+  reload(): Promise<ReloadResult>;
+  close(deadlineMs?: number): Promise<void>;
+  state(): GatewayState;
+  metrics: Metrics;
+}
+
+const kVerdict = Symbol('mtlsgate.verdict');
+type VerifiedSocket = TLSSocket & { [kVerdict]?: ConnectionVerdict };
+
+export class GatewayStartError extends Error {}
+
+export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: string | null = null): Promise<Gateway> {
+  const built = await buildState(cfg, null);
+  if (built.errors.length > 0) {
+    throw new GatewayStartError(built.errors.map((e) => `${e.domain}: ${e.message}`).join('; '));
+  }
+  let state = built.state;
+  let lastErrors: DomainLoadError[] = [];
+  const metrics = newMetrics();
+  logTruststores(log, state, null);
+
+  const server = https.createServer({
+    SNICallback: (servername, cb) => {
+      const d = state.domains.get(servername.toLowerCase());
+      if (d) cb(null, d.secureContext);
+      else cb(new Error(`unknown server name "${servername}"`));
+    },
+    requestCert: true,
+    // The handshake completes for any presented certificate; the verdict is the policy's, per request (403 with a reason).
+    rejectUnauthorized: false,
+    minVersion: 'TLSv1.2',
+    handshakeTimeout: cfg.timeouts.handshakeMs,
+    maxHeaderSize: cfg.limits.maxHeaderBytes,
+    // No default certificate: a client without SNI cannot complete a handshake.
+  });
+  server.headersTimeout = cfg.timeouts.headersMs;
+  server.requestTimeout = cfg.timeouts.requestMs;
+  server.keepAliveTimeout = cfg.timeouts.idleMs;
+  server.maxConnections = cfg.limits.maxConnections;
+
+  server.on('secureConnection', (socket: VerifiedSocket) => {
+    const d = state.domains.get(String(socket.servername || '').toLowerCase());
+    if (!d) return void socket.destroy();
+    if (d.config.mutualTls.noCertificate === 'handshake' && !socket.getPeerCertificate()?.raw) {
+      // API Gateway ends the connection when no certificate is sent; say why in our log at least.
+      log.info({ domain: d.name, remote: socket.remoteAddress, reason: 'No required SSL certificate was sent' }, 'connection refused: no client certificate');
+      inc(metrics.denials, `${d.name} MTLSGATE_NO_CERTIFICATE`);
+      socket.destroy();
+    }
+  });
+  server.on('tlsClientError', (err, socket) => {
+    metrics.handshakeErrors++;
+    log.info({ remote: socket.remoteAddress, error: err.message.split('\n')[0] }, 'tls handshake failed');
+  });
+  server.on('clientError', (err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: 26\r\n\r\n{"message":"Bad Request"}\n');
+    else socket.destroy();
+    log.debug({ error: (err as Error).message }, 'client error');
+  });
+  server.on('request', (req, res) => void onRequest(req, res));
+
+  async function onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const started = performance.now();
+    const requestId = randomUUID();
+    const socket = req.socket as VerifiedSocket;
+    const d: DomainState | undefined = state.domains.get(String(socket.servername || '').toLowerCase());
+    let status = 0;
+    let cv: ConnectionVerdict | undefined;
+    try {
+      if (!d) {
+        sendJson(res, 421, { message: 'Misdirected Request' }, requestId);
+        status = 421;
+        return;
+      }
+      const host = hostOf(req.headers.host);
+      if (host !== null && host !== d.name) {
+        // Host names another domain than the SNI: never let one domain's truststore admit traffic for another.
+        sendJson(res, 421, { message: 'Misdirected Request' }, requestId);
+        status = 421;
+        return;
+      }
+      cv = socket[kVerdict];
+      if (!cv || cv.generation !== d.verify.generation) {
+        cv = verifyConnection(socket, d.verify);
+        socket[kVerdict] = cv;
+      }
+      if (!cv.verdict.accepted) {
+        status = 403;
+        deny(d, cv, requestId, res);
+        return;
+      }
+      const bad = unsafeTarget(req.url ?? '');
+      if (bad) {
+        status = 400;
+        sendJson(res, 400, { message: 'Bad Request' }, requestId);
+        log.info({ requestId, domain: d.name, reason: bad }, 'request refused');
+        return;
+      }
+      const match = matchRoute(d.routes, req.url!);
+      if (!match) {
+        status = 404;
+        sendJson(res, 404, { message: 'Not Found' }, requestId);
+        return;
+      }
+      status = await forward(req, res, match, {
+        requestId,
+        clientIp: socket.remoteAddress ?? '',
+        host: req.headers.host ?? d.name,
+        identity: cv.client!.headers,
+        timeoutMs: state.config.timeouts.backendMs,
+      });
+    } catch (e) {
+      status = 500;
+      log.error({ requestId, error: (e as Error).stack }, 'internal error');
+      if (!res.headersSent) sendJson(res, 500, { message: 'Internal Server Error' }, requestId);
+      else res.destroy();
+    } finally {
+      const domain = d?.name ?? String(socket.servername || '-');
+      inc(metrics.requests, `${domain} ${status}`);
+      const leaf = cv?.client?.leaf.info;
+      log.info(
+        {
+          requestId,
+          domain,
+          method: req.method,
+          path: req.url,
+          status,
+          latencyMs: Math.round((performance.now() - started) * 1000) / 1000,
+          client: leaf ? { subject: leaf.subject, serial: leaf.serial, fingerprint: leaf.fingerprintSha256 } : null,
+          verdict: cv ? { accepted: cv.verdict.accepted, reason: cv.verdict.reason, code: cv.verdict.code } : null,
+        },
+        'request',
+      );
+    }
+  }
+
+  function deny(d: DomainState, cv: ConnectionVerdict, requestId: string, res: http.ServerResponse): void {
+    const reason = cv.verdict.reason ?? 'unknown';
+    inc(metrics.denials, `${d.name} ${cv.verdict.code ?? 'UNKNOWN'}`);
+    const leaf = cv.client?.leaf.info;
+    log.warn(
+      {
+        requestId,
+        domain: d.name,
+        code: cv.verdict.code,
+        subject: leaf?.subject ?? null,
+        issuer: leaf?.issuer ?? null,
+        serial: leaf?.serial ?? null,
+        fingerprint: leaf?.fingerprintSha256 ?? null,
+      },
+      `Access denied. Reason: ${reason}`,
+    );
+    sendJson(res, 403, d.config.mutualTls.exposeReason ? { message: `Access denied. Reason: ${reason}` } : { message: 'Forbidden' }, requestId);
+  }
+
+  await listen(server, cfg.listen.host, cfg.listen.port);
+  log.info({ address: server.address(), domains: [...state.domains.keys()] }, 'listening');
+
+  async function reload(): Promise<ReloadResult> {
+    const warnings: string[] = [];
+    let next: GatewayConfig;
+    try {
+      next = configPath ? await loadConfig(configPath) : state.config;
+    } catch (e) {
+      metrics.reloads.failed++;
+      const err = { domain: '(config)', message: (e as Error).message };
+      log.error({ error: err.message }, 'reload failed: config not changed');
+      return { ok: false, errors: [err], warnings };
+    }
+    if (next.listen.host !== state.config.listen.host || next.listen.port !== state.config.listen.port) {
+      warnings.push('listen address changes need a restart; still listening on the old address');
+      next = { ...next, listen: state.config.listen };
+    }
+    const { state: fresh, errors } = await buildState(next, state);
+    for (const e of errors) {
+      inc(metrics.truststoreErrors, e.domain);
+      log.error({ domain: e.domain, error: e.message }, 'reload: domain kept its previous state');
+    }
+    const before = state;
+    state = fresh;
+    lastErrors = errors;
+    errors.length ? metrics.reloads.failed++ : metrics.reloads.ok++;
+    logTruststores(log, state, before);
+    for (const w of warnings) log.warn(w);
+    return { ok: errors.length === 0, errors, warnings };
+  }
+
+  let admin: http.Server | null = null;
+  if (cfg.admin) {
+    admin = http.createServer((req, res) => void handleAdmin(req, res, { state: () => state, lastErrors: () => lastErrors, reload, metrics: () => renderMetrics(metrics, lastErrors.length === 0) }));
+    await listen(admin, cfg.admin.host, cfg.admin.port);
+    log.info({ address: admin.address() }, 'admin listening');
+  }
+
+  return {
+    address: () => server.address() as AddressInfo,
+    adminAddress: () => (admin ? (admin.address() as AddressInfo) : null),
+    reload,
+    state: () => state,
+    metrics,
+    async close(deadlineMs = 10_000) {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      admin?.close();
+      admin?.closeAllConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), deadlineMs);
+      await closed;
+      clearTimeout(timer);
+      await closePools();
+    },
+  };
+}
+
+function hostOf(h: string | undefined): string | null {
+  if (!h) return null;
+  const host = h.startsWith('[') ? h.slice(0, h.indexOf(']') + 1) : h.replace(/:\d+$/, '');
+  return host.toLowerCase().replace(/\.$/, '');
+}
+
+function listen(s: http.Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: NodeJS.ErrnoException): void => reject(new GatewayStartError(`cannot listen on ${host}:${port}: ${e.code === 'EADDRINUSE' ? 'address in use' : e.code === 'EACCES' ? 'permission denied' : e.message}`));
+    s.once('error', onError);
+    s.listen(port, host, () => {
+      s.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+function logTruststores(log: Logger, state: GatewayState, before: GatewayState | null): void {
+  for (const d of state.domains.values()) {
+    if (before?.domains.get(d.name) === d) continue; // kept from before: already logged
+    log.info({ domain: d.name, truststore: d.config.mutualTls.truststoreUri, version: d.truststoreVersion, certificates: d.truststoreCertificates }, 'truststore loaded');
+    for (const w of d.truststoreWarnings) log.warn({ domain: d.name, id: w.id }, `truststore warning: ${w.title}`);
+  }
+}

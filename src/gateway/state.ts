@@ -1,0 +1,148 @@
+/**
+ * The gateway's state: everything derived from the config (TLS contexts, truststores, routes, response bodies),
+ * built in full before it serves, and swapped as one reference on reload. A domain whose new build fails keeps
+ * serving with its previous state (Caddy's "build new, swap, keep old on error").
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import tls from 'node:tls';
+import type { Finding } from '../doctor/finding.js';
+import { DEFAULT_POLICY, type PolicyOptions } from '../policy/rules.js';
+import { truststoreFromPem } from '../trust/load.js';
+import { lintTruststore } from '../trust/lint.js';
+import { sourceFor } from '../trust/sources/index.js';
+import type { DomainConfig, GatewayConfig } from './config.js';
+import { makeRoutes, type Route } from './routes.js';
+import type { VerifyContext } from './verify.js';
+
+export interface DomainState {
+  name: string;
+  config: DomainConfig;
+  secureContext: tls.SecureContext;
+  verify: VerifyContext;
+  routes: Route[];
+  truststoreVersion: string | null;
+  truststoreCertificates: number;
+  truststoreWarnings: Finding[];
+  loadedAt: Date;
+}
+
+export interface GatewayState {
+  generation: number;
+  config: GatewayConfig;
+  domains: Map<string, DomainState>;
+}
+
+export interface DomainLoadError {
+  domain: string;
+  message: string;
+}
+
+/**
+ * API Gateway's TLS_1_2 policy ciphers (apigateway-security-policies), keeping only the forward-secret ECDHE ones;
+ * TLS 1.3 suites are OpenSSL's defaults (the same three API Gateway lists).
+ */
+const TLS12_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-AES128-SHA256',
+  'ECDHE-RSA-AES128-SHA256',
+  'ECDHE-ECDSA-AES256-SHA384',
+  'ECDHE-RSA-AES256-SHA384',
+].join(':');
+
+let generationCounter = 0;
+
+export async function buildDomain(cfg: GatewayConfig, d: DomainConfig): Promise<DomainState> {
+  const name = d.domainName;
+  const [certPem, keyPem] = await Promise.all([readText(d.certificate.cert, 'certificate.cert'), readText(d.certificate.key, 'certificate.key')]);
+  const source = sourceFor(d.mutualTls.truststoreUri, d.mutualTls.truststoreVersion, cfg.s3 ?? {});
+  let fetched;
+  try {
+    fetched = await source.fetch();
+  } catch (e) {
+    throw new Error(`truststore ${(e as Error).message}`);
+  }
+  const { truststore, findings } = truststoreFromPem(fetched.bytes.toString('latin1'), d.mutualTls.truststoreUri);
+  const fatal = findings.find((f) => f.severity === 'error' && (f.id === 'truststore.empty' || f.id === 'truststore.wrong-format'));
+  if (!truststore || truststore.certs.length === 0 || fatal) {
+    throw new Error(`truststore ${d.mutualTls.truststoreUri}: ${fatal?.title ?? 'no usable certificate'}`);
+  }
+  const warnings = [...findings, ...lintTruststore(truststore)].filter((f) => f.severity !== 'info');
+
+  let secureContext: tls.SecureContext;
+  try {
+    secureContext = tls.createSecureContext({
+      cert: certPem,
+      key: keyPem,
+      ...(d.certificate.passphrase !== undefined && { passphrase: d.certificate.passphrase }),
+      ca: [truststore.pem],
+      minVersion: d.securityPolicy === 'TLS_1_3' ? 'TLSv1.3' : 'TLSv1.2',
+      ciphers: TLS12_CIPHERS,
+      honorCipherOrder: true,
+    });
+  } catch (e) {
+    throw new Error(`certificate ${d.certificate.cert}: ${serverCertMessage(e)}`);
+  }
+  // Resumption with client certificates needs a session id context (OpenSSL refuses resumption without one);
+  // one per domain, so a session from one domain can never resume on another.
+  const sidCtx = createHash('sha256').update(`mtlsgate:${name}`).digest('hex').slice(0, 32);
+  (secureContext.context as { setSessionIdContext?: (s: string) => void }).setSessionIdContext?.(sidCtx);
+
+  const policy: PolicyOptions = { ...DEFAULT_POLICY, trustClientIntermediates: d.mutualTls.trustClientIntermediates };
+  return {
+    name,
+    config: d,
+    secureContext,
+    verify: { generation: ++generationCounter, truststore, policy, cache: new Map() },
+    routes: makeRoutes(d.basePathMappings),
+    truststoreVersion: fetched.version,
+    truststoreCertificates: truststore.certs.length,
+    truststoreWarnings: warnings,
+    loadedAt: new Date(),
+  };
+}
+
+/**
+ * Build every domain. At start-up (no previous state) any failure is returned and nothing serves; on reload a
+ * failing domain keeps its previous state and the error is returned alongside the new state.
+ */
+export async function buildState(cfg: GatewayConfig, previous: GatewayState | null): Promise<{ state: GatewayState; errors: DomainLoadError[] }> {
+  const errors: DomainLoadError[] = [];
+  const results = await Promise.all(
+    cfg.domains.map(async (d) => {
+      try {
+        return await buildDomain(cfg, d);
+      } catch (e) {
+        errors.push({ domain: d.domainName, message: (e as Error).message });
+        return previous?.domains.get(d.domainName) ?? null;
+      }
+    }),
+  );
+  const domains = new Map<string, DomainState>();
+  for (const r of results) if (r) domains.set(r.name, r);
+  return { state: { generation: ++generationCounter, config: cfg, domains }, errors };
+}
+
+async function readText(path: string, what: string): Promise<string> {
+  try {
+    const text = await readFile(path, 'latin1');
+    if (text.length > 1_048_576) throw new Error('larger than 1 MiB');
+    if (!text.includes('-----BEGIN')) throw new Error('not PEM (run `mtlsgate inspect` on it to see what it is)');
+    return text;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const msg = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+    throw new Error(`${what} ${path}: ${msg}`);
+  }
+}
+
+function serverCertMessage(e: unknown): string {
+  const err = e as { code?: string; message?: string };
+  if (err.code === 'ERR_OSSL_X509_KEY_VALUES_MISMATCH') return 'the key does not match the certificate';
+  if (err.code === 'ERR_OSSL_BAD_DECRYPT') return 'wrong passphrase for the key';
+  if (err.code === 'ERR_OSSL_CRYPTO_INTERRUPTED_OR_CANCELLED') return 'the key is encrypted: set certificate.passphrase';
+  return (err.message ?? String(e)).split('\n')[0]!;
+}

@@ -1,0 +1,36 @@
+/** A truststore in a local file (`file:///abs/path` or a plain path). */
+import { open } from 'node:fs/promises';
+import { MAX_TRUSTSTORE_BYTES, type TruststoreSource } from './source.js';
+
+export function fileSource(uri: string): TruststoreSource {
+  const path = uri.startsWith('file://') ? decodeURIComponent(uri.slice('file://'.length)) : uri;
+  return {
+    uri,
+    async fetch() {
+      let fh;
+      try {
+        fh = await open(path, 'r');
+        const st = await fh.stat();
+        if (!st.isFile()) throw new Error(`${uri}: not a regular file`);
+        if (st.size > MAX_TRUSTSTORE_BYTES) throw new Error(`${uri}: ${st.size} bytes is over the ${MAX_TRUSTSTORE_BYTES} byte limit`);
+        // Read what stat promised at most, so a file that grows while being read cannot exhaust memory.
+        const buf = Buffer.alloc(st.size);
+        let off = 0;
+        while (off < st.size) {
+          const { bytesRead } = await fh.read(buf, off, st.size - off, off);
+          if (bytesRead === 0) break;
+          off += bytesRead;
+        }
+        return { bytes: buf.subarray(0, off), version: null };
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') throw new Error(`${uri}: no such file`);
+        if (code === 'EACCES') throw new Error(`${uri}: permission denied`);
+        if (code === 'EISDIR') throw new Error(`${uri}: is a directory`);
+        throw e instanceof Error && e.message.startsWith(uri) ? e : new Error(`${uri}: ${(e as Error).message}`);
+      } finally {
+        await fh?.close();
+      }
+    },
+  };
+}
