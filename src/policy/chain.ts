@@ -21,15 +21,27 @@ export interface Chain {
   end: ChainEnd;
 }
 
-/** Self-issued as OpenSSL's X509_self_signed(x, 0) sees it: same name, and key ids (when both exist) agree. */
+/** Self-signed as OpenSSL's X509_self_signed(x, 0) sees it (no signature check): likely issued by itself. */
 export function looksSelfSigned(c: Cert): boolean {
-  if (c.x509.subject !== c.x509.issuer) return false;
-  const { authorityKeyId: akid, subjectKeyId: skid } = c.info;
-  return akid === null || skid === null || akid === skid;
+  return likelyIssued(c, c);
 }
 
-/** ossl_x509_likely_issued: names chain, key ids agree, and the signature algorithm fits the issuer's key type. */
+/**
+ * ossl_x509_likely_issued, what OpenSSL 3.0's chain building asks of a candidate issuer: names chain, the child's
+ * authority key id (key id, serial, issuer name) matches the issuer, the signature algorithm fits the issuer's key
+ * type, and neither certificate has an extension OpenSSL cannot decode (a duplicate or malformed one).
+ * Node's checkIssued is OpenSSL's X509_check_issued, which is exactly that plus "the issuer's key usage, if any,
+ * allows keyCertSign"; chain building does not ask the latter, so only for such an issuer do we decide ourselves.
+ */
 export function likelyIssued(child: Cert, issuer: Cert): boolean {
+  if (child.x509.checkIssued(issuer.x509)) return true;
+  const ku = issuer.info.keyUsage;
+  if (ku === null || ku.includes('keyCertSign')) return false;
+  return approximatelyIssued(child, issuer);
+}
+
+/** likely_issued from our own parse, for an issuer whose key usage lacks keyCertSign (AKI key id only). */
+function approximatelyIssued(child: Cert, issuer: Cert): boolean {
   if (child.x509.issuer !== issuer.x509.subject) return false;
   const akid = child.info.authorityKeyId;
   const skid = issuer.info.subjectKeyId;

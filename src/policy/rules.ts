@@ -9,6 +9,7 @@ import type { Chain } from './chain.js';
 import { timeValid } from './chain.js';
 import { signatureVerifies } from '../pki/cert.js';
 import { OWN_CODES, categoryOf as categoryFor, type Defect } from './defect.js';
+import { TAG_BOOLEAN, TAG_SEQUENCE, isContext, isUniversal, readOid, readTlv, tlvChildren } from '../pki/sniff.js';
 
 export interface PolicyOptions {
   /** API Gateway ignores intermediates the client sends; true lets them close the path (OpenSSL's own behaviour). */
@@ -142,6 +143,7 @@ export function constraintDefects(chain: Chain, purpose: Purpose = 'sslclient'):
   for (let i = 0; i < n; i++) {
     const c = chain.certs[i]!;
     const anchor = i === n - 1 && chain.end === 'anchored' && i > 0;
+    if (unhandledCriticalExtension(c) !== null) out.push(d('UNHANDLED_CRITICAL_EXTENSION', i));
     if (i > 0 && !isCa(c)) out.push(d('INVALID_CA', i));
     const leafOk = purpose === 'sslclient' ? clientPurposeOk : serverPurposeOk;
     if (i === 0 ? !leafOk(c) : !anchor && !caPurposeOk(c, purpose)) out.push(d('INVALID_PURPOSE', i));
@@ -154,4 +156,56 @@ export function constraintDefects(chain: Chain, purpose: Purpose = 'sslclient'):
 
 function d(code: string, depth: number): Defect {
   return { code, category: categoryFor(code), depth, openssl: true };
+}
+
+/**
+ * The extensions OpenSSL's verify acts on (X509_supported_extension). A critical extension outside this list
+ * fails verification with UNHANDLED_CRITICAL_EXTENSION, wherever on the path it is (authority and subject key
+ * identifiers and authority information access included).
+ */
+const SUPPORTED_EXTENSIONS: ReadonlySet<string> = new Set([
+  '2.16.840.1.113730.1.1', // Netscape cert type
+  '2.5.29.15', // keyUsage
+  '2.5.29.17', // subjectAltName
+  '2.5.29.19', // basicConstraints
+  '2.5.29.32', // certificatePolicies
+  '2.5.29.31', // cRLDistributionPoints
+  '2.5.29.37', // extKeyUsage
+  '1.3.6.1.5.5.7.1.7', // RFC 3779 IP address blocks
+  '1.3.6.1.5.5.7.1.8', // RFC 3779 AS identifiers
+  '1.3.6.1.5.5.7.48.1.5', // OCSP no-check
+  '2.5.29.36', // policyConstraints
+  '1.3.6.1.5.5.7.1.14', // proxyCertInfo
+  '2.5.29.30', // nameConstraints
+  '2.5.29.33', // policyMappings
+  '2.5.29.54', // inhibitAnyPolicy
+]);
+
+const unhandledCache = new WeakMap<Cert, string | null>();
+
+/** The OID of the first critical extension OpenSSL does not handle, or null. */
+export function unhandledCriticalExtension(c: Cert): string | null {
+  let oid = unhandledCache.get(c);
+  if (oid === undefined) {
+    oid = criticalExtensionOids(c.der).find((o) => !SUPPORTED_EXTENSIONS.has(o)) ?? null;
+    unhandledCache.set(c, oid);
+  }
+  return oid;
+}
+
+/** Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }, in tbs [3]. */
+function criticalExtensionOids(der: Buffer): string[] {
+  const outer = readTlv(der, 0);
+  const tbs = outer ? tlvChildren(der, outer, 1)?.[0] : undefined;
+  if (!isUniversal(tbs, TAG_SEQUENCE)) return [];
+  const wrapper = (tlvChildren(der, tbs) ?? []).find((t) => isContext(t, 3));
+  const list = wrapper ? readTlv(der, wrapper.valueStart, wrapper.end) : null;
+  const out: string[] = [];
+  for (const ext of (list && tlvChildren(der, list)) ?? []) {
+    const [oid, flag] = tlvChildren(der, ext, 2) ?? [];
+    if (isUniversal(flag, TAG_BOOLEAN) && flag.end > flag.valueStart && der[flag.valueStart] !== 0) {
+      out.push(readOid(der, oid) ?? 'malformed');
+    }
+  }
+  return out;
 }
