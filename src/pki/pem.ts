@@ -38,9 +38,11 @@ export function parsePem(input: Buffer | string): PemParse {
   const problems: PemProblem[] = [];
   let pos = 0;
   let index = 0;
-  let nextBegin = -1; // cached result of the last BEGIN search, so no region is scanned twice
+  // Searches remember their answer, so no region is scanned twice (100k BEGINs without END stay linear).
+  const findBegin = cachedSearch(text, BEGIN);
+  const findEnd = cachedSearch(text, END);
   for (;;) {
-    const begin = nextBegin >= pos ? nextBegin : findAtLineStart(text, BEGIN, pos);
+    const begin = findBegin(pos);
     if (begin < 0) break;
     const beginLineEnd = lineEnd(text, begin);
     const label = readLabel(text, begin, beginLineEnd);
@@ -49,8 +51,8 @@ export function parsePem(input: Buffer | string): PemParse {
       continue;
     }
     const bodyStart = beginLineEnd;
-    const end = findAtLineStart(text, END, bodyStart);
-    nextBegin = findAtLineStart(text, BEGIN, bodyStart);
+    const end = findEnd(bodyStart);
+    const nextBegin = findBegin(bodyStart);
     if (end < 0 || (nextBegin >= 0 && nextBegin < end)) {
       problems.push({ index, label, message: `pem block ${index} (${label}) has no END line` });
       index++;
@@ -85,6 +87,21 @@ export function toPem(label: string, der: Uint8Array): string {
   const lines: string[] = [];
   for (let i = 0; i < b64.length; i += 64) lines.push(b64.slice(i, i + 64));
   return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
+}
+
+/**
+ * findAtLineStart with memory: the first match at or after `from` is still the first match for any later
+ * `from` up to it, and "none" stays "none".
+ */
+function cachedSearch(text: string, marker: string): (from: number) => number {
+  let searchedFrom = Number.POSITIVE_INFINITY;
+  let found = -1;
+  return (from) => {
+    if (from >= searchedFrom && (found < 0 || found >= from)) return found;
+    searchedFrom = from;
+    found = findAtLineStart(text, marker, from);
+    return found;
+  };
 }
 
 /** Next `marker` that starts a line (after optional spaces or tabs), or -1. */
