@@ -64,10 +64,13 @@ export function isCa(c: Cert): boolean {
   return ku !== null;
 }
 
-/** OpenSSL's sslclient purpose: EKU, when present, must allow clientAuth; KU, when present, digitalSignature or keyAgreement. */
+/**
+ * OpenSSL's sslclient purpose: EKU, when present, must list clientAuth (OpenSSL 3.0 does not take anyExtendedKeyUsage
+ * for it); KU, when present, digitalSignature or keyAgreement.
+ */
 export function clientPurposeOk(c: Cert): boolean {
   const eku = c.info.extendedKeyUsage;
-  if (eku !== null && !eku.includes('clientAuth') && !eku.includes('anyExtendedKeyUsage')) return false;
+  if (eku !== null && !eku.includes('clientAuth')) return false;
   const ku = c.info.keyUsage;
   if (ku !== null && !ku.includes('digitalSignature') && !ku.includes('keyAgreement')) return false;
   return true;
@@ -77,13 +80,13 @@ export function clientPurposeOk(c: Cert): boolean {
 export function caPurposeOk(c: Cert, purpose: Purpose = 'sslclient'): boolean {
   const eku = c.info.extendedKeyUsage;
   const want = purpose === 'sslclient' ? 'clientAuth' : 'serverAuth';
-  return isCa(c) && (eku === null || eku.includes(want) || eku.includes('anyExtendedKeyUsage'));
+  return isCa(c) && (eku === null || eku.includes(want));
 }
 
 /** OpenSSL's sslserver purpose for a leaf: EKU serverAuth; KU digitalSignature, keyEncipherment or keyAgreement. */
 export function serverPurposeOk(c: Cert): boolean {
   const eku = c.info.extendedKeyUsage;
-  if (eku !== null && !eku.includes('serverAuth') && !eku.includes('anyExtendedKeyUsage')) return false;
+  if (eku !== null && !eku.includes('serverAuth')) return false;
   const ku = c.info.keyUsage;
   if (ku !== null && !['digitalSignature', 'keyEncipherment', 'keyAgreement'].some((u) => ku.includes(u))) return false;
   return true;
@@ -142,11 +145,11 @@ export function constraintDefects(chain: Chain, purpose: Purpose = 'sslclient'):
   let belowCas = 0; // non-self-issued CAs between the leaf and the current certificate
   for (let i = 0; i < n; i++) {
     const c = chain.certs[i]!;
-    const anchor = i === n - 1 && chain.end === 'anchored' && i > 0;
     if (unhandledCriticalExtension(c) !== null) out.push(d('UNHANDLED_CRITICAL_EXTENSION', i));
     if (i > 0 && !isCa(c)) out.push(d('INVALID_CA', i));
     const leafOk = purpose === 'sslclient' ? clientPurposeOk : serverPurposeOk;
-    if (i === 0 ? !leafOk(c) : !anchor && !caPurposeOk(c, purpose)) out.push(d('INVALID_PURPOSE', i));
+    // Trust anchors too: OpenSSL checks their purpose (X509_TRUST_NO_SS_COMPAT, no auxiliary trust).
+    if (i === 0 ? !leafOk(c) : !caPurposeOk(c, purpose)) out.push(d('INVALID_PURPOSE', i));
     const pathLen = c.info.basicConstraints?.pathLength ?? null;
     if (i > 1 && pathLen !== null && belowCas > pathLen) out.push(d('PATH_LENGTH_EXCEEDED', i));
     if (i > 0 && c.x509.subject !== c.x509.issuer) belowCas++;

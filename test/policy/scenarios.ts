@@ -58,6 +58,8 @@ export async function buildScenarios(): Promise<Scenario[]> {
   const expiredRoot = await issue({ subject: 'CN=Expired Root', profile: 'root-ca', publicKeyFrom: root, notBefore: ago(400), notAfter: ago(2) });
   const underExpiredRoot = await client({ issuer: expiredRoot, notBefore: ago(10) });
 
+  const serverOnlyRoot = await issue({ subject: 'CN=Server-only Root', profile: 'root-ca', publicKeyFrom: root, extKeyUsage: ['serverAuth'] });
+  const underServerOnlyRoot = await client({ issuer: serverOnlyRoot });
   const rsaRoot = await issue({ subject: 'CN=RSA Root', profile: 'root-ca', key: { type: 'rsa', bits: 2048 } });
   const rsaLeaf = await issue({ subject: 'CN=rsa client', profile: 'client', issuer: rsaRoot, key: { type: 'rsa', bits: 2048 } });
   const rsa1024Leaf = await issue({ subject: 'CN=rsa1024 client', profile: 'client', issuer: rsaRoot, key: { type: 'rsa', bits: 1024 } });
@@ -104,6 +106,8 @@ export async function buildScenarios(): Promise<Scenario[]> {
     s('SHA-1 self-signature on the root', underSha1Root, [sha1Root], INSECURE, 'MTLSGATE_INSECURE_SIGNATURE'),
     s('RSA-1024 leaf', rsa1024Leaf, [rsaRoot], INSECURE, 'MTLSGATE_WEAK_KEY'),
     s('no clientAuth EKU', await client({ extKeyUsage: ['serverAuth'] }), [root, int], 'unsuitable certificate purpose', 'INVALID_PURPOSE'),
+    s('EKU anyExtendedKeyUsage only', await client({ extKeyUsage: ['anyExtendedKeyUsage'] }), [root, int], 'unsuitable certificate purpose', 'INVALID_PURPOSE'),
+    s('root restricted to serverAuth', underServerOnlyRoot, [serverOnlyRoot], 'unsuitable certificate purpose', 'INVALID_PURPOSE'),
     s('key usage without digitalSignature', await client({ keyUsage: ['keyEncipherment'] }), [root, int], 'unsuitable certificate purpose', 'INVALID_PURPOSE'),
     s('issuer is not a CA', underNotCa, [root, notCa], 'unsuitable certificate purpose', 'INVALID_PURPOSE'),
     s('CA restricted to serverAuth', underServerOnlyCa, [root, serverOnlyCa], 'unsuitable certificate purpose', 'INVALID_PURPOSE'),

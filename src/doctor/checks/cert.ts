@@ -44,7 +44,7 @@ export function checkLeaf(k: Known): Finding[] {
   }
   if (!clientPurposeOk(c)) {
     const eku = i.extendedKeyUsage;
-    if (eku !== null && !eku.includes('clientAuth') && !eku.includes('anyExtendedKeyUsage')) {
+    if (eku !== null && !eku.includes('clientAuth')) {
       out.push(finding('cert.no-client-auth', 'error', `the client certificate is not for client authentication (extended key usage: ${eku.join(', ')})`,
         'OpenSSL, and so the gateway, refuses a client certificate whose extended key usage lacks clientAuth: "unsuitable certificate purpose". Public CAs stopped issuing clientAuth certificates in 2026; a renewed public certificate often lacks it.',
         `re-issue it with extendedKeyUsage = clientAuth, e.g. openssl x509 -req ... -extfile <(printf "extendedKeyUsage=clientAuth\\nkeyUsage=digitalSignature")`, { ...who, extendedKeyUsage: eku }));
