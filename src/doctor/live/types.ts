@@ -1,0 +1,55 @@
+/**
+ * The live doctor's contract: probe a real endpoint the way a client would (DNS, TCP, TLS, HTTP) and explain what
+ * happened. Shared by `doctor --url` and `doctor curl`.
+ */
+import type { CertInfo } from '../../pki/types.js';
+import type { Finding } from '../finding.js';
+
+export interface ProbeInput {
+  /** https://host[:port]/path */
+  url: string;
+  /** Client certificate chain (leaf first) and key, already loaded and checked by the offline doctor; absent = none sent. */
+  client?: { chainPem: string; keyPem: string } | undefined;
+  /** PEM of the CA(s) to verify the server with (curl --cacert); absent = Node's default roots. */
+  cacertPem?: string | undefined;
+  /** curl --resolve entries `host:port:addr[,addr]`. */
+  resolve?: string[] | undefined;
+  /** curl --connect-to entries `host:port:connect-host:connect-port`. */
+  connectTo?: string[] | undefined;
+  /** curl -k: do not fail on the server's certificate (still report it). */
+  insecure?: boolean | undefined;
+  /** Whole probe budget; default 10 000 ms. */
+  timeoutMs?: number | undefined;
+  /** Cap on the HTTP response body kept; default 64 KiB. */
+  maxBodyBytes?: number | undefined;
+}
+
+export type ProbeOutcome =
+  | { kind: 'dns-failed'; error: string }
+  | { kind: 'tcp-failed'; error: string; code: string }
+  | { kind: 'tls-failed'; error: string; code: string; alert: string | null; afterHandshake: boolean }
+  | { kind: 'closed-after-handshake' }
+  | { kind: 'http'; status: number; headers: Record<string, string>; body: string; truncated: boolean }
+  | { kind: 'timeout'; stage: 'dns' | 'tcp' | 'tls' | 'http' };
+
+export interface ProbeReport {
+  url: string;
+  /** Addresses tried, in order. */
+  addresses: string[];
+  tls: {
+    version: string | null;
+    cipher: string | null;
+    serverChain: CertInfo[];
+    /** Whether the server's chain verifies for the host name against cacert (or the default roots). */
+    serverVerified: boolean;
+    serverError: string | null;
+    /** Did the server send a CertificateRequest? null when it could not be told. */
+    clientCertRequested: boolean | null;
+    /** Distinguished names from the CertificateRequest (TLS 1.2 only; null when unknown). */
+    acceptableCAs: string[] | null;
+    clientCertSent: boolean;
+  } | null;
+  outcome: ProbeOutcome;
+  findings: Finding[];
+  timings: Record<string, number>;
+}
