@@ -18,8 +18,8 @@ export interface ChainAnalysis {
   opensslChain: Chain;
   /** Everything wrong on rulesChain, in no particular order. */
   defects: Defect[];
-  /** What Node's TLS server is expected to report for this chain. */
-  predicted: OpenSslResult;
+  /** What Node's TLS server is expected to report for this chain (computed on first read: the gateway has the real one). */
+  readonly predicted: OpenSslResult;
   /** A truststore certificate with the leaf's subject that is not the leaf (a changed or regenerated self-signed cert). */
   sameSubjectInTruststore: Cert | null;
 }
@@ -36,11 +36,14 @@ export function analyzeChain(
   const sameSubject = (store.bySubject.get(leaf.x509.subject) ?? []).find(
     (c) => c.info.fingerprintSha256 !== leaf.info.fingerprintSha256,
   );
+  let predicted: OpenSslResult | undefined;
   return {
     rulesChain,
     opensslChain,
     defects: ruleDefects(rulesChain, opensslChain, opts, now),
-    predicted: predictOpenSsl(opensslChain, now),
+    get predicted() {
+      return (predicted ??= predictOpenSsl(opensslChain, now));
+    },
     sameSubjectInTruststore: sameSubject ?? null,
   };
 }
