@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { loadConfig, type GatewayConfig } from './config.js';
-import { buildState, type DomainLoadError, type DomainState, type GatewayState } from './state.js';
+import { buildState, lookupDomain, type DomainLoadError, type DomainState, type GatewayState } from './state.js';
 import { verifyConnection, type ConnectionVerdict } from './verify.js';
 import { matchRoute, unsafeTarget } from './routes.js';
 import { closePools, forward } from './proxy.js';
@@ -50,7 +50,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
 
   const server = https.createServer({
     SNICallback: (servername, cb) => {
-      const d = state.domains.get(servername.toLowerCase());
+      const d = lookupDomain(state, servername);
       if (d) cb(null, d.secureContext);
       else cb(new Error(`unknown server name "${servername}"`));
     },
@@ -68,7 +68,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
   server.maxConnections = cfg.limits.maxConnections;
 
   server.on('secureConnection', (socket: VerifiedSocket) => {
-    const d = state.domains.get(String(socket.servername || '').toLowerCase());
+    const d = lookupDomain(state, String(socket.servername || ''));
     if (!d) return void socket.destroy();
     if (d.config.mutualTls.noCertificate === 'handshake' && !socket.getPeerCertificate()?.raw) {
       // API Gateway ends the connection when no certificate is sent; say why in our log at least.
@@ -92,7 +92,8 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
     const started = performance.now();
     const requestId = randomUUID();
     const socket = req.socket as VerifiedSocket;
-    const d: DomainState | undefined = state.domains.get(String(socket.servername || '').toLowerCase());
+    const servername = String(socket.servername || '').toLowerCase();
+    const d: DomainState | undefined = lookupDomain(state, servername);
     let status = 0;
     let cv: ConnectionVerdict | undefined;
     try {
@@ -102,7 +103,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
         return;
       }
       const host = hostOf(req.headers.host);
-      if (host !== null && host !== d.name) {
+      if (host !== null && host !== servername) {
         // Host names another domain than the SNI: never let one domain's truststore admit traffic for another.
         sendJson(res, 421, { message: 'Misdirected Request' }, requestId);
         status = 421;

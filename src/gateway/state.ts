@@ -105,6 +105,15 @@ export async function buildDomain(cfg: GatewayConfig, d: DomainConfig): Promise<
   };
 }
 
+/** The domain for a TLS server name: exact, else a wildcard one level up (`*.example.com` for `a.example.com`). */
+export function lookupDomain(state: GatewayState, servername: string): DomainState | undefined {
+  const name = servername.toLowerCase();
+  const exact = state.domains.get(name);
+  if (exact) return exact;
+  const dot = name.indexOf('.');
+  return dot > 0 ? state.domains.get(`*${name.slice(dot)}`) : undefined;
+}
+
 /**
  * Build every domain. At start-up (no previous state) any failure is returned and nothing serves; on reload a
  * failing domain keeps its previous state and the error is returned alongside the new state.
