@@ -40,7 +40,7 @@ const domain = z.strictObject({
     .string()
     .min(1)
     .transform((s) => s.toLowerCase())
-    .refine((s) => /^[a-z0-9*]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(s), { message: 'expected a DNS name, e.g. mtls.example.com' }),
+    .refine((s) => /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(s), { message: 'expected a DNS name, e.g. mtls.example.com or *.example.com' }),
   certificate: z.strictObject({ cert: z.string().min(1), key: z.string().min(1), passphrase: z.string().optional() }),
   securityPolicy: z.enum(['TLS_1_2', 'TLS_1_3']).default('TLS_1_2'),
   mutualTls: z.strictObject({
