@@ -54,7 +54,7 @@ export function renderFindings(findings: readonly Finding[], opts: RenderOptions
 }
 
 function renderFinding(f: Finding, c: Colors, width: number): string {
-  const lines = [`  ${marker(f.severity, c)} ${clean(f.title)}  ${c.dim(`[${f.id}]`)}`];
+  const lines = [`  ${marker(f.severity, c)} ${oneLine(f.title)}  ${c.dim(`[${f.id}]`)}`];
   if (f.detail) lines.push(...wrap(clean(f.detail), width - INDENT.length).map((l) => INDENT + l));
   lines.push(...renderEvidence(f.evidence, c));
   if (f.fix) {
@@ -86,7 +86,7 @@ function renderEvidence(evidence: Finding['evidence'], c: Colors): string[] {
     const values = Array.isArray(value) ? value : [value];
     if (values.length === 0) out.push(`${INDENT}${label} (none)`);
     values.forEach((v, i) => {
-      const shown = v === null ? '(none)' : clean(String(v));
+      const shown = v === null ? '(none)' : oneLine(String(v));
       out.push(`${INDENT}${i === 0 ? label : ' '.repeat(keyWidth)} ${shown}`);
     });
   }
@@ -143,6 +143,10 @@ const CONTROL = /[\x00-\x09\x0b-\x1f\x7f-\x9f]/g;
 
 function clean(s: string): string {
   return s.replace(CONTROL, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+function oneLine(s: string): string {
+  return clean(s).replace(/\n/g, '\\n');
 }
 
 export type SeverityCounts = Record<Severity, number>;

@@ -1,0 +1,548 @@
+/**
+ * Truststore lint: what a user needs to know before uploading a bundle. API Gateway only says "Invalid
+ * certificates produce warnings" when the domain is updated, and never warns later when a certificate expires;
+ * these checks say which certificate, why it matters to clients, and the command that fixes it.
+ *
+ * Every check is data in, findings out, and the whole lint is linear in the bundle: certificates are indexed by
+ * subject (and key id) once, issuer lookups and CA depths are memoised, so 10,000 certificates lint in well
+ * under a second.
+ */
+import type { Cert, LoadedFile } from '../pki/types.js';
+import { colonHex } from '../pki/cert.js';
+import { isPrivateKeyLabel } from '../pki/key.js';
+import { DEFAULT_POLICY, insecureSignature, isCa, weakKey } from '../policy/rules.js';
+import { likelyIssued, looksSelfSigned, timeValid } from '../policy/chain.js';
+import { finding } from '../doctor/finding.js';
+import type { Finding } from '../doctor/finding.js';
+import type { Truststore } from './truststore.js';
+
+/** `truststore.expires-soon` fires this many days before notAfter. */
+export const EXPIRY_WARNING_DAYS = 30;
+const DAY_MS = 86_400_000;
+
+/** Every id lintTruststore and readTruststore can produce (docs/findings.md lists each one). */
+export const TRUSTSTORE_FINDING_IDS = [
+  'truststore.file-not-found',
+  'truststore.unreadable',
+  'truststore.parse-error',
+  'truststore.empty',
+  'truststore.wrong-format',
+  'truststore.not-ca',
+  'truststore.expired',
+  'truststore.expires-soon',
+  'truststore.duplicate',
+  'truststore.insecure-signature',
+  'truststore.weak-key',
+  'truststore.incomplete-chain',
+  'truststore.same-subject-different-key',
+  'truststore.contains-private-key',
+  'truststore.too-deep',
+] as const;
+
+/** What a certificate is for in a truststore. */
+export type CertRole = 'root' | 'intermediate' | 'pinned-leaf' | 'other';
+
+export function certRole(c: Cert): CertRole {
+  if (isCa(c)) return looksSelfSigned(c) ? 'root' : 'intermediate';
+  return isPinnedLeaf(c) ? 'pinned-leaf' : 'other';
+}
+
+/**
+ * A self-signed certificate that does not claim to be a CA: API Gateway accepts it only as this exact client
+ * certificate. One that says CA:TRUE but lacks keyCertSign is a broken root, not a pin.
+ */
+function isPinnedLeaf(c: Cert): boolean {
+  return !isCa(c) && c.info.basicConstraints?.ca !== true && c.info.selfSigned;
+}
+
+export function lintTruststore(ts: Truststore, file?: LoadedFile, now: Date = new Date()): Finding[] {
+  const ctx = lintContext(ts, file, now);
+  return [
+    ...privateKeyFindings(ctx),
+    ...duplicateFindings(ctx),
+    ...notCaFindings(ctx),
+    ...validityFindings(ctx),
+    ...algorithmFindings(ctx),
+    ...incompleteChainFindings(ctx),
+    ...tooDeepFindings(ctx),
+    ...sameSubjectFindings(ctx),
+  ];
+}
+
+// ---- context: built once, shared by the checks ----
+
+interface LintContext {
+  certs: readonly Cert[];
+  file: LoadedFile | undefined;
+  now: Date;
+  /** The bundle's file name as a shell word, for fix commands. */
+  name: string;
+  /** Indexes of the first copy of each distinct certificate; later copies only get `truststore.duplicate`. */
+  unique: number[];
+  /** Index in the bundle of each first copy, by fingerprint. */
+  firstByFingerprint: Map<string, number>;
+  /** Certificate index i is the i-th CERTIFICATE block of the file, so awk can pick it by position. */
+  positional: boolean;
+  /** Indexes of the distinct certificates, by Node's subject string. */
+  bySubject: Map<string, number[]>;
+  /** Memoised: the index of the certificate's issuer in the bundle, or null. */
+  issuerOf: (i: number) => number | null;
+}
+
+function lintContext(ts: Truststore, file: LoadedFile | undefined, now: Date): LintContext {
+  const certs = ts.certs;
+  const firstByFingerprint = new Map<string, number>();
+  const unique: number[] = [];
+  certs.forEach((c, i) => {
+    const fp = c.info.fingerprintSha256;
+    if (firstByFingerprint.has(fp)) return;
+    firstByFingerprint.set(fp, i);
+    unique.push(i);
+  });
+  return {
+    certs,
+    file,
+    now,
+    name: shq(localName(file?.path ?? ts.source)),
+    unique,
+    firstByFingerprint,
+    positional: isPositional(file),
+    bySubject: groupBySubject(certs, unique),
+    issuerOf: issuerFinder(certs, unique, now),
+  };
+}
+
+function groupBySubject(certs: readonly Cert[], unique: readonly number[]): Map<string, number[]> {
+  const bySubject = new Map<string, number[]>();
+  for (const i of unique) {
+    const s = certs[i]!.x509.subject;
+    const list = bySubject.get(s);
+    if (list) list.push(i);
+    else bySubject.set(s, [i]);
+  }
+  return bySubject;
+}
+
+/**
+ * Without parse errors or PKCS#7 blocks, the loader keeps every CERTIFICATE block, in order. With them, a
+ * certificate's position no longer tells its block, and the fix commands fall back to listing subjects.
+ */
+function isPositional(file: LoadedFile | undefined): boolean {
+  if (!file) return true;
+  if (file.format !== 'pem') return false;
+  if (file.problems.some((p) => p.kind === 'cert-parse-error' || p.kind === 'pkcs7-parse-error')) return false;
+  return !file.pemLabels.some((l) => l === 'PKCS7' || l === 'PKCS #7 SIGNED DATA' || l === 'CMS');
+}
+
+/**
+ * Finds each certificate's issuer among the bundle's distinct certificates as OpenSSL's chain building would:
+ * by issuer name and authority key id (one map lookup), then the first likely issuer that is valid now, else
+ * the last likely one. A self-signed certificate has no issuer.
+ */
+function issuerFinder(certs: readonly Cert[], unique: readonly number[], now: Date): (i: number) => number | null {
+  const index = new Map<string, Map<string, number[]>>(); // subject -> subject key id ('' when absent) -> indexes
+  for (const i of unique) {
+    const c = certs[i]!;
+    let byKey = index.get(c.x509.subject);
+    if (!byKey) index.set(c.x509.subject, (byKey = new Map()));
+    const skid = c.info.subjectKeyId ?? '';
+    const list = byKey.get(skid);
+    if (list) list.push(i);
+    else byKey.set(skid, [i]);
+  }
+  const memo = new Map<number, number | null>();
+  return (i) => {
+    const known = memo.get(i);
+    if (known !== undefined) return known;
+    const child = certs[i]!;
+    let found: number | null = null;
+    if (!looksSelfSigned(child)) {
+      const byKey = index.get(child.x509.issuer);
+      const akid = child.info.authorityKeyId;
+      const candidates = !byKey ? [] : akid === null ? [...byKey.values()].flat() : [...(byKey.get(akid) ?? []), ...(byKey.get('') ?? [])];
+      for (const j of candidates) {
+        if (j === i || !likelyIssued(child, certs[j]!)) continue;
+        found = j;
+        if (timeValid(certs[j]!, now)) break;
+      }
+    }
+    memo.set(i, found);
+    return found;
+  };
+}
+
+// ---- the checks ----
+
+function privateKeyFindings(ctx: LintContext): Finding[] {
+  const file = ctx.file;
+  if (!file || file.keyBlocks === 0) return [];
+  const detail =
+    'A truststore is public material: it is uploaded to S3 and read by whoever manages the domain. A private key ' +
+    'in it gives anyone who can read the bucket the identity the key belongs to. API Gateway needs only certificates.';
+  const fix = [
+    `awk '/^[ \\t]*-----BEGIN .*PRIVATE KEY-----/{s=1} !s; /^[ \\t]*-----END .*PRIVATE KEY-----/{s=0}' ${ctx.name} > ${ctx.name}.nokeys`,
+    'upload the file without keys; if the bundle was ever uploaded or shared, treat the key as exposed: revoke and reissue its certificate',
+  ].join('\n');
+  const out: Finding[] = [];
+  // Positions among the readable PEM blocks (pemLabels); the key itself is never read into a finding.
+  file.pemLabels.forEach((label, block) => {
+    if (!isPrivateKeyLabel(label)) return;
+    out.push(finding('truststore.contains-private-key', 'error', `PEM block ${block} is a private key (${label})`, detail, fix, { file: file.path, block, type: label }));
+  });
+  const rest = file.keyBlocks - out.length;
+  if (rest > 0) {
+    const what = file.format === 'pem' ? `${rest} unreadable private key block(s)` : `${rest} private key(s) (${file.format})`;
+    out.push(finding('truststore.contains-private-key', 'error', `the bundle holds ${what}`, detail, fix, { file: file.path, count: rest, format: file.format }));
+  }
+  return out;
+}
+
+function duplicateFindings(ctx: LintContext): Finding[] {
+  const out: Finding[] = [];
+  ctx.certs.forEach((c, i) => {
+    const first = ctx.firstByFingerprint.get(c.info.fingerprintSha256)!;
+    if (first === i) return;
+    out.push(
+      finding(
+        'truststore.duplicate',
+        'warning',
+        `${label(ctx, i)} is an exact copy of certificate ${first}`,
+        'The same certificate (identical DER) appears twice. It does no harm to verification, but it usually means ' +
+          'the bundle was assembled by appending without checking, and a later removal may leave one copy behind.',
+        removeCommand(ctx, i),
+        { ...evidenceOf(ctx, i), duplicateOf: first },
+      ),
+    );
+  });
+  return out;
+}
+
+function notCaFindings(ctx: LintContext): Finding[] {
+  const out: Finding[] = [];
+  for (const i of ctx.unique) {
+    const c = ctx.certs[i]!;
+    if (isCa(c)) continue;
+    const ev = { ...evidenceOf(ctx, i), basicConstraints: basicConstraintsText(c), keyUsage: c.info.keyUsage ?? 'absent' };
+    if (isPinnedLeaf(c)) {
+      out.push(
+        finding(
+          'truststore.not-ca',
+          'info',
+          `${label(ctx, i)} is a pinned self-signed client certificate`,
+          'This certificate is not a CA, so it can issue nothing; API Gateway accepts it only when a client presents ' +
+            'this exact certificate (a pinned self-signed client certificate). That is fine if intended. If it was ' +
+            `meant as a root CA, it has ${notCaReason(c)}; a CA needs basicConstraints CA:TRUE (and keyCertSign when ` +
+            'keyUsage is present), or clients it signed are denied.',
+          '',
+          ev,
+        ),
+      );
+      continue;
+    }
+    out.push(
+      finding(
+        'truststore.not-ca',
+        'warning',
+        c.info.basicConstraints?.ca === true
+          ? `${label(ctx, i)} says CA:TRUE but its keyUsage lacks keyCertSign: it can never be an issuer`
+          : `${label(ctx, i)} is not a CA and not self-signed: it can never be an issuer`,
+        `It has ${notCaReason(c)}, so OpenSSL refuses it as the issuer of a client certificate` +
+          (c.info.basicConstraints?.ca === true
+            ? '. It looks like a CA whose keyUsage was made without keyCertSign: reissue it with keyUsage keyCertSign, cRLSign.'
+            : ', and as it is not self-signed it cannot be pinned either: no client is ever accepted because of it. It is ' +
+              "usually a client or server certificate pasted by mistake; the client's own certificate belongs in its --cert, not in the truststore."),
+        [showCommand(ctx, i), removeCommand(ctx, i)].join('\n'),
+        ev,
+      ),
+    );
+  }
+  return out;
+}
+
+function notCaReason(c: Cert): string {
+  const bc = c.info.basicConstraints;
+  if (bc === null) return 'no basicConstraints extension';
+  if (!bc.ca) return 'basicConstraints CA:FALSE';
+  return 'CA:TRUE but a keyUsage without keyCertSign';
+}
+
+function basicConstraintsText(c: Cert): string {
+  const bc = c.info.basicConstraints;
+  if (bc === null) return 'absent';
+  return `CA:${bc.ca ? 'TRUE' : 'FALSE'}${bc.pathLength === null ? '' : `, pathlen:${bc.pathLength}`}${bc.critical ? ' (critical)' : ''}`;
+}
+
+function validityFindings(ctx: LintContext): Finding[] {
+  const t = ctx.now.getTime();
+  const invalid = ctx.unique.filter((i) => !timeValid(ctx.certs[i]!, ctx.now));
+  // With nothing valid left, every client is denied: that is an outage, not a warning.
+  const severity = invalid.length === ctx.unique.length ? 'error' : 'warning';
+  const out: Finding[] = invalid.map((i) => {
+    const c = ctx.certs[i]!;
+    const notYet = Date.parse(c.info.notBefore) > t;
+    const ev = { ...evidenceOf(ctx, i), notBefore: c.info.notBefore, at: ctx.now.toISOString() };
+    return finding(
+      'truststore.expired',
+      severity,
+      notYet ? `${label(ctx, i)} is not valid until ${c.info.notBefore}` : `${label(ctx, i)} expired on ${c.info.notAfter}`,
+      (notYet
+        ? 'Its validity period has not started (or this machine\'s clock is behind).'
+        : 'Its validity period is over.') +
+        ' Clients whose chain runs through it are denied (OpenSSL: "certificate has expired" / "not yet valid"). ' +
+        'API Gateway warns only when the domain is updated and never notifies you later.' +
+        (severity === 'error' ? ' No certificate in the bundle is valid, so every client is denied.' : ''),
+      [showCommand(ctx, i, '-subject -dates'), 'replace it with its renewed certificate, or remove it:', removeCommand(ctx, i)].join('\n'),
+      ev,
+    );
+  });
+  for (const i of ctx.unique) {
+    const c = ctx.certs[i]!;
+    const left = Date.parse(c.info.notAfter) - t;
+    if (!timeValid(c, ctx.now) || left >= EXPIRY_WARNING_DAYS * DAY_MS) continue;
+    const days = Math.floor(left / DAY_MS);
+    out.push(
+      finding(
+        'truststore.expires-soon',
+        'info',
+        `${label(ctx, i)} expires on ${c.info.notAfter.slice(0, 10)} (in ${days} day${days === 1 ? '' : 's'})`,
+        `It expires within ${EXPIRY_WARNING_DAYS} days. Renew it, put the new certificate in the bundle (both may sit side by side ` +
+          'while clients move over), upload a new truststore version and update the domain: API Gateway does not warn you.',
+        showCommand(ctx, i, '-subject -enddate'),
+        { ...evidenceOf(ctx, i), daysLeft: days },
+      ),
+    );
+  }
+  return out;
+}
+
+function algorithmFindings(ctx: LintContext): Finding[] {
+  const out: Finding[] = [];
+  for (const i of ctx.unique) {
+    const c = ctx.certs[i]!;
+    if (insecureSignature(c)) {
+      const root = isCa(c) && looksSelfSigned(c);
+      const sig = c.info.signatureAlgorithm;
+      out.push(
+        finding(
+          'truststore.insecure-signature',
+          'warning',
+          `${label(ctx, i)} is signed with ${sig.name}${root ? ' (its self-signature)' : ''}`,
+          'API Gateway supports "SHA-256 or stronger" in the truststore; MD5, SHA-1 and SHA-224 signatures are below that. ' +
+            (root
+              ? 'This is the self-signature of a root: OpenSSL never checks a trust anchor\'s own signature, so TLS still ' +
+                'works here, but API Gateway\'s rule names every certificate, and it may warn or refuse it.'
+              : 'Clients whose chain runs through it may be denied with "Client cert using an insecure Signature Algorithm".'),
+          [showCommand(ctx, i, '-subject -text'), 'reissue it signed with SHA-256 or stronger (openssl ... -sha256), then replace it in the bundle'].join('\n'),
+          { ...evidenceOf(ctx, i), signatureAlgorithm: sig.name, hash: sig.hash },
+        ),
+      );
+    }
+    if (weakKey(c)) {
+      const k = c.info.publicKey;
+      const size = k.type === 'ec' ? `${k.curve ?? 'EC'} (${k.bits} bits)` : `${k.type.toUpperCase()} ${k.bits} bits`;
+      out.push(
+        finding(
+          'truststore.weak-key',
+          'warning',
+          `${label(ctx, i)} has a weak ${size} key`,
+          `API Gateway supports RSA-${DEFAULT_POLICY.minRsaBits} or stronger and ECDSA-${DEFAULT_POLICY.minEcBits} or stronger ` +
+            '(DSA not at all); OpenSSL 3 at its default security level also rejects RSA keys under 2048 bits. ' +
+            'Clients issued under this certificate may be denied.',
+          [showCommand(ctx, i, '-subject -text'), 'reissue the CA with an RSA-2048+ or P-256+ key and its clients under it'].join('\n'),
+          { ...evidenceOf(ctx, i), keyType: k.type, bits: k.bits, curve: k.curve },
+        ),
+      );
+    }
+  }
+  return out;
+}
+
+function incompleteChainFindings(ctx: LintContext): Finding[] {
+  const out: Finding[] = [];
+  for (const i of ctx.unique) {
+    const c = ctx.certs[i]!;
+    if (!isCa(c) || looksSelfSigned(c) || ctx.issuerOf(i) !== null) continue;
+    const akid = c.info.authorityKeyId;
+    const sameName = ctx.bySubject.get(c.x509.issuer) ?? [];
+    const ev: Finding['evidence'] = { ...evidenceOf(ctx, i), issuerNeeded: c.info.issuer, authorityKeyId: akid === null ? null : hexId(akid) };
+    if (sameName.length > 0) ev.sameNameOtherKey = sameName.map((j) => `${j}: subject key id ${hexOrNone(ctx.certs[j]!.info.subjectKeyId)}`);
+    out.push(
+      finding(
+        'truststore.incomplete-chain',
+        'warning',
+        `${label(ctx, i)}: its issuer ${c.info.issuer} is not in the bundle`,
+        'API Gateway builds a client\'s chain from the truststore alone and ignores intermediates the client sends: ' +
+          'every CA from the issuing one up to the self-signed root must be in the bundle. Clients issued under this ' +
+          'certificate are denied with "Could not find issuer for certificate".' +
+          (sameName.length > 0
+            ? ` The bundle has a certificate with the issuer's name (${sameName.join(', ')}), but with another key: ` +
+              'a re-keyed or different CA of the same name, which cannot verify this one.'
+            : ''),
+        [
+          showCommand(ctx, i, '-subject -issuer -ext authorityKeyIdentifier'),
+          "find the certificate whose subject is the issuer above (and whose Subject Key Identifier equals the authority key id), then append its PEM:",
+          `cat issuer-ca.pem >> ${ctx.name}`,
+        ].join('\n'),
+        ev,
+      ),
+    );
+  }
+  return out;
+}
+
+/** A CA this many CAs from its root (itself included) leaves its clients over API Gateway's limit. */
+function tooDeepFindings(ctx: LintContext): Finding[] {
+  const max = DEFAULT_POLICY.maxCaCerts;
+  const heightOf = heightFinder(ctx);
+  const out: Finding[] = [];
+  for (const i of ctx.unique) {
+    const c = ctx.certs[i]!;
+    if (!isCa(c)) continue;
+    const { count, top } = heightOf(i);
+    if (count <= max) continue;
+    const anchored = looksSelfSigned(ctx.certs[top]!);
+    out.push(
+      finding(
+        'truststore.too-deep',
+        'warning',
+        `${label(ctx, i)} is ${count} CAs ${anchored ? 'from its root' : 'deep (and its chain is incomplete)'}, over the limit of ${max}`,
+        `API Gateway allows "a maximum chain length of four": at most ${max} CA certificates from the root to the ` +
+          'issuing CA, the client certificate not counted. A client issued by this CA needs ' +
+          `${count}${anchored ? '' : ' or more'}, so it is denied.`,
+        'issue client certificates from a CA at most 3 levels below the root (flatten the hierarchy), and remove this CA from the bundle when nothing needs it',
+        { ...evidenceOf(ctx, i), caCount: count, maxCaCerts: max, path: pathEvidence(ctx, i, max + 2) },
+      ),
+    );
+  }
+  return out;
+}
+
+interface Height {
+  /** CA certificates from this one up to the top of its chain in the bundle, itself included. */
+  count: number;
+  /** Index of that top certificate (a root when the chain is complete). */
+  top: number;
+}
+
+/**
+ * Memoised per certificate, so the whole bundle costs one walk up each chain; a loop of cross-signed CAs
+ * stops where it repeats.
+ */
+function heightFinder(ctx: LintContext): (i: number) => Height {
+  const memo = new Map<number, Height>();
+  return (start) => {
+    const walk: number[] = [];
+    const seen = new Set<number>();
+    let above: Height = { count: 0, top: start };
+    for (let i: number | null = start; i !== null; i = ctx.issuerOf(i)) {
+      const known = memo.get(i);
+      if (known) {
+        above = known;
+        break;
+      }
+      if (seen.has(i)) break;
+      seen.add(i);
+      walk.push(i);
+      above = { count: 0, top: i };
+    }
+    for (let k = walk.length - 1; k >= 0; k--) {
+      above = { count: above.count + 1, top: above.top };
+      memo.set(walk[k]!, above);
+    }
+    return memo.get(start)!;
+  };
+}
+
+/** The chain from the top down to certificate i, at most `limit` entries (the top ones elided). */
+function pathEvidence(ctx: LintContext, i: number, limit: number): string[] {
+  const up: string[] = [];
+  const seen = new Set<number>();
+  for (let j: number | null = i; j !== null && !seen.has(j); j = ctx.issuerOf(j)) {
+    if (up.length === limit) {
+      up.push('…');
+      break;
+    }
+    seen.add(j);
+    up.push(`${j}: ${ctx.certs[j]!.info.subject}`);
+  }
+  return up.reverse();
+}
+
+function sameSubjectFindings(ctx: LintContext): Finding[] {
+  const out: Finding[] = [];
+  for (const list of ctx.bySubject.values()) {
+    if (list.length < 2) continue;
+    const keys = new Set(list.map((i) => ctx.certs[i]!.info.spkiSha256));
+    if (keys.size < 2) continue; // renewals with the same key are fine: any copy verifies the same clients
+    const first = ctx.certs[list[0]!]!;
+    out.push(
+      finding(
+        'truststore.same-subject-different-key',
+        'warning',
+        `certificates ${list.join(', ')} share the subject ${first.info.subject || '(empty)'} but have ${keys.size} different keys`,
+        'Two CAs with one name and different keys: OpenSSL picks an issuer by name (and key id when present) and takes ' +
+          'the first that is currently valid, so a client signed by the other key can fail with "certificate signature ' +
+          'failure". API Gateway also refuses such bundles: "The certificate subject conflicts with an existing ' +
+          'certificate from a different issuer". Keep only the CA your clients are issued by, or give the CAs distinct names.',
+        [listCommand(ctx), 'remove the certificate(s) you do not issue clients from, e.g.:', removeCommand(ctx, list[list.length - 1]!)].join('\n'),
+        {
+          subject: first.info.subject,
+          indexes: list.map(String),
+          issuers: list.map((i) => `${i}: ${ctx.certs[i]!.info.issuer}`),
+          keys: list.map((i) => `${i}: spki sha256 ${ctx.certs[i]!.info.spkiSha256.slice(0, 16)}…`),
+          fingerprints: list.map((i) => `${i}: ${ctx.certs[i]!.info.fingerprintSha256}`),
+        },
+      ),
+    );
+  }
+  return out;
+}
+
+// ---- naming, evidence and commands ----
+
+function label(ctx: LintContext, i: number): string {
+  return `certificate ${i} (${ctx.certs[i]!.info.subject || 'empty subject'})`;
+}
+
+function evidenceOf(ctx: LintContext, i: number): Finding['evidence'] {
+  const info = ctx.certs[i]!.info;
+  return { index: i, subject: info.subject, issuer: info.issuer, serial: info.serial, notAfter: info.notAfter, fingerprint: info.fingerprintSha256 };
+}
+
+function hexId(hex: string): string {
+  return colonHex(hex).toUpperCase();
+}
+
+function hexOrNone(hex: string | null): string {
+  return hex === null ? '(none)' : hexId(hex);
+}
+
+/** awk picks certificate blocks by position; the pattern matches the labels the loader reads as certificates. */
+const CERT_BEGIN = '/^[ \\t]*-----BEGIN (X509 |TRUSTED )?CERTIFICATE-----/';
+
+function showCommand(ctx: LintContext, i: number, what = '-text'): string {
+  if (!ctx.positional) return listCommand(ctx);
+  return `awk -v n=${i} '${CERT_BEGIN}{p=(k++==n)} p; /^[ \\t]*-----END /{p=0}' ${ctx.name} | openssl x509 -noout ${what}`;
+}
+
+function removeCommand(ctx: LintContext, i: number): string {
+  if (!ctx.positional) {
+    return `delete the block of certificate ${i} (subject ${ctx.certs[i]!.info.subject}) by hand; once the bundle's parse errors are fixed, lint prints exact commands`;
+  }
+  return `awk -v n=${i} '${CERT_BEGIN}{s=(k++==n)} !s; /^[ \\t]*-----END /{s=0}' ${ctx.name} > ${ctx.name}.new`;
+}
+
+function listCommand(ctx: LintContext): string {
+  return `openssl crl2pkcs7 -nocrl -certfile ${ctx.name} | openssl pkcs7 -print_certs -noout`;
+}
+
+/** The local file name to use in commands; an s3:// bundle is first copied down as truststore.pem. */
+export function localName(source: string): string {
+  if (source.startsWith('file://')) return decodeURIComponent(source.slice('file://'.length));
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(source) ? 'truststore.pem' : source;
+}
+
+/** A POSIX shell word for `s`: as is when safe, else single-quoted. */
+export function shq(s: string): string {
+  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,158 @@
+/**
+ * Reading a truststore bundle: the file's load problems become truststore findings, and whatever certificates
+ * could be read still make a truststore, as API Gateway keeps going past invalid certificates with warnings
+ * ("Invalid certificates produce warnings. Mutual TLS is still enabled").
+ */
+import { loadBytes, loadFile } from '../pki/load.js';
+import type { LoadedFile, LoadProblem } from '../pki/types.js';
+import { finding } from '../doctor/finding.js';
+import type { Finding } from '../doctor/finding.js';
+import { makeTruststore } from './truststore.js';
+import type { Truststore } from './truststore.js';
+import { localName, shq } from './lint.js';
+
+export interface TruststoreRead {
+  /** Null when not a single certificate could be read. */
+  truststore: Truststore | null;
+  file: LoadedFile;
+  findings: Finding[];
+}
+
+/** Reads a PEM bundle from disk; never throws (a missing file is a `truststore.file-not-found` finding). */
+export async function readTruststore(path: string): Promise<TruststoreRead> {
+  return fromLoaded(await loadFile(path), path);
+}
+
+/**
+ * The same for a bundle already in memory (an S3 object). Pass binary content as a latin1 string so a DER or
+ * PKCS#12 upload is still recognised as one.
+ */
+export function truststoreFromPem(pem: string, source: string): TruststoreRead {
+  return fromLoaded(loadBytes(Buffer.from(pem, 'latin1'), source), source);
+}
+
+function fromLoaded(file: LoadedFile, source: string): TruststoreRead {
+  // In block order: the loader lists broken PEM blocks before certificates that failed to parse.
+  const problems = [...file.problems].sort((a, b) => (a.index ?? Infinity) - (b.index ?? Infinity));
+  const findings = [...formatFindings(file), ...problems.flatMap((p) => problemFindings(p, file))];
+  if (file.certs.length === 0 && !findings.some((f) => f.severity === 'error' && BLOCKING.has(f.id))) {
+    findings.push(emptyFinding(file));
+  }
+  const truststore = file.certs.length === 0 ? null : makeTruststore(source, file.certs);
+  return { truststore, file, findings };
+}
+
+/** Findings that already explain why there is no certificate; `truststore.empty` would only repeat them. */
+const BLOCKING = new Set(['truststore.file-not-found', 'truststore.unreadable', 'truststore.wrong-format', 'truststore.empty']);
+
+/** API Gateway takes "text files with a .pem file extension" of concatenated CERTIFICATE blocks, nothing else. */
+function formatFindings(file: LoadedFile): Finding[] {
+  const f = shq(localName(file.path));
+  const evidence = { file: file.path, format: file.format };
+  switch (file.format) {
+    case 'der-certificate':
+      return [wrongFormat(file, 'a single DER (binary) certificate', `openssl x509 -inform DER -in ${f} -out truststore.pem`, evidence)];
+    case 'pkcs7':
+      return [wrongFormat(file, 'a PKCS#7 (.p7b) bundle', `openssl pkcs7 -inform DER -print_certs -in ${f} -out truststore.pem`, evidence)];
+    case 'pkcs12':
+      return [
+        wrongFormat(
+          file,
+          'a PKCS#12 (.p12/.pfx) keystore',
+          `openssl pkcs12 -in ${f} -nokeys -cacerts -out truststore.pem\n# add -legacy for old RC2/3DES-encrypted files; drop -cacerts to get every certificate`,
+          evidence,
+        ),
+      ];
+    case 'der-private-key':
+    case 'der-encrypted-private-key':
+      return [wrongFormat(file, 'a DER private key, not certificates', '', evidence)];
+    case 'pem':
+      if (file.pemLabels.some((l) => l === 'PKCS7' || l === 'PKCS #7 SIGNED DATA' || l === 'CMS')) {
+        return [wrongFormat(file, 'a PEM-armoured PKCS#7 bundle', `openssl pkcs7 -print_certs -in ${f} -out truststore.pem`, evidence)];
+      }
+      return [];
+    default:
+      return [];
+  }
+}
+
+function wrongFormat(file: LoadedFile, what: string, convert: string, evidence: Finding['evidence']): Finding {
+  const usable = file.certs.length > 0 ? ` The ${file.certs.length} certificate(s) it holds are still checked below.` : '';
+  return finding(
+    'truststore.wrong-format',
+    'error',
+    `${file.path}: ${what}; API Gateway needs a PEM bundle`,
+    'API Gateway reads a truststore only as a text file of concatenated PEM blocks, each `-----BEGIN CERTIFICATE-----` ... ' +
+      `\`-----END CERTIFICATE-----\`; any other encoding is rejected when the domain is updated.${usable}`,
+    convert ? `${convert}\nthen upload truststore.pem and update the domain to use the new version` : 'give the CA certificates as a PEM bundle instead',
+    evidence,
+  );
+}
+
+function problemFindings(p: LoadProblem, file: LoadedFile): Finding[] {
+  const path = file.path;
+  const f = shq(localName(path));
+  switch (p.kind) {
+    case 'not-found':
+      return [
+        finding('truststore.file-not-found', 'error', `${path}: ${p.message}`, 'The truststore file does not exist at this path.', `ls -l ${f}`, { file: path }),
+      ];
+    case 'unreadable':
+    case 'too-large':
+      return [finding('truststore.unreadable', 'error', `${path}: ${p.message}`, 'The truststore file exists but could not be read.', `ls -l ${f}`, { file: path })];
+    case 'empty':
+      return [emptyFinding(file, p.message)];
+    case 'unknown-format':
+      // Text without PEM blocks, JKS, a CSR...: nothing API Gateway can read. A PEM holding only other blocks is empty.
+      return file.format === 'pem' ? [emptyFinding(file, p.message)] : [wrongFormat(file, p.message, '', { file: path, format: file.format })];
+    case 'cert-parse-error':
+    case 'pkcs7-parse-error':
+      return [parseError(p, file)];
+    case 'pkcs12-parse-error':
+    case 'pkcs12-wrong-passphrase':
+    case 'pkcs12-legacy-encryption':
+      return []; // the file is a PKCS#12, already reported as truststore.wrong-format
+    default:
+      // Private-key problems (encrypted, unreadable): the key should not be in the bundle at all, which
+      // lintTruststore reports as truststore.contains-private-key; its decryption state does not matter.
+      return [];
+  }
+}
+
+function parseError(p: LoadProblem, file: LoadedFile): Finding {
+  const f = shq(localName(file.path));
+  // The loader's messages start with their own "pem block N (LABEL):" or "certificate N:"; the title says it once.
+  const why = p.message.replace(/^(?:pem block \d+|certificate \d+)\s*(?:\([^)]*\))?\s*:?\s*/i, '');
+  const where = p.index === undefined ? 'a certificate' : `PEM block ${p.index}`;
+  const evidence: Finding['evidence'] = { file: file.path, message: p.message };
+  if (p.index !== undefined) evidence.block = p.index;
+  const fix = [
+    p.index === undefined ? '' : `grep -n -- '-----BEGIN' ${f} | sed -n '${p.index + 1}p'\n# prints the line where that block starts (blocks count from 0)`,
+    'replace the block with an intact copy of the certificate, or delete it',
+  ];
+  return finding(
+    'truststore.parse-error',
+    'error',
+    `${file.path}: ${where} cannot be read (${why})`,
+    'This block could not be read as an X.509 certificate (broken base64, a missing END line, a truncated copy-paste). ' +
+      'The other certificates in the bundle still load, as API Gateway keeps going with a warning, but clients ' +
+      'issued under the certificate this block was meant to hold will be denied.',
+    fix.filter(Boolean).join('\n'),
+    evidence,
+  );
+}
+
+function emptyFinding(file: LoadedFile, why?: string): Finding {
+  const labels = [...new Set(file.pemLabels)];
+  const evidence: Finding['evidence'] = { file: file.path, format: file.format };
+  if (labels.length > 0) evidence.pemBlocks = labels;
+  return finding(
+    'truststore.empty',
+    'error',
+    `${file.path}: no certificate in the truststore${why ? ` (${why})` : ''}`,
+    'A truststore must hold at least one certificate: the CA certificates (root and intermediates) that issue your ' +
+      'client certificates, or a pinned self-signed client certificate. With none, every client is denied.',
+    'openssl x509 -in root-ca.pem -out truststore.pem\nappend each intermediate: cat intermediate-ca.pem >> truststore.pem',
+    evidence,
+  );
+}
