@@ -81,15 +81,29 @@ export type DomainConfig = GatewayConfig['domains'][number];
 export function parseConfig(text: string, file: string): GatewayConfig {
   let data: unknown;
   try {
-    data = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text, { prettyErrors: false });
+    data = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
   } catch (e) {
-    throw new UserError('E_CONFIG', `${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${firstLine((e as Error).message)}`);
+    throw new UserError('E_CONFIG', `${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${firstLine((e as Error).message).replace(/:$/, '')}`);
   }
+  if (data === null || data === undefined) throw new UserError('E_CONFIG', `${file}: the file is empty`);
   const r = configSchema.safeParse(data);
   if (!r.success) {
-    const issue = r.error.issues[0]!;
-    const path = issue.path.length ? issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') : '(top level)';
-    throw new UserError('E_CONFIG', `${file}: ${path}: ${issue.message}${r.error.issues.length > 1 ? ` (and ${r.error.issues.length - 1} more)` : ''}`);
+    const issues = r.error.issues;
+    // An unknown key is usually a typo, and the "missing" key it causes is then no news: report the unknown key first.
+    const issue = issues.find((i) => i.code === 'unrecognized_keys') ?? issues[0]!;
+    const keyPath = (p: readonly PropertyKey[]): string =>
+      p.length ? p.map((s) => (typeof s === 'number' ? `[${s}]` : `.${String(s)}`)).join('').replace(/^\./, '') : '(top level)';
+    let path = keyPath(issue.path);
+    let what = issue.message.replace(/^Invalid (input|option): /, '');
+    if (issue.code === 'unrecognized_keys') {
+      const key = issue.keys[0]!;
+      path = keyPath([...issue.path, key]);
+      const missing = issues.find((i) => i.code === 'invalid_type' && /received undefined$/.test(i.message) && i.path.length === issue.path.length + 1 && keyPath(i.path.slice(0, -1)) === keyPath(issue.path));
+      what = `unknown key${missing ? ` (did you mean ${String(missing.path[missing.path.length - 1])}?)` : ''}`;
+    } else if (issue.code === 'invalid_type' && /received undefined$/.test(issue.message)) {
+      what = `required (${issue.expected === 'array' ? 'a list' : issue.expected === 'object' ? 'a mapping' : `a ${issue.expected}`})`;
+    }
+    throw new UserError('E_CONFIG', `${file}: ${path}: ${what}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}`);
   }
   const cfg = r.data;
   const names = new Set<string>();
