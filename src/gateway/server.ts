@@ -41,7 +41,8 @@ export class GatewayStartError extends Error {}
 export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: string | null = null): Promise<Gateway> {
   const built = await buildState(cfg, null);
   if (built.errors.length > 0) {
-    throw new GatewayStartError(built.errors.map((e) => `${e.domain}: ${e.message}`).join('; '));
+    // Each message starts with the key path (domains[i]....), so the user finds the line to fix.
+    throw new GatewayStartError(built.errors.map((e) => e.message).join('; '));
   }
   let state = built.state;
   let lastErrors: DomainLoadError[] = [];

@@ -63,12 +63,12 @@ export async function buildDomain(cfg: GatewayConfig, d: DomainConfig): Promise<
   try {
     fetched = await source.fetch();
   } catch (e) {
-    throw new Error(`truststore ${(e as Error).message}`);
+    throw new Error(`mutualTls.truststoreUri: ${(e as Error).message}`);
   }
   const { truststore, findings } = truststoreFromPem(fetched.bytes.toString('latin1'), d.mutualTls.truststoreUri);
   const fatal = findings.find((f) => f.severity === 'error' && (f.id === 'truststore.empty' || f.id === 'truststore.wrong-format'));
   if (!truststore || truststore.certs.length === 0 || fatal) {
-    throw new Error(`truststore ${d.mutualTls.truststoreUri}: ${fatal?.title ?? 'no usable certificate'}`);
+    throw new Error(`mutualTls.truststoreUri: ${d.mutualTls.truststoreUri}: ${fatal?.title ?? 'no usable certificate'}`);
   }
   const warnings = [...findings, ...lintTruststore(truststore)].filter((f) => f.severity !== 'info');
 
@@ -84,7 +84,10 @@ export async function buildDomain(cfg: GatewayConfig, d: DomainConfig): Promise<
       honorCipherOrder: true,
     });
   } catch (e) {
-    throw new Error(`certificate ${d.certificate.cert}: ${serverCertMessage(e)}`);
+    const code = (e as { code?: string }).code;
+    if (code === 'ERR_OSSL_X509_KEY_VALUES_MISMATCH') throw new Error(`certificate.key: ${d.certificate.key}: ${serverCertMessage(e)} ${d.certificate.cert}`);
+    if (code === 'ERR_OSSL_BAD_DECRYPT' || code === 'ERR_OSSL_CRYPTO_INTERRUPTED_OR_CANCELLED') throw new Error(`certificate.key: ${d.certificate.key}: ${serverCertMessage(e)}`);
+    throw new Error(`certificate.cert: ${d.certificate.cert}: ${serverCertMessage(e)}`);
   }
   // Resumption with client certificates needs a session id context (OpenSSL refuses resumption without one);
   // one per domain, so a session from one domain can never resume on another.
@@ -121,11 +124,11 @@ export function lookupDomain(state: GatewayState, servername: string): DomainSta
 export async function buildState(cfg: GatewayConfig, previous: GatewayState | null): Promise<{ state: GatewayState; errors: DomainLoadError[] }> {
   const errors: DomainLoadError[] = [];
   const results = await Promise.all(
-    cfg.domains.map(async (d) => {
+    cfg.domains.map(async (d, i) => {
       try {
         return await buildDomain(cfg, d);
       } catch (e) {
-        errors.push({ domain: d.domainName, message: (e as Error).message });
+        errors.push({ domain: d.domainName, message: `domains[${i}].${(e as Error).message}` });
         return previous?.domains.get(d.domainName) ?? null;
       }
     }),
@@ -144,7 +147,7 @@ async function readText(path: string, what: string): Promise<string> {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const msg = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
-    throw new Error(`${what} ${path}: ${msg}`);
+    throw new Error(`${what}: ${path}: ${msg}`);
   }
 }
 
