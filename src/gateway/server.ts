@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import https from 'node:https';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import type { SecureContext, TLSSocket } from 'node:tls';
 import { loadConfig, type GatewayConfig } from './config.js';
 import { buildState, lookupDomain, type DomainLoadError, type DomainState, type GatewayState } from './state.js';
 import { verifyConnection, type ConnectionVerdict } from './verify.js';
@@ -50,10 +50,17 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
   logTruststores(log, state, null);
 
   const server = https.createServer({
-    SNICallback: (servername, cb) => {
+    // A function, not an arrow: Node calls it with the TLSSocket as `this`.
+    SNICallback: function (this: TLSSocket, servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) {
       const d = lookupDomain(state, servername);
-      if (d) cb(null, d.secureContext);
-      else cb(new Error(`unknown server name "${servername}"`));
+      if (!d) return cb(new Error(`unknown server name "${servername}"`));
+      // OpenSSL has chosen the protocol version before it asks for the SNI context, so the context's minVersion
+      // never applies: enforce the domain's securityPolicy here (the version is known by now).
+      const protocol = this.getProtocol();
+      if (d.config.securityPolicy === 'TLS_1_3' && protocol !== 'TLSv1.3') {
+        return cb(new Error(`${d.name}: securityPolicy TLS_1_3 refuses ${protocol ?? 'an older protocol'}`));
+      }
+      cb(null, d.secureContext);
     },
     requestCert: true,
     // The handshake completes for any presented certificate; the verdict is the policy's, per request (403 with a reason).
