@@ -37,10 +37,29 @@ function clientFor(opts: S3Options): S3Client {
     const cfg: S3ClientConfig = { region, maxAttempts: 2 };
     if (endpoint) cfg.endpoint = endpoint;
     if (pathStyle !== undefined) cfg.forcePathStyle = pathStyle;
-    c = new S3Client(cfg);
+    c = withoutSdkNodeVersionWarning(() => new S3Client(cfg));
     clients.set(key, c);
   }
   return c;
+}
+
+/**
+ * The SDK warns on every Node below 22 ("NodeVersionSupportWarning ... will require node >=22"), synchronously
+ * while a client is constructed; that is the SDK's support notice, not something a gateway user can act on, so
+ * it is dropped there and only there (every other warning passes through).
+ */
+function withoutSdkNodeVersionWarning<T>(make: () => T): T {
+  const emit = process.emitWarning;
+  process.emitWarning = function (this: NodeJS.Process, warning: string | Error, ...rest: unknown[]): void {
+    const text = typeof warning === 'string' ? warning : warning.message;
+    if (text.startsWith('NodeVersionSupportWarning')) return;
+    (emit as (...a: unknown[]) => void).call(this, warning, ...rest);
+  } as typeof process.emitWarning;
+  try {
+    return make();
+  } finally {
+    process.emitWarning = emit;
+  }
 }
 
 export function s3Source(uri: string, version: string | undefined, opts: S3Options = {}): TruststoreSource {
