@@ -60,6 +60,10 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
       if (d.config.securityPolicy === 'TLS_1_3' && protocol !== 'TLSv1.3') {
         return cb(new Error(`${d.name}: securityPolicy TLS_1_3 refuses ${protocol ?? 'an older protocol'}`));
       }
+      // noCertificate: handshake: OpenSSL itself ends the handshake when no certificate comes (TLS 1.3 alert 116
+      // certificate_required, TLS 1.2 handshake_failure), as API Gateway does. A presented certificate still completes
+      // the handshake (Node's verify callback accepts every certificate) and is judged per request.
+      if (d.config.mutualTls.noCertificate === 'handshake') requireClientCertificate(this);
       cb(null, d.secureContext);
     },
     requestCert: true,
@@ -75,7 +79,9 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
   server.keepAliveTimeout = cfg.timeouts.idleMs;
   server.maxConnections = cfg.limits.maxConnections;
 
-  server.on('secureConnection', (socket: VerifiedSocket) => {
+  // Prepended: it must run before https' own listener hands the socket to the HTTP parser, or a request already
+  // sent on a refused connection is still served (and logged as a denial the client never sees).
+  server.prependListener('secureConnection', (socket: VerifiedSocket) => {
     const d = lookupDomain(state, String(socket.servername || ''));
     if (!d) return void socket.destroy();
     if (d.config.mutualTls.noCertificate === 'handshake' && !socket.getPeerCertificate()?.raw) {
@@ -87,6 +93,12 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
   });
   server.on('tlsClientError', (err, socket) => {
     metrics.handshakeErrors++;
+    if ((err as NodeJS.ErrnoException).code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE') {
+      const domain = lookupDomain(state, String((socket as TLSSocket).servername || ''))?.name ?? null;
+      log.info({ domain, remote: socket.remoteAddress, reason: 'No required SSL certificate was sent' }, 'connection refused: no client certificate');
+      if (domain) inc(metrics.denials, `${domain} MTLSGATE_NO_CERTIFICATE`);
+      return;
+    }
     log.info({ remote: socket.remoteAddress, error: err.message.split('\n')[0] }, 'tls handshake failed');
   });
   server.on('clientError', (err, socket) => {
@@ -247,6 +259,11 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
       await closePools();
     },
   };
+}
+
+/** SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT on this connection only (Node has no public per-socket API for it). */
+function requireClientCertificate(socket: TLSSocket): void {
+  (socket as unknown as { _handle?: { setVerifyMode?: (requestCert: boolean, rejectUnauthorized: boolean) => void } })._handle?.setVerifyMode?.(true, true);
 }
 
 function hostOf(h: string | undefined): string | null {
