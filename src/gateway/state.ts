@@ -65,12 +65,13 @@ export async function buildDomain(cfg: GatewayConfig, d: DomainConfig): Promise<
   } catch (e) {
     throw new Error(`mutualTls.truststoreUri: ${(e as Error).message}`);
   }
-  const { truststore, findings } = truststoreFromPem(fetched.bytes.toString('latin1'), d.mutualTls.truststoreUri);
+  const { truststore, file, findings } = truststoreFromPem(fetched.bytes.toString('latin1'), d.mutualTls.truststoreUri);
   const fatal = findings.find((f) => f.severity === 'error' && (f.id === 'truststore.empty' || f.id === 'truststore.wrong-format'));
   if (!truststore || truststore.certs.length === 0 || fatal) {
     throw new Error(`mutualTls.truststoreUri: ${d.mutualTls.truststoreUri}: ${fatal?.title ?? 'no usable certificate'}`);
   }
-  const warnings = [...findings, ...lintTruststore(truststore)].filter((f) => f.severity !== 'info');
+  // With the file, lint also sees what is not a certificate (a private key uploaded by mistake).
+  const warnings = [...findings, ...lintTruststore(truststore, file)].filter((f) => f.severity !== 'info');
 
   let secureContext: tls.SecureContext;
   try {
