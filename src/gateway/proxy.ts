@@ -69,6 +69,9 @@ export async function forward(req: IncomingMessage, res: ServerResponse, match: 
       headers: { ...headers, host: match.route.target.host },
       body: hasBody ? req : null,
       signal: ac.signal,
+      // Per request, not only on the pool: a pool outlives reloads, so its own timeouts are those of the first request.
+      headersTimeout: info.timeoutMs,
+      bodyTimeout: info.timeoutMs,
     });
     const out: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(up.headers)) {
