@@ -68,7 +68,10 @@ export async function buildDomain(cfg: GatewayConfig, d: DomainConfig): Promise<
   const { truststore, file, findings } = truststoreFromPem(fetched.bytes.toString('latin1'), d.mutualTls.truststoreUri);
   const fatal = findings.find((f) => f.severity === 'error' && (f.id === 'truststore.empty' || f.id === 'truststore.wrong-format'));
   if (!truststore || truststore.certs.length === 0 || fatal) {
-    throw new Error(`mutualTls.truststoreUri: ${d.mutualTls.truststoreUri}: ${fatal?.title ?? 'no usable certificate'}`);
+    // The finding that says why (a parse error explains "empty" better than "empty" does); titles already name the source.
+    const why = fatal && fatal.id !== 'truststore.empty' ? fatal : (findings.find((f) => f.severity === 'error') ?? fatal);
+    const title = (why?.title ?? 'no usable certificate').replace(`${d.mutualTls.truststoreUri}: `, '');
+    throw new Error(`mutualTls.truststoreUri: ${d.mutualTls.truststoreUri}: ${title}`);
   }
   // With the file, lint also sees what is not a certificate (a private key uploaded by mistake).
   const warnings = [...findings, ...lintTruststore(truststore, file)].filter((f) => f.severity !== 'info');
