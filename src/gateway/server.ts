@@ -3,7 +3,7 @@
  * policy per connection, base-path routing to backends, and an admin listener. State is built before serving and
  * swapped whole on reload (see state.ts); open connections are never dropped by a reload.
  */
-import { randomUUID } from 'node:crypto';
+import { constants, randomUUID } from 'node:crypto';
 import https from 'node:https';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -67,6 +67,11 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
       cb(null, d.secureContext);
     },
     requestCert: true,
+    // No TLS session resumption: a resumed TLS 1.2 session skips the SNI callback (the socket has no servername, so
+    // the connection was dropped), and sessions resume across domains (they share this listener's ticket keys and
+    // session context), carrying OpenSSL's verdict from another domain's truststore. Every connection does a full
+    // handshake against its own SNI domain.
+    secureOptions: constants.SSL_OP_NO_TICKET,
     // The handshake completes for any presented certificate; the verdict is the policy's, per request (403 with a reason).
     rejectUnauthorized: false,
     minVersion: 'TLSv1.2',
