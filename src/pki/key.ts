@@ -10,7 +10,8 @@ import { toPem } from './pem.js';
 import type { PemBlock } from './pem.js';
 import type { DerKind } from './sniff.js';
 import { CURVES, OID_DSA, OID_EC, OID_ED25519, OID_ED448, OID_RSA, OID_RSA_PSS } from './oids.js';
-import { TAG_BIT_STRING, TAG_INTEGER, TAG_SEQUENCE, isUniversal, readOid, readTlv, tlvChildren, tlvValue } from './sniff.js';
+import { TAG_BIT_STRING, TAG_INTEGER, TAG_SEQUENCE, isUniversal, readOid, readSmallInt, readTlv, tlvChildren, tlvValue } from './sniff.js';
+import type { Tlv } from './sniff.js';
 
 export interface SpkiDescription extends PublicKeyInfo {
   /** RSA modulus as `openssl ... -modulus` prints it after `Modulus=` (uppercase, no leading zeros). */
@@ -188,6 +189,10 @@ export function privateKeyFrom(keyObject: KeyObject, encoding: KeyEncoding, encr
 }
 
 function loadKey(input: PrivateKeyInput, encoding: KeyEncoding, encrypted: boolean, passphrase?: string): PrivateKey | LoadProblem {
+  const iterations = encoding === 'encrypted-pkcs8' && Buffer.isBuffer(input.key) ? encryptedKeyIterations(input.key) : 0;
+  if (iterations > MAX_KDF_ITERATIONS && passphrase !== undefined) {
+    return problem('key-parse-error', `the key's encryption asks for ${iterations} key derivation iterations (over ${MAX_KDF_ITERATIONS}); not tried`);
+  }
   let keyObject: KeyObject;
   try {
     keyObject = createPrivateKey(passphrase === undefined ? input : { ...input, passphrase });
@@ -233,4 +238,35 @@ function errorText(e: unknown): string {
   // OpenSSL's text after the last "::" is the readable part ("error:1E08010C:DECODER routines::unsupported").
   const readable = msg.includes('::') ? msg.slice(msg.lastIndexOf('::') + 2) : msg;
   return typeof code === 'string' ? `${code}: ${readable}` : readable;
+}
+
+/** Far above real files (OpenSSL writes 2048; guides suggest up to 600k), low enough that a hostile file cannot stall us. */
+export const MAX_KDF_ITERATIONS = 1_000_000;
+
+const PBES2 = '1.2.840.113549.1.5.13';
+
+/** EncryptedPrivateKeyInfo ::= SEQUENCE { encryptionAlgorithm AlgorithmIdentifier, encryptedData OCTET STRING } */
+function encryptedKeyIterations(der: Buffer): number {
+  const outer = readTlv(der, 0);
+  const alg = outer ? tlvChildren(der, outer, 1)?.[0] : undefined;
+  return alg ? pbeIterations(der.subarray(alg.start, alg.end)) : 0;
+}
+
+/** Iteration count of a DER PBES2 (PBKDF2) or PKCS#12 PBE AlgorithmIdentifier; 0 when it has none. */
+export function pbeIterations(alg: Buffer): number {
+  const outer = readTlv(alg, 0);
+  const [oidTlv, params] = outer ? (tlvChildren(alg, outer, 2) ?? []) : [];
+  if (!params) return 0;
+  if (readOid(alg, oidTlv) === PBES2) {
+    const kdf = tlvChildren(alg, params, 1)?.[0];
+    const kdfParams = kdf ? tlvChildren(alg, kdf, 2)?.[1] : undefined;
+    return kdfParams ? countOf(alg, tlvChildren(alg, kdfParams, 2)?.[1]) : 0;
+  }
+  return countOf(alg, tlvChildren(alg, params, 2)?.[1]);
+}
+
+/** An INTEGER too large to read counts as too many. */
+function countOf(der: Buffer, t: Tlv | undefined): number {
+  if (!isUniversal(t, TAG_INTEGER)) return 0;
+  return readSmallInt(der, t) ?? Number.POSITIVE_INFINITY;
 }

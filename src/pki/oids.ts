@@ -44,7 +44,7 @@ export const SIGNATURE_ALGORITHMS: ReadonlyMap<string, SigAlgEntry> = new Map([
   ['2.16.840.1.101.3.4.3.16', { name: 'RSA-SHA3-512', hash: 'sha3-512' }],
 ]);
 
-/** Digest algorithm OIDs (RSASSA-PSS parameters). */
+/** Digest OIDs (RSASSA-PSS parameters, PKCS#12 MACs) and the HMAC PRFs of PBKDF2, by Node hash name. */
 export const HASH_ALGORITHMS: ReadonlyMap<string, string> = new Map([
   ['1.2.840.113549.2.5', 'md5'],
   ['1.3.14.3.2.26', 'sha1'],
@@ -52,6 +52,19 @@ export const HASH_ALGORITHMS: ReadonlyMap<string, string> = new Map([
   ['2.16.840.1.101.3.4.2.1', 'sha256'],
   ['2.16.840.1.101.3.4.2.2', 'sha384'],
   ['2.16.840.1.101.3.4.2.3', 'sha512'],
+  ['1.2.840.113549.2.7', 'sha1'], // hmacWithSHA1
+  ['1.2.840.113549.2.8', 'sha224'],
+  ['1.2.840.113549.2.9', 'sha256'],
+  ['1.2.840.113549.2.10', 'sha384'],
+  ['1.2.840.113549.2.11', 'sha512'],
+]);
+
+/** PBES2 encryption schemes: Node cipher name and key length. */
+export const PBES2_CIPHERS: ReadonlyMap<string, { name: string; keyLen: number }> = new Map([
+  ['2.16.840.1.101.3.4.1.2', { name: 'aes-128-cbc', keyLen: 16 }],
+  ['2.16.840.1.101.3.4.1.22', { name: 'aes-192-cbc', keyLen: 24 }],
+  ['2.16.840.1.101.3.4.1.42', { name: 'aes-256-cbc', keyLen: 32 }],
+  ['1.2.840.113549.3.7', { name: 'des-ede3-cbc', keyLen: 24 }],
 ]);
 
 /** Digests too weak for a certificate signature today (OpenSSL security level 1+ refuses md5, level 2 sha1). */

@@ -10,7 +10,8 @@ import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import type { Cert, LoadProblem, Pkcs12Info, PrivateKey } from './types.js';
 import { parseCert } from './cert.js';
-import { classifyKeyError, privateKeyFrom } from './key.js';
+import { HASH_ALGORITHMS, PBES2_CIPHERS } from './oids.js';
+import { MAX_KDF_ITERATIONS, classifyKeyError, pbeIterations, privateKeyFrom } from './key.js';
 import { TAG_OCTET_STRING, TAG_SEQUENCE, isUniversal, readOid, readSmallInt, readTlv, tlvChildren, tlvValue } from './sniff.js';
 import type { Tlv } from './sniff.js';
 
@@ -38,14 +39,16 @@ export function parsePkcs12(der: Buffer, passphrase?: string): Pkcs12Result {
     problems: [],
     info: { macAlgorithm: null, encryptionAlgorithms: [], nodeLoads: false, nodeError: null, legacyUnreadableParts: 0 },
   };
-  const node = nodeVerdict(der, passphrase);
-  out.info.nodeLoads = node === null;
-  out.info.nodeError = node;
+  let affordable = true;
   try {
-    readPfx(der, passphrase, out);
+    affordable = readPfx(der, passphrase, out);
   } catch (e) {
     out.problems.push({ kind: 'pkcs12-parse-error', message: `not a readable PKCS#12 file (${errorText(e)})` });
   }
+  // Node's loader would spend the same iterations, so it is only asked when they are affordable.
+  const node = affordable ? nodeVerdict(der, passphrase) : `not tried: more than ${MAX_KDF_ITERATIONS} key derivation iterations`;
+  out.info.nodeLoads = node === null;
+  out.info.nodeError = node;
   out.info.encryptionAlgorithms = unique(out.info.encryptionAlgorithms);
   const legacy = out.info.encryptionAlgorithms.filter((a) => a.startsWith('pbeWithSHA'));
   if (legacy.length > 0 && (!out.info.nodeLoads || out.info.legacyUnreadableParts > 0)) {
@@ -63,15 +66,20 @@ export function parsePkcs12(der: Buffer, passphrase?: string): Pkcs12Result {
   return out;
 }
 
-function readPfx(der: Buffer, passphrase: string | undefined, out: Pkcs12Result): void {
-  const pfx = new pkijs.PFX({ schema: fromBer(der) });
+/** Reads what the password opens; false when an iteration count was too high to try (a hostile file). */
+function readPfx(der: Buffer, passphrase: string | undefined, out: Pkcs12Result): boolean {
+  const root = fromBer(der);
+  const macIterationsRaw = macIterations(root);
+  const pfx = new pkijs.PFX({ schema: root });
   if (pfx.authSafe.contentType !== CONTENT_DATA) {
     throw new Error('public-key integrity mode (signed authSafe) is not supported');
   }
   const authSafe = Buffer.from((pfx.authSafe.content as asn1js.OctetString).getValue());
   const password = passphrase ?? '';
   if (pfx.macData) {
-    const mac = checkMac(pfx.macData, authSafe, password);
+    const iterations = macIterationsRaw;
+    if (iterations > MAX_KDF_ITERATIONS) return tooCostly(out, 'the integrity mac', iterations);
+    const mac = checkMac(pfx.macData, iterations, authSafe, password);
     out.info.macAlgorithm = mac.algorithm;
     if (mac.ok === false) {
       out.problems.push(
@@ -79,31 +87,43 @@ function readPfx(der: Buffer, passphrase: string | undefined, out: Pkcs12Result)
           ? { kind: 'passphrase-required', message: 'the PKCS#12 file is password protected and no password was given' }
           : { kind: 'pkcs12-wrong-passphrase', message: 'mac verify failure: the password is wrong' },
       );
-      return;
+      return true;
     }
     if (mac.ok === null) out.problems.push({ kind: 'pkcs12-parse-error', message: `cannot check the integrity mac (${mac.algorithm})` });
   }
+  let affordable = true;
   const contents = pkijs.AuthenticatedSafe.fromBER(toArrayBuffer(authSafe)).safeContents;
   contents.forEach((ci, i) => {
     if (ci.contentType === CONTENT_DATA) {
-      readBags(Buffer.from((ci.content as asn1js.OctetString).getValue()), password, out, 0);
+      affordable = readBags(Buffer.from((ci.content as asn1js.OctetString).getValue()), password, out, 0) && affordable;
     } else if (ci.contentType === CONTENT_ENCRYPTED) {
       const enc = new pkijs.EncryptedData({ schema: ci.content }).encryptedContentInfo;
       const alg = ber(enc.contentEncryptionAlgorithm);
       out.info.encryptionAlgorithms.push(algorithmName(alg));
+      if (pbeIterations(alg) > MAX_KDF_ITERATIONS) {
+        affordable = tooCostly(out, `encrypted part ${i}`, pbeIterations(alg));
+        return;
+      }
       const data = Buffer.from(enc.getEncryptedContent());
       const plain = pbeDecrypt(alg, data, password);
       if (plain === LEGACY_ONLY) out.info.legacyUnreadableParts++;
       else if (typeof plain === 'string') {
         out.problems.push({ kind: 'pkcs12-parse-error', index: i, message: `encrypted part ${i} unreadable: ${plain}` });
-      } else readBags(plain, password, out, 0);
+      } else affordable = readBags(plain, password, out, 0) && affordable;
     } else {
       out.problems.push({ kind: 'pkcs12-parse-error', index: i, message: `part ${i} has unsupported content type ${ci.contentType}` });
     }
   });
+  return affordable;
 }
 
-function readBags(safeContents: Buffer, password: string, out: Pkcs12Result, depth: number): void {
+function tooCostly(out: Pkcs12Result, what: string, iterations: number): false {
+  out.problems.push({ kind: 'pkcs12-parse-error', message: `${what} asks for ${iterations} key derivation iterations (over ${MAX_KDF_ITERATIONS}); not tried` });
+  return false;
+}
+
+function readBags(safeContents: Buffer, password: string, out: Pkcs12Result, depth: number): boolean {
+  let affordable = true;
   for (const bag of pkijs.SafeContents.fromBER(toArrayBuffer(safeContents)).safeBags) {
     switch (bag.bagId) {
       case BAG_CERT:
@@ -115,18 +135,20 @@ function readBags(safeContents: Buffer, password: string, out: Pkcs12Result, dep
         break;
       case BAG_SHROUDED_KEY: {
         out.keyBlocks++;
-        const der = ber(bag.bagValue);
-        out.info.encryptionAlgorithms.push(algorithmName(ber((bag.bagValue as pkijs.PKCS8ShroudedKeyBag).encryptionAlgorithm)));
-        addKey(der, true, password, out);
+        const alg = ber((bag.bagValue as pkijs.PKCS8ShroudedKeyBag).encryptionAlgorithm);
+        out.info.encryptionAlgorithms.push(algorithmName(alg));
+        if (pbeIterations(alg) > MAX_KDF_ITERATIONS) affordable = tooCostly(out, 'a key bag', pbeIterations(alg));
+        else addKey(ber(bag.bagValue), true, password, out);
         break;
       }
       case BAG_SAFE_CONTENTS:
-        if (depth < 4) readBags(ber(bag.bagValue), password, out, depth + 1);
+        if (depth < 4) affordable = readBags(ber(bag.bagValue), password, out, depth + 1) && affordable;
         break;
       default:
         break; // CRL and secret bags carry nothing we use
     }
   }
+  return affordable;
 }
 
 function readCertBag(bag: pkijs.CertBag, out: Pkcs12Result): void {
@@ -154,12 +176,11 @@ function addKey(der: Buffer, encrypted: boolean, password: string | undefined, o
 }
 
 /** RFC 7292 MAC: HMAC keyed by the PKCS#12 KDF (id 3) over the authSafe octets. OpenSSL also tries NULL for "". */
-function checkMac(macData: pkijs.MacData, authSafe: Buffer, password: string): { ok: boolean | null; algorithm: string } {
+function checkMac(macData: pkijs.MacData, iterations: number, authSafe: Buffer, password: string): { ok: boolean | null; algorithm: string } {
   const oid = macData.mac.digestAlgorithm.algorithmId;
-  const hash = hashForOid(oid);
+  const hash = HASH_ALGORITHMS.get(oid);
   if (!hash) return { ok: null, algorithm: oid };
   const salt = Buffer.from(macData.macSalt.getValue());
-  const iterations = macData.iterations ?? 1;
   const expected = Buffer.from(macData.mac.digest.getValue());
   const candidates = password === '' ? [password, null] : [password];
   for (const pw of candidates) {
@@ -227,31 +248,6 @@ const PKCS12_PBE: ReadonlyMap<string, { name: string; cipher: string; keyLen: nu
   ['6', { name: 'pbeWithSHAAnd40BitRC2-CBC', cipher: 'rc2-40-cbc', keyLen: 5, ivLen: 8 }],
 ]);
 
-const PBES2_CIPHERS: ReadonlyMap<string, { name: string; keyLen: number }> = new Map([
-  ['2.16.840.1.101.3.4.1.2', { name: 'aes-128-cbc', keyLen: 16 }],
-  ['2.16.840.1.101.3.4.1.22', { name: 'aes-192-cbc', keyLen: 24 }],
-  ['2.16.840.1.101.3.4.1.42', { name: 'aes-256-cbc', keyLen: 32 }],
-  ['1.2.840.113549.3.7', { name: 'des-ede3-cbc', keyLen: 24 }],
-]);
-
-const HASHES: ReadonlyMap<string, string> = new Map([
-  ['1.3.14.3.2.26', 'sha1'],
-  ['2.16.840.1.101.3.4.2.4', 'sha224'],
-  ['2.16.840.1.101.3.4.2.1', 'sha256'],
-  ['2.16.840.1.101.3.4.2.2', 'sha384'],
-  ['2.16.840.1.101.3.4.2.3', 'sha512'],
-  // PBKDF2 PRFs
-  ['1.2.840.113549.2.7', 'sha1'],
-  ['1.2.840.113549.2.8', 'sha224'],
-  ['1.2.840.113549.2.9', 'sha256'],
-  ['1.2.840.113549.2.10', 'sha384'],
-  ['1.2.840.113549.2.11', 'sha512'],
-]);
-
-function hashForOid(oid: string): string | null {
-  return HASHES.get(oid) ?? null;
-}
-
 /** Readable name of a DER AlgorithmIdentifier: `AES-256-CBC` for PBES2, the pbeWithSHAAnd* name otherwise. */
 function algorithmName(alg: Buffer): string {
   const [oidTlv, params] = algParts(alg);
@@ -263,6 +259,20 @@ function algorithmName(alg: Buffer): string {
     return cipherOid ? (PBES2_CIPHERS.get(cipherOid)?.name.toUpperCase() ?? cipherOid) : oid;
   }
   return oid;
+}
+
+/**
+ * MacData ::= SEQUENCE { mac DigestInfo, macSalt OCTET STRING, iterations INTEGER DEFAULT 1 }, the third
+ * element of the PFX. Read from the raw INTEGER octets: pkijs takes asn1js's valueDec, which is 0 for a
+ * 4-octet INTEGER such as 0x7fffffff, and the hostile count would go unnoticed.
+ */
+function macIterations(pfx: asn1js.AsnType): number {
+  const mac = pfx instanceof asn1js.Sequence ? pfx.valueBlock.value[2] : undefined;
+  const iterations = mac instanceof asn1js.Sequence ? mac.valueBlock.value[2] : undefined;
+  if (!(iterations instanceof asn1js.Integer)) return 1;
+  const bytes = iterations.valueBlock.valueHexView;
+  if (bytes.length > 6 || (bytes[0] ?? 0) & 0x80) return Number.POSITIVE_INFINITY;
+  return bytes.reduce((n, b) => n * 256 + b, 0);
 }
 
 /** Decrypts with a DER AlgorithmIdentifier; a string explains why it could not. */
@@ -301,7 +311,7 @@ function pbes2Decrypt(alg: Buffer, params: Tlv, data: Buffer, password: string):
   const iterations = readSmallInt(alg, kp[1]);
   if (!salt || !iterations) return 'malformed pbkdf2 parameters';
   const prf = kp.slice(2).find((t) => isUniversal(t, TAG_SEQUENCE));
-  const hash = prf ? hashForOid(readOid(alg, tlvChildren(alg, prf, 1)?.[0]) ?? '') : 'sha1';
+  const hash = prf ? HASH_ALGORITHMS.get(readOid(alg, tlvChildren(alg, prf, 1)?.[0]) ?? '') : 'sha1';
   if (!hash) return 'unsupported pbkdf2 prf';
   // PBES2 inside PKCS#12 uses the password's UTF-8 bytes, as OpenSSL does.
   const key = pbkdf2Sync(Buffer.from(password, 'utf8'), salt, iterations, cipher.keyLen, hash);

@@ -71,3 +71,22 @@ test('a passphrase given for a plain key is ignored; a damaged key is key-parse-
   assert.equal(r.keyBlocks, 1);
   assert.doesNotMatch(r.problems[0]!.message, /MIIB/);
 });
+
+test('an encrypted key asking for 2^31 PBKDF2 iterations is refused, not computed', async () => {
+  const { loadBytes } = await import('../../src/pki/load.js');
+  const tlv = (tag: number, ...parts: Buffer[]): Buffer => {
+    const c = Buffer.concat(parts);
+    return Buffer.concat([Buffer.from(c.length < 0x80 ? [tag, c.length] : [tag, 0x81, c.length]), c]);
+  };
+  const oid = (hex: string): Buffer => tlv(0x06, Buffer.from(hex, 'hex'));
+  const pbkdf2 = tlv(0x30, oid('2a864886f70d01050c'), tlv(0x30, tlv(0x04, Buffer.alloc(8)), tlv(0x02, Buffer.from('7fffffff', 'hex'))));
+  const aes = tlv(0x30, oid('60864801650304012a'), tlv(0x04, Buffer.alloc(16)));
+  const alg = tlv(0x30, oid('2a864886f70d01050d'), tlv(0x30, pbkdf2, aes));
+  const epki = tlv(0x30, alg, tlv(0x04, Buffer.alloc(32)));
+  const t = performance.now();
+  const f = loadBytes(epki, 'hostile.der', { passphrase: 'x' });
+  assert.ok(performance.now() - t < 1000);
+  assert.equal(f.format, 'der-encrypted-private-key');
+  assert.deepEqual(f.problems.map((p) => p.kind), ['key-parse-error']);
+  assert.match(f.problems[0]!.message, /2147483647 key derivation iterations/);
+});

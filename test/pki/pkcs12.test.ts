@@ -75,3 +75,27 @@ test('a truncated PKCS#12 is pkcs12-parse-error, not a throw', async () => {
   assert.ok(f.problems.length > 0);
   assert.ok(f.problems.every((p) => !p.message.includes('\n')));
 });
+
+test('a hostile iteration count is refused quickly, and Node is not asked to spend it', async () => {
+  const { loadBytes } = await import('../../src/pki/load.js');
+  const { readTlv, tlvChildren } = await import('../../src/pki/sniff.js');
+  const p12 = readFileSync(fx.p12Modern);
+  const outer = readTlv(p12, 0)!;
+  const [version, authSafe, mac] = tlvChildren(p12, outer)!;
+  const [digest, salt] = tlvChildren(p12, mac!)!;
+  const slice = (t: { start: number; end: number }): Buffer => p12.subarray(t.start, t.end);
+  const newMac = der(0x30, Buffer.concat([slice(digest!), slice(salt!), Buffer.from([0x02, 0x04, 0x7f, 0xff, 0xff, 0xff])]));
+  const hostile = der(0x30, Buffer.concat([slice(version!), slice(authSafe!), newMac]));
+  const t = performance.now();
+  const f = loadBytes(hostile, 'hostile.p12', { passphrase: PASS });
+  assert.ok(performance.now() - t < 1000);
+  assert.deepEqual(f.problems.map((p) => p.kind), ['pkcs12-parse-error']);
+  assert.match(f.problems[0]!.message, /2147483647 key derivation iterations/);
+  assert.equal(f.pkcs12?.nodeLoads, false);
+});
+
+function der(tag: number, content: Buffer): Buffer {
+  const len = content.length;
+  const header = len < 0x80 ? Buffer.from([tag, len]) : len < 0x10000 ? Buffer.from([tag, 0x82, len >> 8, len & 0xff]) : Buffer.from([tag, 0x83, len >> 16, (len >> 8) & 0xff, len & 0xff]);
+  return Buffer.concat([header, content]);
+}
