@@ -172,7 +172,8 @@ export function loadDerKey(der: Buffer, kind: DerKind, passphrase?: string): Pri
 
 /** Wraps a KeyObject we already hold (e.g. from a PKCS#12 bag). */
 export function privateKeyFrom(keyObject: KeyObject, encoding: KeyEncoding, encrypted: boolean): PrivateKey {
-  const spki = describeSpki(spkiDer(keyObject));
+  const spkiBytes = spkiDer(keyObject);
+  const spki = describeSpki(spkiBytes);
   const type = keyTypeOf(keyObject);
   return {
     keyObject,
@@ -183,7 +184,7 @@ export function privateKeyFrom(keyObject: KeyObject, encoding: KeyEncoding, encr
       encoding,
       encrypted,
       modulusSha1: modulusDigest(spki.modulusHex),
-      spkiSha256: sha256Hex(spkiDer(keyObject)),
+      spkiSha256: sha256Hex(spkiBytes),
     },
   };
 }

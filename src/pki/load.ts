@@ -2,7 +2,7 @@
  * One entry point for "what is in this file": reads it with a cap, sniffs the format from the bytes and pulls
  * out certificates and private keys. Bad content never throws; every problem becomes a LoadProblem.
  */
-import type { Cert, FileFormat, LoadedFile, LoadOptions, LoadProblem, LoadProblemKind, PrivateKey } from './types.js';
+import type { FileFormat, LoadedFile, LoadOptions, LoadProblem, LoadProblemKind, PrivateKey } from './types.js';
 import { parseCert } from './cert.js';
 import { isPrivateKeyLabel, loadDerKey, loadPemKey } from './key.js';
 import { parsePem } from './pem.js';
@@ -143,7 +143,7 @@ function describeUnknown(bytes: Buffer): string {
 }
 
 function emptyFile(path: string, format: FileFormat): LoadedFile {
-  return { path, format, pemLabels: [], certs: [] as Cert[], keys: [], keyBlocks: 0, problems: [], mode: null, size: 0 };
+  return { path, format, pemLabels: [], certs: [], keys: [], keyBlocks: 0, problems: [], mode: null, size: 0 };
 }
 
 function withProblem(file: LoadedFile, kind: LoadProblemKind, message: string): LoadedFile {

@@ -190,7 +190,7 @@ function formatAttribute(der: Buffer, atv: Tlv): string {
   const utf8 = short ? stringValueUtf8(der, valueTlv) : null;
   // Unknown attribute types and non-string values print as '#' + hex of their DER (RFC 4514 §2.4).
   if (utf8 === null) return `${short ?? oid}=#${der.subarray(valueTlv.start, valueTlv.end).toString('hex')}`;
-  return `${short}=${escapeDnValue(utf8)}`;
+  return `${short}=${escapeDnUtf8(utf8)}`;
 }
 
 const LATIN1_STRINGS = new Set([18, 19, 20, 22, 26]); // Numeric, Printable, Teletex (as OpenSSL: Latin-1), IA5, Visible
@@ -222,7 +222,7 @@ function readUnits(v: Buffer, size: 2 | 4): number[] {
 const BACKSLASH_ESCAPED = new Set([0x2c, 0x2b, 0x22, 0x5c, 0x3c, 0x3e, 0x3b]); // , + " \ < > ;
 
 /** RFC 4514 §2.4 escaping; control characters and every non-ASCII byte become \XX so output stays one line. */
-export function escapeDnValue(utf8: Buffer): string {
+export function escapeDnUtf8(utf8: Buffer): string {
   let out = '';
   for (let i = 0; i < utf8.length; i++) {
     const c = utf8[i]!;

@@ -76,11 +76,6 @@ export function parsePem(input: Buffer | string): PemParse {
   return { blocks, problems };
 }
 
-/** Labels of all readable blocks, for quick checks without decoding. */
-export function pemLabels(parse: PemParse): string[] {
-  return parse.blocks.map((b) => b.label);
-}
-
 /** Encodes DER as PEM with 64-column lines. */
 export function toPem(label: string, der: Uint8Array): string {
   const b64 = Buffer.from(der).toString('base64');

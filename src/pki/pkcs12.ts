@@ -10,7 +10,7 @@ import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import type { Cert, LoadProblem, Pkcs12Info, PrivateKey } from './types.js';
 import { parseCert } from './cert.js';
-import { HASH_ALGORITHMS, PBES2_CIPHERS } from './oids.js';
+import { HASH_ALGORITHMS, OID_PKCS7_DATA, OID_PKCS7_ENCRYPTED_DATA, PBES2_CIPHERS } from './oids.js';
 import { MAX_KDF_ITERATIONS, classifyKeyError, pbeIterations, privateKeyFrom } from './key.js';
 import { TAG_OCTET_STRING, TAG_SEQUENCE, isUniversal, readOid, readSmallInt, readTlv, tlvChildren, tlvValue } from './sniff.js';
 import type { Tlv } from './sniff.js';
@@ -28,8 +28,6 @@ const BAG_SHROUDED_KEY = '1.2.840.113549.1.12.10.1.2';
 const BAG_CERT = '1.2.840.113549.1.12.10.1.3';
 const BAG_SAFE_CONTENTS = '1.2.840.113549.1.12.10.1.6';
 const CERT_X509 = '1.2.840.113549.1.9.22.1';
-const CONTENT_DATA = '1.2.840.113549.1.7.1';
-const CONTENT_ENCRYPTED = '1.2.840.113549.1.7.6';
 
 export function parsePkcs12(der: Buffer, passphrase?: string): Pkcs12Result {
   const out: Pkcs12Result = {
@@ -71,7 +69,7 @@ function readPfx(der: Buffer, passphrase: string | undefined, out: Pkcs12Result)
   const root = fromBer(der);
   const macIterationsRaw = macIterations(root);
   const pfx = new pkijs.PFX({ schema: root });
-  if (pfx.authSafe.contentType !== CONTENT_DATA) {
+  if (pfx.authSafe.contentType !== OID_PKCS7_DATA) {
     throw new Error('public-key integrity mode (signed authSafe) is not supported');
   }
   const authSafe = Buffer.from((pfx.authSafe.content as asn1js.OctetString).getValue());
@@ -94,9 +92,9 @@ function readPfx(der: Buffer, passphrase: string | undefined, out: Pkcs12Result)
   let affordable = true;
   const contents = pkijs.AuthenticatedSafe.fromBER(toArrayBuffer(authSafe)).safeContents;
   contents.forEach((ci, i) => {
-    if (ci.contentType === CONTENT_DATA) {
+    if (ci.contentType === OID_PKCS7_DATA) {
       affordable = readBags(Buffer.from((ci.content as asn1js.OctetString).getValue()), password, out, 0) && affordable;
-    } else if (ci.contentType === CONTENT_ENCRYPTED) {
+    } else if (ci.contentType === OID_PKCS7_ENCRYPTED_DATA) {
       const enc = new pkijs.EncryptedData({ schema: ci.content }).encryptedContentInfo;
       const alg = ber(enc.contentEncryptionAlgorithm);
       out.info.encryptionAlgorithms.push(algorithmName(alg));

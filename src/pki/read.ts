@@ -31,7 +31,7 @@ export async function readCapped(path: string, maxBytes: number = DEFAULT_MAX_BY
   }
   try {
     const st = await fh.stat();
-    if (st.isDirectory()) return { kind: 'unreadable', message: 'is a directory, not a file' };
+    if (st.isDirectory()) return { kind: 'unreadable', message: 'is a directory, not a file (EISDIR)' };
     if (!st.isFile()) return { kind: 'unreadable', message: `not a regular file (${fileKind(st)})` };
     if (st.size > maxBytes) return tooLarge(maxBytes, st.size);
     const bytes = await readUpTo(fh, maxBytes + 1, st.size);

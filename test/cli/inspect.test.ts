@@ -92,7 +92,7 @@ test('problems: one stderr line per problem, exit 2 when a file gives nothing, t
   assert.deepEqual(lines, [
     `mtlsgate: ${missing}: no such file`,
     `mtlsgate: ${fx.rsaEncPkcs8}: the private key is encrypted and no passphrase was given`,
-    `mtlsgate: ${fx.dir}: is a directory, not a file`,
+    `mtlsgate: ${fx.dir}: is a directory, not a file (EISDIR)`,
   ]);
   const legacy = await inspect('--pass', PASS, fx.p12Legacy);
   assert.equal(legacy.code, 0, 'the key could be read');

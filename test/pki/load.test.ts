@@ -98,6 +98,16 @@ test('random bytes, truncated DER, deep nesting, a 10 MB PEM line: problems in b
   assert.deepEqual(loadBytes(cert.subarray(0, 100), 't').problems.map((p) => p.kind), ['unknown-format']);
 });
 
+test('PKCS#12- and PKCS#7-shaped files with 200k nested indefinite-length SEQUENCEs', async () => {
+  const nest = Buffer.concat(Array.from({ length: 200_000 }, () => Buffer.from([0x30, 0x80])));
+  const p12 = Buffer.concat([Buffer.from('308002010330800609' + '2a864886f70d010701' + 'a080', 'hex'), nest]);
+  const p7 = Buffer.concat([Buffer.from('30800609' + '2a864886f70d010702' + 'a080', 'hex'), nest]);
+  const a = await within(2000, async () => loadBytes(p12, 'deep.p12', { passphrase: PASS }));
+  assert.deepEqual([a.format, a.problems.map((p) => p.kind)], ['pkcs12', ['pkcs12-parse-error']]);
+  const b = await within(2000, async () => loadBytes(p7, 'deep.p7b'));
+  assert.deepEqual([b.format, b.problems.map((p) => p.kind)], ['pkcs7', ['pkcs7-parse-error']]);
+});
+
 test('what unknown files probably are', () => {
   const msg = (b: Buffer): string => loadBytes(b, 'x').problems[0]!.message;
   assert.match(msg(Buffer.from('ssh-ed25519 AAAAC3Nza... me@host\n')), /OpenSSH public key/);
