@@ -15,6 +15,8 @@ const DROP = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
+  // Node's server answers `Expect: 100-continue` itself; forwarded, undici refuses the request (a 502).
+  'expect',
   'host',
   'forwarded',
   'x-forwarded-for',
