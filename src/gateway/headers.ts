@@ -32,7 +32,9 @@ const DROP = new Set([
 ]);
 
 export function isGatewayOwned(name: string): boolean {
-  return DROP.has(name) || name.startsWith('x-client-cert') || name.startsWith('x-forwarded-tls-client-cert');
+  // `Client_Cert` is `Client-Cert` to CGI-style backends (PHP, WSGI, Rack: both are HTTP_CLIENT_CERT).
+  const n = name.replace(/_/g, '-');
+  return DROP.has(n) || n.startsWith('x-client-cert') || n.startsWith('x-forwarded-tls-client-cert');
 }
 
 /** Identity headers for a verified client certificate, computed once per connection. */
