@@ -1,10 +1,20 @@
-/** `mtlsgate doctor`: explain why the gateway would accept or deny a client certificate, and how to fix it. */
+/**
+ * `mtlsgate doctor`: explain whether the gateway would accept a client certificate, and what to fix; with --url,
+ * also probe the real endpoint (DNS, TCP, TLS, HTTP) and tie what the server did to the offline verdict.
+ */
 import { Command, Option } from 'commander';
 import type { CliContext } from './context.js';
 import { wantsColor } from './io.js';
 import { UserError } from '../errors.js';
-import { hasErrors, runDoctor } from '../doctor/offline.js';
+import { runDoctor, type DoctorReport } from '../doctor/offline.js';
+import { gather, type DoctorInput } from '../doctor/known.js';
 import { renderReport } from '../doctor/render-report.js';
+import { denied } from '../policy/verdict.js';
+import { loadFile } from '../pki/load.js';
+import { probe, DEFAULT_TIMEOUT_MS } from '../doctor/live/probe.js';
+import { parseTarget } from '../doctor/live/target.js';
+import { clientForProbe, combine, liveHasErrors } from '../doctor/live/combine.js';
+import type { Finding } from '../doctor/finding.js';
 
 interface DoctorOptions {
   cert?: string;
@@ -14,37 +24,89 @@ interface DoctorOptions {
   json?: boolean;
   trustClientIntermediates?: boolean;
   at?: string;
+  url?: string;
+  cacert?: string;
+  resolve: string[];
+  connectTo: string[];
+  insecure?: boolean;
+  timeout: string;
 }
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 export function doctorCommand(ctx: CliContext): Command {
   return new Command('doctor')
-    .description('explain whether the gateway would accept a client certificate, and what to fix')
+    .description('explain whether the gateway would accept a client certificate, and what to fix; --url probes a live endpoint too')
     .option('--cert <file[:pass]>', 'client certificate (PEM, DER, PKCS#12; curl\'s file:passphrase works)')
     .option('--key <file>', 'private key (omit when it is in the --cert file)')
     .addOption(new Option('--pass <passphrase>', 'passphrase for the key or PKCS#12 file'))
     .option('--truststore <file>', 'the CA bundle the gateway trusts (the PEM uploaded to S3)')
     .option('--trust-client-intermediates', 'let intermediates sent by the client close the path (API Gateway does not)')
     .option('--at <iso-date>', 'judge validity at this time instead of now (predicts; no handshake)')
+    .option('--url <https-url>', 'probe this endpoint as a client would, with --cert/--key, and compare with the offline verdict')
+    .option('--cacert <file>', 'CA certificate(s) to verify the server with (as curl --cacert; default: the system CAs)')
+    .option('--resolve <host:port:addr>', 'connect to addr for host:port, as curl --resolve (repeatable)', collect, [])
+    .option('--connect-to <h1:p1:h2:p2>', 'connect to h2:p2 instead of h1:p1, as curl --connect-to (repeatable)', collect, [])
+    .option('-k, --insecure', 'report problems with the server\'s certificate as warnings, as curl -k')
+    .option('--timeout <seconds>', 'time limit for the whole live probe', String(DEFAULT_TIMEOUT_MS / 1000))
     .option('--json', 'print the report as JSON')
-    .addHelpText('after', '\nExit status: 0 nothing is wrong, 1 the certificate would be denied or a check failed, 2 usage error.\n\nExample:\n  mtlsgate doctor --cert client.crt --key client.key --truststore truststore.pem')
+    .addHelpText(
+      'after',
+      '\nExit status: 0 nothing is wrong, 1 the certificate would be denied or a check failed, 2 usage error.\n\nExamples:\n  mtlsgate doctor --cert client.crt --key client.key --truststore truststore.pem\n  mtlsgate doctor --url https://api.example.com/ping --cert client.crt --key client.key --truststore truststore.pem\n  mtlsgate doctor --url https://mtls.example.test:8443/ --resolve mtls.example.test:8443:127.0.0.1 --cacert root-ca.crt --cert client.crt --key client.key',
+    )
     .action(async (o: DoctorOptions) => {
-      if (o.cert === undefined && o.key === undefined && o.truststore === undefined) {
-        throw new UserError('E_USAGE', 'doctor: give --cert (with --key and --truststore for a full diagnosis); see mtlsgate doctor --help');
+      if (o.url === undefined && o.cert === undefined && o.key === undefined && o.truststore === undefined) {
+        throw new UserError('E_USAGE', 'doctor: give --cert (with --key and --truststore for a full diagnosis), or --url to probe an endpoint; see mtlsgate doctor --help');
+      }
+      if (o.url === undefined) {
+        const live = ['cacert', 'insecure'].filter((k) => o[k as keyof DoctorOptions] !== undefined).concat(o.resolve.length ? ['resolve'] : [], o.connectTo.length ? ['connect-to'] : []);
+        if (live.length) throw new UserError('E_USAGE', `doctor: --${live[0]} applies to the live probe; add --url https://HOST/PATH`);
       }
       let now: Date | undefined;
       if (o.at !== undefined) {
         now = new Date(o.at);
         if (Number.isNaN(now.getTime())) throw new UserError('E_USAGE', `--at: "${o.at}" is not a date (use ISO 8601, e.g. 2027-01-31T00:00:00Z)`);
       }
-      const report = await runDoctor({
+      const timeoutMs = parseTimeout(o.timeout);
+      if (o.url !== undefined) parseTarget(o.url, o.resolve, o.connectTo); // usage errors before any file is read
+      const input: DoctorInput = {
         ...(o.cert !== undefined && { cert: o.cert }),
         ...(o.key !== undefined && { key: o.key }),
         ...(o.pass !== undefined && { pass: o.pass }),
         ...(o.truststore !== undefined && { truststore: o.truststore }),
         ...(now !== undefined && { now }),
         policy: { trustClientIntermediates: o.trustClientIntermediates === true },
-      });
-      ctx.io.stdout.write(o.json ? JSON.stringify(report, null, 2) + '\n' : renderReport(report, { color: wantsColor(ctx.io) }));
-      ctx.setExitCode(hasErrors(report) ? 1 : 0);
+      };
+      const hasFiles = o.cert !== undefined || o.key !== undefined || o.truststore !== undefined;
+      const cacertPem = o.cacert === undefined ? undefined : await readCacert(o.cacert);
+      const report = hasFiles ? await runDoctor(input) : emptyReport();
+      let live = null;
+      const extra: Finding[] = [];
+      if (o.url !== undefined) {
+        const { client, finding } = hasFiles ? clientForProbe(await gather(input)) : { client: undefined, finding: null };
+        if (finding) extra.push(finding);
+        live = await probe({ url: o.url, client, cacertPem, resolve: o.resolve, connectTo: o.connectTo, insecure: o.insecure === true, timeoutMs });
+      }
+      const combined = combine(report, live, extra);
+      ctx.io.stdout.write(o.json ? JSON.stringify(combined, null, 2) + '\n' : renderReport(combined, { color: wantsColor(ctx.io) }));
+      ctx.setExitCode(liveHasErrors(combined) ? 1 : 0);
     });
+}
+
+function parseTimeout(s: string): number {
+  const n = Number(s);
+  if (!Number.isFinite(n) || n <= 0 || n > 600) throw new UserError('E_USAGE', `--timeout: "${s}" is not a number of seconds between 0 and 600`);
+  return Math.round(n * 1000);
+}
+
+async function readCacert(path: string): Promise<string> {
+  const f = await loadFile(path);
+  const missing = f.problems.find((p) => p.kind === 'not-found' || p.kind === 'unreadable' || p.kind === 'empty' || p.kind === 'too-large');
+  if (missing) throw new UserError('E_USAGE', `--cacert: ${path}: ${missing.message}`);
+  if (f.certs.length === 0) throw new UserError('E_USAGE', `--cacert: ${path} holds no certificate (expected PEM or DER CA certificates)`);
+  return f.certs.map((c) => c.x509.toString()).join('');
+}
+
+function emptyReport(): DoctorReport {
+  return { verdict: denied(null, null), verdictSource: null, findings: [], certificates: [], key: null, chain: null, openssl: null };
 }

@@ -2,8 +2,19 @@
 import { createColors } from 'picocolors';
 import type { DoctorReport } from './offline.js';
 import { renderFindings } from './render.js';
+import type { ProbeReport } from './live/types.js';
+import { renderLive } from './live/render.js';
 
-export function renderReport(r: DoctorReport, opts: { color: boolean }): string {
+/** The offline part (verdict, path, findings), then the live probe's part when `doctor --url` ran one. */
+export function renderReport(r: DoctorReport & { live?: ProbeReport | null }, opts: { color: boolean }): string {
+  const live = r.live ?? null;
+  const offlineRan = r.verdictSource !== null || r.certificates.length > 0 || r.findings.length > 0;
+  if (live === null) return renderOffline(r, opts);
+  if (!offlineRan) return renderLive(live, opts);
+  return renderOffline(r, opts) + '\n' + renderLive(live, opts);
+}
+
+function renderOffline(r: DoctorReport, opts: { color: boolean }): string {
   const c = createColors(opts.color);
   const lines: string[] = [];
   const how = r.verdictSource === 'handshake' ? 'from a real TLS handshake against the truststore' : 'predicted from the certificates (no usable key for a handshake)';

@@ -29,13 +29,25 @@ export type ProbeOutcome =
   | { kind: 'tcp-failed'; error: string; code: string }
   | { kind: 'tls-failed'; error: string; code: string; alert: string | null; afterHandshake: boolean }
   | { kind: 'closed-after-handshake' }
-  | { kind: 'http'; status: number; headers: Record<string, string>; body: string; truncated: boolean }
+  | {
+      kind: 'http';
+      status: number;
+      headers: Record<string, string>;
+      body: string;
+      truncated: boolean;
+      /** Why the body is incomplete: longer than maxBodyBytes, still coming at the deadline, or the connection ended first. */
+      truncatedBy?: 'cap' | 'timeout' | 'closed' | null;
+    }
   | { kind: 'timeout'; stage: 'dns' | 'tcp' | 'tls' | 'http' };
 
 export interface ProbeReport {
   url: string;
   /** Addresses tried, in order. */
   addresses: string[];
+  /** The address:port that accepted the TCP connection; null when none did. */
+  connectedTo?: string | null;
+  /** The --resolve / --connect-to entries that applied to this URL. */
+  applied?: string[];
   tls: {
     version: string | null;
     cipher: string | null;
@@ -48,6 +60,12 @@ export interface ProbeReport {
     /** Distinguished names from the CertificateRequest (TLS 1.2 only; null when unknown). */
     acceptableCAs: string[] | null;
     clientCertSent: boolean;
+    /** The TLS server name sent (the URL's host); null for an IP address (no SNI). */
+    serverName?: string | null;
+    /** What the raw TLS 1.2 probe for the CertificateRequest saw (see cert-request.ts). */
+    certificateRequestProbe?: string;
+    /** Why the client certificate could not be loaded (it was then not sent). */
+    clientCertError?: string | null;
   } | null;
   outcome: ProbeOutcome;
   findings: Finding[];

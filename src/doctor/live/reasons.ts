@@ -1,0 +1,79 @@
+/**
+ * From a deny reason the server stated (`Access denied. Reason: X`) back to the verify codes that produce it and
+ * the offline findings that explain them. The reason of each code is computed with the gateway's own `reasonFor`,
+ * so the table cannot drift from what the gateway says.
+ */
+import { categoryOf, OWN_CODES, reasonFor } from '../../policy/defect.js';
+import { NO_CERTIFICATE } from '../../gateway/verify.js';
+
+/** Offline finding ids (src/doctor/checks) that explain each code. */
+const FINDINGS_BY_CODE: Readonly<Record<string, readonly string[]>> = {
+  DEPTH_ZERO_SELF_SIGNED_CERT: ['chain.self-signed-untrusted', 'chain.self-signed-modified'],
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: ['chain.issuer-missing'],
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: ['chain.issuer-missing'],
+  SELF_SIGNED_CERT_IN_CHAIN: ['chain.issuer-missing'],
+  UNABLE_TO_GET_ISSUER_CERT: ['chain.root-missing'],
+  [OWN_CODES.clientIntermediatesIgnored]: ['chain.client-intermediates-ignored'],
+  CERT_SIGNATURE_FAILURE: ['chain.signature-invalid'],
+  UNABLE_TO_DECRYPT_CERT_SIGNATURE: ['chain.signature-invalid'],
+  CERT_HAS_EXPIRED: ['cert.expired', 'chain.ca-expired'],
+  CERT_NOT_YET_VALID: ['cert.not-yet-valid', 'chain.ca-not-yet-valid'],
+  INVALID_CA: ['chain.not-a-ca'],
+  INVALID_PURPOSE: ['cert.no-client-auth', 'cert.key-usage', 'chain.ca-purpose'],
+  PATH_LENGTH_EXCEEDED: ['chain.path-length-exceeded'],
+  [OWN_CODES.chainTooLong]: ['chain.too-long'],
+  CERT_CHAIN_TOO_LONG: ['chain.too-long'],
+  [OWN_CODES.insecureSignature]: ['cert.insecure-signature', 'chain.insecure-signature'],
+  CA_MD_TOO_WEAK: ['cert.insecure-signature', 'chain.insecure-signature'],
+  [OWN_CODES.weakKey]: ['cert.weak-key', 'chain.insecure-signature'],
+  EE_KEY_TOO_SMALL: ['cert.weak-key'],
+  CA_KEY_TOO_SMALL: ['chain.insecure-signature'],
+};
+
+export interface ReasonExplanation {
+  reason: string;
+  /** Verify codes whose deny reason is this text. */
+  codes: string[];
+  /** Offline finding ids that explain it (empty when none does, e.g. no certificate sent). */
+  findingIds: string[];
+}
+
+function reasonOfCode(code: string): string {
+  if (code === OWN_CODES.noCertificate) return NO_CERTIFICATE.reason!;
+  return reasonFor({ code, category: categoryOf(code), depth: 0, openssl: true });
+}
+
+const BY_REASON = new Map<string, ReasonExplanation>();
+for (const code of [...Object.keys(FINDINGS_BY_CODE), OWN_CODES.noCertificate]) {
+  const reason = reasonOfCode(code);
+  const e = BY_REASON.get(reason.toLowerCase()) ?? { reason, codes: [], findingIds: [] };
+  e.codes.push(code);
+  for (const id of FINDINGS_BY_CODE[code] ?? []) if (!e.findingIds.includes(id)) e.findingIds.push(id);
+  BY_REASON.set(reason.toLowerCase(), e);
+}
+
+/** What a stated reason means; unknown reasons come back with no codes and no findings. */
+export function explainReason(reason: string): ReasonExplanation {
+  return BY_REASON.get(reason.trim().toLowerCase()) ?? { reason, codes: [], findingIds: [] };
+}
+
+/** `Access denied. Reason: X` in a response body (JSON `message` or plain text); null when absent. */
+export function statedReason(body: string): string | null {
+  try {
+    const j = JSON.parse(body) as unknown;
+    if (j && typeof j === 'object' && typeof (j as { message?: unknown }).message === 'string') {
+      const m = /^Access denied\. Reason: (.+)$/s.exec((j as { message: string }).message);
+      if (m) return printable(m[1]!).trim();
+    }
+  } catch {
+    // not JSON: look in the text
+  }
+  const m = /Access denied\. Reason: ([^"\r\n<]+)/.exec(body);
+  return m ? printable(m[1]!).trim() : null;
+}
+
+/** What a server sent, safe to print: control characters (terminal escapes included) become '.'. */
+export function printable(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, '.');
+}
