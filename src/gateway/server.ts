@@ -77,6 +77,8 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
     minVersion: 'TLSv1.2',
     handshakeTimeout: cfg.timeouts.handshakeMs,
     maxHeaderSize: cfg.limits.maxHeaderBytes,
+    // Node checks headersTimeout/requestTimeout only this often (default 30 s), so headersMs: 10000 meant 10-40 s.
+    connectionsCheckingInterval: Math.min(1000, cfg.timeouts.headersMs, cfg.timeouts.requestMs),
     // No default certificate: a client without SNI cannot complete a handshake.
   });
   server.headersTimeout = cfg.timeouts.headersMs;
@@ -107,7 +109,12 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
     log.info({ remote: socket.remoteAddress, error: err.message.split('\n')[0] }, 'tls handshake failed');
   });
   server.on('clientError', (err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: 26\r\n\r\n{"message":"Bad Request"}\n');
+    // As Node's own answers would be (a 'clientError' listener replaces them): 431 for headers over
+    // limits.maxHeaderBytes, 408 for timeouts.headersMs/requestMs, 400 for anything unparsable.
+    const code = (err as NodeJS.ErrnoException).code;
+    const [status, message] = code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout'] : [400, 'Bad Request'];
+    const body = JSON.stringify({ message });
+    if (socket.writable) socket.end(`HTTP/1.1 ${status} ${message}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     else socket.destroy();
     log.debug({ error: (err as Error).message }, 'client error');
   });
