@@ -263,3 +263,33 @@ test('admin: /healthz, /readyz, /metrics counting requests and denials, /domains
     await gw.stop();
   }
 });
+
+test('limits.maxHeaderBytes answers 431 and timeouts.headersMs answers 408 within about a second of the limit', async () => {
+  const gw = await startGateway({
+    config: { timeouts: { headersMs: 500, requestMs: 1000 }, limits: { maxHeaderBytes: 2048 }, domains: [domainConfig(DOMAIN, w.server, w.truststore, [{ basePath: '', target: echo.url }])] },
+  });
+  try {
+    const t: Target = { port: gw.port, servername: DOMAIN, ca: w.server.caPem, cert: w.client.certPem, key: w.client.keyPem };
+    assert.equal((await request(t, false)).status, 200);
+    // Raw TLS: one request with a 4 KiB header, one whose headers never end.
+    const tls = await import('node:tls');
+    const exchange = (head: string): Promise<{ text: string; ms: number }> =>
+      new Promise((resolve, reject) => {
+        const started = Date.now();
+        const s = tls.connect({ host: '127.0.0.1', port: gw.port, servername: DOMAIN, ca: w.server.caPem, cert: w.client.certPem, key: w.client.keyPem }, () => s.write(head));
+        let text = '';
+        s.setEncoding('utf8').on('data', (c: string) => (text += c));
+        s.on('close', () => resolve({ text, ms: Date.now() - started }));
+        s.on('error', reject);
+        s.setTimeout(5000, () => s.destroy(new Error(`no answer in 5 s; got ${JSON.stringify(text)}`)));
+      });
+    const big = await exchange(`GET / HTTP/1.1\r\nHost: ${DOMAIN}\r\nX-Big: ${'a'.repeat(4096)}\r\n\r\n`);
+    assert.match(big.text, /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
+    assert.ok(big.text.endsWith('\r\n\r\n{"message":"Request Header Fields Too Large"}'), big.text);
+    const slow = await exchange(`GET / HTTP/1.1\r\nHost: ${DOMAIN}\r\nX-Slow: 1\r\n`);
+    assert.match(slow.text, /^HTTP\/1\.1 408 Request Timeout\r\n/);
+    assert.ok(slow.ms >= 450 && slow.ms < 2500, `408 after ${slow.ms} ms (headersMs 500)`);
+  } finally {
+    await gw.stop();
+  }
+});
