@@ -26,13 +26,14 @@ let server: ServerIdentity;
 let truststore = '';
 let root: Issued;
 let int: Issued;
+let otherRoot: Issued;
 const files: Record<'good' | 'lonely' | 'modified' | 'stranger', ClientFiles> = {} as never;
 
 before(async () => {
   const dir = tmpDir();
   server = await serverIdentity(dir, [LIVE, HIDDEN]);
   root = await issue({ subject: 'CN=Live Root CA,O=mtlsgate e2e', profile: 'root-ca' });
-  const otherRoot = await issue({ subject: 'CN=Some Other CA,O=elsewhere', profile: 'root-ca' });
+  otherRoot = await issue({ subject: 'CN=Some Other CA,O=elsewhere', profile: 'root-ca' });
   int = await issue({ subject: 'CN=Live Intermediate CA,O=mtlsgate e2e', profile: 'intermediate-ca', issuer: root });
   const [good, lonely, pinned, modified, stranger] = await Promise.all([
     issue({ subject: 'CN=live client', profile: 'client', issuer: int }),
@@ -65,9 +66,9 @@ async function doctor(args: string[]): Promise<{ code: number; out: string; err:
 }
 
 /** doctor --url for `domain` with the client files, the gateway's truststore and its server CA; JSON report. */
-async function live(client: ClientFiles | null, domain = LIVE, extra: string[] = []): Promise<{ code: number; r: LiveDoctorReport }> {
-  const args = ['--url', `https://${domain}:${gw.port}/hello`, '--resolve', `${domain}:${gw.port}:127.0.0.1`, '--cacert', server.caFile, '--json', '--timeout', '5', ...extra];
-  if (client) args.push('--cert', client.certFile, '--key', client.keyFile, '--truststore', truststore);
+async function live(client: ClientFiles | null, domain = LIVE, ts = truststore): Promise<{ code: number; r: LiveDoctorReport }> {
+  const args = ['--url', `https://${domain}:${gw.port}/hello`, '--resolve', `${domain}:${gw.port}:127.0.0.1`, '--cacert', server.caFile, '--json', '--timeout', '5'];
+  if (client) args.push('--cert', client.certFile, '--key', client.keyFile, '--truststore', ts);
   const { code, out, err } = await doctor(args);
   assert.equal(err, '');
   return { code, r: JSON.parse(out) as LiveDoctorReport };
@@ -128,6 +129,23 @@ test('a client from another CA: its issuer is not among the CA names (tls.ca-not
   assert.deepEqual(ca.evidence['acceptableCAs'], r.live!.tls!.acceptableCAs);
   assert.equal(liveFinding(r, 'http.access-denied').evidence['reason'], 'Could not find issuer for certificate');
   assert.equal(liveFinding(r, 'live.matches-offline').evidence['offline'], 'denied: "Could not find issuer for certificate"');
+});
+
+test('live and offline disagree when the truststore given is not the server\'s: both directions', async () => {
+  const dir = tmpDir();
+  // Without the intermediate the offline doctor denies the good client; the gateway (which has it) accepts.
+  const a = await live(files.good, LIVE, writeTruststore(dir, 'root-only', [root]));
+  const fa = liveFinding(a.r, 'live.differs-from-offline');
+  assert.equal(fa.severity, 'warning');
+  assert.match(fa.title, /^the server accepted it \(HTTP 200\), but the offline doctor says denied: "Could not find issuer for certificate"/);
+  assert.match(fa.fix, /get the truststore the server really uses/);
+  // A truststore that trusts the stranger's CA: the offline doctor accepts, the gateway does not.
+  const b = await live(files.stranger, LIVE, writeTruststore(dir, 'other', [otherRoot]));
+  assert.deepEqual(b.r.verdict, { accepted: true, reason: null, code: null });
+  const fb = liveFinding(b.r, 'live.differs-from-offline');
+  assert.match(fb.title, /^the server said "Could not find issuer for certificate" \(HTTP 403\), but the offline doctor says accepted/);
+  assert.match(fb.detail, /passes against the truststore given: the server uses another truststore/);
+  assert.equal(b.code, 1);
 });
 
 test('no certificate: the gateway ends the handshake (certificate required); nothing to compare', async () => {

@@ -54,7 +54,11 @@ export function probeCertificateRequest(o: CertRequestOptions): Promise<CertRequ
       if (done) return;
       done = true;
       clearTimeout(timer);
-      socket.destroy();
+      if (r.result === 'certificate-request' || r.result === 'no-certificate-request') {
+        // Abort politely: a fatal user_canceled alert, so the server logs "alert user cancelled", not a hang-up.
+        socket.end(Buffer.from([21, 3, 3, 0, 2, 2, 90]));
+        setTimeout(() => socket.destroy(), 1000).unref();
+      } else socket.destroy();
       resolve({ requested: null, acceptableCAs: null, signatureAlgorithms: null, serverCertsDer: [], cipherSuite: null, alert: null, notTls: null, preview: null, error: null, bytesReceived: received.length, ...r });
     };
     const timer = setTimeout(() => finish({ result: 'timeout', error: `no complete answer to a TLS 1.2 ClientHello within ${o.timeoutMs} ms` }), Math.max(1, o.timeoutMs));
