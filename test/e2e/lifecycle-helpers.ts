@@ -35,10 +35,11 @@ export interface World {
   truststore: string;
 }
 
-export async function makeWorld(domain: string): Promise<World> {
+/** `alsoNames`: more DNS names on the server certificate (for domains a test adds later). */
+export async function makeWorld(domain: string, alsoNames: string[] = []): Promise<World> {
   const dir = tmpDir();
   const [server, ca, otherCa] = await Promise.all([
-    serverIdentity(dir, [domain]),
+    serverIdentity(dir, [domain, ...alsoNames]),
     issue({ subject: 'CN=lifecycle Client CA,O=mtlsgate e2e', profile: 'root-ca' }),
     issue({ subject: 'CN=lifecycle Other CA,O=mtlsgate e2e', profile: 'root-ca' }),
   ]);
