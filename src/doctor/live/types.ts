@@ -59,6 +59,10 @@ export interface ProbeReport {
     clientCertRequested: boolean | null;
     /** Distinguished names from the CertificateRequest (TLS 1.2 only; null when unknown). */
     acceptableCAs: string[] | null;
+    /**
+     * A client certificate was loaded and the server asked for one (OpenSSL clients send it whatever CA names the
+     * server lists). When the request cannot be read (TLS 1.3-only servers) it is assumed sent.
+     */
     clientCertSent: boolean;
     /** The TLS server name sent (the URL's host); null for an IP address (no SNI). */
     serverName?: string | null;
