@@ -1,0 +1,221 @@
+/**
+ * `doctor curl`: read a curl command (arguments, or a pasted line), say what curl will do with it and each file it
+ * names, explain curl's error when one is given, run the offline doctor on the files (the gateway's verdict when a
+ * truststore is given), then probe the endpoint as curl would (its --resolve, --connect-to, -k and --cacert), and
+ * tie the live answer to the offline verdict.
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { UserError, isUserError } from '../../errors.js';
+import { loadBytes } from '../../pki/load.js';
+import { denied } from '../../policy/verdict.js';
+import { finding, severityRank, type Finding } from '../finding.js';
+import { runDoctor, type DoctorReport } from '../offline.js';
+import { combine, liveHasErrors, type LiveDoctorReport } from '../live/combine.js';
+import { probe as liveProbe } from '../live/probe.js';
+import type { ProbeInput, ProbeReport } from '../live/types.js';
+import { checkCommand } from './command.js';
+import { mapCurlError } from './errors.js';
+import { checkCurlFiles, isEngineRef, loadCurlFiles, type CurlFiles } from './files.js';
+import { effectiveUrl, parseCurlArgs, redactCurlCommand, type CurlCommand } from './parse.js';
+import { tokenize } from './tokenize.js';
+
+export interface CurlDoctorInput {
+  /** curl's arguments (what follows `--`). */
+  args?: readonly string[];
+  /** A whole pasted command line (`curl ...`, possibly with curl's output pasted after it). */
+  line?: string;
+  /** curl's error line or stderr. */
+  error?: string;
+  exitCode?: number;
+  /** The gateway's truststore: gives the offline verdict. */
+  truststore?: string;
+  /** Probe the endpoint (default true). */
+  live?: boolean;
+  timeoutMs?: number;
+  /** The directory curl runs in (default: this process's). */
+  cwd?: string;
+  /** Home directory for `~` in a pasted line. */
+  home?: string;
+  /** The live probe (tests may pass their own). */
+  probe?: (input: ProbeInput) => Promise<ProbeReport>;
+}
+
+export interface CurlDoctorReport {
+  /** The command as curl reads it. Holds the passphrase: print only through toJson / the renderer. */
+  curl: CurlCommand;
+  error: { exitCode: number | null; text: string | null } | null;
+  /** The gateway's offline verdict on the client certificate; null without a truststore (or a certificate). */
+  verdict: { accepted: boolean; reason: string | null; code: string | null; source: 'handshake' | 'prediction' } | null;
+  /** curl findings (the error, the command, curl's reading of the files), then the offline doctor's. */
+  findings: Finding[];
+  /** The live probe, with the finding that ties it to the offline verdict; null when it did not run. */
+  live: ProbeReport | null;
+  /** Why no probe ran; null when it did. */
+  liveSkipped: string | null;
+  /** The offline report with the live part, for the text renderer. */
+  report: LiveDoctorReport;
+  /** How many of `findings` are curl's (they come first). */
+  curlFindingCount: number;
+}
+
+const CURL_LINE = /(?:^|\n)\s*c?url(?:\.exe)?:\s*\(\d+\).*/i;
+/** curl findings after which curl stops before connecting although mtlsgate could read the files. */
+const CURL_STOPS = new Set(['curl.cert-type-mismatch', 'curl.p12-without-cert-type', 'curl.cert-type-p12-on-pem', 'curl.key-type-mismatch', 'curl.cert-type-invalid', 'curl.key-type-invalid', 'curl.unknown-option', 'curl.missing-value', 'curl.cacert-not-pem', 'curl.cacert-not-found']);
+
+export async function runCurlDoctor(input: CurlDoctorInput): Promise<CurlDoctorReport> {
+  const cwd = input.cwd ?? process.cwd();
+  const { command: c, pastedError } = readCommand(input);
+  const errorText = input.error ?? pastedError;
+  const first = c.urls[0] === undefined ? null : effectiveUrl(c.urls[0]);
+
+  const files = await loadCurlFiles(c, cwd);
+  const fileCheck = checkCurlFiles(c, files);
+  const mapped = errorText !== undefined || input.exitCode !== undefined
+    ? mapCurlError({ exitCode: input.exitCode, message: errorText }, { cert: c.cert, key: c.key, host: first?.host ?? null, port: first?.port ?? null })
+    : null;
+  const curlFindings = [...(mapped?.findings ?? []), ...checkCommand(c), ...fileCheck.findings];
+  if (pastedError !== undefined && input.error === undefined) c.notes.push('the curl error pasted after the command was read as --error');
+
+  const offline = await runOffline(c, input, cwd);
+  const offlineFindings = offline ? offline.findings.filter((f) => !fileCheck.supersedes.includes(f.id)) : [];
+  linkCauses(mapped?.findings ?? [], [...fileCheck.findings, ...offlineFindings]);
+  const { live, skipped, extra } = await runLive(c, files, input, curlFindings);
+  const base: DoctorReport = offline ? { ...offline, findings: offlineFindings } : emptyReport();
+  const report = combine(base, live, extra);
+  return {
+    curl: c,
+    error: mapped ? { exitCode: mapped.exitCode, text: mapped.text } : null,
+    verdict: offline && offline.verdictSource !== null ? { ...offline.verdict, source: offline.verdictSource } : null,
+    findings: [...sortFindings(curlFindings), ...offlineFindings],
+    live: report.live,
+    liveSkipped: skipped,
+    report,
+    curlFindingCount: curlFindings.length,
+  };
+}
+
+/** curl's error says "the key could not be loaded"; the file checks say why. Name them in the error's evidence. */
+const LOCAL_ERRORS = new Set(['curl.cert-file-not-found', 'curl.cert-not-loaded', 'curl.key-not-loaded', 'curl.p12-not-loaded', 'curl.local-cert-problem', 'curl.client-cert-refused-locally']);
+
+const CAUSES = /^(curl\.|key\.|pkcs12\.|cert\.(file-not-found|parse-error|wrong-format|is-private-key|is-pkcs12|refused-by-client-tls)$)/;
+
+function linkCauses(errors: Finding[], checks: Finding[]): void {
+  const causes = checks.filter((f) => f.severity === 'error' && CAUSES.test(f.id)).map((f) => f.id);
+  for (const e of errors) if (LOCAL_ERRORS.has(e.id) && causes.length > 0) e.evidence.explainedBy = causes;
+}
+
+function readCommand(input: CurlDoctorInput): { command: CurlCommand; pastedError: string | undefined } {
+  if (input.line !== undefined && input.args !== undefined && input.args.length > 0) {
+    throw new UserError('E_USAGE', 'doctor curl: give the curl command either after -- or with --line, not both');
+  }
+  if (input.line !== undefined) {
+    if (input.line.trim() === '') throw new UserError('E_USAGE', 'doctor curl: --line is empty; paste the whole curl command');
+    const t = tokenize(input.line, input.home !== undefined ? { home: input.home } : {});
+    const c = parseCurlArgs(t.args, { dialect: t.dialect, program: t.program });
+    c.notes.unshift(...t.notes);
+    const pasted = CURL_LINE.exec(t.rest)?.[0].trim();
+    return { command: c, pastedError: pasted };
+  }
+  if (input.args === undefined || input.args.length === 0) {
+    throw new UserError('E_USAGE', 'doctor curl: give curl\'s arguments after -- (mtlsgate doctor curl -- --cert client.crt https://HOST/) or the whole command with --line');
+  }
+  const args = /^curl(\.exe)?$/i.test(input.args[0]!.split(/[\\/]/).pop() ?? '') ? input.args.slice(1) : input.args;
+  return { command: parseCurlArgs(args, { program: args === input.args ? null : input.args[0]! }), pastedError: undefined };
+}
+
+/** curl's `--cert` file name written back in curl's syntax, so the offline doctor splits it the same way. */
+function certArg(file: string): string {
+  return /[:\\]/.test(file) && !/^[A-Za-z]:[\\/]/.test(file) ? file.replace(/\\/g, '\\\\').replace(/:/g, '\\:') : file;
+}
+
+async function runOffline(c: CurlCommand, input: CurlDoctorInput, cwd: string): Promise<DoctorReport | null> {
+  const at = (p: string): string => (isAbsolute(p) || cwd === process.cwd() ? p : resolve(cwd, p));
+  const cert = c.cert !== null && c.certType !== 'ENG' && !isEngineRef(c.cert) ? c.cert : null;
+  const key = c.key !== null && c.keyType !== 'ENG' && !isEngineRef(c.key) ? c.key : null;
+  if (cert === null && key === null && input.truststore === undefined) return null;
+  return runDoctor({
+    ...(cert !== null && { cert: certArg(at(cert)) }),
+    ...(key !== null && { key: at(key) }),
+    ...(c.passphrase !== null && { pass: c.passphrase.value }),
+    ...(input.truststore !== undefined && { truststore: input.truststore }),
+  });
+}
+
+async function runLive(c: CurlCommand, files: CurlFiles, input: CurlDoctorInput, curlFindings: Finding[]): Promise<{ live: ProbeReport | null; skipped: string | null; extra: Finding[] }> {
+  if (input.live === false) return { live: null, skipped: '--no-live', extra: [] };
+  const raw = c.urls[0];
+  if (raw === undefined) return { live: null, skipped: 'the command has no URL', extra: [] };
+  const u = effectiveUrl(raw);
+  if (u.scheme !== 'https') return { live: null, skipped: `the URL is ${u.scheme}://, not https://`, extra: [] };
+  const client = clientOf(c, files);
+  const cacertPem = caPem(files, c, files.cwd);
+  const timeoutMs = input.timeoutMs ?? (c.maxTime !== null ? Math.round(c.maxTime * 1000) : undefined);
+  const extra: Finding[] = [];
+  const stops = curlFindings.filter((f) => CURL_STOPS.has(f.id));
+  if (stops.length > 0) {
+    extra.push(finding('curl.live-not-as-curl', 'info', 'curl itself would stop before connecting; the probe went ahead', `Because of ${stops.map((f) => f.id).join(', ')} curl ends before the handshake. The live probe used the files as mtlsgate read them${client ? ', client certificate included,' : ''} to show what the server does once that is fixed.`, '', { curlStops: stops.map((f) => f.id) }));
+  }
+  try {
+    const live = await (input.probe ?? liveProbe)({
+      url: u.url,
+      client,
+      cacertPem,
+      resolve: c.resolve,
+      connectTo: c.connectTo,
+      insecure: c.insecure,
+      ...(timeoutMs !== undefined && { timeoutMs }),
+    });
+    return { live, skipped: null, extra };
+  } catch (e) {
+    if (!isUserError(e)) throw e;
+    return { live: null, skipped: e.message, extra: [] };
+  }
+}
+
+/** The chain and key curl would present (the key from --key, else from the --cert file); undefined when there is none. */
+function clientOf(c: CurlCommand, files: CurlFiles): ProbeInput['client'] {
+  const cert = files.cert;
+  if (cert === null || cert.certs.length === 0) return undefined;
+  const key = c.key !== null ? files.key?.keys[0] : cert.keys[0];
+  if (key === undefined) return undefined;
+  return { chainPem: cert.certs.map((x) => x.x509.toString()).join(''), keyPem: key.keyObject.export({ type: 'pkcs8', format: 'pem' }).toString() };
+}
+
+/** --cacert's certificates, plus those in --capath; undefined = the system CAs (as curl without either). */
+function caPem(files: CurlFiles, c: CurlCommand, cwd: string): string | undefined {
+  const pems: string[] = [];
+  if (files.cacert !== null) pems.push(...files.cacert.certs.map((x) => x.x509.toString()));
+  if (c.capath !== null && files.capath?.isDir && files.capath.hashed > 0) pems.push(...capathPems(resolve(cwd, c.capath)));
+  return pems.length > 0 ? pems.join('') : undefined;
+}
+
+function capathPems(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir).filter((n) => /^[0-9a-f]{8}\.\d+$/.test(n)).slice(0, 500)) {
+    try {
+      out.push(...loadBytes(readFileSync(resolve(dir, name)), name, { maxBytes: 1 << 20 }).certs.map((x) => x.x509.toString()));
+    } catch {
+      // an unreadable entry is skipped, as OpenSSL skips it
+    }
+  }
+  return out;
+}
+
+function emptyReport(): DoctorReport {
+  return { verdict: denied(null, null), verdictSource: null, findings: [], certificates: [], key: null, chain: null, openssl: null };
+}
+
+function sortFindings(fs: Finding[]): Finding[] {
+  return fs.map((f, i) => ({ f, i })).sort((a, b) => severityRank[a.f.severity] - severityRank[b.f.severity] || a.i - b.i).map((x) => x.f);
+}
+
+export function curlDoctorHasErrors(r: CurlDoctorReport): boolean {
+  return r.findings.some((f) => f.severity === 'error') || liveHasErrors(r.report);
+}
+
+/** The JSON document: `{ curl, error, verdict, findings, live }`, passphrases as "***". */
+export function toJson(r: CurlDoctorReport): Record<string, unknown> {
+  return { curl: redactCurlCommand(r.curl), error: r.error, verdict: r.verdict, findings: r.findings, live: r.live, liveSkipped: r.liveSkipped };
+}
+

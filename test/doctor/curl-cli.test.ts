@@ -1,0 +1,152 @@
+/**
+ * `mtlsgate doctor curl` as a command: options before `--`, --line and stdin, usage errors (exit 2), exit 0/1, JSON,
+ * and above all: a passphrase given to curl is never printed, in any output.
+ */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createPrivateKey } from 'node:crypto';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { Command, CommanderError } from 'commander';
+import { main } from '../../src/cli/main.js';
+import { doctorCommand } from '../../src/cli/doctor.js';
+import { doctorCurlCommand } from '../../src/cli/doctor-curl.js';
+import type { CliContext } from '../../src/cli/context.js';
+import { isUserError } from '../../src/errors.js';
+import { bufferIo } from '../helpers/io.js';
+import { testPki, tmpDir, type TestPki } from '../helpers/pki.js';
+
+const SECRET = 'Sup3r-S3cret pass';
+let pki: TestPki;
+let dir = '';
+
+before(async () => {
+  pki = await testPki();
+  dir = tmpDir();
+  const key = createPrivateKey(readFileSync(pki.clientKey, 'utf8'));
+  writeFileSync(join(dir, 'enc.key'), key.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: SECRET }), { mode: 0o600 });
+  execFileSync('openssl', ['pkcs12', '-export', '-in', pki.clientCert, '-inkey', pki.clientKey, '-passout', `pass:${SECRET}`, '-out', join(dir, 'client.p12')]);
+});
+
+/** Runs `mtlsgate ARGS` the way main() does: through main() once src/cli/doctor.ts attaches `curl`, else an identical tree. */
+async function cli(args: string[], stdin?: string): Promise<{ code: number; out: string; err: string }> {
+  const b = bufferIo({ NO_COLOR: '1' });
+  if (stdin !== undefined) Object.assign(b.io, { stdin: Readable.from([Buffer.from(stdin)]) });
+  let exit = 0;
+  const ctx: CliContext = { io: b.io, setExitCode: (c) => void (exit = Math.max(exit, c)) };
+  if (doctorCommand(ctx).commands.some((c) => c.name() === 'curl')) {
+    const code = await main(args, b.io);
+    return { code, out: b.out(), err: b.err() };
+  }
+  const out = { writeOut: (s: string) => void b.io.stdout.write(s), writeErr: (s: string) => void b.io.stderr.write(s) };
+  const program = new Command('mtlsgate').configureOutput(out).exitOverride();
+  program.addCommand(doctorCommand(ctx).addCommand(doctorCurlCommand(ctx)));
+  const wire = (c: Command): void => void c.configureOutput(out).exitOverride().commands.forEach(wire);
+  program.commands.forEach(wire);
+  try {
+    await program.parseAsync(args, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) exit = e.exitCode === 0 ? 0 : 2;
+    else if (isUserError(e)) {
+      b.io.stderr.write(`mtlsgate: ${e.message}\n`);
+      exit = 2;
+    } else throw e;
+  }
+  return { code: exit, out: b.out(), err: b.err() };
+}
+
+function assertNoSecret(r: { out: string; err: string }): void {
+  assert.ok(!r.out.includes(SECRET) && !r.err.includes(SECRET), 'the passphrase was printed');
+  assert.ok(!r.out.includes('S3cret') && !r.err.includes('S3cret'), 'part of the passphrase was printed');
+}
+
+test('the passphrase is never printed: --cert file:PASS and --pass, text and JSON, argv and --line, right and wrong', async () => {
+  const p12 = join(dir, 'client.p12');
+  const enc = join(dir, 'enc.key');
+  const runs: string[][] = [
+    ['doctor', 'curl', '--no-live', '--', '--cert-type', 'P12', '--cert', `${p12}:${SECRET}`, 'https://x.test/'],
+    ['doctor', 'curl', '--no-live', '--json', '--', '--cert-type', 'P12', '--cert', `${p12}:${SECRET}`, 'https://x.test/'],
+    ['doctor', 'curl', '--no-live', '--truststore', pki.truststore, '--', '--cert', pki.clientCert, '--key', enc, '--pass', SECRET, 'https://x.test/'],
+    ['doctor', 'curl', '--no-live', '--json', '--truststore', pki.truststore, '--', '--cert', pki.clientCert, '--key', enc, '--pass', `${SECRET}x`, 'https://x.test/'],
+    ['doctor', 'curl', '--no-live', '--line', `curl --cert-type P12 --cert '${p12}:${SECRET}' --pass "${SECRET}" https://x.test/`],
+    ['doctor', 'curl', '--no-live', '--json', '--line', `curl -E '${p12}:${SECRET}' https://x.test/`],
+    // live, to a closed port: the probe's findings and evidence must not carry it either
+    ['doctor', 'curl', '--json', '--timeout', '3', '--', '--cert-type', 'P12', '--cert', `${p12}:${SECRET}`, 'https://127.0.0.1:1/'],
+  ];
+  for (const args of runs) {
+    const r = await cli(args);
+    assert.ok(r.code === 0 || r.code === 1, `${args.join(' ')}: exit ${r.code} ${r.err}`);
+    assertNoSecret(r);
+    if (args.includes('--json')) {
+      const j = JSON.parse(r.out) as { curl: { passphrase: { value: string } | null } };
+      assert.equal(j.curl.passphrase?.value, '***');
+    }
+  }
+});
+
+test('--json and --truststore may come before --, and give the offline verdict', async () => {
+  const r = await cli(['doctor', 'curl', '--json', '--no-live', '--truststore', pki.truststore, '--', '--cert', pki.clientCert, '--key', pki.clientKey, 'https://x.test/']);
+  assert.equal(r.code, 0, r.err + r.out);
+  const j = JSON.parse(r.out) as { verdict: { accepted: boolean; source: string }; findings: Array<{ id: string; severity: string }>; live: unknown; curl: { cert: string } };
+  assert.deepEqual(Object.keys(j), ['curl', 'error', 'verdict', 'findings', 'live', 'liveSkipped']);
+  assert.equal(j.verdict.accepted, true);
+  assert.equal(j.verdict.source, 'handshake');
+  assert.equal(j.curl.cert, pki.clientCert);
+  assert.deepEqual(j.findings.filter((f) => f.severity === 'error'), []);
+  assert.equal(j.live, null);
+});
+
+test('a leading curl after -- is the program word, not a URL', async () => {
+  const r = await cli(['doctor', 'curl', '--no-live', '--json', '--', 'curl', '-k', 'https://x.test/']);
+  const j = JSON.parse(r.out) as { curl: { program: string; insecure: boolean; urls: string[] } };
+  assert.deepEqual([j.curl.program, j.curl.insecure, j.curl.urls], ['curl', true, ['https://x.test/']]);
+});
+
+test('--line - reads the command from stdin; curl\'s error pasted after it is used', async () => {
+  const pasted = `$ curl -sS --cert ${pki.clientCert} \\\n    --key ${join(dir, 'enc.key')} https://x.test/\nEnter PEM pass phrase:\ncurl: (58) unable to set private key file: '${join(dir, 'enc.key')}' type PEM\n`;
+  const r = await cli(['doctor', 'curl', '--no-live', '--json', '--line', '-'], pasted);
+  assert.equal(r.code, 1, r.err);
+  const j = JSON.parse(r.out) as { error: { exitCode: number }; findings: Array<{ id: string }>; curl: { notes: string[] } };
+  assert.equal(j.error.exitCode, 58);
+  assert.deepEqual(j.findings.slice(0, 2).map((f) => f.id), ['curl.key-not-loaded', 'curl.pass-missing']);
+  assert.ok(j.curl.notes.some((n) => /pasted after the command/.test(n)));
+});
+
+test('text output: the command as curl reads it, curl\'s error, then the findings', async () => {
+  const r = await cli(['doctor', 'curl', '--no-live', '--error', 'curl: (6) Could not resolve host: mtls.example.invalid', '--', '-sk', '--cert', pki.clientCert, '--key', pki.clientKey, 'https://mtls.example.invalid/']);
+  assert.equal(r.code, 1);
+  assert.match(r.out, /^curl command, as curl reads it\n  URL +https:\/\/mtls\.example\.invalid\/  GET\n/);
+  assert.match(r.out, /\n  server CA +not checked \(-k\)\n/);
+  assert.match(r.out, /\n  ignored +-s\n/);
+  assert.match(r.out, /\n  curl said +\(6\) Could not resolve host: mtls\.example\.invalid\n/);
+  assert.match(r.out, /\[curl\.cannot-resolve\]/);
+  assert.match(r.out, /\[curl\.insecure\]/);
+  assert.match(r.out, /Live probe not run: --no-live/);
+});
+
+test('usage errors exit 2 with one line', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['doctor', 'curl'], /give curl's arguments after --/],
+    [['doctor', 'curl', '--line', "curl --cert 'c.pem https://x.test/"], /unterminated single quote/],
+    [['doctor', 'curl', '--line', 'wget https://x.test/'], /does not start with curl/],
+    [['doctor', 'curl', '--line', 'curl https://x.test/', '--', '-k', 'https://x.test/'], /either after -- or with --line/],
+    [['doctor', 'curl', '--cert', 'c.pem', 'https://x.test/'], /put curl's options after --/],
+    [['doctor', 'curl', '--exit-code', 'abc', '--', 'https://x.test/'], /--exit-code: "abc"/],
+    [['doctor', 'curl', '--timeout', '0', '--', 'https://x.test/'], /--timeout/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await cli(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.out}${r.err}`);
+    assert.match(r.err, re);
+    assert.equal(r.err.trim().split('\n').length, 1, r.err);
+  }
+});
+
+test('--help describes the command and exits 0', async () => {
+  const r = await cli(['doctor', 'curl', '--help']);
+  assert.equal(r.code, 0);
+  assert.match(r.out, /-- <curl arguments>/);
+  assert.match(r.out, /--line <command>/);
+});
