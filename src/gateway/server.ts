@@ -218,7 +218,16 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
   await listen(server, cfg.listen.host, cfg.listen.port);
   log.info({ address: server.address(), domains: [...state.domains.keys()] }, 'listening');
 
-  async function reload(): Promise<ReloadResult> {
+  // One reload at a time: SIGHUP and POST /reload can overlap, and a slow one (an S3 fetch) finishing last would
+  // swap in files older than those of the reload that started after it.
+  let reloading: Promise<unknown> = Promise.resolve();
+  function reload(): Promise<ReloadResult> {
+    const run = reloading.then(reloadOnce, reloadOnce);
+    reloading = run.catch(() => undefined);
+    return run;
+  }
+
+  async function reloadOnce(): Promise<ReloadResult> {
     const warnings: string[] = [];
     let next: GatewayConfig;
     try {
