@@ -129,6 +129,11 @@ test('a pinned truststoreVersion is sent with every GetObject (s3rver ignores it
     assert.equal(gets.length, 2, `start-up and reload: ${s3.requests.slice(from).join(', ')}`);
     for (const g of gets) assert.equal(g.searchParams.get('versionId'), version, `GetObject ${g.pathname}${g.search}`);
     assert.equal(pinned.stderr, '');
+    // The SDK's keep-alive sockets to S3 must not hold the process open after SIGTERM.
+    const t0 = Date.now();
+    await pinned.stop(5000);
+    assert.deepEqual([pinned.exitCode, pinned.exitSignal], [0, null], `exit after SIGTERM (${Date.now() - t0} ms)`);
+    assert.ok(Date.now() - t0 < 3000, `exited ${Date.now() - t0} ms after SIGTERM`);
   } finally {
     await pinned.stop();
   }
