@@ -15,6 +15,7 @@ import { probe, DEFAULT_TIMEOUT_MS } from '../doctor/live/probe.js';
 import { parseTarget } from '../doctor/live/target.js';
 import { clientForProbe, combine, liveHasErrors } from '../doctor/live/combine.js';
 import type { Finding } from '../doctor/finding.js';
+import { doctorCurlCommand } from './doctor-curl.js';
 
 interface DoctorOptions {
   cert?: string;
@@ -36,6 +37,9 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 export function doctorCommand(ctx: CliContext): Command {
   return new Command('doctor')
+    // `doctor curl -- ...` takes curl's own options; the parent's must not swallow them.
+    .enablePositionalOptions()
+    .addCommand(doctorCurlCommand(ctx))
     .description('explain whether the gateway would accept a client certificate, and what to fix; --url probes a live endpoint too')
     .option('--cert <file[:pass]>', 'client certificate (PEM, DER, PKCS#12; curl\'s file:passphrase works)')
     .option('--key <file>', 'private key (omit when it is in the --cert file)')

@@ -26,6 +26,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .description('mutual-TLS gateway and certificate doctor')
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
+    .enablePositionalOptions()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .exitOverride();
   for (const make of [serveCommand, demoCommand, doctorCommand, inspectCommand, pkiCommand, truststoreCommand]) {

@@ -7,7 +7,6 @@ import { createHash, X509Certificate } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import type { BasicConstraintsInfo, Cert, CertInfo, SignatureAlgorithmInfo } from './types.js';
 import {
-  DN_ATTRIBUTES,
   EXT_AUTHORITY_KEY_ID,
   EXT_BASIC_CONSTRAINTS,
   EXT_EXT_KEY_USAGE,
@@ -22,7 +21,6 @@ import {
 import {
   TAG_BIT_STRING,
   TAG_BOOLEAN,
-  TAG_BMP_STRING,
   TAG_GENERALIZED_TIME,
   TAG_INTEGER,
   TAG_OCTET_STRING,

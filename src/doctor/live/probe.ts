@@ -10,7 +10,7 @@ import type { CertInfo } from '../../pki/types.js';
 import { severityRank, type Finding } from '../finding.js';
 import { alertName } from './alerts.js';
 import { probeCertificateRequest, type CertRequestProbe } from './cert-request.js';
-import { connectTcp, exchange, handshake, type HttpResult, type TlsDone } from './connect.js';
+import { connectTcp, exchange, handshake, type HttpResult } from './connect.js';
 import { alertFinding, closedAfterHandshake, dnsFinding, handshakeFinding, tcpFinding, type HandshakeContext } from './findings-conn.js';
 import { clientRequestFindings, serverFindings } from './findings-cert.js';
 import { httpFailureFinding, httpFindings, refusesCertificate, type HttpCheck } from './findings-http.js';
