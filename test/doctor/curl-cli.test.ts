@@ -132,7 +132,6 @@ test('usage errors exit 2 with one line', async () => {
     [['doctor', 'curl', '--line', "curl --cert 'c.pem https://x.test/"], /unterminated single quote/],
     [['doctor', 'curl', '--line', 'wget https://x.test/'], /does not start with curl/],
     [['doctor', 'curl', '--line', 'curl https://x.test/', '--', '-k', 'https://x.test/'], /either after -- or with --line/],
-    [['doctor', 'curl', '--cert', 'c.pem', 'https://x.test/'], /put curl's options after --/],
     [['doctor', 'curl', '--exit-code', 'abc', '--', 'https://x.test/'], /--exit-code: "abc"/],
     [['doctor', 'curl', '--timeout', '0', '--', 'https://x.test/'], /--timeout/],
   ];
@@ -142,6 +141,14 @@ test('usage errors exit 2 with one line', async () => {
     assert.match(r.err, re);
     assert.equal(r.err.trim().split('\n').length, 1, r.err);
   }
+});
+
+test('without --, curl options after `doctor curl` are still read as curl\'s (doctor has positional options)', async () => {
+  const r = await cli(['doctor', 'curl', '--json', '--no-live', '--cert', 'c.pem', 'https://x.test/']);
+  assert.equal(r.code, 1, r.err);
+  const report = JSON.parse(r.out) as { curl: { cert: unknown; urls?: unknown }; findings: { id: string }[] };
+  assert.match(JSON.stringify(report.curl), /c\.pem/);
+  assert.ok(report.findings.some((f) => f.id === 'cert.file-not-found'));
 });
 
 test('--help describes the command and exits 0', async () => {
