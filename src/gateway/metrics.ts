@@ -17,7 +17,8 @@ export function inc(m: Map<string, number>, key: string): void {
 
 const label = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
-export function renderMetrics(m: Metrics, ready: boolean): string {
+/** ready: every domain serves; degraded: the last load of some domain failed and it serves its previous state. */
+export function renderMetrics(m: Metrics, ready: boolean, degraded: boolean): string {
   const lines: string[] = [];
   lines.push('# TYPE mtlsgate_requests_total counter');
   for (const [k, v] of m.requests) {
@@ -34,5 +35,6 @@ export function renderMetrics(m: Metrics, ready: boolean): string {
   lines.push('# TYPE mtlsgate_truststore_errors_total counter');
   for (const [k, v] of m.truststoreErrors) lines.push(`mtlsgate_truststore_errors_total{domain="${label(k)}"} ${v}`);
   lines.push('# TYPE mtlsgate_ready gauge', `mtlsgate_ready ${ready ? 1 : 0}`);
+  lines.push('# TYPE mtlsgate_degraded gauge', `mtlsgate_degraded ${degraded ? 1 : 0}`);
   return lines.join('\n') + '\n';
 }

@@ -44,9 +44,13 @@ export interface ForwardInfo {
 export async function forward(req: IncomingMessage, res: ServerResponse, match: RouteMatch, info: ForwardInfo): Promise<number> {
   const headers: Record<string, string | string[]> = {};
   const raw = req.rawHeaders;
+  // Headers the client names in Connection are hop-by-hop too (RFC 9110 §7.6.1). The gateway's own are set below,
+  // after this loop, so naming them here cannot remove them.
+  const conn = req.headers.connection;
+  const hop = conn ? new Set(conn.toLowerCase().split(',').map((t) => t.trim())) : null;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
-    if (isGatewayOwned(name)) continue;
+    if (isGatewayOwned(name) || hop?.has(name)) continue;
     const prev = headers[name];
     headers[name] = prev === undefined ? raw[i + 1]! : Array.isArray(prev) ? [...prev, raw[i + 1]!] : [prev, raw[i + 1]!];
   }

@@ -258,7 +258,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
 
   let admin: http.Server | null = null;
   if (cfg.admin) {
-    admin = http.createServer((req, res) => void handleAdmin(req, res, { state: () => state, lastErrors: () => lastErrors, reload, metrics: () => renderMetrics(metrics, lastErrors.length === 0) }));
+    admin = http.createServer((req, res) => void handleAdmin(req, res, { state: () => state, lastErrors: () => lastErrors, reload, metrics: () => renderMetrics(metrics, state.config.domains.every((d) => state.domains.has(d.domainName)), lastErrors.length > 0) }));
     await listen(admin, cfg.admin.host, cfg.admin.port);
     log.info({ address: admin.address() }, 'admin listening');
   }

@@ -448,6 +448,9 @@ test('client-sent identity headers are replaced by the gateway\'s (RFC 9440 Clie
     X_Client_Cert_Subject_DN: 'CN=admin',
     'X-Forwarded_For': '6.6.6.6',
     X_Request_Id: 'spoofed-request-id',
+    // Connection names hop-by-hop headers (RFC 9110 §7.6.1): X-Hop goes; naming a gateway header removes nothing of ours.
+    Connection: 'keep-alive, X-Hop, X-Client-Cert-Subject-DN',
+    'X-Hop': 'must not reach the backend',
   };
   const res = await nodeRequest({ port: w.gw.port, servername: HEADERS, ca: w.server.caPem, cert: dated.certPem + policyInt.certPem, key: dated.keyPem, path, headers: spoofed });
   assert.equal(res.status, 200, res.text);
@@ -473,6 +476,7 @@ test('client-sent identity headers are replaced by the gateway\'s (RFC 9440 Clie
   assert.equal(h.forwarded, undefined);
   assert.equal(h['x-forwarded-client-cert'], undefined);
   assert.equal(h['x-custom'], 'kept', 'other headers pass through');
+  assert.equal(h['x-hop'], undefined, 'a header named in Connection is hop-by-hop');
   const underscored = Object.keys(h).filter((n) => n.includes('_'));
   assert.deepEqual(underscored, [], 'no underscore variant of a gateway header reaches the backend');
 
