@@ -50,7 +50,7 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
     findings.push(...checkChain(k, analysis));
     ({ verdict, source, openssl } = await reachVerdict(k, analysis, findings));
   } else if (k.leaf && input.truststore === undefined) {
-    findings.push(finding('truststore.not-given', 'info', 'no truststore given: the gateway\'s verdict is not predicted', 'The files were checked on their own. Add --truststore with the bundle the gateway uses (the PEM file uploaded to S3) to learn whether it would accept this certificate and why not.', `mtlsgate doctor --cert ${k.certPath ?? 'client.crt'} --truststore truststore.pem`));
+    findings.push(finding('doctor.no-truststore', 'info', 'no truststore given: the gateway\'s verdict is not predicted', 'The files were checked on their own. Add --truststore with the bundle the gateway uses (the PEM file uploaded to S3) to learn whether it would accept this certificate and why not.', `mtlsgate doctor --cert ${k.certPath ?? 'client.crt'} --truststore truststore.pem`));
   }
   return {
     verdict,

@@ -186,7 +186,7 @@ test('chain findings', async () => {
 });
 
 test('no truststore: files are checked, the verdict is unknown', async () => {
-  const r = await expectFinding({ cert: join(dir, 'good.crt'), key: join(dir, 'good.key') }, 'truststore.not-given', null);
+  const r = await expectFinding({ cert: join(dir, 'good.crt'), key: join(dir, 'good.key') }, 'doctor.no-truststore', null);
   assert.equal(r.verdict.accepted, false);
   assert.equal(r.verdictSource, null);
 });
