@@ -3,7 +3,6 @@
  * built in full before it serves, and swapped as one reference on reload. A domain whose new build fails keeps
  * serving with its previous state (Caddy's "build new, swap, keep old on error").
  */
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import tls from 'node:tls';
 import type { Finding } from '../doctor/finding.js';
@@ -93,10 +92,6 @@ export async function buildDomain(cfg: GatewayConfig, d: DomainConfig): Promise<
     if (code === 'ERR_OSSL_BAD_DECRYPT' || code === 'ERR_OSSL_CRYPTO_INTERRUPTED_OR_CANCELLED') throw new Error(`certificate.key: ${d.certificate.key}: ${serverCertMessage(e)}`);
     throw new Error(`certificate.cert: ${d.certificate.cert}: ${serverCertMessage(e)}`);
   }
-  // Resumption with client certificates needs a session id context (OpenSSL refuses resumption without one);
-  // one per domain, so a session from one domain can never resume on another.
-  const sidCtx = createHash('sha256').update(`mtlsgate:${name}`).digest('hex').slice(0, 32);
-  (secureContext.context as { setSessionIdContext?: (s: string) => void }).setSessionIdContext?.(sidCtx);
 
   const policy: PolicyOptions = { ...DEFAULT_POLICY, trustClientIntermediates: d.mutualTls.trustClientIntermediates };
   return {
