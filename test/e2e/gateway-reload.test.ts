@@ -162,7 +162,8 @@ test('a broken truststore on reload: error returned and logged, the old truststo
       assert.deepEqual([rb.ready, rb.degraded, rb.domains[DOMAIN]!.loaded, rb.domains[DOMAIN]!.lastError], [true, true, true, err.message], what);
       const metrics = (await gw.admin('/metrics')).body;
       assert.match(metrics, new RegExp(`^mtlsgate_truststore_errors_total\\{domain="${DOMAIN.replace(/\./g, '\\.')}"\\} ${n}$`, 'm'), `${what}:\n${metrics}`);
-      assert.match(metrics, /^mtlsgate_ready 0$/m, 'the ready gauge says the last load failed');
+      assert.match(metrics, /^mtlsgate_ready 1$/m, 'still ready: the domain serves its previous truststore');
+      assert.match(metrics, /^mtlsgate_degraded 1$/m, 'the degraded gauge says the last load failed');
     }
 
     // SIGHUP reports the same way, in the log.
@@ -178,7 +179,9 @@ test('a broken truststore on reload: error returned and logged, the old truststo
     assert.equal(loaded(fixMark).length, 1);
     const rb = JSON.parse((await gw.admin('/readyz')).body) as { degraded: boolean; domains: Record<string, { lastError: string | null }> };
     assert.deepEqual([rb.degraded, rb.domains[DOMAIN]!.lastError], [false, null]);
-    assert.match((await gw.admin('/metrics')).body, /^mtlsgate_ready 1$/m);
+    const fixed = (await gw.admin('/metrics')).body;
+    assert.match(fixed, /^mtlsgate_ready 1$/m);
+    assert.match(fixed, /^mtlsgate_degraded 0$/m);
     assert.equal((await request(client, false)).status, 200);
   } finally {
     agent.destroy();
