@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Installs what mtlsgate's tests use: npm dependencies (from the lock file) and the curl/openssl clients.
+# Installs what mtlsgate's tests use: npm dependencies (from the lock file), the curl/openssl clients, and nginx
+# for the doctor's interop test (a peer server with ssl_verify_client on; the test skips visibly without it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
 command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
   else
     echo "setup: missing ${need[*]}; install them (apt-get install ${need[*]}) for the end-to-end tests" >&2
   fi
