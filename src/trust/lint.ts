@@ -15,6 +15,7 @@ import { likelyIssued, looksSelfSigned, timeValid } from '../policy/chain.js';
 import { finding } from '../doctor/finding.js';
 import type { Finding } from '../doctor/finding.js';
 import type { Truststore } from './truststore.js';
+import { listCommand, localName, removeCommand, shq, showCommand } from './commands.js';
 
 /** `truststore.expires-soon` fires this many days before notAfter. */
 export const EXPIRY_WARNING_DAYS = 30;
@@ -515,34 +516,4 @@ function hexId(hex: string): string {
 
 function hexOrNone(hex: string | null): string {
   return hex === null ? '(none)' : hexId(hex);
-}
-
-/** awk picks certificate blocks by position; the pattern matches the labels the loader reads as certificates. */
-const CERT_BEGIN = '/^[ \\t]*-----BEGIN (X509 |TRUSTED )?CERTIFICATE-----/';
-
-function showCommand(ctx: LintContext, i: number, what = '-text'): string {
-  if (!ctx.positional) return listCommand(ctx);
-  return `awk -v n=${i} '${CERT_BEGIN}{p=(k++==n)} p; /^[ \\t]*-----END /{p=0}' ${ctx.name} | openssl x509 -noout ${what}`;
-}
-
-function removeCommand(ctx: LintContext, i: number): string {
-  if (!ctx.positional) {
-    return `delete the block of certificate ${i} (subject ${ctx.certs[i]!.info.subject}) by hand; once the bundle's parse errors are fixed, lint prints exact commands`;
-  }
-  return `awk -v n=${i} '${CERT_BEGIN}{s=(k++==n)} !s; /^[ \\t]*-----END /{s=0}' ${ctx.name} > ${ctx.name}.new`;
-}
-
-function listCommand(ctx: LintContext): string {
-  return `openssl crl2pkcs7 -nocrl -certfile ${ctx.name} | openssl pkcs7 -print_certs -noout`;
-}
-
-/** The local file name to use in commands; an s3:// bundle is first copied down as truststore.pem. */
-export function localName(source: string): string {
-  if (source.startsWith('file://')) return decodeURIComponent(source.slice('file://'.length));
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(source) ? 'truststore.pem' : source;
-}
-
-/** A POSIX shell word for `s`: as is when safe, else single-quoted. */
-export function shq(s: string): string {
-  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }

@@ -9,7 +9,7 @@ import { finding } from '../doctor/finding.js';
 import type { Finding } from '../doctor/finding.js';
 import { makeTruststore } from './truststore.js';
 import type { Truststore } from './truststore.js';
-import { localName, shq } from './lint.js';
+import { localName, shq } from './commands.js';
 
 export interface TruststoreRead {
   /** Null when not a single certificate could be read. */

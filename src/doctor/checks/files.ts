@@ -5,6 +5,7 @@
 import type { LoadedFile, LoadProblem } from '../../pki/types.js';
 import { finding, type Finding } from '../finding.js';
 import type { Known } from '../known.js';
+import { shellQuote } from '../shell.js';
 
 const CURL_PEM_NOTE = 'curl and most clients read --cert and --key as PEM unless told otherwise (--cert-type, --key-type).';
 
@@ -140,9 +141,7 @@ function problem(f: LoadedFile, kind: LoadProblem['kind']): LoadProblem | undefi
 }
 
 /** Quote a path for a shell command shown to the user. */
-export function q(path: string): string {
-  return /^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`;
-}
+export const q = shellQuote;
 
 function stem(path: string): string {
   return path.replace(/\.[^./]+$/, '');
