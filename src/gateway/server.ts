@@ -90,7 +90,11 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
   // sent on a refused connection is still served (and logged as a denial the client never sees).
   server.prependListener('secureConnection', (socket: VerifiedSocket) => {
     const d = lookupDomain(state, String(socket.servername || ''));
-    if (!d) return void socket.destroy();
+    if (!d) {
+      // Only reachable if a reload removed the domain during this handshake: say so rather than vanish.
+      log.info({ remote: socket.remoteAddress, servername: socket.servername || null }, 'connection closed: no domain for this server name');
+      return void socket.destroy();
+    }
     if (d.config.mutualTls.noCertificate === 'handshake' && !socket.getPeerCertificate()?.raw) {
       // API Gateway ends the connection when no certificate is sent; say why in our log at least.
       log.info({ domain: d.name, remote: socket.remoteAddress, reason: 'No required SSL certificate was sent' }, 'connection refused: no client certificate');
