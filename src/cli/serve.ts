@@ -5,7 +5,10 @@ import { UserError } from '../errors.js';
 import { loadConfig } from '../gateway/config.js';
 import { makeLogger } from '../gateway/log.js';
 import { GatewayStartError, startGateway } from '../gateway/server.js';
-import { waitForSignals } from './signals.js';
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import { coalescedReload, waitForSignals } from './signals.js';
+import { runPrimary, serveAsWorker, type ToPrimary } from '../gateway/cluster.js';
 
 export function serveCommand(ctx: CliContext): Command {
   return new Command('serve')
@@ -13,7 +16,9 @@ export function serveCommand(ctx: CliContext): Command {
     .requiredOption('-c, --config <file>', 'YAML or JSON config (see docs/config.md)')
     .option('--log-format <json|pretty>', 'override logs.format')
     .option('--check', 'validate the config and load every certificate and truststore, then exit')
-    .action(async (o: { config: string; logFormat?: string; check?: boolean }) => {
+    .option('--workers <n|auto>', 'worker processes sharing the listener (auto: one per core)', '1')
+    .action(async (o: { config: string; logFormat?: string; check?: boolean; workers: string }) => {
+      const workers = parseWorkers(o.workers);
       const cfg = await loadConfig(o.config);
       if (o.logFormat !== undefined) {
         if (o.logFormat !== 'json' && o.logFormat !== 'pretty') throw new UserError('E_USAGE', `--log-format: expected json or pretty, got "${o.logFormat}"`);
@@ -27,14 +32,29 @@ export function serveCommand(ctx: CliContext): Command {
         earlyHup = true;
       };
       process.on('SIGHUP', onEarlyHup);
+      if (workers > 1 && !o.check && cluster.isPrimary) {
+        try {
+          await runPrimary({ workers, cfg, log, onStartError: (m) => new UserError('E_START', `${o.config}: ${m}`) });
+        } finally {
+          process.off('SIGHUP', onEarlyHup);
+        }
+        return;
+      }
       let gw;
       try {
-        gw = await startGateway(o.check ? { ...cfg, listen: { host: '127.0.0.1', port: 0 }, admin: undefined } : cfg, log, o.config);
+        // A worker leaves the admin listener to its primary, which asks every worker and merges the answers.
+        const run = o.check ? { ...cfg, listen: { host: '127.0.0.1', port: 0 }, admin: undefined } : cluster.isWorker ? { ...cfg, admin: undefined } : cfg;
+        gw = await startGateway(run, log, o.config);
       } catch (e) {
+        if (cluster.isWorker && e instanceof Error) process.send?.({ type: 'start-error', message: e.message } satisfies ToPrimary);
         if (e instanceof GatewayStartError) throw new UserError('E_START', `${o.config}: ${e.message}`);
         throw e;
       } finally {
         process.off('SIGHUP', onEarlyHup);
+      }
+      if (cluster.isWorker) {
+        await serveAsWorker(gw, coalescedReload(gw));
+        return;
       }
       if (o.check) {
         await gw.close(0);
@@ -45,4 +65,11 @@ export function serveCommand(ctx: CliContext): Command {
       if (earlyHup) process.emit('SIGHUP', 'SIGHUP');
       await stopped;
     });
+}
+
+function parseWorkers(s: string): number {
+  if (s === 'auto') return availableParallelism();
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UserError('E_USAGE', `--workers: expected a number from 1 to 64 or auto, got "${s}"`);
+  return n;
 }

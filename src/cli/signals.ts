@@ -2,24 +2,29 @@
 import type { Gateway } from '../gateway/server.js';
 import type { Logger } from '../gateway/log.js';
 
+/** A reload trigger that turns a storm of requests into at most one reload in flight plus one queued. */
+export function coalescedReload(gw: Gateway): () => void {
+  let reloading: Promise<unknown> | null = null;
+  let again = false;
+  const trigger = (): void => {
+    if (reloading) {
+      again = true;
+      return;
+    }
+    reloading = gw.reload().finally(() => {
+      reloading = null;
+      if (again) {
+        again = false;
+        trigger();
+      }
+    });
+  };
+  return trigger;
+}
+
 export function waitForSignals(gw: Gateway, log: Logger): Promise<void> {
   return new Promise((resolve) => {
-    let reloading: Promise<unknown> | null = null;
-    let again = false;
-    const onHup = (): void => {
-      // A storm of SIGHUPs becomes at most one reload in flight plus one queued.
-      if (reloading) {
-        again = true;
-        return;
-      }
-      reloading = gw.reload().finally(() => {
-        reloading = null;
-        if (again) {
-          again = false;
-          onHup();
-        }
-      });
-    };
+    const onHup = coalescedReload(gw);
     const onStop = (sig: string): void => {
       log.info({ signal: sig }, 'draining and stopping');
       process.off('SIGHUP', onHup);

@@ -16,7 +16,7 @@ import { closePools, forward } from './proxy.js';
 import { sendJson } from './respond.js';
 import { inc, newMetrics, renderMetrics, type Metrics } from './metrics.js';
 import type { Logger } from './log.js';
-import { handleAdmin } from './admin.js';
+import { handleAdmin, type AdminDeps } from './admin.js';
 
 export interface ReloadResult {
   ok: boolean;
@@ -31,6 +31,8 @@ export interface Gateway {
   close(deadlineMs?: number): Promise<void>;
   state(): GatewayState;
   metrics: Metrics;
+  /** What the admin endpoints answer from (a worker answers its primary with it). */
+  admin: AdminDeps;
 }
 
 const kVerdict = Symbol('mtlsgate.verdict');
@@ -260,9 +262,15 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
     return { ok: errors.length === 0, errors, warnings };
   }
 
+  const adminDeps: AdminDeps = {
+    state: () => state,
+    lastErrors: () => lastErrors,
+    reload,
+    metrics: () => renderMetrics(metrics, state.config.domains.every((d) => state.domains.has(d.domainName)), lastErrors.length > 0),
+  };
   let admin: http.Server | null = null;
   if (cfg.admin) {
-    admin = http.createServer((req, res) => void handleAdmin(req, res, { state: () => state, lastErrors: () => lastErrors, reload, metrics: () => renderMetrics(metrics, state.config.domains.every((d) => state.domains.has(d.domainName)), lastErrors.length > 0) }));
+    admin = http.createServer((req, res) => void handleAdmin(req, res, adminDeps));
     await listen(admin, cfg.admin.host, cfg.admin.port);
     log.info({ address: admin.address() }, 'admin listening');
   }
@@ -273,6 +281,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
     reload,
     state: () => state,
     metrics,
+    admin: adminDeps,
     async close(deadlineMs = 10_000) {
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
