@@ -138,16 +138,30 @@ interface ClientContext {
   error: string | null;
 }
 
+/** Codes of OpenSSL refusing a certificate for its security level (algorithms, key size), not for its content. */
+const SECLEVEL_REFUSALS = new Set(['ERR_SSL_CA_MD_TOO_WEAK', 'ERR_SSL_EE_KEY_TOO_SMALL', 'ERR_SSL_CA_KEY_TOO_SMALL']);
+
 /** The TLS context: the CAs to verify the server with, and the client certificate when the TLS library takes it. */
 function clientContext(input: ProbeInput): ClientContext {
   const ca = input.cacertPem !== undefined ? { ca: input.cacertPem } : {};
   const chain = input.client ? certInfos(pemBlocks(input.client.chainPem)) : [];
   let loadError: string | null = null;
   if (input.client) {
+    const withCert = { ...ca, cert: input.client.chainPem, key: input.client.keyPem };
     try {
-      return { context: tls.createSecureContext({ ...ca, cert: input.client.chainPem, key: input.client.keyPem }), loaded: true, loadError: null, chain, code: '', error: null };
+      return { context: tls.createSecureContext(withCert), loaded: true, loadError: null, chain, code: '', error: null };
     } catch (e) {
       loadError = `${(e as NodeJS.ErrnoException).code ?? 'ERROR'}: ${(e as Error).message}`;
+      // Node's security level refuses a SHA-1/MD5-signed certificate or a small key before connecting; the server
+      // is the one to judge it (as in the offline loopback handshake), so send it at level 0. The client-side
+      // refusal is reported by the offline checks (cert.refused-by-client-tls; curl.client-cert-refused-locally).
+      if (SECLEVEL_REFUSALS.has((e as NodeJS.ErrnoException).code ?? '')) {
+        try {
+          return { context: tls.createSecureContext({ ...withCert, ciphers: 'DEFAULT@SECLEVEL=0' }), loaded: true, loadError: null, chain, code: '', error: null };
+        } catch {
+          // refused at level 0 too: go on without it, with the first error
+        }
+      }
     }
   }
   try {
