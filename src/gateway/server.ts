@@ -36,6 +36,9 @@ export interface Gateway {
 }
 
 const kVerdict = Symbol('mtlsgate.verdict');
+/** Backoff for retrying a failed truststore load: 1 s, 2 s, 4 s, ... at most 60 s. */
+const RETRY_MIN_MS = 1000;
+const RETRY_MAX_MS = 60_000;
 type VerifiedSocket = TLSSocket & { [kVerdict]?: ConnectionVerdict };
 
 export class GatewayStartError extends Error {}
@@ -259,7 +262,27 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
     errors.length ? metrics.reloads.failed++ : metrics.reloads.ok++;
     logTruststores(log, state, before);
     for (const w of warnings) log.warn(w);
+    scheduleRetry(errors.length > 0);
     return { ok: errors.length === 0, errors, warnings };
+  }
+
+  // A domain whose source failed (S3 down, file mid-replace) keeps its previous state; retry with backoff so it
+  // recovers by itself once the source is back, without waiting for someone to signal a reload.
+  let retryTimer: NodeJS.Timeout | null = null;
+  let retryDelayMs = RETRY_MIN_MS;
+  function scheduleRetry(failed: boolean): void {
+    if (!failed) {
+      retryDelayMs = RETRY_MIN_MS;
+      return;
+    }
+    if (retryTimer) return;
+    log.info({ inMs: retryDelayMs, domains: lastErrors.map((e) => e.domain) }, 'will retry the failed truststore load');
+    retryTimer = setTimeout(() => {
+      retryTimer = null;
+      void reload();
+    }, retryDelayMs);
+    retryTimer.unref();
+    retryDelayMs = Math.min(retryDelayMs * 2, RETRY_MAX_MS);
   }
 
   const adminDeps: AdminDeps = {
@@ -283,6 +306,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
     metrics,
     admin: adminDeps,
     async close(deadlineMs = 10_000) {
+      if (retryTimer) clearTimeout(retryTimer);
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
       admin?.close();

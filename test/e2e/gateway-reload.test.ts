@@ -161,7 +161,9 @@ test('a broken truststore on reload: error returned and logged, the old truststo
       const rb = JSON.parse(ready.body) as { ready: boolean; degraded: boolean; domains: Record<string, { loaded: boolean; lastError: string | null }> };
       assert.deepEqual([rb.ready, rb.degraded, rb.domains[DOMAIN]!.loaded, rb.domains[DOMAIN]!.lastError], [true, true, true, err.message], what);
       const metrics = (await gw.admin('/metrics')).body;
-      assert.match(metrics, new RegExp(`^mtlsgate_truststore_errors_total\\{domain="${DOMAIN.replace(/\./g, '\\.')}"\\} ${n}$`, 'm'), `${what}:\n${metrics}`);
+      // At least one per broken case so far; the automatic retries of a failed load count too.
+      const counted = new RegExp(`^mtlsgate_truststore_errors_total\\{domain="${DOMAIN.replace(/\./g, '\\.')}"\\} (\\d+)$`, 'm').exec(metrics);
+      assert.ok(counted && Number(counted[1]) >= n, `${what}:\n${metrics}`);
       assert.match(metrics, /^mtlsgate_ready 1$/m, 'still ready: the domain serves its previous truststore');
       assert.match(metrics, /^mtlsgate_degraded 1$/m, 'the degraded gauge says the last load failed');
     }
@@ -176,7 +178,7 @@ test('a broken truststore on reload: error returned and logged, the old truststo
     writeFileSync(w.truststore, w.ca.certPem);
     const fixMark = gw.mark();
     await reloadOk();
-    assert.equal(loaded(fixMark).length, 1);
+    assert.ok(loaded(fixMark).length >= 1, 'the fixed truststore was loaded (by the reload, or by an automatic retry just before it)');
     const rb = JSON.parse((await gw.admin('/readyz')).body) as { degraded: boolean; domains: Record<string, { lastError: string | null }> };
     assert.deepEqual([rb.degraded, rb.domains[DOMAIN]!.lastError], [false, null]);
     const fixed = (await gw.admin('/metrics')).body;
