@@ -49,7 +49,10 @@ export function parseCert(der: Buffer): Cert {
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(exact);
-    splitCertificate(exact); // our own walk must succeed too, so describing later cannot fail
+    // Our own walk must succeed too, so describing later cannot fail; OpenSSL parses a malformed time (its
+    // validTo is then "Bad time value"), which would make describeCert's toISOString throw.
+    const times = readValidity(exact, splitCertificate(exact).validity, x509);
+    if (times.some((t) => Number.isNaN(t.getTime()))) throw new Error('a validity date (notBefore or notAfter) is malformed');
   } catch (e) {
     throw new Error(`not a valid x.509 certificate: ${oneLine(e)}`);
   }

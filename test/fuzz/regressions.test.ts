@@ -1,0 +1,50 @@
+/**
+ * Inputs the fuzzer (or its seed corpus) found to break something, kept as plain tests so the fix stays fixed.
+ * Each names what was wrong.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { main } from '../../src/cli/main.js';
+import { issue } from '../../src/pki/generate.js';
+import { loadBytes } from '../../src/pki/load.js';
+import { parseCert } from '../../src/pki/cert.js';
+import { toPem } from '../../src/pki/pem.js';
+import { truststoreFromPem } from '../../src/trust/load.js';
+import { bufferIo } from '../helpers/io.js';
+import { tmpDir } from '../helpers/pki.js';
+
+/** A real certificate whose notBefore (index 0) or notAfter (1) UTCTime has a letter for a digit. */
+async function badTimeCert(which: 0 | 1): Promise<Buffer> {
+  const der = Buffer.from((await issue({ subject: 'CN=bad time' })).der);
+  let at = -1;
+  for (let i = 0; i <= which; i++) at = der.indexOf(Buffer.from([0x17, 0x0d]), at + 1); // UTCTime, 13 octets
+  assert.ok(at > 0);
+  der[at + 2 + 3] = 0x78; // 'x' in the month: YYMxDD...
+  return der;
+}
+
+test('cert: a malformed validity time is a parse problem, not a RangeError from describeCert (found in vectors x509/badasn1time.pem)', async () => {
+  for (const which of [0, 1] as const) {
+    const der = await badTimeCert(which);
+    const x = new X509Certificate(der); // OpenSSL itself parses it...
+    assert.equal(which === 0 ? x.validFrom : x.validTo, 'Bad time value');
+    assert.throws(() => parseCert(der), /not a valid x\.509 certificate: a validity date \(notbefore or notafter\) is malformed/);
+    const f = loadBytes(Buffer.from(toPem('CERTIFICATE', der)), 'bad-time.pem');
+    assert.equal(f.certs.length, 0);
+    assert.deepEqual(f.problems.map((p) => p.kind), ['cert-parse-error']);
+    const ts = truststoreFromPem(toPem('CERTIFICATE', der), 'bad-time.pem'); // threw from makeTruststore
+    assert.ok(ts.findings.some((fd) => fd.id === 'truststore.parse-error'));
+  }
+  // ...and the CLI said "internal error" with a stack trace, exit 3.
+  const file = join(tmpDir(), 'bad-time.pem');
+  writeFileSync(file, toPem('CERTIFICATE', await badTimeCert(1)));
+  for (const argv of [['inspect', file], ['inspect', '--json', file], ['truststore', 'lint', '--json', file]]) {
+    const b = bufferIo({ NO_COLOR: '1' });
+    const code = await main(argv, b.io);
+    assert.ok(code === 1 || code === 2, `${argv.join(' ')}: exit ${code}`);
+    assert.doesNotMatch(b.out() + b.err(), /\n\s+at |RangeError|internal error/);
+  }
+});
