@@ -36,6 +36,8 @@ export interface Gateway {
 }
 
 const kVerdict = Symbol('mtlsgate.verdict');
+/** The connection's latest response: a client error must not be answered once it has begun. */
+const kLastResponse = Symbol('mtlsgate.lastResponse');
 /** Backoff for retrying a failed truststore load: 1 s, 2 s, 4 s, ... at most 60 s. */
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 60_000;
@@ -120,10 +122,15 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
   server.on('clientError', (err, socket) => {
     // As Node's own answers would be (a 'clientError' listener replaces them): 431 for headers over
     // limits.maxHeaderBytes, 408 for timeouts.headersMs/requestMs, 400 for anything unparsable.
-    const code = (err as NodeJS.ErrnoException).code;
+    const code = (err as NodeJS.ErrnoException).code ?? '';
     const [status, message] = code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout'] : [400, 'Bad Request'];
     const body = JSON.stringify({ message });
-    if (socket.writable) socket.end(`HTTP/1.1 ${status} ${message}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    // Only an HTTP error is answered, and only while no answer to the current request has begun (bytes would land
+    // inside or after it). Anything else just closes: https sends a TLS handshake timeout here too, and a TLS socket
+    // queues writes until its handshake is done, so end() left a half-open handshake open for good.
+    const last = (socket as { [kLastResponse]?: http.ServerResponse })[kLastResponse];
+    const answered = last !== undefined && last.headersSent && !(last.writableFinished && last.req.complete);
+    if (socket.writable && !answered && (code.startsWith('HPE_') || code === 'ERR_HTTP_REQUEST_TIMEOUT')) socket.end(`HTTP/1.1 ${status} ${message}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     else socket.destroy();
     log.debug({ error: (err as Error).message }, 'client error');
   });
@@ -132,7 +139,8 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
   async function onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const started = performance.now();
     const requestId = randomUUID();
-    const socket = req.socket as VerifiedSocket;
+    const socket = req.socket as VerifiedSocket & { [kLastResponse]?: http.ServerResponse };
+    socket[kLastResponse] = res;
     const servername = String(socket.servername || '').toLowerCase();
     const d: DomainState | undefined = lookupDomain(state, servername);
     let status = 0;
