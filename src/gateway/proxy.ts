@@ -84,6 +84,9 @@ export async function forward(req: IncomingMessage, res: ServerResponse, match: 
     }
     out['x-request-id'] = info.requestId;
     res.writeHead(up.statusCode, out);
+    // undici's bodyTimeout does not run while the client's backpressure pauses the body, so a client that never
+    // reads held both connections for good: bound a stalled response (either side) by the same timeout.
+    res.setTimeout(info.timeoutMs);
     await pipeline(up.body, res);
     return up.statusCode;
   } catch (e) {
