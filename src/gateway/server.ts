@@ -78,7 +78,9 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
     // the connection was dropped), and sessions resume across domains (they share this listener's ticket keys and
     // session context), carrying OpenSSL's verdict from another domain's truststore. Every connection does a full
     // handshake against its own SNI domain.
-    secureOptions: constants.SSL_OP_NO_TICKET,
+    // No client-initiated renegotiation (API Gateway refuses it too): a TLS 1.2 client could present another
+    // certificate on the open connection, and Node never resets socket.authorized (nor our cached verdict) from it.
+    secureOptions: constants.SSL_OP_NO_TICKET | constants.SSL_OP_NO_RENEGOTIATION,
     // The handshake completes for any presented certificate; the verdict is the policy's, per request (403 with a reason).
     rejectUnauthorized: false,
     minVersion: 'TLSv1.2',
