@@ -13,6 +13,8 @@ import { loadBytes } from '../../src/pki/load.js';
 import { parseCert } from '../../src/pki/cert.js';
 import { toPem } from '../../src/pki/pem.js';
 import { truststoreFromPem } from '../../src/trust/load.js';
+import { parseConfig } from '../../src/gateway/config.js';
+import { isUserError } from '../../src/errors.js';
 import { bufferIo } from '../helpers/io.js';
 import { tmpDir } from '../helpers/pki.js';
 
@@ -47,4 +49,27 @@ test('cert: a malformed validity time is a parse problem, not a RangeError from 
     assert.ok(code === 1 || code === 2, `${argv.join(' ')}: exit ${code}`);
     assert.doesNotMatch(b.out() + b.err(), /\n\s+at |RangeError|internal error/);
   }
+});
+
+test('config: YAML errors cost linear time (yaml prettyErrors made 400 kB of bad aliases take 15 s: the fuzzer\'s hang) and keep their line and column', () => {
+  const errorOf = (text: string): string => {
+    try {
+      parseConfig(text, '/etc/mtlsgate/gw.yaml');
+    } catch (e) {
+      assert.ok(isUserError(e), String(e));
+      return e.message;
+    }
+    assert.fail('no error');
+  };
+  const hostile = '<<: *a<<: *abasePath:'.repeat(19_000); // the fuzzer's input, 400 kB
+  const t0 = performance.now();
+  const msg = errorOf(hostile);
+  const ms = performance.now() - t0;
+  assert.ok(ms < 3000, `${Math.round(ms)} ms`);
+  assert.match(msg, /^\/etc\/mtlsgate\/gw\.yaml: not valid YAML: .+ at line 1, column \d+$/);
+  // Positions as yaml's prettyErrors gave them (1-based line and column).
+  assert.match(errorOf('a: [1, 2\nb: 3'), /at line 2, column 1$/);
+  assert.match(errorOf('"abc'), /Missing closing "quote at line 1, column 5$/);
+  assert.match(errorOf('listen: {}\nlisten: {}\n'), /Map keys must be unique at line 2, column 1$/);
+  assert.match(errorOf('\n\n  x: [\n'), /at line \d+, column \d+$/);
 });
