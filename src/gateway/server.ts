@@ -322,8 +322,11 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
       admin?.close();
       admin?.closeAllConnections();
       const timer = setTimeout(() => server.closeAllConnections(), deadlineMs);
+      // A keep-alive connection busy at close() turns idle once answered: close it then, not at the deadline.
+      const sweep = setInterval(() => server.closeIdleConnections(), 200);
       await closed;
       clearTimeout(timer);
+      clearInterval(sweep);
       await closePools();
     },
   };
