@@ -93,8 +93,9 @@ export function parseConfig(text: string, file: string): GatewayConfig {
     const issues = r.error.issues;
     // An unknown key is usually a typo, and the "missing" key it causes is then no news: report the unknown key first.
     const issue = issues.find((i) => i.code === 'unrecognized_keys') ?? issues[0]!;
+    // A key is the user's text: control characters (a newline in a quoted key) are shown as \xNN, so the error stays one line.
     const keyPath = (p: readonly PropertyKey[]): string =>
-      p.length ? p.map((s) => (typeof s === 'number' ? `[${s}]` : `.${String(s)}`)).join('').replace(/^\./, '') : '(top level)';
+      p.length ? p.map((s) => (typeof s === 'number' ? `[${s}]` : `.${String(s).replace(/[\x00-\x1f\x7f-\x9f]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`)}`)).join('').replace(/^\./, '') : '(top level)';
     let path = keyPath(issue.path);
     let what = issue.message.replace(/^Invalid (input|option): /, '');
     if (issue.code === 'unrecognized_keys') {

@@ -73,3 +73,21 @@ test('config: YAML errors cost linear time (yaml prettyErrors made 400 kB of bad
   assert.match(errorOf('listen: {}\nlisten: {}\n'), /Map keys must be unique at line 2, column 1$/);
   assert.match(errorOf('\n\n  x: [\n'), /at line \d+, column \d+$/);
 });
+
+test('config: an unknown key holding a newline or ESC gives a one-line error (the key was printed raw: a two-line message, or terminal escapes)', () => {
+  for (const [text, file, shown] of [
+    ['{"domains": [], "a\\nb": 1}', 'gw.json', 'a\\x0ab'],
+    ['"a\\nb": 1\ndomains: []\n', 'gw.yaml', 'a\\x0ab'],
+    ['timeouts: { "x\\u001b[31m": 1 }\ndomains: []\n', 'gw.yaml', 'timeouts.x\\x1b[31m'],
+  ] as const) {
+    let msg = '';
+    try {
+      parseConfig(text, file);
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    assert.match(msg, /unknown key/);
+    assert.doesNotMatch(msg, /[\x00-\x1f]/, JSON.stringify(msg));
+    assert.ok(msg.includes(`${shown}: unknown key`), msg);
+  }
+});
