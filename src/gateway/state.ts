@@ -64,7 +64,8 @@ export async function buildDomain(cfg: GatewayConfig, d: DomainConfig): Promise<
   } catch (e) {
     throw new Error(`mutualTls.truststoreUri: ${(e as Error).message}`);
   }
-  const { truststore, file, findings } = truststoreFromPem(fetched.bytes.toString('latin1'), d.mutualTls.truststoreUri);
+  const text = fetched.bytes.toString('latin1');
+  const { truststore, file, findings } = truststoreFromPem(text, d.mutualTls.truststoreUri);
   const fatal = findings.find((f) => f.severity === 'error' && (f.id === 'truststore.empty' || f.id === 'truststore.wrong-format'));
   if (!truststore || truststore.certs.length === 0 || fatal) {
     // The finding that says why (a parse error explains "empty" better than "empty" does); titles already name the source.
@@ -72,6 +73,9 @@ export async function buildDomain(cfg: GatewayConfig, d: DomainConfig): Promise<
     const title = (why?.title ?? 'no usable certificate').replace(`${d.mutualTls.truststoreUri}: `, '');
     throw new Error(`mutualTls.truststoreUri: ${d.mutualTls.truststoreUri}: ${title}`);
   }
+  // Cut short (a file read while being written in place, a partial download): the certificates that happened to
+  // arrive must not replace the truststore that serves now.
+  if (endsMidBlock(text)) throw new Error(`mutualTls.truststoreUri: ${d.mutualTls.truststoreUri}: truncated: the bundle ends inside a PEM block (a partial write or download)`);
   // With the file, lint also sees what is not a certificate (a private key uploaded by mistake).
   const warnings = [...findings, ...lintTruststore(truststore, file)].filter((f) => f.severity !== 'info');
 
@@ -135,6 +139,17 @@ export async function buildState(cfg: GatewayConfig, previous: GatewayState | nu
   const domains = new Map<string, DomainState>();
   for (const r of results) if (r) domains.set(r.name, r);
   return { state: { generation: ++generationCounter, config: cfg, domains }, errors };
+}
+
+/**
+ * The text ends inside a PEM block or in the middle of a BEGIN/END line. (A bundle cut exactly at a block boundary
+ * cannot be told from a shorter one: replace truststore files with a rename.)
+ */
+function endsMidBlock(text: string): boolean {
+  const body = text.trimEnd();
+  if (body.lastIndexOf('-----BEGIN ') > body.lastIndexOf('-----END ')) return true;
+  const lastLine = body.slice(body.lastIndexOf('\n') + 1);
+  return lastLine.startsWith('-') && !/^-----END [\x21-\x7e][ \x21-\x7e]*-----$/.test(lastLine);
 }
 
 async function readText(path: string, what: string): Promise<string> {

@@ -21,6 +21,9 @@ export function fileSource(uri: string): TruststoreSource {
           if (bytesRead === 0) break;
           off += bytesRead;
         }
+        // Rewritten in place while being read (truncated, then written again): the bytes may mix two versions.
+        const after = await fh.stat();
+        if (off !== st.size || after.size !== st.size || after.mtimeMs !== st.mtimeMs) throw new Error(`${uri}: changed while being read (replace the file with a rename so readers see it whole)`);
         return { bytes: buf.subarray(0, off), version: null };
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
