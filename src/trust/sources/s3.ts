@@ -84,6 +84,8 @@ export function s3Source(uri: string, version: string | undefined, opts: S3Optio
 
 function s3Message(e: unknown, bucket: string): string {
   const err = e as { name?: string; message?: string; $metadata?: { httpStatusCode?: number }; code?: string };
+  // The SDK names socket errors TimeoutError (so that it retries them): a reset is not a timeout.
+  if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return err.message === 'aborted' ? 'the connection closed before the whole object arrived' : 'connection reset by the S3 endpoint';
   switch (err.name) {
     case 'NoSuchKey':
       return 'no such object';
