@@ -282,6 +282,10 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
   let retryDelayMs = RETRY_MIN_MS;
   function scheduleRetry(failed: boolean): void {
     if (!failed) {
+      // A retry still pending from an earlier failure would otherwise stand in, at its longer delay, for the one
+      // the next failure schedules.
+      if (retryTimer) clearTimeout(retryTimer);
+      retryTimer = null;
       retryDelayMs = RETRY_MIN_MS;
       return;
     }
