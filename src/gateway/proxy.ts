@@ -42,10 +42,19 @@ export interface ForwardInfo {
 
 /** Forward `req` and stream the answer into `res`. Resolves when the exchange is over; never rejects. */
 export async function forward(req: IncomingMessage, res: ServerResponse, match: RouteMatch, info: ForwardInfo): Promise<number> {
-  const headers: Record<string, string | string[]> = {};
+  // The gateway's own headers come first: a backend that keeps only its first N header lines (Node keeps 1,000)
+  // then drops the client's surplus, not the identity and Host.
+  const headers: Record<string, string | string[]> = {
+    host: match.route.target.host,
+    'x-forwarded-for': info.clientIp,
+    'x-forwarded-proto': 'https',
+    'x-forwarded-host': info.host,
+    'x-request-id': info.requestId,
+    ...info.identity,
+  };
   const raw = req.rawHeaders;
-  // Headers the client names in Connection are hop-by-hop too (RFC 9110 §7.6.1). The gateway's own are set below,
-  // after this loop, so naming them here cannot remove them.
+  // Headers the client names in Connection are hop-by-hop too (RFC 9110 §7.6.1). The gateway's own are set above
+  // and the loop only skips, so naming them here cannot remove them.
   const conn = req.headers.connection;
   const hop = conn ? new Set(conn.toLowerCase().split(',').map((t) => t.trim())) : null;
   for (let i = 0; i < raw.length; i += 2) {
@@ -54,12 +63,6 @@ export async function forward(req: IncomingMessage, res: ServerResponse, match: 
     const prev = headers[name];
     headers[name] = prev === undefined ? raw[i + 1]! : Array.isArray(prev) ? [...prev, raw[i + 1]!] : [prev, raw[i + 1]!];
   }
-  headers['x-forwarded-for'] = info.clientIp;
-  headers['x-forwarded-proto'] = 'https';
-  headers['x-forwarded-host'] = info.host;
-  headers['x-request-id'] = info.requestId;
-  Object.assign(headers, info.identity);
-
   const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
   const ac = new AbortController();
   const onClose = (): void => {
@@ -70,7 +73,7 @@ export async function forward(req: IncomingMessage, res: ServerResponse, match: 
     const up: Dispatcher.ResponseData = await poolFor(match.route.origin, info.timeoutMs).request({
       method: req.method as Dispatcher.HttpMethod,
       path: match.upstreamPath,
-      headers: { ...headers, host: match.route.target.host },
+      headers,
       body: hasBody ? req : null,
       signal: ac.signal,
       // Per request, not only on the pool: a pool outlives reloads, so its own timeouts are those of the first request.
