@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { Parser as YamlParser, parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { UserError } from '../errors.js';
 
@@ -81,6 +81,9 @@ export type DomainConfig = GatewayConfig['domains'][number];
 export function parseConfig(text: string, file: string): GatewayConfig {
   let data: unknown;
   try {
+    // yaml composes nested collections recursively: ~1,000 nested [ or { overflow the stack, and the next such parse
+    // aborts the process (V8: "FATAL ERROR: RegExpCompiler Allocation failed"), so a second reload would kill the gateway.
+    if (!file.endsWith('.json') && yamlDepth(text) > MAX_YAML_DEPTH) throw new Error(`collections nested more than ${MAX_YAML_DEPTH} levels deep`);
     // prettyErrors off: yaml would work out a line/column context for every error, quadratic in the text (400 kB
     // of bad aliases took 15 s); the first error's position is found once below. logLevel: no stray warnings on stderr.
     data = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text, { prettyErrors: false, logLevel: 'error' });
@@ -147,6 +150,26 @@ function resolvePaths(cfg: GatewayConfig, base: string): GatewayConfig {
       },
     })),
   };
+}
+
+const MAX_YAML_DEPTH = 64;
+
+/** How deep collections nest, from yaml's concrete syntax tree (its lexer and parser are iterative); stops past the limit. */
+function yamlDepth(text: string): number {
+  type Node = { type?: string; value?: unknown; items?: Array<{ key?: unknown; value?: unknown }> } | null | undefined;
+  let max = 0;
+  for (const token of new YamlParser().parse(text)) {
+    const stack: Array<[Node, number]> = [[token as Node, 0]];
+    while (stack.length > 0) {
+      const [node, depth] = stack.pop()!;
+      if (!node || typeof node !== 'object') continue;
+      max = Math.max(max, depth);
+      if (max > MAX_YAML_DEPTH) return max;
+      if (node.type === 'document') stack.push([node.value as Node, depth]);
+      for (const item of node.items ?? []) stack.push([item.key as Node, depth + 1], [item.value as Node, depth + 1]);
+    }
+  }
+  return max;
 }
 
 /** ` at line L, column C` (1-based, as yaml's prettyErrors wrote it) for a yaml error's offset; '' for others. */

@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -90,4 +91,22 @@ test('config: an unknown key holding a newline or ESC gives a one-line error (th
     assert.doesNotMatch(msg, /[\x00-\x1f]/, JSON.stringify(msg));
     assert.ok(msg.includes(`${shown}: unknown key`), msg);
   }
+});
+
+test('config: deeply nested YAML is refused before yaml recurses; the second parse of ~1,000 nested [ used to abort the process (V8 "RegExpCompiler Allocation failed"), i.e. the second reload of such a config killed the gateway', () => {
+  // In a child process: the old failure was a fatal abort, which would take this test file down with it.
+  const script = join(tmpDir(), 'deep-yaml.ts');
+  writeFileSync(
+    script,
+    `import { parseConfig } from ${JSON.stringify(new URL('../../src/gateway/config.ts', import.meta.url).pathname)};\n` +
+      `for (const text of ['['.repeat(1000), '{'.repeat(5000), '['.repeat(100000), '- '.repeat(5000) + 'x', '{'.repeat(5000)]) {\n` +
+      `  try { parseConfig(text, 'gw.yaml'); } catch (e) { console.log((e as Error).message); }\n}\n`,
+  );
+  const r = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr.slice(0, 500));
+  const lines = r.stdout.trim().split('\n');
+  assert.equal(lines.length, 5, r.stdout);
+  for (const l of lines) assert.equal(l, 'gw.yaml: not valid YAML: collections nested more than 64 levels deep');
+  // A real config nests 5 deep; 64 leaves plenty of room.
+  assert.doesNotThrow(() => parseConfig('domains:\n  - domainName: a.test\n    certificate: { cert: s.crt, key: s.key }\n    mutualTls: { truststoreUri: "file://ts.pem" }\n    basePathMappings: [{ basePath: x, target: "http://127.0.0.1:1" }]\n', 'gw.yaml'));
 });
