@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import { loadConfig, type GatewayConfig } from './config.js';
-import { buildState, lookupDomain, type DomainLoadError, type DomainState, type GatewayState } from './state.js';
+import { TLS12_CIPHERS, buildState, lookupDomain, type DomainLoadError, type DomainState, type GatewayState } from './state.js';
 import { verifyConnection, type ConnectionVerdict } from './verify.js';
 import { matchRoute, unsafeTarget } from './routes.js';
 import { closePools, forward } from './proxy.js';
@@ -84,6 +84,10 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
     // The handshake completes for any presented certificate; the verdict is the policy's, per request (403 with a reason).
     rejectUnauthorized: false,
     minVersion: 'TLSv1.2',
+    // OpenSSL keeps the cipher list of the listener's context when the SNI callback switches contexts, so the
+    // domains' TLS 1.2 suites only hold if the listener has them too (else Node's defaults: CBC-SHA1, CCM, ARIA, ...).
+    ciphers: TLS12_CIPHERS,
+    honorCipherOrder: true,
     handshakeTimeout: cfg.timeouts.handshakeMs,
     maxHeaderSize: cfg.limits.maxHeaderBytes,
     // Node checks headersTimeout/requestTimeout only this often (default 30 s), so headersMs: 10000 meant 10-40 s.

@@ -41,7 +41,7 @@ export interface DomainLoadError {
  * API Gateway's TLS_1_2 policy ciphers (apigateway-security-policies), keeping only the forward-secret ECDHE ones;
  * TLS 1.3 suites are OpenSSL's defaults (the same three API Gateway lists).
  */
-const TLS12_CIPHERS = [
+export const TLS12_CIPHERS = [
   'ECDHE-ECDSA-AES128-GCM-SHA256',
   'ECDHE-RSA-AES128-GCM-SHA256',
   'ECDHE-ECDSA-AES256-GCM-SHA384',
