@@ -83,7 +83,9 @@ export function parseConfig(text: string, file: string): GatewayConfig {
   try {
     // yaml composes nested collections recursively: ~1,000 nested [ or { overflow the stack, and the next such parse
     // aborts the process (V8: "FATAL ERROR: RegExpCompiler Allocation failed"), so a second reload would kill the gateway.
-    if (!file.endsWith('.json') && yamlDepth(text) > MAX_YAML_DEPTH) throw new Error(`collections nested more than ${MAX_YAML_DEPTH} levels deep`);
+    // Its duplicate-key check is quadratic (100,000 keys in one mapping: minutes). Neither shape can be a valid config.
+    const shape = file.endsWith('.json') ? null : yamlTooComplex(text);
+    if (shape) throw new Error(shape);
     // prettyErrors off: yaml would work out a line/column context for every error, quadratic in the text (400 kB
     // of bad aliases took 15 s); the first error's position is found once below. logLevel: no stray warnings on stderr.
     data = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text, { prettyErrors: false, logLevel: 'error' });
@@ -153,23 +155,27 @@ function resolvePaths(cfg: GatewayConfig, base: string): GatewayConfig {
 }
 
 const MAX_YAML_DEPTH = 64;
+const MAX_YAML_KEYS = 1000;
 
-/** How deep collections nest, from yaml's concrete syntax tree (its lexer and parser are iterative); stops past the limit. */
-function yamlDepth(text: string): number {
-  type Node = { type?: string; value?: unknown; items?: Array<{ key?: unknown; value?: unknown }> } | null | undefined;
-  let max = 0;
+/**
+ * Why yaml should not compose this text, from its concrete syntax tree (yaml's lexer and parser are iterative):
+ * collections nested too deep, or a mapping with too many keys. Null when neither.
+ */
+function yamlTooComplex(text: string): string | null {
+  type Node = { type?: string; value?: unknown; start?: { source?: string }; items?: Array<{ key?: unknown; value?: unknown }> } | null | undefined;
   for (const token of new YamlParser().parse(text)) {
     const stack: Array<[Node, number]> = [[token as Node, 0]];
     while (stack.length > 0) {
       const [node, depth] = stack.pop()!;
       if (!node || typeof node !== 'object') continue;
-      max = Math.max(max, depth);
-      if (max > MAX_YAML_DEPTH) return max;
+      if (depth > MAX_YAML_DEPTH) return `collections nested more than ${MAX_YAML_DEPTH} levels deep`;
+      const isMap = node.type === 'block-map' || (node.type === 'flow-collection' && node.start?.source === '{');
+      if (isMap && (node.items?.length ?? 0) > MAX_YAML_KEYS) return `a mapping with more than ${MAX_YAML_KEYS} keys`;
       if (node.type === 'document') stack.push([node.value as Node, depth]);
       for (const item of node.items ?? []) stack.push([item.key as Node, depth + 1], [item.value as Node, depth + 1]);
     }
   }
-  return max;
+  return null;
 }
 
 /** ` at line L, column C` (1-based, as yaml's prettyErrors wrote it) for a yaml error's offset; '' for others. */

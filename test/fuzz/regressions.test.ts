@@ -110,3 +110,17 @@ test('config: deeply nested YAML is refused before yaml recurses; the second par
   // A real config nests 5 deep; 64 leaves plenty of room.
   assert.doesNotThrow(() => parseConfig('domains:\n  - domainName: a.test\n    certificate: { cert: s.crt, key: s.key }\n    mutualTls: { truststoreUri: "file://ts.pem" }\n    basePathMappings: [{ basePath: x, target: "http://127.0.0.1:1" }]\n', 'gw.yaml'));
 });
+
+test('config: a YAML mapping with 100,000 keys is refused in linear time (yaml\'s duplicate-key check is quadratic: 32,000 keys took 10 s, the 1 MiB cap minutes)', () => {
+  const keys = (n: number, sep: string): string => Array.from({ length: n }, (_, i) => `k${i}: 1`).join(sep);
+  for (const text of [keys(100_000, '\n'), `{${keys(100_000, ', ')}}`, `domains:\n  - ${keys(50_000, '\n    ')}\n`]) {
+    const t0 = performance.now();
+    assert.throws(() => parseConfig(text, 'gw.yaml'), (e: unknown) => isUserError(e) && e.message === 'gw.yaml: not valid YAML: a mapping with more than 1000 keys');
+    const ms = performance.now() - t0;
+    assert.ok(ms < 3000, `${Math.round(ms)} ms`);
+  }
+  // Up to the limit yaml still reads it, and the schema names the first unknown key.
+  assert.throws(() => parseConfig(keys(1000, '\n'), 'gw.yaml'), /gw\.yaml: k0: unknown key/);
+  // Sequences are not mappings: a long list of domains is not refused for its length.
+  assert.throws(() => parseConfig(`domains:\n${'  - 1\n'.repeat(5000)}`, 'gw.yaml'), /domains\[0\]: expected object/);
+});
