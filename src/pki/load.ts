@@ -32,6 +32,7 @@ export function loadBytes(bytes: Buffer, label: string, opts: LoadOptions = {}):
   try {
     file.format = sniffFormat(bytes);
     loadByFormat(file, bytes, opts.passphrase);
+    capProblems(file);
   } catch (e) {
     // Defence in depth: a parser bug must not take the CLI down with a stack trace.
     withProblem(file, 'unknown-format', `could not be read (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
@@ -140,6 +141,21 @@ function describeUnknown(bytes: Buffer): string {
   if (/^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-)/.test(head)) return 'an OpenSSH public key, not an X.509 certificate';
   if (bytes[0] === 0x30) return 'DER data that is not a certificate, private key, PKCS#12 or PKCS#7 (or it is truncated)';
   return 'not PEM, DER, PKCS#12 or PKCS#7 data';
+}
+
+/** Problems listed one by one; past this, one more problem counts the rest. */
+export const MAX_PROBLEMS = 100;
+
+/**
+ * A hostile file holds as many broken blocks as fit in the read cap (350,000 BEGIN lines in 10 MB); one problem,
+ * finding and stderr line for each took 2 GB and seconds per command, so only the first MAX_PROBLEMS are kept.
+ */
+function capProblems(file: LoadedFile): void {
+  const more = file.problems.length - MAX_PROBLEMS;
+  if (more <= 0) return;
+  const kind = file.problems[MAX_PROBLEMS]!.kind;
+  file.problems.length = MAX_PROBLEMS;
+  file.problems.push({ kind, message: `${more} more unreadable blocks, not listed one by one` });
 }
 
 function emptyFile(path: string, format: FileFormat): LoadedFile {

@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
 import { issue } from '../../src/pki/generate.js';
-import { loadBytes } from '../../src/pki/load.js';
+import { MAX_PROBLEMS, loadBytes } from '../../src/pki/load.js';
 import { parseCert } from '../../src/pki/cert.js';
 import { toPem } from '../../src/pki/pem.js';
 import { truststoreFromPem } from '../../src/trust/load.js';
@@ -123,4 +123,15 @@ test('config: a YAML mapping with 100,000 keys is refused in linear time (yaml\'
   assert.throws(() => parseConfig(keys(1000, '\n'), 'gw.yaml'), /gw\.yaml: k0: unknown key/);
   // Sequences are not mappings: a long list of domains is not refused for its length.
   assert.throws(() => parseConfig(`domains:\n${'  - 1\n'.repeat(5000)}`, 'gw.yaml'), /domains\[0\]: expected object/);
+});
+
+test('load: 350,000 broken PEM blocks give 100 problems and a count, not 350,000 (2 GB and seconds per command in truststore lint and doctor)', () => {
+  const text = '-----BEGIN CERTIFICATE-----\n'.repeat(350_000);
+  const f = loadBytes(Buffer.from(text), 'begins.pem');
+  assert.equal(f.problems.length, MAX_PROBLEMS + 1);
+  assert.deepEqual(f.problems[MAX_PROBLEMS], { kind: 'cert-parse-error', message: `${350_000 - MAX_PROBLEMS} more unreadable blocks, not listed one by one` });
+  const ts = truststoreFromPem(text, 'begins.pem');
+  assert.ok(ts.findings.length <= MAX_PROBLEMS + 2, `${ts.findings.length} findings`);
+  // Up to the limit every problem is listed.
+  assert.equal(loadBytes(Buffer.from('-----BEGIN CERTIFICATE-----\n'.repeat(MAX_PROBLEMS)), 'x.pem').problems.length, MAX_PROBLEMS);
 });
