@@ -74,9 +74,10 @@ function readPfx(der: Buffer, passphrase: string | undefined, out: Pkcs12Result)
   }
   const authSafe = Buffer.from((pfx.authSafe.content as asn1js.OctetString).getValue());
   const password = passphrase ?? '';
+  const cost: KdfCost = { spent: 0, exhausted: false };
   if (pfx.macData) {
     const iterations = macIterationsRaw;
-    if (iterations > MAX_KDF_ITERATIONS) return tooCostly(out, 'the integrity mac', iterations);
+    if (!afford(out, cost, 'the integrity mac', iterations)) return false;
     const mac = checkMac(pfx.macData, iterations, authSafe, password);
     out.info.macAlgorithm = mac.algorithm;
     if (mac.ok === false) {
@@ -93,13 +94,13 @@ function readPfx(der: Buffer, passphrase: string | undefined, out: Pkcs12Result)
   const contents = pkijs.AuthenticatedSafe.fromBER(toArrayBuffer(authSafe)).safeContents;
   contents.forEach((ci, i) => {
     if (ci.contentType === OID_PKCS7_DATA) {
-      affordable = readBags(Buffer.from((ci.content as asn1js.OctetString).getValue()), password, out, 0) && affordable;
+      affordable = readBags(Buffer.from((ci.content as asn1js.OctetString).getValue()), password, out, 0, cost) && affordable;
     } else if (ci.contentType === OID_PKCS7_ENCRYPTED_DATA) {
       const enc = new pkijs.EncryptedData({ schema: ci.content }).encryptedContentInfo;
       const alg = ber(enc.contentEncryptionAlgorithm);
       out.info.encryptionAlgorithms.push(algorithmName(alg));
-      if (pbeIterations(alg) > MAX_KDF_ITERATIONS) {
-        affordable = tooCostly(out, `encrypted part ${i}`, pbeIterations(alg));
+      if (!afford(out, cost, `encrypted part ${i}`, pbeIterations(alg))) {
+        affordable = false;
         return;
       }
       const data = Buffer.from(enc.getEncryptedContent());
@@ -107,7 +108,7 @@ function readPfx(der: Buffer, passphrase: string | undefined, out: Pkcs12Result)
       if (plain === LEGACY_ONLY) out.info.legacyUnreadableParts++;
       else if (typeof plain === 'string') {
         out.problems.push({ kind: 'pkcs12-parse-error', index: i, message: `encrypted part ${i} unreadable: ${plain}` });
-      } else affordable = readBags(plain, password, out, 0) && affordable;
+      } else affordable = readBags(plain, password, out, 0, cost) && affordable;
     } else {
       out.problems.push({ kind: 'pkcs12-parse-error', index: i, message: `part ${i} has unsupported content type ${ci.contentType}` });
     }
@@ -115,12 +116,32 @@ function readPfx(der: Buffer, passphrase: string | undefined, out: Pkcs12Result)
   return affordable;
 }
 
-function tooCostly(out: Pkcs12Result, what: string, iterations: number): false {
-  out.problems.push({ kind: 'pkcs12-parse-error', message: `${what} asks for ${iterations} key derivation iterations (over ${MAX_KDF_ITERATIONS}); not tried` });
+interface KdfCost {
+  /** Iterations of every key derivation so far. */
+  spent: number;
+  /** One was refused: the rest are skipped without another problem. */
+  exhausted: boolean;
+}
+
+/**
+ * MAX_KDF_ITERATIONS is what a whole file may ask for, the MAC and every encrypted part together (real files ask
+ * for a few thousand). Capping each derivation alone let a 200-byte file of parts at 1,000,000 iterations each
+ * run for as long as it had parts: our PKCS#12 KDF hashes in JavaScript, seconds per part.
+ */
+const MAX_KDF_TOTAL = MAX_KDF_ITERATIONS;
+
+/** Whether a derivation of `iterations` may run; the first that may not is reported, later ones skipped. */
+function afford(out: Pkcs12Result, cost: KdfCost, what: string, iterations: number): boolean {
+  if (cost.exhausted) return false;
+  cost.spent += iterations;
+  if (iterations <= MAX_KDF_ITERATIONS && cost.spent <= MAX_KDF_TOTAL) return true;
+  cost.exhausted = true;
+  const why = iterations > MAX_KDF_ITERATIONS ? `over ${MAX_KDF_ITERATIONS}` : `${cost.spent} in all, over the ${MAX_KDF_TOTAL} a file may use`;
+  out.problems.push({ kind: 'pkcs12-parse-error', message: `${what} asks for ${iterations} key derivation iterations (${why}); not tried` });
   return false;
 }
 
-function readBags(safeContents: Buffer, password: string, out: Pkcs12Result, depth: number): boolean {
+function readBags(safeContents: Buffer, password: string, out: Pkcs12Result, depth: number, cost: KdfCost): boolean {
   let affordable = true;
   for (const bag of pkijs.SafeContents.fromBER(toArrayBuffer(safeContents)).safeBags) {
     switch (bag.bagId) {
@@ -135,12 +156,12 @@ function readBags(safeContents: Buffer, password: string, out: Pkcs12Result, dep
         out.keyBlocks++;
         const alg = ber((bag.bagValue as pkijs.PKCS8ShroudedKeyBag).encryptionAlgorithm);
         out.info.encryptionAlgorithms.push(algorithmName(alg));
-        if (pbeIterations(alg) > MAX_KDF_ITERATIONS) affordable = tooCostly(out, 'a key bag', pbeIterations(alg));
-        else addKey(ber(bag.bagValue), true, password, out);
+        if (afford(out, cost, 'a key bag', pbeIterations(alg))) addKey(ber(bag.bagValue), true, password, out);
+        else affordable = false;
         break;
       }
       case BAG_SAFE_CONTENTS:
-        if (depth < 4) affordable = readBags(ber(bag.bagValue), password, out, depth + 1) && affordable;
+        if (depth < 4) affordable = readBags(ber(bag.bagValue), password, out, depth + 1, cost) && affordable;
         break;
       default:
         break; // CRL and secret bags carry nothing we use

@@ -135,3 +135,30 @@ test('load: 350,000 broken PEM blocks give 100 problems and a count, not 350,000
   // Up to the limit every problem is listed.
   assert.equal(loadBytes(Buffer.from('-----BEGIN CERTIFICATE-----\n'.repeat(MAX_PROBLEMS)), 'x.pem').problems.length, MAX_PROBLEMS);
 });
+
+/** A PKCS#12 without MAC whose `parts` encrypted parts each ask for `iterations` PKCS#12-KDF iterations (3DES). */
+function costlyPkcs12(iterations: number, parts: number): Buffer {
+  const tlv = (tag: number, ...content: Buffer[]): Buffer => {
+    const body = Buffer.concat(content);
+    const n = body.length;
+    const len = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : n < 0x10000 ? [0x82, n >> 8, n & 0xff] : [0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
+    return Buffer.concat([Buffer.from([tag, ...len]), body]);
+  };
+  const oid = (hex: string): Buffer => tlv(0x06, Buffer.from(hex, 'hex'));
+  const int = (v: number): Buffer => tlv(0x02, Buffer.from(v.toString(16).padStart(8, '0'), 'hex'));
+  const alg = tlv(0x30, oid('2a864886f70d010c0103'), tlv(0x30, tlv(0x04, Buffer.alloc(8, 1)), int(iterations)));
+  const encrypted = tlv(0x30, int(0), tlv(0x30, oid('2a864886f70d010701'), alg, Buffer.from([0x80, 16, ...Buffer.alloc(16, 7)])));
+  const part = tlv(0x30, oid('2a864886f70d010706'), tlv(0xa0, encrypted));
+  return tlv(0x30, int(3), tlv(0x30, oid('2a864886f70d010701'), tlv(0xa0, tlv(0x04, tlv(0x30, ...Array<Buffer>(parts).fill(part))))));
+}
+
+test('pkcs12: the key derivation cap is per file, not per part (8 kB of 100 parts at 1,000,000 iterations each ran for minutes: seconds per part)', () => {
+  const cpu0 = process.cpuUsage();
+  const f = loadBytes(costlyPkcs12(1_000_000, 100), 'costly.p12');
+  const cpu = process.cpuUsage(cpu0);
+  assert.equal(f.format, 'pkcs12');
+  assert.ok(f.problems.some((p) => p.message === 'encrypted part 1 asks for 1000000 key derivation iterations (2000000 in all, over the 1000000 a file may use); not tried'), f.problems.map((p) => p.message).join('\n'));
+  assert.equal(f.problems.filter((p) => /key derivation iterations/.test(p.message)).length, 1, 'one problem, not one per part');
+  assert.equal(f.pkcs12?.nodeLoads, false);
+  assert.ok((cpu.user + cpu.system) / 1000 < 15_000, `${Math.round((cpu.user + cpu.system) / 1000)} ms of CPU`);
+});
