@@ -90,7 +90,9 @@ export function parseConfig(text: string, file: string): GatewayConfig {
     // of bad aliases took 15 s); the first error's position is found once below. logLevel: no stray warnings on stderr.
     data = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text, { prettyErrors: false, logLevel: 'error' });
   } catch (e) {
-    throw new UserError('E_CONFIG', `${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${firstLine((e as Error).message).replace(/:$/, '')}${yamlPosition(text, e)}`);
+    // The parsers quote the offending token, which can be most of the file: at most 200 characters of it.
+    const why = firstLine((e as Error).message).replace(/:$/, '');
+    throw new UserError('E_CONFIG', `${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${why.length > 200 ? `${why.slice(0, 200)}...` : why}${yamlPosition(text, e)}`);
   }
   if (data === null || data === undefined) throw new UserError('E_CONFIG', `${file}: the file is empty`);
   const r = configSchema.safeParse(data);

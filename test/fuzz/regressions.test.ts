@@ -162,3 +162,20 @@ test('pkcs12: the key derivation cap is per file, not per part (8 kB of 100 part
   assert.equal(f.pkcs12?.nodeLoads, false);
   assert.ok((cpu.user + cpu.system) / 1000 < 15_000, `${Math.round((cpu.user + cpu.system) / 1000)} ms of CPU`);
 });
+
+test('config: a parse error quotes at most 200 characters of the offending token (yaml quoted all of it: one-line errors of 200 kB)', () => {
+  for (const text of ['*a'.repeat(30_000), '| ..'.repeat(50_000), '{"a": ' + 'x'.repeat(100_000)]) {
+    for (const file of ['gw.yaml', 'gw.json']) {
+      let msg = '';
+      try {
+        parseConfig(text, file);
+      } catch (e) {
+        msg = (e as Error).message;
+      }
+      assert.match(msg, /^gw\.(yaml|json): /);
+      assert.ok(msg.length < 320, `${msg.length} characters: ${msg.slice(0, 120)}`);
+    }
+  }
+  // Short messages are whole.
+  assert.throws(() => parseConfig('a: [1, 2\nb: 3', 'gw.yaml'), /^UserError: gw\.yaml: not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a \] at line 2, column 1$/);
+});
