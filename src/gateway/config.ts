@@ -58,7 +58,15 @@ export const configSchema = z.strictObject({
   admin: hostPort.optional(),
   domains: z.array(domain).min(1),
   disableDefaultEndpoint: z.literal(true, { message: 'mtlsgate never serves these APIs without mutual TLS; only true is accepted' }).default(true),
-  s3: z.strictObject({ endpoint: z.string().url().optional(), region: z.string().optional(), forcePathStyle: z.boolean().optional() }).optional(),
+  s3: z
+    .strictObject({
+      endpoint: z.string().url().optional(),
+      region: z.string().optional(),
+      forcePathStyle: z.boolean().optional(),
+      // A hanging S3 holds up the whole reload (every domain is built before the swap): keep this short.
+      timeoutMs: z.number().int().min(100).max(300_000).optional(),
+    })
+    .optional(),
   timeouts: z
     .strictObject({
       handshakeMs: ms(10_000),
