@@ -99,7 +99,7 @@ export function parseConfig(text: string, file: string): GatewayConfig {
     data = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text, { prettyErrors: false, logLevel: 'error' });
   } catch (e) {
     // The parsers quote the offending token, which can be most of the file: at most 200 characters of it.
-    const why = firstLine((e as Error).message).replace(/:$/, '');
+    const why = printable(firstLine((e as Error).message).replace(/:$/, ''));
     throw new UserError('E_CONFIG', `${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${why.length > 200 ? `${why.slice(0, 200)}...` : why}${yamlPosition(text, e)}`);
   }
   if (data === null || data === undefined) throw new UserError('E_CONFIG', `${file}: the file is empty`);
@@ -110,7 +110,7 @@ export function parseConfig(text: string, file: string): GatewayConfig {
     const issue = issues.find((i) => i.code === 'unrecognized_keys') ?? issues[0]!;
     // A key is the user's text: control characters (a newline in a quoted key) are shown as \xNN, so the error stays one line.
     const keyPath = (p: readonly PropertyKey[]): string =>
-      p.length ? p.map((s) => (typeof s === 'number' ? `[${s}]` : `.${String(s).replace(/[\x00-\x1f\x7f-\x9f]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`)}`)).join('').replace(/^\./, '') : '(top level)';
+      p.length ? p.map((s) => (typeof s === 'number' ? `[${s}]` : `.${printable(String(s))}`)).join('').replace(/^\./, '') : '(top level)';
     let path = keyPath(issue.path);
     let what = issue.message.replace(/^Invalid (input|option): /, '');
     if (issue.code === 'unrecognized_keys') {
@@ -197,6 +197,11 @@ function yamlPosition(text: string, e: unknown): string {
   for (let i = text.indexOf('\n'); i >= 0 && i < pos; i = text.indexOf('\n', i + 1)) line++;
   const lineStart = pos > 0 ? text.lastIndexOf('\n', pos - 1) + 1 : 0;
   return ` at line ${line}, column ${pos - lineStart + 1}`;
+}
+
+/** The user's text in a one-line message: control characters (CR, ESC, ...) as \xNN. */
+function printable(s: string): string {
+  return s.replace(/[\x00-\x1f\x7f-\x9f]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 function firstLine(s: string): string {

@@ -179,3 +179,17 @@ test('config: a parse error quotes at most 200 characters of the offending token
   // Short messages are whole.
   assert.throws(() => parseConfig('a: [1, 2\nb: 3', 'gw.yaml'), /^UserError: gw\.yaml: not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a \] at line 2, column 1$/);
 });
+
+test('config: a JSON parse error quoting a CR or ESC from the file shows it as \\xNN (V8 quotes the text around the error: a raw CR rewrote the line on a terminal)', () => {
+  for (const bad of ['{"a": [1,\r x]}', '{"a": x\x1b[2J}']) {
+    let msg = '';
+    try {
+      parseConfig(bad, 'gw.json');
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    assert.match(msg, /^gw\.json: not valid JSON: /);
+    assert.doesNotMatch(msg, /[\x00-\x1f]/, JSON.stringify(msg));
+    assert.match(msg, /\\x(0d|1b)/);
+  }
+});
