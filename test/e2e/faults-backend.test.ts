@@ -118,6 +118,6 @@ test('500 backend failures: RSS and the gateway\'s open files stay flat, client 
 });
 
 test('the healthy route was served throughout, and only the verified client reached a backend', async () => {
-  assertTrickle(await trickle.stop(), 20, 'backend faults on another route');
+  assertTrickle(await trickle.stop(), 10, 'backend faults on another route');
   assertOnlyVerified(h);
 });

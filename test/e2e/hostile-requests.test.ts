@@ -203,7 +203,7 @@ test('two Host headers: the first (the SNI domain) is judged and the second neve
 
 test('the well-behaved trickle was served throughout, and only the verified client reached a backend', async () => {
   const r = await trickle.stop();
-  assertTrickle(r, 10, 'hostile request bytes');
+  assertTrickle(r, 5, 'hostile request bytes');
   assertOnlyVerified(h);
   for (const r of rec.requests) assert.equal(r.headers['client-cert'], h.goodClientCert, `${r.path} came from the verified client`);
 });

@@ -205,7 +205,7 @@ test('clients that never read a 64 MiB answer: the gateway holds a bounded amoun
 });
 
 test('the well-behaved trickle was served throughout, and only the verified client reached a backend', async () => {
-  assertTrickle(await trickle.stop(), 40, 'slow clients');
+  assertTrickle(await trickle.stop(), 20, 'slow clients');
   assertOnlyVerified(h);
   for (const r of rec.requests) assert.equal(r.headers['client-cert'], h.goodClientCert);
 });

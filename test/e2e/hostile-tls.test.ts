@@ -141,6 +141,6 @@ test('Node\'s TLS client: renegotiate() on TLS 1.2 is answered with no_renegotia
 
 test('the well-behaved trickle was served throughout, and only the verified client reached the backend', async () => {
   const r = await trickle.stop();
-  assertTrickle(r, 10, 'hostile TLS clients');
+  assertTrickle(r, 5, 'hostile TLS clients');
   assertOnlyVerified(h);
 });
