@@ -7,6 +7,7 @@ import { constants, randomUUID } from 'node:crypto';
 import https from 'node:https';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import { loadConfig, type GatewayConfig } from './config.js';
 import { TLS12_CIPHERS, buildState, lookupDomain, type DomainLoadError, type DomainState, type GatewayState } from './state.js';
@@ -141,6 +142,16 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
     log.debug({ error: (err as Error).message }, 'client error');
   });
   server.on('request', (req, res) => void onRequest(req, res));
+  // CONNECT is not a request this gateway forwards: say so (Node would otherwise close the socket without a word).
+  server.on('connect', (req: http.IncomingMessage, socket: Duplex) => {
+    const requestId = randomUUID();
+    const body = JSON.stringify({ message: 'Method Not Allowed' });
+    socket.end(`HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\nconnection: close\r\ncontent-type: application/json\r\nx-request-id: ${requestId}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    log.info({ requestId, domain: String((req.socket as TLSSocket).servername || '-'), method: 'CONNECT', path: req.url, status: 405 }, 'request');
+  });
+  server.on('drop', () => {
+    metrics.connectionsDropped++;
+  });
 
   async function onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const started = performance.now();

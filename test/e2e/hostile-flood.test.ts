@@ -117,6 +117,8 @@ test(`${FLOOD} idle connections against limits.maxConnections ${MAX_CONNECTIONS}
     for (const [, d] of events) peak = Math.max(peak, (open += d!));
     assert.ok(peak <= MAX_CONNECTIONS - 1, `at most ${MAX_CONNECTIONS - 1} idle connections held at once (saw ${peak})`);
     assert.ok(refusedAtOnce.length >= FLOOD - MAX_CONNECTIONS, `the excess was closed at once: ${refusedAtOnce.length} of ${FLOOD}`);
+    const dropped = /^mtlsgate_connections_dropped_total (\d+)$/m.exec((await h.gw.admin('/metrics')).body);
+    assert.ok(dropped && Number(dropped[1]) >= FLOOD - MAX_CONNECTIONS, `the refusals are counted: ${dropped?.[1]}`);
     if (openedIn < TIMEOUTS.handshakeMs / 2) {
       // All opened well within handshakeMs: exactly the excess was refused (give or take a connection in transit).
       assert.ok(Math.abs(refusedAtOnce.length - (FLOOD - (MAX_CONNECTIONS - 1))) <= 5, `${refusedAtOnce.length} refused at once, expected ${FLOOD - (MAX_CONNECTIONS - 1)}`);

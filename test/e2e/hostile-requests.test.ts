@@ -2,7 +2,7 @@
  * Hostile request bytes, sent raw over a verified TLS connection to a real `mtlsgate serve`: oversized request
  * lines and headers, many headers, request smuggling (Content-Length with Transfer-Encoding, duplicate
  * Content-Length, obsolete line folding, `chunked, identity`, bare LF/CR), absolute-form, `OPTIONS *` and
- * CONNECT. Each malformed request is answered 400 (Node's llhttp, strict) and the connection closed; a backend
+ * CONNECT (405). Each malformed request is answered 400 (Node's llhttp, strict) and the connection closed; a backend
  * behind a TCP tap records every byte the gateway sends and proves nothing was forwarded, never as two requests.
  * The same bytes from a client the truststore refuses get the same answer, and nothing of theirs is forwarded
  * either. A trickle of well-behaved requests runs throughout and must all succeed.
@@ -165,7 +165,7 @@ test('many small headers under the byte limit: Node keeps about 1,000, the backe
   assert.ok(forwardedLines < 1100, `Node's own limit bounds what is forwarded (${forwardedLines} header lines)`);
 });
 
-test('absolute-form, OPTIONS * and CONNECT: never forwarded (400, or CONNECT closed without an answer)', async () => {
+test('absolute-form, OPTIONS * and CONNECT: never forwarded (400, CONNECT 405)', async () => {
   for (const [name, head] of [
     ['absolute-form to another host', `GET https://other.example/rec/x HTTP/1.1\r\nHost: ${D}\r\nConnection: close\r\n\r\n`],
     ['absolute-form naming this domain', `GET https://${D}/rec/x HTTP/1.1\r\nHost: ${D}\r\nConnection: close\r\n\r\n`],
@@ -186,7 +186,8 @@ test('absolute-form, OPTIONS * and CONNECT: never forwarded (400, or CONNECT clo
   // Node's server has no 'connect' listener here: it destroys the socket, nothing is parsed further or forwarded.
   for (const t of [h.good, h.bad]) {
     const { result, bytes } = await forwarded(() => rawExchange(t, `CONNECT other.example:443 HTTP/1.1\r\nHost: other.example:443\r\n\r\n`, 5000));
-    assert.equal(result.text, '', 'CONNECT: no answer');
+    assert.match(result.text, /^HTTP\/1\.1 405 /, 'CONNECT: 405 Method Not Allowed');
+    assert.match(result.text, /\{"message":"Method Not Allowed"\}$/);
     assert.ok(result.closed && result.ms < 2000, `CONNECT: closed at once (${result.ms} ms)`);
     assert.equal(bytes, '', 'CONNECT: nothing forwarded');
   }
