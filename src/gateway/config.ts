@@ -108,9 +108,10 @@ export function parseConfig(text: string, file: string): GatewayConfig {
     const issues = r.error.issues;
     // An unknown key is usually a typo, and the "missing" key it causes is then no news: report the unknown key first.
     const issue = issues.find((i) => i.code === 'unrecognized_keys') ?? issues[0]!;
-    // A key is the user's text: control characters (a newline in a quoted key) are shown as \xNN, so the error stays one line.
+    // A key is the user's text: control characters (a newline in a quoted key) are shown as \xNN, so the error stays one
+    // line, and a key longer than 100 characters (a YAML complex key can be most of the file) is cut.
     const keyPath = (p: readonly PropertyKey[]): string =>
-      p.length ? p.map((s) => (typeof s === 'number' ? `[${s}]` : `.${printable(String(s))}`)).join('').replace(/^\./, '') : '(top level)';
+      p.length ? p.map((s) => (typeof s === 'number' ? `[${s}]` : `.${printable(String(s).length > 100 ? `${String(s).slice(0, 100)}...` : String(s))}`)).join('').replace(/^\./, '') : '(top level)';
     let path = keyPath(issue.path);
     let what = issue.message.replace(/^Invalid (input|option): /, '');
     if (issue.code === 'unrecognized_keys') {

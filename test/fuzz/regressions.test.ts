@@ -193,3 +193,17 @@ test('config: a JSON parse error quoting a CR or ESC from the file shows it as \
     assert.match(msg, /\\x(0d|1b)/);
   }
 });
+
+test('config: an unknown key of 200 kB (a YAML complex key) is cut to 100 characters in the error (it was quoted whole)', () => {
+  for (const text of ['? ' + 'timeouts:,kLEI-? '.repeat(12_000) + '\n', `"${'k'.repeat(200_000)}": 1\ndomains: []\n`]) {
+    let msg = '';
+    try {
+      parseConfig(text, 'gw.yaml');
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    assert.match(msg, /^gw\.yaml: /);
+    assert.ok(msg.length < 300, `${msg.length} characters: ${msg.slice(0, 150)}`);
+  }
+  assert.throws(() => parseConfig(`${'k'.repeat(100)}: 1\ndomains: []\n`, 'gw.yaml'), new RegExp(`gw\\.yaml: ${'k'.repeat(100)}: unknown key`));
+});
