@@ -44,6 +44,8 @@ export interface Corpus {
   bundles: string[];
   passphrases: string[];
   curlLines: string[];
+  /** Matching client certificate, key and truststore files (so the doctor's loopback handshake runs). */
+  pairs: Array<{ cert: Uint8Array; key: Uint8Array | null; truststore: Uint8Array; pass?: string }>;
   configsYaml: string[];
   configsJson: string[];
 }
@@ -88,6 +90,7 @@ async function make(): Promise<Corpus> {
     bundles: [],
     passphrases: [PASS, 'foobar', 'cryptography', 'password', '', 'wrong', 'pässwörd', 'a:b\\c'],
     curlLines: [],
+    pairs: [],
     configsYaml: [],
     configsJson: [],
   };
@@ -109,6 +112,14 @@ async function make(): Promise<Corpus> {
   c.bundles.push(readFileSync(pki.truststore, 'utf8') + readFileSync(pki.clientKey, 'utf8'));
 
   c.curlLines.push(...curlSeeds(fx.leafCert, fx.rsaPkcs8, fx.p12Modern, fx.caCert));
+  const file = (p: string): Uint8Array => new Uint8Array(readFileSync(p));
+  c.pairs.push(
+    { cert: file(pki.clientCert), key: file(pki.clientKey), truststore: file(pki.truststore) },
+    { cert: file(fx.leafCert), key: file(fx.rsaEncPkcs8), truststore: file(fx.caCert), pass: PASS },
+    { cert: file(fx.leafCert), key: file(fx.rsaLegacyEnc), truststore: file(fx.caCert), pass: PASS },
+    { cert: file(fx.p12Modern), key: null, truststore: file(fx.caCert), pass: PASS },
+    { cert: file(pki.selfSignedCert), key: file(pki.selfSignedKey), truststore: file(pki.truststore) },
+  );
   c.configsYaml.push(CONFIG_YAML, CONFIG_YAML_MIN);
   c.configsJson.push(JSON.stringify(CONFIG_OBJECT, null, 2), JSON.stringify(CONFIG_OBJECT));
   return c;

@@ -27,7 +27,7 @@ import { combine } from '../../src/doctor/live/combine.js';
 import type { Corpus, Seed } from './corpus.js';
 import { CONFIG_OBJECT } from './corpus.js';
 import { Violation, checkFindings, checkLoaded, checkMessage, checkRendered, checkText, outcome, outcomeSync } from './check.js';
-import { fragmentText, mutatedBytes, mutatedText, randomBytes } from './mutate.js';
+import { applyByteEdits, byteEdit, fragmentText, mutatedBytes, mutatedText, randomBytes } from './mutate.js';
 
 export interface Target<T = unknown> {
   name: string;
@@ -207,7 +207,8 @@ function pkcs12({ corpus }: TargetContext): Target<{ bytes: Buffer; pass: string
   return {
     name: 'pkcs12',
     about: 'parsePkcs12 via loadBytes on mutated real PKCS#12 files, with no, right, wrong and random passwords',
-    maxMs: 5000,
+    // A file may ask for 1,000,000 PKCS#12-KDF iterations in all (src/pki/pkcs12.ts), about 3 s of CPU.
+    maxMs: 8000,
     arbitrary: fc.record({ bytes: mutatedBytes(bytesOf(corpus.p12), 3), pass: passphrase(corpus) }),
     run({ bytes, pass }) {
       load('loadBytes(pkcs12)', bytes, pass);
@@ -290,7 +291,7 @@ function truststore({ corpus }: TargetContext): Target<string> {
   };
 }
 
-function curl({ corpus }: TargetContext): Target<{ line: string } | { args: string[] }> {
+function curl({ corpus }: TargetContext): Target<{ line: string; dialect: 'posix' | 'windows' | null } | { args: string[] }> {
   const word = fc.oneof(
     { weight: 3, arbitrary: fc.constantFrom(...CURL_FRAGMENTS.map((f) => f.trim()).filter(Boolean)) },
     { weight: 1, arbitrary: fc.string({ maxLength: 16 }) },
@@ -300,8 +301,8 @@ function curl({ corpus }: TargetContext): Target<{ line: string } | { args: stri
     about: 'tokenize (POSIX and Windows shells) and parseCurlArgs on mutated real curl commands, shell fragments and random argument lists',
     maxMs: 2000,
     arbitrary: fc.oneof(
-      { weight: 3, arbitrary: mutatedText(corpus.curlLines, CURL_FRAGMENTS).map((line) => ({ line })) },
-      { weight: 2, arbitrary: fragmentText(CURL_FRAGMENTS).map((line) => ({ line })) },
+      { weight: 3, arbitrary: fc.record({ line: mutatedText(corpus.curlLines, CURL_FRAGMENTS), dialect: fc.constantFrom(null, 'posix' as const, 'windows' as const) }) },
+      { weight: 2, arbitrary: fc.record({ line: fragmentText(CURL_FRAGMENTS), dialect: fc.constantFrom(null, 'posix' as const, 'windows' as const) }) },
       { weight: 2, arbitrary: fc.array(word, { maxLength: 20 }).map((args) => ({ args })) },
     ),
     run(input) {
@@ -309,13 +310,11 @@ function curl({ corpus }: TargetContext): Target<{ line: string } | { args: stri
       let dialect: 'posix' | 'windows' = 'posix';
       let program: string | null = null;
       if ('line' in input) {
-        for (const d of [undefined, 'posix', 'windows'] as const) {
-          const t = outcomeSync('tokenize', () => tokenize(input.line, { ...(d && { dialect: d }), home: '/home/u' }), ['E_CURL_LINE']);
-          // Notes quote the user's words (newlines and all); the renderer escapes them, so only stack text is checked here.
-          t?.notes.forEach((n, i) => checkText(`tokenize note ${i}`, n));
-        }
-        const t = outcomeSync('tokenize', () => tokenize(input.line), ['E_CURL_LINE']);
+        // null: the dialect is detected from the line, as doctor curl does.
+        const t = outcomeSync('tokenize', () => tokenize(input.line, { ...(input.dialect && { dialect: input.dialect }), home: '/home/u' }), ['E_CURL_LINE']);
         if (!t) return;
+        // Notes quote the user's words (newlines and all); the renderer escapes them, so only stack text is checked here.
+        t.notes.forEach((n, i) => checkText(`tokenize note ${i}`, n));
         ({ args, dialect, program } = t);
       } else args = input.args;
       const c = outcomeSync('parseCurlArgs', () => parseCurlArgs(args, { dialect, program }))!;
@@ -371,13 +370,22 @@ function doctor({ corpus, dir }: TargetContext): Target<{ cert: Buffer | null; k
     name: 'doctor',
     about: 'runDoctor end to end (files on disk, loopback handshake when the key fits) with mutated certificate, key, truststore and PKCS#12 files',
     maxMs: 8000,
-    arbitrary: fc.record({
-      cert: file([...realCerts, ...bytesOf(corpus.p12.filter((s) => ours(s.name)))], certTexts),
-      key: file(bytesOf(corpus.keyDers.filter((s) => ours(s.name))), keyTexts),
-      truststore: file(realCerts, corpus.bundles.slice(-6)),
-      pass: passphrase(corpus),
-      mode: fc.constantFrom(0o600, 0o644, 0o640),
-    }),
+    arbitrary: fc.oneof(
+      fc.record({
+        cert: file([...realCerts, ...bytesOf(corpus.p12.filter((s) => ours(s.name)))], certTexts),
+        key: file(bytesOf(corpus.keyDers.filter((s) => ours(s.name))), keyTexts),
+        truststore: file(realCerts, corpus.bundles.slice(-6)),
+        pass: passphrase(corpus),
+        mode: fc.constantFrom(0o600, 0o644, 0o640),
+      }),
+      // A matching certificate, key and truststore with one of them mutated: the handshake path runs too.
+      fc
+        .tuple(fc.constantFrom(...corpus.pairs), fc.constantFrom('cert', 'key', 'truststore', 'none'), fc.array(byteEdit, { minLength: 1, maxLength: 2 }), fc.boolean(), fc.constantFrom(0o600, 0o644))
+        .map(([p, which, edits, rightPass, mode]) => {
+          const pick = (name: 'cert' | 'key' | 'truststore', b: Uint8Array | null): Buffer | null => (b === null ? null : which === name ? applyByteEdits(b, edits) : buf(b));
+          return { cert: pick('cert', p.cert), key: pick('key', p.key), truststore: pick('truststore', p.truststore), pass: p.pass === undefined ? undefined : rightPass ? p.pass : 'wrong', mode };
+        }),
+    ),
     async run(input) {
       const id = n++;
       const path = (name: string, b: Buffer | null): string | undefined => {

@@ -75,8 +75,10 @@ async function runJob(jobIndex: number): Promise<TargetReport> {
       fc.asyncProperty(t.arbitrary, async (input) => {
         if (data.only !== undefined) {
           // Replaying one input: generate the same sequence, run and show only that one.
-          if (index++ !== data.only) return;
-          index = data.only;
+          if (index !== data.only) {
+            heartbeat(jobIndex, index++, ++inputsStarted); // generating the skipped inputs is progress too
+            return;
+          }
           await send({ type: 'input', text: fc.stringify(input) });
           if (data.saveDir) save(t.name, job.seed, data.only, input);
         }
