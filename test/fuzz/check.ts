@@ -8,9 +8,10 @@ import type { Finding } from '../../src/doctor/finding.js';
 import type { LoadedFile } from '../../src/pki/types.js';
 
 /** Text that only a stack trace or a leaked internal error would put in a message. */
+// [ \t], not \s, around line starts: \s also matches newlines and made these quadratic on whitespace-heavy output.
 const STACK_TEXT: readonly RegExp[] = [
-  /\n\s*at\s/,
-  /^\s*at\s+(?:async\s+)?[\w.<>$[\]]+\s+\(/m,
+  /\n[ \t]*at[ \t]/,
+  /^[ \t]*at[ \t]+(?:async[ \t]+)?[\w.<>$[\]]+[ \t]+\(/m,
   /\bnode:internal\//,
   /\bfile:\/\/\//,
   /\.(?:ts|js|mjs|cjs):\d+:\d+/,

@@ -35,6 +35,8 @@ export interface TargetReport {
   maxInputMs: number;
   /** Slowest input in CPU time (what the per-input bound applies to). */
   maxCpuMs: number;
+  /** The command that replays the slowest input. */
+  slowest: string | null;
   /** Growth of the process's resident memory while the target ran, in MiB. */
   maxRssMb: number;
 }
@@ -115,7 +117,8 @@ function runWorker(jobs: FuzzJob[], firstJob: number, opts: FuzzOptions): Promis
   const heapMb = opts.heapMb ?? 1024;
   const data: WorkerData = { corpus: opts.corpus, jobs, firstJob, mode: opts.mode, heartbeat, ...(opts.saveDir && { saveDir: opts.saveDir }), ...(opts.only !== undefined && { only: opts.only }) };
   const child = fork(fileURLToPath(new URL('./worker.ts', import.meta.url)), [], {
-    execArgv: ['--import', 'tsx', `--max-old-space-size=${heapMb}`],
+    // FUZZ_NODE_ARGS adds node options to the children, e.g. '--cpu-prof' to profile a slow input replayed with --input.
+    execArgv: ['--import', 'tsx', `--max-old-space-size=${heapMb}`, ...(process.env.FUZZ_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [])],
     serialization: 'advanced',
     stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
   });
@@ -181,6 +184,7 @@ function runWorker(jobs: FuzzJob[], firstJob: number, opts: FuzzOptions): Promis
           ms: 0,
           maxInputMs: 0,
           maxCpuMs: 0,
+          slowest: null,
           maxRssMb: 0,
         },
       });
@@ -198,5 +202,7 @@ export function formatReports(reports: readonly TargetReport[]): string {
   const total = reports.reduce((a, r) => ({ runs: a.runs + r.runs, failures: a.failures + r.failures }), { runs: 0, failures: 0 });
   lines.push(`${'total'.padEnd(w)}  ${String(total.runs).padStart(7)} inputs  ${String(total.failures).padStart(4)} failures`);
   for (const r of reports) for (const e of r.examples) lines.push(`\n[${r.target}] ${e}`);
+  const slow = [...reports].sort((a, b) => b.maxCpuMs - a.maxCpuMs).slice(0, 3).filter((r) => r.slowest);
+  if (slow.length > 0) lines.push('', 'slowest inputs:', ...slow.map((r) => `  ${r.target}: ${Math.round(r.maxCpuMs)} ms CPU: ${r.slowest}`));
   return lines.join('\n');
 }
