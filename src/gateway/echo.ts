@@ -12,7 +12,7 @@ export interface EchoBackend {
   close(): Promise<void>;
 }
 
-export async function startEcho(host = '127.0.0.1', port = 0): Promise<EchoBackend> {
+export async function startEcho(host = '127.0.0.1', port = 0, opts: { keepAliveTimeoutMs?: number } = {}): Promise<EchoBackend> {
   const received: EchoBackend['received'] = [];
   const server = http.createServer((req, res) => {
     let bytes = 0;
@@ -24,7 +24,8 @@ export async function startEcho(host = '127.0.0.1', port = 0): Promise<EchoBacke
       res.end(body);
     });
   });
-  server.keepAliveTimeout = 65_000;
+  // Longer than the gateway's pool keeps idle connections, so the pool, not the backend, closes them.
+  server.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 65_000;
   await new Promise<void>((r) => server.listen(port, host, () => r()));
   const a = server.address() as AddressInfo;
   return {

@@ -105,12 +105,19 @@ function contents(name: string): string | null {
 
 test('every kind of bad config: exit 2, one stderr line `mtlsgate: FILE: key.path: what is wrong`, nothing else', async () => {
   const cwd = tmpDir(); // not the config's folder: relative paths must still resolve against the config file
-  const results = await Promise.all(
-    BAD.map(async ([what, name, text, pattern]) => {
-      const file = join(confDir, name);
-      const body = text ?? contents(name);
-      if (body !== null) writeFileSync(file, body);
-      return { what, file, pattern, r: await runServe(['--config', file], { cwd }) };
+  // Four processes at a time: thirteen Node start-ups at once on a loaded 2-core machine can take longer than
+  // any sensible per-process timeout.
+  const results: { what: string; file: string; pattern: RegExp; r: Awaited<ReturnType<typeof runServe>> }[] = [];
+  const queue = [...BAD];
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      for (let item = queue.shift(); item; item = queue.shift()) {
+        const [what, name, text, pattern] = item;
+        const file = join(confDir, name);
+        const body = text ?? contents(name);
+        if (body !== null) writeFileSync(file, body);
+        results.push({ what, file, pattern, r: await runServe(['--config', file], { cwd, timeoutMs: 60_000 }) });
+      }
     }),
   );
   for (const { what, file, pattern, r } of results) {

@@ -65,13 +65,15 @@ before(async () => {
   // A truststore of some size, so that a domain state kept alive by every reload would show in the heap.
   const fillers = await Promise.all(Array.from({ length: 40 }, (_, i) => issue({ subject: `CN=leaks filler CA ${i}`, profile: 'root-ca' })));
   writeFileSync(w.truststore, [w.ca, ...fillers].map((c) => c.certPem).join(''));
-  echo = await startEcho();
+  // Idle connections close within seconds on both sides (backend 1 s, gateway 3 s), so what stays open after the storm is what leaked, not
+  // what a keep-alive pool kept (a loaded machine runs more requests at once, and the pools grow with them).
+  echo = await startEcho('127.0.0.1', 0, { keepAliveTimeoutMs: 1000 });
   const dir = tmpDir();
   const preload = join(dir, 'probe.mjs');
   probeOut = join(dir, 'probe.json');
   writeFileSync(preload, PROBE);
   gw = await startGateway({
-    config: { domains: [domainConfig(DOMAIN, w.server, w.truststore, [{ basePath: '', target: echo.url }])] },
+    config: { timeouts: { idleMs: 3000 }, domains: [domainConfig(DOMAIN, w.server, w.truststore, [{ basePath: '', target: echo.url }])] },
     env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${preload}`.trim(), MTLSGATE_E2E_PROBE: probeOut },
   });
 });
@@ -112,10 +114,10 @@ async function probe(): Promise<Probe> {
   throw new Error(`the probe did not answer SIGUSR2\n${gw.tail()}`);
 }
 
-/** Probe until the descriptors are back within the slack of `base` (connections close asynchronously), at most 10 s. */
+/** Probe until the descriptors are back within the slack of `base` (connections close asynchronously), at most 15 s. */
 async function settled(base: Probe): Promise<Probe> {
   let p = await probe();
-  for (let i = 0; i < 20 && p.fds > base.fds + FD_SLACK; i++) {
+  for (let i = 0; i < 30 && p.fds > base.fds + FD_SLACK; i++) {
     await sleep(500);
     p = await probe();
   }
@@ -169,7 +171,7 @@ test('100 SIGHUPs in a second and 200 POST /reload under a trickle: no request f
   }
   const [served, refused] = await Promise.all([ok.done, no.done]);
 
-  assert.ok(stormMs < 2000, `the storm took ${stormMs} ms`);
+  assert.ok(stormMs < 4000, `the storm took ${stormMs} ms (10 bursts 100 ms apart: about 1 s on a quiet machine)`);
   assert.deepEqual(statuses, { 200: 200 }, 'every POST /reload succeeded');
   assert.ok(served.outcomes.length >= 40, `accepted requests: ${served.outcomes.length}`);
   assert.deepEqual(served.tally, { '200': served.outcomes.length }, 'zero accepted requests failed');

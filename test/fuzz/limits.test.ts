@@ -270,7 +270,7 @@ test('limits: an in-memory bundle (the S3 path) of 100,000 certificates is refus
   const pem = oneCert.repeat(100_000);
   const t0 = performance.now();
   const read = truststoreFromPem(pem, 's3://bucket/truststore.pem');
-  assert.ok(performance.now() - t0 < 2000);
+  assert.ok(performance.now() - t0 < 10_000, 'a hang guard, generous for a loaded machine');
   assert.equal(read.truststore, null);
   assert.deepEqual(read.findings.map((f) => f.id), ['truststore.unreadable']);
   assert.equal(read.findings[0]!.title, `s3://bucket/truststore.pem: larger than the ${DEFAULT_MAX_BYTES} byte read cap`);

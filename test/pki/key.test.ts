@@ -85,7 +85,7 @@ test('an encrypted key asking for 2^31 PBKDF2 iterations is refused, not compute
   const epki = tlv(0x30, alg, tlv(0x04, Buffer.alloc(32)));
   const t = performance.now();
   const f = loadBytes(epki, 'hostile.der', { passphrase: 'x' });
-  assert.ok(performance.now() - t < 1000);
+  assert.ok(performance.now() - t < 10_000, 'a hang guard, generous for a loaded machine');
   assert.equal(f.format, 'der-encrypted-private-key');
   assert.deepEqual(f.problems.map((p) => p.kind), ['key-parse-error']);
   assert.match(f.problems[0]!.message, /2147483647 key derivation iterations/);

@@ -88,7 +88,7 @@ test('a hostile iteration count is refused quickly, and Node is not asked to spe
   const hostile = der(0x30, Buffer.concat([slice(version!), slice(authSafe!), newMac]));
   const t = performance.now();
   const f = loadBytes(hostile, 'hostile.p12', { passphrase: PASS });
-  assert.ok(performance.now() - t < 1000);
+  assert.ok(performance.now() - t < 10_000, 'a hang guard, generous for a loaded machine');
   assert.deepEqual(f.problems.map((p) => p.kind), ['pkcs12-parse-error']);
   assert.match(f.problems[0]!.message, /2147483647 key derivation iterations/);
   assert.equal(f.pkcs12?.nodeLoads, false);

@@ -45,7 +45,7 @@ test('hostile bytes: random, truncated, nested, huge lengths: an answer, never a
   const nestedDefinite = nestedSequences(100_000);
   assert.equal(sniffFormat(nestedDefinite), 'unknown');
   assert.equal(sniffFormat(Buffer.from([0x30, 0x84, 0xff, 0xff, 0xff, 0xff, 0x02])), 'unknown');
-  assert.ok(performance.now() - t < 2000);
+  assert.ok(performance.now() - t < 10_000, 'a hang guard, generous for a loaded machine');
 });
 
 test('the DER reader: lengths, high tag numbers and OIDs', () => {

@@ -1,11 +1,21 @@
 import { fileSource } from './file.js';
-import { s3Source, type S3Options } from './s3.js';
+import type { S3Options } from './s3.js';
 import type { TruststoreSource } from './source.js';
 
 export type { TruststoreSource, TruststoreBytes } from './source.js';
 
-/** The source for a truststoreUri: file:// or s3:// (the config schema allows no others). */
+/**
+ * The source for a truststoreUri: file:// or s3:// (the config schema allows no others). The AWS SDK is loaded on
+ * the first s3:// fetch only: it costs a few hundred milliseconds of start-up that file-only gateways never need.
+ */
 export function sourceFor(uri: string, version: string | undefined, s3: S3Options = {}): TruststoreSource {
-  if (uri.startsWith('s3://')) return s3Source(uri, version, s3);
-  return fileSource(uri);
+  if (!uri.startsWith('s3://')) return fileSource(uri);
+  let real: Promise<TruststoreSource> | null = null;
+  return {
+    uri,
+    async fetch() {
+      real ??= import('./s3.js').then((m) => m.s3Source(uri, version, s3));
+      return (await real).fetch();
+    },
+  };
 }
