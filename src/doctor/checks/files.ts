@@ -45,11 +45,11 @@ export function checkCertFile(k: Known): Finding[] {
     if (f.keyBlocks > 0) {
       out.push(
         finding('cert.is-private-key', 'error', `${path} holds a private key, not a certificate`, 'The file given as the certificate contains only a private key: --cert and --key are probably swapped.',
-          `# swap them: --cert CLIENT.crt --key ${q(path)}`, { path, labels: f.pemLabels }),
+          `# swap them: --cert CLIENT.crt --key ${q(path)}`, { path, labels: someLabels(f) }),
       );
     } else {
       const parse = problem(f, 'cert-parse-error');
-      out.push(finding('cert.parse-error', 'error', `${path} holds no readable certificate`, parse ? parse.message : 'No CERTIFICATE block was found.', `openssl x509 -in ${q(path)} -noout -text   # shows what OpenSSL makes of it`, { path, labels: f.pemLabels }));
+      out.push(finding('cert.parse-error', 'error', `${path} holds no readable certificate`, parse ? parse.message : 'No CERTIFICATE block was found.', `openssl x509 -in ${q(path)} -noout -text   # shows what OpenSSL makes of it`, { path, labels: someLabels(f) }));
     }
   } else {
     const parse = problem(f, 'cert-parse-error');
@@ -105,10 +105,10 @@ export function checkKeyFile(k: Known): Finding[] {
   if (f.keyBlocks === 0) {
     if (f.certs.length > 0) {
       out.push(finding('key.is-certificate', 'error', `${path} holds a certificate, not a private key`, 'The file given as the key contains only certificates: --cert and --key are probably swapped, or the wrong file was picked. curl says "unable to set private key file".',
-        `grep -l "PRIVATE KEY" *.key *.pem 2>/dev/null   # find the file that holds the key`, { path, labels: f.pemLabels }));
+        `grep -l "PRIVATE KEY" *.key *.pem 2>/dev/null   # find the file that holds the key`, { path, labels: someLabels(f) }));
     } else if (f.format === 'unknown' || f.format === 'pem') {
       const parse = problem(f, 'key-parse-error');
-      out.push(finding(f.format === 'unknown' ? 'key.wrong-format' : 'key.parse-error', 'error', `${path} holds no readable private key`, parse ? parse.message : 'No PRIVATE KEY block was found.', `openssl pkey -in ${q(path)} -noout   # shows what OpenSSL makes of it`, { path, labels: f.pemLabels }));
+      out.push(finding(f.format === 'unknown' ? 'key.wrong-format' : 'key.parse-error', 'error', `${path} holds no readable private key`, parse ? parse.message : 'No PRIVATE KEY block was found.', `openssl pkey -in ${q(path)} -noout   # shows what OpenSSL makes of it`, { path, labels: someLabels(f) }));
     }
     return out;
   }
@@ -134,6 +134,11 @@ function keyUnlockFindings(k: Known, f: LoadedFile): Finding[] {
     return [finding('key.wrong-passphrase', 'error', `the passphrase does not decrypt the private key in ${f.path}`, 'OpenSSL reports "bad decrypt". curl says "unable to set private key file".', `openssl pkey -in ${q(f.path)} -noout   # asks for the passphrase and says whether it is right`, { path: f.path, passphraseGiven: k.passphrase !== undefined })];
   }
   return [];
+}
+
+/** The file's PEM labels for evidence, at most 20 (a hostile file can hold hundreds of thousands of blocks). */
+function someLabels(f: LoadedFile): string[] {
+  return f.pemLabels.length <= 20 ? f.pemLabels : [...f.pemLabels.slice(0, 20), `... and ${f.pemLabels.length - 20} more`];
 }
 
 function problem(f: LoadedFile, kind: LoadProblem['kind']): LoadProblem | undefined {

@@ -9,7 +9,7 @@ import { effectiveUrl, type CurlCommand } from './parse.js';
 export function checkCommand(c: CurlCommand): Finding[] {
   const out: Finding[] = [];
   if (c.unknown.length > 0) {
-    out.push(finding('curl.unknown-option', 'error', `curl does not know ${c.unknown.join(', ')}`, `curl stops with "option ${c.unknown[0]}: is unknown" (or "is ambiguous") and exit code 2, before connecting. Check the spelling (curl --help all); --opt=value needs a 2025 or later curl.`, 'curl --help all | grep -- OPTION', { options: c.unknown }));
+    out.push(finding('curl.unknown-option', 'error', `curl does not know ${shortList(c.unknown)}`, `curl stops with "option ${c.unknown[0]}: is unknown" (or "is ambiguous") and exit code 2, before connecting. Check the spelling (curl --help all); --opt=value needs a 2025 or later curl.`, 'curl --help all | grep -- OPTION', { options: c.unknown.slice(0, 20) }));
   }
   if (c.missingValue.length > 0) {
     out.push(finding('curl.missing-value', 'error', `${c.missingValue.join(', ')} is missing its value`, `curl stops with "option ${c.missingValue[0]}: requires parameter" (exit 2). A line break or an unquoted character may have cut the command.`, '', { options: c.missingValue }));
@@ -41,4 +41,10 @@ export function checkCommand(c: CurlCommand): Finding[] {
     out.push(finding('curl.insecure', 'info', '-k/--insecure skips checking the server\'s certificate only', 'It does nothing for the client certificate: the server still checks yours exactly as before.', '', {}));
   }
   return out;
+}
+
+/** At most five of the user's words, each at most 60 characters: a title stays one readable line. */
+function shortList(words: string[]): string {
+  const shown = words.slice(0, 5).map((w) => (w.length > 60 ? `${w.slice(0, 57)}...` : w));
+  return shown.join(', ') + (words.length > 5 ? ` and ${words.length - 5} more` : '');
 }
