@@ -145,7 +145,7 @@ export class GatewayProcess {
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
       });
       req.on('error', reject);
-      req.setTimeout(5000, () => req.destroy(new Error('admin request timed out')));
+      req.setTimeout(30_000, () => req.destroy(new Error('admin request timed out')));
       req.end();
     });
   }
