@@ -3,25 +3,16 @@
  * checked against OpenSSL's own output. Everything lives in one temp directory per test process.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, readFileSync } from 'node:fs';
+import { tmpDir } from './pki.js';
 import { join } from 'node:path';
 
 export function openssl(args: string[], input?: string | Buffer): string {
   return execFileSync('openssl', args, { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
-const dirs: string[] = [];
-
 /** A fresh temp directory removed when the process exits (MTLSGATE_KEEP_TMP=1 keeps it). */
-export function opensslTmpDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'mtlsgate-openssl-'));
-  if (dirs.length === 0 && !process.env.MTLSGATE_KEEP_TMP) {
-    process.once('exit', () => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-  }
-  dirs.push(dir);
-  return dir;
-}
+export const opensslTmpDir = tmpDir;
 
 /** `openssl x509|rsa -noout -modulus -in F | openssl sha1`, the hex after "= ". */
 export function opensslModulusSha1(kind: 'x509' | 'rsa', file: string, passin?: string): string {
