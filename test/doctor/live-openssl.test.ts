@@ -7,27 +7,21 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import net, { type AddressInfo } from 'node:net';
+import net from 'node:net';
 import { join } from 'node:path';
 import { issue, type Issued } from '../../src/pki/generate.js';
 import { probe } from '../../src/doctor/live/probe.js';
 import type { ProbeReport } from '../../src/doctor/live/types.js';
 import { tmpDir } from '../helpers/pki.js';
+import { closedPort } from '../e2e/helpers/backends.js'; // a port nothing listens on, for the server under test
 
 const DAY = 86_400_000;
 const children: ChildProcess[] = [];
 after(() => children.forEach((c) => c.kill('SIGKILL')));
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 async function sServer(version: '-tls1_2' | '-tls1_3', files: { cert: string; key: string; ca: string }): Promise<number> {
-  const port = await freePort();
+  const port = await closedPort();
   const child = spawn('openssl', ['s_server', '-accept', `127.0.0.1:${port}`, '-cert', files.cert, '-key', files.key, '-CAfile', files.ca, '-Verify', '1', '-verify_return_error', '-www', version], { stdio: 'ignore' });
   children.push(child);
   const deadline = Date.now() + 5000;

@@ -8,12 +8,13 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import net, { type AddressInfo } from 'node:net';
+import net from 'node:net';
 import { join } from 'node:path';
 import { issue } from '../../src/pki/generate.js';
 import { probe } from '../../src/doctor/live/probe.js';
 import type { ProbeReport } from '../../src/doctor/live/types.js';
 import { tmpDir } from '../helpers/pki.js';
+import { closedPort } from './helpers/backends.js'; // a port nothing listens on, for the server under test
 
 function findNginx(): string | null {
   for (const p of ['nginx', '/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx']) {
@@ -23,13 +24,6 @@ function findNginx(): string | null {
   return null;
 }
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 let child: ChildProcess | null = null;
 after(() => child?.kill('SIGKILL'));
@@ -49,7 +43,7 @@ test('nginx with ssl_verify_client on: accepted, refused (400 certificate error)
     writeFileSync(p, text, { mode: 0o600 });
     return p;
   };
-  const port = await freePort();
+  const port = await closedPort();
   mkdirSync(join(dir, 'logs'));
   const conf = w('nginx.conf', `
 worker_processes 1;
