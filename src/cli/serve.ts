@@ -9,6 +9,7 @@ import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { coalescedReload, waitForSignals } from './signals.js';
 import { runPrimary, serveAsWorker, type ToPrimary } from '../gateway/cluster.js';
+import { TICKET_KEYS_ENV } from '../gateway/ticket-keys.js';
 
 export function serveCommand(ctx: CliContext): Command {
   return new Command('serve')
@@ -16,7 +17,7 @@ export function serveCommand(ctx: CliContext): Command {
     .requiredOption('-c, --config <file>', 'YAML or JSON config (see docs/config.md)')
     .option('--log-format <json|pretty>', 'override logs.format')
     .option('--check', 'validate the config and load every certificate and truststore, then exit')
-    .option('--workers <n|auto>', 'worker processes sharing the listener (auto: one per core)', '1')
+    .option('--workers <n|auto>', 'worker processes sharing the listener (auto: one per core)', 'auto')
     .action(async (o: { config: string; logFormat?: string; check?: boolean; workers: string }) => {
       const workers = parseWorkers(o.workers);
       const cfg = await loadConfig(o.config);
@@ -44,7 +45,7 @@ export function serveCommand(ctx: CliContext): Command {
       try {
         // A worker leaves the admin listener to its primary, which asks every worker and merges the answers.
         const run = o.check ? { ...cfg, listen: { host: '127.0.0.1', port: 0 }, admin: undefined } : cluster.isWorker ? { ...cfg, admin: undefined } : cfg;
-        gw = await startGateway(run, log, o.config);
+        gw = await startGateway(run, log, o.config, { ticketKeys: workerTicketKeys() });
       } catch (e) {
         if (cluster.isWorker && e instanceof Error) process.send?.({ type: 'start-error', message: e.message } satisfies ToPrimary);
         if (e instanceof GatewayStartError) throw new UserError('E_START', `${o.config}: ${e.message}`);
@@ -65,6 +66,14 @@ export function serveCommand(ctx: CliContext): Command {
       if (earlyHup) process.emit('SIGHUP', 'SIGHUP');
       await stopped;
     });
+}
+
+/** In a worker: the session ticket keys its primary generated for all its workers (read once, then dropped). */
+function workerTicketKeys(): Buffer | undefined {
+  const hex = process.env[TICKET_KEYS_ENV];
+  if (!cluster.isWorker || hex === undefined) return undefined;
+  delete process.env[TICKET_KEYS_ENV];
+  return Buffer.from(hex, 'hex');
 }
 
 function parseWorkers(s: string): number {

@@ -3,11 +3,12 @@
  * shared policy — from a real loopback handshake when the key is at hand, else from the model of OpenSSL.
  */
 import type { CertInfo, KeyInfo } from '../pki/types.js';
-import { analyzeChain, decide, predictVerdict, type ChainAnalysis } from '../policy/analyze.js';
+import { analyzeChain, decide, decideWithoutHandshake, predictVerdict, type ChainAnalysis } from '../policy/analyze.js';
 import type { ChainEnd } from '../policy/chain.js';
 import { loopbackVerdict } from '../policy/loopback.js';
 import { denied, type OpenSslResult, type Verdict } from '../policy/verdict.js';
 import { lintTruststore } from '../trust/lint.js';
+import { truststoreOracle } from '../trust/truststore.js';
 import { checkCertFile, checkKeyFile, checkPkcs12 } from './checks/files.js';
 import { checkKeyPair } from './checks/pair.js';
 import { checkLeaf } from './checks/cert.js';
@@ -64,6 +65,8 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
 }
 
 async function reachVerdict(k: Known, a: ChainAnalysis, findings: Finding[]): Promise<{ verdict: Verdict; source: DoctorReport['verdictSource']; openssl: OpenSslResult }> {
+  // The gateway judges a truststore too large to name in a handshake with the model (see trust/truststore.ts): so does the doctor.
+  if (truststoreOracle(k.truststore!) === 'model') return { verdict: decideWithoutHandshake(a), source: 'prediction', openssl: a.predicted };
   const predicted = predictVerdict(a);
   // The handshake needs the key that goes with the certificate, and a present-day clock (OpenSSL checks against now).
   const keyFits = k.key !== null && k.leaf !== null && k.key.info.spkiSha256 === k.leaf.info.spkiSha256;

@@ -12,6 +12,7 @@ import { adminAnswer, writeAnswer, type AdminAnswer } from './admin.js';
 import type { GatewayConfig } from './config.js';
 import type { Logger } from './log.js';
 import type { Gateway } from './server.js';
+import { TICKET_KEYS_ENV, randomTicketKeys } from './ticket-keys.js';
 
 export type ToWorker = { type: 'admin'; id: number; method: string; url: string } | { type: 'reload' } | { type: 'stop'; deadlineMs: number };
 export type ToPrimary = { type: 'ready'; port: number } | { type: 'start-error'; message: string } | { type: 'admin-reply'; id: number; answer: AdminAnswer };
@@ -70,8 +71,11 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
       p.done(p.answers);
     }
   };
+  // One set of session ticket keys for every worker, restarted ones included, so that a session resumes on whichever
+  // worker the kernel hands the connection to (tls.ticketKeyFile, when set, is read by each worker instead).
+  const env = o.cfg.tls.ticketKeyFile ? {} : { [TICKET_KEYS_ENV]: randomTicketKeys().toString('hex') };
   const fork = (): Worker => {
-    const w = cluster.fork();
+    const w = cluster.fork(env);
     w.on('message', onMessage);
     return w;
   };

@@ -79,6 +79,13 @@ export const configSchema = z.strictObject({
   limits: z
     .strictObject({ maxConnections: z.number().int().min(1).default(10_000), maxHeaderBytes: z.number().int().min(1024).max(1_048_576).default(16_384) })
     .default({ maxConnections: 10_000, maxHeaderBytes: 16_384 }),
+  tls: z
+    .strictObject({
+      sessionResumption: z.boolean().default(true),
+      ticketKeyFile: z.string().min(1).optional(),
+      sessionLifetimeSec: z.number().int().min(1).max(86_400).default(300),
+    })
+    .default({ sessionResumption: true, sessionLifetimeSec: 300 }),
   logs: z.strictObject({ format: z.enum(['json', 'pretty']).default('json'), level: z.enum(['debug', 'info', 'warn', 'error']).default('info') }).default({ format: 'json', level: 'info' }),
 });
 
@@ -154,6 +161,7 @@ function resolvePaths(cfg: GatewayConfig, base: string): GatewayConfig {
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
   return {
     ...cfg,
+    tls: cfg.tls.ticketKeyFile === undefined ? cfg.tls : { ...cfg.tls, ticketKeyFile: abs(cfg.tls.ticketKeyFile) },
     domains: cfg.domains.map((d) => ({
       ...d,
       certificate: { ...d.certificate, cert: abs(d.certificate.cert), key: abs(d.certificate.key) },

@@ -2,6 +2,7 @@
  * Logs: JSON lines (pino) by default, one per request and one per denial, each saying why; `pretty` renders the
  * same records as one readable line for a terminal. Private keys and passphrases are never logged.
  */
+import cluster from 'node:cluster';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 
@@ -9,7 +10,9 @@ export type { Logger };
 
 export function makeLogger(format: 'json' | 'pretty', level: string, out: NodeJS.WritableStream = process.stdout): Logger {
   const dest = format === 'pretty' ? prettyStream(out) : out;
-  return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } }, dest as pino.DestinationStream);
+  // Workers share stdout: each line says which worker wrote it.
+  const base = cluster.isWorker ? { worker: cluster.worker!.id } : undefined;
+  return pino({ level, base, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } }, dest as pino.DestinationStream);
 }
 
 const SKIP = new Set(['level', 'time', 'msg']);

@@ -8,7 +8,7 @@ import https from 'node:https';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { SecureContext, TLSSocket } from 'node:tls';
+import type { SecureContext, SecureContextOptions, TLSSocket } from 'node:tls';
 import { loadConfig, type GatewayConfig } from './config.js';
 import { TLS12_CIPHERS, buildState, lookupDomain, type DomainLoadError, type DomainState, type GatewayState } from './state.js';
 import { verifyConnection, type ConnectionVerdict } from './verify.js';
@@ -18,6 +18,9 @@ import { sendJson } from './respond.js';
 import { inc, newMetrics, renderMetrics, type Metrics } from './metrics.js';
 import type { Logger } from './log.js';
 import { handleAdmin, type AdminDeps } from './admin.js';
+import { randomTicketKeys, readTicketKeys } from './ticket-keys.js';
+import { unmodelledExtension } from '../policy/rules.js';
+import { MAX_CA_NAMES_BYTES, caNamesBytes } from '../trust/truststore.js';
 
 export interface ReloadResult {
   ok: boolean;
@@ -46,7 +49,12 @@ type VerifiedSocket = TLSSocket & { [kVerdict]?: ConnectionVerdict };
 
 export class GatewayStartError extends Error {}
 
-export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: string | null = null): Promise<Gateway> {
+export interface StartOptions {
+  /** Session ticket keys shared with sibling workers (the primary's); else tls.ticketKeyFile, else random. */
+  ticketKeys?: Buffer;
+}
+
+export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: string | null = null, opts: StartOptions = {}): Promise<Gateway> {
   const built = await buildState(cfg, null);
   if (built.errors.length > 0) {
     // Each message starts with the key path (domains[i]....), so the user finds the line to fix.
@@ -56,8 +64,41 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
   let lastErrors: DomainLoadError[] = [];
   const metrics = newMetrics();
   logTruststores(log, state, null);
+  let ticketKeys: Buffer;
+  try {
+    ticketKeys = cfg.tls.ticketKeyFile ? await readTicketKeys(cfg.tls.ticketKeyFile) : (opts.ticketKeys ?? randomTicketKeys());
+  } catch (e) {
+    throw new GatewayStartError((e as Error).message);
+  }
+  let noResumption = resumptionOff(state);
+  let lifetimeSec = state.config.tls.sessionLifetimeSec;
+  if (noResumption) log.info({ reason: noResumption }, 'TLS session resumption off');
+
+  /**
+   * The listener's own TLS settings (the SNI callback switches to a domain's context for its certificate, but OpenSSL
+   * keeps these from the listener's). Session tickets are on unless resumptionOff() says otherwise: a resumed session
+   * skips the SNI callback, so each one is judged again against its request's domain (verify.ts, decideWithoutHandshake).
+   */
+  function listenerTls(resumable: boolean): SecureContextOptions {
+    return {
+      // No client-initiated renegotiation (API Gateway refuses it too): a TLS 1.2 client could present another
+      // certificate on the open connection, and Node never resets socket.authorized (nor our cached verdict) from it.
+      secureOptions: constants.SSL_OP_NO_RENEGOTIATION | (resumable ? 0 : constants.SSL_OP_NO_TICKET),
+      ticketKeys,
+      sessionTimeout: state.config.tls.sessionLifetimeSec,
+      // The same on every worker and replica (Node's default hashes the command line): TLS 1.2 sessions resume only
+      // where the session id context matches.
+      sessionIdContext: 'mtlsgate',
+      minVersion: 'TLSv1.2',
+      // OpenSSL keeps the cipher list of the listener's context when the SNI callback switches contexts, so the
+      // domains' TLS 1.2 suites only hold if the listener has them too (else Node's defaults: CBC-SHA1, CCM, ARIA, ...).
+      ciphers: TLS12_CIPHERS,
+      honorCipherOrder: true,
+    };
+  }
 
   const server = https.createServer({
+    ...listenerTls(noResumption === null),
     // A function, not an arrow: Node calls it with the TLSSocket as `this`.
     SNICallback: function (this: TLSSocket, servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) {
       const d = lookupDomain(state, servername);
@@ -75,20 +116,8 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
       cb(null, d.secureContext);
     },
     requestCert: true,
-    // No TLS session resumption: a resumed TLS 1.2 session skips the SNI callback (the socket has no servername, so
-    // the connection was dropped), and sessions resume across domains (they share this listener's ticket keys and
-    // session context), carrying OpenSSL's verdict from another domain's truststore. Every connection does a full
-    // handshake against its own SNI domain.
-    // No client-initiated renegotiation (API Gateway refuses it too): a TLS 1.2 client could present another
-    // certificate on the open connection, and Node never resets socket.authorized (nor our cached verdict) from it.
-    secureOptions: constants.SSL_OP_NO_TICKET | constants.SSL_OP_NO_RENEGOTIATION,
     // The handshake completes for any presented certificate; the verdict is the policy's, per request (403 with a reason).
     rejectUnauthorized: false,
-    minVersion: 'TLSv1.2',
-    // OpenSSL keeps the cipher list of the listener's context when the SNI callback switches contexts, so the
-    // domains' TLS 1.2 suites only hold if the listener has them too (else Node's defaults: CBC-SHA1, CCM, ARIA, ...).
-    ciphers: TLS12_CIPHERS,
-    honorCipherOrder: true,
     handshakeTimeout: cfg.timeouts.handshakeMs,
     maxHeaderSize: cfg.limits.maxHeaderBytes,
     // Node checks headersTimeout/requestTimeout only this often (default 30 s), so headersMs: 10000 meant 10-40 s.
@@ -103,13 +132,15 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
   // Prepended: it must run before https' own listener hands the socket to the HTTP parser, or a request already
   // sent on a refused connection is still served (and logged as a denial the client never sees).
   server.prependListener('secureConnection', (socket: VerifiedSocket) => {
+    // A resumed TLS 1.2 session has no server name (OpenSSL keeps none for it): its requests' Host names the domain.
+    if (!socket.servername && socket.isSessionReused()) return;
     const d = lookupDomain(state, String(socket.servername || ''));
     if (!d) {
       // Only reachable if a reload removed the domain during this handshake: say so rather than vanish.
       log.info({ remote: socket.remoteAddress, servername: socket.servername || null }, 'connection closed: no domain for this server name');
       return void socket.destroy();
     }
-    if (d.config.mutualTls.noCertificate === 'handshake' && !socket.getPeerCertificate()?.raw) {
+    if (d.config.mutualTls.noCertificate === 'handshake' && !socket.getPeerX509Certificate()) {
       // API Gateway ends the connection when no certificate is sent; say why in our log at least.
       log.info({ domain: d.name, remote: socket.remoteAddress, reason: 'No required SSL certificate was sent' }, 'connection refused: no client certificate');
       inc(metrics.denials, `${d.name} MTLSGATE_NO_CERTIFICATE`);
@@ -158,19 +189,17 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
     const requestId = randomUUID();
     const socket = req.socket as VerifiedSocket & { [kLastResponse]?: http.ServerResponse };
     socket[kLastResponse] = res;
-    const servername = String(socket.servername || '').toLowerCase();
+    const host = hostOf(req.headers.host);
+    // A resumed TLS 1.2 session has no server name: the request's Host names the domain (its verdict is the model's).
+    const servername = socket.servername ? String(socket.servername).toLowerCase() : socket.isSessionReused() ? (host ?? '') : '';
     const d: DomainState | undefined = lookupDomain(state, servername);
     let status = 0;
     let cv: ConnectionVerdict | undefined;
     try {
-      if (!d) {
-        sendJson(res, 421, { message: 'Misdirected Request' }, requestId);
-        status = 421;
-        return;
-      }
-      const host = hostOf(req.headers.host);
-      if (host !== null && host !== servername) {
-        // Host names another domain than the SNI: never let one domain's truststore admit traffic for another.
+      // Host names another domain than the SNI: never let one domain's truststore admit traffic for another. A
+      // resumed session skipped the SNI callback's securityPolicy check: a TLS_1_3 domain refuses it here. 421 tells
+      // the client to retry on a new connection.
+      if (!d || (host !== null && host !== servername) || (d.config.securityPolicy === 'TLS_1_3' && socket.getProtocol() !== 'TLSv1.3')) {
         sendJson(res, 421, { message: 'Misdirected Request' }, requestId);
         status = 421;
         return;
@@ -284,11 +313,35 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
     const before = state;
     state = fresh;
     lastErrors = errors;
+    await refreshListenerTls();
     errors.length ? metrics.reloads.failed++ : metrics.reloads.ok++;
     logTruststores(log, state, before);
     for (const w of warnings) log.warn(w);
     scheduleRetry(errors.length > 0);
     return { ok: errors.length === 0, errors, warnings };
+  }
+
+  /** After a reload: a new ticket key file takes effect, and resumption follows what the new state allows. */
+  async function refreshListenerTls(): Promise<void> {
+    if (state.config.tls.ticketKeyFile) {
+      try {
+        const keys = await readTicketKeys(state.config.tls.ticketKeyFile);
+        if (!keys.equals(ticketKeys)) {
+          ticketKeys = keys;
+          server.setTicketKeys(keys);
+          log.info('TLS session ticket keys changed');
+        }
+      } catch (e) {
+        log.error({ error: (e as Error).message }, 'reload: kept the previous TLS session ticket keys');
+      }
+    }
+    const off = resumptionOff(state);
+    if (off !== noResumption || state.config.tls.sessionLifetimeSec !== lifetimeSec) {
+      noResumption = off;
+      lifetimeSec = state.config.tls.sessionLifetimeSec;
+      server.setSecureContext(listenerTls(off === null));
+      log.info(off ? { reason: off } : {}, off ? 'TLS session resumption off' : 'TLS session resumption on');
+    }
   }
 
   // A domain whose source failed (S3 down, file mid-replace) keeps its previous state; retry with backoff so it
@@ -356,6 +409,24 @@ function requireClientCertificate(socket: TLSSocket): void {
   (socket as unknown as { _handle?: { setVerifyMode?: (requestCert: boolean, rejectUnauthorized: boolean) => void } })._handle?.setVerifyMode?.(true, true);
 }
 
+/**
+ * Why TLS session resumption must stay off for this state, or null. A resumed session is judged by the policy's
+ * model (it carries neither a fresh OpenSSL verdict nor the client's intermediates), so resumption is on only where
+ * the model can judge every client: no domain completing paths with client intermediates, no truststore CA with an
+ * extension the model does not evaluate.
+ */
+function resumptionOff(state: GatewayState): string | null {
+  if (!state.config.tls.sessionResumption) return 'tls.sessionResumption is false';
+  for (const d of state.domains.values()) {
+    if (d.config.mutualTls.trustClientIntermediates) return `${d.name}: mutualTls.trustClientIntermediates is true (a resumed session does not carry the client's intermediates)`;
+    for (const c of d.verify.truststore.certs) {
+      const ext = unmodelledExtension(c);
+      if (ext !== null) return `${d.name}: truststore CA ${c.info.subject} has ${ext}, which only a full handshake checks`;
+    }
+  }
+  return null;
+}
+
 function hostOf(h: string | undefined): string | null {
   if (!h) return null;
   const host = h.startsWith('[') ? h.slice(0, h.indexOf(']') + 1) : h.replace(/:\d+$/, '');
@@ -377,6 +448,12 @@ function logTruststores(log: Logger, state: GatewayState, before: GatewayState |
   for (const d of state.domains.values()) {
     if (before?.domains.get(d.name) === d) continue; // kept from before: already logged
     log.info({ domain: d.name, truststore: d.config.mutualTls.truststoreUri, version: d.truststoreVersion, certificates: d.truststoreCertificates }, 'truststore loaded');
+    if (d.verify.oracle === 'model') {
+      log.warn(
+        { domain: d.name, certificates: d.truststoreCertificates, caNamesBytes: caNamesBytes(d.verify.truststore) },
+        `truststore too large to name in the TLS handshake (CA names over ${MAX_CA_NAMES_BYTES} bytes): clients are not told which CAs are trusted, and mtlsgate's policy verifies their chains itself`,
+      );
+    }
     for (const w of d.truststoreWarnings) log.warn({ domain: d.name, id: w.id }, `truststore warning: ${w.title}`);
   }
 }

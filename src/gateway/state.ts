@@ -8,6 +8,7 @@ import tls from 'node:tls';
 import type { Finding } from '../doctor/finding.js';
 import { DEFAULT_POLICY, type PolicyOptions } from '../policy/rules.js';
 import { truststoreFromPem } from '../trust/load.js';
+import { truststoreOracle } from '../trust/truststore.js';
 import { lintTruststore } from '../trust/lint.js';
 import { sourceFor } from '../trust/sources/index.js';
 import type { DomainConfig, GatewayConfig } from './config.js';
@@ -79,13 +80,16 @@ export async function buildDomain(cfg: GatewayConfig, d: DomainConfig): Promise<
   // With the file, lint also sees what is not a certificate (a private key uploaded by mistake).
   const warnings = [...findings, ...lintTruststore(truststore, file)].filter((f) => f.severity !== 'info');
 
+  // A truststore whose CA names overflow a CertificateRequest cannot be given to OpenSSL (every handshake would
+  // fail): the context then names no CA (an empty `ca`, not Node's public roots) and the model judges chains.
+  const oracle = truststoreOracle(truststore);
   let secureContext: tls.SecureContext;
   try {
     secureContext = tls.createSecureContext({
       cert: certPem,
       key: keyPem,
       ...(d.certificate.passphrase !== undefined && { passphrase: d.certificate.passphrase }),
-      ca: [truststore.pem],
+      ca: oracle === 'handshake' ? [truststore.pem] : [],
       minVersion: d.securityPolicy === 'TLS_1_3' ? 'TLSv1.3' : 'TLSv1.2',
       ciphers: TLS12_CIPHERS,
       honorCipherOrder: true,
@@ -102,7 +106,7 @@ export async function buildDomain(cfg: GatewayConfig, d: DomainConfig): Promise<
     name,
     config: d,
     secureContext,
-    verify: { generation: ++generationCounter, truststore, policy, cache: new Map() },
+    verify: { generation: ++generationCounter, truststore, policy, oracle, cache: new Map() },
     routes: makeRoutes(d.basePathMappings),
     truststoreVersion: fetched.version,
     truststoreCertificates: truststore.certs.length,

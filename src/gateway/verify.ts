@@ -1,13 +1,18 @@
 /**
  * The per-connection verdict: OpenSSL's result on the socket + the shared policy against the domain's current
  * truststore. Computed once per connection and truststore generation (a reload re-judges open connections on
- * their next request; a resumed TLS session is judged like a new one), and cached per certificate chain so a
- * client that reconnects costs a map lookup.
+ * their next request), and cached per certificate chain so a client that reconnects costs a map lookup.
+ *
+ * Where the handshake's own result does not apply, the policy's model of OpenSSL decides instead
+ * (decideWithoutHandshake): on a resumed TLS session, whose stored result is that of its first handshake (under
+ * another domain, perhaps, or a truststore since replaced), and for a truststore OpenSSL is not given (too large to
+ * name in a CertificateRequest, see state.ts).
  */
 import type { TLSSocket } from 'node:tls';
+import type { X509Certificate } from 'node:crypto';
 import type { Cert } from '../pki/types.js';
 import { parseCert } from '../pki/cert.js';
-import { analyzeChain, decide } from '../policy/analyze.js';
+import { analyzeChain, decide, decideWithoutHandshake } from '../policy/analyze.js';
 import { opensslResultOf } from '../policy/node-tls.js';
 import { OWN_CODES } from '../policy/defect.js';
 import { denied, type OpenSslResult, type Verdict } from '../policy/verdict.js';
@@ -28,13 +33,16 @@ export interface ConnectionVerdict {
   verdict: Verdict;
   /** null when no certificate was presented. */
   client: ClientIdentity | null;
-  openssl: OpenSslResult;
+  /** OpenSSL's result from the handshake, or null where the model decided (resumed session, large truststore). */
+  openssl: OpenSslResult | null;
 }
 
 export interface VerifyContext {
   generation: number;
   truststore: Truststore;
   policy: PolicyOptions;
+  /** handshake: OpenSSL verified against this truststore in the handshake; model: it did not (see state.ts). */
+  oracle: 'handshake' | 'model';
   /** Per truststore generation: chain fingerprints + OpenSSL code -> verdict. */
   cache: Map<string, { verdict: Verdict; expires: number }>;
 }
@@ -45,15 +53,21 @@ const CACHE_MAX = 10_000;
 /** Validity is time-dependent: a cached verdict is re-derived at least this often. */
 const CACHE_TTL_MS = 60_000;
 
-/** Parsed certificates by DER, shared by all domains: a reconnecting client is not parsed again. */
+/** Parsed certificates by SHA-256 fingerprint, shared by all domains: a reconnecting client is not parsed again. */
 const certCache = new Map<string, Cert>();
+/**
+ * What each client sent after its certificate, by the certificate's fingerprint. A resumed session carries only the
+ * client's own certificate; its intermediates, seen at the full handshake, still go to the backend (client-cert-chain)
+ * and serve the model as untrusted candidates (safe: every signature on a path is checked).
+ */
+const sentByLeaf = new Map<string, Cert[]>();
 
-function certOf(raw: Buffer): Cert {
-  const key = raw.toString('base64');
+function certOf(x: X509Certificate): Cert {
+  const key = x.fingerprint256;
   let c = certCache.get(key);
   if (!c) {
     if (certCache.size >= CACHE_MAX) certCache.clear();
-    c = parseCert(raw);
+    c = parseCert(x.raw);
     certCache.set(key, c);
   }
   return c;
@@ -61,23 +75,24 @@ function certOf(raw: Buffer): Cert {
 
 /** The chain the client presented: its certificate, then what it sent (Node links them through issuerCertificate). */
 function presentedChain(socket: TLSSocket): { leaf: Cert; sent: Cert[] } | null {
-  const peer = socket.getPeerCertificate(true);
-  if (!peer || !peer.raw) return null;
-  const leaf = certOf(peer.raw);
+  const peer = socket.getPeerX509Certificate();
+  if (!peer) return null;
+  const leaf = certOf(peer);
   const sent: Cert[] = [];
-  const seen = new Set<string>([peer.fingerprint256]);
   let cur = peer.issuerCertificate;
   // Node's issuerCertificate chain may loop back on a self-signed certificate; stop at anything seen.
-  while (cur && cur.raw && !seen.has(cur.fingerprint256) && sent.length < 16) {
-    seen.add(cur.fingerprint256);
-    sent.push(certOf(cur.raw));
+  while (cur && sent.length < 16) {
+    const c = certOf(cur);
+    if (c === leaf || sent.includes(c)) break;
+    sent.push(c);
     cur = cur.issuerCertificate;
   }
   return { leaf, sent };
 }
 
 export function verifyConnection(socket: TLSSocket, ctx: VerifyContext): ConnectionVerdict {
-  const openssl = opensslResultOf(socket);
+  const resumed = socket.isSessionReused();
+  const openssl = ctx.oracle === 'handshake' && !resumed ? opensslResultOf(socket) : null;
   let chain: { leaf: Cert; sent: Cert[] } | null;
   try {
     chain = presentedChain(socket);
@@ -86,12 +101,21 @@ export function verifyConnection(socket: TLSSocket, ctx: VerifyContext): Connect
     return { generation: ctx.generation, verdict: denied('certificate could not be parsed', 'MTLSGATE_PARSE_ERROR'), client: null, openssl };
   }
   if (chain === null) return { generation: ctx.generation, verdict: NO_CERTIFICATE, client: null, openssl };
-  const key = `${chain.leaf.info.fingerprintSha256}|${chain.sent.map((c) => c.info.fingerprintSha256).join(',')}|${openssl.code ?? 'ok'}`;
+  const leafFp = chain.leaf.info.fingerprintSha256;
+  if (!resumed && chain.sent.length > 0) {
+    if (sentByLeaf.size >= CACHE_MAX) sentByLeaf.clear();
+    sentByLeaf.set(leafFp, chain.sent);
+  } else if (resumed) {
+    chain.sent = sentByLeaf.get(leafFp) ?? [];
+  }
+  let key = leafFp;
+  for (const c of chain.sent) key += `,${c.info.fingerprintSha256}`;
+  key += openssl === null ? '|model' : `|${openssl.code ?? 'ok'}`;
   const now = Date.now();
   let hit = ctx.cache.get(key);
   if (!hit || hit.expires < now) {
     const analysis = analyzeChain(chain.leaf, chain.sent, ctx.truststore, ctx.policy, new Date(now));
-    hit = { verdict: decide(analysis, openssl), expires: now + CACHE_TTL_MS };
+    hit = { verdict: openssl === null ? decideWithoutHandshake(analysis) : decide(analysis, openssl), expires: now + CACHE_TTL_MS };
     if (ctx.cache.size >= CACHE_MAX) ctx.cache.clear();
     ctx.cache.set(key, hit);
   }

@@ -6,9 +6,9 @@
 import type { Cert } from '../pki/types.js';
 import type { Truststore } from '../trust/truststore.js';
 import { buildChain, type Chain } from './chain.js';
-import { ruleDefects, DEFAULT_POLICY, type PolicyOptions } from './rules.js';
+import { ruleDefects, unmodelledExtension, DEFAULT_POLICY, type PolicyOptions } from './rules.js';
 import { predictOpenSsl } from './openssl-model.js';
-import { categoryOf, normalizeNodeCode, primaryDefect, reasonFor, type Defect } from './defect.js';
+import { OWN_CODES, categoryOf, normalizeNodeCode, primaryDefect, reasonFor, type Defect } from './defect.js';
 import { ACCEPTED, denied, type OpenSslResult, type Verdict } from './verdict.js';
 
 export interface ChainAnalysis {
@@ -67,4 +67,20 @@ export function decide(analysis: ChainAnalysis, openssl: OpenSslResult): Verdict
 /** The doctor's offline verdict: the policy applied to the model's prediction of OpenSSL. */
 export function predictVerdict(analysis: ChainAnalysis): Verdict {
   return decide(analysis, analysis.predicted);
+}
+
+/**
+ * The gateway's verdict where no handshake judged this chain against this truststore: a resumed TLS session (it
+ * carries the verdict of its first handshake, perhaps under another domain or an older truststore) or a truststore
+ * too large to name in the handshake (OpenSSL is not given it). The model stands in for OpenSSL; a chain carrying
+ * what the model does not evaluate (name constraints, policies) is refused rather than guessed.
+ */
+export function decideWithoutHandshake(analysis: ChainAnalysis): Verdict {
+  for (const chain of [analysis.rulesChain, analysis.opensslChain]) {
+    for (const c of chain.certs) {
+      const ext = unmodelledExtension(c);
+      if (ext !== null) return denied(`certificate chain uses ${ext}, which only OpenSSL's own verification checks`, OWN_CODES.unmodelledExtension);
+    }
+  }
+  return predictVerdict(analysis);
 }

@@ -45,6 +45,7 @@ export const OWN_CODES = {
   weakKey: 'MTLSGATE_WEAK_KEY',
   chainTooLong: 'MTLSGATE_CHAIN_TOO_LONG',
   noCertificate: 'MTLSGATE_NO_CERTIFICATE',
+  unmodelledExtension: 'MTLSGATE_UNMODELLED_EXTENSION',
 } as const;
 
 const CATEGORY_BY_CODE: Record<string, DefectCategory> = {

@@ -184,31 +184,63 @@ const SUPPORTED_EXTENSIONS: ReadonlySet<string> = new Set([
   '2.5.29.54', // inhibitAnyPolicy
 ]);
 
-const unhandledCache = new WeakMap<Cert, string | null>();
+const extensionCache = new WeakMap<Cert, readonly Extension[]>();
+
+interface Extension {
+  oid: string;
+  critical: boolean;
+}
+
+function extensionsOf(c: Cert): readonly Extension[] {
+  let list = extensionCache.get(c);
+  if (list === undefined) {
+    list = extensionList(c.der);
+    extensionCache.set(c, list);
+  }
+  return list;
+}
 
 /** The OID of the first critical extension OpenSSL does not handle, or null. */
 export function unhandledCriticalExtension(c: Cert): string | null {
-  let oid = unhandledCache.get(c);
-  if (oid === undefined) {
-    oid = criticalExtensionOids(c.der).find((o) => !SUPPORTED_EXTENSIONS.has(o)) ?? null;
-    unhandledCache.set(c, oid);
+  return extensionsOf(c).find((e) => e.critical && !SUPPORTED_EXTENSIONS.has(e.oid))?.oid ?? null;
+}
+
+/**
+ * Extensions OpenSSL's verify acts on that our model of it (openssl-model.ts) does not evaluate: name
+ * constraints, policy processing and RFC 3779 resources. Where the model stands in for a handshake (a resumed
+ * session, a truststore too large to name in the handshake) a chain carrying one cannot be judged.
+ */
+const UNMODELLED_EXTENSIONS: ReadonlyMap<string, string> = new Map([
+  ['2.5.29.30', 'name constraints'],
+  ['2.5.29.36', 'policy constraints'],
+  ['2.5.29.33', 'policy mappings'],
+  ['2.5.29.54', 'inhibit any-policy'],
+  ['1.3.6.1.5.5.7.1.7', 'RFC 3779 IP address blocks'],
+  ['1.3.6.1.5.5.7.1.8', 'RFC 3779 AS identifiers'],
+  ['1.3.6.1.5.5.7.1.14', 'proxy certificate info'],
+]);
+
+/** The name of the first extension of `c` that only a real handshake can judge (see above), or null. */
+export function unmodelledExtension(c: Cert): string | null {
+  for (const e of extensionsOf(c)) {
+    const name = UNMODELLED_EXTENSIONS.get(e.oid);
+    if (name !== undefined) return name;
   }
-  return oid;
+  return null;
 }
 
 /** Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }, in tbs [3]. */
-function criticalExtensionOids(der: Buffer): string[] {
+function extensionList(der: Buffer): Extension[] {
   const outer = readTlv(der, 0);
   const tbs = outer ? tlvChildren(der, outer, 1)?.[0] : undefined;
   if (!isUniversal(tbs, TAG_SEQUENCE)) return [];
   const wrapper = (tlvChildren(der, tbs) ?? []).find((t) => isContext(t, 3));
   const list = wrapper ? readTlv(der, wrapper.valueStart, wrapper.end) : null;
-  const out: string[] = [];
+  const out: Extension[] = [];
   for (const ext of (list && tlvChildren(der, list)) ?? []) {
     const [oid, flag] = tlvChildren(der, ext, 2) ?? [];
-    if (isUniversal(flag, TAG_BOOLEAN) && flag.end > flag.valueStart && der[flag.valueStart] !== 0) {
-      out.push(readOid(der, oid) ?? 'malformed');
-    }
+    const critical = isUniversal(flag, TAG_BOOLEAN) && flag.end > flag.valueStart && der[flag.valueStart] !== 0;
+    out.push({ oid: readOid(der, oid) ?? 'malformed', critical });
   }
   return out;
 }

@@ -14,7 +14,7 @@ import { DEFAULT_POLICY, insecureSignature, isCa, weakKey } from '../policy/rule
 import { likelyIssued, looksSelfSigned, timeValid } from '../policy/chain.js';
 import { finding } from '../doctor/finding.js';
 import type { Finding } from '../doctor/finding.js';
-import type { Truststore } from './truststore.js';
+import { MAX_CA_NAMES_BYTES, caNamesBytes, type Truststore } from './truststore.js';
 import { listCommand, localName, removeCommand, shq, showCommand } from './commands.js';
 
 /** `truststore.expires-soon` fires this many days before notAfter. */
@@ -67,6 +67,23 @@ export function lintTruststore(ts: Truststore, file?: LoadedFile, now: Date = ne
     ...incompleteChainFindings(ctx),
     ...tooDeepFindings(ctx),
     ...sameSubjectFindings(ctx),
+    ...caNamesFindings(ts),
+  ];
+}
+
+/** The CA names would not fit in a TLS CertificateRequest: what that means for servers that name them. */
+function caNamesFindings(ts: Truststore): Finding[] {
+  const bytes = caNamesBytes(ts);
+  if (bytes <= MAX_CA_NAMES_BYTES) return [];
+  return [
+    finding(
+      'truststore.ca-names-too-large',
+      'warning',
+      `the CA names of these ${ts.certs.length} certificates take ${bytes} bytes, more than a TLS CertificateRequest holds (${MAX_CA_NAMES_BYTES})`,
+      'A server that names its trusted CAs to clients (nginx ssl_client_certificate, Node with `ca`, most OpenSSL-based servers) fails every handshake with this bundle (an internal_error alert). mtlsgate does not name them for such a truststore and verifies chains with its policy instead; clients that choose a certificate by the CA names (browsers, Java key managers) get no hint.',
+      'Keep the bundle under about 1,000 CAs per domain, or on nginx load it with ssl_trusted_certificate (not sent) and name a few CAs with ssl_client_certificate.',
+      { certificates: ts.certs.length, caNamesBytes: bytes, limit: MAX_CA_NAMES_BYTES },
+    ),
   ];
 }
 

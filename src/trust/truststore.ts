@@ -3,6 +3,7 @@
  * checked against, as one PEM bundle. Built once at load; lookups by subject serve path building.
  */
 import type { Cert } from '../pki/types.js';
+import { isContext, readTlv, tlvChildren } from '../pki/sniff.js';
 
 export interface Truststore {
   /** Where it came from: a path, file:// or s3:// URI. */
@@ -28,4 +29,37 @@ export function makeTruststore(source: string, certs: readonly Cert[]): Truststo
     blocks.push(c.x509.toString());
   }
   return { source, certs, pem: blocks.join(''), bySubject, fingerprints };
+}
+
+/**
+ * TLS carries the CA names of a CertificateRequest in one list of at most 2^16-1 bytes (RFC 5246 §7.4.4,
+ * RFC 8446 §4.2.4), each name its DER subject with a 2-byte length. Past it, OpenSSL cannot build the message
+ * and every handshake fails (internal_error): about 1,000 CAs with ordinary names.
+ */
+export const MAX_CA_NAMES_BYTES = 65_535;
+
+/** The size of the CA name list a TLS server trusting these certificates sends in its CertificateRequest. */
+export function caNamesBytes(store: Truststore): number {
+  let total = 0;
+  for (const c of store.certs) total += 2 + subjectDerLength(c.der);
+  return total;
+}
+
+/** The length of the DER subject Name in a certificate: tbs [version] serial sigAlg issuer validity subject. */
+function subjectDerLength(der: Buffer): number {
+  const outer = readTlv(der, 0);
+  const tbs = outer ? tlvChildren(der, outer, 1)?.[0] : undefined;
+  const fields = tbs ? tlvChildren(der, tbs, 6) : null;
+  if (!fields) return 0;
+  const subject = fields[isContext(fields[0], 0) ? 5 : 4];
+  return subject ? subject.end - subject.start : 0;
+}
+
+/**
+ * Whether OpenSSL can be given this truststore for the handshake (`handshake`: its verdict is then the socket's),
+ * or the policy's model must judge chains against it (`model`: the names would not fit in a CertificateRequest).
+ * The gateway and the doctor both ask this, so they judge such a truststore the same way.
+ */
+export function truststoreOracle(store: Truststore): 'handshake' | 'model' {
+  return caNamesBytes(store) > MAX_CA_NAMES_BYTES ? 'model' : 'handshake';
 }

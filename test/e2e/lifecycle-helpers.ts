@@ -216,7 +216,9 @@ export interface ServeRun {
 export async function runServe(args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<ServeRun> {
   await ensureBuilt();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'serve', ...args], { cwd: o.cwd ?? tmpDir(), env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // One process unless the test asks for workers (the default is one per core).
+    const workers = args.includes('--workers') ? [] : ['--workers', '1'];
+    const child = spawn(process.execPath, [BIN, 'serve', ...args, ...workers], { cwd: o.cwd ?? tmpDir(), env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));

@@ -169,7 +169,10 @@ export class GatewayProcess {
     const config = { listen: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 }, ...opts.config };
     const configPath = join(dir, 'config.json');
     writeFileSync(configPath, JSON.stringify(config, null, 2));
-    const child = spawn(process.execPath, [BIN, 'serve', '--config', configPath, ...(opts.args ?? [])], {
+    // One process unless the test asks for workers (the default is one per core): a test's gateway is one PID to watch.
+    const args = opts.args ?? [];
+    const workers = args.includes('--workers') ? [] : ['--workers', '1'];
+    const child = spawn(process.execPath, [BIN, 'serve', '--config', configPath, ...workers, ...args], {
       cwd: REPO,
       env: { ...process.env, ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
