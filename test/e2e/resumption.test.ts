@@ -118,14 +118,14 @@ test('a TLS 1.2 session resumed for a TLS_1_3 domain is refused with 421 (its ha
   assert.equal(echo.received.filter((q) => q.path === path).length, 0, 'the backend saw nothing');
 });
 
-test('workers share ticket keys: sessions resume on whichever worker takes the connection', async () => {
+test('--workers 2: sessions resume on whichever worker takes the connection', async () => {
   const two = await startGateway({ config: { domains: [domainConfig(A, w.server, w.truststore, [{ basePath: '', target: echo.url }])] }, args: ['--workers', '2'] });
   try {
     const port = two.port;
     const first = await nodeRequest({ ...client(), port, servername: A });
     assert.equal(first.status, 200);
     // Until both workers have served resumed sessions (the kernel gives an idle machine's connections mostly to one
-    // worker): with per-worker ticket keys, the other worker could not resume any of them.
+    // worker). Every one of them resumed, whichever worker issued the ticket.
     const mark = two.mark();
     const results: { status: number; sessionReused: boolean }[] = [];
     const byWorker = (): Map<unknown, number> => {
