@@ -1,9 +1,12 @@
 /**
  * Forwarding to backends: one keep-alive undici Pool per backend origin, bodies streamed both ways, backend
  * failures answered with 502/504 and a JSON body.
+ *
+ * This is the per-request hot path, so it talks to undici's low-level `dispatch()` with a handler of its own:
+ * response chunks go straight into `res` (no Readable, no `pipeline()`), the client leaving aborts through the
+ * dispatch controller (no AbortController), and both header lists are flat `[name, value, ...]` arrays.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import { isGatewayOwned } from './headers.js';
 import type { RouteMatch } from './routes.js';
@@ -40,69 +43,173 @@ export interface ForwardInfo {
   timeoutMs: number;
 }
 
-/** Forward `req` and stream the answer into `res`. Resolves when the exchange is over; never rejects. */
-export async function forward(req: IncomingMessage, res: ServerResponse, match: RouteMatch, info: ForwardInfo): Promise<number> {
-  // The gateway's own headers come first: a backend that keeps only its first N header lines (Node keeps 1,000)
-  // then drops the client's surplus, not the identity and Host.
-  const headers: Record<string, string | string[]> = {
-    host: match.route.target.host,
-    'x-forwarded-for': info.clientIp,
-    'x-forwarded-proto': 'https',
-    'x-forwarded-host': info.host,
-    'x-request-id': info.requestId,
-    ...info.identity,
-  };
-  const raw = req.rawHeaders;
+/** Forward `req` and stream the answer into `res`. Resolves with the status when the exchange is over; never rejects. */
+export function forward(req: IncomingMessage, res: ServerResponse, match: RouteMatch, info: ForwardInfo): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const exchange = new Exchange(res, info, resolve);
+    try {
+      res.on('close', exchange.onClientClose);
+      const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+      // dispatch() reports its own failures (bad options included) to onResponseError rather than throwing.
+      poolFor(match.route.origin, info.timeoutMs).dispatch(
+        {
+          method: req.method as Dispatcher.HttpMethod,
+          path: match.upstreamPath,
+          headers: upstreamHeaders(req, match, info),
+          body: hasBody ? req : null,
+          // Per request, not only on the pool: a pool outlives reloads, so its own timeouts are those of the first request.
+          headersTimeout: info.timeoutMs,
+          bodyTimeout: info.timeoutMs,
+        },
+        exchange,
+      );
+    } catch (e) {
+      exchange.onResponseError(null, e as Error);
+    }
+  });
+}
+
+/**
+ * The headers the backend gets. The gateway's own come first: a backend that keeps only its first N header lines
+ * (Node keeps 1,000) then drops the client's surplus, not the identity and Host. Client headers follow in the
+ * order sent, repeats kept, names lowercased.
+ */
+function upstreamHeaders(req: IncomingMessage, match: RouteMatch, info: ForwardInfo): string[] {
+  const out = [
+    'host', match.route.target.host,
+    'x-forwarded-for', info.clientIp,
+    'x-forwarded-proto', 'https',
+    'x-forwarded-host', info.host,
+    'x-request-id', info.requestId,
+  ];
+  const id = info.identity;
+  for (const name in id) out.push(name, id[name]!);
   // Headers the client names in Connection are hop-by-hop too (RFC 9110 §7.6.1). The gateway's own are set above
-  // and the loop only skips, so naming them here cannot remove them.
-  const conn = req.headers.connection;
-  const hop = conn ? new Set(conn.toLowerCase().split(',').map((t) => t.trim())) : null;
+  // and the loop only skips, so naming them here cannot remove them. `keep-alive` alone (the usual value) names
+  // nothing that is not dropped anyway.
+  const conn = req.headers.connection?.toLowerCase();
+  const hop = conn === undefined || conn === 'keep-alive' ? null : conn.split(',').map((t) => t.trim());
+  const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
-    if (isGatewayOwned(name) || hop?.has(name)) continue;
-    const prev = headers[name];
-    headers[name] = prev === undefined ? raw[i + 1]! : Array.isArray(prev) ? [...prev, raw[i + 1]!] : [prev, raw[i + 1]!];
+    if (isGatewayOwned(name) || (hop !== null && hop.includes(name))) continue;
+    out.push(name, raw[i + 1]!);
   }
-  const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
-  const ac = new AbortController();
-  const onClose = (): void => {
-    if (!res.writableFinished) ac.abort();
+  return out;
+}
+
+/** Dropped from the backend's answer: hop-by-hop, and its x-request-id (the gateway's replaces it). */
+const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'x-request-id']);
+
+type RawHeaders = Dispatcher.DispatchController['rawHeaders'];
+
+/**
+ * The backend's response headers for `res.writeHead()`, from undici's raw list when it has one (names lowercased,
+ * as before). undici 7's adapter for this handler API still parses that list into `parsed` for every response;
+ * the deprecated onHeaders API would skip it, but measured no cheaper here.
+ */
+function downstreamHeaders(raw: RawHeaders, parsed: Record<string, string | string[] | undefined>, requestId: string): string[] {
+  const out: string[] = [];
+  if (Array.isArray(raw)) {
+    for (let i = 0; i < raw.length; i += 2) {
+      const k = raw[i]!;
+      const name = (typeof k === 'string' ? k : k.toString('latin1')).toLowerCase();
+      if (RESPONSE_DROP.has(name)) continue;
+      const v = raw[i + 1]!;
+      out.push(name, typeof v === 'string' ? v : v.toString('latin1'));
+    }
+  } else {
+    for (const name in parsed) {
+      const v = parsed[name];
+      if (v === undefined || RESPONSE_DROP.has(name)) continue;
+      if (typeof v === 'string') out.push(name, v);
+      else for (const one of v) out.push(name, one);
+    }
+  }
+  out.push('x-request-id', requestId);
+  return out;
+}
+
+const isTimeout = (e: Error): boolean =>
+  e instanceof undiciErrors.HeadersTimeoutError || e instanceof undiciErrors.BodyTimeoutError || e instanceof undiciErrors.ConnectTimeoutError;
+
+/** One request's undici handler: relays the response into `res` and settles `forward()`'s promise exactly once. */
+class Exchange implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | null = null;
+  private status = 0;
+  /** The backend's response is complete (the client may still be reading it). */
+  private ended = false;
+  private clientGone = false;
+  private settled = false;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly info: ForwardInfo,
+    private readonly resolve: (status: number) => void,
+  ) {}
+
+  private settle(status: number): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.resolve(status);
+  }
+
+  /** `res` 'close': after a normal finish nothing to do; before it, the client went away. */
+  readonly onClientClose = (): void => {
+    if (this.settled || this.res.writableFinished) return;
+    this.clientGone = true;
+    // Everything came from the backend but the client did not take it all: a failed exchange, as before.
+    if (this.ended) this.settle(502);
+    // Otherwise stop the backend exchange (undici drops that connection); onResponseError settles. Still queued
+    // for a connection: onRequestStart aborts it.
+    else this.controller?.abort(new undiciErrors.RequestAbortedError());
   };
-  res.on('close', onClose);
-  try {
-    const up: Dispatcher.ResponseData = await poolFor(match.route.origin, info.timeoutMs).request({
-      method: req.method as Dispatcher.HttpMethod,
-      path: match.upstreamPath,
-      headers,
-      body: hasBody ? req : null,
-      signal: ac.signal,
-      // Per request, not only on the pool: a pool outlives reloads, so its own timeouts are those of the first request.
-      headersTimeout: info.timeoutMs,
-      bodyTimeout: info.timeoutMs,
-    });
-    const out: Record<string, string | string[]> = {};
-    for (const [k, v] of Object.entries(up.headers)) {
-      if (v === undefined || k === 'connection' || k === 'keep-alive' || k === 'transfer-encoding' || k === 'upgrade' || k === 'proxy-connection') continue;
-      out[k] = v;
-    }
-    out['x-request-id'] = info.requestId;
-    res.writeHead(up.statusCode, out);
+
+  private readonly onFinish = (): void => this.settle(this.status);
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.clientGone) controller.abort(new undiciErrors.RequestAbortedError());
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    // 1xx informational answers (103 Early Hints) are not relayed; the final answer follows on the same exchange.
+    if (statusCode < 200) return;
+    // A throw here (a header value Node refuses) makes undici abort and call onResponseError: a 502.
+    this.res.writeHead(statusCode, downstreamHeaders(controller.rawHeaders, headers, this.info.requestId));
     // undici's bodyTimeout does not run while the client's backpressure pauses the body, so a client that never
-    // reads held both connections for good: bound a stalled response (either side) by the same timeout.
-    res.setTimeout(info.timeoutMs);
-    await pipeline(up.body, res);
-    return up.statusCode;
-  } catch (e) {
-    if (res.headersSent) {
-      // Mid-body failure: the status is out; the only honest signal left is to cut the connection.
-      res.destroy();
-      return 502;
+    // reads would hold both connections for good: bound a stalled response (either side) by the same timeout.
+    this.res.setTimeout(this.info.timeoutMs);
+    this.status = statusCode;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    // Backpressure: stop reading from the backend until the client's socket has taken what it has.
+    if (!this.res.write(chunk) && !controller.paused) {
+      controller.pause();
+      this.res.once('drain', () => controller.resume());
     }
-    const timeout = e instanceof undiciErrors.HeadersTimeoutError || e instanceof undiciErrors.BodyTimeoutError || e instanceof undiciErrors.ConnectTimeoutError;
-    if (timeout) sendJson(res, 504, { message: 'Gateway Timeout' }, info.requestId);
-    else if (!ac.signal.aborted) sendJson(res, 502, { message: 'Bad Gateway' }, info.requestId);
-    return timeout ? 504 : 502;
-  } finally {
-    res.off('close', onClose);
+  }
+
+  onResponseEnd(): void {
+    this.ended = true;
+    // Settled on 'finish' (all handed to the client's socket), or as a failure if the client leaves first.
+    this.res.end(this.onFinish);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
+    if (this.settled) return;
+    if (this.res.headersSent) {
+      // Mid-body failure: the status is out; the only honest signal left is to cut the connection.
+      this.res.destroy();
+      this.settle(502);
+      return;
+    }
+    const timeout = isTimeout(err);
+    if (!this.clientGone) {
+      if (timeout) sendJson(this.res, 504, { message: 'Gateway Timeout' }, this.info.requestId);
+      else sendJson(this.res, 502, { message: 'Bad Gateway' }, this.info.requestId);
+    }
+    this.settle(timeout ? 504 : 502);
   }
 }
