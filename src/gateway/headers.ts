@@ -33,7 +33,7 @@ const DROP = new Set([
 
 export function isGatewayOwned(name: string): boolean {
   // `Client_Cert` is `Client-Cert` to CGI-style backends (PHP, WSGI, Rack: both are HTTP_CLIENT_CERT).
-  const n = name.replace(/_/g, '-');
+  const n = name.includes('_') ? name.replace(/_/g, '-') : name;
   return DROP.has(n) || n.startsWith('x-client-cert') || n.startsWith('x-forwarded-tls-client-cert');
 }
 

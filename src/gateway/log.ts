@@ -9,7 +9,7 @@ import { pino, type Logger } from 'pino';
 export type { Logger };
 
 export function makeLogger(format: 'json' | 'pretty', level: string, out: NodeJS.WritableStream = process.stdout): Logger {
-  const dest = format === 'pretty' ? prettyStream(out) : out;
+  const dest = format === 'pretty' ? prettyStream(out) : out === process.stdout ? stdoutDestination() : out;
   // Workers share stdout: each line says which worker wrote it.
   const base = cluster.isWorker ? { worker: cluster.worker!.id } : undefined;
   return pino({ level, base, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } }, dest as pino.DestinationStream);
@@ -36,4 +36,16 @@ function prettyStream(out: NodeJS.WritableStream): Writable {
       cb();
     },
   });
+}
+
+/**
+ * JSON lines to stdout through pino's own writer (sonic-boom): writes straight to fd 1 and coalesces lines while a
+ * write is in flight, where process.stdout costs a stream round per line. No minimum length, so no line waits for
+ * others (a reader tailing the log sees each one at once); pino flushes what is pending at exit.
+ */
+function stdoutDestination(): pino.DestinationStream {
+  const dest = pino.destination({ dest: 1, sync: false });
+  // As for process.stdout (bin/mtlsgate.js): a reader that went away (EPIPE) ends the process quietly.
+  dest.on('error', (err: Error) => process.stdout.emit('error', err));
+  return dest;
 }

@@ -11,7 +11,7 @@ import type { Duplex } from 'node:stream';
 import type { SecureContext, SecureContextOptions, TLSSocket } from 'node:tls';
 import { loadConfig, type GatewayConfig } from './config.js';
 import { TLS12_CIPHERS, buildState, lookupDomain, type DomainLoadError, type DomainState, type GatewayState } from './state.js';
-import { verifyConnection, type ConnectionVerdict } from './verify.js';
+import { peerCertificate, verifyConnection, type ConnectionVerdict } from './verify.js';
 import { matchRoute, unsafeTarget } from './routes.js';
 import { closePools, forward } from './proxy.js';
 import { sendJson } from './respond.js';
@@ -45,6 +45,8 @@ const kLastResponse = Symbol('mtlsgate.lastResponse');
 /** Backoff for retrying a failed truststore load: 1 s, 2 s, 4 s, ... at most 60 s. */
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 60_000;
+const kLog = Symbol('mtlsgate.requestLog');
+type LoggedVerdict = ConnectionVerdict & { [kLog]?: Logger };
 type VerifiedSocket = TLSSocket & { [kVerdict]?: ConnectionVerdict };
 
 export class GatewayStartError extends Error {}
@@ -140,7 +142,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
       log.info({ remote: socket.remoteAddress, servername: socket.servername || null }, 'connection closed: no domain for this server name');
       return void socket.destroy();
     }
-    if (d.config.mutualTls.noCertificate === 'handshake' && !socket.getPeerX509Certificate()) {
+    if (d.config.mutualTls.noCertificate === 'handshake' && !peerCertificate(socket)) {
       // API Gateway ends the connection when no certificate is sent; say why in our log at least.
       log.info({ domain: d.name, remote: socket.remoteAddress, reason: 'No required SSL certificate was sent' }, 'connection refused: no client certificate');
       inc(metrics.denials, `${d.name} MTLSGATE_NO_CERTIFICATE`);
@@ -240,23 +242,29 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
       if (!res.headersSent) sendJson(res, 500, { message: 'Internal Server Error' }, requestId);
       else res.destroy();
     } finally {
-      const domain = d?.name ?? String(socket.servername || '-');
-      inc(metrics.requests, `${domain} ${status}`);
-      const leaf = cv?.client?.leaf.info;
-      log.info(
-        {
-          requestId,
-          domain,
-          method: req.method,
-          path: req.url,
-          status,
-          latencyMs: Math.round((performance.now() - started) * 1000) / 1000,
-          client: leaf ? { subject: leaf.subject, serial: leaf.serial, fingerprint: leaf.fingerprintSha256 } : null,
-          verdict: cv ? { accepted: cv.verdict.accepted, reason: cv.verdict.reason, code: cv.verdict.code } : null,
-        },
-        'request',
-      );
+      inc(metrics.requests, `${d?.name ?? (servername || '-')} ${status}`);
+      const latencyMs = Math.round((performance.now() - started) * 1000) / 1000;
+      if (cv && d) requestLog(cv, d.name).info({ requestId, method: req.method, path: req.url, status, latencyMs }, 'request');
+      else log.info({ requestId, domain: d?.name ?? (servername || '-'), method: req.method, path: req.url, status, latencyMs, client: null, verdict: null }, 'request');
     }
+  }
+
+  /**
+   * The request log for a judged connection: a pino child whose fields (domain, client certificate, verdict) are
+   * serialized once per connection and truststore generation, not on every request of a keep-alive connection.
+   */
+  function requestLog(cv: LoggedVerdict, domain: string): Logger {
+    let l = cv[kLog];
+    if (!l) {
+      const leaf = cv.client?.leaf.info;
+      l = log.child({
+        domain,
+        client: leaf ? { subject: leaf.subject, serial: leaf.serial, fingerprint: leaf.fingerprintSha256 } : null,
+        verdict: { accepted: cv.verdict.accepted, reason: cv.verdict.reason, code: cv.verdict.code },
+      });
+      cv[kLog] = l;
+    }
+    return l;
   }
 
   function deny(d: DomainState, cv: ConnectionVerdict, requestId: string, res: http.ServerResponse): void {

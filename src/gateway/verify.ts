@@ -43,8 +43,8 @@ export interface VerifyContext {
   policy: PolicyOptions;
   /** handshake: OpenSSL verified against this truststore in the handshake; model: it did not (see state.ts). */
   oracle: 'handshake' | 'model';
-  /** Per truststore generation: chain fingerprints + OpenSSL code -> verdict. */
-  cache: Map<string, { verdict: Verdict; expires: number }>;
+  /** Per truststore generation: chain fingerprints + OpenSSL code -> verdict and the backend's identity headers. */
+  cache: Map<string, { verdict: Verdict; headers: Record<string, string>; expires: number }>;
 }
 
 export const NO_CERTIFICATE: Verdict = denied('No required SSL certificate was sent', OWN_CODES.noCertificate);
@@ -73,9 +73,26 @@ function certOf(x: X509Certificate): Cert {
   return c;
 }
 
+const kPeer = Symbol('mtlsgate.peer');
+
+/**
+ * The client's certificate as Node's X509Certificate, linked to what it sent through issuerCertificate. Read once
+ * per connection and kept: Node 20 hands the socket's peer chain to the first object it makes, and a second
+ * getPeerX509Certificate() returns the certificate without its chain.
+ */
+export function peerCertificate(socket: TLSSocket): X509Certificate | null {
+  const s = socket as TLSSocket & { [kPeer]?: X509Certificate | null };
+  let peer = s[kPeer];
+  if (peer === undefined) {
+    peer = socket.getPeerX509Certificate() ?? null;
+    s[kPeer] = peer;
+  }
+  return peer;
+}
+
 /** The chain the client presented: its certificate, then what it sent (Node links them through issuerCertificate). */
 function presentedChain(socket: TLSSocket): { leaf: Cert; sent: Cert[] } | null {
-  const peer = socket.getPeerX509Certificate();
+  const peer = peerCertificate(socket);
   if (!peer) return null;
   const leaf = certOf(peer);
   const sent: Cert[] = [];
@@ -115,10 +132,11 @@ export function verifyConnection(socket: TLSSocket, ctx: VerifyContext): Connect
   let hit = ctx.cache.get(key);
   if (!hit || hit.expires < now) {
     const analysis = analyzeChain(chain.leaf, chain.sent, ctx.truststore, ctx.policy, new Date(now));
-    hit = { verdict: openssl === null ? decideWithoutHandshake(analysis) : decide(analysis, openssl), expires: now + CACHE_TTL_MS };
+    const verdict = openssl === null ? decideWithoutHandshake(analysis) : decide(analysis, openssl);
+    hit = { verdict, headers: verdict.accepted ? clientCertHeaders(chain.leaf, chain.sent) : {}, expires: now + CACHE_TTL_MS };
     if (ctx.cache.size >= CACHE_MAX) ctx.cache.clear();
     ctx.cache.set(key, hit);
   }
-  const client: ClientIdentity = { leaf: chain.leaf, sent: chain.sent, headers: hit.verdict.accepted ? clientCertHeaders(chain.leaf, chain.sent) : {} };
+  const client: ClientIdentity = { leaf: chain.leaf, sent: chain.sent, headers: hit.headers };
   return { generation: ctx.generation, verdict: hit.verdict, client, openssl };
 }
