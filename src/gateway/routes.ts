@@ -10,13 +10,16 @@ export interface Route {
   prefix: string;
   /** `scheme://host:port`, the key of the backend pool. */
   origin: string;
+  /** `/basePath` and `/basePath/`, built once (matched on every request). */
+  exact: string;
+  under: string;
 }
 
 export function makeRoutes(mappings: readonly { basePath: string; target: string }[]): Route[] {
   return mappings
     .map((m) => {
       const target = new URL(m.target);
-      return { basePath: m.basePath, target, prefix: target.pathname.replace(/\/+$/, ''), origin: target.origin };
+      return { basePath: m.basePath, target, prefix: target.pathname.replace(/\/+$/, ''), origin: target.origin, exact: `/${m.basePath}`, under: `/${m.basePath}/` };
     })
     .sort((a, b) => b.basePath.length - a.basePath.length);
 }
@@ -36,8 +39,8 @@ export function matchRoute(routes: readonly Route[], url: string): RouteMatch | 
     const bp = route.basePath;
     let rest: string;
     if (bp === '') rest = path;
-    else if (path === `/${bp}` || path === `/${bp}/`) rest = '/';
-    else if (path.startsWith(`/${bp}/`)) rest = path.slice(bp.length + 1);
+    else if (path === route.exact || path === route.under) rest = '/';
+    else if (path.startsWith(route.under)) rest = path.slice(bp.length + 1);
     else continue;
     const joined = route.prefix + rest;
     return { route, upstreamPath: (joined === '' ? '/' : joined) + query };
@@ -53,6 +56,8 @@ export function unsafeTarget(url: string): string | null {
   if (!url.startsWith('/')) return 'request target must be a path (origin-form)';
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
+  // The common path has none of %, \ or a segment starting with a dot: nothing to look at closer.
+  if (!path.includes('%') && !path.includes('\\') && !path.includes('/.')) return null;
   if (/%(2f|5c|00)/i.test(path) || path.includes('\\')) return 'encoded slash, backslash or NUL in path';
   for (const seg of path.split('/')) {
     const s = seg.replace(/%2e/gi, '.');
