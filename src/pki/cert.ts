@@ -109,7 +109,7 @@ export function describeCert(x509: X509Certificate, der: Buffer, now: Date = new
   const spkiBytes = der.subarray(p.spki.start, p.spki.end);
   const spki = describeSpki(spkiBytes);
   const ext = readExtensions(der, p.extensions);
-  return {
+  const info: CertInfo = {
     subject,
     issuer,
     serial: formatSerial(tlvValue(der, p.serial)),
@@ -117,7 +117,7 @@ export function describeCert(x509: X509Certificate, der: Buffer, now: Date = new
     notAfter: notAfter.toISOString(),
     daysLeft: Math.floor((notAfter.getTime() - now.getTime()) / 86_400_000),
     selfIssued,
-    selfSigned: selfIssued && verifiesWithOwnKey(x509),
+    selfSigned: false, // replaced below
     publicKey: { type: spki.type, bits: spki.bits, curve: spki.curve },
     signatureAlgorithm: describeSignatureAlgorithm(der, p.signatureAlgorithm),
     subjectAltNames: ext.subjectAltNames,
@@ -130,6 +130,11 @@ export function describeCert(x509: X509Certificate, der: Buffer, now: Date = new
     modulusSha1: modulusDigest(spki.modulusHex),
     spkiSha256: sha256Hex(spkiBytes),
   };
+  // The self-signature check is a public-key operation (~60 us for P-256): done on first read, as most readers of a
+  // 10,000-CA truststore never ask (a CA's is not needed to lint it). Enumerable, so JSON output still has it.
+  let selfSigned: boolean | undefined;
+  Object.defineProperty(info, 'selfSigned', { enumerable: true, get: () => (selfSigned ??= selfIssued && verifiesWithOwnKey(x509)) });
+  return info;
 }
 
 function splitCertificate(der: Buffer): TbsParts {
