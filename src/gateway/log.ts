@@ -39,13 +39,23 @@ function prettyStream(out: NodeJS.WritableStream): Writable {
 }
 
 /**
- * JSON lines to stdout through pino's own writer (sonic-boom): writes straight to fd 1 and coalesces lines while a
- * write is in flight, where process.stdout costs a stream round per line. No minimum length, so no line waits for
- * others (a reader tailing the log sees each one at once); pino flushes what is pending at exit.
+ * JSON lines to stdout through pino's own writer (sonic-boom), batched: a write per ~8 KiB of lines or every
+ * FLUSH_MS, whichever comes first, instead of a write (a thread-pool round trip) per line, which under load cost
+ * about a sixth of the gateway's CPU. A reader tailing the log sees a line within FLUSH_MS; pino flushes what is
+ * pending when the process exits.
  */
+const FLUSH_MS = 100;
+
 function stdoutDestination(): pino.DestinationStream {
-  const dest = pino.destination({ dest: 1, sync: false });
+  const dest = pino.destination({ dest: 1, sync: false, minLength: 8192 });
   // As for process.stdout (bin/mtlsgate.js): a reader that went away (EPIPE) ends the process quietly.
   dest.on('error', (err: Error) => process.stdout.emit('error', err));
+  setInterval(() => {
+    try {
+      dest.flush();
+    } catch {
+      // Not ready yet (the fd opens asynchronously) or already closed at exit: the next tick or exit flushes.
+    }
+  }, FLUSH_MS).unref();
   return dest;
 }

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { startGateway, type GatewayProcess } from './helpers/gateway.js';
 import { domainConfig, writeTruststore } from './helpers/pki.js';
 import { startEcho, type EchoBackend } from './helpers/backends.js';
-import { nodeRequest } from './helpers/clients.js';
+import { nodeRequest, run } from './helpers/clients.js';
 import { makeWorld, runServe, type World } from './lifecycle-helpers.js';
 
 const A = 'a.resume.e2e.test';
@@ -125,7 +125,8 @@ test('--workers 2: sessions resume on whichever worker takes the connection', as
     const first = await nodeRequest({ ...client(), port, servername: A });
     assert.equal(first.status, 200);
     // Until both workers have served resumed sessions (the kernel gives an idle machine's connections mostly to one
-    // worker). Every one of them resumed, whichever worker issued the ticket.
+    // worker). Every one of them resumed, whichever worker issued the ticket: with keys of its own per worker (checked
+    // by breaking the sharing), the other worker's resumptions fail.
     const mark = two.mark();
     const results: { status: number; sessionReused: boolean }[] = [];
     const byWorker = (): Map<unknown, number> => {
@@ -140,6 +141,25 @@ test('--workers 2: sessions resume on whichever worker takes the connection', as
     assert.deepEqual(results.filter((r) => r.status !== 200 || !r.sessionReused).length, 0, `${results.length} resumptions`);
   } finally {
     await two.stop();
+  }
+});
+
+test('openssl s_client: each resumption gets a fresh ticket, so a chain of single-use tickets keeps resuming', async () => {
+  // OpenSSL's client uses a TLS 1.3 ticket once; without a new ticket on each resumed connection, every other
+  // connection would be a full handshake.
+  const certFile = w.clientFiles.certFile;
+  const keyFile = w.clientFiles.keyFile;
+  const input = `GET / HTTP/1.1\r\nHost: ${A}\r\nConnection: close\r\n\r\n`;
+  const sess = (i: number): string => join(w.dir, `chain-${i}.sess`);
+  const sClient = (extra: string[]): Promise<{ code: number | null; stdout: Buffer }> =>
+    run('openssl', ['s_client', '-connect', `127.0.0.1:${gw.port}`, '-servername', A, '-cert', certFile, '-key', keyFile, '-CAfile', w.server.caFile, '-ign_eof', ...extra], { input });
+  const first = await sClient(['-sess_out', sess(0)]);
+  assert.match(first.stdout.toString('utf8'), /^New, TLSv1\.3/m);
+  for (let i = 1; i <= 5; i++) {
+    const r = await sClient(['-sess_in', sess(i - 1), '-sess_out', sess(i)]);
+    const out = r.stdout.toString('utf8');
+    assert.match(out, /^Reused, TLSv1\.3/m, `connection ${i} resumed`);
+    assert.match(out, /HTTP\/1\.1 200 OK/);
   }
 });
 
