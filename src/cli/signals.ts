@@ -23,12 +23,14 @@ export function coalescedReload(gw: Gateway): () => void {
 }
 
 export function waitForSignals(gw: Gateway, log: Logger): Promise<void> {
+  // The start-up config's, like the primary's with --workers (docs/config.md: the other timeouts need a restart).
+  const deadlineMs = gw.state().config.timeouts.shutdownMs;
   return new Promise((resolve) => {
     const onHup = coalescedReload(gw);
     const onStop = (sig: string): void => {
       log.info({ signal: sig }, 'draining and stopping');
       process.off('SIGHUP', onHup);
-      gw.close(10_000).then(() => {
+      gw.close(deadlineMs).then(() => {
         log.info('stopped');
         resolve();
       });

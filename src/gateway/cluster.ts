@@ -153,7 +153,8 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
       let left = workers.length;
       if (left === 0) return resolve();
       // A worker that does not stop within the deadline (+ slack) is killed, so the primary always exits.
-      const killer = setTimeout(() => workers.forEach((w) => w.process.kill('SIGKILL')), 15_000);
+      const deadlineMs = o.cfg.timeouts.shutdownMs;
+      const killer = setTimeout(() => workers.forEach((w) => w.process.kill('SIGKILL')), deadlineMs + 5_000);
       for (const w of workers) {
         w.once('exit', () => {
           if (--left === 0) {
@@ -161,7 +162,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
             resolve();
           }
         });
-        w.send({ type: 'stop', deadlineMs: 10_000 } satisfies ToWorker);
+        w.send({ type: 'stop', deadlineMs } satisfies ToWorker);
       }
     };
     process.on('SIGHUP', onHup);

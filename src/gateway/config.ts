@@ -74,8 +74,10 @@ export const configSchema = z.strictObject({
       requestMs: ms(60_000),
       idleMs: ms(60_000),
       backendMs: ms(30_000),
+      // SIGTERM/SIGINT: how long requests in flight may take to finish before their connections are closed.
+      shutdownMs: ms(10_000),
     })
-    .default({ handshakeMs: 10_000, headersMs: 10_000, requestMs: 60_000, idleMs: 60_000, backendMs: 30_000 }),
+    .default({ handshakeMs: 10_000, headersMs: 10_000, requestMs: 60_000, idleMs: 60_000, backendMs: 30_000, shutdownMs: 10_000 }),
   limits: z
     .strictObject({ maxConnections: z.number().int().min(1).default(10_000), maxHeaderBytes: z.number().int().min(1024).max(1_048_576).default(16_384) })
     .default({ maxConnections: 10_000, maxHeaderBytes: 16_384 }),

@@ -6,7 +6,7 @@
 import { constants, randomUUID } from 'node:crypto';
 import https from 'node:https';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContext, SecureContextOptions, TLSSocket } from 'node:tls';
 import { loadConfig, type GatewayConfig } from './config.js';
@@ -149,6 +149,37 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
       socket.destroy();
     }
   });
+  // Every client connection until it closes, by remote address and port (unique on one listener): its TCP socket,
+  // and its TLS socket once the handshake is done. Only close() reads it: see closeUnused().
+  const connections = new Map<string, { raw: Socket; tls: TLSSocket | null }>();
+  server.on('connection', (raw: Socket) => {
+    const key = `${raw.remoteAddress} ${raw.remotePort}`;
+    const c = { raw, tls: null as TLSSocket | null };
+    connections.set(key, c);
+    raw.once('close', () => {
+      if (connections.get(key) === c) connections.delete(key);
+    });
+  });
+  server.on('secureConnection', (socket: TLSSocket) => {
+    const c = connections.get(`${socket.remoteAddress} ${socket.remotePort}`);
+    if (c) c.tls = socket;
+  });
+
+  /**
+   * At shutdown, end the connections that have not sent a byte of a request: those still in their TLS handshake
+   * (Node's closeIdleConnections() and closeAllConnections() only know connections past it, so a silent TCP client
+   * held the process past the drain deadline, until timeouts.handshakeMs), and those past it that have sent nothing
+   * (Node counts a connection busy until its first request is complete, so they waited for the deadline). A
+   * connection with any request bytes in (bytesRead counts the decrypted bytes the HTTP parser got) is left to
+   * finish its request; idle keep-alive connections are Node's closeIdleConnections()'.
+   */
+  function closeUnused(): void {
+    for (const c of connections.values()) {
+      if (c.tls === null) c.raw.destroy();
+      else if (c.tls.bytesRead === 0) c.tls.destroy();
+    }
+  }
+
   server.on('tlsClientError', (err, socket) => {
     metrics.handshakeErrors++;
     if ((err as NodeJS.ErrnoException).code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE') {
@@ -204,6 +235,14 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
       if (!d || (host !== null && host !== servername) || (d.config.securityPolicy === 'TLS_1_3' && socket.getProtocol() !== 'TLSv1.3')) {
         sendJson(res, 421, { message: 'Misdirected Request' }, requestId);
         status = 421;
+        return;
+      }
+      // Node keeps the first of several Host headers and drops the rest: a backend or proxy that reads another one
+      // would route by a name the SNI check never saw.
+      if (hasSecondHost(req.rawHeaders)) {
+        status = 400;
+        sendJson(res, 400, { message: 'Bad Request' }, requestId);
+        log.info({ requestId, domain: d.name, reason: 'more than one Host header' }, 'request refused');
         return;
       }
       cv = socket[kVerdict];
@@ -398,10 +437,15 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
     async close(deadlineMs = 10_000) {
       if (retryTimer) clearTimeout(retryTimer);
       const closed = new Promise<void>((r) => server.close(() => r()));
+      closeUnused();
       server.closeIdleConnections();
       admin?.close();
       admin?.closeAllConnections();
-      const timer = setTimeout(() => server.closeAllConnections(), deadlineMs);
+      const timer = setTimeout(() => {
+        server.closeAllConnections();
+        // And whatever Node's list does not hold (a connection still in its handshake holds the process too).
+        for (const c of connections.values()) (c.tls ?? c.raw).destroy();
+      }, deadlineMs);
       // A keep-alive connection busy at close() turns idle once answered: close it then, not at the deadline.
       const sweep = setInterval(() => server.closeIdleConnections(), 200);
       await closed;
@@ -433,6 +477,20 @@ function resumptionOff(state: GatewayState): string | null {
     }
   }
   return null;
+}
+
+/** More than one Host header, in any case: a scan of the raw header names (even indexes) that allocates nothing. */
+function hasSecondHost(raw: string[]): boolean {
+  let seen = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const n = raw[i]!;
+    // | 0x20 lowers an ASCII letter and maps nothing else onto h, o, s or t.
+    if (n.length === 4 && (n.charCodeAt(0) | 0x20) === 0x68 && (n.charCodeAt(1) | 0x20) === 0x6f && (n.charCodeAt(2) | 0x20) === 0x73 && (n.charCodeAt(3) | 0x20) === 0x74) {
+      if (seen) return true;
+      seen = true;
+    }
+  }
+  return false;
 }
 
 function hostOf(h: string | undefined): string | null {
