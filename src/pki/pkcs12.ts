@@ -6,8 +6,9 @@
  */
 import { createDecipheriv, createHash, createHmac, createPrivateKey, pbkdf2Sync, timingSafeEqual } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
-import * as asn1js from 'asn1js';
-import * as pkijs from 'pkijs';
+import type * as Asn1js from 'asn1js';
+import type * as Pkijs from 'pkijs';
+import { asn1Libs } from './asn1-libs.js';
 import type { Cert, LoadProblem, Pkcs12Info, PrivateKey } from './types.js';
 import { parseCert } from './cert.js';
 import { HASH_ALGORITHMS, OID_PKCS7_DATA, OID_PKCS7_ENCRYPTED_DATA, PBES2_CIPHERS } from './oids.js';
@@ -66,13 +67,14 @@ export function parsePkcs12(der: Buffer, passphrase?: string): Pkcs12Result {
 
 /** Reads what the password opens; false when an iteration count was too high to try (a hostile file). */
 function readPfx(der: Buffer, passphrase: string | undefined, out: Pkcs12Result): boolean {
+  const { pkijs } = asn1Libs();
   const root = fromBer(der);
   const macIterationsRaw = macIterations(root);
   const pfx = new pkijs.PFX({ schema: root });
   if (pfx.authSafe.contentType !== OID_PKCS7_DATA) {
     throw new Error('public-key integrity mode (signed authSafe) is not supported');
   }
-  const authSafe = Buffer.from((pfx.authSafe.content as asn1js.OctetString).getValue());
+  const authSafe = Buffer.from((pfx.authSafe.content as Asn1js.OctetString).getValue());
   const password = passphrase ?? '';
   const cost: KdfCost = { spent: 0, exhausted: false };
   if (pfx.macData) {
@@ -94,7 +96,7 @@ function readPfx(der: Buffer, passphrase: string | undefined, out: Pkcs12Result)
   const contents = pkijs.AuthenticatedSafe.fromBER(toArrayBuffer(authSafe)).safeContents;
   contents.forEach((ci, i) => {
     if (ci.contentType === OID_PKCS7_DATA) {
-      affordable = readBags(Buffer.from((ci.content as asn1js.OctetString).getValue()), password, out, 0, cost) && affordable;
+      affordable = readBags(Buffer.from((ci.content as Asn1js.OctetString).getValue()), password, out, 0, cost) && affordable;
     } else if (ci.contentType === OID_PKCS7_ENCRYPTED_DATA) {
       const enc = new pkijs.EncryptedData({ schema: ci.content }).encryptedContentInfo;
       const alg = ber(enc.contentEncryptionAlgorithm);
@@ -142,11 +144,12 @@ function afford(out: Pkcs12Result, cost: KdfCost, what: string, iterations: numb
 }
 
 function readBags(safeContents: Buffer, password: string, out: Pkcs12Result, depth: number, cost: KdfCost): boolean {
+  const { pkijs } = asn1Libs();
   let affordable = true;
   for (const bag of pkijs.SafeContents.fromBER(toArrayBuffer(safeContents)).safeBags) {
     switch (bag.bagId) {
       case BAG_CERT:
-        readCertBag(bag.bagValue as pkijs.CertBag, out);
+        readCertBag(bag.bagValue as Pkijs.CertBag, out);
         break;
       case BAG_KEY:
         out.keyBlocks++;
@@ -154,7 +157,7 @@ function readBags(safeContents: Buffer, password: string, out: Pkcs12Result, dep
         break;
       case BAG_SHROUDED_KEY: {
         out.keyBlocks++;
-        const alg = ber((bag.bagValue as pkijs.PKCS8ShroudedKeyBag).encryptionAlgorithm);
+        const alg = ber((bag.bagValue as Pkijs.PKCS8ShroudedKeyBag).encryptionAlgorithm);
         out.info.encryptionAlgorithms.push(algorithmName(alg));
         if (afford(out, cost, 'a key bag', pbeIterations(alg))) addKey(ber(bag.bagValue), true, password, out);
         else affordable = false;
@@ -170,7 +173,8 @@ function readBags(safeContents: Buffer, password: string, out: Pkcs12Result, dep
   return affordable;
 }
 
-function readCertBag(bag: pkijs.CertBag, out: Pkcs12Result): void {
+function readCertBag(bag: Pkijs.CertBag, out: Pkcs12Result): void {
+  const { asn1js } = asn1Libs();
   if (bag.certId !== CERT_X509) return;
   const value = bag.certValue instanceof asn1js.OctetString ? Buffer.from(bag.certValue.getValue()) : null;
   try {
@@ -195,7 +199,7 @@ function addKey(der: Buffer, encrypted: boolean, password: string | undefined, o
 }
 
 /** RFC 7292 MAC: HMAC keyed by the PKCS#12 KDF (id 3) over the authSafe octets. OpenSSL also tries NULL for "". */
-function checkMac(macData: pkijs.MacData, iterations: number, authSafe: Buffer, password: string): { ok: boolean | null; algorithm: string } {
+function checkMac(macData: Pkijs.MacData, iterations: number, authSafe: Buffer, password: string): { ok: boolean | null; algorithm: string } {
   const oid = macData.mac.digestAlgorithm.algorithmId;
   const hash = HASH_ALGORITHMS.get(oid);
   if (!hash) return { ok: null, algorithm: oid };
@@ -225,7 +229,8 @@ function algOidTlv(der: Buffer): ReturnType<typeof readTlv> {
   return alg ? (tlvChildren(der, alg, 1)?.[0] ?? null) : null;
 }
 
-function fromBer(der: Buffer): asn1js.AsnType {
+function fromBer(der: Buffer): Asn1js.AsnType {
+  const { asn1js } = asn1Libs();
   const parsed = asn1js.fromBER(toArrayBuffer(der));
   if (parsed.offset === -1) throw new Error(parsed.result.error || 'bad BER');
   return parsed.result;
@@ -285,7 +290,8 @@ function algorithmName(alg: Buffer): string {
  * element of the PFX. Read from the raw INTEGER octets: pkijs takes asn1js's valueDec, which is 0 for a
  * 4-octet INTEGER such as 0x7fffffff, and the hostile count would go unnoticed.
  */
-function macIterations(pfx: asn1js.AsnType): number {
+function macIterations(pfx: Asn1js.AsnType): number {
+  const { asn1js } = asn1Libs();
   const mac = pfx instanceof asn1js.Sequence ? pfx.valueBlock.value[2] : undefined;
   const iterations = mac instanceof asn1js.Sequence ? mac.valueBlock.value[2] : undefined;
   if (!(iterations instanceof asn1js.Integer)) return 1;

@@ -3,8 +3,9 @@
  * `openssl pkcs7 -print_certs` lists them. DER is walked directly; BER (indefinite lengths, which some
  * Windows and Java tools write) falls back to asn1js + pkijs.
  */
-import * as asn1js from 'asn1js';
-import * as pkijs from 'pkijs';
+import type * as Asn1js from 'asn1js';
+import type * as Pkijs from 'pkijs';
+import { asn1Libs } from './asn1-libs.js';
 import type { Cert, LoadProblem } from './types.js';
 import { parseCert } from './cert.js';
 import { OID_PKCS7_SIGNED_DATA } from './oids.js';
@@ -53,6 +54,7 @@ function certificateDersFromDer(der: Buffer): Buffer[] | string | null {
 }
 
 function certificateDersFromBer(der: Buffer): Buffer[] | string {
+  const { asn1js, pkijs } = asn1Libs();
   try {
     const parsed = asn1js.fromBER(der.buffer.slice(der.byteOffset, der.byteOffset + der.length) as ArrayBuffer);
     if (parsed.offset === -1) return `not valid DER or BER (${parsed.result.error})`;
@@ -60,7 +62,7 @@ function certificateDersFromBer(der: Buffer): Buffer[] | string {
     if (info.contentType !== OID_PKCS7_SIGNED_DATA) return `not a PKCS#7 SignedData (content type ${info.contentType})`;
     const signed = new pkijs.SignedData({ schema: info.content });
     return (signed.certificates ?? [])
-      .filter((c): c is pkijs.Certificate => c instanceof pkijs.Certificate)
+      .filter((c): c is Pkijs.Certificate => c instanceof pkijs.Certificate)
       .map((c) => Buffer.from(c.toSchema(false).toBER(false)));
   } catch (e) {
     return `malformed PKCS#7 (${(e instanceof Error ? e.message : String(e)).split('\n')[0]})`;

@@ -48,7 +48,8 @@ test('the minimal config gets every documented default', () => {
   assert.equal(c.admin, undefined);
   assert.equal(c.disableDefaultEndpoint, true);
   assert.equal(c.s3, undefined);
-  assert.deepEqual(c.timeouts, { handshakeMs: 10_000, headersMs: 10_000, requestMs: 60_000, idleMs: 60_000, backendMs: 30_000 });
+  assert.deepEqual(c.timeouts, { handshakeMs: 10_000, headersMs: 10_000, requestMs: 60_000, idleMs: 60_000, backendMs: 30_000, shutdownMs: 10_000 });
+  assert.deepEqual(c.tls, { sessionResumption: true, sessionLifetimeSec: 300 });
   assert.deepEqual(c.limits, { maxConnections: 10_000, maxHeaderBytes: 16_384 });
   assert.deepEqual(c.logs, { format: 'json', level: 'info' });
   const d = c.domains[0]!;
