@@ -18,7 +18,7 @@ import { sendJson } from './respond.js';
 import { inc, newMetrics, renderMetrics, type Metrics } from './metrics.js';
 import type { Logger } from './log.js';
 import { handleAdmin, type AdminDeps } from './admin.js';
-import { randomTicketKeys, readTicketKeys } from './ticket-keys.js';
+import { randomTicketKeys, readTicketKeys, ticketKeyRing } from './ticket-keys.js';
 import { unmodelledExtension } from '../policy/rules.js';
 import { MAX_CA_NAMES_BYTES, caNamesBytes } from '../trust/truststore.js';
 
@@ -66,12 +66,13 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
   let lastErrors: DomainLoadError[] = [];
   const metrics = newMetrics();
   logTruststores(log, state, null);
-  let ticketKeys: Buffer;
+  let initialKeys: Buffer;
   try {
-    ticketKeys = cfg.tls.ticketKeyFile ? await readTicketKeys(cfg.tls.ticketKeyFile) : (opts.ticketKeys ?? randomTicketKeys());
+    initialKeys = cfg.tls.ticketKeyFile ? await readTicketKeys(cfg.tls.ticketKeyFile) : (opts.ticketKeys ?? randomTicketKeys());
   } catch (e) {
     throw new GatewayStartError((e as Error).message);
   }
+  const tickets = ticketKeyRing(initialKeys);
   let noResumption = resumptionOff(state);
   let lifetimeSec = state.config.tls.sessionLifetimeSec;
   if (noResumption) log.info({ reason: noResumption }, 'TLS session resumption off');
@@ -86,7 +87,8 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
       // No client-initiated renegotiation (API Gateway refuses it too): a TLS 1.2 client could present another
       // certificate on the open connection, and Node never resets socket.authorized (nor our cached verdict) from it.
       secureOptions: constants.SSL_OP_NO_RENEGOTIATION | (resumable ? 0 : constants.SSL_OP_NO_TICKET),
-      ticketKeys,
+      // Used only where the ticket hook is missing (see ticket-keys.ts): then tickets are not renewed on resumption.
+      ticketKeys: tickets.current,
       sessionTimeout: state.config.tls.sessionLifetimeSec,
       // The same on every worker and replica (Node's default hashes the command line): TLS 1.2 sessions resume only
       // where the session id context matches.
@@ -126,6 +128,17 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
     connectionsCheckingInterval: Math.min(1000, cfg.timeouts.headersMs, cfg.timeouts.requestMs),
     // No default certificate: a client without SNI cannot complete a handshake.
   });
+  /** The ticket callback on the listener's context and every domain's (Node calls it on the one a connection uses). */
+  function installTicketHook(): void {
+    let ok = tickets.install((server as unknown as { _sharedCreds?: { context?: unknown } })._sharedCreds?.context);
+    for (const d of state.domains.values()) ok = tickets.install(d.secureContext.context) && ok;
+    if (!ok && !ticketHookMissingLogged) {
+      ticketHookMissingLogged = true;
+      log.warn('this Node has no TLS ticket-key hook: resumed TLS 1.3 sessions get no fresh ticket, so clients resume every other connection');
+    }
+  }
+  let ticketHookMissingLogged = false;
+  installTicketHook();
   server.headersTimeout = cfg.timeouts.headersMs;
   server.requestTimeout = cfg.timeouts.requestMs;
   server.keepAliveTimeout = cfg.timeouts.idleMs;
@@ -360,6 +373,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
     const before = state;
     state = fresh;
     lastErrors = errors;
+    installTicketHook();
     await refreshListenerTls();
     errors.length ? metrics.reloads.failed++ : metrics.reloads.ok++;
     logTruststores(log, state, before);
@@ -373,8 +387,9 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
     if (state.config.tls.ticketKeyFile) {
       try {
         const keys = await readTicketKeys(state.config.tls.ticketKeyFile);
-        if (!keys.equals(ticketKeys)) {
-          ticketKeys = keys;
+        if (!keys.equals(tickets.current)) {
+          // Tickets sealed with the old keys still resume (and are renewed under the new ones) until the next change.
+          tickets.rotate(keys);
           server.setTicketKeys(keys);
           log.info('TLS session ticket keys changed');
         }
@@ -387,6 +402,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
       noResumption = off;
       lifetimeSec = state.config.tls.sessionLifetimeSec;
       server.setSecureContext(listenerTls(off === null));
+      installTicketHook();
       log.info(off ? { reason: off } : {}, off ? 'TLS session resumption off' : 'TLS session resumption on');
     }
   }
