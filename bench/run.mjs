@@ -33,7 +33,7 @@ const HELP = `usage: npm run bench [-- options]     (or: node bench/run.mjs [opt
   --gateway BIN         run this mtlsgate entry point instead of a private build of src/ (e.g. bin/mtlsgate.js)
   --no-build            reuse the previous private build of src/
   --update-md           write the report into BENCHMARKS.md (between its bench:results markers)
-  --profile             instead of the comparison: mtlsgate under hs and ka load with node --cpu-prof, top functions
+  --profile             instead of the comparison: mtlsgate under hs, resume and ka load with node --cpu-prof, top functions
   -h, --help
 `;
 
@@ -617,7 +617,7 @@ async function profileMode(b) {
   fs.mkdirSync(b.profileDir, { recursive: true });
   const key = b.o.keys.includes('ec') ? 'ec' : b.o.keys[0];
   const report = {};
-  for (const test of ['hs', 'ka']) {
+  for (const test of ['hs', 'resume', 'ka']) {
     const dir = path.join(b.profileDir, test);
     fs.mkdirSync(dir);
     b.profileDir = dir;
@@ -625,7 +625,7 @@ async function profileMode(b) {
     const srv = await b.startServer('mtlsgate', b.pkis[key]);
     try {
       primaryPid = srv.rec.child.pid;
-      const r = await b.tb(srv, test === 'hs' ? ['-m', 'hs', '-P', '8', '-w', '1', '-t', String(b.o.secs)] : ['-m', 'ka', '-n', '64', '-w', '1', '-t', String(b.o.secs)], (b.o.secs + 30) * 1000);
+      const r = await b.tb(srv, test === 'ka' ? ['-m', 'ka', '-n', '64', '-w', '1', '-t', String(b.o.secs)] : ['-m', test, '-P', '8', '-w', '1', '-t', String(b.o.secs)], (b.o.secs + 30) * 1000);
       log(`profile ${test}: ${fmt(r.per_server_core)}/core`);
     } finally {
       await stopProcess(srv.rec, { signal: 'SIGTERM', graceMs: 15000 });
