@@ -38,6 +38,7 @@ export const TRUSTSTORE_FINDING_IDS = [
   'truststore.same-subject-different-key',
   'truststore.contains-private-key',
   'truststore.too-deep',
+  'truststore.ca-names-too-large',
 ] as const;
 
 /** What a certificate is for in a truststore. */
