@@ -3,7 +3,6 @@
  * `openssl pkcs7 -print_certs` lists them. DER is walked directly; BER (indefinite lengths, which some
  * Windows and Java tools write) falls back to asn1js + pkijs.
  */
-import type * as Asn1js from 'asn1js';
 import type * as Pkijs from 'pkijs';
 import { asn1Libs } from './asn1-libs.js';
 import type { Cert, LoadProblem } from './types.js';
