@@ -90,7 +90,7 @@ export function signatureVerifies(cert: Cert, issuerKey: KeyObject): boolean {
   }
 }
 
-interface TbsParts {
+export interface TbsParts {
   serial: Tlv;
   issuer: Tlv;
   validity: Tlv;
@@ -137,7 +137,8 @@ export function describeCert(x509: X509Certificate, der: Buffer, now: Date = new
   return info;
 }
 
-function splitCertificate(der: Buffer): TbsParts {
+/** The fields of a certificate's DER, located once by our own reader; throws on a malformed certificate. */
+export function splitCertificate(der: Buffer): TbsParts {
   const outer = readTlv(der, 0);
   const top = outer && tlvChildren(der, outer, 3);
   const tbs = top?.[0];

@@ -7,9 +7,9 @@
 import type { Cert } from '../pki/types.js';
 import type { Chain } from './chain.js';
 import { timeValid } from './chain.js';
-import { signatureVerifies } from '../pki/cert.js';
+import { signatureVerifies, splitCertificate } from '../pki/cert.js';
 import { OWN_CODES, categoryOf as categoryFor, type Defect } from './defect.js';
-import { TAG_BOOLEAN, TAG_SEQUENCE, isContext, isUniversal, readOid, readTlv, tlvChildren } from '../pki/sniff.js';
+import { TAG_BOOLEAN, isUniversal, readOid, tlvChildren, type Tlv } from '../pki/sniff.js';
 
 export interface PolicyOptions {
   /** API Gateway ignores intermediates the client sends; true lets them close the path (OpenSSL's own behaviour). */
@@ -231,13 +231,14 @@ export function unmodelledExtension(c: Cert): string | null {
 
 /** Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }, in tbs [3]. */
 function extensionList(der: Buffer): Extension[] {
-  const outer = readTlv(der, 0);
-  const tbs = outer ? tlvChildren(der, outer, 1)?.[0] : undefined;
-  if (!isUniversal(tbs, TAG_SEQUENCE)) return [];
-  const wrapper = (tlvChildren(der, tbs) ?? []).find((t) => isContext(t, 3));
-  const list = wrapper ? readTlv(der, wrapper.valueStart, wrapper.end) : null;
+  let extensions: Tlv[];
+  try {
+    extensions = splitCertificate(der).extensions;
+  } catch {
+    return []; // not reachable for a parsed certificate (parseCert walked it); no extensions rather than a throw
+  }
   const out: Extension[] = [];
-  for (const ext of (list && tlvChildren(der, list)) ?? []) {
+  for (const ext of extensions) {
     const [oid, flag] = tlvChildren(der, ext, 2) ?? [];
     const critical = isUniversal(flag, TAG_BOOLEAN) && flag.end > flag.valueStart && der[flag.valueStart] !== 0;
     out.push({ oid: readOid(der, oid) ?? 'malformed', critical });

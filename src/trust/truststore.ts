@@ -3,7 +3,7 @@
  * checked against, as one PEM bundle. Built once at load; lookups by subject serve path building.
  */
 import type { Cert } from '../pki/types.js';
-import { isContext, readTlv, tlvChildren } from '../pki/sniff.js';
+import { splitCertificate } from '../pki/cert.js';
 
 export interface Truststore {
   /** Where it came from: a path, file:// or s3:// URI. */
@@ -41,18 +41,12 @@ export const MAX_CA_NAMES_BYTES = 65_535;
 /** The size of the CA name list a TLS server trusting these certificates sends in its CertificateRequest. */
 export function caNamesBytes(store: Truststore): number {
   let total = 0;
-  for (const c of store.certs) total += 2 + subjectDerLength(c.der);
+  for (const c of store.certs) {
+    // Truststore certificates are parsed ones (parseCert walked them already), so this cannot throw.
+    const { subject } = splitCertificate(c.der);
+    total += 2 + subject.end - subject.start;
+  }
   return total;
-}
-
-/** The length of the DER subject Name in a certificate: tbs [version] serial sigAlg issuer validity subject. */
-function subjectDerLength(der: Buffer): number {
-  const outer = readTlv(der, 0);
-  const tbs = outer ? tlvChildren(der, outer, 1)?.[0] : undefined;
-  const fields = tbs ? tlvChildren(der, tbs, 6) : null;
-  if (!fields) return 0;
-  const subject = fields[isContext(fields[0], 0) ? 5 : 4];
-  return subject ? subject.end - subject.start : 0;
 }
 
 /**
