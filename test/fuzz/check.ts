@@ -60,12 +60,7 @@ export async function outcome<T>(what: string, fn: () => T | Promise<T>, codes: 
   try {
     return await fn();
   } catch (e) {
-    if (e instanceof Violation) throw e;
-    if (isUserError(e) && codes.includes(e.code)) {
-      checkMessage(`${what}: UserError ${e.code}`, e.message);
-      return undefined;
-    }
-    throw new Violation(`${what} threw ${describeError(e)}`);
+    return allowedThrow(what, e, codes);
   }
 }
 
@@ -73,13 +68,18 @@ export function outcomeSync<T>(what: string, fn: () => T, codes: readonly string
   try {
     return fn();
   } catch (e) {
-    if (e instanceof Violation) throw e;
-    if (isUserError(e) && codes.includes(e.code)) {
-      checkMessage(`${what}: UserError ${e.code}`, e.message);
-      return undefined;
-    }
-    throw new Violation(`${what} threw ${describeError(e)}`);
+    return allowedThrow(what, e, codes);
   }
+}
+
+/** The judgement both share: an allowed UserError with a clean message is undefined; anything else a Violation. */
+function allowedThrow(what: string, e: unknown, codes: readonly string[]): undefined {
+  if (e instanceof Violation) throw e;
+  if (isUserError(e) && codes.includes(e.code)) {
+    checkMessage(`${what}: UserError ${e.code}`, e.message);
+    return undefined;
+  }
+  throw new Violation(`${what} threw ${describeError(e)}`);
 }
 
 export function describeError(e: unknown): string {
