@@ -4,7 +4,7 @@
  * (`openssl rand 48 > ticket.key`, `openssl rand -hex 48`); it is a secret and is never logged.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { isLoadProblem, readCapped } from '../pki/read.js';
 
 export const TICKET_KEYS_BYTES = 48;
 
@@ -24,17 +24,15 @@ export function decodeTicketKeys(bytes: Buffer): Buffer | null {
   return null;
 }
 
-/** Read `tls.ticketKeyFile`; errors name the key and the file, never the content. */
+/**
+ * Read `tls.ticketKeyFile` with the toolkit's capped reader (a FIFO or /dev/zero is refused, not read); errors name
+ * the key and the file, never the content.
+ */
 export async function readTicketKeys(path: string): Promise<Buffer> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`tls.ticketKeyFile: ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'a directory, not a file' : (e as Error).message}`);
-  }
-  const keys = bytes.length <= 1024 ? decodeTicketKeys(bytes) : null;
-  if (!keys) throw new Error(`tls.ticketKeyFile: ${path}: expected ${TICKET_KEYS_BYTES} bytes (raw, or as 96 hex digits or 64 base64 characters; e.g. openssl rand 48), got ${bytes.length} bytes that are none of these`);
+  const read = await readCapped(path, 1024);
+  if (isLoadProblem(read)) throw new Error(`tls.ticketKeyFile: ${path}: ${read.message}`);
+  const keys = decodeTicketKeys(read.bytes);
+  if (!keys) throw new Error(`tls.ticketKeyFile: ${path}: expected ${TICKET_KEYS_BYTES} bytes (raw, or as 96 hex digits or 64 base64 characters; e.g. openssl rand 48), got ${read.bytes.length} bytes that are none of these`);
   return keys;
 }
 

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +29,11 @@ test('readTicketKeys: a missing, wrong-sized or directory path is a one-line err
     return true;
   });
   await assert.rejects(readTicketKeys(join(dir, 'none.key')), /tls\.ticketKeyFile: .*none\.key: no such file/);
-  await assert.rejects(readTicketKeys(dir), /tls\.ticketKeyFile: .*: a directory, not a file/);
+  await assert.rejects(readTicketKeys(dir), /tls\.ticketKeyFile: .*: is a directory, not a file \(EISDIR\)$/);
+  // A FIFO is refused from fstat, never read: with no writer, reading it would wait for good.
+  const fifo = join(dir, 'fifo.key');
+  execFileSync('mkfifo', [fifo]);
+  await assert.rejects(readTicketKeys(fifo), /tls\.ticketKeyFile: .*fifo\.key: not a regular file \(a fifo\)$/);
   const good = join(dir, 'good.key');
   const k = randomBytes(48);
   writeFileSync(good, k);
