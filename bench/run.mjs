@@ -433,39 +433,46 @@ async function settledMemory(pid, minSeconds) {
 }
 
 // ---------- phases ----------
+/**
+ * The interleaved order phaseMain and phaseRss both run in: per round, the keys (reversed on odd rounds), and for
+ * each key the servers rotated by the round, so no server always goes first or follows the same one. One step per
+ * (round, key): { round, key, order }, order being the servers to run for it, in turn.
+ */
+function* schedule(o, servers) {
+  for (let round = 0; round < o.rounds; round++) {
+    for (const key of round % 2 ? [...o.keys].reverse() : o.keys) {
+      yield { round, key, order: servers.map((_, i) => servers[(i + round) % servers.length]) };
+    }
+  }
+}
+
 async function phaseMain(b, servers) {
   const tests = b.o.only.filter((t) => ['hs', 'resume', 'ka', 'rate'].includes(t));
   if (!tests.length) return;
-  for (let round = 0; round < b.o.rounds; round++) {
-    const keys = round % 2 ? [...b.o.keys].reverse() : b.o.keys;
-    for (const key of keys) {
-      // Rotated each round, so no server always follows the same one.
-      const order = servers.map((_, i) => servers[(i + round) % servers.length]);
-      log(`round ${round + 1}/${b.o.rounds}, ${key}: ${order.join(', ')}`);
-      for (const kind of order) {
-        try {
-          await b.suite(kind, b.pkis[key], round);
-        } catch (e) {
-          b.failures.push({ phase: 'main', server: kind, key, round, error: e.message });
-          log(`  FAILED ${e.message}`);
-        }
+  for (const { round, key, order } of schedule(b.o, servers)) {
+    log(`round ${round + 1}/${b.o.rounds}, ${key}: ${order.join(', ')}`);
+    for (const kind of order) {
+      try {
+        await b.suite(kind, b.pkis[key], round);
+      } catch (e) {
+        b.failures.push({ phase: 'main', server: kind, key, round, error: e.message });
+        log(`  FAILED ${e.message}`);
       }
     }
   }
 }
 
+/** Same schedule as phaseMain; its log line gives the connection count instead of the order. */
 async function phaseRss(b, servers) {
   if (!b.o.only.includes('rss')) return;
-  for (let round = 0; round < b.o.rounds; round++) {
-    for (const key of round % 2 ? [...b.o.keys].reverse() : b.o.keys) {
-      log(`RSS round ${round + 1}/${b.o.rounds}, ${key}: ${b.o.idleConns} idle connections`);
-      for (const kind of servers.map((_, i) => servers[(i + round) % servers.length])) {
-        try {
-          await b.rss(kind, b.pkis[key], round);
-        } catch (e) {
-          b.failures.push({ phase: 'rss', server: kind, key, round, error: e.message });
-          log(`  FAILED ${e.message}`);
-        }
+  for (const { round, key, order } of schedule(b.o, servers)) {
+    log(`RSS round ${round + 1}/${b.o.rounds}, ${key}: ${b.o.idleConns} idle connections`);
+    for (const kind of order) {
+      try {
+        await b.rss(kind, b.pkis[key], round);
+      } catch (e) {
+        b.failures.push({ phase: 'rss', server: kind, key, round, error: e.message });
+        log(`  FAILED ${e.message}`);
       }
     }
   }
