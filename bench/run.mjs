@@ -703,7 +703,7 @@ function reportMarkdown(b, summary, servers, scale, doctor, speed, tgt, started,
   L.push('');
   L.push('min / **median** / max over rounds; ratios are mtlsgate ÷ peer paired by round (for rates > 1 means mtlsgate is faster; for latency, CPU and memory > 1 means mtlsgate is worse).');
   L.push('');
-  L.push(mainTable(summary, servers, b.o.keys));
+  L.push(mainTable(summary, servers, b.o.keys, b.o));
   const gwRss = b.runs.filter((r) => r.test === 'rss' && r.server === 'mtlsgate').map((r) => r.result);
   if (gwRss.length) {
     const mib = (xs) => xs.map((k) => fmt(k / 1024)).join(' + ');

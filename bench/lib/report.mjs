@@ -37,7 +37,7 @@ export const METRICS = [
   { id: 'rate_p99', label: 'p99 ms @ 5,000 req/s', test: 'rate', get: (r) => r.lat_ms.p99, better: 'lower' },
   { id: 'rate_p99s', label: 'p99 ms from schedule @ 5,000 req/s', test: 'rate', get: (r) => r.lat_sched_ms.p99, better: 'lower' },
   { id: 'rate_cores', label: 'server cores used @ 5,000 req/s', test: 'rate', get: (r) => r.server_cores, better: 'lower' },
-  { id: 'rss_conn_early', label: 'RSS per idle mTLS connection (KiB), 4 s after opening 2,000', test: 'rss', get: (r) => r.earlyPerConnKiB, better: 'lower' },
+  { id: 'rss_conn_early', label: 'RSS per idle mTLS connection (KiB), 4 s after opening {idleConns}', test: 'rss', get: (r) => r.earlyPerConnKiB, better: 'lower' },
   { id: 'rss_conn', label: '... once RSS stopped moving (after V8 shrank its heaps)', test: 'rss', get: (r) => r.perConnKiB, better: 'lower' },
   { id: 'rss_total', label: 'VmRSS with the idle connections (MiB)', test: 'rss', get: (r) => r.withKiB / 1024, better: 'lower' },
   { id: 'rss_base', label: 'VmRSS before them (MiB)', test: 'rss', get: (r) => r.baseKiB / 1024, better: 'lower' },
@@ -82,7 +82,8 @@ function safe(get, r) {
 
 const NAMES = { nginx: 'nginx', caddy: 'Caddy', mtlsgate: 'mtlsgate' };
 
-export function mainTable(summary, servers, keys) {
+/** `o` fills the labels' placeholders ({idleConns}: the connections the rss test opened). */
+export function mainTable(summary, servers, keys, o) {
   const peers = ['nginx', 'caddy'].filter((p) => servers.includes(p) && servers.includes('mtlsgate'));
   const head = ['metric', 'key', ...servers.map((s) => NAMES[s]), ...peers.map((p) => `mtlsgate ÷ ${NAMES[p]}`)];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
@@ -91,7 +92,8 @@ export function mainTable(summary, servers, keys) {
       const row = summary[m.id]?.[key];
       if (!row || servers.every((s) => !row.servers[s])) continue;
       const pc = (s) => (m.percent && s ? `${(s.med * 100).toFixed(0)} %` : cell(s));
-      lines.push(`| ${m.label} | ${key} | ${servers.map((s) => pc(row.servers[s])).join(' | ')}${peers.map((p) => ` | ${m.percent ? '' : cell(row.ratios[p])}`).join('')} |`);
+      const label = m.label.replace('{idleConns}', o.idleConns.toLocaleString('en-US'));
+      lines.push(`| ${label} | ${key} | ${servers.map((s) => pc(row.servers[s])).join(' | ')}${peers.map((p) => ` | ${m.percent ? '' : cell(row.ratios[p])}`).join('')} |`);
     }
   }
   return lines.join('\n');
