@@ -3,11 +3,11 @@
  * with keys named after API Gateway's DomainName / MutualTlsAuthentication / BasePathMapping so its users feel
  * at home. Relative paths resolve against the config file's folder.
  */
-import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Parser as YamlParser, parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { UserError } from '../errors.js';
+import { isLoadProblem, readCapped } from '../pki/read.js';
 
 const port = z.number().int().min(0).max(65535);
 const hostPort = z.strictObject({ host: z.string().min(1).default('127.0.0.1'), port });
@@ -147,16 +147,19 @@ export function parseConfig(text: string, file: string): GatewayConfig {
   return resolvePaths(cfg, dirname(resolve(file)));
 }
 
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/**
+ * Read and parse the config file with the toolkit's capped reader: a FIFO or /dev/zero given as the config is
+ * refused, not read (it hung start-up and reload).
+ */
 export async function loadConfig(file: string): Promise<GatewayConfig> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError('E_CONFIG', `${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
+  const read = await readCapped(file, MAX_CONFIG_BYTES);
+  if (isLoadProblem(read)) {
+    // The reader's own size message asks whether this is a certificate or key file.
+    throw new UserError('E_CONFIG', `${file}: ${read.kind === 'too-large' ? 'larger than 1 MiB; is this the config file?' : read.message}`);
   }
-  if (text.length > 1_048_576) throw new UserError('E_CONFIG', `${file}: larger than 1 MiB; is this the config file?`);
-  return parseConfig(text, file);
+  return parseConfig(read.bytes.toString('utf8'), file);
 }
 
 function resolvePaths(cfg: GatewayConfig, base: string): GatewayConfig {

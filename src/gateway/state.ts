@@ -3,9 +3,9 @@
  * built in full before it serves, and swapped as one reference on reload. A domain whose new build fails keeps
  * serving with its previous state (Caddy's "build new, swap, keep old on error").
  */
-import { readFile } from 'node:fs/promises';
 import tls from 'node:tls';
 import type { Finding } from '../doctor/finding.js';
+import { isLoadProblem, readCapped } from '../pki/read.js';
 import { DEFAULT_POLICY, type PolicyOptions } from '../policy/rules.js';
 import { truststoreFromPem } from '../trust/load.js';
 import { truststoreOracle } from '../trust/truststore.js';
@@ -156,17 +156,16 @@ function endsMidBlock(text: string): boolean {
   return lastLine.startsWith('-') && !/^-----END [\x21-\x7e][ \x21-\x7e]*-----$/.test(lastLine);
 }
 
+/** The 1 MiB docs/config.md promises: a certificate chain or a key is a few kB. */
+const MAX_PEM_BYTES = 1024 * 1024;
+
+/** A server certificate or key file, with the toolkit's capped reader: a FIFO or /dev/zero is refused, not read. */
 async function readText(path: string, what: string): Promise<string> {
-  try {
-    const text = await readFile(path, 'latin1');
-    if (text.length > 1_048_576) throw new Error('larger than 1 MiB');
-    if (!text.includes('-----BEGIN')) throw new Error('not PEM (run `mtlsgate inspect` on it to see what it is)');
-    return text;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const msg = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
-    throw new Error(`${what}: ${path}: ${msg}`);
-  }
+  const read = await readCapped(path, MAX_PEM_BYTES);
+  if (isLoadProblem(read)) throw new Error(`${what}: ${path}: ${read.message}`);
+  const text = read.bytes.toString('latin1');
+  if (!text.includes('-----BEGIN')) throw new Error(`${what}: ${path}: not PEM (run \`mtlsgate inspect\` on it to see what it is)`);
+  return text;
 }
 
 function serverCertMessage(e: unknown): string {

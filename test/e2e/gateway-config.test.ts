@@ -6,6 +6,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startGateway, type GatewayProcess } from './helpers/gateway.js';
@@ -160,6 +161,31 @@ test('serve --check loads everything and exits 0; a broken truststore makes it e
   const bad = await runServe(['--config', badFile, '--check']);
   assert.equal(bad.code, 2, bad.stderr);
   assert.match(bad.stderr, /^mtlsgate: [^\n]+: domains\[0\]\.mutualTls\.truststoreUri: file:\/\/\/[^\n]+\/server\.key: [^\n]+\n$/);
+});
+
+test('a FIFO as the config file or as a server certificate: serve and serve --check refuse it at once, one line naming it', async () => {
+  // With no writer, reading a FIFO waits for good: runServe's SIGKILL after 30 s turns such a hang into a failure here.
+  const fifoConfig = join(confDir, 'fifo.yaml');
+  execFileSync('mkfifo', [fifoConfig]);
+  execFileSync('mkfifo', [join(confDir, 'fifo.crt')]);
+  const certFile = join(confDir, 'fifo-cert.yaml');
+  writeFileSync(certFile, edit('cert: ./server.crt', 'cert: ./fifo.crt'));
+  const cases: [string, string[], string, RegExp][] = [
+    ['config FIFO', ['--config', fifoConfig], fifoConfig, /^not a regular file \(a fifo\)$/],
+    ['config FIFO, --check', ['--config', fifoConfig, '--check'], fifoConfig, /^not a regular file \(a fifo\)$/],
+    ['certificate FIFO', ['--config', certFile], certFile, /^domains\[0\]\.certificate\.cert: \/.+\/conf\/fifo\.crt: not a regular file \(a fifo\)$/],
+    ['certificate FIFO, --check', ['--config', certFile, '--check'], certFile, /^domains\[0\]\.certificate\.cert: \/.+\/conf\/fifo\.crt: not a regular file \(a fifo\)$/],
+  ];
+  const results = await Promise.all(cases.map(([, args]) => runServe(args, { timeoutMs: 30_000 })));
+  results.forEach((r, i) => {
+    const [what, , file, pattern] = cases[i]!;
+    assert.deepEqual([r.code, r.signal], [2, null], `${what}: exit code ${r.code}, signal ${r.signal}\n${r.stderr}`);
+    assert.match(r.stderr, /^mtlsgate: [^\n]+\n$/, `${what}: exactly one line: ${JSON.stringify(r.stderr)}`);
+    const prefix = `mtlsgate: ${file}: `;
+    assert.ok(r.stderr.startsWith(prefix), `${what}: ${r.stderr}`);
+    assert.match(r.stderr.slice(prefix.length).trimEnd(), pattern, what);
+    assert.doesNotMatch(r.stdout, /"msg":"listening"|: ok \(/, `${what}: neither listened nor passed the check`);
+  });
 });
 
 test('securityPolicy: TLS_1_3 refuses a TLS 1.2 client, TLS_1_2 refuses TLS 1.1 (openssl s_client)', async () => {

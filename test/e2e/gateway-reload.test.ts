@@ -1,12 +1,13 @@
 /**
  * Reload and shutdown of a real `mtlsgate serve` process under real traffic (Node's https client):
  * SIGHUP and POST /reload while requests flow (none may fail, keep-alive connections live through), a truststore
- * change that re-judges already-open connections, broken truststores that leave the old one serving, a SIGHUP
- * storm, and SIGTERM draining an in-flight request.
+ * change that re-judges already-open connections, broken truststores that leave the old one serving, a server
+ * certificate or config replaced by a FIFO (refused, not read), a SIGHUP storm, and SIGTERM draining an in-flight request.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, lstatSync, openSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { startGateway, type GatewayProcess, type LogLine } from './helpers/gateway.js';
 import { domainConfig } from './helpers/pki.js';
 import { startEcho, startSlowBackend, type Backend, type EchoBackend } from './helpers/backends.js';
@@ -192,6 +193,84 @@ test('a broken truststore on reload: error returned and logged, the old truststo
     agent.destroy();
     writeFileSync(w.truststore, w.ca.certPem);
   }
+});
+
+/** Open and close a FIFO's write end: a reader stuck on it gets EOF (ENXIO when none is). */
+function releaseFifo(path: string): void {
+  try {
+    closeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK));
+  } catch {
+    // no reader
+  }
+}
+
+/** `p`, or a failure after 5 s: a reload stuck reading `fifo` is released, so the hang fails this test and no later one. */
+async function promptly<T>(p: Promise<T>, fifo: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      releaseFifo(fifo);
+      reject(new Error(`the reload was still reading ${fifo} after 5 s`));
+    }, 5000);
+  });
+  try {
+    return await Promise.race([p, hung]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+test('a server certificate or the config replaced by a FIFO on reload: refused at once, logged, the old state keeps serving', async () => {
+  const cert = w.server.certFile;
+  const saved: [string, Buffer][] = [
+    [cert, readFileSync(cert)],
+    [gw.configPath, readFileSync(gw.configPath)],
+  ];
+  const agent = keepAliveAgent(1);
+  try {
+    assert.equal((await request(client, agent)).status, 200);
+
+    unlinkSync(cert);
+    execFileSync('mkfifo', [cert]);
+    const mark = gw.mark();
+    const r = await promptly(gw.admin('/reload', 'POST'), cert);
+    const message = `domains[0].certificate.cert: ${cert}: not a regular file (a fifo)`;
+    assert.deepEqual([r.status, JSON.parse(r.body)], [500, { ok: false, errors: [{ domain: DOMAIN, message }], warnings: [] }]);
+    const line = await gw.waitForLog((l) => l.msg === 'reload: domain kept its previous state', { from: mark });
+    assert.deepEqual([line.level, line.domain, line.error], ['error', DOMAIN, message]);
+    assert.equal(loaded(mark).length, 0, 'nothing was swapped in');
+    const fresh = await request(client, false);
+    const open = await request(client, agent);
+    assert.deepEqual([fresh.status, open.status, open.reused], [200, 200, true], 'the old certificate keeps serving');
+    const ready = JSON.parse((await gw.admin('/readyz')).body) as { ready: boolean; degraded: boolean; domains: Record<string, { loaded: boolean; lastError: string | null }> };
+    assert.deepEqual([ready.ready, ready.degraded, ready.domains[DOMAIN]!.loaded, ready.domains[DOMAIN]!.lastError], [true, true, true, message]);
+
+    // The certificate back, and the config file itself a FIFO: the reload fails as a whole and changes nothing.
+    unlinkSync(cert);
+    writeFileSync(cert, saved[0]![1]);
+    unlinkSync(gw.configPath);
+    execFileSync('mkfifo', [gw.configPath]);
+    const cmark = gw.mark();
+    const c = await promptly(gw.admin('/reload', 'POST'), gw.configPath);
+    const cmessage = `${gw.configPath}: not a regular file (a fifo)`;
+    assert.deepEqual([c.status, JSON.parse(c.body)], [500, { ok: false, errors: [{ domain: '(config)', message: cmessage }], warnings: [] }]);
+    const cline = await gw.waitForLog((l) => l.msg === 'reload failed: config not changed', { from: cmark });
+    assert.deepEqual([cline.level, cline.error], ['error', cmessage]);
+    assert.equal((await request(client, false)).status, 200, 'still serving');
+    assert.equal(gw.stderr, '', 'nothing on stderr');
+  } finally {
+    agent.destroy();
+    for (const [path, bytes] of saved) {
+      // writeFileSync on a FIFO would wait for a reader: replace it with the file.
+      if (lstatSync(path).isFIFO()) {
+        releaseFifo(path);
+        unlinkSync(path);
+      }
+      writeFileSync(path, bytes);
+    }
+  }
+  await reloadOk();
+  assert.equal((await request(client, false)).status, 200);
 });
 
 test('a storm of 100 SIGHUPs within a second under traffic: no failed request, still up, reloads coalesced', async () => {

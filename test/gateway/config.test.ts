@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, parseConfig, type GatewayConfig } from '../../src/gateway/config.js';
 import { isUserError } from '../../src/errors.js';
@@ -192,7 +193,7 @@ test('loadConfig: a missing file, a directory and an oversized file are one-line
   const dir = tmpDir();
   const missing = join(dir, 'nope.yaml');
   await assert.rejects(loadConfig(missing), (e: unknown) => isUserError(e) && e.message === `${missing}: no such file`);
-  await assert.rejects(loadConfig(dir), (e: unknown) => isUserError(e) && e.message.startsWith(`${dir}: `) && !e.message.includes('\n'));
+  await assert.rejects(loadConfig(dir), (e: unknown) => isUserError(e) && e.message === `${dir}: is a directory, not a file (EISDIR)`);
   const big = join(dir, 'big.yaml');
   writeFileSync(big, '#'.repeat(1_048_577));
   await assert.rejects(loadConfig(big), (e: unknown) => isUserError(e) && /larger than 1 MiB/.test(e.message));
@@ -200,4 +201,31 @@ test('loadConfig: a missing file, a directory and an oversized file are one-line
   writeFileSync(ok, MINIMAL);
   const c = await loadConfig(ok);
   assert.equal(c.domains[0]!.certificate.cert, join(dir, 'server.crt'), 'relative to the file, not the cwd');
+});
+
+test('loadConfig: a FIFO is refused at once with a one-line error naming it, never read', async () => {
+  const fifo = join(tmpDir(), 'gateway.yaml');
+  execFileSync('mkfifo', [fifo]);
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      // Open and close the write end: a reader stuck on the FIFO gets EOF, so a hang fails this test rather than the run.
+      try {
+        closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+      } catch {
+        // ENXIO: no reader.
+      }
+      reject(new Error('loadConfig still reading the FIFO after 5 s'));
+    }, 5000);
+  });
+  try {
+    await assert.rejects(Promise.race([loadConfig(fifo), hung]), (e: unknown) => {
+      assert.ok(isUserError(e), String(e));
+      assert.equal(e.code, 'E_CONFIG');
+      assert.equal(e.message, `${fifo}: not a regular file (a fifo)`);
+      return true;
+    });
+  } finally {
+    clearTimeout(timer);
+  }
 });
