@@ -1,4 +1,5 @@
 /** A truststore in a local file (`file:///abs/path` or a plain path). */
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { MAX_TRUSTSTORE_BYTES, type TruststoreSource } from './source.js';
 
@@ -9,7 +10,8 @@ export function fileSource(uri: string): TruststoreSource {
     async fetch() {
       let fh;
       try {
-        fh = await open(path, 'r');
+        // O_NONBLOCK: a FIFO without a writer would block the open (and the reload) before fstat can refuse it.
+        fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
         const st = await fh.stat();
         if (!st.isFile()) throw new Error(`${uri}: not a regular file`);
         if (st.size > MAX_TRUSTSTORE_BYTES) throw new Error(`${uri}: ${st.size} bytes is over the ${MAX_TRUSTSTORE_BYTES} byte limit`);
