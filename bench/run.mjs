@@ -30,6 +30,7 @@ const HELP = `usage: npm run bench [-- options]     (or: node bench/run.mjs [opt
   --workers N           mtlsgate --workers and nginx worker_processes (default: one per core)
   --idle-conns N        connections for the RSS test (default 2000)
   --gw-log-level L      mtlsgate logs.level (default info: a JSON line per request, to /dev/null)
+  --gw-node-args "A B"  extra node options for mtlsgate, e.g. "--max-semi-space-size=32" (workers inherit them)
   --gateway BIN         run this mtlsgate entry point instead of a private build of src/ (e.g. bin/mtlsgate.js)
   --no-build            reuse the previous private build of src/
   --update-md           write the report into BENCHMARKS.md (between its bench:results markers)
@@ -39,7 +40,7 @@ const HELP = `usage: npm run bench [-- options]     (or: node bench/run.mjs [opt
 
 // ---------- options ----------
 function parseArgs(argv) {
-  const o = { quick: false, only: ALL_TESTS, servers: null, keys: ['rsa', 'ec'], rounds: 3, secs: 8, workers: os.availableParallelism(), idleConns: 2000, gwLogLevel: 'info', gateway: null, build: true, updateMd: false, profile: false };
+  const o = { quick: false, only: ALL_TESTS, servers: null, keys: ['rsa', 'ec'], rounds: 3, secs: 8, workers: os.availableParallelism(), idleConns: 2000, gwLogLevel: 'info', gwNodeArgs: [], gateway: null, build: true, updateMd: false, profile: false };
   const list = (s, allowed, what) => {
     const v = s.split(',').map((x) => x.trim()).filter(Boolean);
     for (const x of v) if (!allowed.includes(x)) die(`${what}: unknown "${x}" (expected some of ${allowed.join(',')})`);
@@ -60,6 +61,7 @@ function parseArgs(argv) {
     else if (a === '--workers') o.workers = num(val(), a);
     else if (a === '--idle-conns') o.idleConns = num(val(), a);
     else if (a === '--gw-log-level') o.gwLogLevel = val();
+    else if (a === '--gw-node-args') o.gwNodeArgs = val().split(/\s+/).filter(Boolean);
     else if (a === '--gateway') o.gateway = path.resolve(val());
     else if (a === '--no-build') o.build = false;
     else if (a === '--update-md') o.updateMd = true;
@@ -292,7 +294,7 @@ class Bench {
       rec = startProcess('caddy', 'caddy', ['run', '--config', path.join(dir, 'Caddyfile'), '--adapter', 'caddyfile'], { env, stderr: err, stdout: err });
     } else {
       fs.writeFileSync(path.join(dir, 'mtlsgate.yaml'), render('mtlsgate.yaml', vars));
-      const args = [...(this.profileDir ? [`--cpu-prof`, `--cpu-prof-dir=${this.profileDir}`] : []), this.gw.bin, 'serve', '--config', path.join(dir, 'mtlsgate.yaml'), ...(this.gwWorkers ? ['--workers', String(this.o.workers)] : [])];
+      const args = [...this.o.gwNodeArgs, ...(this.profileDir ? [`--cpu-prof`, `--cpu-prof-dir=${this.profileDir}`] : []), this.gw.bin, 'serve', '--config', path.join(dir, 'mtlsgate.yaml'), ...(this.gwWorkers ? ['--workers', String(this.o.workers)] : [])];
       rec = startProcess('mtlsgate', process.execPath, args, { stderr: err }); // stdout (the request log) -> /dev/null
     }
     const srv = { kind, pki, port, dir, rec };
@@ -699,7 +701,7 @@ function topFunctions(dir, skipPid) {
 function reportMarkdown(b, summary, servers, scale, doctor, speed, tgt, started, seconds) {
   const e = b.env.machine;
   const L = [];
-  L.push(`Run ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on \`${e.host}\` (${Math.round(seconds / 60)} min${b.o.quick ? ', --quick' : ''}): ${e.cores} × ${e.cpuModel}, ${e.memGiB} GiB, kernel ${e.kernel}, ${e.os}; Node ${e.node} (OpenSSL ${e.nodeOpenssl}), ${e.openssl}, ${e.nginx ?? 'no nginx'}, ${e.caddy ? `Caddy ${e.caddy}` : 'no Caddy'}. mtlsgate ${e.git.commit}${e.git.srcDirty ? ' + uncommitted src/ changes' : ''} (${b.gw.how}), ${b.gwWorkers ? `--workers ${b.o.workers}` : 'one process (this build has no --workers)'}; nginx worker_processes ${b.o.workers}. ${b.o.rounds} round(s), ${b.o.secs} s windows; backend: ${b.backendKind}.`);
+  L.push(`Run ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on \`${e.host}\` (${Math.round(seconds / 60)} min${b.o.quick ? ', --quick' : ''}): ${e.cores} × ${e.cpuModel}, ${e.memGiB} GiB, kernel ${e.kernel}, ${e.os}; Node ${e.node} (OpenSSL ${e.nodeOpenssl}), ${e.openssl}, ${e.nginx ?? 'no nginx'}, ${e.caddy ? `Caddy ${e.caddy}` : 'no Caddy'}. mtlsgate ${e.git.commit}${e.git.srcDirty ? ' + uncommitted src/ changes' : ''} (${b.gw.how}), ${b.gwWorkers ? `--workers ${b.o.workers}` : 'one process (this build has no --workers)'}${b.o.gwLogLevel !== 'info' ? `, logs.level ${b.o.gwLogLevel}` : ''}${b.o.gwNodeArgs.length ? `, node ${b.o.gwNodeArgs.join(' ')}` : ''}; nginx worker_processes ${b.o.workers}. ${b.o.rounds} round(s), ${b.o.secs} s windows; backend: ${b.backendKind}.`);
   L.push('');
   L.push('min / **median** / max over rounds; ratios are mtlsgate ÷ peer paired by round (for rates > 1 means mtlsgate is faster; for latency, CPU and memory > 1 means mtlsgate is worse).');
   L.push('');
