@@ -841,7 +841,10 @@ async function main() {
   fs.mkdirSync(resultsDir, { recursive: true });
   const partial = o.only.length < ALL_TESTS.length || o.servers !== null || o.keys.length < 2;
   let name = `${started.toISOString().slice(0, 10)}-${os.hostname()}${o.quick ? '-quick' : ''}${o.profile ? '-profile' : partial ? '-partial' : ''}`;
-  if (fs.existsSync(path.join(resultsDir, `${name}.json`))) name += `-${started.toISOString().slice(11, 16).replace(':', '')}`; // never overwrite a run
+  // Never overwrite a run: add the start time, to the minute, then to the second, then a counter.
+  const stamp = started.toISOString().slice(11, 19).replace(/:/g, '');
+  const taken = (n) => fs.existsSync(path.join(resultsDir, `${n}.json`));
+  if (taken(name)) name = [`${name}-${stamp.slice(0, 4)}`, `${name}-${stamp}`].find((n) => !taken(n)) ?? `${name}-${stamp}-${Date.now()}`;
   const file = path.join(resultsDir, `${name}.json`);
   fs.writeFileSync(file + '.tmp', JSON.stringify(results, null, 1) + '\n');
   fs.renameSync(file + '.tmp', file);
