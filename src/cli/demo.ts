@@ -8,11 +8,7 @@ import { relative, resolve } from 'node:path';
 import { Command } from 'commander';
 import type { CliContext } from './context.js';
 import { UserError } from '../errors.js';
-import { initPki, pkiFiles } from '../pki/generate.js';
-import { configSchema } from '../gateway/config.js';
-import { startEcho } from '../gateway/echo.js';
-import { makeLogger } from '../gateway/log.js';
-import { GatewayStartError, startGateway } from '../gateway/server.js';
+import { gatewayModules } from './gateway-modules.js';
 import { waitForSignals } from './signals.js';
 import { runSelftest } from './demo-selftest.js';
 
@@ -28,6 +24,7 @@ export function demoCommand(ctx: CliContext): Command {
     .action(async (o: { dir: string; port: string; adminPort: string; selftest?: boolean }) => {
       const port = parsePort(o.port, '--port');
       const adminPort = parsePort(o.adminPort, '--admin-port');
+      const [{ configSchema, startEcho, makeLogger, startGateway, GatewayStartError }, { initPki, pkiFiles }] = await Promise.all([gatewayModules(), import('../pki/generate.js')]);
       const dir = resolve(o.dir);
       const files = pkiFiles(dir);
       if (!existsSync(files.truststore)) {

@@ -5,8 +5,8 @@
 import { basename, join } from 'node:path';
 import { Command, Option } from 'commander';
 import { UserError } from '../errors.js';
-import { initPki, issueVariant, loadPki, parseVariant, VARIANTS } from '../pki/generate.js';
 import type { KeySpec, PkiFiles } from '../pki/generate.js';
+import { parseVariant, VARIANTS } from '../pki/variant-names.js';
 import type { CliContext } from './context.js';
 
 const KEYS: Record<string, KeySpec> = { ec: { type: 'ec', curve: 'P-256' }, rsa: { type: 'rsa', bits: 2048 } };
@@ -26,6 +26,8 @@ function initCommand(ctx: CliContext): Command {
     .addOption(new Option('--key <type>', 'key type of every certificate: ec (P-256) or rsa (2048-bit)').choices(Object.keys(KEYS)).default('ec'))
     .option('--force', 'overwrite an existing PKI in DIR', false)
     .action(async (dir: string, opts: { domain: string; key: string; force: boolean }) => {
+      // The generator (and its ASN.1 libraries) is loaded only by the commands that make certificates.
+      const { initPki } = await import('../pki/generate.js');
       const files = await initPki(dir, { domain: opts.domain, key: KEYS[opts.key], force: opts.force });
       ctx.io.stdout.write(renderInit(dir, opts.domain, files));
     });
@@ -47,6 +49,7 @@ function issueCommand(ctx: CliContext): Command {
     .action(async (dir: string, opts: { variant: string; name?: string; depth?: string; cn?: string }) => {
       const variant = parseVariant(opts.variant);
       const depth = opts.depth === undefined ? undefined : parseDepth(opts.depth);
+      const { issueVariant, loadPki } = await import('../pki/generate.js');
       const loaded = await loadPki(dir);
       const name = opts.name ?? variant;
       const v = await issueVariant(loaded, variant, { name, depth, cn: opts.cn });

@@ -2,14 +2,12 @@
 import { Command } from 'commander';
 import type { CliContext } from './context.js';
 import { UserError } from '../errors.js';
-import { loadConfig } from '../gateway/config.js';
-import { makeLogger } from '../gateway/log.js';
-import { GatewayStartError, startGateway } from '../gateway/server.js';
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { coalescedReload, waitForSignals } from './signals.js';
-import { runPrimary, serveAsWorker, type ToPrimary } from '../gateway/cluster.js';
+import type { ToPrimary } from '../gateway/cluster.js';
 import { TICKET_KEYS_ENV } from '../gateway/ticket-keys.js';
+import { gatewayModules } from './gateway-modules.js';
 
 export function serveCommand(ctx: CliContext): Command {
   return new Command('serve')
@@ -20,6 +18,7 @@ export function serveCommand(ctx: CliContext): Command {
     .option('--workers <n|auto>', 'worker processes sharing the listener (auto: one per core)', 'auto')
     .action(async (o: { config: string; logFormat?: string; check?: boolean; workers: string }) => {
       const workers = parseWorkers(o.workers);
+      const { loadConfig, makeLogger, startGateway, GatewayStartError, runPrimary, serveAsWorker } = await gatewayModules();
       const cfg = await loadConfig(o.config);
       if (o.logFormat !== undefined) {
         if (o.logFormat !== 'json' && o.logFormat !== 'pretty') throw new UserError('E_USAGE', `--log-format: expected json or pretty, got "${o.logFormat}"`);

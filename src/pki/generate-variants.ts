@@ -11,48 +11,9 @@ import { issue } from './generate-cert.js';
 import type { Issued, IssueSpec } from './generate-cert.js';
 import { ensureDir, writeCert, writeKey } from './generate-files.js';
 import type { LoadedPki } from './generate-files.js';
+import { parseVariant, type Variant } from './variant-names.js';
 
-export type Variant =
-  | 'expired'
-  | 'not-yet-valid'
-  | 'sha1'
-  | 'rsa-1024'
-  | 'ec-p256'
-  | 'ec-p384'
-  | 'ed25519'
-  | 'rsa-2048'
-  | 'no-client-auth'
-  | 'server-auth-only'
-  | 'no-digital-signature'
-  | 'issuer-not-ca'
-  | 'deep-chain'
-  | 'self-signed'
-  | 'expired-ca'
-  | 'pathlen-exceeded';
-
-/** One line each, shown by `mtlsgate pki issue --help`; the keys are all the variants, in help order. */
-export const VARIANTS: Readonly<Record<Variant, string>> = {
-  expired: 'notAfter was yesterday',
-  'not-yet-valid': 'notBefore is 30 days from now',
-  sha1: 'signed with SHA-1 by the intermediate',
-  'rsa-1024': 'RSA 1024-bit key',
-  'ec-p256': 'EC P-256 key (valid)',
-  'ec-p384': 'EC P-384 key (valid)',
-  ed25519: 'Ed25519 key (valid)',
-  'rsa-2048': 'RSA 2048-bit key (valid)',
-  'no-client-auth': 'extendedKeyUsage codeSigning only (no clientAuth)',
-  'server-auth-only': 'a server certificate: extendedKeyUsage serverAuth only',
-  'no-digital-signature': 'keyUsage keyEncipherment only (no digitalSignature)',
-  'issuer-not-ca': 'issued by a certificate whose basicConstraints say CA:FALSE',
-  'deep-chain': 'under a chain of CAs below the root, --depth of them (default 5; valid)',
-  'self-signed': 'self-signed, not issued by the PKI',
-  'expired-ca': 'valid leaf under an intermediate that expired yesterday',
-  'pathlen-exceeded': 'root -> intermediate (pathLen 0) -> sub-CA -> leaf',
-};
-
-export function isVariant(name: string): name is Variant {
-  return Object.hasOwn(VARIANTS, name);
-}
+export { isVariant, parseVariant, VARIANTS, type Variant } from './variant-names.js';
 
 export interface VariantOptions {
   /** File name stem: writes <name>.crt, <name>.key and, when CAs were made, <name>-cas.pem. */
@@ -98,12 +59,6 @@ export async function issueVariant(pki: LoadedPki, variant: Variant, opts: Varia
   if (issuers.length > 0) await writeCert(casPath, issuers.map((c) => c.certPem).join(''));
   else await rm(casPath, { force: true }); // a stale chain from an earlier variant of that name would mislead
   return { variant, cert, key, cas: issuers.length > 0 ? casPath : null, leaf, issuers };
-}
-
-/** The variant named by user input, or a UserError listing the valid names. */
-export function parseVariant(name: string): Variant {
-  if (isVariant(name)) return name;
-  throw new UserError('E_UNKNOWN_VARIANT', `unknown variant "${name}"; choose one of: ${Object.keys(VARIANTS).join(', ')}`);
 }
 
 interface Built {
