@@ -24,7 +24,9 @@ export function demoCommand(ctx: CliContext): Command {
     .action(async (o: { dir: string; port: string; adminPort: string; selftest?: boolean }) => {
       const port = parsePort(o.port, '--port');
       const adminPort = parsePort(o.adminPort, '--admin-port');
-      const [{ configSchema, startEcho, makeLogger, startGateway, GatewayStartError }, { initPki, pkiFiles }] = await Promise.all([gatewayModules(), import('../pki/generate.js')]);
+      const [gateway, generator] = await Promise.all([gatewayModules(), import('../pki/generate.js')]);
+      const { configSchema, startEcho, makeLogger, startGateway, GatewayStartError } = gateway;
+      const { initPki, pkiFiles } = generator;
       const dir = resolve(o.dir);
       const files = pkiFiles(dir);
       if (!existsSync(files.truststore)) {
