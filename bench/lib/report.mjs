@@ -14,10 +14,11 @@ export function stats(values) {
 export function fmt(x) {
   if (x === null || x === undefined || !Number.isFinite(x)) return '–';
   const a = Math.abs(x);
-  if (a >= 1000) return Math.round(x).toLocaleString('en-US');
-  if (a >= 100) return x.toFixed(0);
-  if (a >= 10) return x.toFixed(1);
-  if (a >= 1) return x.toFixed(2);
+  // Thresholds after rounding, so 999.6 reads "1,000" and 9.996 "10.0", not "1000" and "10.00".
+  if (a >= 999.5) return Math.round(x).toLocaleString('en-US');
+  if (a >= 99.95) return x.toFixed(0);
+  if (a >= 9.995) return x.toFixed(1);
+  if (a >= 0.9995) return x.toFixed(2);
   return x.toPrecision(2);
 }
 

@@ -34,6 +34,11 @@ test('fmt: thousands separated ≥ 1000, 0/1/2 decimals from 100/10/1, two signi
   assert.equal(fmt(0.5), '0.50');
   assert.equal(fmt(0.012345), '0.012');
   assert.equal(fmt(-0.5), '-0.50');
+  // Rounding up across a threshold takes the next format: no "1000", "100.0" or "10.00".
+  assert.equal(fmt(999.6), '1,000');
+  assert.equal(fmt(99.96), '100');
+  assert.equal(fmt(9.996), '10.0');
+  assert.equal(fmt(0.9996), '1.00');
 });
 
 test('fmt: null, undefined, NaN and infinities print as a dash', () => {
