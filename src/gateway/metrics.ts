@@ -1,6 +1,7 @@
 /** Counters for the admin /metrics endpoint (Prometheus text format), modelled on Envoy's ssl.fail_verify_* counters. */
 export interface Metrics {
-  requests: Map<string, number>; // `${domain} ${status}`
+  /** Domain -> status -> count. Keyed without building a string per request. */
+  requests: Map<string, Map<number, number>>;
   denials: Map<string, number>; // `${domain} ${code}`
   handshakeErrors: number;
   /** Connections closed at once because limits.maxConnections were open. */
@@ -17,15 +18,27 @@ export function inc(m: Map<string, number>, key: string): void {
   m.set(key, (m.get(key) ?? 0) + 1);
 }
 
+/**
+ * A request for no configured domain (its Host named none, on a resumed TLS 1.2 session) is counted under this
+ * label: the name it asked for is the client's choice, and a metrics label must not be (one series per name sent).
+ */
+export const NO_DOMAIN = '-';
+
+/** `domain` must be a configured domain's name or NO_DOMAIN. */
+export function countRequest(m: Metrics, domain: string, status: number): void {
+  let byStatus = m.requests.get(domain);
+  if (!byStatus) m.requests.set(domain, (byStatus = new Map()));
+  byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
+}
+
 const label = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
 /** ready: every domain serves; degraded: the last load of some domain failed and it serves its previous state. */
 export function renderMetrics(m: Metrics, ready: boolean, degraded: boolean): string {
   const lines: string[] = [];
   lines.push('# TYPE mtlsgate_requests_total counter');
-  for (const [k, v] of m.requests) {
-    const [domain, status] = k.split(' ');
-    lines.push(`mtlsgate_requests_total{domain="${label(domain!)}",status="${status}"} ${v}`);
+  for (const [domain, byStatus] of m.requests) {
+    for (const [status, v] of byStatus) lines.push(`mtlsgate_requests_total{domain="${label(domain)}",status="${status}"} ${v}`);
   }
   lines.push('# TYPE mtlsgate_denials_total counter');
   for (const [k, v] of m.denials) {

@@ -15,7 +15,7 @@ import { peerCertificate, verifyConnection, type ConnectionVerdict } from './ver
 import { matchRoute, unsafeTarget } from './routes.js';
 import { closePools, forward } from './proxy.js';
 import { sendJson } from './respond.js';
-import { inc, newMetrics, renderMetrics, type Metrics } from './metrics.js';
+import { countRequest, inc, newMetrics, NO_DOMAIN, renderMetrics, type Metrics } from './metrics.js';
 import type { Logger } from './log.js';
 import { handleAdmin, type AdminDeps } from './admin.js';
 import { randomTicketKeys, readTicketKeys, ticketKeyRing } from './ticket-keys.js';
@@ -294,7 +294,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
       if (!res.headersSent) sendJson(res, 500, { message: 'Internal Server Error' }, requestId);
       else res.destroy();
     } finally {
-      inc(metrics.requests, `${d?.name ?? (servername || '-')} ${status}`);
+      countRequest(metrics, d?.name ?? NO_DOMAIN, status);
       const latencyMs = Math.round((performance.now() - started) * 1000) / 1000;
       if (cv && d) requestLog(cv, d.name).info({ requestId, method: req.method, path: req.url, status, latencyMs }, 'request');
       else log.info({ requestId, domain: d?.name ?? (servername || '-'), method: req.method, path: req.url, status, latencyMs, client: null, verdict: null }, 'request');

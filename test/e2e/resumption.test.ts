@@ -118,6 +118,27 @@ test('a TLS 1.2 session resumed for a TLS_1_3 domain is refused with 421 (its ha
   assert.equal(echo.received.filter((q) => q.path === path).length, 0, 'the backend saw nothing');
 });
 
+test('Host names no domain on a resumed TLS 1.2 session: 421, counted under "-" in /metrics, never as the name the client sent', async () => {
+  const first = await nodeRequest({ ...client(), servername: A, maxVersion: 'TLSv1.2' });
+  assert.equal(first.status, 200);
+  const names = Array.from({ length: 5 }, () => `made-up-${randomBytes(6).toString('hex')}.example`);
+  const before = misdirectedCount((await gw.admin('/metrics')).body);
+  for (const host of names) {
+    const r = await nodeRequest({ ...client(), servername: A, host, maxVersion: 'TLSv1.2', session: first.session! });
+    assert.equal(r.sessionReused, true, 'the session was resumed');
+    assert.equal(r.status, 421, r.text);
+  }
+  const metrics = (await gw.admin('/metrics')).body;
+  for (const host of names) assert.ok(!metrics.includes(host), `${host} became a metrics label:\n${metrics}`);
+  assert.equal(misdirectedCount(metrics), before + names.length, metrics);
+});
+
+/** mtlsgate_requests_total{domain="-",status="421"}, 0 when absent. */
+function misdirectedCount(metrics: string): number {
+  const m = /^mtlsgate_requests_total\{domain="-",status="421"\} (\d+)$/m.exec(metrics);
+  return m ? Number(m[1]) : 0;
+}
+
 test('--workers 2: sessions resume on whichever worker takes the connection', async () => {
   const two = await startGateway({ config: { domains: [domainConfig(A, w.server, w.truststore, [{ basePath: '', target: echo.url }])] }, args: ['--workers', '2'] });
   try {
