@@ -448,36 +448,29 @@ function* schedule(o, servers) {
   }
 }
 
-async function phaseMain(b, servers) {
-  const tests = b.o.only.filter((t) => ['hs', 'resume', 'ka', 'rate'].includes(t));
-  if (!tests.length) return;
+/** Runs `each(kind, pki, round)` over the schedule, logging `heading` per step; a failure is recorded and the run goes on. */
+async function runSchedule(b, servers, phase, heading, each) {
   for (const { round, key, order } of schedule(b.o, servers)) {
-    log(`round ${round + 1}/${b.o.rounds}, ${key}: ${order.join(', ')}`);
+    log(heading(round, key, order));
     for (const kind of order) {
       try {
-        await b.suite(kind, b.pkis[key], round);
+        await each(kind, b.pkis[key], round);
       } catch (e) {
-        b.failures.push({ phase: 'main', server: kind, key, round, error: e.message });
+        b.failures.push({ phase, server: kind, key, round, error: e.message });
         log(`  FAILED ${e.message}`);
       }
     }
   }
 }
 
-/** Same schedule as phaseMain; its log line gives the connection count instead of the order. */
+async function phaseMain(b, servers) {
+  if (!b.o.only.some((t) => ['hs', 'resume', 'ka', 'rate'].includes(t))) return;
+  await runSchedule(b, servers, 'main', (round, key, order) => `round ${round + 1}/${b.o.rounds}, ${key}: ${order.join(', ')}`, (kind, pki, round) => b.suite(kind, pki, round));
+}
+
 async function phaseRss(b, servers) {
   if (!b.o.only.includes('rss')) return;
-  for (const { round, key, order } of schedule(b.o, servers)) {
-    log(`RSS round ${round + 1}/${b.o.rounds}, ${key}: ${b.o.idleConns} idle connections`);
-    for (const kind of order) {
-      try {
-        await b.rss(kind, b.pkis[key], round);
-      } catch (e) {
-        b.failures.push({ phase: 'rss', server: kind, key, round, error: e.message });
-        log(`  FAILED ${e.message}`);
-      }
-    }
-  }
+  await runSchedule(b, servers, 'rss', (round, key) => `RSS round ${round + 1}/${b.o.rounds}, ${key}: ${b.o.idleConns} idle connections`, (kind, pki, round) => b.rss(kind, pki, round));
 }
 
 /** Truststore scale: lint and serve --check on 100/1,000/10,000 CAs; handshake rate with 10,000 vs 2. */
