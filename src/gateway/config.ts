@@ -79,7 +79,12 @@ export const configSchema = z.strictObject({
     })
     .default({ handshakeMs: 10_000, headersMs: 10_000, requestMs: 60_000, idleMs: 60_000, backendMs: 30_000, shutdownMs: 10_000 }),
   limits: z
-    .strictObject({ maxConnections: z.number().int().min(1).default(10_000), maxHeaderBytes: z.number().int().min(1024).max(1_048_576).default(16_384) })
+    .strictObject({
+      maxConnections: z.number().int().min(1).default(10_000),
+      // Unset: no per-address limit (behind a load balancer every client has its address).
+      maxConnectionsPerAddress: z.number().int().min(1).optional(),
+      maxHeaderBytes: z.number().int().min(1024).max(1_048_576).default(16_384),
+    })
     .default({ maxConnections: 10_000, maxHeaderBytes: 16_384 }),
   tls: z
     .strictObject({

@@ -6,12 +6,14 @@ export interface Metrics {
   handshakeErrors: number;
   /** Connections closed at once because limits.maxConnections were open. */
   connectionsDropped: number;
+  /** Connections closed at once because limits.maxConnectionsPerAddress were open from their address. */
+  connectionsDroppedPerAddress: number;
   reloads: { ok: number; failed: number };
   truststoreErrors: Map<string, number>; // domain
 }
 
 export function newMetrics(): Metrics {
-  return { requests: new Map(), denials: new Map(), handshakeErrors: 0, connectionsDropped: 0, reloads: { ok: 0, failed: 0 }, truststoreErrors: new Map() };
+  return { requests: new Map(), denials: new Map(), handshakeErrors: 0, connectionsDropped: 0, connectionsDroppedPerAddress: 0, reloads: { ok: 0, failed: 0 }, truststoreErrors: new Map() };
 }
 
 export function inc(m: Map<string, number>, key: string): void {
@@ -47,6 +49,7 @@ export function renderMetrics(m: Metrics, ready: boolean, degraded: boolean): st
   }
   lines.push('# TYPE mtlsgate_handshake_errors_total counter', `mtlsgate_handshake_errors_total ${m.handshakeErrors}`);
   lines.push('# TYPE mtlsgate_connections_dropped_total counter', `mtlsgate_connections_dropped_total ${m.connectionsDropped}`);
+  lines.push('# TYPE mtlsgate_connections_dropped_per_address_total counter', `mtlsgate_connections_dropped_per_address_total ${m.connectionsDroppedPerAddress}`);
   lines.push('# TYPE mtlsgate_reloads_total counter', `mtlsgate_reloads_total{result="ok"} ${m.reloads.ok}`, `mtlsgate_reloads_total{result="failed"} ${m.reloads.failed}`);
   lines.push('# TYPE mtlsgate_truststore_errors_total counter');
   for (const [k, v] of m.truststoreErrors) lines.push(`mtlsgate_truststore_errors_total{domain="${label(k)}"} ${v}`);

@@ -8,7 +8,7 @@ import https from 'node:https';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { SecureContext, SecureContextOptions, TLSSocket } from 'node:tls';
+import type { SecureContext, SecureContextOptions, Server as TlsServer, TLSSocket } from 'node:tls';
 import { loadConfig, type GatewayConfig } from './config.js';
 import { TLS12_CIPHERS, buildState, lookupDomain, type DomainLoadError, type DomainState, type GatewayState } from './state.js';
 import { peerCertificate, verifyConnection, type ConnectionVerdict } from './verify.js';
@@ -162,6 +162,28 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
       socket.destroy();
     }
   });
+  // limits.maxConnectionsPerAddress: one client address cannot hold every connection of maxConnections. Closed at
+  // once, before a TLS byte, as over maxConnections; counted, not logged (a flood would flood the log).
+  const perAddressMax = cfg.limits.maxConnectionsPerAddress;
+  if (perAddressMax !== undefined) {
+    const open = new Map<string, number>();
+    const gated = gateConnections(server, (raw) => {
+      const addr = raw.remoteAddress ?? '';
+      const n = (open.get(addr) ?? 0) + 1;
+      if (n > perAddressMax) {
+        metrics.connectionsDroppedPerAddress++;
+        return false;
+      }
+      open.set(addr, n);
+      raw.once('close', () => {
+        const left = open.get(addr)! - 1;
+        if (left === 0) open.delete(addr);
+        else open.set(addr, left);
+      });
+      return true;
+    });
+    if (!gated) log.warn('limits.maxConnectionsPerAddress: this Node version wires TLS connections differently; refused connections are logged as failed handshakes');
+  }
   // Every client connection until it closes, by remote address and port (unique on one listener): its TCP socket,
   // and its TLS socket once the handshake is done. Only close() reads it: see closeUnused().
   const connections = new Map<string, { raw: Socket; tls: TLSSocket | null }>();
@@ -496,6 +518,27 @@ function resumptionOff(state: GatewayState): string | null {
 }
 
 /** More than one Host header, in any case: a scan of the raw header names (even indexes) that allocates nothing. */
+/**
+ * Puts `admit` in front of the TLS server's own connection listener, so a refused TCP connection is closed before
+ * Node wraps it in a TLSSocket: no TLS state is made for it, and no 'tlsClientError' (a failed-handshake log line)
+ * follows. A tls.Server has exactly that one 'connection' listener when made; if not (another Node), the refused
+ * connection is still closed, only after the wrap. Returns whether the gate sits in front.
+ */
+function gateConnections(server: TlsServer, admit: (raw: Socket) => boolean): boolean {
+  const listeners = server.listeners('connection') as ((this: TlsServer, raw: Socket) => void)[];
+  if (listeners.length !== 1) {
+    server.prependListener('connection', (raw: Socket) => void (admit(raw) || raw.destroy()));
+    return false;
+  }
+  const tlsListener = listeners[0]!;
+  server.removeListener('connection', tlsListener);
+  server.on('connection', function (this: TlsServer, raw: Socket) {
+    if (admit(raw)) tlsListener.call(this, raw);
+    else raw.destroy();
+  });
+  return true;
+}
+
 function hasSecondHost(raw: string[]): boolean {
   let seen = false;
   for (let i = 0; i < raw.length; i += 2) {

@@ -38,7 +38,7 @@ export interface Hostile {
 
 export interface HostileOptions {
   timeouts?: Partial<Record<'handshakeMs' | 'headersMs' | 'requestMs' | 'idleMs' | 'backendMs', number>>;
-  limits?: Partial<Record<'maxConnections' | 'maxHeaderBytes', number>>;
+  limits?: Partial<Record<'maxConnections' | 'maxConnectionsPerAddress' | 'maxHeaderBytes', number>>;
   routes?: { basePath: string; target: string }[];
   /** Reuse a PKI (making one costs a second or so). */
   world?: World;
