@@ -10,7 +10,7 @@
 import type { Cert, LoadedFile } from '../pki/types.js';
 import { colonHex } from '../pki/cert.js';
 import { isPrivateKeyLabel } from '../pki/key.js';
-import { DEFAULT_POLICY, insecureSignature, isCa, weakKey } from '../policy/rules.js';
+import { DEFAULT_POLICY, insecureSignature, isCa, unmodelledExtension, weakKey } from '../policy/rules.js';
 import { likelyIssued, looksSelfSigned, timeValid } from '../policy/chain.js';
 import { finding } from '../doctor/finding.js';
 import type { Finding } from '../doctor/finding.js';
@@ -39,6 +39,7 @@ export const TRUSTSTORE_FINDING_IDS = [
   'truststore.contains-private-key',
   'truststore.too-deep',
   'truststore.ca-names-too-large',
+  'truststore.constraints-not-judged',
 ] as const;
 
 /** What a certificate is for in a truststore. */
@@ -69,6 +70,7 @@ export function lintTruststore(ts: Truststore, file?: LoadedFile, now: Date = ne
     ...tooDeepFindings(ctx),
     ...sameSubjectFindings(ctx),
     ...caNamesFindings(ts),
+    ...constraintsNotJudgedFindings(ctx, ts),
   ];
 }
 
@@ -84,6 +86,32 @@ function caNamesFindings(ts: Truststore): Finding[] {
       'A server that names its trusted CAs to clients (nginx ssl_client_certificate, Node with `ca`, most OpenSSL-based servers) fails every handshake with this bundle (an internal_error alert). mtlsgate does not name them for such a truststore and verifies chains with its policy instead; clients that choose a certificate by the CA names (browsers, Java key managers) get no hint.',
       'Keep the bundle under about 1,000 CAs per domain, or on nginx load it with ssl_trusted_certificate (not sent) and name a few CAs with ssl_client_certificate.',
       { certificates: ts.certs.length, caNamesBytes: bytes, limit: MAX_CA_NAMES_BYTES },
+    ),
+  ];
+}
+
+/**
+ * Past the CertificateRequest limit mtlsgate judges chains with its policy, which does not evaluate name or policy
+ * constraints (see policy/rules.ts unmodelledExtension): a chain through a CA carrying them is refused
+ * (MTLSGATE_UNMODELLED_EXTENSION) where OpenSSL would check them. Said before deployment, not found in the logs.
+ */
+function constraintsNotJudgedFindings(ctx: LintContext, ts: Truststore): Finding[] {
+  if (caNamesBytes(ts) <= MAX_CA_NAMES_BYTES) return [];
+  const hit: { i: number; what: string }[] = [];
+  for (const i of ctx.unique) {
+    const what = unmodelledExtension(ctx.certs[i]!);
+    if (what !== null) hit.push({ i, what });
+  }
+  if (hit.length === 0) return [];
+  const shown = hit.slice(0, 10).map(({ i, what }) => `${i}: ${ctx.certs[i]!.info.subject || '(empty subject)'} (${what})`);
+  return [
+    finding(
+      'truststore.constraints-not-judged',
+      'warning',
+      `${hit.length} CA certificate(s) carry ${[...new Set(hit.map((h) => h.what))].join(', ')}, which mtlsgate cannot check with a bundle this large: clients under them are refused`,
+      'With more CA names than a CertificateRequest holds, mtlsgate does not hand the truststore to OpenSSL for the handshake; its policy judges each chain instead, and the policy does not evaluate name constraints, policy constraints or RFC 3779 resources. Rather than guess, it refuses a chain through such a CA (MTLSGATE_UNMODELLED_EXTENSION), where API Gateway, or mtlsgate with a smaller bundle, would check the constraint.',
+      'Give the clients under these CAs a domain of their own whose truststore stays under about 1,000 CAs (mtlsgate then lets OpenSSL check the constraints in the handshake), or remove CAs this domain does not need.',
+      { certificates: shown, more: Math.max(0, hit.length - shown.length) },
     ),
   ];
 }

@@ -91,7 +91,37 @@ const cases: Array<{ id: string; severity: Finding['severity']; findings: () => 
       return lintOf(...cas);
     },
   },
+  {
+    id: 'truststore.constraints-not-judged',
+    severity: 'warning',
+    findings: async () => lintPem((await longNameCas()).map((c) => c.certPem).join('') + nameConstrainedCa()),
+  },
 ];
+
+/** ~170-byte names: 420 of them overflow the 65,535 bytes of a CertificateRequest's CA list. One key for all. */
+async function longNameCas(): Promise<Issued[]> {
+  const long = (i: number): string => `CN=Lint CA ${i} ${'with a long name '.repeat(6)},OU=Certificate Authorities,O=mtlsgate test`;
+  const cas: Issued[] = [];
+  for (let i = 0; i < 420; i++) cas.push(await issue({ subject: long(i), profile: 'root-ca', publicKeyFrom: root }));
+  return cas;
+}
+
+/** A root CA with name constraints, made by the openssl binary (our generator writes none); its PEM. */
+function nameConstrainedCa(): string {
+  const dir = tmpDir();
+  const key = join(dir, 'nc.key');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', join(dir, 'nc.pem'), '-subj', '/CN=Name Constrained CA', '-days', '30', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-addext', 'nameConstraints=critical,permitted;DNS:.example.com'], { stdio: 'pipe' });
+  return readFileSync(join(dir, 'nc.pem'), 'utf8');
+}
+
+test('constraints-not-judged names the constrained CA and its extension; a bundle that fits in a CertificateRequest does not get it', async () => {
+  const nc = nameConstrainedCa();
+  const big = only(lintPem((await longNameCas()).map((c) => c.certPem).join('') + nc), 'truststore.constraints-not-judged');
+  assert.equal(big.length, 1);
+  assert.match(big[0]!.title, /^1 CA certificate\(s\) carry name constraints/);
+  assert.deepEqual(big[0]!.evidence.certificates, ['420: CN=Name Constrained CA (name constraints)']);
+  assert.deepEqual(only(lintPem(root.certPem + nc), 'truststore.constraints-not-judged'), []);
+});
 
 test('a clean root + intermediate bundle has no findings at all', () => {
   assert.deepEqual(lintOf(root, inter), []);
