@@ -5,9 +5,9 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync, chmodSync, copyFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, chmodSync, copyFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkCurlFiles, loadCurlFiles } from '../../src/doctor/curl/files.js';
 import { parseCurlArgs } from '../../src/doctor/curl/parse.js';
@@ -172,4 +172,25 @@ test('runCurlDoctor: a --cert name with an escaped colon reaches the offline doc
   const r = await runCurlDoctor({ args: ['--cert', 'a\\:b.crt', '--key', 'client.key', 'https://x.test/'], cwd: dir, live: false, truststore: pki.truststore });
   assert.equal(r.verdict?.accepted, true, r.findings.map((x) => x.id).join(','));
   assert.equal(r.verdict?.source, 'handshake');
+});
+
+test('--capath entries that are a FIFO or /dev/zero are skipped, not read: the live path neither hangs nor fills memory', async () => {
+  // A blocking read cannot be interrupted from inside this process, so the doctor runs in a child with a time limit.
+  const capath = f('hostile-cas');
+  mkdirSync(capath);
+  copyFileSync(pki.rootCert, join(capath, 'root.pem'));
+  execFileSync('openssl', ['rehash', capath]);
+  execFileSync('mkfifo', [join(capath, 'abcdef01.0')]);
+  symlinkSync('/dev/zero', join(capath, 'abcdef02.0'));
+  const script = [
+    `import { runCurlDoctor } from ${JSON.stringify(new URL('../../src/doctor/curl/run.ts', import.meta.url).href)};`,
+    `let cas = -1;`,
+    `await runCurlDoctor({ args: ['--capath', ${JSON.stringify(capath)}, 'https://x.test/'], cwd: ${JSON.stringify(dir)},`,
+    `  probe: async (input) => { cas = (input.cacertPem?.match(/BEGIN CERTIFICATE/g) ?? []).length; throw new (await import(${JSON.stringify(new URL('../../src/errors.ts', import.meta.url).href)})).UserError('E_USAGE', 'stub'); } });`,
+    `process.stdout.write(String(cas));`,
+  ].join('\n');
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(r.signal, null, `the doctor hung on a --capath entry (killed by ${r.signal})`);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, '1', 'the one real hashed CA is still used');
 });

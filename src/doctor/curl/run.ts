@@ -5,9 +5,10 @@
  * tie the live answer to the offline verdict.
  */
 import { isAbsolute, resolve } from 'node:path';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { UserError, isUserError } from '../../errors.js';
 import { loadBytes } from '../../pki/load.js';
+import { isLoadProblem, readCapped } from '../../pki/read.js';
 import { denied } from '../../policy/verdict.js';
 import { finding, severityRank, type Finding } from '../finding.js';
 import { runDoctor, type DoctorReport } from '../offline.js';
@@ -149,7 +150,7 @@ async function runLive(c: CurlCommand, files: CurlFiles, input: CurlDoctorInput,
   const u = effectiveUrl(raw);
   if (u.scheme !== 'https') return { live: null, skipped: `the URL is ${u.scheme}://, not https://`, extra: [] };
   const client = clientOf(c, files);
-  const cacertPem = caPem(files, c, files.cwd);
+  const cacertPem = await caPem(files, c, files.cwd);
   const timeoutMs = input.timeoutMs ?? (c.maxTime !== null ? Math.round(c.maxTime * 1000) : undefined);
   const extra: Finding[] = [];
   const stops = curlFindings.filter((f) => CURL_STOPS.has(f.id));
@@ -183,20 +184,23 @@ function clientOf(c: CurlCommand, files: CurlFiles): ProbeInput['client'] {
 }
 
 /** --cacert's certificates, plus those in --capath; undefined = the system CAs (as curl without either). */
-function caPem(files: CurlFiles, c: CurlCommand, cwd: string): string | undefined {
+async function caPem(files: CurlFiles, c: CurlCommand, cwd: string): Promise<string | undefined> {
   const pems: string[] = [];
   if (files.cacert !== null) pems.push(...files.cacert.certs.map((x) => x.x509.toString()));
-  if (c.capath !== null && files.capath?.isDir && files.capath.hashed > 0) pems.push(...capathPems(resolve(cwd, c.capath)));
+  if (c.capath !== null && files.capath?.isDir && files.capath.hashed > 0) pems.push(...(await capathPems(resolve(cwd, c.capath))));
   return pems.length > 0 ? pems.join('') : undefined;
 }
 
-function capathPems(dir: string): string[] {
+async function capathPems(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const name of readdirSync(dir).filter((n) => /^[0-9a-f]{8}\.\d+$/.test(n)).slice(0, 500)) {
+    // readCapped, not readFileSync: a FIFO or /dev/zero under a hash name would hang or fill memory.
+    const read = await readCapped(resolve(dir, name), 1 << 20);
+    if (isLoadProblem(read)) continue; // an unreadable entry is skipped, as OpenSSL skips it
     try {
-      out.push(...loadBytes(readFileSync(resolve(dir, name)), name, { maxBytes: 1 << 20 }).certs.map((x) => x.x509.toString()));
+      out.push(...loadBytes(read.bytes, name, { maxBytes: 1 << 20 }).certs.map((x) => x.x509.toString()));
     } catch {
-      // an unreadable entry is skipped, as OpenSSL skips it
+      // as above
     }
   }
   return out;
