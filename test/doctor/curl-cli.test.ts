@@ -157,3 +157,18 @@ test('--help describes the command and exits 0', async () => {
   assert.match(r.out, /-- <curl arguments>/);
   assert.match(r.out, /--line <command>/);
 });
+
+test('a password in a URL or a proxy URL is never printed: text and JSON, argv and --line', async () => {
+  const runs: string[][] = [
+    ['doctor', 'curl', '--no-live', '--', '-x', `http://pu:${SECRET}@proxy.test:3128`, `https://alice:${SECRET}@x.test/`, `http://bob:${SECRET}@y.test/`],
+    ['doctor', 'curl', '--no-live', '--json', '--', '--proxy', `pu:${SECRET}@proxy.test:3128`, '--url', `alice:${SECRET}@x.test/`],
+    ['doctor', 'curl', '--no-live', '--line', `curl -x 'http://pu:${SECRET}@proxy.test' 'https://alice:${SECRET}@x.test/'`],
+    ['doctor', 'curl', '--json', '--timeout', '3', '--', `https://alice:${SECRET}@127.0.0.1:1/`],
+  ];
+  for (const args of runs) {
+    const r = await cli(args);
+    assert.ok(r.code === 0 || r.code === 1, `${args.join(' ')}: exit ${r.code} ${r.err}`);
+    assertNoSecret(r);
+    assert.match(r.out, /alice:\*\*\*@/, 'the user name stays, the password is masked');
+  }
+});

@@ -67,7 +67,7 @@ export function parseCurlArgs(args: readonly string[], opts: { dialect?: Dialect
     const next = (): string | undefined => args[++i];
     const peek = (): string | undefined => args[i + 1];
     if (!options || arg === '-' || !arg.startsWith('-')) {
-      c.urls.push(arg);
+      c.urls.push(maskUrlPassword(c, arg));
     } else if (arg === '--') {
       options = false;
     } else if (arg.startsWith('--')) {
@@ -208,10 +208,10 @@ function apply(c: CurlCommand, name: string, value: string | undefined, negated:
       note(c, `${shown}: curl sends a request body (POST); the live probe sends a plain GET, as the client certificate is judged before any request`);
       return true;
     case 'url':
-      c.urls.push(v);
+      c.urls.push(maskUrlPassword(c, v));
       return true;
     case 'proxy': case 'preproxy': case 'socks4': case 'socks4a': case 'socks5': case 'socks5-hostname': case 'proxy1.0':
-      c.proxy = v;
+      c.proxy = maskUrlPassword(c, v);
       note(c, `${shown}: curl goes through a proxy; the live probe connects directly`);
       return true;
     case 'max-time': {
@@ -254,6 +254,19 @@ function ignore(c: CurlCommand, shown: string): void {
 
 function note(c: CurlCommand, text: string): void {
   if (!c.notes.includes(text)) c.notes.push(text);
+}
+
+/**
+ * `scheme://user:PASSWORD@host/...` with the password as "***". URLs are printed and go into JSON, and the probe
+ * sends no credentials, so the password is not kept at all (like -u's value). The last "@" before the path ends
+ * the user part, as in curl.
+ */
+function maskUrlPassword(c: CurlCommand, url: string): string {
+  const m = /^((?:[a-z][a-z0-9+.-]*:\/\/)?)([^/?#]*)@/i.exec(url);
+  const colon = m ? m[2]!.indexOf(':') : -1;
+  if (!m || colon < 0) return url;
+  note(c, 'the password in a URL is not shown (user:***@)');
+  return `${m[1]}${m[2]!.slice(0, colon)}:***@${url.slice(m[0].length)}`;
 }
 
 /** The command as it may be printed: passphrases become "***". */
