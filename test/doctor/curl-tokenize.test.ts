@@ -66,3 +66,12 @@ for (const [name, line, re] of [
 test('tokenize: a line that is not a curl command is refused', () => {
   assert.throws(() => tokenize('wget https://x.test/'), (e: unknown) => isUserError(e) && /does not start with curl/.test(e.message));
 });
+
+test('an assignment before curl that looks like a secret is noted by name, its value never shown', () => {
+  const t = tokenize('API_TOKEN=t0ken-val env MY_PASSWORD=hunter2 AWS_SECRET_ACCESS_KEY=abc/def SSL_CERT_FILE=/x curl https://x.test/');
+  assert.deepEqual(t.args, ['https://x.test/']);
+  const notes = t.notes.join('\n');
+  for (const secret of ['t0ken-val', 'hunter2', 'abc/def']) assert.ok(!notes.includes(secret), `${secret} was shown: ${notes}`);
+  assert.match(notes, /"API_TOKEN=\*\*\*" before curl was skipped/);
+  assert.match(notes, /"SSL_CERT_FILE=\/x" before curl was skipped/, 'a path is still shown');
+});

@@ -45,7 +45,7 @@ export function tokenize(text: string, opts: TokenizeOptions = {}): Tokenized {
   const { words, rest } = dialect === 'windows' ? splitWindows(line, notes) : splitPosix(line, notes, opts.home);
   let i = 0;
   while (i < words.length && (ASSIGNMENT.test(words[i]!) || WRAPPERS.has(words[i]!))) {
-    notes.push(`"${words[i]}" before curl was skipped`);
+    notes.push(`"${maskAssignment(words[i]!)}" before curl was skipped`);
     i++;
   }
   let program: string | null = null;
@@ -57,6 +57,12 @@ export function tokenize(text: string, opts: TokenizeOptions = {}): Tokenized {
     throw new UserError('E_CURL_LINE', `the pasted line does not start with curl (first word: ${JSON.stringify(first.slice(0, 40))})`);
   }
   return { program, args: words.slice(i), dialect, notes, rest: rest.trim() };
+}
+
+/** `TOKEN=...` pasted before curl: the name stays, a value that looks like a secret (by its name) is not shown. */
+function maskAssignment(word: string): string {
+  const eq = word.indexOf('=');
+  return eq > 0 && /pass|pwd|secret|token|key|auth|cred/i.test(word.slice(0, eq)) ? `${word.slice(0, eq)}=***` : word;
 }
 
 function detectDialect(line: string, prompt: string): Dialect {
