@@ -19,22 +19,19 @@ const DROP = new Set([
   'expect',
   'host',
   'forwarded',
-  'x-forwarded-for',
-  'x-forwarded-proto',
-  'x-forwarded-host',
-  'x-forwarded-port',
   'x-real-ip',
   'x-request-id',
   'client-cert',
   'client-cert-chain',
-  'x-forwarded-client-cert',
   'x-amzn-requestid',
 ]);
 
 export function isGatewayOwned(name: string): boolean {
   // `Client_Cert` is `Client-Cert` to CGI-style backends (PHP, WSGI, Rack: both are HTTP_CLIENT_CERT).
   const n = name.includes('_') ? name.replace(/_/g, '-') : name;
-  return DROP.has(n) || n.startsWith('x-client-cert') || n.startsWith('x-forwarded-tls-client-cert');
+  // All of X-Forwarded-*, not only the For/Proto/Host the gateway sets: backends read others too (Prefix, Port,
+  // Ssl, Scheme, Server, Client-Cert, Tls-Client-Cert), and only the gateway speaks for the connection.
+  return DROP.has(n) || n.startsWith('x-client-cert') || n.startsWith('x-forwarded-');
 }
 
 /** Identity headers for a verified client certificate, computed once per connection. */

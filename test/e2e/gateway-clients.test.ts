@@ -439,6 +439,14 @@ test('client-sent identity headers are replaced by the gateway\'s (RFC 9440 Clie
     'X-Forwarded-For': '6.6.6.6',
     'X-Forwarded-Proto': 'http',
     'X-Forwarded-Host': 'evil.example',
+    // The rest of the X-Forwarded-* family: frameworks read these too (Spring's X-Forwarded-Prefix and -Port build
+    // redirect URLs, Rack's X-Forwarded-Ssl and -Scheme decide https), and only the gateway may speak for the client.
+    'X-Forwarded-Port': '80',
+    'X-Forwarded-Prefix': '/evil',
+    'X-Forwarded-Server': 'evil.example',
+    'X-Forwarded-Ssl': 'off',
+    'X-Forwarded-Scheme': 'http',
+    X_Forwarded_Uri: '/admin',
     'X-Request-Id': 'spoofed-request-id',
     Forwarded: 'for=6.6.6.6;proto=http',
     'X-Forwarded-Client-Cert': 'Hash=deadbeef;Subject="CN=admin"',
@@ -475,6 +483,7 @@ test('client-sent identity headers are replaced by the gateway\'s (RFC 9440 Clie
   assert.notEqual(h['x-request-id'], 'spoofed-request-id');
   assert.equal(h.forwarded, undefined);
   assert.equal(h['x-forwarded-client-cert'], undefined);
+  assert.deepEqual(Object.keys(h).filter((n) => n.startsWith('x-forwarded')).sort(), ['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto'], 'no X-Forwarded-* header of the client\'s reaches the backend');
   assert.equal(h['x-custom'], 'kept', 'other headers pass through');
   assert.equal(h['x-hop'], undefined, 'a header named in Connection is hop-by-hop');
   const underscored = Object.keys(h).filter((n) => n.includes('_'));
