@@ -12,6 +12,8 @@ import net, { type AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { issue } from '../../src/pki/generate.js';
 import { probe } from '../../src/doctor/live/probe.js';
+import { parseTarget } from '../../src/doctor/live/target.js';
+import { isUserError } from '../../src/errors.js';
 import type { ProbeReport } from '../../src/doctor/live/types.js';
 
 const ca = await issue({ subject: 'CN=Faults CA', profile: 'root-ca' });
@@ -147,4 +149,22 @@ test('a port whose accept queue is full (SYNs dropped): tcp.timeout at the deadl
   assert.deepEqual(x.addresses, ['127.0.0.1']);
   assert.deepEqual(x.applied, [`--resolve full.test:${port}:127.0.0.1`]);
   assert.ok(x.timings['total']! < 1700);
+});
+
+test('a password in the URL (user:PASS@) is never in the report or in a usage error', async () => {
+  const SECRET = 'url-pw-s3cret';
+  const srv = https.createServer({ cert: server.certPem, key: server.keyPem }, (_req, res) => {
+    res.statusCode = 403;
+    res.end('{"message":"Forbidden"}');
+  });
+  const port = await listen(srv);
+  // No cacertPem: the server's certificate is untrusted, and that finding's fix repeats the URL.
+  const r = await probe({ url: `https://alice:${SECRET}@localhost:${port}/`, timeoutMs: 5000 });
+  const text = JSON.stringify(r);
+  assert.ok(!text.includes(SECRET), 'the password was in the report');
+  assert.equal(r.url, `https://alice:***@localhost:${port}/`);
+  assert.ok(r.findings.some((f) => f.fix.includes('alice:***@')), 'the fixes still name the URL');
+  for (const bad of [`https://alice:${SECRET}@bad host/`, `ftp://alice:${SECRET}@x.test/`, `http://alice:${SECRET}@x.test/`]) {
+    assert.throws(() => parseTarget(bad), (e: Error) => isUserError(e) && !e.message.includes(SECRET), bad);
+  }
 });

@@ -28,7 +28,7 @@ export async function probe(input: ProbeInput): Promise<ProbeReport> {
   const target = parseTarget(input.url, input.resolve ?? [], input.connectTo ?? []);
   const timings: Record<string, number> = {};
   const lap = (name: string, from: number): number => (timings[name] = Date.now() - from);
-  const base = { url: input.url, addresses: [] as string[], connectedTo: null as string | null, applied: target.applied, tls: null as ProbeReport['tls'], timings };
+  const base = { url: target.url, addresses: [] as string[], connectedTo: null as string | null, applied: target.applied, tls: null as ProbeReport['tls'], timings };
   const done = (r: Pick<ProbeReport, 'outcome' | 'findings'> & Partial<ProbeReport>): ProbeReport => {
     timings['total'] = Date.now() - started;
     return { ...base, ...r, findings: sortFindings(r.findings) };

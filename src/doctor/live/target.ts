@@ -28,10 +28,11 @@ export interface Target {
 }
 
 /** Checks a probe URL: an https URL with a host; anything else is a usage error (the doctor probes HTTPS only). */
-export function parseTarget(url: string, resolve: readonly string[] = [], connectTo: readonly string[] = []): Target {
+export function parseTarget(rawUrl: string, resolve: readonly string[] = [], connectTo: readonly string[] = []): Target {
+  const url = maskPassword(rawUrl); // what is shown; the probe sends no credentials
   let u: URL;
   try {
-    u = new URL(url);
+    u = new URL(rawUrl);
   } catch {
     throw new UserError('E_USAGE', `--url: "${url}" is not a URL; give https://host[:port]/path`);
   }
@@ -78,6 +79,13 @@ export function parseTarget(url: string, resolve: readonly string[] = [], connec
     pinned,
     applied,
   };
+}
+
+/** `scheme://user:PASSWORD@host/...` with the password as "***", for every place the URL is printed. */
+export function maskPassword(url: string): string {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i.exec(url);
+  const colon = m ? m[2]!.indexOf(':') : -1;
+  return !m || colon < 0 ? url : `${m[1]}${m[2]!.slice(0, colon)}:***@${url.slice(m[0].length)}`;
 }
 
 /** curl --resolve `[+]host:port:addr[,addr]...` (also `-host:port` to remove, `*` for any host). */
