@@ -13,6 +13,7 @@ import tls from 'node:tls';
 import { issue } from '../../src/pki/generate.js';
 import { probe } from '../../src/doctor/live/probe.js';
 import { parseTarget } from '../../src/doctor/live/target.js';
+import { renderLive } from '../../src/doctor/live/render.js';
 import { isUserError } from '../../src/errors.js';
 import type { ProbeReport } from '../../src/doctor/live/types.js';
 
@@ -167,4 +168,30 @@ test('a password in the URL (user:PASS@) is never in the report or in a usage er
   for (const bad of [`https://alice:${SECRET}@bad host/`, `ftp://alice:${SECRET}@x.test/`, `http://alice:${SECRET}@x.test/`]) {
     assert.throws(() => parseTarget(bad), (e: Error) => isUserError(e) && !e.message.includes(SECRET), bad);
   }
+});
+
+test('a CertificateRequest with thousands of CA names: the text report stays short, the JSON keeps the count', async () => {
+  const root = await issue({ subject: 'CN=Unlisted Root', profile: 'root-ca' });
+  const leaf = await issue({ subject: 'CN=unlisted client', profile: 'client', issuer: root });
+  // 4,095 names "CN=a" (the 64 KiB maximum of certificate_authorities), each 2 + 14 bytes.
+  const name = Buffer.from('300c310a300806035504030c0161', 'hex');
+  const one = Buffer.concat([Buffer.from([0, name.length]), name]);
+  const cas = Buffer.concat(Array.from({ length: 4095 }, () => one));
+  const hsMsg = (type: number, body: Buffer): Buffer => Buffer.concat([Buffer.from([type, body.length >> 16, (body.length >> 8) & 255, body.length & 255]), body]);
+  const serverHello = Buffer.concat([Buffer.from([3, 3]), Buffer.alloc(32, 7), Buffer.from([0, 0xc0, 0x2f, 0])]);
+  const certRequest = Buffer.concat([Buffer.from([1, 1, 0, 2, 4, 3, cas.length >> 8, cas.length & 255]), cas]);
+  const flight = Buffer.concat([hsMsg(2, serverHello), hsMsg(13, certRequest), hsMsg(14, Buffer.alloc(0))]);
+  const records: Buffer[] = [];
+  for (let p = 0; p < flight.length; p += 16384) {
+    const chunk = flight.subarray(p, p + 16384);
+    records.push(Buffer.from([22, 3, 3, chunk.length >> 8, chunk.length & 255]), chunk);
+  }
+  const srv = net.createServer((s) => s.once('data', () => s.write(Buffer.concat(records))));
+  const port = await listen(srv);
+  const r = await probe({ url: `https://localhost:${port}/`, cacertPem: ca.certPem, timeoutMs: 5000, client: { chainPem: leaf.certPem, keyPem: leaf.keyPem } });
+  assert.equal(r.tls?.acceptableCAs?.length, 4095, r.tls?.certificateRequestProbe ?? '');
+  const f = r.findings.find((x) => x.id === 'tls.ca-not-accepted');
+  assert.ok(f, ids(r).join(','));
+  const text = renderLive(r, { color: false });
+  assert.ok(text.split('\n').length < 200, `the text report has ${text.split('\n').length} lines`);
 });

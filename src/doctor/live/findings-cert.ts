@@ -109,8 +109,13 @@ export function clientRequestFindings(c: ClientRequestCheck): Finding[] {
       out.push(finding('tls.ca-not-accepted', c.serverAccepted ? 'warning' : 'error', `the server does not list the client certificate's issuer "${leaf.issuer}" among the CAs it accepts`,
         `In its CertificateRequest the server names the CAs whose certificates it accepts (for OpenSSL-based servers: the subjects in its truststore). Neither the issuer nor any CA of the client's chain is among them, so the server will most likely refuse the certificate (alert unknown_ca, a 403, or a closed connection). OpenSSL clients (curl, Node, mtlsgate) send the configured certificate anyway; Java, Go, .NET, browsers and other clients that pick a certificate by this list send none at all.${c.serverAccepted ? ' This server accepted it nonetheless: its list is incomplete or it trusts more than it names.' : ''}`,
         `get a client certificate issued by one of the listed CAs, or add "${leaf.issuer}" (and its root) to the server's truststore\nopenssl s_client -connect ${t.connectHost}:${t.connectPort} -servername ${t.host} </dev/null 2>/dev/null | sed -n '/Acceptable client certificate CA names/,/Requested Signature/p'`,
-        { clientIssuer: leaf.issuer, clientChain: c.clientChain.map((x) => x.subject), acceptableCAs: cas }));
+        { clientIssuer: leaf.issuer, clientChain: c.clientChain.map((x) => x.subject), acceptableCAs: firstCAs(cas) }));
     }
   }
   return out;
+}
+
+/** A hostile server can list thousands of CA names (64 KiB of them): the evidence keeps 20; tls.acceptableCAs has all. */
+function firstCAs(cas: string[]): string[] {
+  return cas.length > 20 ? [...cas.slice(0, 20), `... and ${cas.length - 20} more (all in tls.acceptableCAs)`] : cas;
 }
