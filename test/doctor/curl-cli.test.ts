@@ -172,3 +172,22 @@ test('a password in a URL or a proxy URL is never printed: text and JSON, argv a
     assert.match(r.out, /alice:\*\*\*@/, 'the user name stays, the password is masked');
   }
 });
+
+test('a huge pasted line (250,000 redirections, assignments, %VARS%, URLs or unknown options) gives a short report, not a stack overflow', async () => {
+  const lines = [
+    'curl ' + '2>x '.repeat(250_000) + 'https://x.test/',
+    'A=b '.repeat(250_000) + 'curl https://x.test/',
+    'curl.exe ' + '%a% '.repeat(250_000) + 'https://x.test/',
+    'curl https://x.test/ ' + 'a '.repeat(250_000),
+    'curl https://x.test/ ' + '--zz '.repeat(200_000),
+  ];
+  for (const line of lines) {
+    for (const json of [false, true]) {
+      const r = await cli(['doctor', 'curl', '--no-live', ...(json ? ['--json'] : []), '--line', '-'], line);
+      assert.ok(r.code === 0 || r.code === 1, `${line.slice(0, 30)}: exit ${r.code} ${r.err.slice(0, 300)}`);
+      // The JSON lists every URL in curl.urls; the text report is bounded.
+      if (json) assert.ok(JSON.parse(r.out) && r.out.length < 20 * line.length, `--json: ${r.out.length} bytes`);
+      else assert.ok(r.out.split('\n').length < 400 && r.out.length < 100_000, `${line.slice(0, 30)}: ${r.out.split('\n').length} lines, ${r.out.length} bytes`);
+    }
+  }
+});

@@ -24,7 +24,7 @@ export function checkCommand(c: CurlCommand): Finding[] {
         'A client certificate is only ever sent in a TLS handshake: over plain HTTP curl ignores --cert, and a mutual-TLS endpoint is not on that port anyway.', `curl ... 'https://${url.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '')}'`, { url, scheme: u.scheme }));
     }
     if (c.urls.length > 1) {
-      out.push(finding('curl.several-urls', 'info', `the command has ${c.urls.length} URLs; curl fetches each, the live probe tries the first`, 'A word meant as an option\'s value (an unquoted header, a data string split at a space) can also end up read as a URL.', '', { urls: c.urls }));
+      out.push(finding('curl.several-urls', 'info', `the command has ${c.urls.length} URLs; curl fetches each, the live probe tries the first`, 'A word meant as an option\'s value (an unquoted header, a data string split at a space) can also end up read as a URL.', '', { urls: firstUrls(c.urls) }));
     }
   }
   if (c.cert === null) {
@@ -47,4 +47,9 @@ export function checkCommand(c: CurlCommand): Finding[] {
 function shortList(words: string[]): string {
   const shown = words.slice(0, 5).map((w) => (w.length > 60 ? `${w.slice(0, 57)}...` : w));
   return shown.join(', ') + (words.length > 5 ? ` and ${words.length - 5} more` : '');
+}
+
+/** At most 20 URLs in evidence (a line can hold 250,000 words); curl.urls in the JSON has them all. */
+function firstUrls(urls: string[]): string[] {
+  return urls.length > 20 ? [...urls.slice(0, 20), `... and ${urls.length - 20} more`] : urls;
 }

@@ -42,7 +42,7 @@ function describeCommand(cmd: CurlCommand): Array<[string, string]> {
   if (cmd.tlsMin || cmd.tlsMax) out.push(['TLS', `${cmd.tlsMin ? `at least ${cmd.tlsMin}` : ''}${cmd.tlsMin && cmd.tlsMax ? ', ' : ''}${cmd.tlsMax ? `at most ${cmd.tlsMax}` : ''}`]);
   if (cmd.proxy) out.push(['proxy', cmd.proxy]);
   if (cmd.ignored.length) out.push(['ignored', cmd.ignored.join(' ')]);
-  if (cmd.unknown.length) out.push(['unknown', cmd.unknown.join(' ')]);
+  if (cmd.unknown.length) out.push(['unknown', cmd.unknown.slice(0, 20).join(' ') + (cmd.unknown.length > 20 ? ` ... and ${cmd.unknown.length - 20} more` : '')]);
   for (const n of cmd.notes) out.push(['note', n]);
   return out;
 }

@@ -56,7 +56,15 @@ export function tokenize(text: string, opts: TokenizeOptions = {}): Tokenized {
   } else if (first !== undefined && !first.startsWith('-') && !/^[a-z][a-z0-9+.-]*:\/\//i.test(first)) {
     throw new UserError('E_CURL_LINE', `the pasted line does not start with curl (first word: ${JSON.stringify(first.slice(0, 40))})`);
   }
-  return { program, args: words.slice(i), dialect, notes, rest: rest.trim() };
+  return { program, args: words.slice(i), dialect, notes: capNotes(notes), rest: rest.trim() };
+}
+
+const MAX_NOTES = 20;
+
+/** One note per distinct thing, at most MAX_NOTES: a pasted line with 200,000 redirections gets a short report. */
+function capNotes(notes: string[]): string[] {
+  const distinct = [...new Set(notes)];
+  return distinct.length > MAX_NOTES ? [...distinct.slice(0, MAX_NOTES), `... and ${distinct.length - MAX_NOTES} more notes like these`] : distinct;
 }
 
 /** `TOKEN=...` pasted before curl: the name stays, a value that looks like a secret (by its name) is not shown. */
