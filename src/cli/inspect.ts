@@ -30,7 +30,7 @@ export function inspectCommand(ctx: CliContext): Command {
       [
         '',
         "FILE:PASS works as in curl's --cert (\\: escapes a colon), but only when FILE:PASS is not itself an",
-        'existing file and FILE is one; a per-file password wins over --pass. The format is sniffed from the bytes;',
+        'existing file; a per-file password wins over --pass. The format is sniffed from the bytes;',
         'a note says when the extension suggests otherwise.',
         '',
       ].join('\n'),
@@ -50,11 +50,14 @@ export function inspectCommand(ctx: CliContext): Command {
     });
 }
 
-/** curl-style FILE:PASS, only when unambiguous: the argument itself is not a file and its FILE part is. */
+/**
+ * curl-style FILE:PASS when the argument itself is not a file. FILE need not exist: its "no such file" then names
+ * FILE only, never what may be a password.
+ */
 export function resolveArg(arg: string, pass: string | undefined): { path: string; passphrase: string | undefined } {
   if (!existsSync(arg)) {
     const split = splitCurlCertArg(arg);
-    if (split.passphrase !== null && existsSync(split.file)) return { path: split.file, passphrase: split.passphrase };
+    if (split.passphrase !== null) return { path: split.file, passphrase: split.passphrase };
   }
   return { path: arg, passphrase: pass };
 }

@@ -118,3 +118,13 @@ test('colour only when wanted', async () => {
   await main(['inspect', fx.leafCert], b.io);
   assert.match(b.out(), /\x1b\[/);
 });
+
+test('FILE:PASS naming a missing file: the error names FILE, never the password (text and JSON)', async () => {
+  const missing = join(fx.dir, 'gone.p12');
+  for (const json of [false, true]) {
+    const r = await inspect(...(json ? ['--json'] : []), `${missing}:${PASS}`);
+    assert.equal(r.code, 2);
+    assert.ok(!r.out.includes(PASS) && !r.err.includes(PASS), `the password was printed: ${r.err}${r.out}`);
+    assert.match(r.err, new RegExp(`gone\\.p12: no such file`));
+  }
+});
