@@ -194,3 +194,15 @@ test('--capath entries that are a FIFO or /dev/zero are skipped, not read: the l
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, '1', 'the one real hashed CA is still used');
 });
+
+test('--cacert that is a FIFO, /dev/zero or empty: the finding says what is wrong with the file, not "not PEM"', async () => {
+  execFileSync('mkfifo', [f('ca.fifo')]);
+  writeFileSync(f('empty.pem'), '');
+  const base = ['--cert', 'client.crt', '--key', 'client.key'];
+  for (const [path, why] of [[f('ca.fifo'), /not a regular file \(a fifo\)/], ['/dev/zero', /not a regular file \(a character device\)/], [f('empty.pem'), /empty/]] as const) {
+    const c = parseCurlArgs([...base, '--cacert', path, 'https://x.test/']);
+    const hit = checkCurlFiles(c, await loadCurlFiles(c, dir)).findings.find((x) => x.id === 'curl.cacert-not-pem');
+    assert.ok(hit, path);
+    assert.match(hit.title, why, path);
+  }
+});

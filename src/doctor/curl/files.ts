@@ -207,7 +207,9 @@ function checkCa(c: CurlCommand, files: CurlFiles, out: CurlFileCheck): void {
     if (f.problems.some((p) => p.kind === 'not-found')) {
       out.findings.push(finding('curl.cacert-not-found', 'error', `--cacert ${path} does not exist`, `curl stops with "error setting certificate file: ${path}" (exit 77) before connecting.`, `ls -l ${q(path)}`, { path, resolvedFrom: files.cwd }));
     } else if (f.format !== 'pem' || f.certs.length === 0) {
-      const why = f.format === 'der-certificate' ? 'a DER certificate' : f.format === 'pkcs12' ? 'a PKCS#12 file' : f.format === 'pkcs7' ? 'a PKCS#7 bundle' : f.keyBlocks > 0 ? 'a private key' : 'not a PEM certificate bundle';
+      // A FIFO, a device, an empty or oversized file: say that, not "not PEM" (curl's exit 77 is the same).
+      const unusable = f.problems.find((p) => p.kind === 'unreadable' || p.kind === 'empty' || p.kind === 'too-large');
+      const why = unusable ? `unusable: ${unusable.message}` : f.format === 'der-certificate' ? 'a DER certificate' : f.format === 'pkcs12' ? 'a PKCS#12 file' : f.format === 'pkcs7' ? 'a PKCS#7 bundle' : f.keyBlocks > 0 ? 'a private key' : 'not a PEM certificate bundle';
       const fix = f.format === 'der-certificate' ? `openssl x509 -inform DER -in ${q(path)} -out ${q(stem(path) + '.pem')}` : f.format === 'pkcs7' ? `openssl pkcs7 -print_certs -in ${q(path)} -out ${q(stem(path) + '.pem')}` : `# --cacert takes the PEM certificate(s) of the CA that signed the SERVER's certificate`;
       out.findings.push(finding('curl.cacert-not-pem', 'error', `--cacert ${path} is ${why}`, `curl (OpenSSL) reads --cacert as PEM certificates only and stops with "error setting certificate file: ${path}" (exit 77).`, fix, { path, format: describe(f) }));
     }
