@@ -4,7 +4,7 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createPrivateKey } from 'node:crypto';
 import { join } from 'node:path';
@@ -190,4 +190,17 @@ test('a huge pasted line (250,000 redirections, assignments, %VARS%, URLs or unk
       else assert.ok(r.out.split('\n').length < 400 && r.out.length < 100_000, `${line.slice(0, 30)}: ${r.out.split('\n').length} lines, ${r.out.length} bytes`);
     }
   }
+});
+
+test('text pasted after the command (1 MiB of blank lines) is searched for curl\'s error in linear time', () => {
+  // A catastrophic regular expression cannot be interrupted from inside this process: run it in a child.
+  const script = [
+    `import { runCurlDoctor } from ${JSON.stringify(new URL('../../src/doctor/curl/run.ts', import.meta.url).href)};`,
+    `const r = await runCurlDoctor({ line: 'curl https://x.test/\\na' + ' \\n'.repeat(500_000) + 'x\\ncurl: (58) bad', live: false });`,
+    `process.stdout.write(String(r.error?.exitCode));`,
+  ].join('\n');
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 15_000 });
+  assert.equal(r.signal, null, `still searching after 15 s (killed by ${r.signal})`);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, '58', 'the error after the blank lines is still found');
 });

@@ -60,7 +60,8 @@ export interface CurlDoctorReport {
   curlFindingCount: number;
 }
 
-const CURL_LINE = /(?:^|\n)\s*c?url(?:\.exe)?:\s*\(\d+\).*/i;
+// [ \t]*, not \s*: \s also matches newlines, and text of many blank lines then took quadratic time.
+const CURL_LINE = /(?:^|\n)[ \t]*c?url(?:\.exe)?:[ \t]*\(\d+\).*/i;
 /** curl findings after which curl stops before connecting although mtlsgate could read the files. */
 const CURL_STOPS = new Set(['curl.cert-type-mismatch', 'curl.p12-without-cert-type', 'curl.cert-type-p12-on-pem', 'curl.key-type-mismatch', 'curl.cert-type-invalid', 'curl.key-type-invalid', 'curl.unknown-option', 'curl.missing-value', 'curl.cacert-not-pem', 'curl.cacert-not-found']);
 
