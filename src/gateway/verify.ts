@@ -50,25 +50,36 @@ export interface VerifyContext {
 export const NO_CERTIFICATE: Verdict = denied('No required SSL certificate was sent', OWN_CODES.noCertificate);
 
 const CACHE_MAX = 10_000;
+/**
+ * The certificate caches are filled before any verdict, so by any client: bounded in DER bytes too, not only in
+ * entries, or 10,000 distinct 60 kB certificates (one handshake each, no trust needed) held gigabytes once parsed.
+ */
+const CACHE_MAX_BYTES = 16 * 1024 * 1024;
 /** Validity is time-dependent: a cached verdict is re-derived at least this often. */
 const CACHE_TTL_MS = 60_000;
 
 /** Parsed certificates by SHA-256 fingerprint, shared by all domains: a reconnecting client is not parsed again. */
 const certCache = new Map<string, Cert>();
+let certCacheBytes = 0;
 /**
  * What each client sent after its certificate, by the certificate's fingerprint. A resumed session carries only the
  * client's own certificate; its intermediates, seen at the full handshake, still go to the backend (client-cert-chain)
  * and serve the model as untrusted candidates (safe: every signature on a path is checked).
  */
 const sentByLeaf = new Map<string, Cert[]>();
+let sentByLeafBytes = 0;
 
 function certOf(x: X509Certificate): Cert {
   const key = x.fingerprint256;
   let c = certCache.get(key);
   if (!c) {
-    if (certCache.size >= CACHE_MAX) certCache.clear();
     c = parseCert(x.raw);
+    if (certCache.size >= CACHE_MAX || certCacheBytes + c.der.length > CACHE_MAX_BYTES) {
+      certCache.clear();
+      certCacheBytes = 0;
+    }
     certCache.set(key, c);
+    certCacheBytes += c.der.length;
   }
   return c;
 }
@@ -120,8 +131,15 @@ export function verifyConnection(socket: TLSSocket, ctx: VerifyContext): Connect
   if (chain === null) return { generation: ctx.generation, verdict: NO_CERTIFICATE, client: null, openssl };
   const leafFp = chain.leaf.info.fingerprintSha256;
   if (!resumed && chain.sent.length > 0) {
-    if (sentByLeaf.size >= CACHE_MAX) sentByLeaf.clear();
+    // Counted as added (a replaced entry's bytes stay counted until the next clear: an overestimate, safe).
+    let bytes = 0;
+    for (const c of chain.sent) bytes += c.der.length;
+    if (sentByLeaf.size >= CACHE_MAX || sentByLeafBytes + bytes > CACHE_MAX_BYTES) {
+      sentByLeaf.clear();
+      sentByLeafBytes = 0;
+    }
     sentByLeaf.set(leafFp, chain.sent);
+    sentByLeafBytes += bytes;
   } else if (resumed) {
     chain.sent = sentByLeaf.get(leafFp) ?? [];
   }
