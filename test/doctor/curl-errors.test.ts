@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mapCurlError } from '../../src/doctor/curl/errors.js';
 
 const NO_KEY = '(no key found, wrong pass phrase, or wrong file format?)';
@@ -114,4 +115,18 @@ test('an unknown message: unrecognized, with or without a code', () => {
   const r = mapCurlError({ message: 'curl: (16) Error in the HTTP2 framing layer' });
   assert.deepEqual(r.findings.map((f) => f.id), ['curl.exit-16']);
   assert.equal(r.findings[0]!.evidence.unrecognized, true);
+});
+
+test('a 1 MB error text is matched in bounded time (curl\'s own messages are under 256 characters)', () => {
+  // A catastrophic regular expression cannot be interrupted from inside this process: run it in a child.
+  const script = [
+    `import { mapCurlError } from ${JSON.stringify(new URL('../../src/doctor/curl/errors.ts', import.meta.url).href)};`,
+    `const a = mapCurlError({ message: 'curl: (35) ' + 'schannel: '.repeat(100_000) });`,
+    `const b = mapCurlError({ message: 'curl: (58) could not load PEM client certificate from ' + ','.repeat(1_000_000) });`,
+    `process.stdout.write(JSON.stringify([a.exitCode, b.exitCode, a.text.length <= 1024, b.text.length <= 1024]));`,
+  ].join('\n');
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 15_000 });
+  assert.equal(r.signal, null, `still matching after 15 s (killed by ${r.signal})`);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, '[35,58,true,true]');
 });

@@ -44,6 +44,7 @@ interface Ctx {
 }
 
 const LINE = /(?:^|\s)c?url(?:\.exe)?:\s*\((\d+)\)\s*(.*)$/im;
+const MAX_TEXT = 1024;
 
 export function mapCurlError(input: CurlErrorInput, ctx: CurlErrorContext = {}): MappedCurlError {
   let code = input.exitCode ?? null;
@@ -61,6 +62,8 @@ export function mapCurlError(input: CurlErrorInput, ctx: CurlErrorContext = {}):
     } else {
       text = input.message.trim().split('\n').find((l) => l.trim() !== '')!.trim();
     }
+    // curl's messages fit its 256-byte error buffer; on a megabyte of text some rules below take minutes.
+    if (text.length > MAX_TEXT) text = text.slice(0, MAX_TEXT);
   }
   const x: Ctx = { code, text: text ?? '', cert: ctx.cert ?? 'client.crt', key: ctx.key ?? ctx.cert ?? 'client.key', host: ctx.host ?? 'HOST', port: ctx.port ?? 443 };
   if (text !== null && text !== '') {
