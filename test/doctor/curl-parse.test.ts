@@ -88,3 +88,14 @@ test('parse: the word after a misspelt --password is not taken for a URL (it is 
   assert.deepEqual(c.urls, ['https://x.test/']);
   assert.ok(!JSON.stringify(c).includes('hunter2'));
 });
+
+test('parse: the credential after an ambiguous --us/--use (--user?) or a misspelt --usr is not taken for a URL', () => {
+  for (const opt of ['--us', '--use', '--usr', '--proxy-usr']) {
+    const c = parseCurlArgs([opt, 'bob:hunter2', '--cert', 'c.pem', 'https://x.test/']);
+    assert.deepEqual(c.unknown, [opt], opt);
+    assert.deepEqual(c.urls, ['https://x.test/'], opt);
+    assert.ok(!JSON.stringify(c).includes('hunter2'), opt);
+  }
+  // A URL right after such an option stays a URL.
+  assert.deepEqual(parseCurlArgs(['--us', 'https://x.test/']).urls, ['https://x.test/']);
+});

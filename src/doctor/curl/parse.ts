@@ -77,6 +77,9 @@ export function parseCurlArgs(args: readonly string[], opts: { dialect?: Dialect
   return c;
 }
 
+/** Option names whose value may be a secret (--pass, --user, --proxy-user, --oauth2-bearer, ...), misspelt too. */
+const SECRET_OPTION = /pass|pwd|secret|token|user|usr|bearer|auth/i;
+
 /** Returns false when parsing must stop (--next). */
 function longOption(c: CurlCommand, arg: string, next: () => string | undefined, peek: () => string | undefined): boolean {
   let word = arg.slice(2);
@@ -91,18 +94,23 @@ function longOption(c: CurlCommand, arg: string, next: () => string | undefined,
     word = word.slice(7);
   }
   const found = lookupLong(word);
+  // A misspelt or ambiguous --pass/--user would otherwise put the secret after it among the URLs, and on screen.
+  const hideSecret = (secretLike: boolean): void => {
+    const v = peek();
+    if (secretLike && attached === undefined && v !== undefined && !v.startsWith('-') && !/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) {
+      next();
+      note(c, `the word after --${word} was taken as its value and is not shown`);
+    }
+  };
   if (found.kind === 'ambiguous') {
     c.unknown.push(`--${word}`);
     note(c, `--${word} is ambiguous to curl (it could be ${found.candidates.slice(0, 4).map((n) => '--' + n).join(', ')}${found.candidates.length > 4 ? ', ...' : ''}): curl stops with "option --${word}: is ambiguous"`);
+    hideSecret(found.candidates.some((n) => SECRET_OPTION.test(n) && LONG.get(n) === 'value'));
     return true;
   }
   if (found.kind === 'unknown') {
     c.unknown.push(`--${word}`);
-    // A misspelt --pass/--password would otherwise put the secret after it among the URLs, and on screen.
-    if (/pass|pwd|secret|token/i.test(word) && attached === undefined && peek() !== undefined && !peek()!.startsWith('-')) {
-      next();
-      note(c, `the word after --${word} was taken as its value and is not shown`);
-    }
+    hideSecret(SECRET_OPTION.test(word));
     return true;
   }
   if (found.abbreviatedFrom !== null) note(c, `--${found.abbreviatedFrom} is read as --${found.name}: curl 7.88 takes unambiguous abbreviations, but spell it out`);
