@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { checkCurlFiles, loadCurlFiles } from '../../src/doctor/curl/files.js';
 import { parseCurlArgs } from '../../src/doctor/curl/parse.js';
 import { runCurlDoctor } from '../../src/doctor/curl/run.js';
+import { UserError } from '../../src/errors.js';
 import { testPki, tmpDir, type TestPki } from '../helpers/pki.js';
 
 let pki: TestPki;
@@ -205,4 +206,14 @@ test('--cacert that is a FIFO, /dev/zero or empty: the finding says what is wron
     assert.ok(hit, path);
     assert.match(hit.title, why, path);
   }
+});
+
+test('runCurlDoctor: curl\'s -m sets the probe\'s time limit, at most 600 s (a 35-day -m overflowed Node\'s timers)', async () => {
+  const seen: Array<number | undefined> = [];
+  const stub = async (input: { timeoutMs?: number }): Promise<never> => {
+    seen.push(input.timeoutMs);
+    throw new UserError('E_USAGE', 'stub');
+  };
+  for (const m of ['2.5', '3000000', '1e300']) await runCurlDoctor({ args: ['-m', m, 'https://x.test/'], cwd: dir, probe: stub });
+  assert.deepEqual(seen, [2500, 600_000, 600_000]);
 });

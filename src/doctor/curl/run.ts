@@ -62,6 +62,8 @@ export interface CurlDoctorReport {
 
 // [ \t]*, not \s*: \s also matches newlines, and text of many blank lines then took quadratic time.
 const CURL_LINE = /(?:^|\n)[ \t]*c?url(?:\.exe)?:[ \t]*\(\d+\).*/i;
+/** The longest live probe: --timeout's maximum, 600 s. */
+const MAX_LIVE_MS = 600_000;
 /** curl findings after which curl stops before connecting although mtlsgate could read the files. */
 const CURL_STOPS = new Set(['curl.cert-type-mismatch', 'curl.p12-without-cert-type', 'curl.cert-type-p12-on-pem', 'curl.key-type-mismatch', 'curl.cert-type-invalid', 'curl.key-type-invalid', 'curl.unknown-option', 'curl.missing-value', 'curl.cacert-not-pem', 'curl.cacert-not-found']);
 
@@ -152,7 +154,8 @@ async function runLive(c: CurlCommand, files: CurlFiles, input: CurlDoctorInput,
   if (u.scheme !== 'https') return { live: null, skipped: `the URL is ${u.scheme}://, not https://`, extra: [] };
   const client = clientOf(c, files);
   const cacertPem = await caPem(files, c, files.cwd);
-  const timeoutMs = input.timeoutMs ?? (c.maxTime !== null ? Math.round(c.maxTime * 1000) : undefined);
+  // curl's -m, at most --timeout's own limit: a longer one would overflow Node's 32-bit timers (firing at once).
+  const timeoutMs = input.timeoutMs ?? (c.maxTime !== null ? Math.min(Math.round(c.maxTime * 1000), MAX_LIVE_MS) : undefined);
   const extra: Finding[] = [];
   const stops = curlFindings.filter((f) => CURL_STOPS.has(f.id));
   if (stops.length > 0) {
