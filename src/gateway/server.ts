@@ -333,7 +333,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
       const leaf = cv.client?.leaf.info;
       l = log.child({
         domain,
-        client: leaf ? { subject: leaf.subject, serial: leaf.serial, fingerprint: leaf.fingerprintSha256 } : null,
+        client: leaf ? { subject: logField(leaf.subject), serial: logField(leaf.serial), fingerprint: leaf.fingerprintSha256 } : null,
         verdict: { accepted: cv.verdict.accepted, reason: cv.verdict.reason, code: cv.verdict.code },
       });
       cv[kLog] = l;
@@ -350,9 +350,9 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
         requestId,
         domain: d.name,
         code: cv.verdict.code,
-        subject: leaf?.subject ?? null,
-        issuer: leaf?.issuer ?? null,
-        serial: leaf?.serial ?? null,
+        subject: leaf ? logField(leaf.subject) : null,
+        issuer: leaf ? logField(leaf.issuer) : null,
+        serial: leaf ? logField(leaf.serial) : null,
         fingerprint: leaf?.fingerprintSha256 ?? null,
       },
       `Access denied. Reason: ${reason}`,
@@ -517,7 +517,15 @@ function resumptionOff(state: GatewayState): string | null {
   return null;
 }
 
-/** More than one Host header, in any case: a scan of the raw header names (even indexes) that allocates nothing. */
+/**
+ * A certificate field (subject, issuer, serial) as a log line carries it. Any client picks these, up to the tens of
+ * kB a certificate may take, and they go into the lines of every request on its connection: longer ones are cut.
+ */
+const LOG_FIELD_MAX = 1024;
+function logField(s: string): string {
+  return s.length <= LOG_FIELD_MAX ? s : `${s.slice(0, LOG_FIELD_MAX)}... (${s.length} characters)`;
+}
+
 /**
  * Puts `admit` in front of the TLS server's own connection listener, so a refused TCP connection is closed before
  * Node wraps it in a TLSSocket: no TLS state is made for it, and no 'tlsClientError' (a failed-handshake log line)
@@ -539,6 +547,7 @@ function gateConnections(server: TlsServer, admit: (raw: Socket) => boolean): bo
   return true;
 }
 
+/** More than one Host header, in any case: a scan of the raw header names (even indexes) that allocates nothing. */
 function hasSecondHost(raw: string[]): boolean {
   let seen = false;
   for (let i = 0; i < raw.length; i += 2) {

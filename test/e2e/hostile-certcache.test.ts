@@ -2,7 +2,8 @@
  * The gateway's certificate caches (src/gateway/verify.ts) are filled before any verdict, so by any client: one that
  * presents a new large certificate on each handshake (a 60 kB self-signed certificate whose serial it changes: no
  * trust and no new key needed) must not grow the gateway's memory until it falls over. Run under a small V8 heap
- * (96 MB) so that the growth shows as a crash within a thousand handshakes rather than after gigabytes.
+ * (96 MB) so that the growth shows as a crash within a thousand handshakes rather than after gigabytes. Nor may
+ * such a certificate's subject, issuer or serial be written whole into the log lines of every request.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +12,7 @@ import { startGateway, type GatewayProcess } from './helpers/gateway.js';
 import { startEcho, type EchoBackend } from './helpers/backends.js';
 import { domainConfig } from './helpers/pki.js';
 import { makeWorld, type World } from './lifecycle-helpers.js';
-import { rawExchange, request, type Target } from './hostile-helpers.js';
+import { rawExchange, request, waitFor, type Target } from './hostile-helpers.js';
 
 const HEAP_MB = 96;
 const HANDSHAKES = 1000;
@@ -57,4 +58,29 @@ test(`${HANDSHAKES} handshakes, each with a new 60 kB certificate: every one a 4
   const ok = await request(good, false, '/after');
   assert.equal(ok.status, 200, ok.error ?? ok.body);
   assert.equal(echo.received.filter((r) => r.path === '/big').length, 0, 'no denied request reached the backend');
+});
+
+test('a certificate with a 20 kB subject and a 6 kB serial: each request\'s log lines carry them cut short, not whole', async () => {
+  const big = await issue({
+    subject: `CN=long,${Array.from({ length: 300 }, (_, i) => `OU=${String(i).padStart(3, '0')}${'y'.repeat(60)}`).join(',')}`,
+    serial: `01${'ab'.repeat(6000)}`,
+    profile: 'client',
+  });
+  const requests = 5;
+  const mark = gw.mark();
+  const one = `GET /long HTTP/1.1\r\nHost: ${w.domain}\r\n\r\n`;
+  const bytes = one.repeat(requests - 1) + `GET /long HTTP/1.1\r\nHost: ${w.domain}\r\nConnection: close\r\n\r\n`;
+  const r = await rawExchange({ ...good, cert: big.certPem, key: big.keyPem }, bytes, 5000);
+  assert.equal(r.text.split('HTTP/1.1 403 ').length - 1, requests, r.text.slice(0, 200));
+  await waitFor(() => gw.logsSince(mark).filter((l) => l.msg === 'request').length, (n) => n >= requests, 5000);
+  const lines = gw.logsSince(mark);
+  const denials = lines.filter((l) => l.msg.startsWith('Access denied.'));
+  const logged = lines.filter((l) => l.msg === 'request');
+  assert.ok(denials.length >= 1 && logged.length >= 1, JSON.stringify(lines.map((l) => l.msg)));
+  // Two lines (denial, request) per 40 bytes of request: a few kB at most, whatever the certificate holds.
+  for (const l of lines) assert.ok(JSON.stringify(l).length < 8192, `a ${JSON.stringify(l).length}-byte log line: ${JSON.stringify(l).slice(0, 200)}`);
+  const d = denials[0] as { subject?: string; issuer?: string; serial?: string };
+  assert.match(d.subject ?? '', /^CN=long,OU=000y+,/, 'the subject still starts as sent');
+  assert.match(d.subject ?? '', /\.\.\. \(\d+ characters\)$/, 'and says it was cut');
+  assert.match(d.serial ?? '', /^01:ab:ab:.*\.\.\. \(\d+ characters\)$/);
 });
