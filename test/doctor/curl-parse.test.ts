@@ -99,3 +99,10 @@ test('parse: the credential after an ambiguous --us/--use (--user?) or a misspel
   // A URL right after such an option stays a URL.
   assert.deepEqual(parseCurlArgs(['--us', 'https://x.test/']).urls, ['https://x.test/']);
 });
+
+test('parse: a PKCS#11 URI\'s pin-value (RFC 7512) in --cert or --key is masked, the rest kept', () => {
+  const c = parseCurlArgs(['--cert', 'pkcs11:token=t;object=o?pin-value=12%3434', '--key', 'pkcs11:object=o;type=private?module-name=m&pin-value=9876', 'https://x.test/']);
+  assert.equal(c.cert, 'pkcs11:token=t;object=o?pin-value=***');
+  assert.equal(c.key, 'pkcs11:object=o;type=private?module-name=m&pin-value=***');
+  assert.ok(!JSON.stringify(c).includes('9876') && !JSON.stringify(c).includes('%3434'));
+});

@@ -161,12 +161,12 @@ function apply(c: CurlCommand, name: string, value: string | undefined, negated:
   switch (name) {
     case 'cert': {
       const split = splitCurlCertArg(v);
-      c.cert = split.file;
+      c.cert = maskPin(split.file);
       if (split.passphrase !== null) c.passphrase = { value: split.passphrase, from: '--cert' };
       return true;
     }
     case 'key':
-      c.key = v;
+      c.key = maskPin(v);
       return true;
     case 'cert-type':
       c.certType = v.toUpperCase();
@@ -262,6 +262,11 @@ function ignore(c: CurlCommand, shown: string): void {
 
 function note(c: CurlCommand, text: string): void {
   if (!c.notes.includes(text)) c.notes.push(text);
+}
+
+/** A PKCS#11 URI's pin-value (RFC 7512) as "***": the token is never opened here, and the URI is printed. */
+function maskPin(ref: string): string {
+  return /^pkcs11:/i.test(ref) ? ref.replace(/([?&;]pin-value=)[^&;]*/gi, '$1***') : ref;
 }
 
 /**
