@@ -195,3 +195,16 @@ test('a CertificateRequest with thousands of CA names: the text report stays sho
   const text = renderLive(r, { color: false });
   assert.ok(text.split('\n').length < 200, `the text report has ${text.split('\n').length} lines`);
 });
+
+test('a 60 KB deny reason in the body: the finding quotes at most 300 characters of it', async () => {
+  const srv = https.createServer({ cert: server.certPem, key: server.keyPem }, (_req, res) => {
+    res.statusCode = 403;
+    res.end(JSON.stringify({ message: `Access denied. Reason: ${'A'.repeat(60_000)}` }));
+  });
+  const port = await listen(srv);
+  const { r } = await bounded(`https://localhost:${port}/`, 5000);
+  const denied = r.findings.find((f) => f.id === 'http.access-denied');
+  assert.ok(denied, ids(r).join(','));
+  for (const f of r.findings) assert.ok(f.title.length < 500, `${f.id}: a ${f.title.length}-character title`);
+  assert.ok(renderLive(r, { color: false }).length < 10_000);
+});

@@ -63,13 +63,19 @@ export function statedReason(body: string): string | null {
     const j = JSON.parse(body) as unknown;
     if (j && typeof j === 'object' && typeof (j as { message?: unknown }).message === 'string') {
       const m = /^Access denied\. Reason: (.+)$/s.exec((j as { message: string }).message);
-      if (m) return printable(m[1]!).trim();
+      if (m) return shortReason(m[1]!);
     }
   } catch {
     // not JSON: look in the text
   }
   const m = /Access denied\. Reason: ([^"\r\n<]+)/.exec(body);
-  return m ? printable(m[1]!).trim() : null;
+  return m ? shortReason(m[1]!) : null;
+}
+
+/** Real reasons are one short sentence; a hostile server's 60 KB one is cut, as it lands in a finding's title. */
+function shortReason(s: string): string {
+  const r = printable(s).trim();
+  return r.length > 300 ? `${r.slice(0, 300)}...` : r;
 }
 
 /** What a server sent, safe to print: control characters (terminal escapes included) become '.'. */
