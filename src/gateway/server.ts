@@ -243,6 +243,14 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
   server.on('request', (req, res) => void onRequest(req, res));
   // CONNECT is not a request this gateway forwards: say so (Node would otherwise close the socket without a word).
   server.on('connect', (req: http.IncomingMessage, socket: Duplex) => {
+    // Node hands the socket over without its own listeners and timeouts. Bytes after the head were never read, so
+    // the client's close or reset went unseen and the socket (a descriptor, a maxConnections slot) stayed for good:
+    // read and drop them, and end it at timeouts.idleMs whatever the client does. Its 'error' had no listener left
+    // (an unhandled 'error' throws): one that ends the socket.
+    socket.on('error', () => socket.destroy());
+    socket.resume();
+    const deadline = setTimeout(() => socket.destroy(), state.config.timeouts.idleMs);
+    socket.once('close', () => clearTimeout(deadline));
     const requestId = randomUUID();
     const body = JSON.stringify({ message: 'Method Not Allowed' });
     socket.end(`HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\nconnection: close\r\ncontent-type: application/json\r\nx-request-id: ${requestId}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
