@@ -106,7 +106,7 @@ export async function buildDomain(cfg: GatewayConfig, d: DomainConfig): Promise<
     name,
     config: d,
     secureContext,
-    verify: { generation: ++generationCounter, truststore, policy, oracle, cache: new Map() },
+    verify: { generation: ++generationCounter, truststore, policy, oracle, cache: new Map(), cacheBytes: 0 },
     routes: makeRoutes(d.basePathMappings),
     truststoreVersion: fetched.version,
     truststoreCertificates: truststore.certs.length,

@@ -45,6 +45,8 @@ export interface VerifyContext {
   oracle: 'handshake' | 'model';
   /** Per truststore generation: chain fingerprints + OpenSSL code -> verdict and the backend's identity headers. */
   cache: Map<string, { verdict: Verdict; headers: Record<string, string>; expires: number }>;
+  /** Characters held by `cache` (keys and header values): bounded as the certificate caches are. */
+  cacheBytes: number;
 }
 
 export const NO_CERTIFICATE: Verdict = denied('No required SSL certificate was sent', OWN_CODES.noCertificate);
@@ -152,8 +154,16 @@ export function verifyConnection(socket: TLSSocket, ctx: VerifyContext): Connect
     const analysis = analyzeChain(chain.leaf, chain.sent, ctx.truststore, ctx.policy, new Date(now));
     const verdict = openssl === null ? decideWithoutHandshake(analysis) : decide(analysis, openssl);
     hit = { verdict, headers: verdict.accepted ? clientCertHeaders(chain.leaf, chain.sent) : {}, expires: now + CACHE_TTL_MS };
-    if (ctx.cache.size >= CACHE_MAX) ctx.cache.clear();
+    // A trusted client chooses what it sends after its certificate, and the identity headers carry all of it
+    // (Client-Cert-Chain): a new large extra certificate on each handshake must not grow this without bound.
+    let bytes = key.length;
+    for (const name in hit.headers) bytes += hit.headers[name]!.length;
+    if (ctx.cache.size >= CACHE_MAX || ctx.cacheBytes + bytes > CACHE_MAX_BYTES) {
+      ctx.cache.clear();
+      ctx.cacheBytes = 0;
+    }
     ctx.cache.set(key, hit);
+    ctx.cacheBytes += bytes;
   }
   const client: ClientIdentity = { leaf: chain.leaf, sent: chain.sent, headers: hit.headers };
   return { generation: ctx.generation, verdict: hit.verdict, client, openssl };

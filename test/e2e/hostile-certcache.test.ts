@@ -2,8 +2,10 @@
  * The gateway's certificate caches (src/gateway/verify.ts) are filled before any verdict, so by any client: one that
  * presents a new large certificate on each handshake (a 60 kB self-signed certificate whose serial it changes: no
  * trust and no new key needed) must not grow the gateway's memory until it falls over. Run under a small V8 heap
- * (96 MB) so that the growth shows as a crash within a thousand handshakes rather than after gigabytes. Nor may
- * such a certificate's subject, issuer or serial be written whole into the log lines of every request.
+ * (96 MB) so that the growth shows as a crash within a thousand handshakes rather than after gigabytes. The same
+ * for a trusted client that sends a new large extra certificate each time (the verdict cache keeps the identity
+ * headers built from what it sent). Nor may such a certificate's subject, issuer or serial be written whole into
+ * the log lines of every request.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -58,6 +60,25 @@ test(`${HANDSHAKES} handshakes, each with a new 60 kB certificate: every one a 4
   const ok = await request(good, false, '/after');
   assert.equal(ok.status, 200, ok.error ?? ok.body);
   assert.equal(echo.received.filter((r) => r.path === '/big').length, 0, 'no denied request reached the backend');
+});
+
+test(`a trusted client sending a new 60 kB extra certificate on each of ${HANDSHAKES} handshakes: the verdict cache does not grow the gateway until it falls over`, async () => {
+  const big = await issue({ subject: `CN=extra,${Array.from({ length: 400 }, (_, i) => `OU=${String(i).padStart(3, '0')}${'z'.repeat(60)}`).join(',')}`, profile: 'root-ca' });
+  const der = Buffer.from(big.der);
+  assert.equal(der[13], 0x02, 'the serial INTEGER where expected');
+  const serialEnd = 15 + der[14]! - 1;
+  for (let i = 0; i < HANDSHAKES; i++) {
+    der[serialEnd] = i & 0xff;
+    der[serialEnd - 1] = (i >> 8) & 0xff;
+    // The trusted leaf, then the junk: OpenSSL's chain does not need it, so the verdict is an accept, cached with
+    // identity headers (Client-Cert-Chain) that carry the junk's 60 kB.
+    const r = await rawExchange({ ...good, cert: w.client.certPem + pem(der) }, `GET /extra HTTP/1.1\r\nHost: ${w.domain}\r\nConnection: close\r\n\r\n`, 5000).catch((e: Error) => ({ text: '', error: e.message }));
+    assert.match(r.text, /^HTTP\/1\.1 \d{3} /, `handshake ${i}: no answer ${r.error ?? ''}\n${gw.stderr.slice(-600)}`);
+    assert.doesNotMatch(r.text, /^HTTP\/1\.1 403 /, `handshake ${i}: the trusted client was denied: ${r.text.slice(0, 120)}`);
+  }
+  assert.equal(gw.exitCode, null, `the gateway exited:\n${gw.stderr.slice(-600)}`);
+  const ok = await request(good, false, '/after-extra');
+  assert.equal(ok.status, 200, ok.error ?? ok.body);
 });
 
 test('a certificate with a 20 kB subject and a 6 kB serial: each request\'s log lines carry them cut short, not whole', async () => {
