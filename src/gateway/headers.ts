@@ -24,6 +24,9 @@ const DROP = new Set([
   'client-cert',
   'client-cert-chain',
   'x-amzn-requestid',
+  // httpoxy (CVE-2016-5385 and kin): CGI-style backends turn `Proxy` into HTTP_PROXY, which their HTTP clients use
+  // as their outbound proxy. No standard header has this name.
+  'proxy',
 ]);
 
 export function isGatewayOwned(name: string): boolean {

@@ -459,6 +459,8 @@ test('client-sent identity headers are replaced by the gateway\'s (RFC 9440 Clie
     // Connection names hop-by-hop headers (RFC 9110 §7.6.1): X-Hop goes; naming a gateway header removes nothing of ours.
     Connection: 'keep-alive, X-Hop, X-Client-Cert-Subject-DN',
     'X-Hop': 'must not reach the backend',
+    // httpoxy: a CGI-style backend would make it HTTP_PROXY, its HTTP client's outbound proxy.
+    Proxy: 'http://evil.example:8080',
   };
   const res = await nodeRequest({ port: w.gw.port, servername: HEADERS, ca: w.server.caPem, cert: dated.certPem + policyInt.certPem, key: dated.keyPem, path, headers: spoofed });
   assert.equal(res.status, 200, res.text);
@@ -486,6 +488,7 @@ test('client-sent identity headers are replaced by the gateway\'s (RFC 9440 Clie
   assert.deepEqual(Object.keys(h).filter((n) => n.startsWith('x-forwarded')).sort(), ['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto'], 'no X-Forwarded-* header of the client\'s reaches the backend');
   assert.equal(h['x-custom'], 'kept', 'other headers pass through');
   assert.equal(h['x-hop'], undefined, 'a header named in Connection is hop-by-hop');
+  assert.equal(h.proxy, undefined, 'Proxy (httpoxy) is dropped');
   const underscored = Object.keys(h).filter((n) => n.includes('_'));
   assert.deepEqual(underscored, [], 'no underscore variant of a gateway header reaches the backend');
 
