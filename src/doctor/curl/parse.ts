@@ -6,6 +6,7 @@
 import { splitCurlCertArg } from '../../pki/curl-arg.js';
 import { lookupLong, SHORT, LONG } from './options.js';
 import type { Dialect } from './tokenize.js';
+import { maskUrlPassword } from '../url-mask.js';
 
 export interface CurlCommand {
   /** `curl` / `curl.exe` as written in a pasted line; null for arguments given after `--`. */
@@ -67,7 +68,7 @@ export function parseCurlArgs(args: readonly string[], opts: { dialect?: Dialect
     const next = (): string | undefined => args[++i];
     const peek = (): string | undefined => args[i + 1];
     if (!options || arg === '-' || !arg.startsWith('-')) {
-      c.urls.push(maskUrlPassword(c, arg));
+      c.urls.push(maskCurlUrl(c, arg));
     } else if (arg === '--') {
       options = false;
     } else if (arg.startsWith('--')) {
@@ -216,10 +217,10 @@ function apply(c: CurlCommand, name: string, value: string | undefined, negated:
       note(c, `${shown}: curl sends a request body (POST); the live probe sends a plain GET, as the client certificate is judged before any request`);
       return true;
     case 'url':
-      c.urls.push(maskUrlPassword(c, v));
+      c.urls.push(maskCurlUrl(c, v));
       return true;
     case 'proxy': case 'preproxy': case 'socks4': case 'socks4a': case 'socks5': case 'socks5-hostname': case 'proxy1.0':
-      c.proxy = maskUrlPassword(c, v);
+      c.proxy = maskCurlUrl(c, v);
       note(c, `${shown}: curl goes through a proxy; the live probe connects directly`);
       return true;
     case 'max-time': {
@@ -270,16 +271,13 @@ function maskPin(ref: string): string {
 }
 
 /**
- * `scheme://user:PASSWORD@host/...` with the password as "***". URLs are printed and go into JSON, and the probe
- * sends no credentials, so the password is not kept at all (like -u's value). The last "@" before the path ends
- * the user part, as in curl.
+ * The URL with its password as "***" (see maskUrlPassword). URLs are printed and go into JSON, and the probe sends
+ * no credentials, so the password is not kept at all (like -u's value).
  */
-function maskUrlPassword(c: CurlCommand, url: string): string {
-  const m = /^((?:[a-z][a-z0-9+.-]*:\/\/)?)([^/?#]*)@/i.exec(url);
-  const colon = m ? m[2]!.indexOf(':') : -1;
-  if (!m || colon < 0) return url;
-  note(c, 'the password in a URL is not shown (user:***@)');
-  return `${m[1]}${m[2]!.slice(0, colon)}:***@${url.slice(m[0].length)}`;
+function maskCurlUrl(c: CurlCommand, url: string): string {
+  const masked = maskUrlPassword(url);
+  if (masked !== url) note(c, 'the password in a URL is not shown (user:***@)');
+  return masked;
 }
 
 /** The command as it may be printed: passphrases become "***". */

@@ -6,6 +6,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { UserError } from '../../errors.js';
+import { maskUrlPassword } from '../url-mask.js';
 
 export interface Target {
   url: string;
@@ -29,7 +30,7 @@ export interface Target {
 
 /** Checks a probe URL: an https URL with a host; anything else is a usage error (the doctor probes HTTPS only). */
 export function parseTarget(rawUrl: string, resolve: readonly string[] = [], connectTo: readonly string[] = []): Target {
-  const url = maskPassword(rawUrl); // what is shown; the probe sends no credentials
+  const url = maskUrlPassword(rawUrl); // what is shown; the probe sends no credentials
   let u: URL;
   try {
     u = new URL(rawUrl);
@@ -79,13 +80,6 @@ export function parseTarget(rawUrl: string, resolve: readonly string[] = [], con
     pinned,
     applied,
   };
-}
-
-/** `scheme://user:PASSWORD@host/...` with the password as "***", for every place the URL is printed. */
-export function maskPassword(url: string): string {
-  const m = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i.exec(url);
-  const colon = m ? m[2]!.indexOf(':') : -1;
-  return !m || colon < 0 ? url : `${m[1]}${m[2]!.slice(0, colon)}:***@${url.slice(m[0].length)}`;
 }
 
 /** curl --resolve `[+]host:port:addr[,addr]...` (also `-host:port` to remove, `*` for any host). */
