@@ -29,6 +29,19 @@ function poolFor(origin: string, timeoutMs: number): Pool {
   return p;
 }
 
+/**
+ * After a reload: close the pools of backends no route names any more, so their keep-alive connections do not stay
+ * open for good. undici's close() lets requests already dispatched finish; a request that matched an old route just
+ * before the swap makes a new pool, closed at the next reload.
+ */
+export function retainPools(origins: ReadonlySet<string>): void {
+  for (const [origin, pool] of pools) {
+    if (origins.has(origin)) continue;
+    pools.delete(origin);
+    void pool.close().catch(() => undefined);
+  }
+}
+
 export async function closePools(): Promise<void> {
   const all = [...pools.values()];
   pools.clear();

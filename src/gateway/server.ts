@@ -13,7 +13,7 @@ import { loadConfig, type GatewayConfig } from './config.js';
 import { TLS12_CIPHERS, buildState, lookupDomain, type DomainLoadError, type DomainState, type GatewayState } from './state.js';
 import { peerCertificate, verifyConnection, type ConnectionVerdict } from './verify.js';
 import { matchRoute, unsafeTarget } from './routes.js';
-import { closePools, forward } from './proxy.js';
+import { closePools, forward, retainPools } from './proxy.js';
 import { sendJson } from './respond.js';
 import { countRequest, inc, newMetrics, NO_DOMAIN, renderMetrics, type Metrics } from './metrics.js';
 import type { Logger } from './log.js';
@@ -403,6 +403,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
     const before = state;
     state = fresh;
     lastErrors = errors;
+    retainPools(new Set([...state.domains.values()].flatMap((d) => d.routes.map((r) => r.origin))));
     installTicketHook();
     await refreshListenerTls();
     errors.length ? metrics.reloads.failed++ : metrics.reloads.ok++;

@@ -7,6 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import http from 'node:http';
 import { closeSync, constants, lstatSync, openSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { startGateway, type GatewayProcess, type LogLine } from './helpers/gateway.js';
 import { domainConfig } from './helpers/pki.js';
@@ -334,6 +335,41 @@ test('reload re-reads the config: a domain added and removed, a broken config ch
   } finally {
     writeFileSync(gw.configPath, original);
     await gw.admin('/reload', 'POST');
+  }
+});
+
+test('a backend no route names after a reload: its keep-alive connections from the gateway are closed', async () => {
+  // A backend that keeps idle connections for a minute and counts them, so only the gateway can close them.
+  const open = new Set<import('node:net').Socket>();
+  const backend = http.createServer((_req, res) => res.end('gone-backend'));
+  backend.keepAliveTimeout = 60_000;
+  backend.on('connection', (c) => {
+    open.add(c);
+    c.once('close', () => open.delete(c));
+  });
+  await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
+  const target = `http://127.0.0.1:${(backend.address() as import('node:net').AddressInfo).port}`;
+  const original = readFileSync(gw.configPath, 'utf8');
+  const cfg = JSON.parse(original) as { domains: { basePathMappings: { basePath: string; target: string }[] }[] };
+  try {
+    cfg.domains[0]!.basePathMappings.unshift({ basePath: 'gone', target });
+    writeFileSync(gw.configPath, JSON.stringify(cfg));
+    await reloadOk();
+    const r = await request(client, false, '/gone/x');
+    assert.equal(r.status, 200, r.body);
+    assert.equal(r.body, 'gone-backend');
+    assert.equal(open.size, 1, 'the gateway keeps its backend connection open');
+    writeFileSync(gw.configPath, original);
+    await reloadOk();
+    const t0 = Date.now();
+    while (open.size > 0 && Date.now() - t0 < 3000) await sleep(50);
+    assert.equal(open.size, 0, 'the removed backend\'s connection was closed after the reload');
+    assert.equal((await request(client, false, '/gone/x')).status, 200, 'the path now goes to the remaining route');
+  } finally {
+    writeFileSync(gw.configPath, original);
+    await gw.admin('/reload', 'POST');
+    backend.closeAllConnections();
+    await new Promise((r) => backend.close(r));
   }
 });
 
