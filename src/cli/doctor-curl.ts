@@ -86,9 +86,10 @@ function withParentOptions(own: CurlOptions, self: Command): CurlOptions {
   return merged;
 }
 
+/** A plain decimal 0-255 only: Number() would also take "1e2", "0x3a", " 58" and "" (as 100, 58, 58 and 0). */
 function parseExitCode(s: string): number {
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < 0 || n > 255) throw new UserError('E_USAGE', `--exit-code: "${s}" is not an exit code (0-255)`);
+  const n = /^[0-9]+$/.test(s) ? Number(s) : NaN;
+  if (!(n >= 0 && n <= 255)) throw new UserError('E_USAGE', `--exit-code: "${s}" is not an exit code (0-255)`);
   return n;
 }
 

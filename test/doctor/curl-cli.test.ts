@@ -133,6 +133,7 @@ test('usage errors exit 2 with one line', async () => {
     [['doctor', 'curl', '--line', 'wget https://x.test/'], /does not start with curl/],
     [['doctor', 'curl', '--line', 'curl https://x.test/', '--', '-k', 'https://x.test/'], /either after -- or with --line/],
     [['doctor', 'curl', '--exit-code', 'abc', '--', 'https://x.test/'], /--exit-code: "abc"/],
+    ...['1e2', '0x3a', ' 58', '58 ', '', '-0', '+58', '58.0', '256', '9'.repeat(400)].map((n): [string[], RegExp] => [['doctor', 'curl', '--exit-code', n, '--', 'https://x.test/'], /--exit-code: ".*" is not an exit code \(0-255\)/]),
     [['doctor', 'curl', '--timeout', '0', '--', 'https://x.test/'], /--timeout/],
   ];
   for (const [args, re] of cases) {
@@ -203,4 +204,12 @@ test('text pasted after the command (1 MiB of blank lines) is searched for curl\
   assert.equal(r.signal, null, `still searching after 15 s (killed by ${r.signal})`);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, '58', 'the error after the blank lines is still found');
+});
+
+test('--exit-code takes a plain decimal 0-255', async () => {
+  for (const [given, code] of [['0', 0], ['58', 58], ['058', 58], ['255', 255]] as const) {
+    const r = await cli(['doctor', 'curl', '--json', '--no-live', '--exit-code', given, '--', 'https://x.test/']);
+    assert.notEqual(r.code, 2, `${given}: ${r.err}`);
+    assert.equal((JSON.parse(r.out) as { error: { exitCode: number } }).error.exitCode, code, given);
+  }
 });
