@@ -10,6 +10,7 @@ import { wantsColor } from './io.js';
 import { UserError } from '../errors.js';
 import { curlDoctorHasErrors, runCurlDoctor, toJson, type CurlDoctorInput } from '../doctor/curl/run.js';
 import { renderCurlReport } from '../doctor/curl/render.js';
+import { requireNonEmptyPath } from './paths.js';
 
 interface CurlOptions {
   line?: string;
@@ -49,6 +50,7 @@ export function doctorCurlCommand(ctx: CliContext): Command {
     ].join('\n'))
     .action(async (own: CurlOptions, self: Command) => {
       const o = withParentOptions(own, self);
+      requireNonEmptyPath('--truststore', o.truststore);
       const input: CurlDoctorInput = {
         ...(o.line !== undefined && { line: o.line === '-' ? await readStdin(ctx) : o.line }),
         args: self.args,

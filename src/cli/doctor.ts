@@ -16,6 +16,7 @@ import { parseTarget } from '../doctor/live/target.js';
 import { clientForProbe, combine, liveHasErrors } from '../doctor/live/combine.js';
 import type { Finding } from '../doctor/finding.js';
 import { doctorCurlCommand } from './doctor-curl.js';
+import { requireNonEmptyCertPath, requireNonEmptyPath } from './paths.js';
 
 interface DoctorOptions {
   cert?: string;
@@ -59,6 +60,8 @@ export function doctorCommand(ctx: CliContext): Command {
       '\nExit status: 0 nothing is wrong, 1 the certificate would be denied or a check failed, 2 usage error.\n\nExamples:\n  mtlsgate doctor --cert client.crt --key client.key --truststore truststore.pem\n  mtlsgate doctor --url https://api.example.com/ping --cert client.crt --key client.key --truststore truststore.pem\n  mtlsgate doctor --url https://mtls.example.test:8443/ --resolve mtls.example.test:8443:127.0.0.1 --cacert root-ca.crt --cert client.crt --key client.key',
     )
     .action(async (o: DoctorOptions) => {
+      requireNonEmptyCertPath('--cert', o.cert);
+      for (const k of ['key', 'truststore', 'cacert'] as const) requireNonEmptyPath(`--${k}`, o[k]);
       if (o.url === undefined && o.cert === undefined && o.key === undefined && o.truststore === undefined) {
         throw new UserError('E_USAGE', 'doctor: give --cert (with --key and --truststore for a full diagnosis), or --url to probe an endpoint; see mtlsgate doctor --help');
       }

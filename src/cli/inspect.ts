@@ -13,6 +13,7 @@ import type { Colors } from './render-cert.js';
 import { loadFile } from '../pki/load.js';
 import { splitCurlCertArg } from '../pki/curl-arg.js';
 import type { FileFormat, LoadedFile } from '../pki/types.js';
+import { requireNonEmptyCertPath } from './paths.js';
 
 interface InspectOptions {
   json?: boolean;
@@ -36,6 +37,7 @@ export function inspectCommand(ctx: CliContext): Command {
       ].join('\n'),
     )
     .action(async (args: string[], opts: InspectOptions) => {
+      for (const arg of args) requireNonEmptyCertPath('inspect FILE', arg);
       const loaded: LoadedFile[] = [];
       for (const arg of args) {
         const { path, passphrase } = resolveArg(arg, opts.pass);

@@ -13,6 +13,7 @@ import type { CertRole } from '../trust/lint.js';
 import type { Truststore } from '../trust/truststore.js';
 import type { CliContext } from './context.js';
 import { wantsColor } from './io.js';
+import { requireNonEmptyPath } from './paths.js';
 
 /** The `--json` output. */
 export interface TruststoreLintResult {
@@ -34,6 +35,7 @@ function lintCommand(ctx: CliContext): Command {
     .option('--json', 'print { file, certificates, findings } as JSON', false)
     .option('--at <iso-date>', 'check validity at this time instead of now (e.g. 2030-01-01)')
     .action(async (path: string, opts: { json: boolean; at?: string }) => {
+      requireNonEmptyPath('truststore lint FILE', path);
       const now = opts.at === undefined ? new Date() : parseAt(opts.at);
       const read = await readTruststore(path);
       const unreadable = read.findings.find((f) => f.id === 'truststore.file-not-found' || f.id === 'truststore.unreadable');
