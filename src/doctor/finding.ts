@@ -27,3 +27,17 @@ export function finding(
 }
 
 export const severityRank: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
+
+/** The most characters of certificate-derived text (a subject, an issuer, a list of key usages) in a finding's title. */
+export const TITLE_TEXT_MAX = 300;
+
+/**
+ * Certificate-derived text as placed in a finding's one-line title: at most TITLE_TEXT_MAX characters (code points),
+ * then `... (N characters)`. A hostile server's certificate (doctor --url) or a user's odd one can carry a
+ * 100 KB subject; the evidence keeps the whole value.
+ */
+export function titleText(s: string): string {
+  if (s.length <= TITLE_TEXT_MAX) return s;
+  const chars = Array.from(s);
+  return chars.length <= TITLE_TEXT_MAX ? s : `${chars.slice(0, TITLE_TEXT_MAX).join('')}... (${chars.length} characters)`;
+}

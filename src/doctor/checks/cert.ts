@@ -1,6 +1,6 @@
 /** Checks on the client certificate alone: validity, algorithms, and whether it is fit for client authentication. */
 import type { Cert } from '../../pki/types.js';
-import { finding, type Finding } from '../finding.js';
+import { finding, titleText, type Finding } from '../finding.js';
 import type { Known } from '../known.js';
 import { clientPurposeOk, insecureSignature, isCa, weakKey } from '../../policy/rules.js';
 import { q } from './files.js';
@@ -27,7 +27,7 @@ export function checkLeaf(k: Known): Finding[] {
     out.push(finding('cert.expires-soon', 'warning', `the client certificate expires in ${i.daysLeft} day(s), on ${i.notAfter}`, 'Renew it before then: API Gateway does not warn about expiring client certificates.', 'issue a new certificate from the same CA before it expires', { ...who, notAfter: i.notAfter, daysLeft: i.daysLeft }));
   }
   if (insecureSignature(c)) {
-    out.push(finding('cert.insecure-signature', 'error', `the client certificate is signed with ${i.signatureAlgorithm.name}`, 'API Gateway requires SHA-256 or stronger and denies it with "Client cert using an insecure Signature Algorithm".',
+    out.push(finding('cert.insecure-signature', 'error', `the client certificate is signed with ${titleText(i.signatureAlgorithm.name)}`, 'API Gateway requires SHA-256 or stronger and denies it with "Client cert using an insecure Signature Algorithm".',
       're-issue it with SHA-256: openssl x509 -req -sha256 ... (or openssl req -sha256 for a self-signed one)', { ...who, signatureAlgorithm: i.signatureAlgorithm.name }));
   }
   if (weakKey(c, k.policy)) {
@@ -45,13 +45,13 @@ export function checkLeaf(k: Known): Finding[] {
   if (!clientPurposeOk(c)) {
     const eku = i.extendedKeyUsage;
     if (eku !== null && !eku.includes('clientAuth')) {
-      out.push(finding('cert.no-client-auth', 'error', `the client certificate is not for client authentication (extended key usage: ${eku.join(', ')})`,
+      out.push(finding('cert.no-client-auth', 'error', `the client certificate is not for client authentication (extended key usage: ${titleText(eku.join(', '))})`,
         'OpenSSL, and so the gateway, refuses a client certificate whose extended key usage lacks clientAuth: "unsuitable certificate purpose". Public CAs stopped issuing clientAuth certificates in 2026; a renewed public certificate often lacks it.',
         `re-issue it with extendedKeyUsage = clientAuth, e.g. openssl x509 -req ... -extfile <(printf "extendedKeyUsage=clientAuth\\nkeyUsage=digitalSignature")`, { ...who, extendedKeyUsage: eku }));
     }
     const ku = i.keyUsage;
     if (ku !== null && !ku.includes('digitalSignature') && !ku.includes('keyAgreement')) {
-      out.push(finding('cert.key-usage', 'error', `the client certificate's key usage (${ku.join(', ') || 'empty'}) lacks digitalSignature`,
+      out.push(finding('cert.key-usage', 'error', `the client certificate's key usage (${titleText(ku.join(', ') || 'empty')}) lacks digitalSignature`,
         'A TLS client signs the handshake with its key, so OpenSSL requires digitalSignature (or keyAgreement) when key usage is present: "unsuitable certificate purpose".',
         're-issue it with keyUsage = digitalSignature', { ...who, keyUsage: ku }));
     }

@@ -8,7 +8,7 @@ import type { ChainAnalysis } from '../../policy/analyze.js';
 import { OWN_CODES, type Defect } from '../../policy/defect.js';
 import { describeKey } from './cert.js';
 import { q } from './files.js';
-import { finding, type Finding } from '../finding.js';
+import { finding, titleText, type Finding } from '../finding.js';
 import type { Known } from '../known.js';
 
 export function checkChain(k: Known, a: ChainAnalysis): Finding[] {
@@ -44,17 +44,17 @@ function explain(k: Known, a: ChainAnalysis, d: Defect, c: Cert, ts: string): Fi
     case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
     case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
     case 'SELF_SIGNED_CERT_IN_CHAIN':
-      return finding('chain.issuer-missing', 'error', `the truststore has no certificate for the issuer "${c.info.issuer}"`,
+      return finding('chain.issuer-missing', 'error', `the truststore has no certificate for the issuer "${titleText(c.info.issuer)}"`,
         `The ${d.depth === 0 ? 'client certificate' : `CA "${c.info.subject}"`} was issued by a CA that is not in the truststore: "Access denied. Reason: Could not find issuer for certificate". The truststore must hold the issuing CA and every CA above it up to the root.`,
         `# get the issuer's certificate (ask the CA, or look at the client's chain) and append it and its parents:\ncat ISSUER-CA.pem ROOT-CA.pem >> ${q(ts)}`,
         { needIssuer: c.info.issuer, authorityKeyId: c.info.authorityKeyId, truststoreSubjects: truststoreSubjects(k) });
     case 'UNABLE_TO_GET_ISSUER_CERT':
-      return finding('chain.root-missing', 'error', `the truststore holds "${c.info.subject}" but not the root CA above it ("${c.info.issuer}")`,
+      return finding('chain.root-missing', 'error', `the truststore holds "${titleText(c.info.subject)}" but not the root CA above it ("${titleText(c.info.issuer)}")`,
         'API Gateway requires the complete chain of trust up to a self-signed root in the truststore; an intermediate alone is not enough: "Could not find issuer for certificate".',
         `cat ROOT-CA.pem >> ${q(ts)}   # the root whose subject is "${c.info.issuer}"`, { ...at, authorityKeyId: c.info.authorityKeyId });
     case 'CERT_SIGNATURE_FAILURE': {
       const issuer = a.rulesChain.certs[d.depth + 1];
-      return finding('chain.signature-invalid', 'error', `the signature on ${d.depth === 0 ? 'the client certificate' : `"${c.info.subject}"`} does not verify with the truststore's "${issuer?.info.subject ?? c.info.issuer}"`,
+      return finding('chain.signature-invalid', 'error', `the signature on ${d.depth === 0 ? 'the client certificate' : `"${titleText(c.info.subject)}"`} does not verify with the truststore's "${titleText(issuer?.info.subject ?? c.info.issuer)}"`,
         'The certificate was altered after signing, or a different CA with the same name (and key id) is in the truststore. API Gateway: "The certificate\'s content must not have been altered"; OpenSSL: "certificate signature failure".',
         `openssl verify -CAfile ${q(ts)} -show_chain ${q(certPath)}`, { ...at, issuerFingerprint: issuer?.info.fingerprintSha256 ?? null });
     }
@@ -62,18 +62,18 @@ function explain(k: Known, a: ChainAnalysis, d: Defect, c: Cert, ts: string): Fi
     case 'CERT_NOT_YET_VALID':
       if (d.depth === 0) return null;
       return d.code === 'CERT_HAS_EXPIRED'
-        ? finding('chain.ca-expired', 'error', `CA certificate "${c.info.subject}" expired on ${c.info.notAfter}`, 'Every certificate on the path must be valid now; an expired CA denies every client under it: "certificate has expired". API Gateway does not warn when truststore certificates expire.',
+        ? finding('chain.ca-expired', 'error', `CA certificate "${titleText(c.info.subject)}" expired on ${c.info.notAfter}`, 'Every certificate on the path must be valid now; an expired CA denies every client under it: "certificate has expired". API Gateway does not warn when truststore certificates expire.',
             'renew the CA certificate (same key and subject keep issued client certificates valid), replace it in the truststore and upload it again', { ...at, notAfter: c.info.notAfter })
-        : finding('chain.ca-not-yet-valid', 'error', `CA certificate "${c.info.subject}" is not valid until ${c.info.notBefore}`, 'Every certificate on the path must be valid now: "certificate is not yet valid".', 'check the clocks, or re-issue the CA certificate with an earlier notBefore', { ...at, notBefore: c.info.notBefore });
+        : finding('chain.ca-not-yet-valid', 'error', `CA certificate "${titleText(c.info.subject)}" is not valid until ${c.info.notBefore}`, 'Every certificate on the path must be valid now: "certificate is not yet valid".', 'check the clocks, or re-issue the CA certificate with an earlier notBefore', { ...at, notBefore: c.info.notBefore });
     case 'INVALID_CA':
-      return finding('chain.not-a-ca', 'error', `"${c.info.subject}" issued a certificate but is not a CA`, `Its basic constraints (${c.info.basicConstraints ? `CA:${String(c.info.basicConstraints.ca).toUpperCase()}` : 'absent'}) or key usage (${c.info.keyUsage?.join(', ') ?? 'absent'}) do not allow signing certificates. OpenSSL refuses the path: "invalid CA certificate" / "unsuitable certificate purpose".`,
+      return finding('chain.not-a-ca', 'error', `"${titleText(c.info.subject)}" issued a certificate but is not a CA`, `Its basic constraints (${c.info.basicConstraints ? `CA:${String(c.info.basicConstraints.ca).toUpperCase()}` : 'absent'}) or key usage (${c.info.keyUsage?.join(', ') ?? 'absent'}) do not allow signing certificates. OpenSSL refuses the path: "invalid CA certificate" / "unsuitable certificate purpose".`,
         're-issue that CA certificate with basicConstraints = critical,CA:TRUE and keyUsage = keyCertSign, cRLSign', at);
     case 'INVALID_PURPOSE':
       if (d.depth === 0) return null;
-      return finding('chain.ca-purpose', 'error', `CA "${c.info.subject}" may not issue client certificates (extended key usage: ${c.info.extendedKeyUsage?.join(', ') ?? 'absent'})`,
+      return finding('chain.ca-purpose', 'error', `CA "${titleText(c.info.subject)}" may not issue client certificates (extended key usage: ${titleText(c.info.extendedKeyUsage?.join(', ') ?? 'absent')})`,
         'A CA whose extended key usage is present must include clientAuth for OpenSSL to accept client certificates under it: "unsuitable certificate purpose".', 're-issue the CA certificate without an extended key usage, or with clientAuth in it', at);
     case 'PATH_LENGTH_EXCEEDED':
-      return finding('chain.path-length-exceeded', 'error', `CA "${c.info.subject}" allows ${c.info.basicConstraints?.pathLength ?? 0} CA(s) below it, and the path has more`,
+      return finding('chain.path-length-exceeded', 'error', `CA "${titleText(c.info.subject)}" allows ${c.info.basicConstraints?.pathLength ?? 0} CA(s) below it, and the path has more`,
         'Its pathLenConstraint limits how many intermediate CAs may follow it: "path length constraint exceeded".', 'issue the client certificate from a CA higher up, or re-issue the constrained CA with a larger pathlen', { ...at, pathLength: c.info.basicConstraints?.pathLength ?? null });
     case OWN_CODES.chainTooLong:
       return finding('chain.too-long', 'error', `the path has ${a.rulesChain.certs.length - 1} CA certificates; API Gateway allows at most ${k.policy.maxCaCerts}`,
@@ -82,12 +82,12 @@ function explain(k: Known, a: ChainAnalysis, d: Defect, c: Cert, ts: string): Fi
     case OWN_CODES.insecureSignature:
     case 'CA_MD_TOO_WEAK':
       if (d.depth === 0) return null;
-      return finding('chain.insecure-signature', 'error', `CA "${c.info.subject}" is signed with ${c.info.signatureAlgorithm.name}`,
+      return finding('chain.insecure-signature', 'error', `CA "${titleText(c.info.subject)}" is signed with ${titleText(c.info.signatureAlgorithm.name)}`,
         'API Gateway requires SHA-256 or stronger on every certificate of the path: "Client cert using an insecure Signature Algorithm".', 're-issue that CA certificate with SHA-256 (same key and subject), replace it in the truststore', { ...at, signatureAlgorithm: c.info.signatureAlgorithm.name });
     case OWN_CODES.weakKey:
     case 'CA_KEY_TOO_SMALL':
       if (d.depth === 0) return null;
-      return finding('chain.insecure-signature', 'error', `CA "${c.info.subject}" has a weak key (${describeKey(c)})`,
+      return finding('chain.insecure-signature', 'error', `CA "${titleText(c.info.subject)}" has a weak key (${describeKey(c)})`,
         'API Gateway requires RSA-2048+ or ECDSA-256+ on every certificate of the path: "Client cert using an insecure Signature Algorithm".', 'the CA needs a new, stronger key; its client certificates must be re-issued', { ...at, key: describeKey(c) });
     default:
       return null;

@@ -1,6 +1,6 @@
 /** Findings about certificates on the wire: the server's chain, and the client certificate the server asks for. */
 import type { CertInfo } from '../../pki/types.js';
-import { finding, type Finding } from '../finding.js';
+import { finding, titleText, type Finding } from '../finding.js';
 import type { CertRequestProbe } from './cert-request.js';
 import type { Target } from './target.js';
 
@@ -35,7 +35,7 @@ export function serverFindings(s: ServerCheck): Finding[] {
     const c = expired ?? leaf;
     const isLeaf = c === leaf;
     const notYet = c !== undefined && Date.parse(c.notBefore) > s.now.getTime();
-    out.push(finding('server.expired', sev, `the server's ${isLeaf ? 'certificate' : `CA certificate "${c?.subject}"`} ${notYet ? `is not valid until ${c?.notBefore}` : `expired on ${c?.notAfter ?? '?'}`}${insecureNote}`,
+    out.push(finding('server.expired', sev, `the server's ${isLeaf ? 'certificate' : `CA certificate "${titleText(c?.subject ?? '?')}"`} ${notYet ? `is not valid until ${c?.notBefore}` : `expired on ${c?.notAfter ?? '?'}`}${insecureNote}`,
       `Clients refuse an expired server certificate: curl says "(60) SSL certificate problem: certificate has expired". This is the server's certificate, not the client's: the server's operator must renew it.`,
       'renew the server certificate (and deploy it with its chain); check the clock on this machine too: date -u', { ...chainEv, subject: c?.subject ?? null, notBefore: c?.notBefore ?? null, notAfter: c?.notAfter ?? null }));
   }
@@ -106,7 +106,7 @@ export function clientRequestFindings(c: ClientRequestCheck): Finding[] {
     const listed = new Set(cas.map((n) => n.toLowerCase()));
     const names = c.clientChain.flatMap((x) => [x.issuer, x.subject]);
     if (!names.some((n) => listed.has(n.toLowerCase()))) {
-      out.push(finding('tls.ca-not-accepted', c.serverAccepted ? 'warning' : 'error', `the server does not list the client certificate's issuer "${leaf.issuer}" among the CAs it accepts`,
+      out.push(finding('tls.ca-not-accepted', c.serverAccepted ? 'warning' : 'error', `the server does not list the client certificate's issuer "${titleText(leaf.issuer)}" among the CAs it accepts`,
         `In its CertificateRequest the server names the CAs whose certificates it accepts (for OpenSSL-based servers: the subjects in its truststore). Neither the issuer nor any CA of the client's chain is among them, so the server will most likely refuse the certificate (alert unknown_ca, a 403, or a closed connection). OpenSSL clients (curl, Node, mtlsgate) send the configured certificate anyway; Java, Go, .NET, browsers and other clients that pick a certificate by this list send none at all.${c.serverAccepted ? ' This server accepted it nonetheless: its list is incomplete or it trusts more than it names.' : ''}`,
         `get a client certificate issued by one of the listed CAs, or add "${leaf.issuer}" (and its root) to the server's truststore\nopenssl s_client -connect ${t.connectHost}:${t.connectPort} -servername ${t.host} </dev/null 2>/dev/null | sed -n '/Acceptable client certificate CA names/,/Requested Signature/p'`,
         { clientIssuer: leaf.issuer, clientChain: c.clientChain.map((x) => x.subject), acceptableCAs: firstCAs(cas) }));
