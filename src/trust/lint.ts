@@ -12,7 +12,7 @@ import { colonHex } from '../pki/cert.js';
 import { isPrivateKeyLabel } from '../pki/key.js';
 import { DEFAULT_POLICY, insecureSignature, isCa, unmodelledExtension, weakKey } from '../policy/rules.js';
 import { likelyIssued, looksSelfSigned, timeValid } from '../policy/chain.js';
-import { finding } from '../doctor/finding.js';
+import { finding, titleText } from '../doctor/finding.js';
 import type { Finding } from '../doctor/finding.js';
 import { MAX_CA_NAMES_BYTES, caNamesBytes, type Truststore } from './truststore.js';
 import { listCommand, localName, removeCommand, shq, showCommand } from './commands.js';
@@ -417,7 +417,7 @@ function incompleteChainFindings(ctx: LintContext): Finding[] {
       finding(
         'truststore.incomplete-chain',
         'warning',
-        `${label(ctx, i)}: its issuer ${c.info.issuer} is not in the bundle`,
+        `${label(ctx, i)}: its issuer ${titleText(c.info.issuer)} is not in the bundle`,
         'API Gateway builds a client\'s chain from the truststore alone and ignores intermediates the client sends: ' +
           'every CA from the issuing one up to the self-signed root must be in the bundle. Clients issued under this ' +
           'certificate are denied with "Could not find issuer for certificate".' +
@@ -526,7 +526,7 @@ function sameSubjectFindings(ctx: LintContext): Finding[] {
       finding(
         'truststore.same-subject-different-key',
         'warning',
-        `certificates ${list.join(', ')} share the subject ${first.info.subject || '(empty)'} but have ${keys.size} different keys`,
+        `certificates ${list.join(', ')} share the subject ${titleText(first.info.subject) || '(empty)'} but have ${keys.size} different keys`,
         'Two CAs with one name and different keys: OpenSSL picks an issuer by name (and key id when present) and takes ' +
           'the first that is currently valid, so a client signed by the other key can fail with "certificate signature ' +
           'failure". API Gateway also refuses such bundles: "The certificate subject conflicts with an existing ' +
@@ -548,7 +548,7 @@ function sameSubjectFindings(ctx: LintContext): Finding[] {
 // ---- naming, evidence and commands ----
 
 function label(ctx: LintContext, i: number): string {
-  return `certificate ${i} (${ctx.certs[i]!.info.subject || 'empty subject'})`;
+  return `certificate ${i} (${titleText(ctx.certs[i]!.info.subject) || 'empty subject'})`;
 }
 
 function evidenceOf(ctx: LintContext, i: number): Finding['evidence'] {

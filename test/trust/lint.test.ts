@@ -347,3 +347,14 @@ test('lint also works on a truststore built without a file (the gateway path)', 
   assert.ok(f);
   assert.match(f.fix, /cat issuer-ca\.pem >> truststore\.pem/);
 });
+
+test('a CA with a 20,000-character subject: lint titles stay one short line, the evidence keeps the whole name', async () => {
+  const subject = `CN=long,${Array.from({ length: 300 }, (_, i) => `OU=${String(i).padStart(3, '0')}${'q'.repeat(60)}`).join(',')}`;
+  const orphan = await ca(subject, await ca('CN=Missing Parent', root));
+  const findings = lintOf(orphan);
+  const f = only(findings, 'truststore.incomplete-chain')[0];
+  assert.ok(f, findings.map((x) => x.id).join(', '));
+  assert.ok(f.title.length < 700, `a ${f.title.length}-character title`);
+  assert.match(f.title, /\.\.\. \(\d+ characters\)/);
+  assert.ok(String(f.evidence.subject).length > 20_000, 'the evidence has the whole subject');
+});
