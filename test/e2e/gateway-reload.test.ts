@@ -307,6 +307,8 @@ test('reload re-reads the config: a domain added and removed, a broken config ch
     writeFileSync(gw.configPath, JSON.stringify(cfg));
     const mark = gw.mark();
     await reloadOk();
+    // The log lines come on the child's stdout, the reload's answer on another socket: wait for them, in any order.
+    await gw.waitForLog(() => loaded(mark).length >= 2, { from: mark, timeoutMs: 3000 }).catch(() => undefined);
     assert.deepEqual(loaded(mark).map((l) => l.domain).sort(), [ADDED, DOMAIN]);
     assert.equal((await request(added, false)).status, 200, 'the added domain serves');
     assert.equal((await request(client, false)).status, 200);
