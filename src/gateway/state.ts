@@ -13,7 +13,7 @@ import { lintTruststore } from '../trust/lint.js';
 import { sourceFor } from '../trust/sources/index.js';
 import type { DomainConfig, GatewayConfig } from './config.js';
 import { makeRoutes, type Route } from './routes.js';
-import type { VerifyContext } from './verify.js';
+import { boundedCache, type VerifyContext } from './verify.js';
 
 export interface DomainState {
   name: string;
@@ -106,7 +106,7 @@ export async function buildDomain(cfg: GatewayConfig, d: DomainConfig): Promise<
     name,
     config: d,
     secureContext,
-    verify: { generation: ++generationCounter, truststore, policy, oracle, cache: new Map(), cacheBytes: 0 },
+    verify: { generation: ++generationCounter, truststore, policy, oracle, cache: boundedCache() },
     routes: makeRoutes(d.basePathMappings),
     truststoreVersion: fetched.version,
     truststoreCertificates: truststore.certs.length,

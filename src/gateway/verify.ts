@@ -43,10 +43,34 @@ export interface VerifyContext {
   policy: PolicyOptions;
   /** handshake: OpenSSL verified against this truststore in the handshake; model: it did not (see state.ts). */
   oracle: 'handshake' | 'model';
-  /** Per truststore generation: chain fingerprints + OpenSSL code -> verdict and the backend's identity headers. */
-  cache: Map<string, { verdict: Verdict; headers: Record<string, string>; expires: number }>;
-  /** Characters held by `cache` (keys and header values): bounded as the certificate caches are. */
-  cacheBytes: number;
+  /**
+   * Per truststore generation: chain fingerprints + OpenSSL code -> verdict and the backend's identity headers,
+   * bounded by the characters of keys and header values as the certificate caches are by DER bytes.
+   */
+  cache: BoundedCache<{ verdict: Verdict; headers: Record<string, string>; expires: number }>;
+}
+
+/**
+ * A map bounded in entries and in bytes, cleared when a new entry would pass either: these caches are filled by
+ * what clients send, so a client choosing large certificates must not grow them without bound.
+ */
+export interface BoundedCache<V> {
+  map: Map<string, V>;
+  bytes: number;
+}
+
+export function boundedCache<V>(): BoundedCache<V> {
+  return { map: new Map(), bytes: 0 };
+}
+
+/** A replaced entry's bytes stay counted until the next clear: an overestimate, safe. */
+function cachePut<V>(c: BoundedCache<V>, key: string, value: V, bytes: number): void {
+  if (c.map.size >= CACHE_MAX || c.bytes + bytes > CACHE_MAX_BYTES) {
+    c.map.clear();
+    c.bytes = 0;
+  }
+  c.map.set(key, value);
+  c.bytes += bytes;
 }
 
 export const NO_CERTIFICATE: Verdict = denied('No required SSL certificate was sent', OWN_CODES.noCertificate);
@@ -55,33 +79,27 @@ const CACHE_MAX = 10_000;
 /**
  * The certificate caches are filled before any verdict, so by any client: bounded in DER bytes too, not only in
  * entries, or 10,000 distinct 60 kB certificates (one handshake each, no trust needed) held gigabytes once parsed.
+ * The verdict cache's identity headers carry what a trusted client sent after its certificate: the same bound.
  */
 const CACHE_MAX_BYTES = 16 * 1024 * 1024;
 /** Validity is time-dependent: a cached verdict is re-derived at least this often. */
 const CACHE_TTL_MS = 60_000;
 
 /** Parsed certificates by SHA-256 fingerprint, shared by all domains: a reconnecting client is not parsed again. */
-const certCache = new Map<string, Cert>();
-let certCacheBytes = 0;
+const certCache = boundedCache<Cert>();
 /**
  * What each client sent after its certificate, by the certificate's fingerprint. A resumed session carries only the
  * client's own certificate; its intermediates, seen at the full handshake, still go to the backend (client-cert-chain)
  * and serve the model as untrusted candidates (safe: every signature on a path is checked).
  */
-const sentByLeaf = new Map<string, Cert[]>();
-let sentByLeafBytes = 0;
+const sentByLeaf = boundedCache<Cert[]>();
 
 function certOf(x: X509Certificate): Cert {
   const key = x.fingerprint256;
-  let c = certCache.get(key);
+  let c = certCache.map.get(key);
   if (!c) {
     c = parseCert(x.raw);
-    if (certCache.size >= CACHE_MAX || certCacheBytes + c.der.length > CACHE_MAX_BYTES) {
-      certCache.clear();
-      certCacheBytes = 0;
-    }
-    certCache.set(key, c);
-    certCacheBytes += c.der.length;
+    cachePut(certCache, key, c, c.der.length);
   }
   return c;
 }
@@ -133,23 +151,17 @@ export function verifyConnection(socket: TLSSocket, ctx: VerifyContext): Connect
   if (chain === null) return { generation: ctx.generation, verdict: NO_CERTIFICATE, client: null, openssl };
   const leafFp = chain.leaf.info.fingerprintSha256;
   if (!resumed && chain.sent.length > 0) {
-    // Counted as added (a replaced entry's bytes stay counted until the next clear: an overestimate, safe).
     let bytes = 0;
     for (const c of chain.sent) bytes += c.der.length;
-    if (sentByLeaf.size >= CACHE_MAX || sentByLeafBytes + bytes > CACHE_MAX_BYTES) {
-      sentByLeaf.clear();
-      sentByLeafBytes = 0;
-    }
-    sentByLeaf.set(leafFp, chain.sent);
-    sentByLeafBytes += bytes;
+    cachePut(sentByLeaf, leafFp, chain.sent, bytes);
   } else if (resumed) {
-    chain.sent = sentByLeaf.get(leafFp) ?? [];
+    chain.sent = sentByLeaf.map.get(leafFp) ?? [];
   }
   let key = leafFp;
   for (const c of chain.sent) key += `,${c.info.fingerprintSha256}`;
   key += openssl === null ? '|model' : `|${openssl.code ?? 'ok'}`;
   const now = Date.now();
-  let hit = ctx.cache.get(key);
+  let hit = ctx.cache.map.get(key);
   if (!hit || hit.expires < now) {
     const analysis = analyzeChain(chain.leaf, chain.sent, ctx.truststore, ctx.policy, new Date(now));
     const verdict = openssl === null ? decideWithoutHandshake(analysis) : decide(analysis, openssl);
@@ -158,12 +170,7 @@ export function verifyConnection(socket: TLSSocket, ctx: VerifyContext): Connect
     // (Client-Cert-Chain): a new large extra certificate on each handshake must not grow this without bound.
     let bytes = key.length;
     for (const name in hit.headers) bytes += hit.headers[name]!.length;
-    if (ctx.cache.size >= CACHE_MAX || ctx.cacheBytes + bytes > CACHE_MAX_BYTES) {
-      ctx.cache.clear();
-      ctx.cacheBytes = 0;
-    }
-    ctx.cache.set(key, hit);
-    ctx.cacheBytes += bytes;
+    cachePut(ctx.cache, key, hit, bytes);
   }
   const client: ClientIdentity = { leaf: chain.leaf, sent: chain.sent, headers: hit.headers };
   return { generation: ctx.generation, verdict: hit.verdict, client, openssl };
