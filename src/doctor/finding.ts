@@ -1,4 +1,6 @@
 /** A doctor finding: what is wrong, the evidence, and the commands that fix it. Checks return these; renderers print them. */
+import { cutText } from '../text.js';
+
 export type Severity = 'error' | 'warning' | 'info';
 
 export interface Finding {
@@ -37,7 +39,5 @@ export const TITLE_TEXT_MAX = 300;
  * 100 KB subject; the evidence keeps the whole value.
  */
 export function titleText(s: string): string {
-  if (s.length <= TITLE_TEXT_MAX) return s;
-  const chars = Array.from(s);
-  return chars.length <= TITLE_TEXT_MAX ? s : `${chars.slice(0, TITLE_TEXT_MAX).join('')}... (${chars.length} characters)`;
+  return cutText(s, TITLE_TEXT_MAX);
 }

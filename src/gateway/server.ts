@@ -21,6 +21,7 @@ import { handleAdmin, type AdminDeps } from './admin.js';
 import { randomTicketKeys, readTicketKeys, ticketKeyRing } from './ticket-keys.js';
 import { unmodelledExtension } from '../policy/rules.js';
 import { MAX_CA_NAMES_BYTES, caNamesBytes } from '../trust/truststore.js';
+import { cutText } from '../text.js';
 
 export interface ReloadResult {
   ok: boolean;
@@ -532,7 +533,7 @@ function resumptionOff(state: GatewayState): string | null {
  */
 const LOG_FIELD_MAX = 1024;
 function logField(s: string): string {
-  return s.length <= LOG_FIELD_MAX ? s : `${s.slice(0, LOG_FIELD_MAX)}... (${s.length} characters)`;
+  return cutText(s, LOG_FIELD_MAX);
 }
 
 /**
