@@ -41,3 +41,11 @@ export const TITLE_TEXT_MAX = 300;
 export function titleText(s: string): string {
   return cutText(s, TITLE_TEXT_MAX);
 }
+
+/**
+ * At most `max` items of a list a client or server chose the length of, then one `... and N more<tail>` item: for
+ * evidence and report lines (the JSON fields that hold the whole list stay whole).
+ */
+export function firstItems(items: string[], max: number, tail = ''): string[] {
+  return items.length > max ? [...items.slice(0, max), `... and ${items.length - max} more${tail}`] : items;
+}

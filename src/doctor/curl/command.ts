@@ -3,7 +3,7 @@
  * only ever sent over TLS), options curl would refuse, no client certificate at all, a Host header expected to
  * change which certificate the server presents, -k taken for a client-certificate fix.
  */
-import { finding, type Finding } from '../finding.js';
+import { finding, firstItems, type Finding } from '../finding.js';
 import { effectiveUrl, type CurlCommand } from './parse.js';
 
 export function checkCommand(c: CurlCommand): Finding[] {
@@ -24,7 +24,8 @@ export function checkCommand(c: CurlCommand): Finding[] {
         'A client certificate is only ever sent in a TLS handshake: over plain HTTP curl ignores --cert, and a mutual-TLS endpoint is not on that port anyway.', `curl ... 'https://${url.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '')}'`, { url, scheme: u.scheme }));
     }
     if (c.urls.length > 1) {
-      out.push(finding('curl.several-urls', 'info', `the command has ${c.urls.length} URLs; curl fetches each, the live probe tries the first`, 'A word meant as an option\'s value (an unquoted header, a data string split at a space) can also end up read as a URL.', '', { urls: firstUrls(c.urls) }));
+      // A line can hold 250,000 words: the evidence keeps 20 URLs; curl.urls in the JSON has them all.
+      out.push(finding('curl.several-urls', 'info', `the command has ${c.urls.length} URLs; curl fetches each, the live probe tries the first`, 'A word meant as an option\'s value (an unquoted header, a data string split at a space) can also end up read as a URL.', '', { urls: firstItems(c.urls, 20) }));
     }
   }
   if (c.cert === null) {
@@ -47,9 +48,4 @@ export function checkCommand(c: CurlCommand): Finding[] {
 function shortList(words: string[]): string {
   const shown = words.slice(0, 5).map((w) => (w.length > 60 ? `${w.slice(0, 57)}...` : w));
   return shown.join(', ') + (words.length > 5 ? ` and ${words.length - 5} more` : '');
-}
-
-/** At most 20 URLs in evidence (a line can hold 250,000 words); curl.urls in the JSON has them all. */
-function firstUrls(urls: string[]): string[] {
-  return urls.length > 20 ? [...urls.slice(0, 20), `... and ${urls.length - 20} more`] : urls;
 }

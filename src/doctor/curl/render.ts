@@ -4,6 +4,7 @@
  */
 import { createColors } from 'picocolors';
 import { renderFindings } from '../render.js';
+import { firstItems } from '../finding.js';
 import { renderReport } from '../render-report.js';
 import { effectiveUrl, type CurlCommand } from './parse.js';
 import type { CurlDoctorReport } from './run.js';
@@ -42,7 +43,7 @@ function describeCommand(cmd: CurlCommand): Array<[string, string]> {
   if (cmd.tlsMin || cmd.tlsMax) out.push(['TLS', `${cmd.tlsMin ? `at least ${cmd.tlsMin}` : ''}${cmd.tlsMin && cmd.tlsMax ? ', ' : ''}${cmd.tlsMax ? `at most ${cmd.tlsMax}` : ''}`]);
   if (cmd.proxy) out.push(['proxy', cmd.proxy]);
   if (cmd.ignored.length) out.push(['ignored', cmd.ignored.join(' ')]);
-  if (cmd.unknown.length) out.push(['unknown', cmd.unknown.slice(0, 20).join(' ') + (cmd.unknown.length > 20 ? ` ... and ${cmd.unknown.length - 20} more` : '')]);
+  if (cmd.unknown.length) out.push(['unknown', firstItems(cmd.unknown, 20).join(' ')]);
   for (const n of cmd.notes) out.push(['note', n]);
   return out;
 }

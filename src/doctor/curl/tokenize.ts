@@ -11,6 +11,7 @@
  * ^ or ` at the end of a line joins lines.
  */
 import { UserError } from '../../errors.js';
+import { firstItems } from '../finding.js';
 
 export type Dialect = 'posix' | 'windows';
 
@@ -63,8 +64,7 @@ const MAX_NOTES = 20;
 
 /** One note per distinct thing, at most MAX_NOTES: a pasted line with 200,000 redirections gets a short report. */
 function capNotes(notes: string[]): string[] {
-  const distinct = [...new Set(notes)];
-  return distinct.length > MAX_NOTES ? [...distinct.slice(0, MAX_NOTES), `... and ${distinct.length - MAX_NOTES} more notes like these`] : distinct;
+  return firstItems([...new Set(notes)], MAX_NOTES, ' notes like these');
 }
 
 /** `TOKEN=...` pasted before curl: the name stays, a value that looks like a secret (by its name) is not shown. */

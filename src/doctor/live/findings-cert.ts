@@ -1,6 +1,6 @@
 /** Findings about certificates on the wire: the server's chain, and the client certificate the server asks for. */
 import type { CertInfo } from '../../pki/types.js';
-import { finding, titleText, type Finding } from '../finding.js';
+import { finding, firstItems, titleText, type Finding } from '../finding.js';
 import type { CertRequestProbe } from './cert-request.js';
 import type { Target } from './target.js';
 
@@ -106,16 +106,12 @@ export function clientRequestFindings(c: ClientRequestCheck): Finding[] {
     const listed = new Set(cas.map((n) => n.toLowerCase()));
     const names = c.clientChain.flatMap((x) => [x.issuer, x.subject]);
     if (!names.some((n) => listed.has(n.toLowerCase()))) {
+      // A hostile server can name thousands of CAs (64 KiB of them): the evidence keeps 20, tls.acceptableCAs all.
       out.push(finding('tls.ca-not-accepted', c.serverAccepted ? 'warning' : 'error', `the server does not list the client certificate's issuer "${titleText(leaf.issuer)}" among the CAs it accepts`,
         `In its CertificateRequest the server names the CAs whose certificates it accepts (for OpenSSL-based servers: the subjects in its truststore). Neither the issuer nor any CA of the client's chain is among them, so the server will most likely refuse the certificate (alert unknown_ca, a 403, or a closed connection). OpenSSL clients (curl, Node, mtlsgate) send the configured certificate anyway; Java, Go, .NET, browsers and other clients that pick a certificate by this list send none at all.${c.serverAccepted ? ' This server accepted it nonetheless: its list is incomplete or it trusts more than it names.' : ''}`,
         `get a client certificate issued by one of the listed CAs, or add "${leaf.issuer}" (and its root) to the server's truststore\nopenssl s_client -connect ${t.connectHost}:${t.connectPort} -servername ${t.host} </dev/null 2>/dev/null | sed -n '/Acceptable client certificate CA names/,/Requested Signature/p'`,
-        { clientIssuer: leaf.issuer, clientChain: c.clientChain.map((x) => x.subject), acceptableCAs: firstCAs(cas) }));
+        { clientIssuer: leaf.issuer, clientChain: c.clientChain.map((x) => x.subject), acceptableCAs: firstItems(cas, 20, ' (all in tls.acceptableCAs)') }));
     }
   }
   return out;
-}
-
-/** A hostile server can list thousands of CA names (64 KiB of them): the evidence keeps 20; tls.acceptableCAs has all. */
-function firstCAs(cas: string[]): string[] {
-  return cas.length > 20 ? [...cas.slice(0, 20), `... and ${cas.length - 20} more (all in tls.acceptableCAs)`] : cas;
 }
