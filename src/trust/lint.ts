@@ -60,6 +60,7 @@ function isPinnedLeaf(c: Cert): boolean {
 
 export function lintTruststore(ts: Truststore, file?: LoadedFile, now: Date = new Date()): Finding[] {
   const ctx = lintContext(ts, file, now);
+  const namesBytes = caNamesBytes(ts);
   return [
     ...privateKeyFindings(ctx),
     ...duplicateFindings(ctx),
@@ -69,14 +70,13 @@ export function lintTruststore(ts: Truststore, file?: LoadedFile, now: Date = ne
     ...incompleteChainFindings(ctx),
     ...tooDeepFindings(ctx),
     ...sameSubjectFindings(ctx),
-    ...caNamesFindings(ts),
-    ...constraintsNotJudgedFindings(ctx, ts),
+    ...caNamesFindings(ts, namesBytes),
+    ...constraintsNotJudgedFindings(ctx, namesBytes),
   ];
 }
 
 /** The CA names would not fit in a TLS CertificateRequest: what that means for servers that name them. */
-function caNamesFindings(ts: Truststore): Finding[] {
-  const bytes = caNamesBytes(ts);
+function caNamesFindings(ts: Truststore, bytes: number): Finding[] {
   if (bytes <= MAX_CA_NAMES_BYTES) return [];
   return [
     finding(
@@ -95,8 +95,8 @@ function caNamesFindings(ts: Truststore): Finding[] {
  * constraints (see policy/rules.ts unmodelledExtension): a chain through a CA carrying them is refused
  * (MTLSGATE_UNMODELLED_EXTENSION) where OpenSSL would check them. Said before deployment, not found in the logs.
  */
-function constraintsNotJudgedFindings(ctx: LintContext, ts: Truststore): Finding[] {
-  if (caNamesBytes(ts) <= MAX_CA_NAMES_BYTES) return [];
+function constraintsNotJudgedFindings(ctx: LintContext, namesBytes: number): Finding[] {
+  if (namesBytes <= MAX_CA_NAMES_BYTES) return [];
   const hit: { i: number; what: string }[] = [];
   for (const i of ctx.unique) {
     const what = unmodelledExtension(ctx.certs[i]!);
