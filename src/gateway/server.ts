@@ -20,7 +20,7 @@ import type { Logger } from './log.js';
 import { handleAdmin, type AdminDeps } from './admin.js';
 import { randomTicketKeys, readTicketKeys, ticketKeyRing } from './ticket-keys.js';
 import { unmodelledExtension } from '../policy/rules.js';
-import { MAX_CA_NAMES_BYTES, caNamesBytes } from '../trust/truststore.js';
+import { MAX_CA_NAMES_BYTES } from '../trust/truststore.js';
 import { cutText } from '../text.js';
 
 export interface ReloadResult {
@@ -594,7 +594,7 @@ function logTruststores(log: Logger, state: GatewayState, before: GatewayState |
     log.info({ domain: d.name, truststore: d.config.mutualTls.truststoreUri, version: d.truststoreVersion, certificates: d.truststoreCertificates }, 'truststore loaded');
     if (d.verify.oracle === 'model') {
       log.warn(
-        { domain: d.name, certificates: d.truststoreCertificates, caNamesBytes: caNamesBytes(d.verify.truststore) },
+        { domain: d.name, certificates: d.truststoreCertificates, caNamesBytes: d.verify.truststore.caNamesBytes },
         `truststore too large to name in the TLS handshake (CA names over ${MAX_CA_NAMES_BYTES} bytes): clients are not told which CAs are trusted, and mtlsgate's policy verifies their chains itself`,
       );
     }

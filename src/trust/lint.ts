@@ -14,7 +14,7 @@ import { DEFAULT_POLICY, insecureSignature, isCa, unmodelledExtension, weakKey }
 import { likelyIssued, looksSelfSigned, timeValid } from '../policy/chain.js';
 import { finding, titleText } from '../doctor/finding.js';
 import type { Finding } from '../doctor/finding.js';
-import { MAX_CA_NAMES_BYTES, caNamesBytes, type Truststore } from './truststore.js';
+import { MAX_CA_NAMES_BYTES, type Truststore } from './truststore.js';
 import { listCommand, localName, removeCommand, shq, showCommand } from './commands.js';
 
 /** `truststore.expires-soon` fires this many days before notAfter. */
@@ -60,7 +60,6 @@ function isPinnedLeaf(c: Cert): boolean {
 
 export function lintTruststore(ts: Truststore, file?: LoadedFile, now: Date = new Date()): Finding[] {
   const ctx = lintContext(ts, file, now);
-  const namesBytes = caNamesBytes(ts);
   return [
     ...privateKeyFindings(ctx),
     ...duplicateFindings(ctx),
@@ -70,13 +69,14 @@ export function lintTruststore(ts: Truststore, file?: LoadedFile, now: Date = ne
     ...incompleteChainFindings(ctx),
     ...tooDeepFindings(ctx),
     ...sameSubjectFindings(ctx),
-    ...caNamesFindings(ts, namesBytes),
-    ...constraintsNotJudgedFindings(ctx, namesBytes),
+    ...caNamesFindings(ts),
+    ...constraintsNotJudgedFindings(ctx, ts),
   ];
 }
 
 /** The CA names would not fit in a TLS CertificateRequest: what that means for servers that name them. */
-function caNamesFindings(ts: Truststore, bytes: number): Finding[] {
+function caNamesFindings(ts: Truststore): Finding[] {
+  const bytes = ts.caNamesBytes;
   if (bytes <= MAX_CA_NAMES_BYTES) return [];
   return [
     finding(
@@ -95,8 +95,8 @@ function caNamesFindings(ts: Truststore, bytes: number): Finding[] {
  * constraints (see policy/rules.ts unmodelledExtension): a chain through a CA carrying them is refused
  * (MTLSGATE_UNMODELLED_EXTENSION) where OpenSSL would check them. Said before deployment, not found in the logs.
  */
-function constraintsNotJudgedFindings(ctx: LintContext, namesBytes: number): Finding[] {
-  if (namesBytes <= MAX_CA_NAMES_BYTES) return [];
+function constraintsNotJudgedFindings(ctx: LintContext, ts: Truststore): Finding[] {
+  if (ts.caNamesBytes <= MAX_CA_NAMES_BYTES) return [];
   const hit: { i: number; what: string }[] = [];
   for (const i of ctx.unique) {
     const what = unmodelledExtension(ctx.certs[i]!);

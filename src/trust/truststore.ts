@@ -15,20 +15,27 @@ export interface Truststore {
   readonly bySubject: ReadonlyMap<string, readonly Cert[]>;
   /** DER SHA-256 fingerprints, for "this exact certificate is in the truststore". */
   readonly fingerprints: ReadonlySet<string>;
+  /** The size of the CA name list a TLS server trusting these certificates sends in its CertificateRequest. */
+  readonly caNamesBytes: number;
 }
 
 export function makeTruststore(source: string, certs: readonly Cert[]): Truststore {
   const bySubject = new Map<string, Cert[]>();
   const fingerprints = new Set<string>();
   const blocks: string[] = [];
+  // TLS carries each CA name as its DER subject with a 2-byte length (see MAX_CA_NAMES_BYTES). Truststore
+  // certificates are parsed ones (parseCert walked them already), so splitCertificate cannot throw.
+  let caNames = 0;
   for (const c of certs) {
+    const { subject } = splitCertificate(c.der);
+    caNames += 2 + subject.end - subject.start;
     const list = bySubject.get(c.x509.subject);
     if (list) list.push(c);
     else bySubject.set(c.x509.subject, [c]);
     fingerprints.add(c.info.fingerprintSha256);
     blocks.push(c.x509.toString());
   }
-  return { source, certs, pem: blocks.join(''), bySubject, fingerprints };
+  return { source, certs, pem: blocks.join(''), bySubject, fingerprints, caNamesBytes: caNames };
 }
 
 /**
@@ -38,22 +45,11 @@ export function makeTruststore(source: string, certs: readonly Cert[]): Truststo
  */
 export const MAX_CA_NAMES_BYTES = 65_535;
 
-/** The size of the CA name list a TLS server trusting these certificates sends in its CertificateRequest. */
-export function caNamesBytes(store: Truststore): number {
-  let total = 0;
-  for (const c of store.certs) {
-    // Truststore certificates are parsed ones (parseCert walked them already), so this cannot throw.
-    const { subject } = splitCertificate(c.der);
-    total += 2 + subject.end - subject.start;
-  }
-  return total;
-}
-
 /**
  * Whether OpenSSL can be given this truststore for the handshake (`handshake`: its verdict is then the socket's),
  * or the policy's model must judge chains against it (`model`: the names would not fit in a CertificateRequest).
  * The gateway and the doctor both ask this, so they judge such a truststore the same way.
  */
 export function truststoreOracle(store: Truststore): 'handshake' | 'model' {
-  return caNamesBytes(store) > MAX_CA_NAMES_BYTES ? 'model' : 'handshake';
+  return store.caNamesBytes > MAX_CA_NAMES_BYTES ? 'model' : 'handshake';
 }
