@@ -6,7 +6,7 @@
  * The result per case is SUCCESS or FAILURE (SKIPPED for a request OpenSSL has no knob for) with a one-line
  * context: the code the model predicts, or the parse / name / depth problem, and the path it built.
  *
- * Data: `shared/limbo/` beside the clone (read-only in CI). A missing file is an error, never a skip.
+ * Data: `test/limbo/data/` (vendored, Apache-2.0, see its NOTICE). A missing file is an error, never a skip.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,7 @@ import { predictOpenSsl } from '../../src/policy/openssl-model.js';
 import type { Purpose } from '../../src/policy/rules.js';
 
 export const LIMBO_FILE = 'limbo-2023-12-02-ddc40b4.json';
-export const LIMBO_URL = new URL(`../../../shared/limbo/${LIMBO_FILE}`, import.meta.url);
+export const LIMBO_URL = new URL(`./data/${LIMBO_FILE}`, import.meta.url);
 export const LIMBO_PATH = fileURLToPath(LIMBO_URL);
 
 export type LimboResult = 'SUCCESS' | 'FAILURE';
@@ -66,8 +66,7 @@ export interface CaseResult {
 export function loadLimbo(path: string = LIMBO_PATH): LimboFile {
   if (!existsSync(path)) {
     throw new Error(
-      `x509-limbo data not found at ${path}: the limbo suite needs shared/limbo/${LIMBO_FILE} beside the clone ` +
-        '(see docs/limbo.md)',
+      `x509-limbo data not found at ${path}: the limbo suite needs test/limbo/data/${LIMBO_FILE} (see docs/limbo.md)`,
     );
   }
   const data = JSON.parse(readFileSync(path, 'utf8')) as LimboFile;
