@@ -8,6 +8,17 @@ interface VerifyHandle {
 }
 
 /**
+ * Node 24 appends a hint to some verify errors ("self-signed certificate; if the root CA is installed locally, try
+ * running Node.js with --use-system-ca"): it is about Node's own client trust, not a gateway's, so OpenSSL's text is
+ * kept alone (docs/node-openssl.md).
+ */
+const NODE_HINT = /; if the root CA is installed locally, try running Node\.js with --use-system-ca$/;
+
+export function openSslText(message: string): string {
+  return message.replace(NODE_HINT, '');
+}
+
+/**
  * `socket.authorizationError` holds only Node's code, which is UNSPECIFIED for most of OpenSSL's errors; the
  * handle's verifyError() (what Node itself builds authorizationError from) also carries OpenSSL's text, from
  * which the real code is recovered (CA_MD_TOO_WEAK, EE_KEY_TOO_SMALL, ...).
@@ -17,6 +28,6 @@ export function opensslResultOf(socket: TLSSocket): OpenSslResult {
   const handle = (socket as unknown as { _handle?: VerifyHandle })._handle;
   const err = handle?.verifyError?.() ?? null;
   const raw = typeof socket.authorizationError === 'string' ? socket.authorizationError : (err?.code ?? null);
-  const message = err?.message ?? null;
+  const message = err?.message ? openSslText(err.message) : null;
   return { authorized: false, code: normalizeNodeCode(raw, message), message };
 }

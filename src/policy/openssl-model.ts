@@ -2,7 +2,7 @@
  * A model of what Node's TLS server reports as `authorizationError` for a client chain. Node's verify callback
  * accepts every error and reads the last one afterwards (node-tls-notes.md), so the prediction replays OpenSSL
  * 3.0's verify_chain order and keeps the last error:
- *   build_chain -> check_extensions (leaf up) -> check_auth_level (security level 1) -> internal_verify (root down:
+ *   build_chain -> check_extensions (leaf up) -> check_auth_level (SECURITY_LEVEL) -> internal_verify (root down:
  *   signature, then validity of each certificate).
  * It serves the doctor when no private key is given; where a key is given the real handshake is the oracle and
  * the test suite checks that this model agrees with it on every fixture.
@@ -14,9 +14,21 @@ import { constraintDefects, unanchoredCode, type Purpose } from './rules.js';
 import { opensslText } from './defect.js';
 import type { OpenSslResult } from './verdict.js';
 
-/** Security level 1 (Node's default): 80-bit keys and digests; SHA-1 and MD5 signatures fail it. */
-const LEVEL1_MIN_RSA = 1024;
-const LEVEL1_MIN_EC = 160;
+/**
+ * OpenSSL's default security level, which Node's TLS server applies to a client chain (check_auth_level): 1 up
+ * to OpenSSL 3.1 (Node 20), 2 from OpenSSL 3.2 (Node 22 and 24). docs/node-openssl.md, test/policy/seclevel.test.ts.
+ */
+export const SECURITY_LEVEL: 1 | 2 = opensslAtLeast(process.versions.openssl ?? '0', 3, 2) ? 2 : 1;
+
+/** Smallest RSA/DSA and EC keys each level accepts: 80-bit (level 1) and 112-bit (level 2) security. */
+const MIN_KEY_BITS = { 1: { rsa: 1024, ec: 160 }, 2: { rsa: 2048, ec: 224 } } as const;
+
+export function opensslAtLeast(version: string, major: number, minor: number): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(version);
+  if (!m) return false;
+  const [maj, min] = [Number(m[1]), Number(m[2])];
+  return maj > major || (maj === major && min >= minor);
+}
 
 export function predictOpenSsl(chain: Chain, now: Date, purpose: Purpose = 'sslclient'): OpenSslResult {
   const events: string[] = [];
@@ -28,8 +40,8 @@ export function predictOpenSsl(chain: Chain, now: Date, purpose: Purpose = 'sslc
   for (const d of constraintDefects(chain, purpose)) events.push(d.code);
 
   chain.certs.forEach((c, i) => {
-    if (!level1Key(c)) events.push(i === 0 ? 'EE_KEY_TOO_SMALL' : 'CA_KEY_TOO_SMALL');
-    if (i < n - 1 && !level1Digest(c)) events.push('CA_MD_TOO_WEAK');
+    if (!keyMeetsLevel(c)) events.push(i === 0 ? 'EE_KEY_TOO_SMALL' : 'CA_KEY_TOO_SMALL');
+    if (i < n - 1 && !digestMeetsLevel(c)) events.push('CA_MD_TOO_WEAK');
   });
 
   internalVerify(chain, now, events);
@@ -69,14 +81,15 @@ function timeEvent(c: Cert, now: Date, events: string[]): void {
   else if (Date.parse(c.info.notAfter) < t) events.push('CERT_HAS_EXPIRED');
 }
 
-function level1Key(c: Cert): boolean {
+function keyMeetsLevel(c: Cert, level: 1 | 2 = SECURITY_LEVEL): boolean {
   const k = c.info.publicKey;
-  if (k.type === 'rsa' || k.type === 'rsa-pss' || k.type === 'dsa') return k.bits >= LEVEL1_MIN_RSA;
-  if (k.type === 'ec') return k.bits >= LEVEL1_MIN_EC;
+  if (k.type === 'rsa' || k.type === 'rsa-pss' || k.type === 'dsa') return k.bits >= MIN_KEY_BITS[level].rsa;
+  if (k.type === 'ec') return k.bits >= MIN_KEY_BITS[level].ec;
   return true;
 }
 
-function level1Digest(c: Cert): boolean {
+/** OpenSSL 3 refuses MD5 and SHA-1 signatures at level 1 already; level 2 adds nothing for the digests in use. */
+function digestMeetsLevel(c: Cert): boolean {
   const h = c.info.signatureAlgorithm.hash;
   return h !== 'md5' && h !== 'sha1' && h !== 'md4' && h !== 'md2';
 }

@@ -4,6 +4,7 @@
  * the gateway and doctor agreement suites.
  */
 import { issue, type Issued, type IssueSpec } from '../../src/pki/generate.js';
+import { SECURITY_LEVEL } from '../../src/policy/openssl-model.js';
 
 export interface Scenario {
   name: string;
@@ -104,7 +105,8 @@ export async function buildScenarios(): Promise<Scenario[]> {
     s('SHA-1 signed leaf', sha1Leaf, [rsaRoot], INSECURE, 'CA_MD_TOO_WEAK'),
     s('SHA-1 signed intermediate', underSha1Int, [root, sha1Int], INSECURE, 'CA_MD_TOO_WEAK'),
     s('SHA-1 self-signature on the root', underSha1Root, [sha1Root], INSECURE, 'MTLSGATE_INSECURE_SIGNATURE'),
-    s('RSA-1024 leaf', rsa1024Leaf, [rsaRoot], INSECURE, 'MTLSGATE_WEAK_KEY'),
+    // OpenSSL 3.2+ (Node 22/24) refuses a 1024-bit key itself at its default security level 2; 3.0 left it to our rule.
+    s('RSA-1024 leaf', rsa1024Leaf, [rsaRoot], INSECURE, SECURITY_LEVEL >= 2 ? 'EE_KEY_TOO_SMALL' : 'MTLSGATE_WEAK_KEY'),
     s('no clientAuth EKU', await client({ extKeyUsage: ['serverAuth'] }), [root, int], 'unsuitable certificate purpose', 'INVALID_PURPOSE'),
     s('EKU anyExtendedKeyUsage only', await client({ extKeyUsage: ['anyExtendedKeyUsage'] }), [root, int], 'unsuitable certificate purpose', 'INVALID_PURPOSE'),
     s('root restricted to serverAuth', underServerOnlyRoot, [serverOnlyRoot], 'unsuitable certificate purpose', 'INVALID_PURPOSE'),
