@@ -75,4 +75,4 @@ function isLink(p) {
   }
 }
 
-main();
+if (process.argv[1] && join(process.argv[1]) === fileURLToPath(import.meta.url)) main();

@@ -21,4 +21,6 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
   npm ci --no-audit --no-fund
 fi
+# The Node the tests run on (docs/node-openssl.md); npm ci's prepare does it too, this covers a kept node_modules.
+node scripts/node-runtime.mjs
 npm run build --silent
