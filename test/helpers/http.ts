@@ -37,14 +37,19 @@ export interface NodeRequestOptions {
   headers?: OutgoingHttpHeaders;
   body?: Buffer | string;
   agent?: https.Agent | false;
-  /** Default DEFAULT@SECLEVEL=0 so SHA-1 and RSA-1024 client certificates can be sent and the gateway must refuse them. */
-  ciphers?: string;
+  /**
+   * Default DEFAULT@SECLEVEL=0 so SHA-1 and RSA-1024 client certificates can be sent and the gateway must refuse
+   * them; null passes no `ciphers` option at all (Node's defaults).
+   */
+  ciphers?: string | null;
   timeoutMs?: number;
   /** A TLS session to resume (from an earlier result's `session`). */
   session?: Buffer;
   maxVersion?: tls.SecureVersion;
   /** Bind the client's end of the TCP connection to this address (e.g. 127.0.0.2). */
   localAddress?: string;
+  /** Default true: listen for the TLS session (the result's `session`); false adds no 'session' listener. */
+  recordSession?: boolean;
 }
 
 export interface NodeResponse extends HttpResult {
@@ -77,7 +82,7 @@ export function nodeRequest(o: NodeRequestOptions): Promise<NodeResponse> {
         ca: o.ca,
         ...(o.cert !== undefined ? { cert: o.cert } : {}),
         ...(o.key !== undefined ? { key: o.key } : {}),
-        ciphers: o.ciphers ?? 'DEFAULT@SECLEVEL=0',
+        ...(o.ciphers !== null ? { ciphers: o.ciphers ?? 'DEFAULT@SECLEVEL=0' } : {}),
         ...(o.session !== undefined ? { session: o.session } : {}),
         ...(o.maxVersion !== undefined ? { maxVersion: o.maxVersion } : {}),
         ...(o.localAddress !== undefined ? { localAddress: o.localAddress } : {}),
@@ -104,7 +109,7 @@ export function nodeRequest(o: NodeRequestOptions): Promise<NodeResponse> {
       if (id === undefined) {
         socketIds.set(s, (id = nextSocketId++));
         // One listener per socket (a keep-alive socket carries many requests); it tells the current request.
-        s.on('session', (x: Buffer) => sessionSinks.get(s)?.(x));
+        if (o.recordSession !== false) s.on('session', (x: Buffer) => sessionSinks.get(s)?.(x));
       }
       socketId = id;
       sessionSinks.set(s, (x) => (session = x));
@@ -138,11 +143,13 @@ export interface Outcome {
 
 /**
  * A GET of `path` with `agent` (false: a new connection) and Host `servername`, through nodeRequest; never rejects.
- * `extra` sets any other nodeRequest option.
+ * `extra` sets any other nodeRequest option. It is the plain client the load, leak and flood tests were tuned with:
+ * Node's default ciphers and no 'session' listener (with one, Node's client takes in every TLS 1.3 ticket; both
+ * made the maxConnections flood test and the reload leak test fail on two loaded cores).
  */
 export async function request(t: Target, agent: https.Agent | false, path = '/', timeoutMs = 10_000, extra: Partial<NodeRequestOptions> = {}): Promise<Outcome> {
   try {
-    const r = await nodeRequest({ ...t, agent, path, timeoutMs, host: t.servername, ...extra });
+    const r = await nodeRequest({ ...t, agent, path, timeoutMs, host: t.servername, ciphers: null, recordSession: false, ...extra });
     return { status: r.status, body: r.text, error: null, requestId: (r.headers['x-request-id'] as string | undefined) ?? null, socketId: r.socketId, reused: r.socketReused, at: Date.now() };
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { partialBody?: string; socketId?: number; socketReused?: boolean };
