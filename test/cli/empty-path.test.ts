@@ -2,14 +2,7 @@
 // the option (exit 2), not "certificate file  does not exist" with nothing between the spaces.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { main } from '../../src/cli/main.js';
-import { bufferIo } from '../helpers/io.js';
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const b = bufferIo({ NO_COLOR: '1' });
-  const code = await main(args, b.io);
-  return { code, out: b.out(), err: b.err() };
-}
+import { cli } from '../helpers/cli.js';
 
 test('an empty path to any file option or argument: exit 2, one line naming the option', async () => {
   const cases: Array<[string[], string]> = [

@@ -5,20 +5,15 @@ import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
 import { certFromPem } from '../../src/pki/cert.js';
 import { issue } from '../../src/pki/generate.js';
+import { mtlsgate } from '../helpers/cli.js';
 import { bufferIo } from '../helpers/io.js';
 import { fixtures, PASS } from '../helpers/openssl.js';
 
 const fx = fixtures();
 const leaf = certFromPem(readFileSync(fx.leafCert, 'utf8')).info;
 
-async function inspect(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const b = bufferIo({ NO_COLOR: '1' });
-  const code = await main(['inspect', ...args], b.io);
-  return { code, out: b.out(), err: b.err() };
-}
-
 test('human output: a certificate with every field, and its key matched', async () => {
-  const { code, out, err } = await inspect(fx.leafCert, fx.rsaPkcs8);
+  const { code, out, err } = await mtlsgate('inspect', fx.leafCert, fx.rsaPkcs8);
   assert.equal(code, 0);
   assert.equal(err, '');
   assert.match(out, new RegExp(`${fx.leafCert}: PEM, 1 CERTIFICATE\\n  Certificate 0\\n`));
@@ -46,7 +41,7 @@ test('human output: a certificate with every field, and its key matched', async 
 });
 
 test('bundles list every certificate with its index; a format/extension disagreement is noted', async () => {
-  const { out } = await inspect(fx.bundle, fx.leafCertDerPem);
+  const { out } = await mtlsgate('inspect', fx.bundle, fx.leafCertDerPem);
   assert.match(out, /PEM, 2 CERTIFICATE\n  Certificate 0\n[\s\S]*  Certificate 1\n/);
   assert.ok(out.includes(`${fx.leafCertDerPem}: DER certificate (the .pem extension suggests PEM)`));
 });
@@ -60,7 +55,7 @@ test('expired, not yet valid, weak signature and small keys are called out', asy
   const futureFile = join(fx.dir, 'future.pem');
   writeFileSync(oldFile, old.certPem);
   writeFileSync(futureFile, future.certPem);
-  const { out, code } = await inspect(oldFile, futureFile);
+  const { out, code } = await mtlsgate('inspect', oldFile, futureFile);
   assert.equal(code, 0);
   assert.match(out, /\(expired 35 days ago\)/);
   assert.match(out, /sha1WithRSAEncryption \(weak: sha1\)/);
@@ -69,10 +64,10 @@ test('expired, not yet valid, weak signature and small keys are called out', asy
 });
 
 test('--pass and FILE:PASS for encrypted keys and PKCS#12; the password is never printed', async () => {
-  const a = await inspect('--pass', PASS, fx.rsaEncPkcs8);
+  const a = await mtlsgate('inspect', '--pass', PASS, fx.rsaEncPkcs8);
   assert.equal(a.code, 0);
   assert.match(a.out, /Encoding: +encrypted PKCS#8, encrypted/);
-  const b = await inspect(`${fx.p12Modern}:${PASS}`);
+  const b = await mtlsgate('inspect', `${fx.p12Modern}:${PASS}`);
   assert.equal(b.code, 0);
   assert.match(b.out, /PKCS#12\n  MAC sha256; encryption AES-256-CBC; Node's TLS loads it/);
   assert.match(b.out, /Private key 0[\s\S]*matches certificate 0/);
@@ -80,12 +75,12 @@ test('--pass and FILE:PASS for encrypted keys and PKCS#12; the password is never
   // A real file whose name contains a colon is taken as a file.
   const colon = join(fx.dir, 'odd:name.pem');
   copyFileSync(fx.leafCert, colon);
-  assert.equal((await inspect(colon)).code, 0);
+  assert.equal((await mtlsgate('inspect', colon)).code, 0);
 });
 
 test('problems: one stderr line per problem, exit 2 when a file gives nothing, the others still printed', async () => {
   const missing = join(fx.dir, 'missing.pem');
-  const { code, out, err } = await inspect(missing, fx.leafCert, fx.rsaEncPkcs8, fx.dir);
+  const { code, out, err } = await mtlsgate('inspect', missing, fx.leafCert, fx.rsaEncPkcs8, fx.dir);
   assert.equal(code, 2);
   assert.match(out, /Certificate 0/);
   const lines = err.trimEnd().split('\n');
@@ -94,14 +89,14 @@ test('problems: one stderr line per problem, exit 2 when a file gives nothing, t
     `mtlsgate: ${fx.rsaEncPkcs8}: the private key is encrypted and no passphrase was given`,
     `mtlsgate: ${fx.dir}: is a directory, not a file (EISDIR)`,
   ]);
-  const legacy = await inspect('--pass', PASS, fx.p12Legacy);
+  const legacy = await mtlsgate('inspect', '--pass', PASS, fx.p12Legacy);
   assert.equal(legacy.code, 0, 'the key could be read');
   assert.match(legacy.err, /pbeWithSHAAnd40BitRC2-CBC/);
   assert.match(legacy.out, /Node's TLS cannot load it: Unsupported PKCS12 PFX data/);
 });
 
 test('--json: files with format, certificates, keys and problems', async () => {
-  const { code, out } = await inspect('--json', '--pass', PASS, fx.leafCert, fx.p12Modern, join(fx.dir, 'missing.pem'));
+  const { code, out } = await mtlsgate('inspect', '--json', '--pass', PASS, fx.leafCert, fx.p12Modern, join(fx.dir, 'missing.pem'));
   assert.equal(code, 2);
   const json = JSON.parse(out) as { files: Array<Record<string, unknown>> };
   assert.equal(json.files.length, 3);
@@ -122,7 +117,7 @@ test('colour only when wanted', async () => {
 test('FILE:PASS naming a missing file: the error names FILE, never the password (text and JSON)', async () => {
   const missing = join(fx.dir, 'gone.p12');
   for (const json of [false, true]) {
-    const r = await inspect(...(json ? ['--json'] : []), `${missing}:${PASS}`);
+    const r = await mtlsgate('inspect', ...(json ? ['--json'] : []), `${missing}:${PASS}`);
     assert.equal(r.code, 2);
     assert.ok(!r.out.includes(PASS) && !r.err.includes(PASS), `the password was printed: ${r.err}${r.out}`);
     assert.match(r.err, new RegExp(`gone\\.p12: no such file`));

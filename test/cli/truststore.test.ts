@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
 import { issue } from '../../src/pki/generate.js';
 import type { TruststoreLintResult } from '../../src/cli/truststore.js';
+import { mtlsgate } from '../helpers/cli.js';
 import { bufferIo } from '../helpers/io.js';
 import { tmpDir } from '../helpers/pki.js';
 
@@ -19,16 +20,10 @@ function write(name: string, content: string): string {
   return path;
 }
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const b = bufferIo({ NO_COLOR: '1' });
-  const code = await main(argv, b.io);
-  return { code, out: b.out(), err: b.err() };
-}
-
 const clean = write('clean.pem', root.certPem + inter.certPem + pinned.certPem);
 
 test('a clean bundle: header with the certificate roles, exit 0', async () => {
-  const r = await run('truststore', 'lint', clean);
+  const r = await mtlsgate('truststore', 'lint', clean);
   assert.equal(r.code, 0, r.err);
   assert.equal(r.err, '');
   const lines = r.out.split('\n');
@@ -39,7 +34,7 @@ test('a clean bundle: header with the certificate roles, exit 0', async () => {
 });
 
 test('--json prints { file, certificates, findings }', async () => {
-  const r = await run('truststore', 'lint', clean, '--json');
+  const r = await mtlsgate('truststore', 'lint', clean, '--json');
   assert.equal(r.code, 0, r.err);
   const json = JSON.parse(r.out) as TruststoreLintResult;
   assert.equal(json.file, clean);
@@ -48,7 +43,7 @@ test('--json prints { file, certificates, findings }', async () => {
 });
 
 test('an error finding exits 1: a private key in the bundle', async () => {
-  const r = await run('truststore', 'lint', write('with-key.pem', root.certPem + root.keyPem));
+  const r = await mtlsgate('truststore', 'lint', write('with-key.pem', root.certPem + root.keyPem));
   assert.equal(r.code, 1);
   assert.match(r.out, /\[error\] PEM block 1 is a private key \(PRIVATE KEY\)  \[truststore\.contains-private-key\]/);
   assert.match(r.out, /^1 error, 0 warnings, 0 notes$/m);
@@ -56,20 +51,20 @@ test('an error finding exits 1: a private key in the bundle', async () => {
 });
 
 test('warnings alone exit 0', async () => {
-  const r = await run('truststore', 'lint', write('dup.pem', root.certPem + inter.certPem + inter.certPem));
+  const r = await mtlsgate('truststore', 'lint', write('dup.pem', root.certPem + inter.certPem + inter.certPem));
   assert.equal(r.code, 0);
   assert.match(r.out, /\[warning\] certificate 2 \(CN=CLI Intermediate\) is an exact copy of certificate 1/);
 });
 
 test('--at moves the clock: ten years on everything has expired, which is an error', async () => {
-  const r = await run('truststore', 'lint', clean, '--at', '2099-01-01', '--json');
+  const r = await mtlsgate('truststore', 'lint', clean, '--at', '2099-01-01', '--json');
   assert.equal(r.code, 1);
   const json = JSON.parse(r.out) as TruststoreLintResult;
   assert.deepEqual([...new Set(json.findings.filter((f) => f.id === 'truststore.expired').map((f) => f.severity))], ['error']);
 });
 
 test('a bad --at is a usage error (exit 2)', async () => {
-  const r = await run('truststore', 'lint', clean, '--at', 'next tuesday');
+  const r = await mtlsgate('truststore', 'lint', clean, '--at', 'next tuesday');
   assert.equal(r.code, 2);
   assert.equal(r.out, '');
   assert.match(r.err, /^mtlsgate: bad --at "next tuesday": give an ISO 8601 date/);
@@ -77,18 +72,18 @@ test('a bad --at is a usage error (exit 2)', async () => {
 
 test('an unreadable file exits 2 with one line on stderr and nothing on stdout', async () => {
   const missing = join(dir, 'missing.pem');
-  const r = await run('truststore', 'lint', missing);
+  const r = await mtlsgate('truststore', 'lint', missing);
   assert.equal(r.code, 2);
   assert.equal(r.out, '');
   assert.equal(r.err, `mtlsgate: ${missing}: no such file\n`);
-  const d = await run('truststore', 'lint', dir, '--json');
+  const d = await mtlsgate('truststore', 'lint', dir, '--json');
   assert.equal(d.code, 2);
   assert.equal(d.out, '');
   assert.match(d.err, /^mtlsgate: [^\n]+: is a directory[^\n]*\n$/);
 });
 
 test('a file with no certificate is a finding (exit 1), not a read failure', async () => {
-  const r = await run('truststore', 'lint', write('empty.pem', ''));
+  const r = await mtlsgate('truststore', 'lint', write('empty.pem', ''));
   assert.equal(r.code, 1);
   assert.match(r.out, /: no certificates\n/);
   assert.match(r.out, /\[truststore\.empty\]/);

@@ -8,14 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createPrivateKey } from 'node:crypto';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { Command, CommanderError } from 'commander';
-import { main } from '../../src/cli/main.js';
-import { doctorCommand } from '../../src/cli/doctor.js';
-import { doctorCurlCommand } from '../../src/cli/doctor-curl.js';
-import type { CliContext } from '../../src/cli/context.js';
-import { isUserError } from '../../src/errors.js';
-import { bufferIo } from '../helpers/io.js';
+import { cli } from '../helpers/cli.js';
 import { testPki, tmpDir, type TestPki } from '../helpers/pki.js';
 
 const SECRET = 'Sup3r-S3cret pass';
@@ -29,33 +22,6 @@ before(async () => {
   writeFileSync(join(dir, 'enc.key'), key.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: SECRET }), { mode: 0o600 });
   execFileSync('openssl', ['pkcs12', '-export', '-in', pki.clientCert, '-inkey', pki.clientKey, '-passout', `pass:${SECRET}`, '-out', join(dir, 'client.p12')]);
 });
-
-/** Runs `mtlsgate ARGS` the way main() does: through main() once src/cli/doctor.ts attaches `curl`, else an identical tree. */
-async function cli(args: string[], stdin?: string): Promise<{ code: number; out: string; err: string }> {
-  const b = bufferIo({ NO_COLOR: '1' });
-  if (stdin !== undefined) Object.assign(b.io, { stdin: Readable.from([Buffer.from(stdin)]) });
-  let exit = 0;
-  const ctx: CliContext = { io: b.io, setExitCode: (c) => void (exit = Math.max(exit, c)) };
-  if (doctorCommand(ctx).commands.some((c) => c.name() === 'curl')) {
-    const code = await main(args, b.io);
-    return { code, out: b.out(), err: b.err() };
-  }
-  const out = { writeOut: (s: string) => void b.io.stdout.write(s), writeErr: (s: string) => void b.io.stderr.write(s) };
-  const program = new Command('mtlsgate').configureOutput(out).exitOverride();
-  program.addCommand(doctorCommand(ctx).addCommand(doctorCurlCommand(ctx)));
-  const wire = (c: Command): void => void c.configureOutput(out).exitOverride().commands.forEach(wire);
-  program.commands.forEach(wire);
-  try {
-    await program.parseAsync(args, { from: 'user' });
-  } catch (e) {
-    if (e instanceof CommanderError) exit = e.exitCode === 0 ? 0 : 2;
-    else if (isUserError(e)) {
-      b.io.stderr.write(`mtlsgate: ${e.message}\n`);
-      exit = 2;
-    } else throw e;
-  }
-  return { code: exit, out: b.out(), err: b.err() };
-}
 
 function assertNoSecret(r: { out: string; err: string }): void {
   assert.ok(!r.out.includes(SECRET) && !r.err.includes(SECRET), 'the passphrase was printed');
@@ -106,7 +72,7 @@ test('a leading curl after -- is the program word, not a URL', async () => {
 
 test('--line - reads the command from stdin; curl\'s error pasted after it is used', async () => {
   const pasted = `$ curl -sS --cert ${pki.clientCert} \\\n    --key ${join(dir, 'enc.key')} https://x.test/\nEnter PEM pass phrase:\ncurl: (58) unable to set private key file: '${join(dir, 'enc.key')}' type PEM\n`;
-  const r = await cli(['doctor', 'curl', '--no-live', '--json', '--line', '-'], pasted);
+  const r = await cli(['doctor', 'curl', '--no-live', '--json', '--line', '-'], { stdin: pasted });
   assert.equal(r.code, 1, r.err);
   const j = JSON.parse(r.out) as { error: { exitCode: number }; findings: Array<{ id: string }>; curl: { notes: string[] } };
   assert.equal(j.error.exitCode, 58);
@@ -184,7 +150,7 @@ test('a huge pasted line (250,000 redirections, assignments, %VARS%, URLs or unk
   ];
   for (const line of lines) {
     for (const json of [false, true]) {
-      const r = await cli(['doctor', 'curl', '--no-live', ...(json ? ['--json'] : []), '--line', '-'], line);
+      const r = await cli(['doctor', 'curl', '--no-live', ...(json ? ['--json'] : []), '--line', '-'], { stdin: line });
       assert.ok(r.code === 0 || r.code === 1, `${line.slice(0, 30)}: exit ${r.code} ${r.err.slice(0, 300)}`);
       // The JSON lists every URL in curl.urls; the text report is bounded.
       if (json) assert.ok(JSON.parse(r.out) && r.out.length < 20 * line.length, `--json: ${r.out.length} bytes`);

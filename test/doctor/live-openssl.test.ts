@@ -13,7 +13,7 @@ import { issue, type Issued } from '../../src/pki/generate.js';
 import { probe } from '../../src/doctor/live/probe.js';
 import type { ProbeReport } from '../../src/doctor/live/types.js';
 import { tmpDir } from '../helpers/pki.js';
-import { closedPort } from '../e2e/helpers/backends.js'; // a port nothing listens on, for the server under test
+import { closedPort } from '../helpers/backends.js'; // a port nothing listens on, for the server under test
 
 const DAY = 86_400_000;
 const children: ChildProcess[] = [];

@@ -1,5 +1,5 @@
 /**
- * Agreement suite: for every case of agreement-scenarios.ts (each policy scenario, plus the file forms and a client
+ * Agreement suite: for every case of helpers/agreement-scenarios.ts (each policy scenario, plus the file forms and a client
  * that sends no certificate), one real `mtlsgate serve` process answers a real client on the case's own SNI
  * domain (its own truststore file, exposeReason: true), and three views must agree with each other and with the
  * case's expectation:
@@ -21,13 +21,16 @@ import { probe } from '../../src/doctor/live/probe.js';
 import { clientForProbe, combine, type LiveDoctorReport } from '../../src/doctor/live/combine.js';
 import type { ProbeReport } from '../../src/doctor/live/types.js';
 import type { Finding } from '../../src/doctor/finding.js';
-import { tmpDir } from '../helpers/pki.js';
-import { buildAgreementCases, writeUserFiles, type AgreementCase, type UserFiles } from './agreement-scenarios.js';
-import { startGateway, type GatewayProcess } from './helpers/gateway.js';
-import { startEcho, type EchoBackend } from './helpers/backends.js';
-import { BIN } from './helpers/build.js';
-import { run } from './helpers/clients.js';
-import { domainConfig, serverIdentity, writeTruststore, type ServerIdentity } from './helpers/pki.js';
+import {
+  buildAgreementCases,
+  writeUserFiles,
+  type AgreementCase,
+  type UserFiles,
+} from '../helpers/agreement-scenarios.js';
+import { startEcho, type EchoBackend } from '../helpers/backends.js';
+import { runBin } from '../helpers/cli.js';
+import { domainConfig, startGateway, type GatewayProcess } from '../helpers/gateway.js';
+import { serverIdentity, tmpDir, writeTruststore, type ServerIdentity } from '../helpers/pki.js';
 
 const execFileAsync = promisify(execFile);
 const domainOf = (i: number): string => `ag${i}.agree.test`;
@@ -128,7 +131,7 @@ async function examine(x: { c: AgreementCase; index: number; files: UserFiles; t
       if (files.key !== undefined) args.push('--key', files.key);
       if (files.pass !== undefined) args.push('--pass', files.pass);
       if (c.trustClientIntermediates) args.push('--trust-client-intermediates');
-      const r = await run(process.execPath, [BIN, ...args], { env: { NO_COLOR: '1' }, timeoutMs: 20_000 });
+      const r = await runBin(args, { env: { NO_COLOR: '1' }, timeoutMs: 20_000 });
       if (r.code !== 0 && r.code !== 1) throw new Error(`doctor --url exited ${r.code}: ${r.stderr}`);
       const report = JSON.parse(r.stdout.toString('utf8')) as LiveDoctorReport;
       if (JSON.stringify(report.verdict) !== JSON.stringify(offline.verdict)) {

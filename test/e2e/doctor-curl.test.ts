@@ -12,13 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { Command, CommanderError } from 'commander';
-import { main } from '../../src/cli/main.js';
-import { doctorCommand } from '../../src/cli/doctor.js';
-import { doctorCurlCommand } from '../../src/cli/doctor-curl.js';
-import type { CliContext } from '../../src/cli/context.js';
-import { isUserError } from '../../src/errors.js';
-import { bufferIo } from '../helpers/io.js';
+import { cli } from '../helpers/cli.js';
 import { testPki, testVariant, tmpDir, type TestPki } from '../helpers/pki.js';
 
 let haveCurl = true;
@@ -70,25 +64,6 @@ function curl(args: string[]): Promise<{ code: number; stderr: string }> {
       resolve({ code: code ?? -1, stderr });
     });
   });
-}
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const b = bufferIo({ NO_COLOR: '1' });
-  let exit = 0;
-  const ctx: CliContext = { io: b.io, setExitCode: (c) => void (exit = Math.max(exit, c)) };
-  if (doctorCommand(ctx).commands.some((c) => c.name() === 'curl')) return { code: await main(args, b.io), out: b.out(), err: b.err() };
-  const program = new Command('mtlsgate').exitOverride();
-  program.addCommand(doctorCommand(ctx).addCommand(doctorCurlCommand(ctx)));
-  const wire = (c: Command): void => void c.exitOverride().configureOutput({ writeOut: (s) => void b.io.stdout.write(s), writeErr: (s) => void b.io.stderr.write(s) }).commands.forEach(wire);
-  program.commands.forEach(wire);
-  try {
-    await program.parseAsync(args, { from: 'user' });
-  } catch (e) {
-    if (e instanceof CommanderError) exit = e.exitCode === 0 ? 0 : 2;
-    else if (isUserError(e)) ((exit = 2), b.io.stderr.write(`mtlsgate: ${e.message}\n`));
-    else throw e;
-  }
-  return { code: exit, out: b.out(), err: b.err() };
 }
 
 interface Report {

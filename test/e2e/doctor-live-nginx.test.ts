@@ -14,7 +14,7 @@ import { issue } from '../../src/pki/generate.js';
 import { probe } from '../../src/doctor/live/probe.js';
 import type { ProbeReport } from '../../src/doctor/live/types.js';
 import { tmpDir } from '../helpers/pki.js';
-import { closedPort } from './helpers/backends.js'; // a port nothing listens on, for the server under test
+import { closedPort } from '../helpers/backends.js'; // a port nothing listens on, for the server under test
 
 function findNginx(): string | null {
   for (const p of ['nginx', '/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx']) {

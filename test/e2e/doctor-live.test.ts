@@ -8,13 +8,18 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { issue, type Issued } from '../../src/pki/generate.js';
-import { main } from '../../src/cli/main.js';
 import type { LiveDoctorReport } from '../../src/doctor/live/combine.js';
-import { bufferIo } from '../helpers/io.js';
-import { tmpDir } from '../helpers/pki.js';
-import { startGateway, type GatewayProcess } from './helpers/gateway.js';
-import { startEcho, type EchoBackend } from './helpers/backends.js';
-import { domainConfig, serverIdentity, writeClient, writeTruststore, type ClientFiles, type ServerIdentity } from './helpers/pki.js';
+import { startEcho, type EchoBackend } from '../helpers/backends.js';
+import { domainConfig, startGateway, type GatewayProcess } from '../helpers/gateway.js';
+import { cli } from '../helpers/cli.js';
+import {
+  serverIdentity,
+  tmpDir,
+  writeClient,
+  writeTruststore,
+  type ClientFiles,
+  type ServerIdentity,
+} from '../helpers/pki.js';
 
 const LIVE = 'live.e2e.test';
 const HIDDEN = 'hidden.e2e.test';
@@ -59,17 +64,11 @@ after(async () => {
   await echo?.close();
 });
 
-async function doctor(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const b = bufferIo({ NO_COLOR: '1' });
-  const code = await main(['doctor', ...args], b.io);
-  return { code, out: b.out(), err: b.err() };
-}
-
 /** doctor --url for `domain` with the client files, the gateway's truststore and its server CA; JSON report. */
 async function live(client: ClientFiles | null, domain = LIVE, ts = truststore): Promise<{ code: number; r: LiveDoctorReport }> {
   const args = ['--url', `https://${domain}:${gw.port}/hello`, '--resolve', `${domain}:${gw.port}:127.0.0.1`, '--cacert', server.caFile, '--json', '--timeout', '5'];
   if (client) args.push('--cert', client.certFile, '--key', client.keyFile, '--truststore', ts);
-  const { code, out, err } = await doctor(args);
+  const { code, out, err } = await cli(['doctor', ...args]);
   assert.equal(err, '');
   return { code, r: JSON.parse(out) as LiveDoctorReport };
 }
@@ -172,7 +171,7 @@ test('an unknown name and an IP address URL: the gateway has no certificate to o
   const unknown = await live(null, 'unknown.e2e.test');
   assert.match(unknown.r.live!.findings[0]!.detail, /does not serve the name "unknown\.e2e\.test"/);
   const { r } = await (async () => {
-    const { out } = await doctor(['--url', `https://127.0.0.1:${gw.port}/`, '--cacert', server.caFile, '--json']);
+    const { out } = await cli(['doctor', '--url', `https://127.0.0.1:${gw.port}/`, '--cacert', server.caFile, '--json']);
     return { r: JSON.parse(out) as LiveDoctorReport };
   })();
   assert.equal(r.live!.findings[0]!.id, 'tls.no-server-name');
@@ -180,7 +179,7 @@ test('an unknown name and an IP address URL: the gateway has no certificate to o
 });
 
 test('the text report: offline verdict, then the live part with its findings', async () => {
-  const { code, out } = await doctor(['--url', `https://${LIVE}:${gw.port}/hello`, '--resolve', `${LIVE}:${gw.port}:127.0.0.1`, '--cacert', server.caFile, '--cert', files.lonely.certFile, '--key', files.lonely.keyFile, '--truststore', truststore]);
+  const { code, out } = await cli(['doctor', '--url', `https://${LIVE}:${gw.port}/hello`, '--resolve', `${LIVE}:${gw.port}:127.0.0.1`, '--cacert', server.caFile, '--cert', files.lonely.certFile, '--key', files.lonely.keyFile, '--truststore', truststore]);
   assert.equal(code, 1);
   assert.match(out, /^✗ The gateway would deny this client certificate/);
   assert.match(out, new RegExp(`\\nLive: https://${LIVE.replace(/\./g, '\\.')}:${gw.port}/hello → 127\\.0\\.0\\.1:${gw.port}  \\(--resolve `));
@@ -199,7 +198,7 @@ test('usage errors exit 2 with one line: http:// URL, bad --timeout, bad --resol
     [['--url', `https://${LIVE}/`, '--cacert', '/nonexistent/ca.pem'], /--cacert: \/nonexistent\/ca\.pem/],
   ];
   for (const [args, message] of cases) {
-    const { code, out, err } = await doctor(args);
+    const { code, out, err } = await cli(['doctor', ...args]);
     assert.equal(code, 2, args.join(' '));
     assert.equal(out, '');
     assert.match(err, message);

@@ -7,7 +7,6 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { keepAliveAgent } from './lifecycle-helpers.js';
 import {
   assertOnlyVerified,
   assertTrickle,
@@ -15,7 +14,6 @@ import {
   describeFds,
   fdCount,
   rawExchange,
-  request,
   rssKb,
   startFaultBackend,
   startHostile,
@@ -24,9 +22,9 @@ import {
   waitFor,
   type FaultBackend,
   type Hostile,
-  type Outcome,
   type Trickle,
-} from './hostile-helpers.js';
+} from '../helpers/hostile.js';
+import { keepAliveAgent, request, type Outcome } from '../helpers/http.js';
 
 let h: Hostile;
 let fault: FaultBackend;

@@ -10,9 +10,11 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startHashBackend, startSlowBackend, type Backend } from './helpers/backends.js';
-import { keepAliveAgent, makeWorld, type World } from './lifecycle-helpers.js';
-import { request, sleep, startHostile, statusLines, tlsConnect, type Hostile } from './hostile-helpers.js';
+import { startHashBackend, startSlowBackend, type Backend } from '../helpers/backends.js';
+import { startHostile, statusLines, type Hostile } from '../helpers/hostile.js';
+import { keepAliveAgent, request } from '../helpers/http.js';
+import { makeWorld, sleep, type World } from '../helpers/lifecycle.js';
+import { tlsConnect } from '../helpers/tls.js';
 
 /** The drain deadline of `mtlsgate serve` (src/cli/signals.ts). */
 const DRAIN_DEADLINE_MS = 10_000;

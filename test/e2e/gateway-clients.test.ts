@@ -11,12 +11,20 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildScenarios, type Scenario } from '../policy/scenarios.js';
-import { tmpDir } from '../helpers/pki.js';
+import { headLines, startEcho, startRawBackend, type EchoBackend } from '../helpers/backends.js';
+import { domainConfig, startGateway, type GatewayProcess, type LogLine } from '../helpers/gateway.js';
+import { nodeRequest, type HttpResult } from '../helpers/http.js';
+import {
+  serverIdentity,
+  tmpDir,
+  writeClient,
+  writeTruststore,
+  type ClientFiles,
+  type ServerIdentity,
+} from '../helpers/pki.js';
+import { curl, run, sClient } from '../helpers/proc.js';
+import { tlsConnect } from '../helpers/tls.js';
 import { escapeDnValue, issue, type Issued } from '../../src/pki/generate.js';
-import { startGateway, type GatewayProcess, type LogLine } from './helpers/gateway.js';
-import { headLines, startEcho, startRawBackend, type EchoBackend } from './helpers/backends.js';
-import { curl, nodeRequest, run, sClient, tlsHandshake, type HttpResult } from './helpers/clients.js';
-import { domainConfig, serverIdentity, writeClient, writeTruststore, type ClientFiles, type ServerIdentity } from './helpers/pki.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const NO_ISSUER = 'Could not find issuer for certificate';
@@ -369,8 +377,8 @@ test('per-domain truststore isolation: each domain admits only its own CA; unkno
 
   const mark = w.gw.mark();
   const client = { ca: w.server.caPem, cert: isoA.client.certPem, key: isoA.client.keyPem };
-  await assert.rejects(tlsHandshake({ port: w.gw.port, servername: 'unknown.e2e.test', ...client }), 'unknown SNI');
-  await assert.rejects(tlsHandshake({ port: w.gw.port, servername: false, ...client }), 'no SNI');
+  await assert.rejects(tlsConnect({ port: w.gw.port, servername: 'unknown.e2e.test', ...client }, { checkServerIdentity: () => undefined, timeoutMs: 5000 }), 'unknown SNI');
+  await assert.rejects(tlsConnect({ port: w.gw.port, servername: false, ...client }, { timeoutMs: 5000 }), 'no SNI');
   await assert.rejects(nodeRequest({ port: w.gw.port, servername: false, ...client, path: nextPath('iso') }), 'no SNI, https');
   const byIp = await run('curl', ['-sS', '--max-time', '5', '-k', '--cert', writeClient(w.dir, 'iso-a', isoA.client).certFile, '--key', join(w.dir, 'iso-a.key'), `https://127.0.0.1:${w.gw.port}/`]);
   assert.equal(byIp.code, 35, `curl by IP (no SNI) must fail the handshake: exit ${byIp.code} ${byIp.stderr}`);

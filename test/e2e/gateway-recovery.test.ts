@@ -6,11 +6,10 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { issue } from '../../src/pki/generate.js';
-import { tmpDir } from '../helpers/pki.js';
-import { startGateway, type GatewayProcess } from './helpers/gateway.js';
-import { serverIdentity, writeClient, writeTruststore, domainConfig } from './helpers/pki.js';
-import { startEcho, type EchoBackend } from './helpers/backends.js';
-import { nodeRequest } from './helpers/clients.js';
+import { startEcho, type EchoBackend } from '../helpers/backends.js';
+import { domainConfig, startGateway, type GatewayProcess } from '../helpers/gateway.js';
+import { nodeRequest } from '../helpers/http.js';
+import { serverIdentity, tmpDir, writeClient, writeTruststore } from '../helpers/pki.js';
 
 const DOMAIN = 'recover.e2e.test';
 let gw: GatewayProcess | undefined;

@@ -9,10 +9,10 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import { closeSync, constants, lstatSync, openSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { startGateway, type GatewayProcess, type LogLine } from './helpers/gateway.js';
-import { domainConfig } from './helpers/pki.js';
-import { startEcho, startSlowBackend, type Backend, type EchoBackend } from './helpers/backends.js';
-import { keepAliveAgent, makeWorld, request, sleep, socketsSpanning, startLoad, type Target, type World } from './lifecycle-helpers.js';
+import { startEcho, startSlowBackend, type Backend, type EchoBackend } from '../helpers/backends.js';
+import { domainConfig, startGateway, type GatewayProcess, type LogLine } from '../helpers/gateway.js';
+import { keepAliveAgent, request, type Target } from '../helpers/http.js';
+import { makeWorld, sleep, socketsSpanning, startLoad, type World } from '../helpers/lifecycle.js';
 
 const DOMAIN = 'reload.e2e.test';
 const ADDED = 'added.reload.e2e.test';
@@ -47,7 +47,7 @@ async function reloadOk(): Promise<void> {
 
 test('SIGHUP and POST /reload under continuous traffic: every request 200, no connection dropped', async () => {
   const mark = gw.mark();
-  // 1,500 requests over 5 s, one in four on a new connection (CI machines have two cores; see lifecycle-helpers).
+  // 1,500 requests over 5 s, one in four on a new connection (CI machines have two cores; see helpers/lifecycle.ts).
   const load = startLoad(client, { ratePerSec: 300, durationMs: 5000, freshEvery: 4 });
   const reloadTimes: number[] = [];
   const adminResults: { status: number; body: string }[] = [];

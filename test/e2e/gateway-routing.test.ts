@@ -12,12 +12,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import { tmpDir } from '../helpers/pki.js';
+import { closedPort, startEcho, startHashBackend, startSlowBackend, type EchoBackend } from '../helpers/backends.js';
+import { domainConfig, startGateway, type GatewayProcess } from '../helpers/gateway.js';
+import { nodeRequest, type HttpResult } from '../helpers/http.js';
+import { serverIdentity, tmpDir, writeTruststore, type ServerIdentity } from '../helpers/pki.js';
+import { curl } from '../helpers/proc.js';
 import { issue, type Issued } from '../../src/pki/generate.js';
-import { startGateway, type GatewayProcess } from './helpers/gateway.js';
-import { closedPort, startEcho, startHashBackend, startSlowBackend, type EchoBackend } from './helpers/backends.js';
-import { curl, nodeRequest, type HttpResult } from './helpers/clients.js';
-import { domainConfig, serverIdentity, writeTruststore, type ServerIdentity } from './helpers/pki.js';
 
 const ROUTED = 'routed.e2e.test';
 const CATCHALL = 'catchall.e2e.test';

@@ -11,10 +11,11 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { startGateway, type GatewayProcess } from './helpers/gateway.js';
-import { domainConfig } from './helpers/pki.js';
-import { startEcho, type EchoBackend } from './helpers/backends.js';
-import { makeWorld, request, runServe, s3Env, startS3, type S3Fake, type Target, type World } from './lifecycle-helpers.js';
+import { startEcho, type EchoBackend } from '../helpers/backends.js';
+import { runServe } from '../helpers/cli.js';
+import { domainConfig, startGateway, type GatewayProcess } from '../helpers/gateway.js';
+import { request, type Target } from '../helpers/http.js';
+import { makeWorld, s3Env, startS3, type S3Fake, type World } from '../helpers/lifecycle.js';
 
 const DOMAIN = 's3.e2e.test';
 const URI = 's3://trust/truststore.pem';

@@ -7,11 +7,17 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { issue, type Issued } from '../../src/pki/generate.js';
-import { tmpDir } from '../helpers/pki.js';
-import { startGateway, type GatewayProcess } from './helpers/gateway.js';
-import { serverIdentity, writeClient, writeTruststore, domainConfig, type ServerIdentity, type ClientFiles } from './helpers/pki.js';
-import { startEcho, type EchoBackend } from './helpers/backends.js';
-import { nodeRequest } from './helpers/clients.js';
+import { startEcho, type EchoBackend } from '../helpers/backends.js';
+import { domainConfig, startGateway, type GatewayProcess } from '../helpers/gateway.js';
+import { nodeRequest } from '../helpers/http.js';
+import {
+  serverIdentity,
+  tmpDir,
+  writeClient,
+  writeTruststore,
+  type ClientFiles,
+  type ServerIdentity,
+} from '../helpers/pki.js';
 
 const DOMAIN = 'workers.e2e.test';
 let gw: GatewayProcess;

@@ -10,11 +10,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { issue } from '../../src/pki/generate.js';
-import { startGateway, type GatewayProcess } from './helpers/gateway.js';
-import { startEcho, type EchoBackend } from './helpers/backends.js';
-import { domainConfig } from './helpers/pki.js';
-import { makeWorld, type World } from './lifecycle-helpers.js';
-import { rawExchange, request, waitFor, type Target } from './hostile-helpers.js';
+import { startEcho, type EchoBackend } from '../helpers/backends.js';
+import { domainConfig, startGateway, type GatewayProcess } from '../helpers/gateway.js';
+import { rawExchange, waitFor } from '../helpers/hostile.js';
+import { request, type Target } from '../helpers/http.js';
+import { makeWorld, type World } from '../helpers/lifecycle.js';
 
 const HEAP_MB = 96;
 const HANDSHAKES = 1000;

@@ -8,7 +8,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import tls from 'node:tls';
-import { describeFds, fdCount, request, sleep, startHostile, waitFor, type Hostile } from './hostile-helpers.js';
+import { describeFds, fdCount, startHostile, waitFor, type Hostile } from '../helpers/hostile.js';
+import { request } from '../helpers/http.js';
+import { sleep } from '../helpers/lifecycle.js';
 
 const IDLE_MS = 1500;
 

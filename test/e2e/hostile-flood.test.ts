@@ -15,16 +15,16 @@ import {
   describeFds,
   floodFromChild,
   openFileLimit,
-  request,
   rssKb,
-  sleep,
   startHostile,
   startTrickle,
   tcpConnect,
   waitFor,
   type Hostile,
   type Trickle,
-} from './hostile-helpers.js';
+} from '../helpers/hostile.js';
+import { request } from '../helpers/http.js';
+import { sleep } from '../helpers/lifecycle.js';
 
 // idleMs 3 s: Node's agent drops a keep-alive socket 1 s before the Keep-Alive: timeout the gateway announces, so
 // the trickle's connection outlives its 100 ms pauses.

@@ -6,9 +6,9 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import https from 'node:https';
 import net from 'node:net';
-import { startHostile, waitFor, type Hostile } from './hostile-helpers.js';
+import { startHostile, waitFor, type Hostile } from '../helpers/hostile.js';
+import { request, type Outcome } from '../helpers/http.js';
 
 const LIMIT = 5;
 const EXTRA = 4;
@@ -75,21 +75,7 @@ test(`one address holds at most ${LIMIT} connections; the excess is closed at on
   assert.equal(back.status, 200, back.error ?? back.body);
 });
 
-/** One request with the good client certificate, its TCP connection bound to `from` (the shared helper has no localAddress). */
-function requestFrom(from: string): Promise<{ status: number; body: string; error: string | null }> {
-  return new Promise((resolve) => {
-    const t = h.good;
-    const req = https.request(
-      { host: '127.0.0.1', port: t.port, localAddress: from, servername: t.servername, ca: t.ca, cert: t.cert, key: t.key, path: '/', headers: { host: t.servername }, agent: false },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, error: null }));
-      },
-    );
-    req.on('error', (e: NodeJS.ErrnoException) => resolve({ status: 0, body: '', error: e.code ?? e.message }));
-    req.setTimeout(5000, () => req.destroy(Object.assign(new Error('timed out'), { code: 'E2E_TIMEOUT' })));
-    req.end();
-  });
+/** One request with the good client certificate, its TCP connection bound to `from`. */
+function requestFrom(from: string): Promise<Outcome> {
+  return request(h.good, false, '/', 5000, { localAddress: from });
 }

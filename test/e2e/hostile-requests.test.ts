@@ -19,9 +19,9 @@ import {
   statusLines,
   type Hostile,
   type RecordingBackend,
-  type Target,
   type Trickle,
-} from './hostile-helpers.js';
+} from '../helpers/hostile.js';
+import type { Target } from '../helpers/http.js';
 
 let h: Hostile;
 let rec: RecordingBackend;

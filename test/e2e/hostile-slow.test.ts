@@ -23,15 +23,15 @@ import {
   startTrickle,
   statusLines,
   tcpConnect,
-  tlsConnect,
   waitFor,
   type BigBackend,
   type Collected,
   type Hostile,
   type RecordingBackend,
-  type Target,
   type Trickle,
-} from './hostile-helpers.js';
+} from '../helpers/hostile.js';
+import type { Target } from '../helpers/http.js';
+import { tlsConnect } from '../helpers/tls.js';
 
 const TIMEOUTS = { handshakeMs: 2000, headersMs: 1500, requestMs: 2500, idleMs: 2000, backendMs: 2000 };
 /** Node checks headersMs/requestMs once a second (the gateway sets connectionsCheckingInterval to at most 1 s). */

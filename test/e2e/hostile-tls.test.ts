@@ -8,8 +8,18 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { writeClient } from './helpers/pki.js';
-import { assertOnlyVerified, assertTrickle, sleep, startHostile, startTrickle, statusLines, tlsConnect, type Hostile, type Trickle } from './hostile-helpers.js';
+import {
+  assertOnlyVerified,
+  assertTrickle,
+  startHostile,
+  startTrickle,
+  statusLines,
+  type Hostile,
+  type Trickle,
+} from '../helpers/hostile.js';
+import { sleep } from '../helpers/lifecycle.js';
+import { writeClient } from '../helpers/pki.js';
+import { tlsConnect } from '../helpers/tls.js';
 
 let h: Hostile;
 let trickle: Trickle;

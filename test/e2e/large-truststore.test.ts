@@ -7,13 +7,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { issue, type Issued } from '../../src/pki/generate.js';
-import { main } from '../../src/cli/main.js';
-import { bufferIo } from '../helpers/io.js';
-import { startGateway, type GatewayProcess } from './helpers/gateway.js';
-import { startEcho, type EchoBackend } from './helpers/backends.js';
-import { domainConfig, writeClient, writeTruststore, type ClientFiles } from './helpers/pki.js';
-import { curl, nodeRequest, run } from './helpers/clients.js';
-import { makeWorld, type World } from './lifecycle-helpers.js';
+import { startEcho, type EchoBackend } from '../helpers/backends.js';
+import { domainConfig, startGateway, type GatewayProcess } from '../helpers/gateway.js';
+import { nodeRequest } from '../helpers/http.js';
+import { cli } from '../helpers/cli.js';
+import { makeWorld, type World } from '../helpers/lifecycle.js';
+import { writeClient, writeTruststore, type ClientFiles } from '../helpers/pki.js';
+import { curl, run } from '../helpers/proc.js';
 
 const DOMAIN = 'large.e2e.test';
 /** Long names make the list overflow with fewer certificates (each name here is ~150 bytes of DER). */
@@ -87,15 +87,10 @@ test('a client signed by a look-alike of a trusted CA (same name, other key) is 
 });
 
 test('doctor and truststore lint on the same files: the same verdict, and the size warning', async () => {
-  const run = async (args: string[]): Promise<{ code: number; out: string }> => {
-    const b = bufferIo({ NO_COLOR: '1' });
-    const code = await main(args, b.io);
-    return { code, out: b.out() };
-  };
-  const good = JSON.parse((await run(['doctor', '--cert', trusted.certFile, '--key', trusted.keyFile, '--truststore', bundle, '--json'])).out) as { verdict: { accepted: boolean }; verdictSource: string };
+  const good = JSON.parse((await cli(['doctor', '--cert', trusted.certFile, '--key', trusted.keyFile, '--truststore', bundle, '--json'])).out) as { verdict: { accepted: boolean }; verdictSource: string };
   assert.deepEqual([good.verdict.accepted, good.verdictSource], [true, 'prediction']);
-  const bad = JSON.parse((await run(['doctor', '--cert', untrusted.certFile, '--key', untrusted.keyFile, '--truststore', bundle, '--json'])).out) as { verdict: { accepted: boolean; reason: string } };
+  const bad = JSON.parse((await cli(['doctor', '--cert', untrusted.certFile, '--key', untrusted.keyFile, '--truststore', bundle, '--json'])).out) as { verdict: { accepted: boolean; reason: string } };
   assert.deepEqual([bad.verdict.accepted, bad.verdict.reason], [false, 'Could not find issuer for certificate']);
-  const lint = await run(['truststore', 'lint', bundle, '--json']);
+  const lint = await cli(['truststore', 'lint', bundle, '--json']);
   assert.match(lint.out, /truststore\.ca-names-too-large/);
 });

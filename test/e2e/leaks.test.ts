@@ -16,11 +16,11 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { issue } from '../../src/pki/generate.js';
+import { startEcho, type EchoBackend } from '../helpers/backends.js';
+import { domainConfig, startGateway, type GatewayProcess } from '../helpers/gateway.js';
+import type { Target } from '../helpers/http.js';
+import { makeWorld, sleep, startLoad, type World } from '../helpers/lifecycle.js';
 import { tmpDir } from '../helpers/pki.js';
-import { startGateway, type GatewayProcess } from './helpers/gateway.js';
-import { domainConfig } from './helpers/pki.js';
-import { startEcho, type EchoBackend } from './helpers/backends.js';
-import { makeWorld, sleep, startLoad, type Target, type World } from './lifecycle-helpers.js';
 
 const DOMAIN = 'leaks.e2e.test';
 /** Slack over the baseline: a few descriptors (a backend pool connection more or less), 8 MiB of heap. */

@@ -9,11 +9,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startGateway, type GatewayProcess } from './helpers/gateway.js';
-import { domainConfig, writeTruststore } from './helpers/pki.js';
-import { startEcho, type EchoBackend } from './helpers/backends.js';
-import { nodeRequest, run } from './helpers/clients.js';
-import { makeWorld, runServe, type World } from './lifecycle-helpers.js';
+import { startEcho, type EchoBackend } from '../helpers/backends.js';
+import { runServe } from '../helpers/cli.js';
+import { domainConfig, startGateway, type GatewayProcess } from '../helpers/gateway.js';
+import { nodeRequest } from '../helpers/http.js';
+import { makeWorld, type World } from '../helpers/lifecycle.js';
+import { writeTruststore } from '../helpers/pki.js';
+import { run } from '../helpers/proc.js';
 
 const A = 'a.resume.e2e.test';
 const B = 'b.resume.e2e.test';

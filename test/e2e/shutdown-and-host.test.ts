@@ -10,11 +10,12 @@ import assert from 'node:assert/strict';
 import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import type { Socket } from 'node:net';
-import { startGateway, type GatewayProcess } from './helpers/gateway.js';
-import { startEcho, startSlowBackend, type Backend, type EchoBackend } from './helpers/backends.js';
-import { domainConfig } from './helpers/pki.js';
-import { makeWorld, request, sleep, type Target, type World } from './lifecycle-helpers.js';
-import { collect, rawExchange, statusLines, tcpConnect, tlsConnect } from './hostile-helpers.js';
+import { startEcho, startSlowBackend, type Backend, type EchoBackend } from '../helpers/backends.js';
+import { domainConfig, startGateway, type GatewayProcess } from '../helpers/gateway.js';
+import { collect, rawExchange, statusLines, tcpConnect } from '../helpers/hostile.js';
+import { request, type Target } from '../helpers/http.js';
+import { makeWorld, sleep, type World } from '../helpers/lifecycle.js';
+import { tlsConnect } from '../helpers/tls.js';
 
 let w: World;
 let echo: EchoBackend;

@@ -1,7 +1,7 @@
 /**
  * Truststore sources failing under a real `mtlsgate serve` (issue 6, Faults): a file replaced while being read
  * (atomically by rename, and in place while reloads run in a loop), truncated, made unreadable; an S3 object
- * behind a fault-injecting proxy (s3-fault-proxy.ts) answering 500 InternalError, 503 SlowDown, resetting the
+ * behind a fault-injecting proxy (helpers/s3-fault-proxy.ts) answering 500 InternalError, 503 SlowDown, resetting the
  * connection, hanging past the S3 timeout, cutting the body short. In every case:
  *
  * - the last good truststore keeps serving: a trickle of accepted requests all get 200 and a denied client
@@ -22,12 +22,21 @@ import { chmodSync, chownSync, closeSync, openSync, renameSync, truncateSync, wr
 import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { issue, type Issued } from '../../src/pki/generate.js';
-import { tmpDir } from '../helpers/pki.js';
-import { startGateway, type GatewayProcess, type LogLine } from './helpers/gateway.js';
-import { domainConfig, writeClient } from './helpers/pki.js';
-import { startEcho, type EchoBackend } from './helpers/backends.js';
-import { makeWorld, request, s3Env, sleep, startLoad, startS3, type Load, type S3Fake, type Target, type World } from './lifecycle-helpers.js';
-import { startS3FaultProxy, type S3Fault, type S3FaultProxy } from './s3-fault-proxy.js';
+import { startEcho, type EchoBackend } from '../helpers/backends.js';
+import { domainConfig, startGateway, type GatewayProcess, type LogLine } from '../helpers/gateway.js';
+import { request, type Target } from '../helpers/http.js';
+import {
+  makeWorld,
+  s3Env,
+  sleep,
+  startLoad,
+  startS3,
+  type Load,
+  type S3Fake,
+  type World,
+} from '../helpers/lifecycle.js';
+import { tmpDir, writeClient } from '../helpers/pki.js';
+import { startS3FaultProxy, type S3Fault, type S3FaultProxy } from '../helpers/s3-fault-proxy.js';
 
 const FILE_DOMAIN = 'files.faults.e2e.test';
 const S3_DOMAIN = 's3.faults.e2e.test';

@@ -13,10 +13,9 @@ import assert from 'node:assert/strict';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { chmodSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
 import { issue } from '../../src/pki/generate.js';
 import { parsePem } from '../../src/pki/pem.js';
-import { bufferIo } from '../helpers/io.js';
+import { cli } from '../helpers/cli.js';
 import { openssl } from '../helpers/openssl.js';
 import { testPki, tmpDir } from '../helpers/pki.js';
 
@@ -108,12 +107,6 @@ function assertNoSecret(label: string, text: string): void {
   }
 }
 
-async function cli(argv: string[]): Promise<{ code: number; text: string }> {
-  const b = bufferIo({ NO_COLOR: '1', HOME: dir });
-  const code = await main(argv, b.io);
-  return { code, text: b.out() + b.err() };
-}
-
 test('secrets: the needles are real (the key, its PEM and the passphrase are found where they are)', () => {
   assert.ok(NEEDLES.length > 1000, `${NEEDLES.length} needles`);
   const pem = String(readFileSync(files.enc, 'utf8'));
@@ -158,7 +151,7 @@ const RUNS: Array<[string, string[]]> = [
 
 for (const [name, argv] of RUNS) {
   test(`secrets: ${name}: no key material or passphrase in the output`, async () => {
-    const { code, text } = await cli(argv);
+    const { code, text } = await cli(argv, { env: { HOME: dir } });
     assert.ok(code >= 0 && code <= 2, `exit ${code}: ${text.slice(0, 500)}`);
     assert.ok(text.length > 0, 'some output');
     assertNoSecret(name, text);
@@ -166,14 +159,14 @@ for (const [name, argv] of RUNS) {
 }
 
 test('secrets: the runs above reached the key (decrypted it, or said why not)', async () => {
-  const ok = JSON.parse((await cli(RUNS[1]![1])).text) as { verdict: { accepted: boolean }; key: unknown };
+  const ok = JSON.parse((await cli(RUNS[1]![1], { env: { HOME: dir } })).text) as { verdict: { accepted: boolean }; key: unknown };
   assert.equal(ok.verdict.accepted, true, 'the right passphrase opened the key and the handshake passed');
   assert.ok(ok.key, 'the key is described');
-  const wrong = (await cli(RUNS[3]![1])).text;
+  const wrong = (await cli(RUNS[3]![1], { env: { HOME: dir } })).text;
   assert.match(wrong, /key\.wrong-passphrase/);
-  const lint = JSON.parse((await cli(RUNS[16]![1])).text) as { findings: Array<{ id: string }> };
+  const lint = JSON.parse((await cli(RUNS[16]![1], { env: { HOME: dir } })).text) as { findings: Array<{ id: string }> };
   assert.ok(lint.findings.some((x) => x.id === 'truststore.contains-private-key'));
-  const curl = JSON.parse((await cli(RUNS[17]![1])).text) as { curl?: { passphrase?: { value: string } } };
+  const curl = JSON.parse((await cli(RUNS[17]![1], { env: { HOME: dir } })).text) as { curl?: { passphrase?: { value: string } } };
   assert.equal(curl.curl?.passphrase?.value, '***');
 });
 
@@ -181,7 +174,7 @@ test('secrets: doctor warns about a key readable by other users (key.permissions
   const loose = write('loose.key', client.keyPem, 0o644);
   const group = write('group.key', client.keyPem, 0o640);
   for (const [path, expected] of [[loose, '644'], [group, '640'], [files.plain, null]] as const) {
-    const { text } = await cli(['doctor', '--json', '--cert', files.cert, '--key', path, '--truststore', truststore]);
+    const { text } = await cli(['doctor', '--json', '--cert', files.cert, '--key', path, '--truststore', truststore], { env: { HOME: dir } });
     const perm = (JSON.parse(text) as { findings: Array<{ id: string; severity: string; evidence: { mode?: string } }> }).findings.find((x) => x.id === 'key.permissions');
     if (expected === null) assert.equal(perm, undefined, `${path}: no warning for 0600`);
     else {
@@ -191,7 +184,7 @@ test('secrets: doctor warns about a key readable by other users (key.permissions
     assertNoSecret('key.permissions', text);
   }
   // The text report shows the fix.
-  const { text } = await cli(['doctor', '--cert', files.cert, '--key', loose, '--truststore', truststore]);
+  const { text } = await cli(['doctor', '--cert', files.cert, '--key', loose, '--truststore', truststore], { env: { HOME: dir } });
   assert.ok(text.includes(`chmod 600 ${loose}`), text);
 });
 
@@ -199,7 +192,7 @@ test('secrets: pki init writes every private key 0600, whatever the umask', asyn
   const old = process.umask(0);
   try {
     const out = join(tmpDir(), 'pki');
-    const { code, text } = await cli(['pki', 'init', out, '--domain', 'mtls.example.test']);
+    const { code, text } = await cli(['pki', 'init', out, '--domain', 'mtls.example.test'], { env: { HOME: dir } });
     assert.equal(code, 0, text);
     const keys = readdirSync(out).filter((n) => n.endsWith('.key'));
     assert.ok(keys.length >= 5, keys.join(' '));

@@ -1,12 +1,18 @@
 /**
- * One test PKI per test process (tests in a file share it; node --test runs each file in its own process),
- * made in-process in a fresh temp directory that is removed at exit. Set MTLSGATE_KEEP_TMP=1 to keep it.
+ * Test PKI and temp directories.
+ *
+ * - testPki()/testVariant(): one `pki init` PKI per test process (tests in a file share it; node --test runs each
+ *   file in its own process), made in-process in a fresh temp directory.
+ * - tmpDir(): a fresh directory removed at exit (set MTLSGATE_KEEP_TMP=1 to keep them).
+ * - serverIdentity()/writeClient()/writeTruststore(): the files a gateway and its clients use in the end-to-end
+ *   tests: the gateway's server certificate (one EC certificate whose SANs name every test domain, under its own
+ *   CA), client identities and truststores, written into a test directory.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initPki, issueVariant, loadPki } from '../../src/pki/generate.js';
-import type { LoadedPki, PkiFiles, Variant, VariantFiles } from '../../src/pki/generate.js';
+import { initPki, issue, issueVariant, loadPki } from '../../src/pki/generate.js';
+import type { Issued, LoadedPki, PkiFiles, Variant, VariantFiles } from '../../src/pki/generate.js';
 
 /** Every path initPki wrote (rootCert, clientKey, truststore, ...) plus the loaded CAs; usable as a LoadedPki. */
 export type TestPki = PkiFiles & LoadedPki;
@@ -49,4 +55,52 @@ export function tmpDir(): string {
   }
   made.push(dir);
   return dir;
+}
+
+export interface ServerIdentity {
+  ca: Issued;
+  /** PEM of the CA clients trust for the gateway. */
+  caPem: string;
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+}
+
+/** A server CA and one certificate for all `domains` (EC P-256: fast), written into `dir`. */
+export async function serverIdentity(dir: string, domains: string[]): Promise<ServerIdentity> {
+  const ca = await issue({ subject: 'CN=e2e Server CA,O=mtlsgate e2e', profile: 'root-ca' });
+  const leaf = await issue({ subject: `CN=${domains[0]}`, profile: 'server', issuer: ca, sans: domains.map((d) => `DNS:${d}`) });
+  const caFile = join(dir, 'server-ca.pem');
+  const certFile = join(dir, 'server.crt');
+  const keyFile = join(dir, 'server.key');
+  writeFileSync(caFile, ca.certPem);
+  writeFileSync(certFile, leaf.certPem + ca.certPem);
+  writeFileSync(keyFile, leaf.keyPem, { mode: 0o600 });
+  return { ca, caPem: ca.certPem, caFile, certFile, keyFile };
+}
+
+export interface ClientFiles {
+  /** The leaf followed by `sent` (what a client presents, e.g. a curl --cert file). */
+  certFile: string;
+  keyFile: string;
+  /** Same bytes as certFile. */
+  certPem: string;
+  keyPem: string;
+}
+
+/** Write a client identity: the leaf and what it sends after it, and its key. */
+export function writeClient(dir: string, name: string, leaf: Issued, sent: Issued[] = []): ClientFiles {
+  const certPem = leaf.certPem + sent.map((i) => i.certPem).join('');
+  const certFile = join(dir, `${name}.crt`);
+  const keyFile = join(dir, `${name}.key`);
+  writeFileSync(certFile, certPem);
+  writeFileSync(keyFile, leaf.keyPem, { mode: 0o600 });
+  return { certFile, keyFile, certPem, keyPem: leaf.keyPem };
+}
+
+/** A truststore file holding these certificates, in order. */
+export function writeTruststore(dir: string, name: string, certs: Issued[]): string {
+  const file = join(dir, `${name}.pem`);
+  writeFileSync(file, certs.map((c) => c.certPem).join(''));
+  return file;
 }

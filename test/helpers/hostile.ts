@@ -1,6 +1,6 @@
 /**
- * Helpers for the hostile-client and fault tests (hostile-*.test.ts, faults-*.test.ts), on top of the e2e harness
- * (helpers/) and the lifecycle helpers: a gateway with one domain and small timeouts, a trickle of well-behaved
+ * Helpers for the hostile-client and fault tests (hostile-*.test.ts, faults-*.test.ts), on top of gateway.ts,
+ * http.ts, tls.ts and lifecycle.ts: a gateway with one domain and small timeouts, a trickle of well-behaved
  * requests that must all succeed while an attack runs, a backend that records the exact bytes it receives (behind
  * a TCP tap) and counts the requests a strict HTTP parser sees in them, raw TLS connections for hand-made request
  * bytes, and the gateway's RSS and open file descriptors read from /proc.
@@ -12,13 +12,11 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import tls from 'node:tls';
-import { startGateway, type GatewayProcess } from './helpers/gateway.js';
-import { startEcho, type EchoBackend } from './helpers/backends.js';
-import { domainConfig } from './helpers/pki.js';
-import { keepAliveAgent, makeWorld, request, sleep, type Outcome, type Target, type World } from './lifecycle-helpers.js';
-
-export { sleep, request, type Outcome, type Target, type World };
+import { startEcho, type EchoBackend } from './backends.js';
+import { domainConfig, startGateway, type GatewayProcess } from './gateway.js';
+import { keepAliveAgent, request, type Outcome, type Target } from './http.js';
+import { makeWorld, sleep, type World } from './lifecycle.js';
+import { tlsConnect } from './tls.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // A gateway with one domain: '' -> the echo backend, plus the routes a test adds.
@@ -154,17 +152,6 @@ export async function waitFor<T>(probe: () => T | Promise<T>, ok: (v: T) => bool
 
 // ---------------------------------------------------------------------------------------------------------------
 // Raw connections.
-
-/** A TLS connection to the gateway with the target's client certificate; resolves once the handshake is done. */
-export function tlsConnect(t: Target, extra: tls.ConnectionOptions = {}): Promise<tls.TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const s = tls.connect({ host: '127.0.0.1', port: t.port, servername: t.servername, ca: t.ca, cert: t.cert, key: t.key, ...extra }, () => {
-      s.off('error', reject);
-      resolve(s);
-    });
-    s.once('error', reject);
-  });
-}
 
 export interface Collected {
   /** Everything the gateway sent, latin1. */

@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildScenarios, type Scenario } from '../policy/scenarios.js';
 import type { Issued } from '../../src/pki/generate.js';
-import { run } from './helpers/clients.js';
+import { run } from './proc.js';
 
 /** How the client's files look on disk. */
 export type FileForm =

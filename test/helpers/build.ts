@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = join(REPO, 'bin', 'mtlsgate.js');
 const DIST_MAIN = join(REPO, 'dist', 'cli', 'main.js');
 const STAMP = join(REPO, 'dist', '.e2e-build-stamp');

@@ -8,7 +8,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 
-export { startEcho, type EchoBackend } from '../../../src/gateway/echo.js';
+export { startEcho, type EchoBackend } from '../../src/gateway/echo.js';
 
 export interface Backend {
   url: string;
