@@ -33,9 +33,9 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { issue } from '../src/pki/generate.js';
-import { startGateway, type GatewayProcess } from '../test/e2e/helpers/gateway.js';
-import { domainConfig } from '../test/e2e/helpers/pki.js';
-import { makeWorld, sleep, type World } from '../test/e2e/lifecycle-helpers.js';
+import { startGateway, type GatewayProcess } from '../test/helpers/gateway.js';
+import { domainConfig } from '../test/helpers/gateway.js';
+import { makeWorld, sleep, type World } from '../test/helpers/lifecycle.js';
 
 const DOMAIN = 'soak.mtlsgate.test';
 const SAMPLE_EVERY_MS = 10_000;
