@@ -9,7 +9,7 @@ import type { Chain } from './chain.js';
 import { timeValid } from './chain.js';
 import { signatureVerifies, splitCertificate } from '../pki/cert.js';
 import { OWN_CODES, categoryOf as categoryFor, type Defect } from './defect.js';
-import { TAG_BOOLEAN, isUniversal, readOid, tlvChildren, type Tlv } from '../pki/sniff.js';
+import { TAG_BOOLEAN, isUniversal, readOid, tlvChildren, type Tlv } from '../pki/der.js';
 
 export interface PolicyOptions {
   /** API Gateway ignores intermediates the client sends; true lets them close the path (OpenSSL's own behaviour). */
