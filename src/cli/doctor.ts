@@ -14,7 +14,7 @@ import { loadFile } from '../pki/load.js';
 import { probe, DEFAULT_TIMEOUT_MS } from '../doctor/live/probe.js';
 import { parseTarget } from '../doctor/live/target.js';
 import { clientForProbe, combine, liveHasErrors } from '../doctor/live/combine.js';
-import type { Finding } from '../doctor/finding.js';
+import type { Finding } from '../report/finding.js';
 import { doctorCurlCommand } from './doctor-curl.js';
 import { requireNonEmptyCertPath, requireNonEmptyPath } from './paths.js';
 

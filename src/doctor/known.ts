@@ -9,7 +9,7 @@ import { loadFile } from '../pki/load.js';
 import { splitCurlCertArg } from '../pki/curl-arg.js';
 import type { Truststore } from '../trust/truststore.js';
 import { readTruststore } from '../trust/load.js';
-import type { Finding } from './finding.js';
+import type { Finding } from '../report/finding.js';
 import { DEFAULT_POLICY, type PolicyOptions } from '../policy/rules.js';
 
 export interface DoctorInput {

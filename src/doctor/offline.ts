@@ -13,7 +13,7 @@ import { checkCertFile, checkKeyFile, checkPkcs12 } from './checks/files.js';
 import { checkKeyPair } from './checks/pair.js';
 import { checkLeaf } from './checks/cert.js';
 import { checkChain } from './checks/chain.js';
-import { finding, severityRank, type Finding } from './finding.js';
+import { finding, sortFindings, type Finding } from '../report/finding.js';
 import { gather, type DoctorInput, type Known } from './known.js';
 
 export interface DoctorReport {
@@ -51,7 +51,13 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
     findings.push(...checkChain(k, analysis));
     ({ verdict, source, openssl } = await reachVerdict(k, analysis, findings));
   } else if (k.leaf && input.truststore === undefined) {
-    findings.push(finding('doctor.no-truststore', 'info', 'no truststore given: the gateway\'s verdict is not predicted', 'The files were checked on their own. Add --truststore with the bundle the gateway uses (the PEM file uploaded to S3) to learn whether it would accept this certificate and why not.', `mtlsgate doctor --cert ${k.certPath ?? 'client.crt'} --truststore truststore.pem`));
+    findings.push(finding({
+      id: 'doctor.no-truststore',
+      severity: 'info',
+      title: 'no truststore given: the gateway\'s verdict is not predicted',
+      detail: 'The files were checked on their own. Add --truststore with the bundle the gateway uses (the PEM file uploaded to S3) to learn whether it would accept this certificate and why not.',
+      fix: `mtlsgate doctor --cert ${k.certPath ?? 'client.crt'} --truststore truststore.pem`,
+    }));
   }
   return {
     verdict,
@@ -74,18 +80,27 @@ async function reachVerdict(k: Known, a: ChainAnalysis, findings: Finding[]): Pr
   const chainPem = [k.leaf, ...k.intermediates].map((c) => c.x509.toString()).join('');
   const real = await loopbackVerdict({ chainPem, key: k.key!.keyObject, truststorePem: k.truststore.pem });
   if ('error' in real) {
-    findings.push(finding('doctor.handshake-failed', 'info', 'the loopback handshake could not run; the verdict is predicted', real.error, ''));
+    findings.push(finding({
+      id: 'doctor.handshake-failed',
+      severity: 'info',
+      title: 'the loopback handshake could not run; the verdict is predicted',
+      detail: real.error,
+      fix: '',
+    }));
     return { verdict: predicted, source: 'prediction', openssl: a.predicted };
   }
   const verdict = decide(a, real);
   if (verdict.accepted !== predicted.accepted || verdict.reason !== predicted.reason || verdict.code !== predicted.code) {
-    findings.push(finding('doctor.model-disagreement', 'warning', 'the handshake and the offline model disagree (please report this)', `Handshake: ${verdict.reason ?? 'accepted'} (${verdict.code ?? '-'}); model: ${predicted.reason ?? 'accepted'} (${predicted.code ?? '-'}). The handshake's verdict is the gateway's.`, '', { handshake: verdict.code, model: predicted.code }));
+    findings.push(finding({
+      id: 'doctor.model-disagreement',
+      severity: 'warning',
+      title: 'the handshake and the offline model disagree (please report this)',
+      detail: `Handshake: ${verdict.reason ?? 'accepted'} (${verdict.code ?? '-'}); model: ${predicted.reason ?? 'accepted'} (${predicted.code ?? '-'}). The handshake's verdict is the gateway's.`,
+      fix: '',
+      evidence: { handshake: verdict.code, model: predicted.code },
+    }));
   }
   return { verdict, source: 'handshake', openssl: real };
-}
-
-function sortFindings(fs: Finding[]): Finding[] {
-  return fs.map((f, i) => ({ f, i })).sort((a, b) => severityRank[a.f.severity] - severityRank[b.f.severity] || a.i - b.i).map((x) => x.f);
 }
 
 export function hasErrors(r: DoctorReport): boolean {

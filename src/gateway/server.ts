@@ -21,7 +21,7 @@ import { handleAdmin, type AdminDeps } from './admin.js';
 import { randomTicketKeys, readTicketKeys, ticketKeyRing } from './ticket-keys.js';
 import { unmodelledExtension } from '../policy/rules.js';
 import { MAX_CA_NAMES_BYTES } from '../trust/truststore.js';
-import { cutText } from '../text.js';
+import { cutText } from '../report/text.js';
 
 export interface ReloadResult {
   ok: boolean;

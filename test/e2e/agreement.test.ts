@@ -20,7 +20,7 @@ import { gather, type DoctorInput } from '../../src/doctor/known.js';
 import { probe } from '../../src/doctor/live/probe.js';
 import { clientForProbe, combine, type LiveDoctorReport } from '../../src/doctor/live/combine.js';
 import type { ProbeReport } from '../../src/doctor/live/types.js';
-import type { Finding } from '../../src/doctor/finding.js';
+import type { Finding } from '../../src/report/finding.js';
 import { tmpDir } from '../helpers/pki.js';
 import { buildAgreementCases, writeUserFiles, type AgreementCase, type UserFiles } from './agreement-scenarios.js';
 import { startGateway, type GatewayProcess } from './helpers/gateway.js';

@@ -4,7 +4,7 @@
  */
 import { createColors } from 'picocolors';
 import { renderFindings } from '../render.js';
-import { firstItems } from '../finding.js';
+import { firstItems } from '../../report/text.js';
 import { renderReport } from '../render-report.js';
 import { effectiveUrl, type CurlCommand } from './parse.js';
 import type { CurlDoctorReport } from './run.js';

@@ -10,7 +10,7 @@ import { UserError, isUserError } from '../../errors.js';
 import { loadBytes } from '../../pki/load.js';
 import { isLoadProblem, readCapped } from '../../pki/read.js';
 import { denied } from '../../policy/verdict.js';
-import { finding, severityRank, type Finding } from '../finding.js';
+import { finding, sortFindings, type Finding } from '../../report/finding.js';
 import { runDoctor, type DoctorReport } from '../offline.js';
 import { combine, liveHasErrors, type LiveDoctorReport } from '../live/combine.js';
 import { probe as liveProbe } from '../live/probe.js';
@@ -159,7 +159,14 @@ async function runLive(c: CurlCommand, files: CurlFiles, input: CurlDoctorInput,
   const extra: Finding[] = [];
   const stops = curlFindings.filter((f) => CURL_STOPS.has(f.id));
   if (stops.length > 0) {
-    extra.push(finding('curl.live-not-as-curl', 'info', 'curl itself would stop before connecting; the probe went ahead', `Because of ${stops.map((f) => f.id).join(', ')} curl ends before the handshake. The live probe used the files as mtlsgate read them${client ? ', client certificate included,' : ''} to show what the server does once that is fixed.`, '', { curlStops: stops.map((f) => f.id) }));
+    extra.push(finding({
+      id: 'curl.live-not-as-curl',
+      severity: 'info',
+      title: 'curl itself would stop before connecting; the probe went ahead',
+      detail: `Because of ${stops.map((f) => f.id).join(', ')} curl ends before the handshake. The live probe used the files as mtlsgate read them${client ? ', client certificate included,' : ''} to show what the server does once that is fixed.`,
+      fix: '',
+      evidence: { curlStops: stops.map((f) => f.id) },
+    }));
   }
   try {
     const live = await (input.probe ?? liveProbe)({
@@ -212,10 +219,6 @@ async function capathPems(dir: string): Promise<string[]> {
 
 function emptyReport(): DoctorReport {
   return { verdict: denied(null, null), verdictSource: null, findings: [], certificates: [], key: null, chain: null, openssl: null };
-}
-
-function sortFindings(fs: Finding[]): Finding[] {
-  return fs.map((f, i) => ({ f, i })).sort((a, b) => severityRank[a.f.severity] - severityRank[b.f.severity] || a.i - b.i).map((x) => x.f);
 }
 
 export function curlDoctorHasErrors(r: CurlDoctorReport): boolean {

@@ -7,7 +7,7 @@
 import tls, { type SecureContext } from 'node:tls';
 import { parseCert } from '../../pki/cert.js';
 import type { CertInfo } from '../../pki/types.js';
-import { severityRank, type Finding } from '../finding.js';
+import { sortFindings, type Finding } from '../../report/finding.js';
 import { alertName } from './alerts.js';
 import { probeCertificateRequest, type CertRequestProbe } from './cert-request.js';
 import { connectTcp, exchange, handshake, type HttpResult } from './connect.js';
@@ -202,10 +202,6 @@ function describeRaw(r: CertRequestProbe): string {
     default:
       return `${r.result}: ${r.error ?? ''}`;
   }
-}
-
-function sortFindings(fs: Finding[]): Finding[] {
-  return fs.map((f, i) => ({ f, i })).sort((a, b) => severityRank[a.f.severity] - severityRank[b.f.severity] || a.i - b.i).map((x) => x.f);
 }
 
 export type { Target };

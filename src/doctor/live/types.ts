@@ -3,7 +3,7 @@
  * happened. Shared by `doctor --url` and `doctor curl`.
  */
 import type { CertInfo } from '../../pki/types.js';
-import type { Finding } from '../finding.js';
+import type { Finding } from '../../report/finding.js';
 
 export interface ProbeInput {
   /** https://host[:port]/path */
