@@ -14,12 +14,12 @@ export function renderCurlReport(r: CurlDoctorReport, opts: { color: boolean }):
   const lines = [c.bold('curl command, as curl reads it'), ...describeCommand(r.curl).map(([k, v]) => `  ${c.dim(k.padEnd(12))} ${clean(v)}`)];
   if (r.error) lines.push(`  ${c.dim('curl said'.padEnd(12))} ${clean(r.error.exitCode !== null ? `(${r.error.exitCode}) ` : '')}${clean(r.error.text ?? '')}`);
   lines.push('');
-  const curlFindings = r.findings.slice(0, r.curlFindingCount);
+  const curlFindings = r.findings.filter((f) => f.source === 'curl');
   if (curlFindings.length > 0) {
     // renderFindings puts curl.* ids under its catch-all heading: print them under our own.
     lines.push(c.bold('curl'), renderFindings(curlFindings, opts).replace(/^[^\n]*\n/, '').replace(/\n+$/, ''), '');
   }
-  const offlineRan = r.report.verdictSource !== null || r.report.certificates.length > 0 || r.report.findings.length > 0;
+  const offlineRan = r.verdict !== null || r.report.certificates.length > 0 || r.findings.some((f) => f.source === 'offline');
   if (offlineRan || r.report.live) lines.push(renderReport(r.report, opts).replace(/\n+$/, ''));
   if (r.liveSkipped) lines.push(c.dim(`Live probe not run: ${clean(r.liveSkipped)}`));
   return lines.join('\n').replace(/\n*$/, '\n');

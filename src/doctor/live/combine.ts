@@ -1,22 +1,17 @@
 /**
- * `doctor --url`: the offline report and the live probe side by side, and one finding that ties them together —
+ * `doctor --url`: the client the probe presents, and one finding that ties the probe to the offline report —
  * does what the server did (its stated reason, its status, or how it hung up) agree with the offline verdict on
  * the same files? When they agree the offline findings that explain the reason are quoted with their evidence
  * (e.g. the modulus digests of a modified self-signed certificate); when not, the server trusts something else.
  */
 import type { Cert, PrivateKey } from '../../pki/types.js';
-import { finding, sortFindings, type Finding } from '../../report/finding.js';
+import { finding, type Finding } from '../../report/finding.js';
 import type { Known } from '../known.js';
-import { hasErrors, type DoctorReport } from '../offline.js';
+import type { OfflineReport } from '../offline.js';
 import { alertName, CERT_REJECT_ALERTS } from './alerts.js';
 import { refusesCertificate } from './findings-http.js';
 import { explainReason } from './reasons.js';
 import type { ProbeReport } from './types.js';
-
-export interface LiveDoctorReport extends DoctorReport {
-  /** The live probe (`--url`); null when none was asked for. */
-  live: ProbeReport | null;
-}
 
 /** What the server made of the client certificate; judged: false when the probe never got that far or sent none. */
 export function liveVerdict(live: ProbeReport): { judged: boolean; accepted: boolean; reason: string | null; how: string } {
@@ -42,12 +37,17 @@ function alertNumber(name: string): number | null {
 }
 
 /** The finding that ties live and offline together; null when either side has no verdict. */
-export function compareWithOffline(offline: DoctorReport, live: ProbeReport): Finding | null {
+export function compareWithOffline(offline: OfflineReport, live: ProbeReport): Finding | null {
   const lv = liveVerdict(live);
-  if (!lv.judged || offline.verdictSource === null) return null;
   const ov = offline.verdict;
-  const offlineSays = ov.accepted ? 'accepted' : `denied: "${ov.reason ?? 'unknown'}"`;
-  const base = { server: lv.how, offline: offlineSays, offlineCode: ov.code, offlineSource: offline.verdictSource };
+  if (!lv.judged || ov === null) return null;
+  const offlineSays = ov.accepted ? 'accepted' : `denied: "${ov.reason}"`;
+  const base = {
+    server: lv.how,
+    offline: offlineSays,
+    offlineCode: ov.accepted ? null : ov.code,
+    offlineSource: offline.verdictSource,
+  };
   if (lv.accepted && ov.accepted) {
     return finding({
       id: 'live.matches-offline',
@@ -59,10 +59,10 @@ export function compareWithOffline(offline: DoctorReport, live: ProbeReport): Fi
     });
   }
   if (!lv.accepted && !ov.accepted && (lv.reason === null || sameReason(lv.reason, ov.reason))) {
-    const reason = lv.reason ?? ov.reason ?? '';
+    const reason = lv.reason ?? ov.reason;
     const explaining = offline.findings.filter((f) => explainReason(reason).findingIds.includes(f.id));
     const lead = explaining[0];
-    const said = lv.reason !== null ? `the server said "${lv.reason}"` : `${lv.how}; the offline doctor's reason: "${ov.reason ?? 'unknown'}"`;
+    const said = lv.reason !== null ? `the server said "${lv.reason}"` : `${lv.how}; the offline doctor's reason: "${ov.reason}"`;
     return finding({
       id: 'live.matches-offline',
       severity: 'info',
@@ -76,7 +76,7 @@ export function compareWithOffline(offline: DoctorReport, live: ProbeReport): Fi
     ? 'The server accepted the certificate although the offline doctor denies it with the files given: the server\'s truststore or rules differ from them (another truststore version, intermediates sent by the client allowed, not an API Gateway-compatible server).'
     : ov.accepted
       ? 'The server refused the certificate although it passes against the truststore given: the server uses another truststore (an older S3 object version, another domain\'s bundle) or other rules.'
-      : `The server denied it for another reason than the offline doctor predicts ("${ov.reason ?? 'unknown'}"): the truststore given is not the one the server uses.`;
+      : `The server denied it for another reason than the offline doctor predicts ("${ov.reason}"): the truststore given is not the one the server uses.`;
   return finding({
     id: 'live.differs-from-offline',
     severity: 'warning',
@@ -87,8 +87,8 @@ export function compareWithOffline(offline: DoctorReport, live: ProbeReport): Fi
   });
 }
 
-function sameReason(a: string, b: string | null): boolean {
-  return b !== null && a.trim().toLowerCase() === b.trim().toLowerCase();
+function sameReason(a: string, b: string): boolean {
+  return a.trim().toLowerCase() === b.trim().toLowerCase();
 }
 
 function mergeEvidence(fs: Finding[]): Finding['evidence'] {
@@ -122,15 +122,4 @@ function pem(certs: Cert[]): string {
 
 function keyPem(k: PrivateKey): string {
   return k.keyObject.export({ type: 'pkcs8', format: 'pem' }).toString();
-}
-
-export function combine(offline: DoctorReport, live: ProbeReport | null, extra: Finding[] = []): LiveDoctorReport {
-  if (live === null) return { ...offline, live: null };
-  const tie = compareWithOffline(offline, live);
-  const liveFindings = sortFindings([...live.findings, ...extra, ...(tie ? [tie] : [])]);
-  return { ...offline, live: { ...live, findings: liveFindings } };
-}
-
-export function liveHasErrors(r: LiveDoctorReport): boolean {
-  return hasErrors(r) || (r.live?.findings.some((f) => f.severity === 'error') ?? false);
 }

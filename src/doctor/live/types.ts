@@ -75,3 +75,6 @@ export interface ProbeReport {
   findings: Finding[];
   timings: Record<string, number>;
 }
+
+/** The probe's report as a diagnosis carries it: its findings join the diagnosis's one list. */
+export type LiveReport = Omit<ProbeReport, 'findings'>;
