@@ -38,7 +38,8 @@ export async function runSelftest(io: Io, o: { port: number; domain: string; fil
   io.stdout.write(`${okBad ? 'ok  ' : 'FAIL'} denied request: HTTP ${bad.status} ${bad.body}\n`);
   const report = await diagnose({ files: { cert: f.selfSignedCert, key: f.selfSignedKey, truststore: f.truststore } });
   const reason = report.verdict && !report.verdict.accepted ? report.verdict.reason : null;
-  const okDoc = reason === 'self-signed certificate' && report.findings.some((x) => x.id === 'chain.self-signed-untrusted');
+  const explained = report.findings.some((x) => x.id === 'chain.self-signed-untrusted');
+  const okDoc = reason === 'self-signed certificate' && explained;
   const fix = report.findings.find((x) => x.id.startsWith('chain.'))?.fix.split('\n')[0] ?? '(no fix)';
   io.stdout.write(`${okDoc ? 'ok  ' : 'FAIL'} doctor: ${reason ?? 'not denied'} -> ${fix}\n`);
   return okGood && okBad && okDoc;

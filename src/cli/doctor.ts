@@ -67,7 +67,9 @@ export function doctorCommand(ctx: CliContext): Command {
       if (o.url === undefined) {
         const live = ['cacert', 'insecure'].filter((k) => o[k as keyof DoctorOptions] !== undefined)
           .concat(o.resolve.length ? ['resolve'] : [], o.connectTo.length ? ['connect-to'] : []);
-        if (live.length) throw new UserError('E_USAGE', `doctor: --${live[0]} applies to the live probe; add --url https://HOST/PATH`);
+        if (live.length) {
+          throw new UserError('E_USAGE', `doctor: --${live[0]} applies to the live probe; add --url https://HOST/PATH`);
+        }
       }
       let now: Date | undefined;
       if (o.at !== undefined) {
@@ -87,11 +89,17 @@ export function doctorCommand(ctx: CliContext): Command {
         policy: { trustClientIntermediates: o.trustClientIntermediates === true },
       };
       const cacertPem = o.cacert === undefined ? undefined : await readCacert(o.cacert);
-      const live = o.url === undefined
-        ? undefined
-        : { url: o.url, cacertPem, resolve: o.resolve, connectTo: o.connectTo, insecure: o.insecure === true, timeoutMs };
+      const live = o.url === undefined ? undefined : {
+        url: o.url,
+        cacertPem,
+        resolve: o.resolve,
+        connectTo: o.connectTo,
+        insecure: o.insecure === true,
+        timeoutMs,
+      };
       const report = await diagnose({ files, ...(live && { live }) });
-      ctx.io.stdout.write(o.json ? JSON.stringify(report, null, 2) + '\n' : renderReport(report, { color: wantsColor(ctx.io) }));
+      const text = o.json ? JSON.stringify(report, null, 2) + '\n' : renderReport(report, { color: wantsColor(ctx.io) });
+      ctx.io.stdout.write(text);
       ctx.setExitCode(hasErrors(report) ? 1 : 0);
     });
 }

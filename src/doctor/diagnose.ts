@@ -7,7 +7,8 @@ import { isUserError } from '../errors.js';
 import type { CertInfo, KeyInfo } from '../pki/types.js';
 import type { ChainEnd } from '../policy/chain.js';
 import type { OpenSslResult, Verdict } from '../policy/verdict.js';
-import { hasErrorFindings, sortFindings, type Finding, type FindingSource, type SourcedFinding } from '../report/finding.js';
+import { hasErrorFindings, sortFindings } from '../report/finding.js';
+import type { Finding, FindingSource, SourcedFinding } from '../report/finding.js';
 import { gather, type DoctorInput, type Known, type Preloaded } from './known.js';
 import { clientForProbe, compareWithOffline } from './live/combine.js';
 import { probe as liveProbe } from './live/probe.js';
@@ -60,12 +61,20 @@ export interface DiagnoseReport {
   liveSkipped: string | null;
 }
 
-const NO_OFFLINE: OfflineReport = { verdict: null, verdictSource: null, findings: [], certificates: [], key: null, chain: null, openssl: null };
+const NO_OFFLINE: OfflineReport = {
+  verdict: null,
+  verdictSource: null,
+  findings: [],
+  certificates: [],
+  key: null,
+  chain: null,
+  openssl: null,
+};
 
 export async function diagnose(input: DiagnoseInput): Promise<DiagnoseReport> {
   const f = input.files;
-  const hasFiles = input.preloaded !== undefined || f.cert !== undefined || f.key !== undefined || f.truststore !== undefined;
-  const known = hasFiles ? await gather(f, input.preloaded) : null;
+  const named = f.cert !== undefined || f.key !== undefined || f.truststore !== undefined;
+  const known = named || input.preloaded !== undefined ? await gather(f, input.preloaded) : null;
   const checked = known ? await checkOffline(known) : NO_OFFLINE;
   const offline = input.curl ? { ...checked, findings: input.curl.reconcile(checked.findings) } : checked;
 
@@ -96,7 +105,9 @@ export async function diagnose(input: DiagnoseInput): Promise<DiagnoseReport> {
   };
 }
 
-async function runProbe(o: LiveOptions, known: Known | null): Promise<{ report: ProbeReport; extra: Finding[] } | { skipped: string }> {
+type ProbeRun = { report: ProbeReport; extra: Finding[] } | { skipped: string };
+
+async function runProbe(o: LiveOptions, known: Known | null): Promise<ProbeRun> {
   const { client: given, notes = [], probe = liveProbe, ...rest } = o;
   const fromFiles = given === undefined && known ? clientForProbe(known) : { client: undefined, finding: null };
   const client = given === undefined ? fromFiles.client : (given ?? undefined);

@@ -70,7 +70,13 @@ export async function checkOffline(k: Known): Promise<OfflineReport> {
   };
 }
 
-async function reachVerdict(k: Known, a: ChainAnalysis, findings: Finding[]): Promise<{ verdict: Verdict; source: 'handshake' | 'prediction'; openssl: OpenSslResult }> {
+interface Reached {
+  verdict: Verdict;
+  source: 'handshake' | 'prediction';
+  openssl: OpenSslResult;
+}
+
+async function reachVerdict(k: Known, a: ChainAnalysis, findings: Finding[]): Promise<Reached> {
   // The gateway judges a truststore too large to name in a handshake with the model (see trust/truststore.ts): so does the doctor.
   if (truststoreOracle(k.truststore!) === 'model') return { verdict: decideWithoutHandshake(a), source: 'prediction', openssl: a.predicted };
   const predicted = predictVerdict(a);

@@ -58,7 +58,12 @@ export function readTlv(buf: Uint8Array, pos: number, limit: number = buf.length
 }
 
 /** Reads the children of a constructed TLV, at most `max` of them; null when one is malformed. */
-export function tlvChildren(buf: Uint8Array, parent: Tlv, max = Number.POSITIVE_INFINITY, allowIndefinite = false): Tlv[] | null {
+export function tlvChildren(
+  buf: Uint8Array,
+  parent: Tlv,
+  max = Number.POSITIVE_INFINITY,
+  allowIndefinite = false,
+): Tlv[] | null {
   const out: Tlv[] = [];
   let pos = parent.valueStart;
   while (pos < parent.end && out.length < max) {

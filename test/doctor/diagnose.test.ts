@@ -25,7 +25,8 @@ before(async () => {
   const pem = (p: string): string => readFileSync(p, 'utf8');
   // Asks for a client certificate and answers 200 whatever it gets: the probe's verdict is "accepted".
   server = https.createServer(
-    { cert: pem(pki.serverCert), key: pem(pki.serverKey), ca: pem(pki.truststore), requestCert: true, rejectUnauthorized: false },
+    { cert: pem(pki.serverCert), key: pem(pki.serverKey), ca: pem(pki.truststore), requestCert: true,
+      rejectUnauthorized: false },
     (_req, res) => res.end('ok'),
   );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -47,9 +48,10 @@ test('doctor --url with no files: the JSON verdict is null, the text says "Verdi
   assert.doesNotMatch(text.out(), /would deny/);
 });
 
-test('--url with a PKCS#12: the file is opened (and decrypted) once for the offline checks and the probe', async (t) => {
+test('--url with a PKCS#12: the file is opened (and decrypted) once, for the checks and the probe', async (t) => {
   const p12 = join(pki.dir, 'diagnose-client.p12');
-  openssl(['pkcs12', '-export', '-in', pki.clientCert, '-inkey', pki.clientKey, '-out', p12, '-passout', 'pass:p12pass']);
+  const key = ['-inkey', pki.clientKey, '-passout', 'pass:p12pass'];
+  openssl(['pkcs12', '-export', '-in', pki.clientCert, ...key, '-out', p12]);
   const opened: string[] = [];
   const realOpen = fsp.open;
   // readCapped opens every file the user names through fs/promises' open.

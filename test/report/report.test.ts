@@ -14,7 +14,7 @@ test('finding() takes one object; evidence defaults to none and is kept when giv
   assert.deepEqual(finding({ id: 'key.missing', severity: 'info', title: 't', detail: 'd', fix: '' }).evidence, {});
 });
 
-test('sortFindings: errors, then warnings, then infos; equal severities keep their order; the input is not changed', () => {
+test('sortFindings: errors, warnings, infos; equal severities keep their order; the input is not changed', () => {
   const input = [at('info', 'i1'), at('error', 'e1'), at('warning', 'w1'), at('info', 'i2'), at('error', 'e2')];
   const titles = sortFindings(input).map((f) => f.title);
   assert.deepEqual(titles, ['e1', 'e2', 'w1', 'i1', 'i2']);
@@ -26,13 +26,14 @@ test('sortFindings keeps extra fields (a finding\'s source)', () => {
   assert.deepEqual(sortFindings(sourced).map((f) => f.source), ['curl', 'live']);
 });
 
-test('cutText cuts at code points, never between the halves of a surrogate pair, and says how long the text was', () => {
+test('cutText cuts at code points, never inside a surrogate pair, and says how long the text was', () => {
   assert.equal(cutText('abc', 3), 'abc');
   assert.equal(cutText('abcd', 3), 'abc... (4 characters)');
   const emoji = '😀'.repeat(5); // 10 UTF-16 units, 5 characters
   assert.equal(cutText(emoji, 5), emoji);
   assert.equal(cutText(emoji, 2), '😀😀... (5 characters)');
-  assert.equal(titleText('x'.repeat(TITLE_TEXT_MAX + 1)), `${'x'.repeat(TITLE_TEXT_MAX)}... (${TITLE_TEXT_MAX + 1} characters)`);
+  const long = 'x'.repeat(TITLE_TEXT_MAX + 1);
+  assert.equal(titleText(long), `${'x'.repeat(TITLE_TEXT_MAX)}... (${TITLE_TEXT_MAX + 1} characters)`);
 });
 
 test('firstItems keeps short lists whole and ends a long one with a count', () => {

@@ -19,7 +19,8 @@ export function renderCurlReport(r: CurlDoctorReport, opts: { color: boolean }):
     // renderFindings puts curl.* ids under its catch-all heading: print them under our own.
     lines.push(c.bold('curl'), renderFindings(curlFindings, opts).replace(/^[^\n]*\n/, '').replace(/\n+$/, ''), '');
   }
-  const offlineRan = r.verdict !== null || r.report.certificates.length > 0 || r.findings.some((f) => f.source === 'offline');
+  const offline = r.findings.some((f) => f.source === 'offline');
+  const offlineRan = r.verdict !== null || r.report.certificates.length > 0 || offline;
   if (offlineRan || r.report.live) lines.push(renderReport(r.report, opts).replace(/\n+$/, ''));
   if (r.liveSkipped) lines.push(c.dim(`Live probe not run: ${clean(r.liveSkipped)}`));
   return lines.join('\n').replace(/\n*$/, '\n');

@@ -62,7 +62,9 @@ export function compareWithOffline(offline: OfflineReport, live: ProbeReport): F
     const reason = lv.reason ?? ov.reason;
     const explaining = offline.findings.filter((f) => explainReason(reason).findingIds.includes(f.id));
     const lead = explaining[0];
-    const said = lv.reason !== null ? `the server said "${lv.reason}"` : `${lv.how}; the offline doctor's reason: "${ov.reason}"`;
+    const said = lv.reason !== null
+      ? `the server said "${lv.reason}"`
+      : `${lv.how}; the offline doctor's reason: "${ov.reason}"`;
     return finding({
       id: 'live.matches-offline',
       severity: 'info',
