@@ -55,7 +55,8 @@ export async function checkOffline(k: Known): Promise<OfflineReport> {
       id: 'doctor.no-truststore',
       severity: 'info',
       title: 'no truststore given: the gateway\'s verdict is not predicted',
-      detail: 'The files were checked on their own. Add --truststore with the bundle the gateway uses (the PEM file uploaded to S3) to learn whether it would accept this certificate and why not.',
+      detail: 'The files were checked on their own. Add --truststore with the bundle the gateway uses (the PEM file ' +
+        'uploaded to S3) to learn whether it would accept this certificate and why not.',
       fix: `mtlsgate doctor --cert ${k.certPath ?? 'client.crt'} --truststore truststore.pem`,
     }));
   }

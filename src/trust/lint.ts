@@ -67,9 +67,14 @@ function caNamesFindings(ts: Truststore): Finding[] {
     finding({
       id: 'truststore.ca-names-too-large',
       severity: 'warning',
-      title: `the CA names of these ${ts.certs.length} certificates take ${bytes} bytes, more than a TLS CertificateRequest holds (${MAX_CA_NAMES_BYTES})`,
-      detail: 'A server that names its trusted CAs to clients (nginx ssl_client_certificate, Node with `ca`, most OpenSSL-based servers) fails every handshake with this bundle (an internal_error alert). mtlsgate does not name them for such a truststore and verifies chains with its policy instead; clients that choose a certificate by the CA names (browsers, Java key managers) get no hint.',
-      fix: 'Keep the bundle under about 1,000 CAs per domain, or on nginx load it with ssl_trusted_certificate (not sent) and name a few CAs with ssl_client_certificate.',
+      title: `the CA names of these ${ts.certs.length} certificates take ${bytes} bytes, more than a TLS ` +
+        `CertificateRequest holds (${MAX_CA_NAMES_BYTES})`,
+      detail: 'A server that names its trusted CAs to clients (nginx ssl_client_certificate, Node with `ca`, most ' +
+        'OpenSSL-based servers) fails every handshake with this bundle (an internal_error alert). mtlsgate does not ' +
+        'name them for such a truststore and verifies chains with its policy instead; clients that choose a ' +
+        'certificate by the CA names (browsers, Java key managers) get no hint.',
+      fix: 'Keep the bundle under about 1,000 CAs per domain, or on nginx load it with ssl_trusted_certificate (not ' +
+        'sent) and name a few CAs with ssl_client_certificate.',
       evidence: { certificates: ts.certs.length, caNamesBytes: bytes, limit: MAX_CA_NAMES_BYTES },
     }),
   ];
@@ -93,9 +98,16 @@ function constraintsNotJudgedFindings(ctx: LintContext, ts: Truststore): Finding
     finding({
       id: 'truststore.constraints-not-judged',
       severity: 'warning',
-      title: `${hit.length} CA certificate(s) carry ${[...new Set(hit.map((h) => h.what))].join(', ')}, which mtlsgate cannot check with a bundle this large: clients under them are refused`,
-      detail: 'With more CA names than a CertificateRequest holds, mtlsgate does not hand the truststore to OpenSSL for the handshake; its policy judges each chain instead, and the policy does not evaluate name constraints, policy constraints or RFC 3779 resources. Rather than guess, it refuses a chain through such a CA (MTLSGATE_UNMODELLED_EXTENSION), where API Gateway, or mtlsgate with a smaller bundle, would check the constraint.',
-      fix: 'Give the clients under these CAs a domain of their own whose truststore stays under about 1,000 CAs (mtlsgate then lets OpenSSL check the constraints in the handshake), or remove CAs this domain does not need.',
+      title: `${hit.length} CA certificate(s) carry ${[...new Set(hit.map((h) => h.what))].join(', ')}, which ` +
+        `mtlsgate cannot check with a bundle this large: clients under them are refused`,
+      detail: 'With more CA names than a CertificateRequest holds, mtlsgate does not hand the truststore to OpenSSL ' +
+        'for the handshake; its policy judges each chain instead, and the policy does not evaluate name constraints, ' +
+        'policy constraints or RFC 3779 resources. Rather than guess, it refuses a chain through such a CA ' +
+        '(MTLSGATE_UNMODELLED_EXTENSION), where API Gateway, or mtlsgate with a smaller bundle, would check the ' +
+        'constraint.',
+      fix: 'Give the clients under these CAs a domain of their own whose truststore stays under about 1,000 CAs ' +
+        '(mtlsgate then lets OpenSSL check the constraints in the handshake), or remove CAs this domain does not ' +
+        'need.',
       evidence: { certificates: shown, more: Math.max(0, hit.length - shown.length) },
     }),
   ];
@@ -451,11 +463,13 @@ function tooDeepFindings(ctx: LintContext): Finding[] {
       finding({
         id: 'truststore.too-deep',
         severity: 'warning',
-        title: `${label(ctx, i)} is ${count} CAs ${anchored ? 'from its root' : 'deep (and its chain is incomplete)'}, over the limit of ${max}`,
+        title: `${label(ctx, i)} is ${count} ` +
+          `CAs ${anchored ? 'from its root' : 'deep (and its chain is incomplete)'}, over the limit of ${max}`,
         detail: `API Gateway allows "a maximum chain length of four": at most ${max} CA certificates from the root to the ` +
           'issuing CA, the client certificate not counted. A client issued by this CA needs ' +
           `${count}${anchored ? '' : ' or more'}, so it is denied.`,
-        fix: 'issue client certificates from a CA at most 3 levels below the root (flatten the hierarchy), and remove this CA from the bundle when nothing needs it',
+        fix: 'issue client certificates from a CA at most 3 levels below the root (flatten the hierarchy), and ' +
+          'remove this CA from the bundle when nothing needs it',
         evidence: { ...evidenceOf(ctx, i), caCount: count, maxCaCerts: max, path: pathEvidence(ctx, i, max + 2) },
       }),
     );
@@ -525,7 +539,8 @@ function sameSubjectFindings(ctx: LintContext): Finding[] {
       finding({
         id: 'truststore.same-subject-different-key',
         severity: 'warning',
-        title: `certificates ${list.join(', ')} share the subject ${titleText(first.info.subject) || '(empty)'} but have ${keys.size} different keys`,
+        title: `certificates ${list.join(', ')} share the subject ${titleText(first.info.subject) || '(empty)'} but ` +
+          `have ${keys.size} different keys`,
         detail: 'Two CAs with one name and different keys: OpenSSL picks an issuer by name (and key id when present) and takes ' +
           'the first that is currently valid, so a client signed by the other key can fail with "certificate signature ' +
           'failure". API Gateway also refuses such bundles: "The certificate subject conflicts with an existing ' +

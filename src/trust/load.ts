@@ -167,7 +167,8 @@ function emptyFinding(file: LoadedFile, why?: string): Finding {
     title: `${file.path}: no certificate in the truststore${why ? ` (${why})` : ''}`,
     detail: 'A truststore must hold at least one certificate: the CA certificates (root and intermediates) that issue your ' +
       'client certificates, or a pinned self-signed client certificate. With none, every client is denied.',
-    fix: 'openssl x509 -in root-ca.pem -out truststore.pem\nappend each intermediate: cat intermediate-ca.pem >> truststore.pem',
+    fix: 'openssl x509 -in root-ca.pem -out truststore.pem\nappend each intermediate: cat intermediate-ca.pem >> ' +
+      'truststore.pem',
     evidence,
   });
 }

@@ -21,8 +21,10 @@ export function checkCertFile(k: Known): Finding[] {
         id: 'cert.file-not-found',
         severity: 'error',
         title: `certificate file ${path} does not exist`,
-        detail: `curl fails with "could not load PEM client certificate ... fopen: No such file or directory". ${notFound.message}.`,
-        fix: `ls -l ${shellQuote(path)}   # check the path; relative paths are relative to the directory you run the command in`,
+        detail: `curl fails with "could not load PEM client certificate ... fopen: No such file or ` +
+          `directory". ${notFound.message}.`,
+        fix: `ls -l ${shellQuote(path)}   # check the path; relative paths are relative to the directory you run the ` +
+          `command in`,
         evidence: { path },
       }),
     );
@@ -47,8 +49,10 @@ export function checkCertFile(k: Known): Finding[] {
         id: 'cert.wrong-format',
         severity: 'error',
         title: `${path} is a DER (binary) certificate, not PEM`,
-        detail: `${CURL_PEM_NOTE} A DER file named .crt or .pem is the usual cause of "could not load PEM client certificate".`,
-        fix: `openssl x509 -inform DER -in ${shellQuote(path)} -out ${shellQuote(stem(path) + '.pem')}\n# or tell curl: --cert-type DER`,
+        detail: `${CURL_PEM_NOTE} A DER file named .crt or .pem is the usual cause of "could not load PEM client ` +
+          `certificate".`,
+        fix: `openssl x509 -inform DER -in ${shellQuote(path)} -out ${shellQuote(stem(path) + '.pem')}\n# or tell ` +
+          `curl: --cert-type DER`,
         evidence: { path, format: 'DER certificate' },
       }),
     );
@@ -58,8 +62,10 @@ export function checkCertFile(k: Known): Finding[] {
         id: 'cert.wrong-format',
         severity: 'error',
         title: `${path} is a PKCS#7 bundle, not a PEM certificate`,
-        detail: `${CURL_PEM_NOTE} A PKCS#7 (.p7b) file holds certificates in a container that clients do not read as a client certificate.`,
-        fix: `openssl pkcs7 -print_certs -in ${shellQuote(path)} -out ${shellQuote(stem(path) + '.pem')}   # add -inform DER for a binary .p7b`,
+        detail: `${CURL_PEM_NOTE} A PKCS#7 (.p7b) file holds certificates in a container that clients do not read as ` +
+          `a client certificate.`,
+        fix: `openssl pkcs7 -print_certs -in ${shellQuote(path)} -out ${shellQuote(stem(path) + '.pem')}   # add ` +
+          `-inform DER for a binary .p7b`,
         evidence: { path, format: 'PKCS#7' },
       }),
     );
@@ -80,7 +86,8 @@ export function checkCertFile(k: Known): Finding[] {
           id: 'cert.is-private-key',
           severity: 'error',
           title: `${path} holds a private key, not a certificate`,
-          detail: 'The file given as the certificate contains only a private key: --cert and --key are probably swapped.',
+          detail: 'The file given as the certificate contains only a private key: --cert and --key are probably ' +
+            'swapped.',
           fix: `# swap them: --cert CLIENT.crt --key ${shellQuote(path)}`,
           evidence: { path, labels: someLabels(f) },
         }),
@@ -115,8 +122,11 @@ function pkcs12AsCert(path: string, f: LoadedFile): Finding {
     id: 'cert.is-pkcs12',
     severity: 'warning',
     title: `${path} is a PKCS#12 (.p12/.pfx) file`,
-    detail: 'It holds the certificate and key together, which is fine for the gateway test, but curl reads --cert as PEM unless told it is PKCS#12. Either tell curl, or extract PEM files.',
-    fix: `curl --cert-type P12 --cert ${shellQuote(path)}:PASSWORD ...\n# or extract PEM files:\nopenssl pkcs12 -in ${shellQuote(path)} -clcerts -nokeys -out client.crt\nopenssl pkcs12 -in ${shellQuote(path)} -nocerts -nodes -out client.key && chmod 600 client.key`,
+    detail: 'It holds the certificate and key together, which is fine for the gateway test, but curl reads --cert as ' +
+      'PEM unless told it is PKCS#12. Either tell curl, or extract PEM files.',
+    fix: `curl --cert-type P12 --cert ${shellQuote(path)}:PASSWORD ...\n# or extract PEM files:\nopenssl pkcs12 ` +
+      `-in ${shellQuote(path)} -clcerts -nokeys -out client.crt\nopenssl pkcs12 -in ${shellQuote(path)} -nocerts ` +
+      `-nodes -out client.key && chmod 600 client.key`,
     evidence: { path, certificates: f.certs.length, keys: f.keys.length },
   });
 }
@@ -131,8 +141,10 @@ export function checkPkcs12(k: Known): Finding[] {
         id: 'pkcs12.wrong-passphrase',
         severity: 'error',
         title: `the PKCS#12 password for ${f.path} is missing or wrong`,
-        detail: 'The file\'s integrity check (MAC) fails with the password given. curl says "could not parse PKCS12 file, check password".',
-        fix: `openssl pkcs12 -in ${shellQuote(f.path)} -noout   # asks for the password and says whether it is right\n# then: --cert ${shellQuote(f.path)}:PASSWORD or --pass PASSWORD`,
+        detail: 'The file\'s integrity check (MAC) fails with the password given. curl says "could not parse PKCS12 ' +
+          'file, check password".',
+        fix: `openssl pkcs12 -in ${shellQuote(f.path)} -noout   # asks for the password and says whether it is ` +
+          `right\n# then: --cert ${shellQuote(f.path)}:PASSWORD or --pass PASSWORD`,
         evidence: { path: f.path, passwordGiven: k.passphrase !== undefined },
       }));
     }
@@ -141,8 +153,11 @@ export function checkPkcs12(k: Known): Finding[] {
         id: 'pkcs12.legacy-encryption',
         severity: 'error',
         title: `${f.path} uses legacy PKCS#12 encryption (RC2/3DES) that OpenSSL 3 refuses`,
-        detail: 'OpenSSL 3 (and so Node, curl on current distributions and mtlsgate) does not load RC2 or 3DES encrypted PKCS#12 files without the legacy provider: "Unsupported PKCS12 PFX data" or "unsupported algorithm". Re-export it with AES.',
-        fix: `openssl pkcs12 -legacy -in ${shellQuote(f.path)} -nodes -out tmp.pem && openssl pkcs12 -export -in tmp.pem -out ${shellQuote(stem(f.path) + '-aes.p12')} && rm tmp.pem`,
+        detail: 'OpenSSL 3 (and so Node, curl on current distributions and mtlsgate) does not load RC2 or 3DES ' +
+          'encrypted PKCS#12 files without the legacy provider: "Unsupported PKCS12 PFX data" or "unsupported ' +
+          'algorithm". Re-export it with AES.',
+        fix: `openssl pkcs12 -legacy -in ${shellQuote(f.path)} -nodes -out tmp.pem && openssl pkcs12 -export -in ` +
+          `tmp.pem -out ${shellQuote(stem(f.path) + '-aes.p12')} && rm tmp.pem`,
         evidence: { path: f.path },
       }));
     }
@@ -159,7 +174,8 @@ export function checkKeyFile(k: Known): Finding[] {
         id: 'key.missing',
         severity: 'warning',
         title: 'no private key given',
-        detail: 'Without the key a client cannot prove it owns the certificate: curl needs --key (unless the key is in the --cert file). The doctor predicts the gateway\'s verdict from the certificates alone.',
+        detail: 'Without the key a client cannot prove it owns the certificate: curl needs --key (unless the key is ' +
+          'in the --cert file). The doctor predicts the gateway\'s verdict from the certificates alone.',
         fix: `mtlsgate doctor --cert ${shellQuote(k.certPath ?? 'client.crt')} --key client.key ...`,
       }));
     } else if (k.certFile !== null && k.key === null && k.certFile.keyBlocks > 0) out.push(...keyUnlockFindings(k, k.certFile));
@@ -195,7 +211,8 @@ export function checkKeyFile(k: Known): Finding[] {
         id: 'key.is-certificate',
         severity: 'error',
         title: `${path} holds a certificate, not a private key`,
-        detail: 'The file given as the key contains only certificates: --cert and --key are probably swapped, or the wrong file was picked. curl says "unable to set private key file".',
+        detail: 'The file given as the key contains only certificates: --cert and --key are probably swapped, or the ' +
+          'wrong file was picked. curl says "unable to set private key file".',
         fix: `grep -l "PRIVATE KEY" *.key *.pem 2>/dev/null   # find the file that holds the key`,
         evidence: { path, labels: someLabels(f) },
       }));
@@ -218,7 +235,8 @@ export function checkKeyFile(k: Known): Finding[] {
       severity: 'error',
       title: `${path} is a DER (binary) key, not PEM`,
       detail: `${CURL_PEM_NOTE}`,
-      fix: `openssl pkey -inform DER -in ${shellQuote(path)} -out ${shellQuote(stem(path) + '.pem')} && chmod 600 ${shellQuote(stem(path) + '.pem')}\n# or tell curl: --key-type DER`,
+      fix: `openssl pkey -inform DER -in ${shellQuote(path)} -out ${shellQuote(stem(path) + '.pem')} && chmod ` +
+        `600 ${shellQuote(stem(path) + '.pem')}\n# or tell curl: --key-type DER`,
       evidence: { path },
     }));
   }
@@ -252,8 +270,10 @@ function keyUnlockFindings(k: Known, f: LoadedFile): Finding[] {
       id: 'key.passphrase-required',
       severity: 'error',
       title: `the private key in ${f.path} is encrypted and no passphrase was given`,
-      detail: 'curl asks for it on a terminal, and fails in scripts with "unable to set private key file". Give the passphrase, or store the key decrypted with tight permissions.',
-      fix: `curl --key ${shellQuote(f.path)} --pass PASSPHRASE ...\n# or decrypt once: openssl pkey -in ${shellQuote(f.path)} -out client-decrypted.key && chmod 600 client-decrypted.key`,
+      detail: 'curl asks for it on a terminal, and fails in scripts with "unable to set private key file". Give the ' +
+        'passphrase, or store the key decrypted with tight permissions.',
+      fix: `curl --key ${shellQuote(f.path)} --pass PASSPHRASE ...\n# or decrypt once: openssl pkey ` +
+        `-in ${shellQuote(f.path)} -out client-decrypted.key && chmod 600 client-decrypted.key`,
       evidence: { path: f.path },
     })];
   }

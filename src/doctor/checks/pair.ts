@@ -34,7 +34,9 @@ export function checkKeyPair(k: Known): Finding[] {
       detail: `The key's public half differs from the certificate's, so the TLS handshake fails on the client ("unable to set private key file", "key values mismatch") or the server rejects the signature. ${
         matchesTrustCopy ? 'The key does match the truststore\'s copy of this subject: the client certificate file was replaced or regenerated after the truststore was made.' : 'All digests must be equal.'
       }`,
-      fix: `# find the certificate that goes with the key:\nfor f in *.crt *.pem; do echo "$f $(openssl x509 -noout -pubkey -in "$f" 2>/dev/null | openssl sha256)"; done\necho "key $(openssl pkey -pubout -in ${shellQuote(keyPath)} | openssl sha256)"`,
+      fix: `# find the certificate that goes with the key:\nfor f in *.crt *.pem; do echo "$f $(openssl x509 -noout ` +
+        `-pubkey -in "$f" 2>/dev/null | openssl sha256)"; done\necho "key $(openssl pkey -pubout ` +
+        `-in ${shellQuote(keyPath)} | openssl sha256)"`,
       evidence,
     }),
   ];

@@ -89,7 +89,8 @@ export function mapCurlError(input: CurlErrorInput, ctx: CurlErrorContext = {}):
       id: `curl.exit-${code}`,
       severity: 'error',
       title: `curl exited with code ${code}`,
-      detail: `See "man curl" (EXIT CODES) for code ${code}. mtlsgate has no specific advice for it; the file and live checks below may still show the cause.`,
+      detail: `See "man curl" (EXIT CODES) for code ${code}. mtlsgate has no specific advice for it; the file and ` +
+        `live checks below may still show the cause.`,
       fix: '',
     });
     if (text) f.evidence.unrecognized = true;
@@ -99,7 +100,8 @@ export function mapCurlError(input: CurlErrorInput, ctx: CurlErrorContext = {}):
       id: 'curl.error-unrecognized',
       severity: 'warning',
       title: 'the pasted error is not one mtlsgate recognizes',
-      detail: 'Paste the whole line that starts with "curl: (" (and give --exit-code N if you have it). The file and live checks below may still show the cause.',
+      detail: 'Paste the whole line that starts with "curl: (" (and give --exit-code N if you have it). The file and ' +
+        'live checks below may still show the cause.',
       fix: '',
       evidence: { said: text },
     }));
@@ -130,7 +132,8 @@ const RULES: Rule[] = [
       id: 'curl.cert-file-not-found',
       severity: 'error',
       title: `curl cannot find the client certificate file${m[1] ? ` ${m[1]}` : ''}`,
-      detail: 'curl looked for the --cert file and it is not there: a typo, a path relative to another directory, or a `:` in the name that curl read as the start of a passphrase (escape it as `\\:`).',
+      detail: 'curl looked for the --cert file and it is not there: a typo, a path relative to another directory, or ' +
+        'a `:` in the name that curl read as the start of a passphrase (escape it as `\\:`).',
       fix: `ls -l ${shellQuote(m[1] ?? x.cert)}   # relative paths are relative to the directory you run curl in`,
       evidence: { file: m[1] ?? null },
     }),
@@ -155,7 +158,9 @@ const RULES: Rule[] = [
       severity: 'error',
       title: `curl's own OpenSSL refuses the client certificate: ${m[1]}`,
       detail: `Before connecting, OpenSSL checks the certificate against its security level (level 2 on Debian, Ubuntu and RHEL 9): ${/md/i.test(m[1]!) ? 'a certificate signed with SHA-1 or MD5 ("ca md too weak")' : 'an RSA key under 2048 bits or an EC key under 224 bits ("ee/ca key too small")'} is not used at all. API Gateway would refuse it too ("Client cert using an insecure Signature Algorithm"). Reissue the certificate with SHA-256 and a 2048-bit RSA or P-256 key.`,
-      fix: `openssl x509 -in ${shellQuote(x.cert)} -noout -text | grep -E 'Signature Algorithm|Public-Key'   # see what it uses\n# test only: OPENSSL_CONF with "CipherString = DEFAULT@SECLEVEL=0" in system_default makes curl send it`,
+      fix: `openssl x509 -in ${shellQuote(x.cert)} -noout -text | grep -E 'Signature Algorithm|Public-Key'   # see ` +
+        `what it uses\n# test only: OPENSSL_CONF with "CipherString = DEFAULT@SECLEVEL=0" in system_default makes ` +
+        `curl send it`,
       evidence: { reason: m[1]! },
     }),
   },
@@ -167,7 +172,8 @@ const RULES: Rule[] = [
       severity: 'error',
       title: `curl cannot read the client certificate${m[1] ? ` ${m[1]}` : ''} in the format it was told`,
       detail: `OpenSSL could not parse the --cert file as ${/ASN1/i.test(x.text) ? 'DER (--cert-type DER)' : 'PEM (the default)'}${/no start line/i.test(m[2] ?? '') ? ': there is no "-----BEGIN CERTIFICATE-----" line' : ''}. Usual causes: a DER (binary) certificate without --cert-type DER, a PKCS#12 file without --cert-type P12, --cert and --key swapped, or a corrupted file. The file checks below say which.`,
-      fix: `openssl x509 -in ${shellQuote(m[1] ?? x.cert)} -noout -subject   # works for PEM\nopenssl x509 -inform DER -in ${shellQuote(m[1] ?? x.cert)} -noout -subject   # works for DER`,
+      fix: `openssl x509 -in ${shellQuote(m[1] ?? x.cert)} -noout -subject   # works for PEM\nopenssl x509 -inform ` +
+        `DER -in ${shellQuote(m[1] ?? x.cert)} -noout -subject   # works for DER`,
       evidence: { file: m[1] ?? null },
     }),
   },
@@ -178,8 +184,10 @@ const RULES: Rule[] = [
       id: 'curl.p12-not-loaded',
       severity: 'error',
       title: 'the PKCS#12 password is missing or wrong',
-      detail: 'curl could not open the PKCS#12 file with the password given (after the colon in --cert, or --pass): the integrity check (MAC) fails.',
-      fix: `openssl pkcs12 -in ${shellQuote(x.cert)} -noout   # asks for the password and says whether it is right\n# then: --cert-type P12 --cert ${shellQuote(x.cert)}:PASSWORD`,
+      detail: 'curl could not open the PKCS#12 file with the password given (after the colon in --cert, or --pass): ' +
+        'the integrity check (MAC) fails.',
+      fix: `openssl pkcs12 -in ${shellQuote(x.cert)} -noout   # asks for the password and says whether it is ` +
+        `right\n# then: --cert-type P12 --cert ${shellQuote(x.cert)}:PASSWORD`,
     }),
   },
   {
@@ -227,7 +235,8 @@ const RULES: Rule[] = [
       severity: 'error',
       title: `Windows' schannel cannot import ${m[1]} (${m[2]})`,
       detail: `${/0x80092002/i.test(m[2]!) ? '0x80092002 (CRYPT_E_BAD_ENCODE) means the file is not PKCS#12: the curl.exe that ships with Windows uses schannel, which reads a client certificate only from PKCS#12 or the certificate store, never PEM.' : /0x80070056/i.test(m[2]!) ? '0x80070056 is a wrong PKCS#12 password.' : 'schannel (the TLS library of the curl.exe that ships with Windows) could not import the client certificate; it reads PKCS#12 files or the certificate store only.'}`,
-      fix: `openssl pkcs12 -export -in client.crt -inkey client.key -out client.p12\n# then: curl.exe --cert-type P12 --cert client.p12:PASSWORD ...`,
+      fix: `openssl pkcs12 -export -in client.crt -inkey client.key -out client.p12\n# then: curl.exe --cert-type ` +
+        `P12 --cert client.p12:PASSWORD ...`,
       evidence: { file: m[1]!, code: m[2]! },
     }),
   },
@@ -248,7 +257,8 @@ const RULES: Rule[] = [
       id: 'curl.schannel-revocation',
       severity: 'error',
       title: 'schannel could not check whether the server certificate is revoked',
-      detail: `${m[1]}: Windows tried to reach the CA's revocation list (CRL/OCSP) and could not, which is common for private CAs and offline networks. This is about the SERVER's certificate, not yours.`,
+      detail: `${m[1]}: Windows tried to reach the CA's revocation list (CRL/OCSP) and could not, which is common ` +
+        `for private CAs and offline networks. This is about the SERVER's certificate, not yours.`,
       fix: 'curl.exe --ssl-no-revoke ...   # or --ssl-revoke-best-effort',
       evidence: { code: m[1]! },
     }),
@@ -260,7 +270,8 @@ const RULES: Rule[] = [
       id: 'curl.tls-alert',
       severity: 'error',
       title: `schannel reports ${m[1]}: the server ended the handshake`,
-      detail: 'With mutual TLS this usually means the server asked for a client certificate and none was sent (schannel could not use the file) or it refused the one sent.',
+      detail: 'With mutual TLS this usually means the server asked for a client certificate and none was sent ' +
+        '(schannel could not use the file) or it refused the one sent.',
       fix: 'curl.exe -v ...   # and see the live diagnosis below',
       evidence: { code: m[1]! },
     }),
@@ -273,7 +284,8 @@ const RULES: Rule[] = [
       id: 'curl.cacert-not-loaded',
       severity: 'error',
       title: `curl cannot load the CA file${m[1] ? ` ${m[1]}` : ''} given with --cacert`,
-      detail: '--cacert must be an existing PEM file with the certificate(s) of the CA that signed the server\'s certificate. curl stops before connecting.',
+      detail: '--cacert must be an existing PEM file with the certificate(s) of the CA that signed the server\'s ' +
+        'certificate. curl stops before connecting.',
       fix: `openssl x509 -in ${shellQuote(m[1] ?? 'ca.pem')} -noout -subject   # must print a subject`,
       evidence: { file: m[1] ?? null },
     }),
@@ -286,7 +298,9 @@ const RULES: Rule[] = [
       id: 'curl.client-cert-required',
       severity: 'error',
       title: 'the server requires a client certificate and curl sent none',
-      detail: `The server asked for a client certificate and closed with alert 116 "certificate required" (TLS 1.3). Either the command has no --cert, or curl had none to send. ${ALERT_NOTE.replace('which refused the client certificate', 'which wants one')}`,
+      detail: `The server asked for a client certificate and closed with alert 116 "certificate required" (TLS 1.3). ` +
+        `Either the command has no --cert, or curl had none to ` +
+        `send. ${ALERT_NOTE.replace('which refused the client certificate', 'which wants one')}`,
       fix: 'curl --cert client.crt --key client.key ...',
       evidence: { alert: 'certificate_required' },
     }),
@@ -298,7 +312,9 @@ const RULES: Rule[] = [
       id: 'curl.client-cert-unknown-ca',
       severity: 'error',
       title: 'the server does not know the CA of the client certificate (alert unknown ca)',
-      detail: `${ALERT_NOTE} It could not build a path from the certificate to a CA in its truststore: the issuer (or an intermediate) is missing there, or this is a self-signed certificate it does not hold. Run the offline doctor with the server's truststore (--truststore) to see which.`,
+      detail: `${ALERT_NOTE} It could not build a path from the certificate to a CA in its truststore: the issuer ` +
+        `(or an intermediate) is missing there, or this is a self-signed certificate it does not hold. Run the ` +
+        `offline doctor with the server's truststore (--truststore) to see which.`,
       fix: 'mtlsgate doctor --cert client.crt --key client.key --truststore truststore.pem',
       evidence: { alert: 'unknown_ca' },
     }),
@@ -322,7 +338,9 @@ const RULES: Rule[] = [
       id: 'curl.handshake-failure',
       severity: 'error',
       title: 'the server ended the handshake (alert handshake failure)',
-      detail: 'A generic refusal. With TLS 1.2 servers (Node, older nginx, many load balancers) it is what a missing or refused client certificate looks like; it is also sent when client and server share no cipher or TLS version.',
+      detail: 'A generic refusal. With TLS 1.2 servers (Node, older nginx, many load balancers) it is what a missing ' +
+        'or refused client certificate looks like; it is also sent when client and server share no cipher or TLS ' +
+        'version.',
       fix: 'curl -v ...   # look for "TLS handshake, CERT request" and whether a certificate was sent',
       evidence: { alert: 'handshake_failure' },
     }),
@@ -334,7 +352,8 @@ const RULES: Rule[] = [
       id: 'curl.tls-version-mismatch',
       severity: 'error',
       title: 'client and server share no TLS version',
-      detail: 'The server refused the TLS versions curl offered (see --tlsv1.x / --tls-max), or curl refused the server\'s. API Gateway accepts TLS 1.2 and 1.3.',
+      detail: 'The server refused the TLS versions curl offered (see --tlsv1.x / --tls-max), or curl refused the ' +
+        'server\'s. API Gateway accepts TLS 1.2 and 1.3.',
       fix: 'curl --tlsv1.2 ...   # and drop --tls-max if it caps below 1.2',
     }),
   },
@@ -345,7 +364,8 @@ const RULES: Rule[] = [
       id: 'curl.not-tls',
       severity: 'error',
       title: `the server at ${x.host}:${x.port} did not answer with TLS`,
-      detail: 'curl sent a TLS ClientHello and got something else back: usually a plain-HTTP port (use http:// or the HTTPS port), or a proxy in the way.',
+      detail: 'curl sent a TLS ClientHello and got something else back: usually a plain-HTTP port (use http:// or ' +
+        'the HTTPS port), or a proxy in the way.',
       fix: `curl -v http://${x.host}:${x.port}/   # does it answer plain HTTP?`,
     }),
   },
@@ -374,7 +394,8 @@ const RULES: Rule[] = [
       id: 'curl.server-cert-expired',
       severity: 'error',
       title: `the SERVER's certificate ${/expired/i.test(m[1]!) ? 'has expired' : 'is not yet valid'}`,
-      detail: 'This is about the server\'s certificate (or a CA above it), not yours: curl refuses to talk to the server. -k would hide it, but the server has to renew its certificate (or the clock here is wrong).',
+      detail: 'This is about the server\'s certificate (or a CA above it), not yours: curl refuses to talk to the ' +
+        'server. -k would hide it, but the server has to renew its certificate (or the clock here is wrong).',
       fix: 'date -u   # is the clock right?',
       evidence: { problem: m[1]! },
     }),
@@ -394,8 +415,11 @@ const RULES: Rule[] = [
         id: 'curl.cannot-resolve',
         severity: 'error',
         title: `the name ${host} does not resolve`,
-        detail: 'curl could not turn the host name into an address: a typo, a DNS record that does not exist (yet), or private DNS this machine cannot reach. For an API Gateway custom domain the record must point at the domain\'s regional or distribution name, not at the execute-api URL.',
-        fix: `dig +short ${host}   # or nslookup ${host}\n# to test against a known address without DNS: curl --resolve ${host}:${x.port}:IP ...`,
+        detail: 'curl could not turn the host name into an address: a typo, a DNS record that does not exist (yet), ' +
+          'or private DNS this machine cannot reach. For an API Gateway custom domain the record must point at the ' +
+          'domain\'s regional or distribution name, not at the execute-api URL.',
+        fix: `dig +short ${host}   # or nslookup ${host}\n# to test against a known address without DNS: curl ` +
+          `--resolve ${host}:${x.port}:IP ...`,
         evidence: { host },
       });
     },
@@ -431,7 +455,10 @@ const RULES: Rule[] = [
       id: 'curl.connection-reset',
       severity: 'error',
       title: 'the server dropped the connection during the TLS handshake, without an alert',
-      detail: 'No TLS alert, just a closed or reset connection. With mutual TLS this is how API Gateway, and Node servers on TLS 1.3, refuse a missing or unacceptable client certificate: it looks like a network fault but is a certificate refusal. It can also be a load balancer or firewall cutting TLS. The live diagnosis below tells them apart.',
+      detail: 'No TLS alert, just a closed or reset connection. With mutual TLS this is how API Gateway, and Node ' +
+        'servers on TLS 1.3, refuse a missing or unacceptable client certificate: it looks like a network fault but ' +
+        'is a certificate refusal. It can also be a load balancer or firewall cutting TLS. The live diagnosis below ' +
+        'tells them apart.',
       fix: 'curl -v ...   # a "CERT request" from the server, then the reset, points at the client certificate',
     }),
   },
@@ -442,7 +469,9 @@ const RULES: Rule[] = [
       id: 'curl.empty-reply',
       severity: 'error',
       title: 'the server closed the connection without answering',
-      detail: 'The TLS handshake finished and the server closed the connection without an HTTP response: how some servers (Node with rejectUnauthorized on TLS 1.2, some proxies) refuse a client certificate after the handshake, or a server that crashed on the request.',
+      detail: 'The TLS handshake finished and the server closed the connection without an HTTP response: how some ' +
+        'servers (Node with rejectUnauthorized on TLS 1.2, some proxies) refuse a client certificate after the ' +
+        'handshake, or a server that crashed on the request.',
       fix: 'curl -v ...',
     }),
   },
@@ -478,7 +507,8 @@ const RULES: Rule[] = [
       id: 'curl.bad-url',
       severity: 'error',
       title: 'curl cannot parse the URL',
-      detail: 'The URL is malformed (a stray bracket, a space, an unencoded character). Quote it, and percent-encode odd characters.',
+      detail: 'The URL is malformed (a stray bracket, a space, an unencoded character). Quote it, and percent-encode ' +
+        'odd characters.',
       fix: "curl 'https://HOST/PATH' ...",
     }),
   },
@@ -501,8 +531,11 @@ function serverUntrusted(problem: string): Finding {
     id: 'curl.server-cert-untrusted',
     severity: 'error',
     title: `curl does not trust the SERVER's certificate: ${problem}`,
-    detail: 'This is about the server\'s certificate, not your client certificate: curl could not verify the server with its CA bundle. For a server with a private CA, give that CA with --cacert. -k (--insecure) skips the check; it does not fix or affect the client certificate.',
-    fix: 'openssl s_client -connect HOST:443 -servername HOST -showcerts </dev/null   # see the server chain\ncurl --cacert server-ca.pem ...',
+    detail: 'This is about the server\'s certificate, not your client certificate: curl could not verify the server ' +
+      'with its CA bundle. For a server with a private CA, give that CA with --cacert. -k (--insecure) skips the ' +
+      'check; it does not fix or affect the client certificate.',
+    fix: 'openssl s_client -connect HOST:443 -servername HOST -showcerts </dev/null   # see the server chain\ncurl ' +
+      '--cacert server-ca.pem ...',
     evidence: { problem },
   });
 }
@@ -512,8 +545,11 @@ function nameMismatch(x: Ctx, target: string | null): Finding {
     id: 'curl.server-name-mismatch',
     severity: 'error',
     title: `the server's certificate is not for the name ${target ?? x.host}`,
-    detail: 'curl checks that the server certificate names the host in the URL. Connecting by IP address, or by another name, fails this check; a Host: header does not change it. Use the name the certificate is for in the URL and point it at the address with --resolve (or --connect-to).',
-    fix: `curl --resolve NAME:${x.port}:${target && /^[\d.:]+$/.test(target) ? target : 'IP'} https://NAME:${x.port}/ ...`,
+    detail: 'curl checks that the server certificate names the host in the URL. Connecting by IP address, or by ' +
+      'another name, fails this check; a Host: header does not change it. Use the name the certificate is for in the ' +
+      'URL and point it at the address with --resolve (or --connect-to).',
+    fix: `curl --resolve NAME:${x.port}:${target && /^[\d.:]+$/.test(target) ? target : 'IP'} ` +
+      `https://NAME:${x.port}/ ...`,
     evidence: { target: target ?? x.host },
   });
 }
@@ -572,7 +608,9 @@ const BY_CODE: Record<number, (x: Ctx) => Finding> = {
     id: 'curl.tls-handshake-failed',
     severity: 'error',
     title: 'the TLS handshake failed (exit 35)',
-    detail: 'Without the message it cannot be told which side ended it: a missing or refused client certificate, no common TLS version, or a plain-HTTP port. Paste the "curl: (35) ..." line with --error; the live diagnosis below shows what the server does.',
+    detail: 'Without the message it cannot be told which side ended it: a missing or refused client certificate, no ' +
+      'common TLS version, or a plain-HTTP port. Paste the "curl: (35) ..." line with --error; the live diagnosis ' +
+      'below shows what the server does.',
     fix: 'curl -v ...',
   }),
   52: () => finding({
@@ -586,14 +624,16 @@ const BY_CODE: Record<number, (x: Ctx) => Finding> = {
     id: 'curl.receive-failed',
     severity: 'error',
     title: 'the connection failed while receiving (exit 56)',
-    detail: 'With TLS 1.3 the server\'s verdict on the client certificate arrives after the handshake, so a refusal ("alert certificate required", a reset) shows up as exit 56. Paste the message with --error to tell which.',
+    detail: 'With TLS 1.3 the server\'s verdict on the client certificate arrives after the handshake, so a refusal ' +
+      '("alert certificate required", a reset) shows up as exit 56. Paste the message with --error to tell which.',
     fix: 'curl -v ...',
   }),
   58: (x) => finding({
     id: 'curl.local-cert-problem',
     severity: 'error',
     title: 'curl could not use the client certificate or key (exit 58)',
-    detail: 'curl stopped before connecting: the certificate or key file is missing, in another format than curl was told, encrypted without a passphrase, or the key does not match. The file checks below say which.',
+    detail: 'curl stopped before connecting: the certificate or key file is missing, in another format than curl was ' +
+      'told, encrypted without a passphrase, or the key does not match. The file checks below say which.',
     fix: KEY_CHECKS(x),
   }),
   60: () => serverUntrusted('(exit 60)'),

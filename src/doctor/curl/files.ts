@@ -96,7 +96,8 @@ function checkCert(c: CurlCommand, files: CurlFiles, out: CurlFileCheck): void {
       id: 'curl.cert-type-invalid',
       severity: 'error',
       title: `--cert-type ${type} is not a type curl knows`,
-      detail: `curl (with OpenSSL) takes PEM, DER, ENG or P12 and stops with "not supported file type '${type}' for certificate" (exit 58).`,
+      detail: `curl (with OpenSSL) takes PEM, DER, ENG or P12 and stops with "not supported file type '${type}' for ` +
+        `certificate" (exit 58).`,
       fix: `# use --cert-type PEM, DER or P12 (the type of ${path}'s content)`,
       evidence: { certType: type },
     }));
@@ -107,7 +108,8 @@ function checkCert(c: CurlCommand, files: CurlFiles, out: CurlFileCheck): void {
       id: 'curl.cert-engine',
       severity: 'info',
       title: `the client certificate comes from an OpenSSL engine or PKCS#11 token (${path})`,
-      detail: 'curl loads it through OpenSSL\'s engine; mtlsgate cannot read it, so the certificate itself is not checked.',
+      detail: 'curl loads it through OpenSSL\'s engine; mtlsgate cannot read it, so the certificate itself is not ' +
+        'checked.',
       fix: '',
       evidence: { cert: path },
     }));
@@ -119,8 +121,11 @@ function checkCert(c: CurlCommand, files: CurlFiles, out: CurlFileCheck): void {
       id: 'curl.cert-colon-in-name',
       severity: 'error',
       title: `the --cert file name has a colon: curl cuts it there and looks for ${path}`,
-      detail: `curl reads everything after the first ":" in --cert as the passphrase, so it opens ${path}, which does not exist, although a file with the whole name does. Escape the colon as "\\:" (in single quotes, so the shell keeps the backslash), or rename the file.`,
-      fix: `curl --cert '${path.replace(/'/g, `'\\''`)}\\:REST-OF-THE-NAME' ...   # or: mv the file to a name without ":"`,
+      detail: `curl reads everything after the first ":" in --cert as the passphrase, so it opens ${path}, which ` +
+        `does not exist, although a file with the whole name does. Escape the colon as "\\:" (in single quotes, so ` +
+        `the shell keeps the backslash), or rename the file.`,
+      fix: `curl --cert '${path.replace(/'/g, `'\\''`)}\\:REST-OF-THE-NAME' ...   # or: mv the file to a name ` +
+        `without ":"`,
       evidence: { cut: path },
     }));
     return;
@@ -133,7 +138,8 @@ function checkCert(c: CurlCommand, files: CurlFiles, out: CurlFileCheck): void {
         id: 'curl.p12-without-cert-type',
         severity: 'error',
         title: `${path} is PKCS#12 but curl will read it as ${type}`,
-        detail: `curl reads --cert as PEM unless --cert-type says otherwise, and fails with "could not load PEM client certificate from ${path}, OpenSSL error ...:no start line" (exit 58).`,
+        detail: `curl reads --cert as PEM unless --cert-type says otherwise, and fails with "could not load PEM ` +
+          `client certificate from ${path}, OpenSSL error ...:no start line" (exit 58).`,
         fix: `curl --cert-type P12 ${certCommand(c)} ...   # the password goes after the colon, or in --pass`,
         evidence: shown,
       }));
@@ -147,8 +153,11 @@ function checkCert(c: CurlCommand, files: CurlFiles, out: CurlFileCheck): void {
         id: 'curl.cert-type-mismatch',
         severity: 'error',
         title: `${path} is a DER (binary) certificate but curl will read it as PEM`,
-        detail: `Without --cert-type DER curl expects PEM and fails with "could not load PEM client certificate from ${path}, OpenSSL error error:0480006C:PEM routines::no start line" (exit 58). A DER file named .crt or .pem is the usual cause.`,
-        fix: `openssl x509 -inform DER -in ${shellQuote(path)} -out ${shellQuote(stem(path) + '.pem')}   # then --cert ${shellQuote(stem(path) + '.pem')}\n# or keep the file and tell curl: --cert-type DER --key KEYFILE`,
+        detail: `Without --cert-type DER curl expects PEM and fails with "could not load PEM client certificate ` +
+          `from ${path}, OpenSSL error error:0480006C:PEM routines::no start line" (exit 58). A DER file named .crt ` +
+          `or .pem is the usual cause.`,
+        fix: `openssl x509 -inform DER -in ${shellQuote(path)} -out ${shellQuote(stem(path) + '.pem')}   # then ` +
+          `--cert ${shellQuote(stem(path) + '.pem')}\n# or keep the file and tell curl: --cert-type DER --key KEYFILE`,
         evidence: shown,
       }));
     } else if (type === 'P12') {
@@ -170,8 +179,10 @@ function checkCert(c: CurlCommand, files: CurlFiles, out: CurlFileCheck): void {
         id: 'curl.cert-type-p12-on-pem',
         severity: 'error',
         title: `--cert-type P12 but ${path} is a PEM file`,
-        detail: `curl fails with "error reading PKCS12 file '${path}'" (exit 58). Drop --cert-type P12 (PEM is the default), or make a PKCS#12 file.`,
-        fix: `curl --cert ${shellQuote(path)} --key KEYFILE ...\n# or: openssl pkcs12 -export -in ${shellQuote(path)} -inkey KEYFILE -out ${shellQuote(stem(path) + '.p12')}`,
+        detail: `curl fails with "error reading PKCS12 file '${path}'" (exit 58). Drop --cert-type P12 (PEM is the ` +
+          `default), or make a PKCS#12 file.`,
+        fix: `curl --cert ${shellQuote(path)} --key KEYFILE ...\n# or: openssl pkcs12 -export ` +
+          `-in ${shellQuote(path)} -inkey KEYFILE -out ${shellQuote(stem(path) + '.p12')}`,
         evidence: shown,
       }));
     } else if (type === 'DER') {
@@ -179,7 +190,8 @@ function checkCert(c: CurlCommand, files: CurlFiles, out: CurlFileCheck): void {
         id: 'curl.cert-type-mismatch',
         severity: 'error',
         title: `--cert-type DER but ${path} is PEM`,
-        detail: `curl fails with "could not load ASN1 client certificate from ${path}" (exit 58). Drop --cert-type DER: PEM is the default.`,
+        detail: `curl fails with "could not load ASN1 client certificate from ${path}" (exit 58). Drop --cert-type ` +
+          `DER: PEM is the default.`,
         fix: `curl --cert ${shellQuote(path)} ...`,
         evidence: shown,
       }));
@@ -200,7 +212,8 @@ function checkKey(c: CurlCommand, files: CurlFiles, out: CurlFileCheck): void {
       id: 'curl.key-type-invalid',
       severity: 'error',
       title: `--key-type ${type} is not a type curl knows`,
-      detail: `curl (with OpenSSL) takes PEM, DER or ENG for the key and stops with "not supported file type for private key" (exit 58).`,
+      detail: `curl (with OpenSSL) takes PEM, DER or ENG for the key and stops with "not supported file type for ` +
+        `private key" (exit 58).`,
       fix: '# use --key-type PEM or DER',
       evidence: { keyType: type },
     }));
@@ -217,7 +230,8 @@ function checkKey(c: CurlCommand, files: CurlFiles, out: CurlFileCheck): void {
       severity: 'error',
       title: `${path} is a DER (binary) key but curl will read it as PEM`,
       detail: `curl fails with "unable to set private key file: '${path}' type PEM" (exit 58).`,
-      fix: `openssl pkey -inform DER -in ${shellQuote(path)} -out ${shellQuote(stem(path) + '.pem')}\n# or tell curl: --key-type DER`,
+      fix: `openssl pkey -inform DER -in ${shellQuote(path)} -out ${shellQuote(stem(path) + '.pem')}\n# or tell ` +
+        `curl: --key-type DER`,
       evidence: shown,
     }));
   } else if (f.format === 'pem' && f.keyBlocks > 0 && type === 'DER') {
@@ -234,7 +248,8 @@ function checkKey(c: CurlCommand, files: CurlFiles, out: CurlFileCheck): void {
       id: 'curl.key-type-mismatch',
       severity: 'error',
       title: `--key names a PKCS#12 file (${path})`,
-      detail: `curl cannot read a key from PKCS#12 through --key ("unable to set private key file: '${path}' type PEM", exit 58). Give the PKCS#12 file as the certificate: it holds the key too.`,
+      detail: `curl cannot read a key from PKCS#12 through --key ("unable to set private key file: '${path}' type ` +
+        `PEM", exit 58). Give the PKCS#12 file as the certificate: it holds the key too.`,
       fix: `curl --cert-type P12 --cert ${shellQuote(path)}:PASSWORD ...   # and no --key`,
       evidence: shown,
     }));
@@ -255,7 +270,8 @@ function keyFromCertFile(c: CurlCommand, f: LoadedFile | null, out: CurlFileChec
         id: 'curl.key-missing',
         severity: 'error',
         title: `${path} holds no private key and no --key is given`,
-        detail: 'The PKCS#12 file has certificates only; curl has no key to prove it owns the certificate and fails with "could not load PKCS12 client certificate, OpenSSL error ...passed a null parameter" (exit 58).',
+        detail: 'The PKCS#12 file has certificates only; curl has no key to prove it owns the certificate and fails ' +
+          'with "could not load PKCS12 client certificate, OpenSSL error ...passed a null parameter" (exit 58).',
         fix: `openssl pkcs12 -export -in client.crt -inkey client.key -out ${shellQuote(path)}   # a PKCS#12 with both`,
         evidence: { path },
       }));
@@ -269,7 +285,8 @@ function keyFromCertFile(c: CurlCommand, f: LoadedFile | null, out: CurlFileChec
       id: 'curl.key-missing',
       severity: 'error',
       title: `no --key, and ${path} holds no private key`,
-      detail: `Without --key curl reads the key from the --cert file, finds none and fails with "unable to set private key file: '${path}' type ${c.keyType ?? 'PEM'}" (exit 58).`,
+      detail: `Without --key curl reads the key from the --cert file, finds none and fails with "unable to set ` +
+        `private key file: '${path}' type ${c.keyType ?? 'PEM'}" (exit 58).`,
       fix: `curl --cert ${shellQuote(path)} --key client.key ...   # name the key file`,
       evidence: { cert: path, keyInCertFile: false },
     }));
@@ -318,7 +335,8 @@ function checkCa(c: CurlCommand, files: CurlFiles, out: CurlFileCheck): void {
         id: 'curl.cacert-not-pem',
         severity: 'error',
         title: `--cacert ${path} is ${why}`,
-        detail: `curl (OpenSSL) reads --cacert as PEM certificates only and stops with "error setting certificate file: ${path}" (exit 77).`,
+        detail: `curl (OpenSSL) reads --cacert as PEM certificates only and stops with "error setting certificate ` +
+          `file: ${path}" (exit 77).`,
         fix,
         evidence: { path, format: describe(f) },
       }));
@@ -332,7 +350,9 @@ function checkCa(c: CurlCommand, files: CurlFiles, out: CurlFileCheck): void {
         id: 'curl.capath-not-found',
         severity: 'warning',
         title: `--capath ${path} is ${d.exists ? 'not a directory' : 'missing'}`,
-        detail: 'curl ignores a --capath it cannot use without a word, and the server\'s certificate is then checked against --cacert or the system CAs only: expect "(60) SSL certificate problem: unable to get local issuer certificate".',
+        detail: 'curl ignores a --capath it cannot use without a word, and the server\'s certificate is then checked ' +
+          'against --cacert or the system CAs only: expect "(60) SSL certificate problem: unable to get local issuer ' +
+          'certificate".',
         fix: `# give a directory of CA certificates, hashed: openssl rehash DIR`,
         evidence: { path, resolvedFrom: files.cwd },
       }));
@@ -341,7 +361,9 @@ function checkCa(c: CurlCommand, files: CurlFiles, out: CurlFileCheck): void {
         id: 'curl.capath-not-hashed',
         severity: 'warning',
         title: `--capath ${path} has no hash links (${d.certFiles} certificate file(s), no NNNNNNNN.0 names)`,
-        detail: 'OpenSSL finds CAs in a --capath directory only by subject-hash file names; a directory of plain .pem/.crt files is never searched, and the server check fails with "(60) unable to get local issuer certificate".',
+        detail: 'OpenSSL finds CAs in a --capath directory only by subject-hash file names; a directory of plain ' +
+          '.pem/.crt files is never searched, and the server check fails with "(60) unable to get local issuer ' +
+          'certificate".',
         fix: `openssl rehash ${shellQuote(path)}   # or: c_rehash ${shellQuote(path)}`,
         evidence: { path, certificateFiles: d.certFiles },
       }));
@@ -364,7 +386,9 @@ function relativePaths(c: CurlCommand, files: CurlFiles): Finding[] {
       id: 'curl.relative-path',
       severity: 'warning',
       title: `relative path${missing.length > 1 ? 's' : ''} not found from ${files.cwd}`,
-      detail: `curl opens relative paths from the directory it is run in, here ${files.cwd}. ${missing.map(([flag, p]) => `${flag} ${p}`).join(', ')} is not there: run curl from the directory that holds the files, or give absolute paths.`,
+      detail: `curl opens relative paths from the directory it is run in, ` +
+        `here ${files.cwd}. ${missing.map(([flag, p]) => `${flag} ${p}`).join(', ')} is not there: run curl from the ` +
+        `directory that holds the files, or give absolute paths.`,
       fix: `cd DIRECTORY-WITH-THE-FILES   # or use absolute paths, e.g. --cert "$PWD/client.crt"`,
       evidence: { cwd: files.cwd, files: list },
     })];
@@ -373,7 +397,8 @@ function relativePaths(c: CurlCommand, files: CurlFiles): Finding[] {
     id: 'curl.relative-path',
     severity: 'info',
     title: `relative paths are opened from ${files.cwd}`,
-    detail: 'curl opens relative paths from the directory it is run in; the same command run from another directory (a cron job, CI, a service) will not find the files.',
+    detail: 'curl opens relative paths from the directory it is run in; the same command run from another directory ' +
+      '(a cron job, CI, a service) will not find the files.',
     fix: '',
     evidence: { cwd: files.cwd, files: list },
   })];
@@ -387,8 +412,12 @@ function windowsNote(c: CurlCommand, files: CurlFiles): Finding | null {
     id: 'curl.windows-schannel',
     severity: pem ? 'warning' : 'info',
     title: 'on Windows, the built-in curl.exe uses schannel, which wants a PKCS#12 client certificate',
-    detail: `Windows ships curl.exe built with schannel (check: curl.exe -V shows "Schannel"). It does not read PEM client certificates: --cert client.pem fails with "schannel: Failed to import cert file client.pem, last error is 0x80092002" (exit 58). Give it a PKCS#12 file, or use a curl built with OpenSSL (it prints "OpenSSL" in -V).`,
-    fix: `openssl pkcs12 -export -in client.crt -inkey client.key -out client.p12\n# then: curl.exe --cert-type P12 --cert client.p12:PASSWORD ...`,
+    detail: `Windows ships curl.exe built with schannel (check: curl.exe -V shows "Schannel"). It does not read PEM ` +
+      `client certificates: --cert client.pem fails with "schannel: Failed to import cert file client.pem, last ` +
+      `error is 0x80092002" (exit 58). Give it a PKCS#12 file, or use a curl built with OpenSSL (it prints "OpenSSL" ` +
+      `in -V).`,
+    fix: `openssl pkcs12 -export -in client.crt -inkey client.key -out client.p12\n# then: curl.exe --cert-type P12 ` +
+      `--cert client.p12:PASSWORD ...`,
     evidence: { cert: c.cert, certType: c.certType },
   });
 }

@@ -69,7 +69,8 @@ export function compareWithOffline(offline: OfflineReport, live: ProbeReport): F
       id: 'live.matches-offline',
       severity: 'info',
       title: `${said}${lead ? `; ${lead.title}` : ''}`,
-      detail: `The server's answer agrees with the offline verdict on these files, so the offline findings${explaining.length ? ` (${explaining.map((f) => f.id).join(', ')})` : ''} are what to fix.`,
+      detail: `The server's answer agrees with the offline verdict on these files, so the offline ` +
+        `findings${explaining.length ? ` (${explaining.map((f) => f.id).join(', ')})` : ''} are what to fix.`,
       fix: lead?.fix ?? '',
       evidence: { ...base, ...mergeEvidence(explaining) },
     });
@@ -84,7 +85,8 @@ export function compareWithOffline(offline: OfflineReport, live: ProbeReport): F
     severity: 'warning',
     title: `${lv.how}, but the offline doctor says ${offlineSays}`,
     detail: why,
-    fix: 'get the truststore the server really uses (mtlsgate: the domain\'s truststoreUri and version; API Gateway: the custom domain\'s truststore URI and version) and run: mtlsgate doctor --url ... --truststore THAT.pem',
+    fix: 'get the truststore the server really uses (mtlsgate: the domain\'s truststoreUri and version; API Gateway: ' +
+      'the custom domain\'s truststore URI and version) and run: mtlsgate doctor --url ... --truststore THAT.pem',
     evidence: base,
   });
 }
@@ -110,7 +112,8 @@ export function clientForProbe(k: Known): { client: { chainPem: string; keyPem: 
       id: 'tls.client-cert-not-sent',
       severity: 'warning',
       title: 'the probe sent no client certificate: there is no usable private key',
-      detail: 'A client needs the certificate and its private key; curl fails with "(58) unable to set private key file" (or sends nothing). See the key findings above.',
+      detail: 'A client needs the certificate and its private key; curl fails with "(58) unable to set private key ' +
+        'file" (or sends nothing). See the key findings above.',
       fix: 'give the key: --key client.key (and --pass for an encrypted one)',
       evidence: { certificate: k.certPath },
     }) };

@@ -15,8 +15,10 @@ export function dnsFinding(t: Target, r: Extract<Resolved, { ok: false }>, timeo
       id: 'dns.timeout',
       severity: 'error',
       title: `no DNS answer for ${t.connectHost} within ${secs(timeoutMs)}`,
-      detail: 'The resolver did not answer in time: a DNS server is unreachable or slow. curl would fail with "(28) Resolving timed out" or "(6) Could not resolve host".',
-      fix: `getent hosts ${t.connectHost}; cat /etc/resolv.conf\n# for a test, pin the address: mtlsgate doctor --resolve ${t.connectHost}:${t.connectPort}:ADDR ... (curl --resolve ${t.connectHost}:${t.connectPort}:ADDR)`,
+      detail: 'The resolver did not answer in time: a DNS server is unreachable or slow. curl would fail with "(28) ' +
+        'Resolving timed out" or "(6) Could not resolve host".',
+      fix: `getent hosts ${t.connectHost}; cat /etc/resolv.conf\n# for a test, pin the address: mtlsgate doctor ` +
+        `--resolve ${t.connectHost}:${t.connectPort}:ADDR ... (curl --resolve ${t.connectHost}:${t.connectPort}:ADDR)`,
       evidence: ev,
     });
   }
@@ -24,8 +26,13 @@ export function dnsFinding(t: Target, r: Extract<Resolved, { ok: false }>, timeo
     id: 'dns.unresolvable',
     severity: 'error',
     title: `${t.connectHost} does not resolve (${r.code})`,
-    detail: `There is no address for this name: a typo, a record that was never created or not yet propagated, or a name only an internal resolver knows. curl says "curl: (6) Could not resolve host: ${t.connectHost}". Nothing was sent to any server.`,
-    fix: `check the domain's DNS record: dig +short ${t.connectHost}   (for API Gateway: the custom domain's A/ALIAS or CNAME record)\n# or, for a test, give the address yourself: curl --resolve ${t.connectHost}:${t.connectPort}:ADDR ...  /  mtlsgate doctor --resolve ${t.connectHost}:${t.connectPort}:ADDR ...`,
+    detail: `There is no address for this name: a typo, a record that was never created or not yet propagated, or a ` +
+      `name only an internal resolver knows. curl says "curl: (6) Could not resolve host: ${t.connectHost}". Nothing ` +
+      `was sent to any server.`,
+    fix: `check the domain's DNS record: dig +short ${t.connectHost}   (for API Gateway: the custom domain's A/ALIAS ` +
+      `or CNAME record)\n# or, for a test, give the address yourself: curl ` +
+      `--resolve ${t.connectHost}:${t.connectPort}:ADDR ...  /  mtlsgate doctor ` +
+      `--resolve ${t.connectHost}:${t.connectPort}:ADDR ...`,
     evidence: ev,
   });
 }
@@ -39,8 +46,10 @@ export function tcpFinding(t: Target, attempts: TcpResult[], timeoutMs: number):
       id: 'tcp.timeout',
       severity: 'error',
       title: `no TCP answer from ${where(t)} within ${secs(timeoutMs)}`,
-      detail: 'Packets to this address and port go unanswered: a firewall or security group drops them, the address is wrong, or the host is down. curl says "(28) Connection timed out" or "(7) Failed to connect".',
-      fix: `nc -vz -w 5 ${t.connectHost} ${t.connectPort}   # from the same machine\n# check security groups / firewall rules for port ${t.connectPort}, and that the address is the server's`,
+      detail: 'Packets to this address and port go unanswered: a firewall or security group drops them, the address ' +
+        'is wrong, or the host is down. curl says "(28) Connection timed out" or "(7) Failed to connect".',
+      fix: `nc -vz -w 5 ${t.connectHost} ${t.connectPort}   # from the same machine\n# check security groups / ` +
+        `firewall rules for port ${t.connectPort}, and that the address is the server's`,
       evidence: ev,
     });
   }
@@ -49,8 +58,10 @@ export function tcpFinding(t: Target, attempts: TcpResult[], timeoutMs: number):
       id: 'tcp.refused',
       severity: 'error',
       title: `${where(t)} refused the connection`,
-      detail: `The host answered, but nothing listens on port ${t.connectPort} (or a firewall rejects it). curl says "curl: (7) Failed to connect to ${t.connectHost} port ${t.connectPort}: Connection refused".`,
-      fix: `check that the server runs and listens on ${t.connectPort}: ss -ltnp | grep :${t.connectPort}   (on the server)\n# wrong port in the URL? HTTPS is usually 443`,
+      detail: `The host answered, but nothing listens on port ${t.connectPort} (or a firewall rejects it). curl says ` +
+        `"curl: (7) Failed to connect to ${t.connectHost} port ${t.connectPort}: Connection refused".`,
+      fix: `check that the server runs and listens on ${t.connectPort}: ss -ltnp | grep :${t.connectPort}   (on the ` +
+        `server)\n# wrong port in the URL? HTTPS is usually 443`,
       evidence: ev,
     });
   }
@@ -58,7 +69,8 @@ export function tcpFinding(t: Target, attempts: TcpResult[], timeoutMs: number):
     id: 'tcp.unreachable',
     severity: 'error',
     title: `cannot connect to ${where(t)}: ${last.code}`,
-    detail: `${last.error}. The network has no route to this address, or it is not usable from here. curl says "(7) Failed to connect".`,
+    detail: `${last.error}. The network has no route to this address, or it is not usable from here. curl says "(7) ` +
+      `Failed to connect".`,
     fix: `ping -c1 ${last.address}; ip route get ${last.address}`,
     evidence: ev,
   });
@@ -81,8 +93,11 @@ export function handshakeFinding(c: HandshakeContext, f: TlsFailed): Finding {
       id: 'tls.timeout',
       severity: 'error',
       title: `${where(t)} accepted the TCP connection but did not answer the TLS handshake within ${secs(c.timeoutMs)}`,
-      detail: 'The port is open but the server never sent its TLS hello: it may be a service that waits for the client to speak another protocol, a proxy that cannot reach its backend, or an overloaded server. curl would hang, then "(28) Operation timed out".',
-      fix: `openssl s_client -connect ${t.connectHost}:${t.connectPort} -servername ${t.host} </dev/null   # does anything come back?`,
+      detail: 'The port is open but the server never sent its TLS hello: it may be a service that waits for the ' +
+        'client to speak another protocol, a proxy that cannot reach its backend, or an overloaded server. curl ' +
+        'would hang, then "(28) Operation timed out".',
+      fix: `openssl s_client -connect ${t.connectHost}:${t.connectPort} -servername ${t.host} </dev/null   # does ` +
+        `anything come back?`,
       evidence: ev,
     });
   }
@@ -93,7 +108,8 @@ export function handshakeFinding(c: HandshakeContext, f: TlsFailed): Finding {
       severity: 'error',
       title: `${where(t)} reset the connection during the TLS handshake`,
       detail: `The server (or something in front of it) aborted the connection with a TCP reset before the handshake finished. curl says "(35) Recv failure: Connection reset by peer" or "OpenSSL SSL_connect: SSL_ERROR_SYSCALL". ${c.clientCertSent ? 'A certificate was sent: some servers reset instead of sending an alert when they refuse it.' : 'Often the server requires a client certificate and none was sent, or a firewall/IPS cuts TLS to this port.'}`,
-      fix: `openssl s_client -connect ${t.connectHost}:${t.connectPort} -servername ${t.host} -cert CLIENT.crt -key CLIENT.key </dev/null\n# then read the server's log at this time for the reason`,
+      fix: `openssl s_client -connect ${t.connectHost}:${t.connectPort} -servername ${t.host} -cert CLIENT.crt -key ` +
+        `CLIENT.key </dev/null\n# then read the server's log at this time for the reason`,
       evidence: ev,
     });
   }
@@ -117,7 +133,8 @@ export function handshakeFinding(c: HandshakeContext, f: TlsFailed): Finding {
     id: 'tls.handshake-failed',
     severity: 'error',
     title: `the TLS handshake with ${where(t)} failed: ${f.error}`,
-    detail: 'OpenSSL on this side gave up the handshake. The code names the reason (e.g. no common cipher or TLS version, a malformed answer).',
+    detail: 'OpenSSL on this side gave up the handshake. The code names the reason (e.g. no common cipher or TLS ' +
+      'version, a malformed answer).',
     fix: `openssl s_client -connect ${t.connectHost}:${t.connectPort} -servername ${t.host} -state </dev/null`,
     evidence: ev,
   });
@@ -147,9 +164,12 @@ export function alertFinding(c: HandshakeContext, alert: number, ev: Finding['ev
     return finding({
       id: 'tls.no-server-name',
       severity: 'error',
-      title: `the URL has an IP address, so no TLS server name was sent, and the server refused the handshake (alert ${alert} ${name})`,
-      detail: 'A server that picks its certificate by name (SNI) — mtlsgate, API Gateway, most load balancers and CDNs — has nothing to offer a client that sends no name. curl says "(35) ... alert handshake failure".',
-      fix: `use the domain name in the URL and give the address separately: --resolve NAME:${t.port}:${t.connectHost}   (curl --resolve works the same)`,
+      title: `the URL has an IP address, so no TLS server name was sent, and the server refused the handshake ` +
+        `(alert ${alert} ${name})`,
+      detail: 'A server that picks its certificate by name (SNI) — mtlsgate, API Gateway, most load balancers and ' +
+        'CDNs — has nothing to offer a client that sends no name. curl says "(35) ... alert handshake failure".',
+      fix: `use the domain name in the URL and give the address separately: --resolve ` +
+        `NAME:${t.port}:${t.connectHost}   (curl --resolve works the same)`,
       evidence: { ...ev, serverName: null },
     });
   }
@@ -158,8 +178,11 @@ export function alertFinding(c: HandshakeContext, alert: number, ev: Finding['ev
       id: 'tls.client-cert-required',
       severity: 'error',
       title: `the server requires a client certificate and none was sent (alert ${alert} ${name})`,
-      detail: `The server asked for a client certificate and ended the connection ${when} because none came. curl says "(56) ... alert certificate required" (TLS 1.3) or "(35) ... alert handshake failure" (TLS 1.2). ${c.clientCertSent ? '' : 'Give the client its certificate and key.'}`,
-      fix: `curl --cert client.crt --key client.key https://${t.hostHeader}${t.path}\nmtlsgate doctor --url ${t.url} --cert client.crt --key client.key`,
+      detail: `The server asked for a client certificate and ended the connection ${when} because none came. curl ` +
+        `says "(56) ... alert certificate required" (TLS 1.3) or "(35) ... alert handshake failure" (TLS ` +
+        `1.2). ${c.clientCertSent ? '' : 'Give the client its certificate and key.'}`,
+      fix: `curl --cert client.crt --key client.key https://${t.hostHeader}${t.path}\nmtlsgate doctor --url ${t.url} ` +
+        `--cert client.crt --key client.key`,
       evidence: ev,
     });
   }
@@ -168,8 +191,10 @@ export function alertFinding(c: HandshakeContext, alert: number, ev: Finding['ev
       id: 'tls.client-cert-rejected',
       severity: 'error',
       title: `the server rejected the client certificate with alert ${alert} ${name}`,
-      detail: `${REJECT_HINT[alert] ?? 'The server refused the certificate.'} The alert came ${when}; the exact verify error is in the server's log.`,
-      fix: `compare the server's trusted CAs with your chain: mtlsgate doctor --cert client.crt --key client.key --truststore SERVER-TRUSTSTORE.pem`,
+      detail: `${REJECT_HINT[alert] ?? 'The server refused the certificate.'} The alert came ${when}; the exact ` +
+        `verify error is in the server's log.`,
+      fix: `compare the server's trusted CAs with your chain: mtlsgate doctor --cert client.crt --key client.key ` +
+        `--truststore SERVER-TRUSTSTORE.pem`,
       evidence: ev,
     });
   }
@@ -178,8 +203,10 @@ export function alertFinding(c: HandshakeContext, alert: number, ev: Finding['ev
       id: 'tls.unrecognized-name',
       severity: 'error',
       title: `the server does not serve the name ${t.host} (alert 112 unrecognized_name)`,
-      detail: 'The TLS server name (SNI) is the URL\'s host; this server has no certificate for it. With an IP address in the URL no name is sent at all.',
-      fix: `use the name the server is configured for; to reach it at another address: --resolve NAME:${t.port}:${t.connectHost}`,
+      detail: 'The TLS server name (SNI) is the URL\'s host; this server has no certificate for it. With an IP ' +
+        'address in the URL no name is sent at all.',
+      fix: `use the name the server is configured for; to reach it at another address: --resolve ` +
+        `NAME:${t.port}:${t.connectHost}`,
       evidence: ev,
     });
   }
@@ -188,8 +215,10 @@ export function alertFinding(c: HandshakeContext, alert: number, ev: Finding['ev
       id: 'tls.protocol-version',
       severity: 'error',
       title: `no TLS version or security level both sides accept (alert ${alert} ${name})`,
-      detail: 'The server refused every TLS version this client offers (Node/OpenSSL 3: TLS 1.2 and 1.3), or demands a higher security level.',
-      fix: `openssl s_client -connect ${t.connectHost}:${t.connectPort} -servername ${t.host} -tls1_2 </dev/null; ... -tls1_3`,
+      detail: 'The server refused every TLS version this client offers (Node/OpenSSL 3: TLS 1.2 and 1.3), or demands ' +
+        'a higher security level.',
+      fix: `openssl s_client -connect ${t.connectHost}:${t.connectPort} -servername ${t.host} -tls1_2 </dev/null; ` +
+        `... -tls1_3`,
       evidence: ev,
     });
   }
@@ -222,17 +251,25 @@ export function closedAfterHandshake(c: HandshakeContext, code: string, error: s
       id: 'tls.closed-after-handshake',
       severity: 'error',
       title: 'the server closed the connection right after the handshake: no client certificate was sent',
-      detail: 'The handshake finished, then the server hung up without an HTTP answer and without a TLS alert. This is how mtlsgate (noCertificate: handshake), API Gateway and many Node.js servers refuse a client that sends no certificate. curl says "(56) Recv failure: Connection reset by peer" or "(35) SSL_ERROR_SYSCALL".',
-      fix: `send the client certificate: curl --cert client.crt --key client.key https://${t.hostHeader}${t.path}\nmtlsgate doctor --url ${t.url} --cert client.crt --key client.key --truststore truststore.pem`,
+      detail: 'The handshake finished, then the server hung up without an HTTP answer and without a TLS alert. This ' +
+        'is how mtlsgate (noCertificate: handshake), API Gateway and many Node.js servers refuse a client that sends ' +
+        'no certificate. curl says "(56) Recv failure: Connection reset by peer" or "(35) SSL_ERROR_SYSCALL".',
+      fix: `send the client certificate: curl --cert client.crt --key client.key ` +
+        `https://${t.hostHeader}${t.path}\nmtlsgate doctor --url ${t.url} --cert client.crt --key client.key ` +
+        `--truststore truststore.pem`,
       evidence: ev,
     });
   }
   return finding({
     id: 'tls.closed-after-handshake',
     severity: 'error',
-    title: 'the server closed the connection right after the handshake: the client certificate was rejected without an alert',
-    detail: 'The certificate was sent and the handshake finished, then the server hung up without an HTTP answer. A Node.js server with rejectUnauthorized: true (and many proxies) refuses a client certificate this way, sending no TLS alert; the reason is only in its log. curl says "(56) Recv failure: Connection reset by peer".',
-    fix: 'read the server\'s log for this connection; run the doctor with the server\'s truststore to see why: mtlsgate doctor --url ... --cert client.crt --key client.key --truststore SERVER-TRUSTSTORE.pem',
+    title: 'the server closed the connection right after the handshake: the client certificate was rejected without ' +
+      'an alert',
+    detail: 'The certificate was sent and the handshake finished, then the server hung up without an HTTP answer. A ' +
+      'Node.js server with rejectUnauthorized: true (and many proxies) refuses a client certificate this way, ' +
+      'sending no TLS alert; the reason is only in its log. curl says "(56) Recv failure: Connection reset by peer".',
+    fix: 'read the server\'s log for this connection; run the doctor with the server\'s truststore to see why: ' +
+      'mtlsgate doctor --url ... --cert client.crt --key client.key --truststore SERVER-TRUSTSTORE.pem',
     evidence: ev,
   });
 }

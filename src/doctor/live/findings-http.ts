@@ -60,17 +60,26 @@ export function httpFindings(c: HttpCheck, r: Response): Finding[] {
       id: 'http.forbidden',
       severity: 'error',
       title: 'the server answered 403 Forbidden and hides the reason',
-      detail: `{"message":"Forbidden"} is what API Gateway and mtlsgate (without exposeReason) answer when they deny a client certificate; the reason is only in the gateway's log.${c.clientCertSent ? '' : ' No client certificate was sent.'}`,
-      fix: `mtlsgate: set mutualTls.exposeReason: true for this domain, or read its log for "Access denied. Reason: ..."${requestId ? ` with requestId ${requestId}` : ''}\nAPI Gateway: read the access log ($context.error.message, $context.identity.clientCert); then run the doctor with the truststore: --truststore truststore.pem`,
+      detail: `{"message":"Forbidden"} is what API Gateway and mtlsgate (without exposeReason) answer when they deny ` +
+        `a client certificate; the reason is only in the gateway's ` +
+        `log.${c.clientCertSent ? '' : ' No client certificate was sent.'}`,
+      fix: `mtlsgate: set mutualTls.exposeReason: true for this domain, or read its log for "Access denied. Reason: ` +
+        `..."${requestId ? ` with requestId ${requestId}` : ''}\nAPI Gateway: read the access log ` +
+        `($context.error.message, $context.identity.clientCert); then run the doctor with the truststore: ` +
+        `--truststore truststore.pem`,
       evidence: ev,
     }));
   } else if (r.status === 421) {
     out.push(finding({
       id: 'http.misdirected',
       severity: 'error',
-      title: 'the server answered 421 Misdirected Request: the Host header and the TLS name disagree with its configuration',
-      detail: `The request's Host (${t.hostHeader}) names a domain the server does not serve on this connection (the TLS server name was ${t.servername || 'not sent: the URL has an IP address'}). A gateway never lets one domain's certificate admit traffic for another.`,
-      fix: `use the domain's own name in the URL (and --resolve NAME:${t.port}:ADDR to pick the address) so SNI and Host are the same configured name`,
+      title: 'the server answered 421 Misdirected Request: the Host header and the TLS name disagree with its ' +
+        'configuration',
+      detail: `The request's Host (${t.hostHeader}) names a domain the server does not serve on this connection (the ` +
+        `TLS server name was ${t.servername || 'not sent: the URL has an IP address'}). A gateway never lets one ` +
+        `domain's certificate admit traffic for another.`,
+      fix: `use the domain's own name in the URL (and --resolve NAME:${t.port}:ADDR to pick the address) so SNI and ` +
+        `Host are the same configured name`,
       evidence: ev,
     }));
   } else if (nginxCertError(r) === 'missing') {
@@ -78,7 +87,8 @@ export function httpFindings(c: HttpCheck, r: Response): Finding[] {
       id: 'http.no-certificate',
       severity: 'error',
       title: 'the server requires a client certificate and none was sent (HTTP 400)',
-      detail: 'nginx with ssl_verify_client on answers 400 "No required SSL certificate was sent" when the client sends no certificate.',
+      detail: 'nginx with ssl_verify_client on answers 400 "No required SSL certificate was sent" when the client ' +
+        'sends no certificate.',
       fix: 'curl --cert client.crt --key client.key ...',
       evidence: ev,
     }));
@@ -87,8 +97,11 @@ export function httpFindings(c: HttpCheck, r: Response): Finding[] {
       id: 'http.certificate-error',
       severity: 'error',
       title: 'the server refused the client certificate (HTTP 400 "The SSL certificate error")',
-      detail: 'nginx answers this when the certificate fails verification against ssl_client_certificate (unknown issuer, expired, wrong purpose, ...). Its error log has the verify error: "client SSL certificate verify error: (N:text)".',
-      fix: 'read nginx\'s error log; check the certificate against the file nginx trusts: mtlsgate doctor --cert client.crt --key client.key --truststore SSL_CLIENT_CERTIFICATE.pem',
+      detail: 'nginx answers this when the certificate fails verification against ssl_client_certificate (unknown ' +
+        'issuer, expired, wrong purpose, ...). Its error log has the verify error: "client SSL certificate verify ' +
+        'error: (N:text)".',
+      fix: 'read nginx\'s error log; check the certificate against the file nginx trusts: mtlsgate doctor --cert ' +
+        'client.crt --key client.key --truststore SSL_CLIENT_CERTIFICATE.pem',
       evidence: ev,
     }));
   } else if (r.status >= 400) {
@@ -96,7 +109,8 @@ export function httpFindings(c: HttpCheck, r: Response): Finding[] {
       id: 'http.status',
       severity: 'warning',
       title: `the server answered HTTP ${r.status}`,
-      detail: `The TLS part went through${c.clientCertSent ? ' with the client certificate' : ''}; this answer is about the request itself (path, method, the backend).`,
+      detail: `The TLS part went through${c.clientCertSent ? ' with the client certificate' : ''}; this answer is ` +
+        `about the request itself (path, method, the backend).`,
       fix: '',
       evidence: ev,
     }));
@@ -131,7 +145,8 @@ export function httpFailureFinding(c: HttpCheck, kind: 'timeout' | 'bad-response
       id: 'http.timeout',
       severity: 'error',
       title: `the handshake finished but no HTTP answer came within ${Math.round(c.timeoutMs / 100) / 10} s`,
-      detail: 'The server accepted the TLS connection and the request, then said nothing: a backend that does not answer, or a server waiting for something else. curl would end with "(28) Operation timed out".',
+      detail: 'The server accepted the TLS connection and the request, then said nothing: a backend that does not ' +
+        'answer, or a server waiting for something else. curl would end with "(28) Operation timed out".',
       fix: `curl -v --max-time 30 https://${t.hostHeader}${t.path} ...   # does it answer with more time?`,
     });
   }
