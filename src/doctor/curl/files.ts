@@ -43,9 +43,14 @@ export function isEngineRef(path: string): boolean {
   return /^pkcs11:/i.test(path);
 }
 
+/** A file name of the command as read from `cwd`; kept as given when that is this process's directory. */
+export function fromCwd(cwd: string, p: string): string {
+  return isAbsolute(p) || cwd === process.cwd() ? p : resolve(cwd, p);
+}
+
 export async function loadCurlFiles(c: CurlCommand, cwd: string): Promise<CurlFiles> {
   const opts = c.passphrase ? { passphrase: c.passphrase.value } : {};
-  const at = (p: string): string => resolve(cwd, p);
+  const at = (p: string): string => fromCwd(cwd, p);
   const certUsable = c.cert !== null && c.certType !== 'ENG' && !isEngineRef(c.cert);
   const keyUsable = c.key !== null && c.keyType !== 'ENG' && !isEngineRef(c.key);
   const [cert, key, cacert] = await Promise.all([

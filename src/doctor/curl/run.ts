@@ -4,7 +4,7 @@
  * truststore is given), then probe the endpoint as curl would (its --resolve, --connect-to, -k and --cacert), and
  * tie the live answer to the offline verdict.
  */
-import { isAbsolute, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { readdirSync } from 'node:fs';
 import { UserError } from '../../errors.js';
 import { loadBytes } from '../../pki/load.js';
@@ -16,7 +16,7 @@ import type { Verdict } from '../../policy/verdict.js';
 import type { LiveReport, ProbeInput, ProbeReport } from '../live/types.js';
 import { checkCommand } from './command.js';
 import { mapCurlError } from './errors.js';
-import { checkCurlFiles, isEngineRef, loadCurlFiles, type CurlFiles } from './files.js';
+import { checkCurlFiles, fromCwd, isEngineRef, loadCurlFiles, type CurlFiles } from './files.js';
 import { effectiveUrl, parseCurlArgs, redactCurlCommand, type CurlCommand } from './parse.js';
 import { tokenize } from './tokenize.js';
 
@@ -140,7 +140,7 @@ function certArg(file: string): string {
 
 /** The files for the offline doctor, as curl names them; a file curl reads through an engine is left out. */
 function offlineFiles(c: CurlCommand, input: CurlDoctorInput, cwd: string): DoctorInput {
-  const at = (p: string): string => (isAbsolute(p) || cwd === process.cwd() ? p : resolve(cwd, p));
+  const at = (p: string): string => fromCwd(cwd, p);
   const cert = c.cert !== null && c.certType !== 'ENG' && !isEngineRef(c.cert) ? c.cert : null;
   const key = c.key !== null && c.keyType !== 'ENG' && !isEngineRef(c.key) ? c.key : null;
   return {
