@@ -92,14 +92,18 @@ export async function diagnose(input: DiagnoseInput): Promise<DiagnoseReport> {
       liveFindings = sortFindings([...findings, ...ran.extra, ...(tie ? [tie] : [])]);
     }
   }
-  const { findings, ...rest } = offline;
   return {
-    ...rest,
+    verdict: offline.verdict,
+    verdictSource: offline.verdictSource,
     findings: [
       ...from('curl', sortFindings(input.curl?.findings ?? [])),
-      ...from('offline', findings),
+      ...from('offline', offline.findings),
       ...from('live', liveFindings),
     ],
+    certificates: offline.certificates,
+    key: offline.key,
+    chain: offline.chain,
+    openssl: offline.openssl,
     live,
     liveSkipped,
   };
