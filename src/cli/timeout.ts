@@ -2,7 +2,7 @@
 import { UserError } from '../errors.js';
 
 /** The longest live probe, in seconds: a longer one would overflow Node's 32-bit timers (firing at once). */
-export const MAX_TIMEOUT_S = 600;
+const MAX_TIMEOUT_S = 600;
 
 /** Seconds as given on the command line, in milliseconds. */
 export function parseTimeout(s: string): number {

@@ -32,7 +32,7 @@ export function finding(f: Omit<Finding, 'evidence'> & { evidence?: Finding['evi
   return { id: f.id, severity: f.severity, title: f.title, detail: f.detail, fix: f.fix, evidence: f.evidence ?? {} };
 }
 
-export const severityRank: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
+const severityRank: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
 
 /** Errors first, then warnings, then infos; findings of one severity keep the order the checks gave them. */
 export function sortFindings<F extends Finding>(fs: readonly F[]): F[] {
