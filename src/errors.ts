@@ -2,11 +2,46 @@
  * UserError is for mistakes in what the user gave us (a file, a flag, a config key): the CLI prints its
  * message as one line and exits 2, never a stack trace. Anything else reaching the top is a bug.
  */
+
+/** Every code a UserError or GatewayStartError carries; docs/errors.md explains each one. */
+export const CLI_ERROR_CODES = {
+  E_USAGE: 'the command line is incomplete or contradictory (a required option missing, two that exclude each other)',
+  E_EMPTY_PATH: 'a file option or argument was given as an empty string',
+  E_BAD_DATE: 'a date option (--at) is not an ISO 8601 date',
+  E_BAD_TIMEOUT: '--timeout is not a number of seconds between 0 and 600',
+  E_BAD_PORT: 'a port option is not a port number',
+  E_BAD_WORKERS: '--workers is not a number from 1 to 64 or auto',
+  E_BAD_LOG_FORMAT: '--log-format is neither json nor pretty',
+  E_BAD_EXIT_CODE: '--exit-code is not a plain decimal from 0 to 255',
+  E_BAD_URL: '--url is not an https:// URL with a host',
+  E_BAD_RESOLVE: 'a --resolve entry is not host:port:address[,address]',
+  E_BAD_CONNECT_TO: 'a --connect-to entry is not HOST1:PORT1:HOST2:PORT2',
+  E_CACERT: 'the --cacert file cannot be read or holds no certificate',
+  E_STDIN: '--line - found nothing, or more than 1 MiB, on stdin',
+  E_CURL_LINE: 'the pasted curl command cannot be read (it does not start with curl, or a quote is not closed)',
+  E_CONFIG: 'the gateway configuration file is missing, unreadable, not JSON/YAML, or breaks the schema',
+  E_START: 'the gateway could not start: a domain could not be loaded, or the address is in use',
+  E_FILE_NOT_FOUND: 'a file named on the command line does not exist',
+  E_FILE_UNREADABLE: 'a file named on the command line cannot be read',
+  E_BAD_NAME: 'pki: a certificate name has characters other than letters, digits, ".", "_" and "-"',
+  E_BAD_DEPTH: 'pki: --depth is not a whole number from 1 to 20, or is given to a variant other than deep-chain',
+  E_UNKNOWN_VARIANT: 'pki issue: no such certificate variant',
+  E_BAD_DOMAIN: 'pki init: --domain is not a DNS name',
+  E_PKI_EXISTS: 'pki init: the directory already holds a PKI (use --force to replace it)',
+  E_PKI_NOT_FOUND: 'pki issue: the PKI directory does not exist',
+  E_PKI_BAD_FILE: 'pki issue: a CA certificate or key of the PKI cannot be read',
+  E_PKI_KEY_MISMATCH: 'pki issue: a CA key does not belong to its certificate',
+  E_PKI_FILE_MISSING: 'pki issue: a file of the PKI is missing',
+  E_NOT_A_DIRECTORY: 'pki: the path exists and is not a directory',
+} as const;
+
+export type CliErrorCode = keyof typeof CLI_ERROR_CODES;
+
 export class UserError extends Error {
   override readonly name = 'UserError';
-  /** Stable code, never reused for another condition (e.g. `E_FILE_NOT_FOUND`). */
-  readonly code: string;
-  constructor(code: string, message: string) {
+  /** Stable code, never reused for another condition. */
+  readonly code: CliErrorCode;
+  constructor(code: CliErrorCode, message: string) {
     super(message);
     this.code = code;
   }

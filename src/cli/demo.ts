@@ -80,7 +80,7 @@ export function demoCommand(ctx: CliContext): Command {
 
 function parsePort(s: string, flag: string): number {
   const n = Number(s);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UserError('E_USAGE', `${flag}: "${s}" is not a port number`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UserError('E_BAD_PORT', `${flag}: "${s}" is not a port number`);
   return n;
 }
 

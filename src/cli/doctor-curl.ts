@@ -8,9 +8,11 @@ import { Command } from 'commander';
 import type { CliContext } from './context.js';
 import { wantsColor } from './io.js';
 import { UserError } from '../errors.js';
-import { curlDoctorHasErrors, runCurlDoctor, toJson, type CurlDoctorInput } from '../doctor/curl/run.js';
+import { runCurlDoctor, toJson, type CurlDoctorInput } from '../doctor/curl/run.js';
+import { hasErrors } from '../doctor/diagnose.js';
 import { renderCurlReport } from '../doctor/curl/render.js';
 import { requireNonEmptyPath } from './paths.js';
+import { parseTimeout } from './timeout.js';
 
 interface CurlOptions {
   line?: string;
@@ -63,7 +65,7 @@ export function doctorCurlCommand(ctx: CliContext): Command {
       };
       const report = await runCurlDoctor(input);
       ctx.io.stdout.write(o.json ? JSON.stringify(toJson(report), null, 2) + '\n' : renderCurlReport(report, { color: wantsColor(ctx.io) }));
-      ctx.setExitCode(curlDoctorHasErrors(report) ? 1 : 0);
+      ctx.setExitCode(hasErrors(report.report) ? 1 : 0);
     });
   return cmd;
 }
@@ -91,14 +93,8 @@ function withParentOptions(own: CurlOptions, self: Command): CurlOptions {
 /** A plain decimal 0-255 only: Number() would also take "1e2", "0x3a", " 58" and "" (as 100, 58, 58 and 0). */
 function parseExitCode(s: string): number {
   const n = /^[0-9]+$/.test(s) ? Number(s) : NaN;
-  if (!(n >= 0 && n <= 255)) throw new UserError('E_USAGE', `--exit-code: "${s}" is not an exit code (0-255)`);
+  if (!(n >= 0 && n <= 255)) throw new UserError('E_BAD_EXIT_CODE', `--exit-code: "${s}" is not an exit code (0-255)`);
   return n;
-}
-
-function parseTimeout(s: string): number {
-  const n = Number(s);
-  if (!Number.isFinite(n) || n <= 0 || n > 600) throw new UserError('E_USAGE', `--timeout: "${s}" is not a number of seconds between 0 and 600`);
-  return Math.round(n * 1000);
 }
 
 async function readStdin(ctx: CliContext): Promise<string> {
@@ -108,10 +104,10 @@ async function readStdin(ctx: CliContext): Promise<string> {
   for await (const chunk of stdin) {
     const b = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
     size += b.length;
-    if (size > MAX_STDIN) throw new UserError('E_USAGE', '--line -: more than 1 MiB on stdin; paste only the curl command (and its error)');
+    if (size > MAX_STDIN) throw new UserError('E_STDIN', '--line -: more than 1 MiB on stdin; paste only the curl command (and its error)');
     chunks.push(b);
   }
   const text = Buffer.concat(chunks).toString('utf8');
-  if (text.trim() === '') throw new UserError('E_USAGE', '--line -: nothing on stdin; pipe the curl command in');
+  if (text.trim() === '') throw new UserError('E_STDIN', '--line -: nothing on stdin; pipe the curl command in');
   return text;
 }

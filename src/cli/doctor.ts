@@ -6,17 +6,15 @@ import { Command, Option } from 'commander';
 import type { CliContext } from './context.js';
 import { wantsColor } from './io.js';
 import { UserError } from '../errors.js';
-import { runDoctor, type DoctorReport } from '../doctor/offline.js';
-import { gather, type DoctorInput } from '../doctor/known.js';
+import { diagnose, hasErrors } from '../doctor/diagnose.js';
+import type { DoctorInput } from '../doctor/known.js';
 import { renderReport } from '../doctor/render-report.js';
-import { denied } from '../policy/verdict.js';
 import { loadFile } from '../pki/load.js';
-import { probe, DEFAULT_TIMEOUT_MS } from '../doctor/live/probe.js';
+import { DEFAULT_TIMEOUT_MS } from '../doctor/live/probe.js';
 import { parseTarget } from '../doctor/live/target.js';
-import { clientForProbe, combine, liveHasErrors } from '../doctor/live/combine.js';
-import type { Finding } from '../doctor/finding.js';
 import { doctorCurlCommand } from './doctor-curl.js';
 import { requireNonEmptyCertPath, requireNonEmptyPath } from './paths.js';
+import { parseTimeout } from './timeout.js';
 
 interface DoctorOptions {
   cert?: string;
@@ -63,20 +61,26 @@ export function doctorCommand(ctx: CliContext): Command {
       requireNonEmptyCertPath('--cert', o.cert);
       for (const k of ['key', 'truststore', 'cacert'] as const) requireNonEmptyPath(`--${k}`, o[k]);
       if (o.url === undefined && o.cert === undefined && o.key === undefined && o.truststore === undefined) {
-        throw new UserError('E_USAGE', 'doctor: give --cert (with --key and --truststore for a full diagnosis), or --url to probe an endpoint; see mtlsgate doctor --help');
+        throw new UserError('E_USAGE', 'doctor: give --cert (with --key and --truststore for a full diagnosis), '
+          + 'or --url to probe an endpoint; see mtlsgate doctor --help');
       }
       if (o.url === undefined) {
-        const live = ['cacert', 'insecure'].filter((k) => o[k as keyof DoctorOptions] !== undefined).concat(o.resolve.length ? ['resolve'] : [], o.connectTo.length ? ['connect-to'] : []);
-        if (live.length) throw new UserError('E_USAGE', `doctor: --${live[0]} applies to the live probe; add --url https://HOST/PATH`);
+        const live = ['cacert', 'insecure'].filter((k) => o[k as keyof DoctorOptions] !== undefined)
+          .concat(o.resolve.length ? ['resolve'] : [], o.connectTo.length ? ['connect-to'] : []);
+        if (live.length) {
+          throw new UserError('E_USAGE', `doctor: --${live[0]} applies to the live probe; add --url https://HOST/PATH`);
+        }
       }
       let now: Date | undefined;
       if (o.at !== undefined) {
         now = new Date(o.at);
-        if (Number.isNaN(now.getTime())) throw new UserError('E_USAGE', `--at: "${o.at}" is not a date (use ISO 8601, e.g. 2027-01-31T00:00:00Z)`);
+        if (Number.isNaN(now.getTime())) {
+          throw new UserError('E_BAD_DATE', `--at: "${o.at}" is not a date (use ISO 8601, e.g. 2027-01-31T00:00:00Z)`);
+        }
       }
       const timeoutMs = parseTimeout(o.timeout);
       if (o.url !== undefined) parseTarget(o.url, o.resolve, o.connectTo); // usage errors before any file is read
-      const input: DoctorInput = {
+      const files: DoctorInput = {
         ...(o.cert !== undefined && { cert: o.cert }),
         ...(o.key !== undefined && { key: o.key }),
         ...(o.pass !== undefined && { pass: o.pass }),
@@ -84,36 +88,29 @@ export function doctorCommand(ctx: CliContext): Command {
         ...(now !== undefined && { now }),
         policy: { trustClientIntermediates: o.trustClientIntermediates === true },
       };
-      const hasFiles = o.cert !== undefined || o.key !== undefined || o.truststore !== undefined;
       const cacertPem = o.cacert === undefined ? undefined : await readCacert(o.cacert);
-      const report = hasFiles ? await runDoctor(input) : emptyReport();
-      let live = null;
-      const extra: Finding[] = [];
-      if (o.url !== undefined) {
-        const { client, finding } = hasFiles ? clientForProbe(await gather(input)) : { client: undefined, finding: null };
-        if (finding) extra.push(finding);
-        live = await probe({ url: o.url, client, cacertPem, resolve: o.resolve, connectTo: o.connectTo, insecure: o.insecure === true, timeoutMs });
-      }
-      const combined = combine(report, live, extra);
-      ctx.io.stdout.write(o.json ? JSON.stringify(combined, null, 2) + '\n' : renderReport(combined, { color: wantsColor(ctx.io) }));
-      ctx.setExitCode(liveHasErrors(combined) ? 1 : 0);
+      const live = o.url === undefined ? undefined : {
+        url: o.url,
+        cacertPem,
+        resolve: o.resolve,
+        connectTo: o.connectTo,
+        insecure: o.insecure === true,
+        timeoutMs,
+      };
+      const report = await diagnose({ files, ...(live && { live }) });
+      const text = o.json ? JSON.stringify(report, null, 2) + '\n' : renderReport(report, { color: wantsColor(ctx.io) });
+      ctx.io.stdout.write(text);
+      ctx.setExitCode(hasErrors(report) ? 1 : 0);
     });
-}
-
-function parseTimeout(s: string): number {
-  const n = Number(s);
-  if (!Number.isFinite(n) || n <= 0 || n > 600) throw new UserError('E_USAGE', `--timeout: "${s}" is not a number of seconds between 0 and 600`);
-  return Math.round(n * 1000);
 }
 
 async function readCacert(path: string): Promise<string> {
   const f = await loadFile(path);
-  const missing = f.problems.find((p) => p.kind === 'not-found' || p.kind === 'unreadable' || p.kind === 'empty' || p.kind === 'too-large');
-  if (missing) throw new UserError('E_USAGE', `--cacert: ${path}: ${missing.message}`);
-  if (f.certs.length === 0) throw new UserError('E_USAGE', `--cacert: ${path} holds no certificate (expected PEM or DER CA certificates)`);
+  const unusable = ['not-found', 'unreadable', 'empty', 'too-large'];
+  const missing = f.problems.find((p) => unusable.includes(p.kind));
+  if (missing) throw new UserError('E_CACERT', `--cacert: ${path}: ${missing.message}`);
+  if (f.certs.length === 0) {
+    throw new UserError('E_CACERT', `--cacert: ${path} holds no certificate (expected PEM or DER CA certificates)`);
+  }
   return f.certs.map((c) => c.x509.toString()).join('');
-}
-
-function emptyReport(): DoctorReport {
-  return { verdict: denied(null, null), verdictSource: null, findings: [], certificates: [], key: null, chain: null, openssl: null };
 }

@@ -7,9 +7,9 @@ import { existsSync } from 'node:fs';
 import { UserError } from '../errors.js';
 import { splitCurlCertArg } from '../pki/curl-arg.js';
 
-/** Throws `NAME: empty path` (E_USAGE, exit 2) when a file option or argument was given as ''. */
+/** Throws `NAME: empty path` (E_EMPTY_PATH, exit 2) when a file option or argument was given as ''. */
 export function requireNonEmptyPath(name: string, value: string | undefined): void {
-  if (value === '') throw new UserError('E_USAGE', `${name}: empty path`);
+  if (value === '') throw new UserError('E_EMPTY_PATH', `${name}: empty path`);
 }
 
 /**
@@ -19,6 +19,6 @@ export function requireNonEmptyPath(name: string, value: string | undefined): vo
 export function requireNonEmptyCertPath(name: string, value: string | undefined): void {
   requireNonEmptyPath(name, value);
   if (value !== undefined && !existsSync(value) && splitCurlCertArg(value).file === '') {
-    throw new UserError('E_USAGE', `${name}: empty path`);
+    throw new UserError('E_EMPTY_PATH', `${name}: empty path`);
   }
 }

@@ -5,6 +5,7 @@
 import { basename, join } from 'node:path';
 import { Command, Option } from 'commander';
 import { UserError } from '../errors.js';
+import { shellQuote } from '../report/shell.js';
 import type { KeySpec, PkiFiles } from '../pki/generate.js';
 import { parseVariant, VARIANTS } from '../pki/variant-names.js';
 import type { CliContext } from './context.js';
@@ -55,7 +56,7 @@ function issueCommand(ctx: CliContext): Command {
       const v = await issueVariant(loaded, variant, { name, depth, cn: opts.cn });
       const show = (file: string): string => join(dir, file);
       const written = [show(`${name}.crt`), show(`${name}.key`), ...(v.cas ? [show(`${name}-cas.pem`)] : [])];
-      const verify = ['openssl verify -CAfile', q(show('truststore.pem')), ...(v.cas ? ['-untrusted', q(show(`${name}-cas.pem`))] : []), '-purpose sslclient', q(show(`${name}.crt`))];
+      const verify = ['openssl verify -CAfile', shellQuote(show('truststore.pem')), ...(v.cas ? ['-untrusted', shellQuote(show(`${name}-cas.pem`))] : []), '-purpose sslclient', shellQuote(show(`${name}.crt`))];
       ctx.io.stdout.write(
         [
           `Wrote variant ${variant} (${VARIANTS[variant]}):`,
@@ -63,7 +64,7 @@ function issueCommand(ctx: CliContext): Command {
           v.cas ? `The client must send ${name}.crt followed by ${name}-cas.pem (its CAs, issuer first).` : null,
           '',
           'Next:',
-          `  mtlsgate inspect ${q(show(`${name}.crt`))}`,
+          `  mtlsgate inspect ${shellQuote(show(`${name}.crt`))}`,
           `  ${verify.join(' ')}`,
           '',
         ]
@@ -100,14 +101,9 @@ function renderInit(dir: string, domain: string, files: PkiFiles): string {
     ...rows.map(([p, what]) => `  ${show(p).padEnd(width)}  ${what}`),
     '',
     'Next:',
-    `  mtlsgate inspect ${q(show(files.clientCert))}`,
-    `  mtlsgate doctor --cert ${q(show(files.clientCert))} --key ${q(show(files.clientKey))} --truststore ${q(show(files.truststore))}`,
-    `  mtlsgate pki issue ${q(dir)} --variant expired   (see mtlsgate pki issue --help for the variants)`,
+    `  mtlsgate inspect ${shellQuote(show(files.clientCert))}`,
+    `  mtlsgate doctor --cert ${shellQuote(show(files.clientCert))} --key ${shellQuote(show(files.clientKey))} --truststore ${shellQuote(show(files.truststore))}`,
+    `  mtlsgate pki issue ${shellQuote(dir)} --variant expired   (see mtlsgate pki issue --help for the variants)`,
     '',
   ].join('\n');
-}
-
-/** Quotes a path for a POSIX shell only when it needs it, so the suggested commands paste as they are. */
-function q(path: string): string {
-  return /^[A-Za-z0-9_./:=@%+-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`;
 }

@@ -21,7 +21,7 @@ export function serveCommand(ctx: CliContext): Command {
       const { loadConfig, makeLogger, startGateway, GatewayStartError, runPrimary, serveAsWorker } = await gatewayModules();
       const cfg = await loadConfig(o.config);
       if (o.logFormat !== undefined) {
-        if (o.logFormat !== 'json' && o.logFormat !== 'pretty') throw new UserError('E_USAGE', `--log-format: expected json or pretty, got "${o.logFormat}"`);
+        if (o.logFormat !== 'json' && o.logFormat !== 'pretty') throw new UserError('E_BAD_LOG_FORMAT', `--log-format: expected json or pretty, got "${o.logFormat}"`);
         cfg.logs.format = o.logFormat;
       }
       // --check only reports problems; the temporary listener's start-up lines would be noise.
@@ -78,6 +78,6 @@ function workerTicketKeys(): Buffer | undefined {
 function parseWorkers(s: string): number {
   if (s === 'auto') return availableParallelism();
   const n = Number(s);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UserError('E_USAGE', `--workers: expected a number from 1 to 64 or auto, got "${s}"`);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UserError('E_BAD_WORKERS', `--workers: expected a number from 1 to 64 or auto, got "${s}"`);
   return n;
 }

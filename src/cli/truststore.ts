@@ -5,7 +5,7 @@
 import { Command } from 'commander';
 import { UserError } from '../errors.js';
 import type { CertInfo } from '../pki/types.js';
-import type { Finding } from '../doctor/finding.js';
+import type { Finding } from '../report/finding.js';
 import { countFindings, renderFindings, renderSummary } from '../doctor/render.js';
 import { readTruststore } from '../trust/load.js';
 import { certRole, lintTruststore } from '../trust/lint.js';

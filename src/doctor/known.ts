@@ -9,7 +9,7 @@ import { loadFile } from '../pki/load.js';
 import { splitCurlCertArg } from '../pki/curl-arg.js';
 import type { Truststore } from '../trust/truststore.js';
 import { readTruststore } from '../trust/load.js';
-import type { Finding } from './finding.js';
+import type { Finding } from '../report/finding.js';
 import { DEFAULT_POLICY, type PolicyOptions } from '../policy/rules.js';
 
 export interface DoctorInput {
@@ -44,7 +44,13 @@ export interface Known {
   truststoreFindings: Finding[];
 }
 
-export async function gather(input: DoctorInput): Promise<Known> {
+/** Files another reader already loaded with the same passphrase (doctor curl reads them as curl would). */
+export interface Preloaded {
+  certFile: LoadedFile | null;
+  keyFile: LoadedFile | null;
+}
+
+export async function gather(input: DoctorInput, preloaded?: Preloaded): Promise<Known> {
   const now = input.now ?? new Date();
   const policy = { ...DEFAULT_POLICY, ...input.policy };
   let certPath: string | null = null;
@@ -60,8 +66,8 @@ export async function gather(input: DoctorInput): Promise<Known> {
   }
   const loadOpts = passphrase === undefined ? {} : { passphrase };
   const [certFile, keyFile, trust] = await Promise.all([
-    certPath === null ? null : loadFile(certPath, loadOpts),
-    input.key === undefined ? null : loadFile(input.key, loadOpts),
+    preloaded ? preloaded.certFile : certPath === null ? null : loadFile(certPath, loadOpts),
+    preloaded ? preloaded.keyFile : input.key === undefined ? null : loadFile(input.key, loadOpts),
     input.truststore === undefined ? null : readTruststore(input.truststore),
   ]);
 

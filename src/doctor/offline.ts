@@ -1,23 +1,24 @@
 /**
- * The offline doctor: read the user's files once, run every check, and reach the gateway's verdict through the
- * shared policy — from a real loopback handshake when the key is at hand, else from the model of OpenSSL.
+ * The offline doctor: run every check on the files gathered once (known.ts), and reach the gateway's verdict through
+ * the shared policy — from a real loopback handshake when the key is at hand, else from the model of OpenSSL.
  */
 import type { CertInfo, KeyInfo } from '../pki/types.js';
 import { analyzeChain, decide, decideWithoutHandshake, predictVerdict, type ChainAnalysis } from '../policy/analyze.js';
 import type { ChainEnd } from '../policy/chain.js';
 import { loopbackVerdict } from '../policy/loopback.js';
-import { denied, type OpenSslResult, type Verdict } from '../policy/verdict.js';
+import { verdictFields, type OpenSslResult, type Verdict } from '../policy/verdict.js';
 import { lintTruststore } from '../trust/lint.js';
 import { truststoreOracle } from '../trust/truststore.js';
 import { checkCertFile, checkKeyFile, checkPkcs12 } from './checks/files.js';
 import { checkKeyPair } from './checks/pair.js';
 import { checkLeaf } from './checks/cert.js';
 import { checkChain } from './checks/chain.js';
-import { finding, severityRank, type Finding } from './finding.js';
-import { gather, type DoctorInput, type Known } from './known.js';
+import { finding, sortFindings, type Finding } from '../report/finding.js';
+import type { Known } from './known.js';
 
-export interface DoctorReport {
-  verdict: Verdict;
+export interface OfflineReport {
+  /** null when no verdict could be reached (no readable client certificate, or no usable truststore). */
+  verdict: Verdict | null;
   /** handshake: OpenSSL's real verdict through Node's TLS stack; prediction: the model (no usable key). */
   verdictSource: 'handshake' | 'prediction' | null;
   findings: Finding[];
@@ -30,8 +31,7 @@ export interface DoctorReport {
   openssl: OpenSslResult | null;
 }
 
-export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
-  const k = await gather(input);
+export async function checkOffline(k: Known): Promise<OfflineReport> {
   const findings: Finding[] = [
     ...checkCertFile(k),
     ...checkKeyFile(k),
@@ -42,16 +42,23 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
   ];
   if (k.truststore) findings.push(...lintTruststore(k.truststore, k.truststoreFile ?? undefined, k.now));
 
-  let verdict: Verdict = denied(null, null);
-  let source: DoctorReport['verdictSource'] = null;
+  let verdict: Verdict | null = null;
+  let source: OfflineReport['verdictSource'] = null;
   let openssl: OpenSslResult | null = null;
   let analysis: ChainAnalysis | null = null;
   if (k.leaf && k.truststore) {
     analysis = analyzeChain(k.leaf, k.intermediates, k.truststore, k.policy, k.now);
     findings.push(...checkChain(k, analysis));
     ({ verdict, source, openssl } = await reachVerdict(k, analysis, findings));
-  } else if (k.leaf && input.truststore === undefined) {
-    findings.push(finding('doctor.no-truststore', 'info', 'no truststore given: the gateway\'s verdict is not predicted', 'The files were checked on their own. Add --truststore with the bundle the gateway uses (the PEM file uploaded to S3) to learn whether it would accept this certificate and why not.', `mtlsgate doctor --cert ${k.certPath ?? 'client.crt'} --truststore truststore.pem`));
+  } else if (k.leaf && k.input.truststore === undefined) {
+    findings.push(finding({
+      id: 'doctor.no-truststore',
+      severity: 'info',
+      title: 'no truststore given: the gateway\'s verdict is not predicted',
+      detail: 'The files were checked on their own. Add --truststore with the bundle the gateway uses (the PEM file ' +
+        'uploaded to S3) to learn whether it would accept this certificate and why not.',
+      fix: `mtlsgate doctor --cert ${k.certPath ?? 'client.crt'} --truststore truststore.pem`,
+    }));
   }
   return {
     verdict,
@@ -64,7 +71,13 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
   };
 }
 
-async function reachVerdict(k: Known, a: ChainAnalysis, findings: Finding[]): Promise<{ verdict: Verdict; source: DoctorReport['verdictSource']; openssl: OpenSslResult }> {
+interface Reached {
+  verdict: Verdict;
+  source: 'handshake' | 'prediction';
+  openssl: OpenSslResult;
+}
+
+async function reachVerdict(k: Known, a: ChainAnalysis, findings: Finding[]): Promise<Reached> {
   // The gateway judges a truststore too large to name in a handshake with the model (see trust/truststore.ts): so does the doctor.
   if (truststoreOracle(k.truststore!) === 'model') return { verdict: decideWithoutHandshake(a), source: 'prediction', openssl: a.predicted };
   const predicted = predictVerdict(a);
@@ -74,20 +87,27 @@ async function reachVerdict(k: Known, a: ChainAnalysis, findings: Finding[]): Pr
   const chainPem = [k.leaf, ...k.intermediates].map((c) => c.x509.toString()).join('');
   const real = await loopbackVerdict({ chainPem, key: k.key!.keyObject, truststorePem: k.truststore.pem });
   if ('error' in real) {
-    findings.push(finding('doctor.handshake-failed', 'info', 'the loopback handshake could not run; the verdict is predicted', real.error, ''));
+    findings.push(finding({
+      id: 'doctor.handshake-failed',
+      severity: 'info',
+      title: 'the loopback handshake could not run; the verdict is predicted',
+      detail: real.error,
+      fix: '',
+    }));
     return { verdict: predicted, source: 'prediction', openssl: a.predicted };
   }
   const verdict = decide(a, real);
-  if (verdict.accepted !== predicted.accepted || verdict.reason !== predicted.reason || verdict.code !== predicted.code) {
-    findings.push(finding('doctor.model-disagreement', 'warning', 'the handshake and the offline model disagree (please report this)', `Handshake: ${verdict.reason ?? 'accepted'} (${verdict.code ?? '-'}); model: ${predicted.reason ?? 'accepted'} (${predicted.code ?? '-'}). The handshake's verdict is the gateway's.`, '', { handshake: verdict.code, model: predicted.code }));
+  const [hs, model] = [verdictFields(verdict), verdictFields(predicted)];
+  if (hs.accepted !== model.accepted || hs.reason !== model.reason || hs.code !== model.code) {
+    findings.push(finding({
+      id: 'doctor.model-disagreement',
+      severity: 'warning',
+      title: 'the handshake and the offline model disagree (please report this)',
+      detail: `Handshake: ${hs.reason ?? 'accepted'} (${hs.code ?? '-'}); model: ${model.reason ?? 'accepted'} `
+        + `(${model.code ?? '-'}). The handshake's verdict is the gateway's.`,
+      fix: '',
+      evidence: { handshake: hs.code, model: model.code },
+    }));
   }
   return { verdict, source: 'handshake', openssl: real };
-}
-
-function sortFindings(fs: Finding[]): Finding[] {
-  return fs.map((f, i) => ({ f, i })).sort((a, b) => severityRank[a.f.severity] - severityRank[b.f.severity] || a.i - b.i).map((x) => x.f);
-}
-
-export function hasErrors(r: DoctorReport): boolean {
-  return r.findings.some((f) => f.severity === 'error') || (r.verdictSource !== null && !r.verdict.accepted);
 }

@@ -1,38 +1,51 @@
-/** Text rendering of a doctor report: the verdict first, then the path, then the findings. Pure. */
+/** Text rendering of a doctor report: the verdict first, then the path, then the findings, then the live part. Pure. */
 import { createColors } from 'picocolors';
-import type { DoctorReport } from './offline.js';
+import type { DiagnoseReport } from './diagnose.js';
 import { renderFindings } from './render.js';
-import type { ProbeReport } from './live/types.js';
 import { renderLive } from './live/render.js';
 
 /** The offline part (verdict, path, findings), then the live probe's part when `doctor --url` ran one. */
-export function renderReport(r: DoctorReport & { live?: ProbeReport | null }, opts: { color: boolean }): string {
-  const live = r.live ?? null;
-  const offlineRan = r.verdictSource !== null || r.certificates.length > 0 || r.findings.length > 0;
-  if (live === null) return renderOffline(r, opts);
-  if (!offlineRan) return renderLive(live, opts);
-  return renderOffline(r, opts) + '\n' + renderLive(live, opts);
+export function renderReport(r: DiagnoseReport, opts: { color: boolean }): string {
+  const offline = r.findings.filter((f) => f.source === 'offline');
+  const live = r.findings.filter((f) => f.source === 'live');
+  const offlineRan = r.verdict !== null || r.certificates.length > 0 || offline.length > 0;
+  if (r.live === null) return renderOffline(r, opts);
+  if (!offlineRan) return renderUnknown(opts) + '\n' + renderLive(r.live, live, opts);
+  return renderOffline(r, opts) + '\n' + renderLive(r.live, live, opts);
 }
 
-function renderOffline(r: DoctorReport, opts: { color: boolean }): string {
+/** Only a probe ran: say that the gateway's verdict on a client certificate is not known. */
+function renderUnknown(opts: { color: boolean }): string {
+  const c = createColors(opts.color);
+  return `${c.bold('? Verdict unknown')}: no client certificate given (--cert, --key, --truststore)\n`;
+}
+
+function renderOffline(r: DiagnoseReport, opts: { color: boolean }): string {
   const c = createColors(opts.color);
   const lines: string[] = [];
-  const how = r.verdictSource === 'handshake' ? 'from a real TLS handshake against the truststore' : 'predicted from the certificates (no usable key for a handshake)';
-  if (r.verdictSource === null) {
-    lines.push(c.bold('? Verdict unknown') + ': ' + (r.certificates.length === 0 ? 'no readable client certificate' : 'no usable truststore'));
+  const how = r.verdictSource === 'handshake'
+    ? 'from a real TLS handshake against the truststore'
+    : 'predicted from the certificates (no usable key for a handshake)';
+  if (r.verdict === null) {
+    const why = r.certificates.length === 0 ? 'no readable client certificate' : 'no usable truststore';
+    lines.push(c.bold('? Verdict unknown') + ': ' + why);
   } else if (r.verdict.accepted) {
     lines.push(c.green(c.bold('✓ The gateway would accept this client certificate')) + c.dim(` (${how})`));
   } else {
     lines.push(c.red(c.bold('✗ The gateway would deny this client certificate')) + c.dim(` (${how})`));
-    lines.push(`  403 Access denied. Reason: ${c.bold(r.verdict.reason ?? 'unknown')}` + c.dim(`  [${r.verdict.code ?? '-'}]`));
+    lines.push(`  403 Access denied. Reason: ${c.bold(r.verdict.reason)}` + c.dim(`  [${r.verdict.code}]`));
   }
   if (r.chain) {
     const end = r.chain.end === 'anchored' ? c.green('trusted root') : c.red(r.chain.end.replace(/-/g, ' '));
     lines.push(`  path: ${r.chain.subjects.join(c.dim(' → '))} ${c.dim('[')}${end}${c.dim(']')}`);
   }
-  if (r.openssl && !r.openssl.authorized) lines.push(c.dim(`  OpenSSL ${r.verdictSource === 'handshake' ? 'said' : 'would say'}: ${r.openssl.message ?? r.openssl.code}`));
+  if (r.openssl && !r.openssl.authorized) {
+    const said = r.verdictSource === 'handshake' ? 'said' : 'would say';
+    lines.push(c.dim(`  OpenSSL ${said}: ${r.openssl.message ?? r.openssl.code}`));
+  }
   lines.push('');
-  if (r.findings.length > 0) lines.push(renderFindings(r.findings, opts));
+  const offline = r.findings.filter((f) => f.source === 'offline');
+  if (offline.length > 0) lines.push(renderFindings(offline, opts));
   else lines.push(c.green('No problems found.'));
   return lines.join('\n').replace(/\n*$/, '\n');
 }

@@ -11,8 +11,8 @@
  *         $ openssl x509 -noout -subject -enddate -in truststore.pem
  */
 import pc from 'picocolors';
-import type { Finding, Severity } from './finding.js';
-import { severityRank } from './finding.js';
+import type { Finding, Severity } from '../report/finding.js';
+import { sortFindings } from '../report/finding.js';
 
 type Colors = ReturnType<typeof pc.createColors>;
 
@@ -46,9 +46,7 @@ export function renderFindings(findings: readonly Finding[], opts: RenderOptions
   const sections: string[] = [];
   for (const [name, list] of byGroup) {
     if (list.length === 0) continue;
-    // Array.prototype.sort is stable, so checks keep their own order within a severity.
-    const sorted = [...list].sort((a, b) => severityRank[a.severity] - severityRank[b.severity]);
-    sections.push([c.bold(name), ...sorted.map((f) => renderFinding(f, c, width))].join('\n'));
+    sections.push([c.bold(name), ...sortFindings(list).map((f) => renderFinding(f, c, width))].join('\n'));
   }
   return sections.length === 0 ? '' : sections.join('\n\n') + '\n';
 }

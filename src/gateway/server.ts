@@ -20,8 +20,10 @@ import type { Logger } from './log.js';
 import { handleAdmin, type AdminDeps } from './admin.js';
 import { randomTicketKeys, readTicketKeys, ticketKeyRing } from './ticket-keys.js';
 import { unmodelledExtension } from '../policy/rules.js';
+import { verdictFields } from '../policy/verdict.js';
+import type { CliErrorCode } from '../errors.js';
 import { MAX_CA_NAMES_BYTES } from '../trust/truststore.js';
-import { cutText } from '../text.js';
+import { cutText } from '../report/text.js';
 
 export interface ReloadResult {
   ok: boolean;
@@ -50,7 +52,9 @@ const kLog = Symbol('mtlsgate.requestLog');
 type LoggedVerdict = ConnectionVerdict & { [kLog]?: Logger };
 type VerifiedSocket = TLSSocket & { [kVerdict]?: ConnectionVerdict };
 
-export class GatewayStartError extends Error {}
+export class GatewayStartError extends Error {
+  readonly code: CliErrorCode = 'E_START';
+}
 
 export interface StartOptions {
   /** Session ticket keys shared with sibling workers (the primary's); else tls.ticketKeyFile, else random. */
@@ -343,7 +347,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
       l = log.child({
         domain,
         client: leaf ? { subject: logField(leaf.subject), serial: logField(leaf.serial), fingerprint: leaf.fingerprintSha256 } : null,
-        verdict: { accepted: cv.verdict.accepted, reason: cv.verdict.reason, code: cv.verdict.code },
+        verdict: verdictFields(cv.verdict),
       });
       cv[kLog] = l;
     }
@@ -351,14 +355,15 @@ export async function startGateway(cfg: GatewayConfig, log: Logger, configPath: 
   }
 
   function deny(d: DomainState, cv: ConnectionVerdict, requestId: string, res: http.ServerResponse): void {
-    const reason = cv.verdict.reason ?? 'unknown';
-    inc(metrics.denials, `${d.name} ${cv.verdict.code ?? 'UNKNOWN'}`);
+    const v = verdictFields(cv.verdict);
+    const reason = v.reason ?? 'unknown';
+    inc(metrics.denials, `${d.name} ${v.code ?? 'UNKNOWN'}`);
     const leaf = cv.client?.leaf.info;
     log.warn(
       {
         requestId,
         domain: d.name,
-        code: cv.verdict.code,
+        code: v.code,
         subject: leaf ? logField(leaf.subject) : null,
         issuer: leaf ? logField(leaf.issuer) : null,
         serial: leaf ? logField(leaf.serial) : null,

@@ -4,7 +4,7 @@
  * serving with its previous state (Caddy's "build new, swap, keep old on error").
  */
 import tls from 'node:tls';
-import type { Finding } from '../doctor/finding.js';
+import type { Finding } from '../report/finding.js';
 import { isLoadProblem, readCapped } from '../pki/read.js';
 import { DEFAULT_POLICY, type PolicyOptions } from '../policy/rules.js';
 import { truststoreFromPem } from '../trust/load.js';

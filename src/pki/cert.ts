@@ -33,8 +33,8 @@ import {
   readTlv,
   tlvChildren,
   tlvValue,
-} from './sniff.js';
-import type { Tlv } from './sniff.js';
+} from './der.js';
+import type { Tlv } from './der.js';
 import { describeSpki, modulusDigest, sha256Hex } from './key.js';
 import { formatGeneralName, formatName, namesEqual } from './oids.js';
 import { parsePem } from './pem.js';

@@ -10,8 +10,8 @@ import { toPem } from './pem.js';
 import type { PemBlock } from './pem.js';
 import type { DerKind } from './sniff.js';
 import { CURVES, OID_DSA, OID_EC, OID_ED25519, OID_ED448, OID_RSA, OID_RSA_PSS } from './oids.js';
-import { TAG_BIT_STRING, TAG_INTEGER, TAG_SEQUENCE, isUniversal, readOid, readSmallInt, readTlv, tlvChildren, tlvValue } from './sniff.js';
-import type { Tlv } from './sniff.js';
+import { TAG_BIT_STRING, TAG_INTEGER, TAG_SEQUENCE, isUniversal, readOid, readSmallInt, readTlv, tlvChildren, tlvValue } from './der.js';
+import type { Tlv } from './der.js';
 
 export interface SpkiDescription extends PublicKeyInfo {
   /** RSA modulus as `openssl ... -modulus` prints it after `Modulus=` (uppercase, no leading zeros). */

@@ -8,8 +8,8 @@ import {
   readTlv,
   tlvChildren,
   tlvValue,
-} from './sniff.js';
-import type { Tlv } from './sniff.js';
+} from './der.js';
+import type { Tlv } from './der.js';
 
 export interface SigAlgEntry {
   name: string;

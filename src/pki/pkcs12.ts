@@ -13,8 +13,8 @@ import type { Cert, LoadProblem, Pkcs12Info, PrivateKey } from './types.js';
 import { parseCert } from './cert.js';
 import { HASH_ALGORITHMS, OID_PKCS7_DATA, OID_PKCS7_ENCRYPTED_DATA, PBES2_CIPHERS } from './oids.js';
 import { MAX_KDF_ITERATIONS, classifyKeyError, pbeIterations, privateKeyFrom } from './key.js';
-import { TAG_OCTET_STRING, TAG_SEQUENCE, isUniversal, readOid, readSmallInt, readTlv, tlvChildren, tlvValue } from './sniff.js';
-import type { Tlv } from './sniff.js';
+import { TAG_OCTET_STRING, TAG_SEQUENCE, isUniversal, readOid, readSmallInt, readTlv, tlvChildren, tlvValue } from './der.js';
+import type { Tlv } from './der.js';
 
 export interface Pkcs12Result {
   certs: Cert[];

@@ -8,7 +8,7 @@ import { asn1Libs } from './asn1-libs.js';
 import type { Cert, LoadProblem } from './types.js';
 import { parseCert } from './cert.js';
 import { OID_PKCS7_SIGNED_DATA } from './oids.js';
-import { TAG_SEQUENCE, isContext, isUniversal, readOid, readTlv, tlvChildren } from './sniff.js';
+import { TAG_SEQUENCE, isContext, isUniversal, readOid, readTlv, tlvChildren } from './der.js';
 
 export interface Pkcs7Result {
   certs: Cert[];

@@ -8,7 +8,7 @@ import type { Truststore } from '../trust/truststore.js';
 import { buildChain, type Chain } from './chain.js';
 import { ruleDefects, unmodelledExtension, DEFAULT_POLICY, type PolicyOptions } from './rules.js';
 import { predictOpenSsl } from './openssl-model.js';
-import { OWN_CODES, categoryOf, normalizeNodeCode, primaryDefect, reasonFor, type Defect } from './defect.js';
+import { OWN_CODES, categoryOf, denyCodeOf, primaryDefect, reasonFor, type Defect } from './defect.js';
 import { ACCEPTED, denied, type OpenSslResult, type Verdict } from './verdict.js';
 
 export interface ChainAnalysis {
@@ -56,7 +56,7 @@ export function analyzeChain(
 export function decide(analysis: ChainAnalysis, openssl: OpenSslResult): Verdict {
   const defects = analysis.defects.slice();
   if (!openssl.authorized) {
-    const code = normalizeNodeCode(openssl.code, openssl.message) ?? 'UNSPECIFIED';
+    const code = denyCodeOf(openssl.code, openssl.message);
     defects.push({ code, category: categoryOf(code), depth: 0, openssl: true });
   }
   const primary = primaryDefect(defects);

@@ -4,7 +4,7 @@
  * gives the deny reason.
  */
 import { VERIFY_ERRORS } from './openssl-codes.js';
-import type { DenyReason } from './verdict.js';
+import { isDenyCode, OWN_DENY_CODES, type DenyCode, type DenyReason, type OwnDenyCode } from './verdict.js';
 
 export type DefectCategory =
   | 'self-signed'
@@ -30,7 +30,7 @@ const RANK: Record<DefectCategory, number> = {
 
 export interface Defect {
   /** OpenSSL's code (Node's err.code, or the X509_V_ERR_ name for ones Node calls UNSPECIFIED) or MTLSGATE_*. */
-  code: string;
+  code: DenyCode;
   category: DefectCategory;
   /** Index in the chain it concerns (0 = the client certificate). */
   depth: number;
@@ -46,9 +46,10 @@ export const OWN_CODES = {
   chainTooLong: 'MTLSGATE_CHAIN_TOO_LONG',
   noCertificate: 'MTLSGATE_NO_CERTIFICATE',
   unmodelledExtension: 'MTLSGATE_UNMODELLED_EXTENSION',
-} as const;
+  parseError: 'MTLSGATE_PARSE_ERROR',
+} as const satisfies Record<string, OwnDenyCode>;
 
-const CATEGORY_BY_CODE: Record<string, DefectCategory> = {
+const CATEGORY_BY_CODE: Partial<Record<DenyCode, DefectCategory>> = {
   DEPTH_ZERO_SELF_SIGNED_CERT: 'self-signed',
   SELF_SIGNED_CERT_IN_CHAIN: 'issuer',
   UNABLE_TO_GET_ISSUER_CERT: 'issuer',
@@ -71,7 +72,7 @@ const CATEGORY_BY_CODE: Record<string, DefectCategory> = {
   CERT_CHAIN_TOO_LONG: 'too-long',
 };
 
-export function categoryOf(code: string): DefectCategory {
+export function categoryOf(code: DenyCode): DefectCategory {
   return CATEGORY_BY_CODE[code] ?? 'other';
 }
 
@@ -97,6 +98,12 @@ export function normalizeNodeCode(code: string | null | undefined, message: stri
   return CODE_BY_TEXT.get(message) ?? code;
 }
 
+/** The deny code for OpenSSL's refusal; a code no table knows is UNSPECIFIED, so logs carry only documented codes. */
+export function denyCodeOf(code: string | null | undefined, message: string | null | undefined): DenyCode {
+  const c = normalizeNodeCode(code, message);
+  return c !== null && isDenyCode(c) ? c : 'UNSPECIFIED';
+}
+
 export function reasonFor(d: Defect): DenyReason {
   switch (d.category) {
     case 'self-signed':
@@ -110,6 +117,12 @@ export function reasonFor(d: Defect): DenyReason {
     default:
       return opensslText(d.code) ?? d.code;
   }
+}
+
+/** The reason the gateway gives with a code (for MTLSGATE_UNMODELLED_EXTENSION, with EXTENSION for the kind). */
+export function reasonForCode(code: DenyCode): DenyReason {
+  if (code in OWN_DENY_CODES) return OWN_DENY_CODES[code as OwnDenyCode];
+  return reasonFor({ code, category: categoryOf(code), depth: 0, openssl: true });
 }
 
 /** The defect that decides the verdict: best category; within one, OpenSSL's own word, then the one nearest the leaf. */

@@ -5,7 +5,7 @@
  */
 export interface VerifyErrorDef { num: number; name: string; nodeCode: string; text: string }
 
-export const VERIFY_ERRORS: readonly VerifyErrorDef[] = [
+export const VERIFY_ERRORS = [
   { num: 0, name: 'OK', nodeCode: '(ok)', text: 'ok' },
   { num: 1, name: 'UNSPECIFIED', nodeCode: 'UNSPECIFIED', text: 'unspecified certificate verification error' },
   { num: 2, name: 'UNABLE_TO_GET_ISSUER_CERT', nodeCode: 'UNABLE_TO_GET_ISSUER_CERT', text: 'unable to get issuer certificate' },
@@ -101,4 +101,7 @@ export const VERIFY_ERRORS: readonly VerifyErrorDef[] = [
   { num: 92, name: 'CA_CERT_MISSING_KEY_USAGE', nodeCode: 'UNSPECIFIED', text: 'CA cert does not include key usage extension' },
   { num: 93, name: 'EXTENSIONS_REQUIRE_VERSION_3', nodeCode: 'UNSPECIFIED', text: 'Using cert extension requires at least X509v3' },
   { num: 94, name: 'EC_KEY_EXPLICIT_PARAMS', nodeCode: 'UNSPECIFIED', text: 'Certificate public key has explicit ECC parameters' },
-];
+] as const satisfies readonly VerifyErrorDef[];
+
+/** OpenSSL's verify codes by name, as the gateway logs them (X509_V_OK is no error). */
+export type OpenSslCode = Exclude<(typeof VERIFY_ERRORS)[number]['name'], 'OK'>;

@@ -9,7 +9,8 @@ import type { Chain } from './chain.js';
 import { timeValid } from './chain.js';
 import { signatureVerifies, splitCertificate } from '../pki/cert.js';
 import { OWN_CODES, categoryOf as categoryFor, type Defect } from './defect.js';
-import { TAG_BOOLEAN, isUniversal, readOid, tlvChildren, type Tlv } from '../pki/sniff.js';
+import type { DenyCode } from './verdict.js';
+import { TAG_BOOLEAN, isUniversal, readOid, tlvChildren, type Tlv } from '../pki/der.js';
 
 export interface PolicyOptions {
   /** API Gateway ignores intermediates the client sends; true lets them close the path (OpenSSL's own behaviour). */
@@ -96,7 +97,7 @@ export function serverPurposeOk(c: Cert): boolean {
 export type Purpose = 'sslclient' | 'sslserver';
 
 /** The OpenSSL code for a chain that does not reach a trusted root (x509_vfy.c build_chain's final error). */
-export function unanchoredCode(chain: Chain): string | null {
+export function unanchoredCode(chain: Chain): DenyCode | null {
   switch (chain.end) {
     case 'anchored':
       return null;
@@ -116,7 +117,7 @@ export function unanchoredCode(chain: Chain): string | null {
  */
 export function ruleDefects(chain: Chain, opensslChain: Chain, opts: PolicyOptions, now: Date): Defect[] {
   const out: Defect[] = [];
-  const own = (code: string, depth: number): void => {
+  const own = (code: DenyCode, depth: number): void => {
     out.push({ code, category: categoryFor(code), depth, openssl: false });
   };
   const top = chain.certs.length - 1;
@@ -157,7 +158,7 @@ export function constraintDefects(chain: Chain, purpose: Purpose = 'sslclient'):
   return out;
 }
 
-function d(code: string, depth: number): Defect {
+function d(code: DenyCode, depth: number): Defect {
   return { code, category: categoryFor(code), depth, openssl: true };
 }
 

@@ -1,6 +1,5 @@
 /** The shell commands truststore findings print: show, list or remove a certificate block of a bundle. */
 import type { Cert } from '../pki/types.js';
-import { shellQuote } from '../doctor/shell.js';
 
 /** What the commands need to know about the bundle. */
 export interface CommandContext {
@@ -35,6 +34,3 @@ export function localName(source: string): string {
   if (source.startsWith('file://')) return decodeURIComponent(source.slice('file://'.length));
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(source) ? 'truststore.pem' : source;
 }
-
-/** A POSIX shell word for `s`. */
-export const shq = shellQuote;

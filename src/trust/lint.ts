@@ -12,35 +12,20 @@ import { colonHex } from '../pki/cert.js';
 import { isPrivateKeyLabel } from '../pki/key.js';
 import { DEFAULT_POLICY, insecureSignature, isCa, unmodelledExtension, weakKey } from '../policy/rules.js';
 import { likelyIssued, looksSelfSigned, timeValid } from '../policy/chain.js';
-import { finding, titleText } from '../doctor/finding.js';
-import type { Finding } from '../doctor/finding.js';
+import { finding } from '../report/finding.js';
+import { FINDING_IDS } from '../report/finding-ids.js';
+import { titleText } from '../report/text.js';
+import type { Finding } from '../report/finding.js';
 import { MAX_CA_NAMES_BYTES, type Truststore } from './truststore.js';
-import { listCommand, localName, removeCommand, shq, showCommand } from './commands.js';
+import { listCommand, localName, removeCommand, showCommand } from './commands.js';
+import { shellQuote } from '../report/shell.js';
 
 /** `truststore.expires-soon` fires this many days before notAfter. */
 export const EXPIRY_WARNING_DAYS = 30;
 const DAY_MS = 86_400_000;
 
-/** Every id lintTruststore and readTruststore can produce (docs/findings.md lists each one). */
-export const TRUSTSTORE_FINDING_IDS = [
-  'truststore.file-not-found',
-  'truststore.unreadable',
-  'truststore.parse-error',
-  'truststore.empty',
-  'truststore.wrong-format',
-  'truststore.not-ca',
-  'truststore.expired',
-  'truststore.expires-soon',
-  'truststore.duplicate',
-  'truststore.insecure-signature',
-  'truststore.weak-key',
-  'truststore.incomplete-chain',
-  'truststore.same-subject-different-key',
-  'truststore.contains-private-key',
-  'truststore.too-deep',
-  'truststore.ca-names-too-large',
-  'truststore.constraints-not-judged',
-] as const;
+/** Every id lintTruststore and readTruststore can produce: the truststore.* rows of the finding catalogue. */
+export const TRUSTSTORE_FINDING_IDS = FINDING_IDS.filter((id) => id.startsWith('truststore.'));
 
 /** What a certificate is for in a truststore. */
 export type CertRole = 'root' | 'intermediate' | 'pinned-leaf' | 'other';
@@ -79,14 +64,19 @@ function caNamesFindings(ts: Truststore): Finding[] {
   const bytes = ts.caNamesBytes;
   if (bytes <= MAX_CA_NAMES_BYTES) return [];
   return [
-    finding(
-      'truststore.ca-names-too-large',
-      'warning',
-      `the CA names of these ${ts.certs.length} certificates take ${bytes} bytes, more than a TLS CertificateRequest holds (${MAX_CA_NAMES_BYTES})`,
-      'A server that names its trusted CAs to clients (nginx ssl_client_certificate, Node with `ca`, most OpenSSL-based servers) fails every handshake with this bundle (an internal_error alert). mtlsgate does not name them for such a truststore and verifies chains with its policy instead; clients that choose a certificate by the CA names (browsers, Java key managers) get no hint.',
-      'Keep the bundle under about 1,000 CAs per domain, or on nginx load it with ssl_trusted_certificate (not sent) and name a few CAs with ssl_client_certificate.',
-      { certificates: ts.certs.length, caNamesBytes: bytes, limit: MAX_CA_NAMES_BYTES },
-    ),
+    finding({
+      id: 'truststore.ca-names-too-large',
+      severity: 'warning',
+      title: `the CA names of these ${ts.certs.length} certificates take ${bytes} bytes, more than a TLS ` +
+        `CertificateRequest holds (${MAX_CA_NAMES_BYTES})`,
+      detail: 'A server that names its trusted CAs to clients (nginx ssl_client_certificate, Node with `ca`, most ' +
+        'OpenSSL-based servers) fails every handshake with this bundle (an internal_error alert). mtlsgate does not ' +
+        'name them for such a truststore and verifies chains with its policy instead; clients that choose a ' +
+        'certificate by the CA names (browsers, Java key managers) get no hint.',
+      fix: 'Keep the bundle under about 1,000 CAs per domain, or on nginx load it with ssl_trusted_certificate (not ' +
+        'sent) and name a few CAs with ssl_client_certificate.',
+      evidence: { certificates: ts.certs.length, caNamesBytes: bytes, limit: MAX_CA_NAMES_BYTES },
+    }),
   ];
 }
 
@@ -105,14 +95,21 @@ function constraintsNotJudgedFindings(ctx: LintContext, ts: Truststore): Finding
   if (hit.length === 0) return [];
   const shown = hit.slice(0, 10).map(({ i, what }) => `${i}: ${ctx.certs[i]!.info.subject || '(empty subject)'} (${what})`);
   return [
-    finding(
-      'truststore.constraints-not-judged',
-      'warning',
-      `${hit.length} CA certificate(s) carry ${[...new Set(hit.map((h) => h.what))].join(', ')}, which mtlsgate cannot check with a bundle this large: clients under them are refused`,
-      'With more CA names than a CertificateRequest holds, mtlsgate does not hand the truststore to OpenSSL for the handshake; its policy judges each chain instead, and the policy does not evaluate name constraints, policy constraints or RFC 3779 resources. Rather than guess, it refuses a chain through such a CA (MTLSGATE_UNMODELLED_EXTENSION), where API Gateway, or mtlsgate with a smaller bundle, would check the constraint.',
-      'Give the clients under these CAs a domain of their own whose truststore stays under about 1,000 CAs (mtlsgate then lets OpenSSL check the constraints in the handshake), or remove CAs this domain does not need.',
-      { certificates: shown, more: Math.max(0, hit.length - shown.length) },
-    ),
+    finding({
+      id: 'truststore.constraints-not-judged',
+      severity: 'warning',
+      title: `${hit.length} CA certificate(s) carry ${[...new Set(hit.map((h) => h.what))].join(', ')}, which ` +
+        `mtlsgate cannot check with a bundle this large: clients under them are refused`,
+      detail: 'With more CA names than a CertificateRequest holds, mtlsgate does not hand the truststore to OpenSSL ' +
+        'for the handshake; its policy judges each chain instead, and the policy does not evaluate name constraints, ' +
+        'policy constraints or RFC 3779 resources. Rather than guess, it refuses a chain through such a CA ' +
+        '(MTLSGATE_UNMODELLED_EXTENSION), where API Gateway, or mtlsgate with a smaller bundle, would check the ' +
+        'constraint.',
+      fix: 'Give the clients under these CAs a domain of their own whose truststore stays under about 1,000 CAs ' +
+        '(mtlsgate then lets OpenSSL check the constraints in the handshake), or remove CAs this domain does not ' +
+        'need.',
+      evidence: { certificates: shown, more: Math.max(0, hit.length - shown.length) },
+    }),
   ];
 }
 
@@ -150,7 +147,7 @@ function lintContext(ts: Truststore, file: LoadedFile | undefined, now: Date): L
     certs,
     file,
     now,
-    name: shq(localName(file?.path ?? ts.source)),
+    name: shellQuote(localName(file?.path ?? ts.source)),
     unique,
     firstByFingerprint,
     positional: isPositional(file),
@@ -234,12 +231,26 @@ function privateKeyFindings(ctx: LintContext): Finding[] {
   // Positions among the readable PEM blocks (pemLabels); the key itself is never read into a finding.
   file.pemLabels.forEach((label, block) => {
     if (!isPrivateKeyLabel(label)) return;
-    out.push(finding('truststore.contains-private-key', 'error', `PEM block ${block} is a private key (${label})`, detail, fix, { file: file.path, block, type: label }));
+    out.push(finding({
+      id: 'truststore.contains-private-key',
+      severity: 'error',
+      title: `PEM block ${block} is a private key (${label})`,
+      detail,
+      fix,
+      evidence: { file: file.path, block, type: label },
+    }));
   });
   const rest = file.keyBlocks - out.length;
   if (rest > 0) {
     const what = file.format === 'pem' ? `${rest} unreadable private key block(s)` : `${rest} private key(s) (${file.format})`;
-    out.push(finding('truststore.contains-private-key', 'error', `the bundle holds ${what}`, detail, fix, { file: file.path, count: rest, format: file.format }));
+    out.push(finding({
+      id: 'truststore.contains-private-key',
+      severity: 'error',
+      title: `the bundle holds ${what}`,
+      detail,
+      fix,
+      evidence: { file: file.path, count: rest, format: file.format },
+    }));
   }
   return out;
 }
@@ -250,15 +261,15 @@ function duplicateFindings(ctx: LintContext): Finding[] {
     const first = ctx.firstByFingerprint.get(c.info.fingerprintSha256)!;
     if (first === i) return;
     out.push(
-      finding(
-        'truststore.duplicate',
-        'warning',
-        `${label(ctx, i)} is an exact copy of certificate ${first}`,
-        'The same certificate (identical DER) appears twice. It does no harm to verification, but it usually means ' +
+      finding({
+        id: 'truststore.duplicate',
+        severity: 'warning',
+        title: `${label(ctx, i)} is an exact copy of certificate ${first}`,
+        detail: 'The same certificate (identical DER) appears twice. It does no harm to verification, but it usually means ' +
           'the bundle was assembled by appending without checking, and a later removal may leave one copy behind.',
-        removeCommand(ctx, i),
-        { ...evidenceOf(ctx, i), duplicateOf: first },
-      ),
+        fix: removeCommand(ctx, i),
+        evidence: { ...evidenceOf(ctx, i), duplicateOf: first },
+      }),
     );
   });
   return out;
@@ -272,35 +283,35 @@ function notCaFindings(ctx: LintContext): Finding[] {
     const ev = { ...evidenceOf(ctx, i), basicConstraints: basicConstraintsText(c), keyUsage: c.info.keyUsage ?? 'absent' };
     if (isPinnedLeaf(c)) {
       out.push(
-        finding(
-          'truststore.not-ca',
-          'info',
-          `${label(ctx, i)} is a pinned self-signed client certificate`,
-          'This certificate is not a CA, so it can issue nothing; API Gateway accepts it only when a client presents ' +
+        finding({
+          id: 'truststore.not-ca',
+          severity: 'info',
+          title: `${label(ctx, i)} is a pinned self-signed client certificate`,
+          detail: 'This certificate is not a CA, so it can issue nothing; API Gateway accepts it only when a client presents ' +
             'this exact certificate (a pinned self-signed client certificate). That is fine if intended. If it was ' +
             `meant as a root CA, it has ${notCaReason(c)}; a CA needs basicConstraints CA:TRUE (and keyCertSign when ` +
             'keyUsage is present), or clients it signed are denied.',
-          '',
-          ev,
-        ),
+          fix: '',
+          evidence: ev,
+        }),
       );
       continue;
     }
     out.push(
-      finding(
-        'truststore.not-ca',
-        'warning',
-        c.info.basicConstraints?.ca === true
+      finding({
+        id: 'truststore.not-ca',
+        severity: 'warning',
+        title: c.info.basicConstraints?.ca === true
           ? `${label(ctx, i)} says CA:TRUE but its keyUsage lacks keyCertSign: it can never be an issuer`
           : `${label(ctx, i)} is not a CA and not self-signed: it can never be an issuer`,
-        `It has ${notCaReason(c)}, so OpenSSL refuses it as the issuer of a client certificate` +
+        detail: `It has ${notCaReason(c)}, so OpenSSL refuses it as the issuer of a client certificate` +
           (c.info.basicConstraints?.ca === true
             ? '. It looks like a CA whose keyUsage was made without keyCertSign: reissue it with keyUsage keyCertSign, cRLSign.'
             : ', and as it is not self-signed it cannot be pinned either: no client is ever accepted because of it. It is ' +
               "usually a client or server certificate pasted by mistake; the client's own certificate belongs in its --cert, not in the truststore."),
-        [showCommand(ctx, i), removeCommand(ctx, i)].join('\n'),
-        ev,
-      ),
+        fix: [showCommand(ctx, i), removeCommand(ctx, i)].join('\n'),
+        evidence: ev,
+      }),
     );
   }
   return out;
@@ -328,19 +339,19 @@ function validityFindings(ctx: LintContext): Finding[] {
     const c = ctx.certs[i]!;
     const notYet = Date.parse(c.info.notBefore) > t;
     const ev = { ...evidenceOf(ctx, i), notBefore: c.info.notBefore, at: ctx.now.toISOString() };
-    return finding(
-      'truststore.expired',
+    return finding({
+      id: 'truststore.expired',
       severity,
-      notYet ? `${label(ctx, i)} is not valid until ${c.info.notBefore}` : `${label(ctx, i)} expired on ${c.info.notAfter}`,
-      (notYet
+      title: notYet ? `${label(ctx, i)} is not valid until ${c.info.notBefore}` : `${label(ctx, i)} expired on ${c.info.notAfter}`,
+      detail: (notYet
         ? 'Its validity period has not started (or this machine\'s clock is behind).'
         : 'Its validity period is over.') +
         ' Clients whose chain runs through it are denied (OpenSSL: "certificate has expired" / "not yet valid"). ' +
         'API Gateway warns only when the domain is updated and never notifies you later.' +
         (severity === 'error' ? ' No certificate in the bundle is valid, so every client is denied.' : ''),
-      [showCommand(ctx, i, '-subject -dates'), 'replace it with its renewed certificate, or remove it:', removeCommand(ctx, i)].join('\n'),
-      ev,
-    );
+      fix: [showCommand(ctx, i, '-subject -dates'), 'replace it with its renewed certificate, or remove it:', removeCommand(ctx, i)].join('\n'),
+      evidence: ev,
+    });
   });
   for (const i of ctx.unique) {
     const c = ctx.certs[i]!;
@@ -348,15 +359,15 @@ function validityFindings(ctx: LintContext): Finding[] {
     if (!timeValid(c, ctx.now) || left >= EXPIRY_WARNING_DAYS * DAY_MS) continue;
     const days = Math.floor(left / DAY_MS);
     out.push(
-      finding(
-        'truststore.expires-soon',
-        'info',
-        `${label(ctx, i)} expires on ${c.info.notAfter.slice(0, 10)} (in ${days} day${days === 1 ? '' : 's'})`,
-        `It expires within ${EXPIRY_WARNING_DAYS} days. Renew it, put the new certificate in the bundle (both may sit side by side ` +
+      finding({
+        id: 'truststore.expires-soon',
+        severity: 'info',
+        title: `${label(ctx, i)} expires on ${c.info.notAfter.slice(0, 10)} (in ${days} day${days === 1 ? '' : 's'})`,
+        detail: `It expires within ${EXPIRY_WARNING_DAYS} days. Renew it, put the new certificate in the bundle (both may sit side by side ` +
           'while clients move over), upload a new truststore version and update the domain: API Gateway does not warn you.',
-        showCommand(ctx, i, '-subject -enddate'),
-        { ...evidenceOf(ctx, i), daysLeft: days },
-      ),
+        fix: showCommand(ctx, i, '-subject -enddate'),
+        evidence: { ...evidenceOf(ctx, i), daysLeft: days },
+      }),
     );
   }
   return out;
@@ -370,34 +381,34 @@ function algorithmFindings(ctx: LintContext): Finding[] {
       const root = isCa(c) && looksSelfSigned(c);
       const sig = c.info.signatureAlgorithm;
       out.push(
-        finding(
-          'truststore.insecure-signature',
-          'warning',
-          `${label(ctx, i)} is signed with ${sig.name}${root ? ' (its self-signature)' : ''}`,
-          'API Gateway supports "SHA-256 or stronger" in the truststore; MD5, SHA-1 and SHA-224 signatures are below that. ' +
+        finding({
+          id: 'truststore.insecure-signature',
+          severity: 'warning',
+          title: `${label(ctx, i)} is signed with ${sig.name}${root ? ' (its self-signature)' : ''}`,
+          detail: 'API Gateway supports "SHA-256 or stronger" in the truststore; MD5, SHA-1 and SHA-224 signatures are below that. ' +
             (root
               ? 'This is the self-signature of a root: OpenSSL never checks a trust anchor\'s own signature, so TLS still ' +
                 'works here, but API Gateway\'s rule names every certificate, and it may warn or refuse it.'
               : 'Clients whose chain runs through it may be denied with "Client cert using an insecure Signature Algorithm".'),
-          [showCommand(ctx, i, '-subject -text'), 'reissue it signed with SHA-256 or stronger (openssl ... -sha256), then replace it in the bundle'].join('\n'),
-          { ...evidenceOf(ctx, i), signatureAlgorithm: sig.name, hash: sig.hash },
-        ),
+          fix: [showCommand(ctx, i, '-subject -text'), 'reissue it signed with SHA-256 or stronger (openssl ... -sha256), then replace it in the bundle'].join('\n'),
+          evidence: { ...evidenceOf(ctx, i), signatureAlgorithm: sig.name, hash: sig.hash },
+        }),
       );
     }
     if (weakKey(c)) {
       const k = c.info.publicKey;
       const size = k.type === 'ec' ? `${k.curve ?? 'EC'} (${k.bits} bits)` : `${k.type.toUpperCase()} ${k.bits} bits`;
       out.push(
-        finding(
-          'truststore.weak-key',
-          'warning',
-          `${label(ctx, i)} has a weak ${size} key`,
-          `API Gateway supports RSA-${DEFAULT_POLICY.minRsaBits} or stronger and ECDSA-${DEFAULT_POLICY.minEcBits} or stronger ` +
+        finding({
+          id: 'truststore.weak-key',
+          severity: 'warning',
+          title: `${label(ctx, i)} has a weak ${size} key`,
+          detail: `API Gateway supports RSA-${DEFAULT_POLICY.minRsaBits} or stronger and ECDSA-${DEFAULT_POLICY.minEcBits} or stronger ` +
             '(DSA not at all); OpenSSL 3 at its default security level also rejects RSA keys under 2048 bits. ' +
             'Clients issued under this certificate may be denied.',
-          [showCommand(ctx, i, '-subject -text'), 'reissue the CA with an RSA-2048+ or P-256+ key and its clients under it'].join('\n'),
-          { ...evidenceOf(ctx, i), keyType: k.type, bits: k.bits, curve: k.curve },
-        ),
+          fix: [showCommand(ctx, i, '-subject -text'), 'reissue the CA with an RSA-2048+ or P-256+ key and its clients under it'].join('\n'),
+          evidence: { ...evidenceOf(ctx, i), keyType: k.type, bits: k.bits, curve: k.curve },
+        }),
       );
     }
   }
@@ -414,24 +425,24 @@ function incompleteChainFindings(ctx: LintContext): Finding[] {
     const ev: Finding['evidence'] = { ...evidenceOf(ctx, i), issuerNeeded: c.info.issuer, authorityKeyId: akid === null ? null : hexId(akid) };
     if (sameName.length > 0) ev.sameNameOtherKey = sameName.map((j) => `${j}: subject key id ${hexOrNone(ctx.certs[j]!.info.subjectKeyId)}`);
     out.push(
-      finding(
-        'truststore.incomplete-chain',
-        'warning',
-        `${label(ctx, i)}: its issuer ${titleText(c.info.issuer)} is not in the bundle`,
-        'API Gateway builds a client\'s chain from the truststore alone and ignores intermediates the client sends: ' +
+      finding({
+        id: 'truststore.incomplete-chain',
+        severity: 'warning',
+        title: `${label(ctx, i)}: its issuer ${titleText(c.info.issuer)} is not in the bundle`,
+        detail: 'API Gateway builds a client\'s chain from the truststore alone and ignores intermediates the client sends: ' +
           'every CA from the issuing one up to the self-signed root must be in the bundle. Clients issued under this ' +
           'certificate are denied with "Could not find issuer for certificate".' +
           (sameName.length > 0
             ? ` The bundle has a certificate with the issuer's name (${sameName.join(', ')}), but with another key: ` +
               'a re-keyed or different CA of the same name, which cannot verify this one.'
             : ''),
-        [
+        fix: [
           showCommand(ctx, i, '-subject -issuer -ext authorityKeyIdentifier'),
           "find the certificate whose subject is the issuer above (and whose Subject Key Identifier equals the authority key id), then append its PEM:",
           `cat issuer-ca.pem >> ${ctx.name}`,
         ].join('\n'),
-        ev,
-      ),
+        evidence: ev,
+      }),
     );
   }
   return out;
@@ -449,16 +460,18 @@ function tooDeepFindings(ctx: LintContext): Finding[] {
     if (count <= max) continue;
     const anchored = looksSelfSigned(ctx.certs[top]!);
     out.push(
-      finding(
-        'truststore.too-deep',
-        'warning',
-        `${label(ctx, i)} is ${count} CAs ${anchored ? 'from its root' : 'deep (and its chain is incomplete)'}, over the limit of ${max}`,
-        `API Gateway allows "a maximum chain length of four": at most ${max} CA certificates from the root to the ` +
+      finding({
+        id: 'truststore.too-deep',
+        severity: 'warning',
+        title: `${label(ctx, i)} is ${count} ` +
+          `CAs ${anchored ? 'from its root' : 'deep (and its chain is incomplete)'}, over the limit of ${max}`,
+        detail: `API Gateway allows "a maximum chain length of four": at most ${max} CA certificates from the root to the ` +
           'issuing CA, the client certificate not counted. A client issued by this CA needs ' +
           `${count}${anchored ? '' : ' or more'}, so it is denied.`,
-        'issue client certificates from a CA at most 3 levels below the root (flatten the hierarchy), and remove this CA from the bundle when nothing needs it',
-        { ...evidenceOf(ctx, i), caCount: count, maxCaCerts: max, path: pathEvidence(ctx, i, max + 2) },
-      ),
+        fix: 'issue client certificates from a CA at most 3 levels below the root (flatten the hierarchy), and ' +
+          'remove this CA from the bundle when nothing needs it',
+        evidence: { ...evidenceOf(ctx, i), caCount: count, maxCaCerts: max, path: pathEvidence(ctx, i, max + 2) },
+      }),
     );
   }
   return out;
@@ -523,23 +536,24 @@ function sameSubjectFindings(ctx: LintContext): Finding[] {
     if (keys.size < 2) continue; // renewals with the same key are fine: any copy verifies the same clients
     const first = ctx.certs[list[0]!]!;
     out.push(
-      finding(
-        'truststore.same-subject-different-key',
-        'warning',
-        `certificates ${list.join(', ')} share the subject ${titleText(first.info.subject) || '(empty)'} but have ${keys.size} different keys`,
-        'Two CAs with one name and different keys: OpenSSL picks an issuer by name (and key id when present) and takes ' +
+      finding({
+        id: 'truststore.same-subject-different-key',
+        severity: 'warning',
+        title: `certificates ${list.join(', ')} share the subject ${titleText(first.info.subject) || '(empty)'} but ` +
+          `have ${keys.size} different keys`,
+        detail: 'Two CAs with one name and different keys: OpenSSL picks an issuer by name (and key id when present) and takes ' +
           'the first that is currently valid, so a client signed by the other key can fail with "certificate signature ' +
           'failure". API Gateway also refuses such bundles: "The certificate subject conflicts with an existing ' +
           'certificate from a different issuer". Keep only the CA your clients are issued by, or give the CAs distinct names.',
-        [listCommand(ctx), 'remove the certificate(s) you do not issue clients from, e.g.:', removeCommand(ctx, list[list.length - 1]!)].join('\n'),
-        {
+        fix: [listCommand(ctx), 'remove the certificate(s) you do not issue clients from, e.g.:', removeCommand(ctx, list[list.length - 1]!)].join('\n'),
+        evidence: {
           subject: first.info.subject,
           indexes: list.map(String),
           issuers: list.map((i) => `${i}: ${ctx.certs[i]!.info.issuer}`),
           keys: list.map((i) => `${i}: spki sha256 ${ctx.certs[i]!.info.spkiSha256.slice(0, 16)}…`),
           fingerprints: list.map((i) => `${i}: ${ctx.certs[i]!.info.fingerprintSha256}`),
         },
-      ),
+      }),
     );
   }
   return out;

@@ -5,11 +5,12 @@
  */
 import { loadBytes, loadFile } from '../pki/load.js';
 import type { LoadedFile, LoadProblem } from '../pki/types.js';
-import { finding } from '../doctor/finding.js';
-import type { Finding } from '../doctor/finding.js';
+import { finding } from '../report/finding.js';
+import type { Finding } from '../report/finding.js';
 import { makeTruststore } from './truststore.js';
 import type { Truststore } from './truststore.js';
-import { localName, shq } from './commands.js';
+import { localName } from './commands.js';
+import { shellQuote } from '../report/shell.js';
 
 export interface TruststoreRead {
   /** Null when not a single certificate could be read. */
@@ -47,7 +48,7 @@ const BLOCKING = new Set(['truststore.file-not-found', 'truststore.unreadable', 
 
 /** API Gateway takes "text files with a .pem file extension" of concatenated CERTIFICATE blocks, nothing else. */
 function formatFindings(file: LoadedFile): Finding[] {
-  const f = shq(localName(file.path));
+  const f = shellQuote(localName(file.path));
   const evidence = { file: file.path, format: file.format };
   switch (file.format) {
     case 'der-certificate':
@@ -78,28 +79,42 @@ function formatFindings(file: LoadedFile): Finding[] {
 
 function wrongFormat(file: LoadedFile, what: string, convert: string, evidence: Finding['evidence']): Finding {
   const usable = file.certs.length > 0 ? ` The ${file.certs.length} certificate(s) it holds are still checked below.` : '';
-  return finding(
-    'truststore.wrong-format',
-    'error',
-    `${file.path}: ${what}; API Gateway needs a PEM bundle`,
-    'API Gateway reads a truststore only as a text file of concatenated PEM blocks, each `-----BEGIN CERTIFICATE-----` ... ' +
+  return finding({
+    id: 'truststore.wrong-format',
+    severity: 'error',
+    title: `${file.path}: ${what}; API Gateway needs a PEM bundle`,
+    detail: 'API Gateway reads a truststore only as a text file of concatenated PEM blocks, each `-----BEGIN CERTIFICATE-----` ... ' +
       `\`-----END CERTIFICATE-----\`; any other encoding is rejected when the domain is updated.${usable}`,
-    convert ? `${convert}\nthen upload truststore.pem and update the domain to use the new version` : 'give the CA certificates as a PEM bundle instead',
+    fix: convert ? `${convert}\nthen upload truststore.pem and update the domain to use the new version` : 'give the CA certificates as a PEM bundle instead',
     evidence,
-  );
+  });
 }
 
 function problemFindings(p: LoadProblem, file: LoadedFile): Finding[] {
   const path = file.path;
-  const f = shq(localName(path));
+  const f = shellQuote(localName(path));
   switch (p.kind) {
     case 'not-found':
       return [
-        finding('truststore.file-not-found', 'error', `${path}: ${p.message}`, 'The truststore file does not exist at this path.', `ls -l ${f}`, { file: path }),
+        finding({
+          id: 'truststore.file-not-found',
+          severity: 'error',
+          title: `${path}: ${p.message}`,
+          detail: 'The truststore file does not exist at this path.',
+          fix: `ls -l ${f}`,
+          evidence: { file: path },
+        }),
       ];
     case 'unreadable':
     case 'too-large':
-      return [finding('truststore.unreadable', 'error', `${path}: ${p.message}`, 'The truststore file exists but could not be read.', `ls -l ${f}`, { file: path })];
+      return [finding({
+        id: 'truststore.unreadable',
+        severity: 'error',
+        title: `${path}: ${p.message}`,
+        detail: 'The truststore file exists but could not be read.',
+        fix: `ls -l ${f}`,
+        evidence: { file: path },
+      })];
     case 'empty':
       return [emptyFinding(file, p.message)];
     case 'unknown-format':
@@ -120,7 +135,7 @@ function problemFindings(p: LoadProblem, file: LoadedFile): Finding[] {
 }
 
 function parseError(p: LoadProblem, file: LoadedFile): Finding {
-  const f = shq(localName(file.path));
+  const f = shellQuote(localName(file.path));
   // The loader's messages start with their own "pem block N (LABEL):" or "certificate N:"; the title says it once.
   const why = p.message.replace(/^(?:pem block \d+|certificate \d+)\s*(?:\([^)]*\))?\s*:?\s*/i, '');
   const where = p.index === undefined ? 'a certificate' : `PEM block ${p.index}`;
@@ -130,29 +145,30 @@ function parseError(p: LoadProblem, file: LoadedFile): Finding {
     p.index === undefined ? '' : `grep -n -- '-----BEGIN' ${f} | sed -n '${p.index + 1}p'\n# prints the line where that block starts (blocks count from 0)`,
     'replace the block with an intact copy of the certificate, or delete it',
   ];
-  return finding(
-    'truststore.parse-error',
-    'error',
-    `${file.path}: ${where} cannot be read (${why})`,
-    'This block could not be read as an X.509 certificate (broken base64, a missing END line, a truncated copy-paste). ' +
+  return finding({
+    id: 'truststore.parse-error',
+    severity: 'error',
+    title: `${file.path}: ${where} cannot be read (${why})`,
+    detail: 'This block could not be read as an X.509 certificate (broken base64, a missing END line, a truncated copy-paste). ' +
       'The other certificates in the bundle still load, as API Gateway keeps going with a warning, but clients ' +
       'issued under the certificate this block was meant to hold will be denied.',
-    fix.filter(Boolean).join('\n'),
+    fix: fix.filter(Boolean).join('\n'),
     evidence,
-  );
+  });
 }
 
 function emptyFinding(file: LoadedFile, why?: string): Finding {
   const labels = [...new Set(file.pemLabels)];
   const evidence: Finding['evidence'] = { file: file.path, format: file.format };
   if (labels.length > 0) evidence.pemBlocks = labels;
-  return finding(
-    'truststore.empty',
-    'error',
-    `${file.path}: no certificate in the truststore${why ? ` (${why})` : ''}`,
-    'A truststore must hold at least one certificate: the CA certificates (root and intermediates) that issue your ' +
+  return finding({
+    id: 'truststore.empty',
+    severity: 'error',
+    title: `${file.path}: no certificate in the truststore${why ? ` (${why})` : ''}`,
+    detail: 'A truststore must hold at least one certificate: the CA certificates (root and intermediates) that issue your ' +
       'client certificates, or a pinned self-signed client certificate. With none, every client is denied.',
-    'openssl x509 -in root-ca.pem -out truststore.pem\nappend each intermediate: cat intermediate-ca.pem >> truststore.pem',
+    fix: 'openssl x509 -in root-ca.pem -out truststore.pem\nappend each intermediate: cat intermediate-ca.pem >> ' +
+      'truststore.pem',
     evidence,
-  );
+  });
 }

@@ -11,11 +11,11 @@ function files(dir: string): string[] {
   });
 }
 
-/** First arguments of finding(...) calls, across line breaks. */
+/** The ids of finding({ id: ... }) calls, across line breaks. */
 function idsInSource(): Set<string> {
   const ids = new Set<string>();
   for (const f of [...files('src/doctor'), ...files('src/trust')]) {
-    for (const m of readFileSync(f, 'utf8').matchAll(/\bfinding\(\s*'([a-z0-9]+\.[a-z0-9.-]+)'/g)) ids.add(m[1]!);
+    for (const m of readFileSync(f, 'utf8').matchAll(/\bfinding\(\{\s*id: '([a-z0-9]+\.[a-z0-9.-]+)'/g)) ids.add(m[1]!);
   }
   return ids;
 }

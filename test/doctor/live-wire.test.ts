@@ -163,7 +163,7 @@ test('targets: SNI and Host from the URL, the address from --connect-to and --re
   assert.equal(parseTarget('https://[::1]:9/').hostHeader, '[::1]:9');
   assert.deepEqual(parseResolve('+*:443:[2001:db8::1]'), { host: '*', port: 443, addresses: ['2001:db8::1'], remove: false });
   assert.deepEqual(parseConnectTo('::other:'), { host: '', port: null, toHost: 'other', toPort: null });
-  for (const bad of ['not a url', 'ftp://x/', 'http://x/']) assert.throws(() => parseTarget(bad), (e: unknown) => e instanceof UserError && e.code === 'E_USAGE');
+  for (const bad of ['not a url', 'ftp://x/', 'http://x/']) assert.throws(() => parseTarget(bad), (e: unknown) => e instanceof UserError && e.code === 'E_BAD_URL');
   assert.throws(() => parseTarget('http://x:8080/p'), /plain HTTP; the doctor probes HTTPS \(mutual TLS\) only/);
   for (const bad of ['x', 'x:443', 'x:443:notanip', 'x:99999:1.2.3.4']) assert.throws(() => parseResolve(bad), UserError);
   assert.throws(() => parseConnectTo('a:b'), UserError);

@@ -10,8 +10,9 @@ import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { issue } from '../../src/pki/generate.js';
-import { titleText, TITLE_TEXT_MAX, type Finding } from '../../src/doctor/finding.js';
-import { runDoctor } from '../../src/doctor/offline.js';
+import type { Finding } from '../../src/report/finding.js';
+import { titleText, TITLE_TEXT_MAX } from '../../src/report/text.js';
+import { diagnose } from '../../src/doctor/diagnose.js';
 import { probe } from '../../src/doctor/live/probe.js';
 import { tmpDir } from '../helpers/pki.js';
 
@@ -49,9 +50,9 @@ test('offline doctor: a CA with a 20 KB subject gives short titles (chain.issuer
   writeFileSync(join(dir, 'client.key'), client.keyPem, { mode: 0o600 });
   writeFileSync(join(dir, 'other.pem'), other.certPem);
   writeFileSync(join(dir, 'ts.pem'), root.certPem + hugeInt.certPem);
-  const missing = await runDoctor({ cert: join(dir, 'client.crt'), key: join(dir, 'client.key'), truststore: join(dir, 'other.pem') });
+  const missing = await diagnose({ files: { cert: join(dir, 'client.crt'), key: join(dir, 'client.key'), truststore: join(dir, 'other.pem') } });
   assertCapped(missing.findings.find((f) => f.id === 'chain.issuer-missing'), 'chain.issuer-missing');
-  const expired = await runDoctor({ cert: join(dir, 'client.crt'), key: join(dir, 'client.key'), truststore: join(dir, 'ts.pem') });
+  const expired = await diagnose({ files: { cert: join(dir, 'client.crt'), key: join(dir, 'client.key'), truststore: join(dir, 'ts.pem') } });
   assertCapped(expired.findings.find((f) => f.id === 'chain.ca-expired'), 'chain.ca-expired');
 });
 

@@ -3,7 +3,7 @@
  * that sends no certificate), one real `mtlsgate serve` process answers a real client on the case's own SNI
  * domain (its own truststore file, exposeReason: true), and three views must agree with each other and with the
  * case's expectation:
- *   1. offline: the doctor's verdict on the user's files, `runDoctor({ cert, key, pass, truststore })`;
+ *   1. offline: the doctor's verdict on the user's files, `diagnose({ files: { cert, key, pass, truststore } })`;
  *   2. live: the doctor's live probe of the domain (`probe()` in process, or `mtlsgate doctor --url --json` as a
  *      child process for a few cases): accepted = HTTP 2xx, denied = the reason of its http.access-denied finding;
  *   3. gateway: the status and reason of the HTTP answer, the deny log line and request log line found by the
@@ -15,12 +15,12 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { runDoctor, type DoctorReport } from '../../src/doctor/offline.js';
+import { diagnose, type DiagnoseReport } from '../../src/doctor/diagnose.js';
 import { gather, type DoctorInput } from '../../src/doctor/known.js';
-import { probe } from '../../src/doctor/live/probe.js';
-import { clientForProbe, combine, type LiveDoctorReport } from '../../src/doctor/live/combine.js';
+import { clientForProbe } from '../../src/doctor/live/combine.js';
 import type { ProbeReport } from '../../src/doctor/live/types.js';
-import type { Finding } from '../../src/doctor/finding.js';
+import type { Finding } from '../../src/report/finding.js';
+import { verdictFields } from '../../src/policy/verdict.js';
 import {
   buildAgreementCases,
   writeUserFiles,
@@ -118,7 +118,7 @@ async function examine(x: { c: AgreementCase; index: number; files: UserFiles; t
       truststore,
       policy: { trustClientIntermediates: c.trustClientIntermediates },
     };
-    const offline = await runDoctor(input);
+    const offline = await diagnose({ files: input });
     o.offline = offlineView(offline);
     const url = `https://${domainOf(index)}:${gw.port}${pathOf(index)}`;
     const resolve = [`${domainOf(index)}:${gw.port}:127.0.0.1`];
@@ -133,12 +133,12 @@ async function examine(x: { c: AgreementCase; index: number; files: UserFiles; t
       if (c.trustClientIntermediates) args.push('--trust-client-intermediates');
       const r = await runBin(args, { env: { NO_COLOR: '1' }, timeoutMs: 20_000 });
       if (r.code !== 0 && r.code !== 1) throw new Error(`doctor --url exited ${r.code}: ${r.stderr}`);
-      const report = JSON.parse(r.stdout.toString('utf8')) as LiveDoctorReport;
+      const report = JSON.parse(r.stdout.toString('utf8')) as DiagnoseReport;
       if (JSON.stringify(report.verdict) !== JSON.stringify(offline.verdict)) {
-        o.problems.push(`the CLI's offline verdict ${JSON.stringify(report.verdict)} differs from runDoctor's ${JSON.stringify(offline.verdict)}`);
+        o.problems.push(`the CLI's offline verdict ${JSON.stringify(report.verdict)} differs from diagnose's ${JSON.stringify(offline.verdict)}`);
       }
       if (r.code !== (c.reason === null ? 0 : 1)) o.problems.push(`doctor --url exited ${r.code}`);
-      live = report.live!;
+      live = { ...report.live!, findings: report.findings.filter((f) => f.source === 'live') };
     } else {
       // DER and PKCS#12: the client is given PEM files made with the commands the doctor's own fix prints.
       let liveInput: DoctorInput = input;
@@ -148,7 +148,8 @@ async function examine(x: { c: AgreementCase; index: number; files: UserFiles; t
         liveInput = { cert: conv.cert, key: conv.key };
       }
       const { client } = clientForProbe(await gather(liveInput));
-      live = combine(offline, await probe({ url, client, cacertPem: server.caPem, resolve, timeoutMs: 8000 })).live!;
+      const both = await diagnose({ files: input, live: { url, client: client ?? null, cacertPem: server.caPem, resolve, timeoutMs: 8000 } });
+      live = { ...both.live!, findings: both.findings.filter((f) => f.source === 'live') };
     }
     o.live = liveView(live, c);
     // The doctor's own comparison of its two halves must say they agree whenever the server judged a certificate.
@@ -165,10 +166,10 @@ async function examine(x: { c: AgreementCase; index: number; files: UserFiles; t
   return o;
 }
 
-function offlineView(r: DoctorReport): View {
-  // No certificate: the offline doctor has nothing to judge (verdictSource null), which is not a disagreement.
-  if (r.verdictSource === null) return { ...NONE, note: `no verdict: ${r.findings.map((f) => f.id).join(', ') || 'no certificate given'}` };
-  return { accepted: r.verdict.accepted, reason: r.verdict.reason, code: r.verdict.code, note: r.verdictSource };
+function offlineView(r: DiagnoseReport): View {
+  // No certificate: the offline doctor has nothing to judge (verdict null), which is not a disagreement.
+  if (r.verdict === null) return { ...NONE, note: `no verdict: ${r.findings.map((f) => f.id).join(', ') || 'no certificate given'}` };
+  return { ...verdictFields(r.verdict), note: r.verdictSource ?? '' };
 }
 
 function liveView(live: ProbeReport, c: AgreementCase): View {

@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { issue, type Issued } from '../../src/pki/generate.js';
-import type { LiveDoctorReport } from '../../src/doctor/live/combine.js';
+import type { DiagnoseReport } from '../../src/doctor/diagnose.js';
 import { startEcho, type EchoBackend } from '../helpers/backends.js';
 import { domainConfig, startGateway, type GatewayProcess } from '../helpers/gateway.js';
 import { cli } from '../helpers/cli.js';
@@ -65,16 +65,17 @@ after(async () => {
 });
 
 /** doctor --url for `domain` with the client files, the gateway's truststore and its server CA; JSON report. */
-async function live(client: ClientFiles | null, domain = LIVE, ts = truststore): Promise<{ code: number; r: LiveDoctorReport }> {
+async function live(client: ClientFiles | null, domain = LIVE, ts = truststore): Promise<{ code: number; r: DiagnoseReport }> {
   const args = ['--url', `https://${domain}:${gw.port}/hello`, '--resolve', `${domain}:${gw.port}:127.0.0.1`, '--cacert', server.caFile, '--json', '--timeout', '5'];
   if (client) args.push('--cert', client.certFile, '--key', client.keyFile, '--truststore', ts);
   const { code, out, err } = await cli(['doctor', ...args]);
   assert.equal(err, '');
-  return { code, r: JSON.parse(out) as LiveDoctorReport };
+  return { code, r: JSON.parse(out) as DiagnoseReport };
 }
-const liveIds = (r: LiveDoctorReport): string[] => r.live!.findings.map((f) => f.id);
-const liveFinding = (r: LiveDoctorReport, id: string) => {
-  const f = r.live!.findings.find((x) => x.id === id);
+const liveFindings = (r: DiagnoseReport) => r.findings.filter((f) => f.source === 'live');
+const liveIds = (r: DiagnoseReport): string[] => liveFindings(r).map((f) => f.id);
+const liveFinding = (r: DiagnoseReport, id: string) => {
+  const f = liveFindings(r).find((x) => x.id === id);
   assert.ok(f, `expected ${id}, got ${liveIds(r).join(', ')}`);
   return f;
 };
@@ -83,7 +84,7 @@ test('accepted: HTTP 200, the server verified, the TLS 1.2 CertificateRequest na
   const { code, r } = await live(files.good);
   assert.equal(code, 0);
   for (const key of ['verdict', 'verdictSource', 'findings', 'certificates', 'key', 'chain', 'openssl', 'live']) assert.ok(key in r, key);
-  assert.deepEqual(r.verdict, { accepted: true, reason: null, code: null });
+  assert.deepEqual(r.verdict, { accepted: true });
   assert.equal(r.live!.outcome.kind === 'http' && r.live!.outcome.status, 200);
   assert.equal(r.live!.tls!.serverVerified, true);
   assert.equal(r.live!.tls!.clientCertSent, true);
@@ -140,7 +141,7 @@ test('live and offline disagree when the truststore given is not the server\'s: 
   assert.match(fa.fix, /get the truststore the server really uses/);
   // A truststore that trusts the stranger's CA: the offline doctor accepts, the gateway does not.
   const b = await live(files.stranger, LIVE, writeTruststore(dir, 'other', [otherRoot]));
-  assert.deepEqual(b.r.verdict, { accepted: true, reason: null, code: null });
+  assert.deepEqual(b.r.verdict, { accepted: true });
   const fb = liveFinding(b.r, 'live.differs-from-offline');
   assert.match(fb.title, /^the server said "Could not find issuer for certificate" \(HTTP 403\), but the offline doctor says accepted/);
   assert.match(fb.detail, /passes against the truststore given: the server uses another truststore/);
@@ -150,10 +151,11 @@ test('live and offline disagree when the truststore given is not the server\'s: 
 test('no certificate: the gateway ends the handshake (certificate required); nothing to compare', async () => {
   const { code, r } = await live(null);
   assert.equal(code, 1);
+  assert.equal(r.verdict, null, 'no files: the verdict is unknown, not a denial');
   assert.equal(r.verdictSource, null);
   assert.equal(r.live!.tls!.clientCertSent, false);
   assert.equal(r.live!.tls!.clientCertRequested, true);
-  const f = r.live!.findings.find((x) => x.id === 'tls.client-cert-required' || x.id === 'tls.closed-after-handshake');
+  const f = liveFindings(r).find((x) => x.id === 'tls.client-cert-required' || x.id === 'tls.closed-after-handshake');
   assert.ok(f, liveIds(r).join());
   assert.match(f.title, /none was sent|no client certificate was sent/);
   assert.ok(!liveIds(r).some((id) => id.startsWith('live.')));
@@ -169,13 +171,13 @@ test('exposeReason off: 403 Forbidden, the reason hidden; the offline doctor sup
 
 test('an unknown name and an IP address URL: the gateway has no certificate to offer; the doctor says SNI', async () => {
   const unknown = await live(null, 'unknown.e2e.test');
-  assert.match(unknown.r.live!.findings[0]!.detail, /does not serve the name "unknown\.e2e\.test"/);
+  assert.match(liveFindings(unknown.r)[0]!.detail, /does not serve the name "unknown\.e2e\.test"/);
   const { r } = await (async () => {
     const { out } = await cli(['doctor', '--url', `https://127.0.0.1:${gw.port}/`, '--cacert', server.caFile, '--json']);
-    return { r: JSON.parse(out) as LiveDoctorReport };
+    return { r: JSON.parse(out) as DiagnoseReport };
   })();
-  assert.equal(r.live!.findings[0]!.id, 'tls.no-server-name');
-  assert.match(r.live!.findings[0]!.fix, new RegExp(`--resolve NAME:${gw.port}:127\\.0\\.0\\.1`));
+  assert.equal(liveFindings(r)[0]!.id, 'tls.no-server-name');
+  assert.match(liveFindings(r)[0]!.fix, new RegExp(`--resolve NAME:${gw.port}:127\\.0\\.0\\.1`));
 });
 
 test('the text report: offline verdict, then the live part with its findings', async () => {

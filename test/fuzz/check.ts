@@ -4,7 +4,7 @@
  * everything a command would print can be turned into JSON.
  */
 import { isUserError } from '../../src/errors.js';
-import type { Finding } from '../../src/doctor/finding.js';
+import type { Finding } from '../../src/report/finding.js';
 import type { LoadedFile } from '../../src/pki/types.js';
 
 /** Text that only a stack trace or a leaked internal error would put in a message. */

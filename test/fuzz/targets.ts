@@ -18,12 +18,11 @@ import { parseConfig } from '../../src/gateway/config.js';
 import { tokenize } from '../../src/doctor/curl/tokenize.js';
 import { effectiveUrl, parseCurlArgs, redactCurlCommand } from '../../src/doctor/curl/parse.js';
 import { runCurlDoctor } from '../../src/doctor/curl/run.js';
-import { runDoctor } from '../../src/doctor/offline.js';
+import { diagnose } from '../../src/doctor/diagnose.js';
 import type { LoadedFile } from '../../src/pki/types.js';
 import { renderFindings } from '../../src/doctor/render.js';
 import { renderReport } from '../../src/doctor/render-report.js';
 import { renderCurlReport } from '../../src/doctor/curl/render.js';
-import { combine } from '../../src/doctor/live/combine.js';
 import type { Corpus, Seed } from './corpus.js';
 import { CONFIG_OBJECT } from './corpus.js';
 import { Violation, checkFindings, checkLoaded, checkMessage, checkRendered, checkText, outcome, outcomeSync } from './check.js';
@@ -368,7 +367,7 @@ function doctor({ corpus, dir }: TargetContext): Target<{ cert: Buffer | null; k
   let n = 0;
   return {
     name: 'doctor',
-    about: 'runDoctor end to end (files on disk, loopback handshake when the key fits) with mutated certificate, key, truststore and PKCS#12 files',
+    about: 'diagnose end to end (files on disk, loopback handshake when the key fits) with mutated certificate, key, truststore and PKCS#12 files',
     maxMs: 8000,
     arbitrary: fc.oneof(
       fc.record({
@@ -398,12 +397,11 @@ function doctor({ corpus, dir }: TargetContext): Target<{ cert: Buffer | null; k
       const key = path('client.key', input.key);
       const truststore = path('truststore.pem', input.truststore);
       if (cert === undefined && key === undefined && truststore === undefined) return;
-      const r = await outcome('runDoctor', () =>
-        runDoctor({ ...(cert && { cert }), ...(key && { key }), ...(truststore && { truststore }), ...(input.pass !== undefined && { pass: input.pass }) }),
-      );
-      checkFindings('runDoctor', r!.findings);
+      const files = { ...(cert && { cert }), ...(key && { key }), ...(truststore && { truststore }), ...(input.pass !== undefined && { pass: input.pass }) };
+      const r = await outcome('diagnose', () => diagnose({ files }));
+      checkFindings('diagnose', r!.findings);
       outcomeSync('doctor JSON', () => JSON.stringify(r));
-      checkRendered('doctor text', outcomeSync('renderReport', () => renderReport(combine(r!, null), { color: false }))!);
+      checkRendered('doctor text', outcomeSync('renderReport', () => renderReport(r!, { color: false }))!);
       for (const p of [cert, key, truststore]) if (p) rmSync(p, { force: true });
     },
   };

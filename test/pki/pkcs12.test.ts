@@ -78,7 +78,7 @@ test('a truncated PKCS#12 is pkcs12-parse-error, not a throw', async () => {
 
 test('a hostile iteration count is refused quickly, and Node is not asked to spend it', async () => {
   const { loadBytes } = await import('../../src/pki/load.js');
-  const { readTlv, tlvChildren } = await import('../../src/pki/sniff.js');
+  const { readTlv, tlvChildren } = await import('../../src/pki/der.js');
   const p12 = readFileSync(fx.p12Modern);
   const outer = readTlv(p12, 0)!;
   const [version, authSafe, mac] = tlvChildren(p12, outer)!;

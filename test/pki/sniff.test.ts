@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { decodeOid, readTlv, sniffDer, sniffFormat } from '../../src/pki/sniff.js';
+import { decodeOid, readTlv } from '../../src/pki/der.js';
+import { sniffDer, sniffFormat } from '../../src/pki/sniff.js';
 import { fixtures, openssl } from '../helpers/openssl.js';
 
 const fx = fixtures();

@@ -14,6 +14,7 @@ import { parseCert } from '../../src/pki/cert.js';
 import { issue } from '../../src/pki/generate.js';
 import { analyzeChain, decideWithoutHandshake, predictVerdict } from '../../src/policy/analyze.js';
 import { unmodelledExtension } from '../../src/policy/rules.js';
+import { verdictFields } from '../../src/policy/verdict.js';
 import { makeTruststore, truststoreOracle, MAX_CA_NAMES_BYTES } from '../../src/trust/truststore.js';
 
 function opensslCa(dir: string, ext: string): { certPem: string; keyFile: string; certFile: string } {
@@ -44,7 +45,7 @@ test('a name-constrained CA: the model does not judge it, and says which extensi
   const outside = parseCert(opensslLeaf(dir, ca, 'client.other.org'));
   const analysis = analyzeChain(outside, [], store);
   assert.equal(predictVerdict(analysis).accepted, true, 'the bare model would accept (it does not evaluate name constraints)');
-  const v = decideWithoutHandshake(analysis);
+  const v = verdictFields(decideWithoutHandshake(analysis));
   assert.deepEqual([v.accepted, v.code], [false, 'MTLSGATE_UNMODELLED_EXTENSION']);
   assert.match(v.reason ?? '', /name constraints/);
 });
@@ -56,7 +57,7 @@ test('an ordinary chain: decideWithoutHandshake is the model\'s verdict, accepte
   assert.equal(unmodelledExtension(parseCert(root.der)), null);
   const ok = decideWithoutHandshake(analyzeChain(parseCert(leaf.der), [], makeTruststore('t', [parseCert(root.der)])));
   assert.equal(ok.accepted, true);
-  const no = decideWithoutHandshake(analyzeChain(parseCert(leaf.der), [], makeTruststore('t', [parseCert(other.der)])));
+  const no = verdictFields(decideWithoutHandshake(analyzeChain(parseCert(leaf.der), [], makeTruststore('t', [parseCert(other.der)]))));
   assert.deepEqual([no.accepted, no.reason], [false, 'Could not find issuer for certificate']);
 });
 

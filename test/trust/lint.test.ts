@@ -9,7 +9,7 @@ import { parseCert } from '../../src/pki/cert.js';
 import { lintTruststore, TRUSTSTORE_FINDING_IDS } from '../../src/trust/lint.js';
 import { readTruststore, truststoreFromPem } from '../../src/trust/load.js';
 import { makeTruststore } from '../../src/trust/truststore.js';
-import type { Finding } from '../../src/doctor/finding.js';
+import type { Finding } from '../../src/report/finding.js';
 import { inWorker } from '../helpers/hang-guard.js';
 import { tmpDir } from '../helpers/pki.js';
 

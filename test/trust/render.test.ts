@@ -1,10 +1,12 @@
 // Tests for src/doctor/render.ts (the findings renderer shared by `truststore lint` and `doctor`).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { finding } from '../../src/doctor/finding.js';
+import { finding, type FindingId } from '../../src/report/finding.js';
 import { countFindings, groupOf, renderFindings, renderSummary, wrap } from '../../src/doctor/render.js';
 
-const f = (id: string, severity: 'error' | 'warning' | 'info', title = id) => finding(id, severity, title, '', '', {});
+// Test-only ids (other.thing) stand for any id the renderer does not group.
+const f = (id: string, severity: 'error' | 'warning' | 'info', title = id) =>
+  finding({ id: id as FindingId, severity, title, detail: '', fix: '' });
 
 test('findings are grouped Files, Certificate, Chain, Truststore, Other, errors first within a group', () => {
   const out = renderFindings(
@@ -43,14 +45,14 @@ test('findings are grouped Files, Certificate, Chain, Truststore, Other, errors 
 test('detail is wrapped at 100 columns, evidence aligned with arrays one per line, commands get "$ "', () => {
   const out = renderFindings(
     [
-      finding(
-        'truststore.duplicate',
-        'warning',
-        'certificate 3 (CN=x) is an exact copy of certificate 1',
-        'word '.repeat(60).trim(),
-        'openssl x509 -noout -text -in a.pem\nthen upload the new bundle\n$ already marked\n# a comment',
-        { index: 3, subject: 'CN=x', paths: ['a', 'b'], none: null, empty: [] },
-      ),
+      finding({
+        id: 'truststore.duplicate',
+        severity: 'warning',
+        title: 'certificate 3 (CN=x) is an exact copy of certificate 1',
+        detail: 'word '.repeat(60).trim(),
+        fix: 'openssl x509 -noout -text -in a.pem\nthen upload the new bundle\n$ already marked\n# a comment',
+        evidence: { index: 3, subject: 'CN=x', paths: ['a', 'b'], none: null, empty: [] },
+      }),
     ],
     { color: false },
   );
@@ -79,7 +81,14 @@ test('colour only when asked: ANSI codes and ✗ ! i markers, none of them witho
 });
 
 test('control characters from certificate names cannot reach the terminal', () => {
-  const out = renderFindings([finding('truststore.not-ca', 'warning', 'certificate 0 (CN=\x1b[2Jevil)', 'x\x07', '', { subject: 'CN=\x1b]0;t\x07' })], { color: false });
+  const out = renderFindings([finding({
+    id: 'truststore.not-ca',
+    severity: 'warning',
+    title: 'certificate 0 (CN=\x1b[2Jevil)',
+    detail: 'x\x07',
+    fix: '',
+    evidence: { subject: 'CN=\x1b]0;t\x07' },
+  })], { color: false });
   assert.doesNotMatch(out, /[\x1b\x07]/);
   assert.match(out, /CN=\\x1b\[2Jevil/);
 });

@@ -3,9 +3,9 @@
  * key, the client certificate and the truststore's copy; we print exactly those digests (RSA) and the SPKI
  * SHA-256 for every key type, so the user can cross-check with the same commands.
  */
-import { finding, type Finding } from '../finding.js';
+import { finding, type Finding } from '../../report/finding.js';
 import type { Known } from '../known.js';
-import { q } from './files.js';
+import { shellQuote } from '../../report/shell.js';
 
 export function checkKeyPair(k: Known): Finding[] {
   const { leaf, key } = k;
@@ -27,15 +27,17 @@ export function checkKeyPair(k: Known): Finding[] {
   }
   const matchesTrustCopy = trustCopy !== null && trustCopy.info.spkiSha256 === key.info.spkiSha256;
   return [
-    finding(
-      'key.mismatch',
-      'error',
-      `the private key does not belong to the certificate ${certPath}`,
-      `The key's public half differs from the certificate's, so the TLS handshake fails on the client ("unable to set private key file", "key values mismatch") or the server rejects the signature. ${
+    finding({
+      id: 'key.mismatch',
+      severity: 'error',
+      title: `the private key does not belong to the certificate ${certPath}`,
+      detail: `The key's public half differs from the certificate's, so the TLS handshake fails on the client ("unable to set private key file", "key values mismatch") or the server rejects the signature. ${
         matchesTrustCopy ? 'The key does match the truststore\'s copy of this subject: the client certificate file was replaced or regenerated after the truststore was made.' : 'All digests must be equal.'
       }`,
-      `# find the certificate that goes with the key:\nfor f in *.crt *.pem; do echo "$f $(openssl x509 -noout -pubkey -in "$f" 2>/dev/null | openssl sha256)"; done\necho "key $(openssl pkey -pubout -in ${q(keyPath)} | openssl sha256)"`,
+      fix: `# find the certificate that goes with the key:\nfor f in *.crt *.pem; do echo "$f $(openssl x509 -noout ` +
+        `-pubkey -in "$f" 2>/dev/null | openssl sha256)"; done\necho "key $(openssl pkey -pubout ` +
+        `-in ${shellQuote(keyPath)} | openssl sha256)"`,
       evidence,
-    ),
+    }),
   ];
 }

@@ -4,7 +4,7 @@
  */
 import { createColors } from 'picocolors';
 import { renderFindings } from '../render.js';
-import { firstItems } from '../finding.js';
+import { firstItems } from '../../report/text.js';
 import { renderReport } from '../render-report.js';
 import { effectiveUrl, type CurlCommand } from './parse.js';
 import type { CurlDoctorReport } from './run.js';
@@ -14,12 +14,13 @@ export function renderCurlReport(r: CurlDoctorReport, opts: { color: boolean }):
   const lines = [c.bold('curl command, as curl reads it'), ...describeCommand(r.curl).map(([k, v]) => `  ${c.dim(k.padEnd(12))} ${clean(v)}`)];
   if (r.error) lines.push(`  ${c.dim('curl said'.padEnd(12))} ${clean(r.error.exitCode !== null ? `(${r.error.exitCode}) ` : '')}${clean(r.error.text ?? '')}`);
   lines.push('');
-  const curlFindings = r.findings.slice(0, r.curlFindingCount);
+  const curlFindings = r.findings.filter((f) => f.source === 'curl');
   if (curlFindings.length > 0) {
     // renderFindings puts curl.* ids under its catch-all heading: print them under our own.
     lines.push(c.bold('curl'), renderFindings(curlFindings, opts).replace(/^[^\n]*\n/, '').replace(/\n+$/, ''), '');
   }
-  const offlineRan = r.report.verdictSource !== null || r.report.certificates.length > 0 || r.report.findings.length > 0;
+  const offline = r.findings.some((f) => f.source === 'offline');
+  const offlineRan = r.verdict !== null || r.report.certificates.length > 0 || offline;
   if (offlineRan || r.report.live) lines.push(renderReport(r.report, opts).replace(/\n+$/, ''));
   if (r.liveSkipped) lines.push(c.dim(`Live probe not run: ${clean(r.liveSkipped)}`));
   return lines.join('\n').replace(/\n*$/, '\n');

@@ -4,20 +4,19 @@
  * truststore is given), then probe the endpoint as curl would (its --resolve, --connect-to, -k and --cacert), and
  * tie the live answer to the offline verdict.
  */
-import { isAbsolute, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { readdirSync } from 'node:fs';
-import { UserError, isUserError } from '../../errors.js';
+import { UserError } from '../../errors.js';
 import { loadBytes } from '../../pki/load.js';
 import { isLoadProblem, readCapped } from '../../pki/read.js';
-import { denied } from '../../policy/verdict.js';
-import { finding, severityRank, type Finding } from '../finding.js';
-import { runDoctor, type DoctorReport } from '../offline.js';
-import { combine, liveHasErrors, type LiveDoctorReport } from '../live/combine.js';
-import { probe as liveProbe } from '../live/probe.js';
-import type { ProbeInput, ProbeReport } from '../live/types.js';
+import { finding, type Finding, type SourcedFinding } from '../../report/finding.js';
+import { diagnose, type DiagnoseReport, type LiveOptions } from '../diagnose.js';
+import type { DoctorInput } from '../known.js';
+import type { Verdict } from '../../policy/verdict.js';
+import type { LiveReport, ProbeInput, ProbeReport } from '../live/types.js';
 import { checkCommand } from './command.js';
 import { mapCurlError } from './errors.js';
-import { checkCurlFiles, isEngineRef, loadCurlFiles, type CurlFiles } from './files.js';
+import { checkCurlFiles, fromCwd, isEngineRef, loadCurlFiles, type CurlFiles } from './files.js';
 import { effectiveUrl, parseCurlArgs, redactCurlCommand, type CurlCommand } from './parse.js';
 import { tokenize } from './tokenize.js';
 
@@ -47,17 +46,15 @@ export interface CurlDoctorReport {
   curl: CurlCommand;
   error: { exitCode: number | null; text: string | null } | null;
   /** The gateway's offline verdict on the client certificate; null without a truststore (or a certificate). */
-  verdict: { accepted: boolean; reason: string | null; code: string | null; source: 'handshake' | 'prediction' } | null;
-  /** curl findings (the error, the command, curl's reading of the files), then the offline doctor's. */
-  findings: Finding[];
-  /** The live probe, with the finding that ties it to the offline verdict; null when it did not run. */
-  live: ProbeReport | null;
+  verdict: (Verdict & { source: 'handshake' | 'prediction' }) | null;
+  /** curl findings (the error, the command, curl's reading of the files), then the offline doctor's, then the live. */
+  findings: SourcedFinding[];
+  /** The live probe; null when it did not run. */
+  live: LiveReport | null;
   /** Why no probe ran; null when it did. */
   liveSkipped: string | null;
-  /** The offline report with the live part, for the text renderer. */
-  report: LiveDoctorReport;
-  /** How many of `findings` are curl's (they come first). */
-  curlFindingCount: number;
+  /** The whole diagnosis, for the text renderer. */
+  report: DiagnoseReport;
 }
 
 // [ \t]*, not \s*: \s also matches newlines, and text of many blank lines then took quadratic time.
@@ -81,21 +78,29 @@ export async function runCurlDoctor(input: CurlDoctorInput): Promise<CurlDoctorR
   const curlFindings = [...(mapped?.findings ?? []), ...checkCommand(c), ...fileCheck.findings];
   if (pastedError !== undefined && input.error === undefined) c.notes.push('the curl error pasted after the command was read as --error');
 
-  const offline = await runOffline(c, input, cwd);
-  const offlineFindings = offline ? offline.findings.filter((f) => !fileCheck.supersedes.includes(f.id)) : [];
-  linkCauses(mapped?.findings ?? [], [...fileCheck.findings, ...offlineFindings]);
-  const { live, skipped, extra } = await runLive(c, files, input, curlFindings);
-  const base: DoctorReport = offline ? { ...offline, findings: offlineFindings } : emptyReport();
-  const report = combine(base, live, extra);
+  const named = offlineFiles(c, input, cwd);
+  const report = await diagnose({
+    files: named,
+    // curl read the certificate and key already, with the same passphrase: the offline doctor reuses them
+    ...(Object.keys(named).length > 0 && { preloaded: { certFile: files.cert, keyFile: files.key } }),
+    curl: {
+      findings: curlFindings,
+      reconcile: (offline) => {
+        const kept = offline.filter((f) => !fileCheck.supersedes.includes(f.id));
+        linkCauses(mapped?.findings ?? [], [...fileCheck.findings, ...kept]);
+        return kept;
+      },
+    },
+    live: await liveOptions(c, files, input, curlFindings),
+  });
   return {
     curl: c,
     error: mapped ? { exitCode: mapped.exitCode, text: mapped.text } : null,
-    verdict: offline && offline.verdictSource !== null ? { ...offline.verdict, source: offline.verdictSource } : null,
-    findings: [...sortFindings(curlFindings), ...offlineFindings],
+    verdict: report.verdict && report.verdictSource ? { ...report.verdict, source: report.verdictSource } : null,
+    findings: report.findings,
     live: report.live,
-    liveSkipped: skipped,
+    liveSkipped: report.liveSkipped,
     report,
-    curlFindingCount: curlFindings.length,
   };
 }
 
@@ -114,7 +119,7 @@ function readCommand(input: CurlDoctorInput): { command: CurlCommand; pastedErro
     throw new UserError('E_USAGE', 'doctor curl: give the curl command either after -- or with --line, not both');
   }
   if (input.line !== undefined) {
-    if (input.line.trim() === '') throw new UserError('E_USAGE', 'doctor curl: --line is empty; paste the whole curl command');
+    if (input.line.trim() === '') throw new UserError('E_CURL_LINE', 'doctor curl: --line is empty; paste the whole curl command');
     const t = tokenize(input.line, input.home !== undefined ? { home: input.home } : {});
     const c = parseCurlArgs(t.args, { dialect: t.dialect, program: t.program });
     c.notes.unshift(...t.notes);
@@ -133,49 +138,59 @@ function certArg(file: string): string {
   return /[:\\]/.test(file) && !/^[A-Za-z]:[\\/]/.test(file) ? file.replace(/\\/g, '\\\\').replace(/:/g, '\\:') : file;
 }
 
-async function runOffline(c: CurlCommand, input: CurlDoctorInput, cwd: string): Promise<DoctorReport | null> {
-  const at = (p: string): string => (isAbsolute(p) || cwd === process.cwd() ? p : resolve(cwd, p));
+/** The files for the offline doctor, as curl names them; a file curl reads through an engine is left out. */
+function offlineFiles(c: CurlCommand, input: CurlDoctorInput, cwd: string): DoctorInput {
+  const at = (p: string): string => fromCwd(cwd, p);
   const cert = c.cert !== null && c.certType !== 'ENG' && !isEngineRef(c.cert) ? c.cert : null;
   const key = c.key !== null && c.keyType !== 'ENG' && !isEngineRef(c.key) ? c.key : null;
-  if (cert === null && key === null && input.truststore === undefined) return null;
-  return runDoctor({
+  return {
     ...(cert !== null && { cert: certArg(at(cert)) }),
     ...(key !== null && { key: at(key) }),
     ...(c.passphrase !== null && { pass: c.passphrase.value }),
     ...(input.truststore !== undefined && { truststore: input.truststore }),
-  });
+  };
 }
 
-async function runLive(c: CurlCommand, files: CurlFiles, input: CurlDoctorInput, curlFindings: Finding[]): Promise<{ live: ProbeReport | null; skipped: string | null; extra: Finding[] }> {
-  if (input.live === false) return { live: null, skipped: '--no-live', extra: [] };
+/** The probe as curl would connect, or why there is none. */
+async function liveOptions(
+  c: CurlCommand,
+  files: CurlFiles,
+  input: CurlDoctorInput,
+  curlFindings: Finding[],
+): Promise<LiveOptions | { skipped: string }> {
+  if (input.live === false) return { skipped: '--no-live' };
   const raw = c.urls[0];
-  if (raw === undefined) return { live: null, skipped: 'the command has no URL', extra: [] };
+  if (raw === undefined) return { skipped: 'the command has no URL' };
   const u = effectiveUrl(raw);
-  if (u.scheme !== 'https') return { live: null, skipped: `the URL is ${u.scheme}://, not https://`, extra: [] };
+  if (u.scheme !== 'https') return { skipped: `the URL is ${u.scheme}://, not https://` };
   const client = clientOf(c, files);
-  const cacertPem = await caPem(files, c, files.cwd);
   // curl's -m, at most --timeout's own limit: a longer one would overflow Node's 32-bit timers (firing at once).
   const timeoutMs = input.timeoutMs ?? (c.maxTime !== null ? Math.min(Math.round(c.maxTime * 1000), MAX_LIVE_MS) : undefined);
-  const extra: Finding[] = [];
+  const notes: Finding[] = [];
   const stops = curlFindings.filter((f) => CURL_STOPS.has(f.id));
   if (stops.length > 0) {
-    extra.push(finding('curl.live-not-as-curl', 'info', 'curl itself would stop before connecting; the probe went ahead', `Because of ${stops.map((f) => f.id).join(', ')} curl ends before the handshake. The live probe used the files as mtlsgate read them${client ? ', client certificate included,' : ''} to show what the server does once that is fixed.`, '', { curlStops: stops.map((f) => f.id) }));
+    notes.push(finding({
+      id: 'curl.live-not-as-curl',
+      severity: 'info',
+      title: 'curl itself would stop before connecting; the probe went ahead',
+      detail: `Because of ${stops.map((f) => f.id).join(', ')} curl ends before the handshake. The live probe used the `
+        + `files as mtlsgate read them${client ? ', client certificate included,' : ''} to show what the server does `
+        + 'once that is fixed.',
+      fix: '',
+      evidence: { curlStops: stops.map((f) => f.id) },
+    }));
   }
-  try {
-    const live = await (input.probe ?? liveProbe)({
-      url: u.url,
-      client,
-      cacertPem,
-      resolve: c.resolve,
-      connectTo: c.connectTo,
-      insecure: c.insecure,
-      ...(timeoutMs !== undefined && { timeoutMs }),
-    });
-    return { live, skipped: null, extra };
-  } catch (e) {
-    if (!isUserError(e)) throw e;
-    return { live: null, skipped: e.message, extra: [] };
-  }
+  return {
+    url: u.url,
+    client: client ?? null,
+    cacertPem: await caPem(files, c, files.cwd),
+    resolve: c.resolve,
+    connectTo: c.connectTo,
+    insecure: c.insecure,
+    notes,
+    ...(timeoutMs !== undefined && { timeoutMs }),
+    ...(input.probe !== undefined && { probe: input.probe }),
+  };
 }
 
 /** The chain and key curl would present (the key from --key, else from the --cert file); undefined when there is none. */
@@ -210,20 +225,7 @@ async function capathPems(dir: string): Promise<string[]> {
   return out;
 }
 
-function emptyReport(): DoctorReport {
-  return { verdict: denied(null, null), verdictSource: null, findings: [], certificates: [], key: null, chain: null, openssl: null };
-}
-
-function sortFindings(fs: Finding[]): Finding[] {
-  return fs.map((f, i) => ({ f, i })).sort((a, b) => severityRank[a.f.severity] - severityRank[b.f.severity] || a.i - b.i).map((x) => x.f);
-}
-
-export function curlDoctorHasErrors(r: CurlDoctorReport): boolean {
-  return r.findings.some((f) => f.severity === 'error') || liveHasErrors(r.report);
-}
-
 /** The JSON document: `{ curl, error, verdict, findings, live }`, passphrases as "***". */
 export function toJson(r: CurlDoctorReport): Record<string, unknown> {
   return { curl: redactCurlCommand(r.curl), error: r.error, verdict: r.verdict, findings: r.findings, live: r.live, liveSkipped: r.liveSkipped };
 }
-

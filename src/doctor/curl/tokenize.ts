@@ -11,7 +11,7 @@
  * ^ or ` at the end of a line joins lines.
  */
 import { UserError } from '../../errors.js';
-import { firstItems } from '../finding.js';
+import { firstItems } from '../../report/text.js';
 
 export type Dialect = 'posix' | 'windows';
 

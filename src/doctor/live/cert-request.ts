@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { isIP, Socket } from 'node:net';
 import { formatName } from '../../pki/oids.js';
-import { readTlv } from '../../pki/sniff.js';
+import { readTlv } from '../../pki/der.js';
 import { alertName } from './alerts.js';
 
 export interface CertRequestProbe {

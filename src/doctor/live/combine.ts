@@ -1,22 +1,17 @@
 /**
- * `doctor --url`: the offline report and the live probe side by side, and one finding that ties them together —
+ * `doctor --url`: the client the probe presents, and one finding that ties the probe to the offline report —
  * does what the server did (its stated reason, its status, or how it hung up) agree with the offline verdict on
  * the same files? When they agree the offline findings that explain the reason are quoted with their evidence
  * (e.g. the modulus digests of a modified self-signed certificate); when not, the server trusts something else.
  */
 import type { Cert, PrivateKey } from '../../pki/types.js';
-import { finding, severityRank, type Finding } from '../finding.js';
+import { finding, type Finding } from '../../report/finding.js';
 import type { Known } from '../known.js';
-import { hasErrors, type DoctorReport } from '../offline.js';
+import type { OfflineReport } from '../offline.js';
 import { alertName, CERT_REJECT_ALERTS } from './alerts.js';
 import { refusesCertificate } from './findings-http.js';
 import { explainReason } from './reasons.js';
 import type { ProbeReport } from './types.js';
-
-export interface LiveDoctorReport extends DoctorReport {
-  /** The live probe (`--url`); null when none was asked for. */
-  live: ProbeReport | null;
-}
 
 /** What the server made of the client certificate; judged: false when the probe never got that far or sent none. */
 export function liveVerdict(live: ProbeReport): { judged: boolean; accepted: boolean; reason: string | null; how: string } {
@@ -42,35 +37,62 @@ function alertNumber(name: string): number | null {
 }
 
 /** The finding that ties live and offline together; null when either side has no verdict. */
-export function compareWithOffline(offline: DoctorReport, live: ProbeReport): Finding | null {
+export function compareWithOffline(offline: OfflineReport, live: ProbeReport): Finding | null {
   const lv = liveVerdict(live);
-  if (!lv.judged || offline.verdictSource === null) return null;
   const ov = offline.verdict;
-  const offlineSays = ov.accepted ? 'accepted' : `denied: "${ov.reason ?? 'unknown'}"`;
-  const base = { server: lv.how, offline: offlineSays, offlineCode: ov.code, offlineSource: offline.verdictSource };
+  if (!lv.judged || ov === null) return null;
+  const offlineSays = ov.accepted ? 'accepted' : `denied: "${ov.reason}"`;
+  const base = {
+    server: lv.how,
+    offline: offlineSays,
+    offlineCode: ov.accepted ? null : ov.code,
+    offlineSource: offline.verdictSource,
+  };
   if (lv.accepted && ov.accepted) {
-    return finding('live.matches-offline', 'info', 'the server accepted the client certificate, as the offline doctor predicted', '', '', base);
+    return finding({
+      id: 'live.matches-offline',
+      severity: 'info',
+      title: 'the server accepted the client certificate, as the offline doctor predicted',
+      detail: '',
+      fix: '',
+      evidence: base,
+    });
   }
   if (!lv.accepted && !ov.accepted && (lv.reason === null || sameReason(lv.reason, ov.reason))) {
-    const reason = lv.reason ?? ov.reason ?? '';
+    const reason = lv.reason ?? ov.reason;
     const explaining = offline.findings.filter((f) => explainReason(reason).findingIds.includes(f.id));
     const lead = explaining[0];
-    const said = lv.reason !== null ? `the server said "${lv.reason}"` : `${lv.how}; the offline doctor's reason: "${ov.reason ?? 'unknown'}"`;
-    return finding('live.matches-offline', 'info', `${said}${lead ? `; ${lead.title}` : ''}`,
-      `The server's answer agrees with the offline verdict on these files, so the offline findings${explaining.length ? ` (${explaining.map((f) => f.id).join(', ')})` : ''} are what to fix.`,
-      lead?.fix ?? '', { ...base, ...mergeEvidence(explaining) });
+    const said = lv.reason !== null
+      ? `the server said "${lv.reason}"`
+      : `${lv.how}; the offline doctor's reason: "${ov.reason}"`;
+    return finding({
+      id: 'live.matches-offline',
+      severity: 'info',
+      title: `${said}${lead ? `; ${lead.title}` : ''}`,
+      detail: `The server's answer agrees with the offline verdict on these files, so the offline ` +
+        `findings${explaining.length ? ` (${explaining.map((f) => f.id).join(', ')})` : ''} are what to fix.`,
+      fix: lead?.fix ?? '',
+      evidence: { ...base, ...mergeEvidence(explaining) },
+    });
   }
   const why = lv.accepted
     ? 'The server accepted the certificate although the offline doctor denies it with the files given: the server\'s truststore or rules differ from them (another truststore version, intermediates sent by the client allowed, not an API Gateway-compatible server).'
     : ov.accepted
       ? 'The server refused the certificate although it passes against the truststore given: the server uses another truststore (an older S3 object version, another domain\'s bundle) or other rules.'
-      : `The server denied it for another reason than the offline doctor predicts ("${ov.reason ?? 'unknown'}"): the truststore given is not the one the server uses.`;
-  return finding('live.differs-from-offline', 'warning', `${lv.how}, but the offline doctor says ${offlineSays}`, why,
-    'get the truststore the server really uses (mtlsgate: the domain\'s truststoreUri and version; API Gateway: the custom domain\'s truststore URI and version) and run: mtlsgate doctor --url ... --truststore THAT.pem', base);
+      : `The server denied it for another reason than the offline doctor predicts ("${ov.reason}"): the truststore given is not the one the server uses.`;
+  return finding({
+    id: 'live.differs-from-offline',
+    severity: 'warning',
+    title: `${lv.how}, but the offline doctor says ${offlineSays}`,
+    detail: why,
+    fix: 'get the truststore the server really uses (mtlsgate: the domain\'s truststoreUri and version; API Gateway: ' +
+      'the custom domain\'s truststore URI and version) and run: mtlsgate doctor --url ... --truststore THAT.pem',
+    evidence: base,
+  });
 }
 
-function sameReason(a: string, b: string | null): boolean {
-  return b !== null && a.trim().toLowerCase() === b.trim().toLowerCase();
+function sameReason(a: string, b: string): boolean {
+  return a.trim().toLowerCase() === b.trim().toLowerCase();
 }
 
 function mergeEvidence(fs: Finding[]): Finding['evidence'] {
@@ -86,7 +108,15 @@ function mergeEvidence(fs: Finding[]): Finding['evidence'] {
 export function clientForProbe(k: Known): { client: { chainPem: string; keyPem: string } | undefined; finding: Finding | null } {
   if (k.leaf === null) return { client: undefined, finding: null };
   if (k.key === null) {
-    return { client: undefined, finding: finding('tls.client-cert-not-sent', 'warning', 'the probe sent no client certificate: there is no usable private key', 'A client needs the certificate and its private key; curl fails with "(58) unable to set private key file" (or sends nothing). See the key findings above.', 'give the key: --key client.key (and --pass for an encrypted one)', { certificate: k.certPath }) };
+    return { client: undefined, finding: finding({
+      id: 'tls.client-cert-not-sent',
+      severity: 'warning',
+      title: 'the probe sent no client certificate: there is no usable private key',
+      detail: 'A client needs the certificate and its private key; curl fails with "(58) unable to set private key ' +
+        'file" (or sends nothing). See the key findings above.',
+      fix: 'give the key: --key client.key (and --pass for an encrypted one)',
+      evidence: { certificate: k.certPath },
+    }) };
   }
   return { client: { chainPem: pem([k.leaf, ...k.intermediates]), keyPem: keyPem(k.key) }, finding: null };
 }
@@ -97,19 +127,4 @@ function pem(certs: Cert[]): string {
 
 function keyPem(k: PrivateKey): string {
   return k.keyObject.export({ type: 'pkcs8', format: 'pem' }).toString();
-}
-
-export function combine(offline: DoctorReport, live: ProbeReport | null, extra: Finding[] = []): LiveDoctorReport {
-  if (live === null) return { ...offline, live: null };
-  const tie = compareWithOffline(offline, live);
-  const liveFindings = sortFindings([...live.findings, ...extra, ...(tie ? [tie] : [])]);
-  return { ...offline, live: { ...live, findings: liveFindings } };
-}
-
-export function liveHasErrors(r: LiveDoctorReport): boolean {
-  return hasErrors(r) || (r.live?.findings.some((f) => f.severity === 'error') ?? false);
-}
-
-function sortFindings(fs: Finding[]): Finding[] {
-  return fs.map((f, i) => ({ f, i })).sort((a, b) => severityRank[a.f.severity] - severityRank[b.f.severity] || a.i - b.i).map((x) => x.f);
 }

@@ -6,8 +6,9 @@
  */
 import tls, { type SecureContext } from 'node:tls';
 import { parseCert } from '../../pki/cert.js';
+import { parsePem } from '../../pki/pem.js';
 import type { CertInfo } from '../../pki/types.js';
-import { severityRank, type Finding } from '../finding.js';
+import { sortFindings, type Finding } from '../../report/finding.js';
 import { alertName } from './alerts.js';
 import { probeCertificateRequest, type CertRequestProbe } from './cert-request.js';
 import { connectTcp, exchange, handshake, type HttpResult } from './connect.js';
@@ -144,7 +145,7 @@ const SECLEVEL_REFUSALS = new Set(['ERR_SSL_CA_MD_TOO_WEAK', 'ERR_SSL_EE_KEY_TOO
 /** The TLS context: the CAs to verify the server with, and the client certificate when the TLS library takes it. */
 function clientContext(input: ProbeInput): ClientContext {
   const ca = input.cacertPem !== undefined ? { ca: input.cacertPem } : {};
-  const chain = input.client ? certInfos(pemBlocks(input.client.chainPem)) : [];
+  const chain = input.client ? certInfos(certificateDers(input.client.chainPem)) : [];
   let loadError: string | null = null;
   if (input.client) {
     const withCert = { ...ca, cert: input.client.chainPem, key: input.client.keyPem };
@@ -171,8 +172,8 @@ function clientContext(input: ProbeInput): ClientContext {
   }
 }
 
-function pemBlocks(pem: string): Buffer[] {
-  return [...pem.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g)].map((m) => Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'));
+function certificateDers(pem: string): Buffer[] {
+  return parsePem(pem).blocks.filter((b) => b.label === 'CERTIFICATE').map((b) => b.body);
 }
 
 function certInfos(ders: readonly Buffer[]): CertInfo[] {
@@ -202,10 +203,6 @@ function describeRaw(r: CertRequestProbe): string {
     default:
       return `${r.result}: ${r.error ?? ''}`;
   }
-}
-
-function sortFindings(fs: Finding[]): Finding[] {
-  return fs.map((f, i) => ({ f, i })).sort((a, b) => severityRank[a.f.severity] - severityRank[b.f.severity] || a.i - b.i).map((x) => x.f);
 }
 
 export type { Target };

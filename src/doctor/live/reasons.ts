@@ -3,11 +3,12 @@
  * the offline findings that explain them. The reason of each code is computed with the gateway's own `reasonFor`,
  * so the table cannot drift from what the gateway says.
  */
-import { categoryOf, OWN_CODES, reasonFor } from '../../policy/defect.js';
-import { NO_CERTIFICATE } from '../../gateway/verify.js';
+import { OWN_CODES, reasonForCode } from '../../policy/defect.js';
+import type { DenyCode } from '../../policy/verdict.js';
+import type { FindingId } from '../../report/finding.js';
 
 /** Offline finding ids (src/doctor/checks) that explain each code. */
-const FINDINGS_BY_CODE: Readonly<Record<string, readonly string[]>> = {
+const FINDINGS_BY_CODE: Readonly<Partial<Record<DenyCode, readonly FindingId[]>>> = {
   DEPTH_ZERO_SELF_SIGNED_CERT: ['chain.self-signed-untrusted', 'chain.self-signed-modified'],
   UNABLE_TO_VERIFY_LEAF_SIGNATURE: ['chain.issuer-missing'],
   UNABLE_TO_GET_ISSUER_CERT_LOCALLY: ['chain.issuer-missing'],
@@ -38,14 +39,9 @@ export interface ReasonExplanation {
   findingIds: string[];
 }
 
-function reasonOfCode(code: string): string {
-  if (code === OWN_CODES.noCertificate) return NO_CERTIFICATE.reason!;
-  return reasonFor({ code, category: categoryOf(code), depth: 0, openssl: true });
-}
-
 const BY_REASON = new Map<string, ReasonExplanation>();
-for (const code of [...Object.keys(FINDINGS_BY_CODE), OWN_CODES.noCertificate]) {
-  const reason = reasonOfCode(code);
+for (const code of [...(Object.keys(FINDINGS_BY_CODE) as DenyCode[]), OWN_CODES.noCertificate]) {
+  const reason = reasonForCode(code);
   const e = BY_REASON.get(reason.toLowerCase()) ?? { reason, codes: [], findingIds: [] };
   e.codes.push(code);
   for (const id of FINDINGS_BY_CODE[code] ?? []) if (!e.findingIds.includes(id)) e.findingIds.push(id);

@@ -1,10 +1,11 @@
 /** Text of the live part of a doctor report: where we connected, the TLS facts, what the server did, then the findings. Pure. */
 import { createColors } from 'picocolors';
 import { renderFindings } from '../render.js';
-import type { ProbeOutcome, ProbeReport } from './types.js';
+import type { Finding } from '../../report/finding.js';
+import type { LiveReport, ProbeOutcome, ProbeReport } from './types.js';
 import { printable } from './reasons.js';
 
-export function renderLive(live: ProbeReport, opts: { color: boolean }): string {
+export function renderLive(live: LiveReport, findings: readonly Finding[], opts: { color: boolean }): string {
   const c = createColors(opts.color);
   const lines: string[] = [];
   const via = live.connectedTo ? ` ${c.dim('→')} ${live.connectedTo}` : live.addresses.length ? ` ${c.dim('→')} ${live.addresses.join(', ')}` : '';
@@ -25,7 +26,7 @@ export function renderLive(live: ProbeReport, opts: { color: boolean }): string 
   lines.push(c.dim(`  timings: ${Object.entries(live.timings).map(([k, v]) => `${k} ${v} ms`).join(', ')}`));
   lines.push('');
   // Every live finding lands in the renderer's last group: print them under our own heading instead.
-  const text = renderFindings(live.findings, opts).replace(/^[^\n]*\n/, '');
+  const text = renderFindings(findings, opts).replace(/^[^\n]*\n/, '');
   lines.push(text === '' ? c.green('  Nothing wrong on the wire.') : text.replace(/\n+$/, ''));
   return lines.join('\n') + '\n';
 }

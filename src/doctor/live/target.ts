@@ -35,13 +35,13 @@ export function parseTarget(rawUrl: string, resolve: readonly string[] = [], con
   try {
     u = new URL(rawUrl);
   } catch {
-    throw new UserError('E_USAGE', `--url: "${url}" is not a URL; give https://host[:port]/path`);
+    throw new UserError('E_BAD_URL', `--url: "${url}" is not a URL; give https://host[:port]/path`);
   }
   if (u.protocol === 'http:') {
-    throw new UserError('E_USAGE', `--url: ${url} is plain HTTP; the doctor probes HTTPS (mutual TLS) only. Use https://${u.host}${u.pathname === '/' ? '' : u.pathname}`);
+    throw new UserError('E_BAD_URL', `--url: ${url} is plain HTTP; the doctor probes HTTPS (mutual TLS) only. Use https://${u.host}${u.pathname === '/' ? '' : u.pathname}`);
   }
-  if (u.protocol !== 'https:') throw new UserError('E_USAGE', `--url: the doctor probes https:// URLs only, not ${u.protocol}`);
-  if (u.hostname === '') throw new UserError('E_USAGE', `--url: "${url}" has no host`);
+  if (u.protocol !== 'https:') throw new UserError('E_BAD_URL', `--url: the doctor probes https:// URLs only, not ${u.protocol}`);
+  if (u.hostname === '') throw new UserError('E_BAD_URL', `--url: "${url}" has no host`);
   const host = u.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   const port = u.port === '' ? 443 : Number(u.port);
   const applied: string[] = [];
@@ -85,7 +85,7 @@ export function parseTarget(rawUrl: string, resolve: readonly string[] = [], con
 /** curl --resolve `[+]host:port:addr[,addr]...` (also `-host:port` to remove, `*` for any host). */
 export function parseResolve(entry: string): { host: string; port: number; addresses: string[]; remove: boolean } {
   const bad = (): never => {
-    throw new UserError('E_USAGE', `--resolve: "${entry}" is not host:port:address[,address]`);
+    throw new UserError('E_BAD_RESOLVE', `--resolve: "${entry}" is not host:port:address[,address]`);
   };
   let s = entry.trim();
   const remove = s.startsWith('-');
@@ -99,7 +99,7 @@ export function parseResolve(entry: string): { host: string; port: number; addre
   const addresses = (m[3] ?? '').split(',').map((a) => a.trim().replace(/^\[|\]$/g, '')).filter((a) => a !== '');
   if (addresses.length === 0) return bad();
   for (const a of addresses) {
-    if (isIP(a) === 0) throw new UserError('E_USAGE', `--resolve: "${a}" in "${entry}" is not an IP address`);
+    if (isIP(a) === 0) throw new UserError('E_BAD_RESOLVE', `--resolve: "${a}" in "${entry}" is not an IP address`);
   }
   return { host, port, addresses, remove };
 }
@@ -110,10 +110,10 @@ export function parseConnectTo(entry: string): { host: string; port: number | nu
   const num = (s: string): number | null => {
     if (s === '') return null;
     const n = Number(s);
-    if (n > 65535) throw new UserError('E_USAGE', `--connect-to: port ${s} in "${entry}" is out of range`);
+    if (n > 65535) throw new UserError('E_BAD_CONNECT_TO', `--connect-to: port ${s} in "${entry}" is out of range`);
     return n;
   };
-  if (!m) throw new UserError('E_USAGE', `--connect-to: "${entry}" is not HOST1:PORT1:HOST2:PORT2 (parts may be empty)`);
+  if (!m) throw new UserError('E_BAD_CONNECT_TO', `--connect-to: "${entry}" is not HOST1:PORT1:HOST2:PORT2 (parts may be empty)`);
   const unbracket = (h: string): string => h.replace(/^\[|\]$/g, '').toLowerCase();
   return { host: unbracket(m[1]!), port: num(m[2]!), toHost: unbracket(m[3]!), toPort: num(m[4]!) };
 }

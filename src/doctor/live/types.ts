@@ -3,7 +3,7 @@
  * happened. Shared by `doctor --url` and `doctor curl`.
  */
 import type { CertInfo } from '../../pki/types.js';
-import type { Finding } from '../finding.js';
+import type { Finding } from '../../report/finding.js';
 
 export interface ProbeInput {
   /** https://host[:port]/path */
@@ -75,3 +75,6 @@ export interface ProbeReport {
   findings: Finding[];
   timings: Record<string, number>;
 }
+
+/** The probe's report as a diagnosis carries it: its findings join the diagnosis's one list. */
+export type LiveReport = Omit<ProbeReport, 'findings'>;
