@@ -56,8 +56,13 @@ function parseArgs(argv) {
     else if (a === '--only') o.only = list(val(), ALL_TESTS, '--only');
     else if (a === '--servers') o.servers = list(val(), ALL_SERVERS, '--servers');
     else if (a === '--keys') o.keys = list(val(), ['rsa', 'ec'], '--keys');
-    else if (a === '--rounds') (o.rounds = num(val(), a)), (explicitRounds = true);
-    else if (a === '--secs') (o.secs = num(val(), a)), (explicitSecs = true);
+    else if (a === '--rounds') {
+      o.rounds = num(val(), a);
+      explicitRounds = true;
+    } else if (a === '--secs') {
+      o.secs = num(val(), a);
+      explicitSecs = true;
+    }
     else if (a === '--workers') o.workers = num(val(), a);
     else if (a === '--idle-conns') o.idleConns = num(val(), a);
     else if (a === '--gw-log-level') o.gwLogLevel = val();
@@ -623,7 +628,7 @@ async function profileMode(b) {
     const dir = path.join(b.profileDir, test);
     fs.mkdirSync(dir);
     b.profileDir = dir;
-    let primaryPid = null;
+    let primaryPid;
     const srv = await b.startServer('mtlsgate', b.pkis[key]);
     try {
       primaryPid = srv.rec.child.pid;

@@ -75,7 +75,7 @@ export function establishedOn(port) {
   const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
   let n = 0;
   for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text = '';
+    let text;
     try {
       text = fs.readFileSync(f, 'latin1');
     } catch {

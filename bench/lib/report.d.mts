@@ -23,7 +23,7 @@ export interface Metric {
   label: string;
   test: string;
   /** May throw on a result that lacks the field (summarize turns that into no value). */
-  get: (result: any) => number;
+  get: (result: Record<string, unknown>) => number;
   better: 'higher' | 'lower';
   percent?: boolean;
 }

@@ -136,7 +136,7 @@ export function wrap(text: string, width: number): string[] {
  * Certificate names and file names are attacker-controlled; C0/C1 control characters (ESC above all) are shown
  * as \xNN so a hostile subject cannot rewrite the terminal. Newlines are kept for the caller to split on.
  */
-// eslint-disable-next-line no-control-regex
+ 
 const CONTROL = /[\x00-\x09\x0b-\x1f\x7f-\x9f]/g;
 
 function clean(s: string): string {

@@ -204,7 +204,7 @@ const GENERALIZED_TIME = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?(?:\.\d{1,
 function parseTime(der: Buffer, t: Tlv | undefined): Date | null {
   if (!t) return null;
   const text = tlvValue(der, t).toString('latin1');
-  let m: RegExpExecArray | null = null;
+  let m: RegExpExecArray | null;
   let year: number;
   if (isUniversal(t, TAG_UTC_TIME) && (m = UTC_TIME.exec(text))) {
     const yy = Number(m[1]);

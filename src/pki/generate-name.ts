@@ -143,7 +143,7 @@ function attributeValue(oid: string, value: string): AttributeValue {
   const kind = Object.values(ATTRIBUTES).find((a) => a.oid === oid)?.kind ?? 'utf8';
   // A value that does not fit the preferred type (C=Ü) still gets encoded, as UTF8String, for negative tests.
   if (kind === 'printable' && /^[A-Za-z0-9 '()+,\-./:=?]*$/.test(value)) return new AttributeValue({ printableString: value });
-  // eslint-disable-next-line no-control-regex
+   
   if (kind === 'ia5' && /^[\x00-\x7f]*$/.test(value)) return new AttributeValue({ ia5String: value });
   return new AttributeValue({ utf8String: value });
 }

@@ -42,7 +42,7 @@ test('human output: a certificate with every field, and its key matched', async 
 
 test('bundles list every certificate with its index; a format/extension disagreement is noted', async () => {
   const { out } = await mtlsgate('inspect', fx.bundle, fx.leafCertDerPem);
-  assert.match(out, /PEM, 2 CERTIFICATE\n  Certificate 0\n[\s\S]*  Certificate 1\n/);
+  assert.match(out, /PEM, 2 CERTIFICATE\n {2}Certificate 0\n[\s\S]* {2}Certificate 1\n/);
   assert.ok(out.includes(`${fx.leafCertDerPem}: DER certificate (the .pem extension suggests PEM)`));
 });
 
@@ -69,7 +69,7 @@ test('--pass and FILE:PASS for encrypted keys and PKCS#12; the password is never
   assert.match(a.out, /Encoding: +encrypted PKCS#8, encrypted/);
   const b = await mtlsgate('inspect', `${fx.p12Modern}:${PASS}`);
   assert.equal(b.code, 0);
-  assert.match(b.out, /PKCS#12\n  MAC sha256; encryption AES-256-CBC; Node's TLS loads it/);
+  assert.match(b.out, /PKCS#12\n {2}MAC sha256; encryption AES-256-CBC; Node's TLS loads it/);
   assert.match(b.out, /Private key 0[\s\S]*matches certificate 0/);
   assert.ok(!b.out.includes(PASS) && !b.err.includes(PASS));
   // A real file whose name contains a colon is taken as a file.

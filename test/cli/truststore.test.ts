@@ -45,7 +45,7 @@ test('--json prints { file, certificates, findings }', async () => {
 test('an error finding exits 1: a private key in the bundle', async () => {
   const r = await mtlsgate('truststore', 'lint', write('with-key.pem', root.certPem + root.keyPem));
   assert.equal(r.code, 1);
-  assert.match(r.out, /\[error\] PEM block 1 is a private key \(PRIVATE KEY\)  \[truststore\.contains-private-key\]/);
+  assert.match(r.out, /\[error\] PEM block 1 is a private key \(PRIVATE KEY\) {2}\[truststore\.contains-private-key\]/);
   assert.match(r.out, /^1 error, 0 warnings, 0 notes$/m);
   assert.ok(!r.out.includes(root.keyPem.split('\n')[1]!), 'the key is never printed');
 });

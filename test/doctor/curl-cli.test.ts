@@ -83,10 +83,10 @@ test('--line - reads the command from stdin; curl\'s error pasted after it is us
 test('text output: the command as curl reads it, curl\'s error, then the findings', async () => {
   const r = await cli(['doctor', 'curl', '--no-live', '--error', 'curl: (6) Could not resolve host: mtls.example.invalid', '--', '-sk', '--cert', pki.clientCert, '--key', pki.clientKey, 'https://mtls.example.invalid/']);
   assert.equal(r.code, 1);
-  assert.match(r.out, /^curl command, as curl reads it\n  URL +https:\/\/mtls\.example\.invalid\/  GET\n/);
-  assert.match(r.out, /\n  server CA +not checked \(-k\)\n/);
-  assert.match(r.out, /\n  ignored +-s\n/);
-  assert.match(r.out, /\n  curl said +\(6\) Could not resolve host: mtls\.example\.invalid\n/);
+  assert.match(r.out, /^curl command, as curl reads it\n {2}URL +https:\/\/mtls\.example\.invalid\/ {2}GET\n/);
+  assert.match(r.out, /\n {2}server CA +not checked \(-k\)\n/);
+  assert.match(r.out, /\n {2}ignored +-s\n/);
+  assert.match(r.out, /\n {2}curl said +\(6\) Could not resolve host: mtls\.example\.invalid\n/);
   assert.match(r.out, /\[curl\.cannot-resolve\]/);
   assert.match(r.out, /\[curl\.insecure\]/);
   assert.match(r.out, /Live probe not run: --no-live/);

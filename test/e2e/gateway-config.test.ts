@@ -11,7 +11,7 @@ import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startEcho, type EchoBackend } from '../helpers/backends.js';
 import { runServe } from '../helpers/cli.js';
-import { domainConfig, startGateway, type GatewayProcess } from '../helpers/gateway.js';
+import { domainConfig, startGateway } from '../helpers/gateway.js';
 import { request, type Target } from '../helpers/http.js';
 import { makeWorld, type World } from '../helpers/lifecycle.js';
 import { serverIdentity, tmpDir, type ServerIdentity } from '../helpers/pki.js';

@@ -35,7 +35,7 @@ import {
   type S3Fake,
   type World,
 } from '../helpers/lifecycle.js';
-import { tmpDir, writeClient } from '../helpers/pki.js';
+import { tmpDir } from '../helpers/pki.js';
 import { startS3FaultProxy, type S3Fault, type S3FaultProxy } from '../helpers/s3-fault-proxy.js';
 
 const FILE_DOMAIN = 'files.faults.e2e.test';

@@ -105,6 +105,8 @@ const YAML_FRAGMENTS = [
 const JSON_FRAGMENTS = ['{', '}', '[', ']', ',', ':', '"', '"domains"', '"listen"', '"port"', '8443', '-1', '1e400', 'null', 'true', '"\\u0000"', '"\\ud800"', '\n', ' ', '"a\\nb"', '{"__proto__":{}}', '"constructor"'];
 
 /** Config values that are wrong in interesting ways, put at a random place in a valid config. */
+// 1e400 is Infinity on purpose: a number JSON cannot carry.
+// eslint-disable-next-line no-loss-of-precision
 const CONFIG_VALUES: readonly unknown[] = [null, true, 0, -1, 65536, 1.5, 1e400, '', ' ', 'x', '..', '(none)', 'a\nb', '\u0000', [], [1], {}, { a: 1 }, { 'a\nb': 1 }, 'file://', 's3://b', 'http://x?q', 'ftp://x'];
 
 function configPaths(o: unknown, prefix: Array<string | number> = []): Array<Array<string | number>> {

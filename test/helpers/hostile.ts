@@ -417,7 +417,7 @@ interface OpenFile {
 function openFiles(pid: number): OpenFile[] {
   const tcp = new Map<string, OpenFile['tcp']>();
   for (const file of ['tcp', 'tcp6']) {
-    let text = '';
+    let text: string;
     try {
       text = readFileSync(`/proc/${pid}/net/${file}`, 'utf8');
     } catch {

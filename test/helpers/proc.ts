@@ -114,7 +114,7 @@ export async function sClient(o: SClientOptions): Promise<ProcResult & { respons
   const args = ['s_client', '-connect', `127.0.0.1:${o.port}`, '-servername', o.servername, '-cert', o.cert, '-key', o.key, '-CAfile', o.cafile, '-verify_return_error', '-ign_eof', '-brief'];
   const input = `GET ${o.path ?? '/'} HTTP/1.1\r\nHost: ${o.servername}:${o.port}\r\nConnection: close\r\n\r\n`;
   const r = await run('openssl', args, { input });
-  let response: HttpResult | null = null;
+  let response: HttpResult | null;
   try {
     response = parseHttpResponse(r.stdout);
   } catch {

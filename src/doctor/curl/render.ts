@@ -49,7 +49,7 @@ function describeCommand(cmd: CurlCommand): Array<[string, string]> {
   return out;
 }
 
-// eslint-disable-next-line no-control-regex
+ 
 const CONTROL = /[\x00-\x1f\x7f-\x9f]/g;
 
 /** File names and URLs come from the user's paste: control characters are shown, never sent to the terminal. */

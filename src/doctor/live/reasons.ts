@@ -76,6 +76,6 @@ function shortReason(s: string): string {
 
 /** What a server sent, safe to print: control characters (terminal escapes included) become '.'. */
 export function printable(s: string): string {
-  // eslint-disable-next-line no-control-regex
+   
   return s.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, '.');
 }
