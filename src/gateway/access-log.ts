@@ -28,7 +28,9 @@ function requestLog(log: Logger, conn: ConnectionContext, cv: ConnectionVerdict,
     const leaf = cv.client?.leaf.info;
     l = log.child({
       domain,
-      client: leaf ? { subject: logField(leaf.subject), serial: logField(leaf.serial), fingerprint: leaf.fingerprintSha256 } : null,
+      client: leaf
+        ? { subject: logField(leaf.subject), serial: logField(leaf.serial), fingerprint: leaf.fingerprintSha256 }
+        : null,
       verdict: { accepted: cv.verdict.accepted, reason: cv.verdict.reason, code: cv.verdict.code },
     });
     conn.requestLog = l;
@@ -41,15 +43,23 @@ export function logRequest(log: Logger, ctx: RequestContext, latencyMs: number):
   const cv = ctx.verdict;
   const d = ctx.domain;
   if (cv !== null && d !== undefined) {
-    requestLog(log, ctx.conn, cv, d.name).info({ requestId: ctx.requestId, method: ctx.method, path: ctx.url, status: ctx.status, latencyMs }, 'request');
+    const l = requestLog(log, ctx.conn, cv, d.name);
+    l.info({ requestId: ctx.requestId, method: ctx.method, path: ctx.url, status: ctx.status, latencyMs }, 'request');
   } else {
     const domain = d?.name ?? (ctx.conn.domainName || '-');
-    log.info({ requestId: ctx.requestId, domain, method: ctx.method, path: ctx.url, status: ctx.status, latencyMs, client: null, verdict: null }, 'request');
+    const { requestId, method, url: path, status } = ctx;
+    log.info({ requestId, domain, method, path, status, latencyMs, client: null, verdict: null }, 'request');
   }
 }
 
 /** The denial's own line: what API Gateway's access log says ($context.error.message), plus the certificate. */
-export function logDenial(log: Logger, ctx: RequestContext, domain: string, cv: ConnectionVerdict, reason: string): void {
+export function logDenial(
+  log: Logger,
+  ctx: RequestContext,
+  domain: string,
+  cv: ConnectionVerdict,
+  reason: string,
+): void {
   const leaf = cv.client?.leaf.info;
   log.warn(
     {
@@ -78,11 +88,14 @@ export function logNoCertificate(log: Logger, domain: string | null, remote: str
 export function logTruststores(log: Logger, state: GatewayState, before: GatewayState | null): void {
   for (const d of state.domains.values()) {
     if (before?.domains.get(d.name) === d) continue; // kept from before: already logged
-    log.info({ domain: d.name, truststore: d.config.mutualTls.truststoreUri, version: d.truststoreVersion, certificates: d.truststoreCertificates }, 'truststore loaded');
+    const truststore = d.config.mutualTls.truststoreUri;
+    const loaded = { domain: d.name, truststore, version: d.truststoreVersion, certificates: d.truststoreCertificates };
+    log.info(loaded, 'truststore loaded');
     if (d.verify.oracle === 'model') {
       log.warn(
         { domain: d.name, certificates: d.truststoreCertificates, caNamesBytes: d.verify.truststore.caNamesBytes },
-        `truststore too large to name in the TLS handshake (CA names over ${MAX_CA_NAMES_BYTES} bytes): clients are not told which CAs are trusted, and mtlsgate's policy verifies their chains itself`,
+        `truststore too large to name in the TLS handshake (CA names over ${MAX_CA_NAMES_BYTES} bytes): ` +
+          "clients are not told which CAs are trusted, and mtlsgate's policy verifies their chains itself",
       );
     }
     for (const w of d.truststoreWarnings) log.warn({ domain: d.name, id: w.id }, `truststore warning: ${w.title}`);

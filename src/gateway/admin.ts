@@ -5,7 +5,8 @@
  * code. Bind the admin listener to loopback.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { addMetrics, newMetrics, renderMetrics, snapshotMetrics, type Metrics, type MetricsSnapshot } from './metrics.js';
+import { addMetrics, newMetrics, renderMetrics, snapshotMetrics } from './metrics.js';
+import type { Metrics, MetricsSnapshot } from './metrics.js';
 import type { ReloadResult } from './reload.js';
 import type { DomainLoadError, GatewayState } from './state.js';
 
@@ -38,7 +39,11 @@ export interface AdminSnapshot {
   domains: DomainSummary[];
 }
 
-export function adminSnapshot(state: GatewayState, lastErrors: readonly DomainLoadError[], metrics: Metrics): AdminSnapshot {
+export function adminSnapshot(
+  state: GatewayState,
+  lastErrors: readonly DomainLoadError[],
+  metrics: Metrics,
+): AdminSnapshot {
   const cfgDomains = state.config.domains;
   const readiness: Record<string, DomainReadiness> = {};
   for (const d of cfgDomains) {

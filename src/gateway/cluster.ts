@@ -28,7 +28,8 @@ export type ToPrimary =
   | { type: 'snapshot'; id: number; snapshot: AdminSnapshot }
   | { type: 'reloaded'; id: number; result: ReloadResult };
 
-const isToWorker = (m: unknown): m is ToWorker => typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string';
+const isToWorker = (m: unknown): m is ToWorker =>
+  typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string';
 
 /** In a worker: answer the primary's admin questions, reload and stop on its word. Resolves once stopped. */
 export function serveAsWorker(gw: Gateway, reload: () => void): Promise<void> {
@@ -127,7 +128,8 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
     fork();
   });
 
-  const live = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
+  const live = (): Worker[] =>
+    Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
   /** Every live worker's answer, or those that came within ADMIN_TIMEOUT_MS. */
   const ask = (question: Question): Promise<unknown[]> => {
     const workers = live();

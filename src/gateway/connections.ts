@@ -6,6 +6,7 @@ import type https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import type { Runtime } from './context.js';
+import { releaseConnection } from './listener.js';
 
 export interface Connections {
   /**
@@ -36,7 +37,10 @@ export function trackConnections(server: https.Server, rt: Runtime, perAddressMa
       return true;
     });
     if (!gated) {
-      rt.log.warn('limits.maxConnectionsPerAddress: this Node version wires TLS connections differently; refused connections are logged as failed handshakes');
+      rt.log.warn(
+        'limits.maxConnectionsPerAddress: this Node version wires TLS connections differently; ' +
+          'refused connections are logged as failed handshakes',
+      );
     }
   }
   server.on('drop', () => {
@@ -52,6 +56,7 @@ export function trackConnections(server: https.Server, rt: Runtime, perAddressMa
     connections.set(key, c);
     raw.once('close', () => {
       if (connections.get(key) === c) connections.delete(key);
+      if (c.tls !== null) releaseConnection(c.tls);
     });
   });
   server.on('secureConnection', (socket: TLSSocket) => {

@@ -36,6 +36,19 @@ export function connectionOf(socket: TLSSocket, servername: unknown = socket.ser
   return conn;
 }
 
+/**
+ * Drop what a closed connection holds of the state. A closed socket lives until a full GC, and a reload in
+ * between would otherwise keep that generation's domain (its TLS context, its truststore) alive with it.
+ */
+export function releaseConnection(socket: TLSSocket): void {
+  const conn = (socket as GatewaySocket)[kConn];
+  if (conn === undefined) return;
+  conn.domain = undefined;
+  conn.stateGeneration = -1;
+  conn.verdict = null;
+  conn.requestLog = null;
+}
+
 export interface Listener {
   server: https.Server;
   /** After a reload: the ticket hook on the new domains' contexts, new ticket keys, resumption on or off. */
@@ -111,7 +124,10 @@ export function createListener(cfg: GatewayConfig, rt: Runtime, tickets: TicketK
     for (const d of rt.state.domains.values()) ok = tickets.install(d.secureContext.context) && ok;
     if (!ok && !ticketHookMissingLogged) {
       ticketHookMissingLogged = true;
-      rt.log.warn('this Node has no TLS ticket-key hook: resumed TLS 1.3 sessions get no fresh ticket, so clients resume every other connection');
+      rt.log.warn(
+        'this Node has no TLS ticket-key hook: resumed TLS 1.3 sessions get no fresh ticket, ' +
+          'so clients resume every other connection',
+      );
     }
   };
   installTicketHook();
@@ -128,7 +144,8 @@ export function createListener(cfg: GatewayConfig, rt: Runtime, tickets: TicketK
     const d = conn.domain;
     if (!d) {
       // Only reachable if a reload removed the domain during this handshake: say so rather than vanish.
-      rt.log.info({ remote: socket.remoteAddress, servername: socket.servername || null }, 'connection closed: no domain for this server name');
+      const where = { remote: socket.remoteAddress, servername: socket.servername || null };
+      rt.log.info(where, 'connection closed: no domain for this server name');
       return void socket.destroy();
     }
     if (d.config.mutualTls.noCertificate === 'handshake' && conn.presented.peer === null) {
@@ -142,9 +159,11 @@ export function createListener(cfg: GatewayConfig, rt: Runtime, tickets: TicketK
     if ((err as NodeJS.ErrnoException).code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE') {
       const conn = connectionOf(socket as TLSSocket);
       connectionDomain(rt, conn, conn.servername);
-      return refuseWithoutCertificate(rt, conn.domain?.name ?? null, socket.remoteAddress);
+      refuseWithoutCertificate(rt, conn.domain?.name ?? null, socket.remoteAddress);
+    } else {
+      rt.log.info({ remote: socket.remoteAddress, error: err.message.split('\n')[0] }, 'tls handshake failed');
     }
-    rt.log.info({ remote: socket.remoteAddress, error: err.message.split('\n')[0] }, 'tls handshake failed');
+    releaseConnection(socket as TLSSocket);
   });
 
   return {
@@ -193,11 +212,16 @@ function resumptionOff(state: GatewayState): string | null {
   if (!state.config.tls.sessionResumption) return 'tls.sessionResumption is false';
   for (const d of state.domains.values()) {
     if (d.config.mutualTls.trustClientIntermediates) {
-      return `${d.name}: mutualTls.trustClientIntermediates is true (a resumed session does not carry the client's intermediates)`;
+      return (
+        `${d.name}: mutualTls.trustClientIntermediates is true ` +
+        "(a resumed session does not carry the client's intermediates)"
+      );
     }
     for (const c of d.verify.truststore.certs) {
       const ext = unmodelledExtension(c);
-      if (ext !== null) return `${d.name}: truststore CA ${c.info.subject} has ${ext}, which only a full handshake checks`;
+      if (ext !== null) {
+        return `${d.name}: truststore CA ${c.info.subject} has ${ext}, which only a full handshake checks`;
+      }
     }
   }
   return null;

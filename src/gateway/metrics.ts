@@ -79,7 +79,9 @@ export function addMetrics(m: Metrics, s: MetricsSnapshot): void {
   m.connectionsDroppedPerAddress += s.connectionsDroppedPerAddress;
   m.reloads.ok += s.reloads.ok;
   m.reloads.failed += s.reloads.failed;
-  for (const [domain, n] of s.truststoreErrors) m.truststoreErrors.set(domain, (m.truststoreErrors.get(domain) ?? 0) + n);
+  for (const [domain, n] of s.truststoreErrors) {
+    m.truststoreErrors.set(domain, (m.truststoreErrors.get(domain) ?? 0) + n);
+  }
 }
 
 const label = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');

@@ -48,7 +48,8 @@ function identify(ctx: RequestContext, rt: Runtime): Step {
   connectionDomain(rt, conn, name);
   const d = conn.domain;
   ctx.domain = d;
-  if (!d || (host !== null && host !== name) || (d.config.securityPolicy === 'TLS_1_3' && conn.protocol !== 'TLSv1.3')) {
+  const tooOld = d !== undefined && d.config.securityPolicy === 'TLS_1_3' && conn.protocol !== 'TLSv1.3';
+  if (!d || (host !== null && host !== name) || tooOld) {
     return answer(ctx, 421, 'misdirected', MISDIRECTED);
   }
   return NEXT;
@@ -92,7 +93,8 @@ function verifyClient(ctx: RequestContext, rt: Runtime): Step {
     };
     denyChannel.publish(event);
   }
-  return answer(ctx, 403, 'denied', d.config.mutualTls.exposeReason ? { message: `Access denied. Reason: ${reason}` } : FORBIDDEN);
+  const body = d.config.mutualTls.exposeReason ? { message: `Access denied. Reason: ${reason}` } : FORBIDDEN;
+  return answer(ctx, 403, 'denied', body);
 }
 
 function safeTarget(ctx: RequestContext, rt: Runtime): Step {

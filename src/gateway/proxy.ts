@@ -1,6 +1,6 @@
 /**
- * Forwarding to backends: one keep-alive undici Pool per backend origin (owned by the gateway instance), bodies streamed both ways, backend
- * failures answered with 502/504 and a JSON body.
+ * Forwarding to backends: one keep-alive undici Pool per backend origin (owned by the gateway instance), bodies
+ * streamed both ways, backend failures answered with 502/504 and a JSON body.
  *
  * This is the per-request hot path, so it talks to undici's low-level `dispatch()` with a handler of its own:
  * response chunks go straight into `res` (no Readable, no `pipeline()`), the client leaving aborts through the

@@ -112,7 +112,8 @@ export function reloader(o: ReloaderOptions): Reloader {
       return;
     }
     if (retryTimer) return;
-    rt.log.info({ inMs: retryDelayMs, domains: lastErrors.map((e) => e.domain) }, 'will retry the failed truststore load');
+    const domains = lastErrors.map((e) => e.domain);
+    rt.log.info({ inMs: retryDelayMs, domains }, 'will retry the failed truststore load');
     retryTimer = setTimeout(() => {
       retryTimer = null;
       void reload();

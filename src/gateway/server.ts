@@ -57,7 +57,8 @@ export async function startGateway(
   logTruststores(log, rt.state, null);
   let initialKeys: Buffer;
   try {
-    initialKeys = cfg.tls.ticketKeyFile ? await readTicketKeys(cfg.tls.ticketKeyFile) : (opts.ticketKeys ?? randomTicketKeys());
+    const file = cfg.tls.ticketKeyFile;
+    initialKeys = file ? await readTicketKeys(file) : (opts.ticketKeys ?? randomTicketKeys());
   } catch (e) {
     throw new GatewayStartError((e as Error).message);
   }
