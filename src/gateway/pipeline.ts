@@ -22,7 +22,8 @@ import { NO_CERTIFICATE, verifyConnection } from './verify.js';
 /** What a stage tells the pipeline: go on, or the request is answered. */
 export const NEXT = 0;
 export const DONE = 1;
-export type Step = typeof NEXT | typeof DONE | Promise<void>;
+/** A promise: the stage hands the answer to someone else (the backend) and resolves with its status. */
+export type Step = typeof NEXT | typeof DONE | Promise<number>;
 export type Stage = (ctx: RequestContext, rt: Runtime) => Step;
 
 /**
@@ -107,7 +108,7 @@ function route(ctx: RequestContext): Step {
   return ctx.match === null ? answer(ctx, 404, 'no-route', NOT_FOUND) : NEXT;
 }
 
-async function proxy(ctx: RequestContext, rt: Runtime): Promise<void> {
+function proxy(ctx: RequestContext, rt: Runtime): Step {
   const match = ctx.match!;
   const d = ctx.domain!;
   ctx.outcome = 'proxied';
@@ -117,7 +118,7 @@ async function proxy(ctx: RequestContext, rt: Runtime): Promise<void> {
     host: ctx.headers.host ?? d.name,
     identity: ctx.verdict!.client!.headers,
   });
-  ctx.status = await forward(rt.pools, ctx, match, ctx.upstreamHeaders, rt.state.config.timeouts.backendMs);
+  return forward(rt.pools, ctx, match, ctx.upstreamHeaders, rt.state.config.timeouts.backendMs);
 }
 
 /** The request path, in order. */
@@ -142,9 +143,9 @@ export function runPipeline(rt: Runtime, ctx: RequestContext): void | Promise<vo
   complete(rt, ctx);
 }
 
-async function settle(rt: Runtime, ctx: RequestContext, pending: Promise<void>): Promise<void> {
+async function settle(rt: Runtime, ctx: RequestContext, pending: Promise<number>): Promise<void> {
   try {
-    await pending;
+    ctx.status = await pending;
   } catch (e) {
     fail(rt, ctx, e);
   }

@@ -44,13 +44,17 @@ test('metrics from several workers: counters summed, ready takes the minimum, de
     'mtlsgate_requests_total{domain="a",status="200"} 7',
     'mtlsgate_requests_total{domain="a",status="403"} 1',
   ]);
-  assert.deepEqual(metricLines(r.body, 'mtlsgate_denials_total'), ['mtlsgate_denials_total{domain="a",code="CERT_HAS_EXPIRED"} 2']);
+  assert.deepEqual(metricLines(r.body, 'mtlsgate_denials_total'), [
+    'mtlsgate_denials_total{domain="a",code="CERT_HAS_EXPIRED"} 2',
+  ]);
   assert.deepEqual(metricLines(r.body, 'mtlsgate_handshake_errors_total'), ['mtlsgate_handshake_errors_total 2']);
   assert.deepEqual(metricLines(r.body, 'mtlsgate_reloads_total'), [
     'mtlsgate_reloads_total{result="ok"} 1',
     'mtlsgate_reloads_total{result="failed"} 1',
   ]);
-  assert.deepEqual(metricLines(r.body, 'mtlsgate_truststore_errors_total'), ['mtlsgate_truststore_errors_total{domain="a"} 1']);
+  assert.deepEqual(metricLines(r.body, 'mtlsgate_truststore_errors_total'), [
+    'mtlsgate_truststore_errors_total{domain="a"} 1',
+  ]);
   assert.deepEqual(metricLines(r.body, 'mtlsgate_ready'), ['mtlsgate_ready 0']);
   assert.deepEqual(metricLines(r.body, 'mtlsgate_degraded'), ['mtlsgate_degraded 1']);
   // Families stay grouped: each TYPE line once, before its samples.
@@ -72,7 +76,8 @@ test('reload and readiness must hold for every worker; a worker that did not ans
   assert.equal((await reload([ok, ok])).status, 200);
   const failed = await reload([ok, bad]);
   assert.equal(failed.status, 500);
-  assert.deepEqual(JSON.parse(failed.body), { ok: false, workers: 2, errors: [{ domain: 'a', message: 'x' }], warnings: [] });
+  const merged = { ok: false, workers: 2, errors: [{ domain: 'a', message: 'x' }], warnings: [] };
+  assert.deepEqual(JSON.parse(failed.body), merged);
   assert.equal((await reload([ok])).status, 500, 'one worker silent');
   assert.equal((await reload([])).status, 503, 'no worker answered');
 
@@ -85,14 +90,21 @@ test('reload and readiness must hold for every worker; a worker that did not ans
   assert.equal((await readyz([ready, notReady])).status, 503);
   assert.equal((await readyz([ready])).status, 503, 'one worker silent');
   assert.equal((await readyz([])).status, 503);
-  assert.deepEqual(JSON.parse((await adminAnswer('GET', '/healthz', cluster([ready]))).body), { status: 'ok', workers: 1 });
+  const health = await adminAnswer('GET', '/healthz', cluster([ready]));
+  assert.deepEqual(JSON.parse(health.body), { status: 'ok', workers: 1 });
 });
 
 test('a single process answers the same endpoints without a worker count', async () => {
-  const one: AdminSource = { snapshots: async () => [snapshot(() => {})], reloads: async () => [{ ok: true, errors: [], warnings: [] }], workers: null };
-  assert.deepEqual(JSON.parse((await adminAnswer('GET', '/healthz', one)).body), { status: 'ok' });
-  assert.deepEqual(JSON.parse((await adminAnswer('GET', '/readyz', one)).body), { ready: true, degraded: false, domains: {} });
-  assert.deepEqual(JSON.parse((await adminAnswer('POST', '/reload', one)).body), { ok: true, errors: [], warnings: [] });
+  const one: AdminSource = {
+    snapshots: async () => [snapshot(() => {})],
+    reloads: async () => [{ ok: true, errors: [], warnings: [] }],
+    workers: null,
+  };
+  const body = async (method: string, path: string): Promise<unknown> =>
+    JSON.parse((await adminAnswer(method, path, one)).body);
+  assert.deepEqual(await body('GET', '/healthz'), { status: 'ok' });
+  assert.deepEqual(await body('GET', '/readyz'), { ready: true, degraded: false, domains: {} });
+  assert.deepEqual(await body('POST', '/reload'), { ok: true, errors: [], warnings: [] });
   assert.equal((await adminAnswer('GET', '/reload', one)).status, 405);
   assert.equal((await adminAnswer('GET', '/nope', one)).status, 404);
 });
