@@ -1,17 +1,87 @@
 /**
- * The admin endpoints: /healthz, /readyz, /reload, /metrics, /domains. `adminAnswer` is a pure request -> answer
- * function, so the same code serves the admin listener of a single process and, over IPC, the primary of a
- * multi-worker gateway (cluster.ts). Bind the admin listener to loopback.
+ * The admin endpoints: /healthz, /readyz, /reload, /metrics, /domains. Each process describes itself as data (an
+ * AdminSnapshot, a ReloadResult); `adminAnswer` merges what one or several processes said and renders it, so the
+ * admin listener of a single process and the primary of a multi-worker gateway (cluster.ts) answer with the same
+ * code. Bind the admin listener to loopback.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { addMetrics, newMetrics, renderMetrics, snapshotMetrics } from './metrics.js';
+import type { Metrics, MetricsSnapshot } from './metrics.js';
+import type { ReloadResult } from './reload.js';
 import type { DomainLoadError, GatewayState } from './state.js';
-import type { ReloadResult } from './server.js';
 
-export interface AdminDeps {
-  state(): GatewayState;
-  lastErrors(): DomainLoadError[];
-  reload(): Promise<ReloadResult>;
-  metrics(): string;
+export interface DomainReadiness {
+  loaded: boolean;
+  truststoreVersion: string | null;
+  certificates: number;
+  /** ISO 8601. */
+  loadedAt: string | null;
+  lastError: string | null;
+}
+
+export interface DomainSummary {
+  domainName: string;
+  truststoreUri: string;
+  truststoreVersion: string | null;
+  certificates: number;
+  warnings: string[];
+  basePaths: string[];
+}
+
+/** One process's admin data, as plain data (a worker sends it to its primary over IPC). */
+export interface AdminSnapshot {
+  metrics: MetricsSnapshot;
+  /** Every configured domain serves with a loaded truststore. */
+  ready: boolean;
+  /** The last load of some domain failed and it serves its previous state. */
+  degraded: boolean;
+  readiness: Record<string, DomainReadiness>;
+  domains: DomainSummary[];
+}
+
+export function adminSnapshot(
+  state: GatewayState,
+  lastErrors: readonly DomainLoadError[],
+  metrics: Metrics,
+): AdminSnapshot {
+  const cfgDomains = state.config.domains;
+  const readiness: Record<string, DomainReadiness> = {};
+  for (const d of cfgDomains) {
+    const s = state.domains.get(d.domainName);
+    const err = lastErrors.find((e) => e.domain === d.domainName);
+    readiness[d.domainName] = {
+      loaded: s !== undefined,
+      truststoreVersion: s?.truststoreVersion ?? null,
+      certificates: s?.truststoreCertificates ?? 0,
+      loadedAt: s?.loadedAt.toISOString() ?? null,
+      lastError: err?.message ?? null,
+    };
+  }
+  return {
+    metrics: snapshotMetrics(metrics),
+    ready: cfgDomains.every((d) => state.domains.has(d.domainName)),
+    degraded: lastErrors.length > 0,
+    readiness,
+    domains: [...state.domains.values()].map((d) => ({
+      domainName: d.name,
+      truststoreUri: d.config.mutualTls.truststoreUri,
+      truststoreVersion: d.truststoreVersion,
+      certificates: d.truststoreCertificates,
+      warnings: d.truststoreWarnings.map((w) => `${w.id}: ${w.title}`),
+      basePaths: d.routes.map((r) => r.basePath || '(none)'),
+    })),
+  };
+}
+
+/**
+ * Where the admin's answers come from: the gateway itself (one answer each), or every worker of a cluster (one
+ * answer per worker that answered in time).
+ */
+export interface AdminSource {
+  snapshots(): Promise<AdminSnapshot[]>;
+  reloads(): Promise<ReloadResult[]>;
+  /** How many workers should answer, or null for a single process (whose answers then name no worker count). */
+  workers: number | null;
 }
 
 export interface AdminAnswer {
@@ -20,45 +90,60 @@ export interface AdminAnswer {
   body: string;
 }
 
-const json = (status: number, body: unknown): AdminAnswer => ({ status, contentType: 'application/json', body: JSON.stringify(body, null, 2) + '\n' });
+const json = (status: number, body: unknown): AdminAnswer => ({
+  status,
+  contentType: 'application/json',
+  body: JSON.stringify(body, null, 2) + '\n',
+});
 
 export const ADMIN_ENDPOINTS = ['/healthz', '/readyz', 'POST /reload', '/metrics', '/domains'];
 
-export async function adminAnswer(method: string, url: string, deps: AdminDeps): Promise<AdminAnswer> {
+export async function adminAnswer(method: string, url: string, source: AdminSource): Promise<AdminAnswer> {
   const path = url.split('?')[0];
-  if (path === '/healthz' && method === 'GET') return json(200, { status: 'ok' });
-  if (path === '/readyz' && method === 'GET') {
-    const st = deps.state();
-    const errors = deps.lastErrors();
-    const missing = st.config.domains.filter((d) => !st.domains.has(d.domainName)).map((d) => d.domainName);
-    const domains = Object.fromEntries(
-      st.config.domains.map((d) => {
-        const s = st.domains.get(d.domainName);
-        const err = errors.find((e) => e.domain === d.domainName);
-        return [d.domainName, { loaded: s !== undefined, truststoreVersion: s?.truststoreVersion ?? null, certificates: s?.truststoreCertificates ?? 0, loadedAt: s?.loadedAt ?? null, lastError: err?.message ?? null }];
-      }),
-    );
-    // Ready while every domain serves with a loaded truststore; a failed reload that kept the old one is reported, not fatal.
-    return json(missing.length === 0 ? 200 : 503, { ready: missing.length === 0, degraded: errors.length > 0, domains });
-  }
+  const cluster = source.workers;
+  const get = method === 'GET';
   if (path === '/reload') {
     if (method !== 'POST') return json(405, { message: 'use POST' });
-    const r = await deps.reload();
-    return json(r.ok ? 200 : 500, r);
+    const results = await source.reloads();
+    if (cluster === null) return json(results[0]!.ok ? 200 : 500, results[0]);
+    if (results.length === 0) return NO_WORKER;
+    const ok = results.length === cluster && results.every((r) => r.ok);
+    const warnings = [...new Set(results.flatMap((r) => r.warnings))];
+    return json(ok ? 200 : 500, { ok, workers: results.length, errors: results.flatMap((r) => r.errors), warnings });
   }
-  if (path === '/metrics' && method === 'GET') return { status: 200, contentType: 'text/plain; version=0.0.4', body: deps.metrics() };
-  if (path === '/domains' && method === 'GET') {
-    const st = deps.state();
-    return json(200, [...st.domains.values()].map((d) => ({ domainName: d.name, truststoreUri: d.config.mutualTls.truststoreUri, truststoreVersion: d.truststoreVersion, certificates: d.truststoreCertificates, warnings: d.truststoreWarnings.map((w) => `${w.id}: ${w.title}`), basePaths: d.routes.map((r) => r.basePath || '(none)') })));
+  const wanted = get && (path === '/healthz' || path === '/readyz' || path === '/metrics' || path === '/domains');
+  if (!wanted) return json(404, { message: 'Not Found', endpoints: ADMIN_ENDPOINTS });
+  // A single process's health needs no data; a cluster's says how many workers answered.
+  if (path === '/healthz' && cluster === null) return json(200, { status: 'ok' });
+  const snaps = await source.snapshots();
+  if (path === '/healthz') return json(200, { status: 'ok', workers: snaps.length });
+  if (snaps.length === 0) return NO_WORKER;
+  const first = snaps[0]!;
+  const ready = snaps.every((s) => s.ready);
+  const degraded = snaps.some((s) => s.degraded);
+  if (path === '/readyz') {
+    // Ready while every domain serves with a loaded truststore; a failed reload that kept the old one is reported,
+    // not fatal. In a cluster, every worker must have answered.
+    if (cluster === null) return json(ready ? 200 : 503, { ready, degraded, domains: first.readiness });
+    const all = ready && snaps.length === cluster;
+    return json(all ? 200 : 503, { ready: all, degraded, workers: snaps.length, domains: first.readiness });
   }
-  return json(404, { message: 'Not Found', endpoints: ADMIN_ENDPOINTS });
+  if (path === '/metrics') {
+    const m = newMetrics();
+    for (const s of snaps) addMetrics(m, s.metrics);
+    return { status: 200, contentType: 'text/plain; version=0.0.4', body: renderMetrics(m, ready, degraded) };
+  }
+  // /domains: every worker loads the same config.
+  return json(200, first.domains);
 }
+
+const NO_WORKER = json(503, { message: 'no worker answered' });
 
 export function writeAnswer(res: ServerResponse, a: AdminAnswer): void {
   res.writeHead(a.status, { 'content-type': a.contentType, 'content-length': Buffer.byteLength(a.body) });
   res.end(a.body);
 }
 
-export async function handleAdmin(req: IncomingMessage, res: ServerResponse, deps: AdminDeps): Promise<void> {
-  writeAnswer(res, await adminAnswer(req.method ?? 'GET', req.url ?? '/', deps));
+export async function handleAdmin(req: IncomingMessage, res: ServerResponse, source: AdminSource): Promise<void> {
+  writeAnswer(res, await adminAnswer(req.method ?? 'GET', req.url ?? '/', source));
 }

@@ -2,22 +2,34 @@
  * Several worker processes on one listener (`serve --workers N`). Workers accept connections themselves
  * (cluster.SCHED_NONE: the kernel spreads them; round-robin through the primary cost 14-24 % per core in the
  * reference run). The primary forks and restarts workers, forwards SIGHUP and SIGTERM, and runs the admin
- * listener, asking every worker over IPC and merging the answers so /reload reloads all of them and /metrics
- * counts all of them.
+ * listener: it asks every worker over IPC for its admin data (counters and domain states as data) or to reload, and
+ * answers with admin.ts's renderer over all of them, so /reload reloads every worker and /metrics counts them all.
  */
 import cluster, { type Worker } from 'node:cluster';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { adminAnswer, writeAnswer, type AdminAnswer } from './admin.js';
+import { adminAnswer, writeAnswer, type AdminSnapshot, type AdminSource } from './admin.js';
 import type { GatewayConfig } from './config.js';
 import type { Logger } from './log.js';
+import type { ReloadResult } from './reload.js';
 import type { Gateway } from './server.js';
 import { TICKET_KEYS_ENV, randomTicketKeys } from './ticket-keys.js';
 
-export type ToWorker = { type: 'admin'; id: number; method: string; url: string } | { type: 'reload' } | { type: 'stop'; deadlineMs: number };
-export type ToPrimary = { type: 'ready'; port: number } | { type: 'start-error'; message: string } | { type: 'admin-reply'; id: number; answer: AdminAnswer };
+/** What the primary asks a worker for: its admin data, or a reload whose result it reports. */
+export type Question = 'snapshot' | 'reload';
 
-const isToWorker = (m: unknown): m is ToWorker => typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string';
+export type ToWorker =
+  | { type: 'ask'; id: number; question: Question }
+  | { type: 'reload' }
+  | { type: 'stop'; deadlineMs: number };
+export type ToPrimary =
+  | { type: 'ready'; port: number }
+  | { type: 'start-error'; message: string }
+  | { type: 'snapshot'; id: number; snapshot: AdminSnapshot }
+  | { type: 'reloaded'; id: number; result: ReloadResult };
+
+const isToWorker = (m: unknown): m is ToWorker =>
+  typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string';
 
 /** In a worker: answer the primary's admin questions, reload and stop on its word. Resolves once stopped. */
 export function serveAsWorker(gw: Gateway, reload: () => void): Promise<void> {
@@ -30,8 +42,10 @@ export function serveAsWorker(gw: Gateway, reload: () => void): Promise<void> {
     process.on('message', (m: unknown) => {
       if (!isToWorker(m)) return;
       if (m.type === 'reload') reload();
-      else if (m.type === 'admin') {
-        void adminAnswer(m.method, m.url, gw.admin).then((answer) => process.send?.({ type: 'admin-reply', id: m.id, answer } satisfies ToPrimary));
+      else if (m.type === 'ask' && m.question === 'snapshot') {
+        process.send?.({ type: 'snapshot', id: m.id, snapshot: gw.adminSnapshot() } satisfies ToPrimary);
+      } else if (m.type === 'ask' && m.question === 'reload') {
+        void gw.reload().then((result) => process.send?.({ type: 'reloaded', id: m.id, result } satisfies ToPrimary));
       } else if (m.type === 'stop') {
         void gw.close(m.deadlineMs).then(() => {
           process.disconnect?.();
@@ -59,13 +73,13 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   let stopping = false;
   const restarts: number[] = [];
   let nextId = 0;
-  const pending = new Map<number, { answers: AdminAnswer[]; expected: number; done: (a: AdminAnswer[]) => void }>();
+  const pending = new Map<number, { answers: unknown[]; expected: number; done: (a: unknown[]) => void }>();
 
   const onMessage = (m: ToPrimary): void => {
-    if (m.type !== 'admin-reply') return;
+    if (m.type !== 'snapshot' && m.type !== 'reloaded') return;
     const p = pending.get(m.id);
     if (!p) return;
-    p.answers.push(m.answer);
+    p.answers.push(m.type === 'snapshot' ? m.snapshot : m.result);
     if (p.answers.length === p.expected) {
       pending.delete(m.id);
       p.done(p.answers);
@@ -114,8 +128,10 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
     fork();
   });
 
-  const live = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
-  const ask = (method: string, url: string): Promise<AdminAnswer[]> => {
+  const live = (): Worker[] =>
+    Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
+  /** Every live worker's answer, or those that came within ADMIN_TIMEOUT_MS. */
+  const ask = (question: Question): Promise<unknown[]> => {
     const workers = live();
     const id = ++nextId;
     return new Promise((resolve) => {
@@ -125,15 +141,24 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
         pending.delete(id);
         resolve(p?.answers ?? []);
       }, ADMIN_TIMEOUT_MS);
-      pending.set(id, { answers: [], expected: workers.length, done: (a) => (clearTimeout(timer), resolve(a)) });
-      for (const w of workers) w.send({ type: 'admin', id, method, url } satisfies ToWorker);
+      const done = (a: unknown[]): void => {
+        clearTimeout(timer);
+        resolve(a);
+      };
+      pending.set(id, { answers: [], expected: workers.length, done });
+      for (const w of workers) w.send({ type: 'ask', id, question } satisfies ToWorker);
     });
+  };
+  const source: AdminSource = {
+    snapshots: () => ask('snapshot') as Promise<AdminSnapshot[]>,
+    reloads: () => ask('reload') as Promise<ReloadResult[]>,
+    workers: o.workers,
   };
 
   let admin: http.Server | null = null;
   if (o.cfg.admin) {
     admin = http.createServer((req, res) => {
-      void ask(req.method ?? 'GET', req.url ?? '/').then((answers) => writeAnswer(res, mergeAnswers(req.method ?? 'GET', req.url ?? '/', answers, o.workers)));
+      void adminAnswer(req.method ?? 'GET', req.url ?? '/', source).then((a) => writeAnswer(res, a));
     });
     await new Promise<void>((resolve, reject) => {
       admin!.once('error', reject);
@@ -172,56 +197,4 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   admin?.close();
   admin?.closeAllConnections();
   o.log.info('stopped');
-}
-
-/** One admin answer from every worker's: readiness and reload must hold for all of them, counters add up. */
-export function mergeAnswers(method: string, url: string, answers: AdminAnswer[], expected: number): AdminAnswer {
-  const path = url.split('?')[0];
-  const json = (status: number, body: unknown): AdminAnswer => ({ status, contentType: 'application/json', body: JSON.stringify(body, null, 2) + '\n' });
-  if (path === '/healthz' && method === 'GET') return json(200, { status: 'ok', workers: answers.length });
-  if (answers.length === 0) return json(503, { message: 'no worker answered' });
-  const missing = expected - answers.length;
-  if (path === '/metrics' && method === 'GET') return { status: 200, contentType: answers[0]!.contentType, body: mergeMetrics(answers.map((a) => a.body)) };
-  if (path === '/readyz' && method === 'GET') {
-    const bodies = answers.map((a) => JSON.parse(a.body) as { ready: boolean; degraded: boolean; domains: unknown });
-    const ready = missing === 0 && bodies.every((b) => b.ready);
-    return json(ready ? 200 : 503, { ready, degraded: bodies.some((b) => b.degraded), workers: answers.length, domains: bodies[0]!.domains });
-  }
-  if (path === '/reload' && method === 'POST') {
-    const bodies = answers.map((a) => JSON.parse(a.body) as { ok: boolean; errors: unknown[]; warnings: string[] });
-    const ok = missing === 0 && bodies.every((b) => b.ok);
-    return json(ok ? 200 : 500, { ok, workers: answers.length, errors: bodies.flatMap((b) => b.errors), warnings: [...new Set(bodies.flatMap((b) => b.warnings))] });
-  }
-  return answers[0]!; // /domains and the rest: every worker loads the same config
-}
-
-/** Prometheus text from several workers: samples with the same name and labels are summed; gauges take the worst. */
-export function mergeMetrics(texts: string[]): string {
-  const families = new Map<string, { type: string | null; samples: Map<string, number> }>();
-  const family = (name: string): { type: string | null; samples: Map<string, number> } => {
-    let f = families.get(name);
-    if (!f) families.set(name, (f = { type: null, samples: new Map() }));
-    return f;
-  };
-  for (const text of texts) {
-    for (const line of text.split('\n')) {
-      if (line.startsWith('# TYPE ')) {
-        family(line.split(' ')[2]!).type ??= line;
-      } else if (line !== '' && !line.startsWith('#')) {
-        const at = line.lastIndexOf(' ');
-        const key = line.slice(0, at);
-        const name = key.split('{')[0]!;
-        const v = Number(line.slice(at + 1));
-        const samples = family(name).samples;
-        const prev = samples.get(key);
-        samples.set(key, prev === undefined ? v : name === 'mtlsgate_ready' ? Math.min(prev, v) : name === 'mtlsgate_degraded' ? Math.max(prev, v) : prev + v);
-      }
-    }
-  }
-  const out: string[] = [];
-  for (const f of families.values()) {
-    if (f.type) out.push(f.type);
-    for (const [k, v] of f.samples) out.push(`${k} ${v}`);
-  }
-  return out.join('\n') + '\n';
 }

@@ -33,6 +33,57 @@ export function countRequest(m: Metrics, domain: string, status: number): void {
   byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
 }
 
+/** Counters as plain data: what a worker sends its primary (over IPC, as JSON) and what the admin renders from. */
+export interface MetricsSnapshot {
+  requests: [domain: string, status: number, count: number][];
+  denials: [domain: string, code: string, count: number][];
+  handshakeErrors: number;
+  connectionsDropped: number;
+  connectionsDroppedPerAddress: number;
+  reloads: { ok: number; failed: number };
+  truststoreErrors: [domain: string, count: number][];
+}
+
+export function snapshotMetrics(m: Metrics): MetricsSnapshot {
+  const requests: MetricsSnapshot['requests'] = [];
+  for (const [domain, byStatus] of m.requests) for (const [status, n] of byStatus) requests.push([domain, status, n]);
+  const denials: MetricsSnapshot['denials'] = [];
+  for (const [key, n] of m.denials) {
+    const at = key.indexOf(' ');
+    denials.push([key.slice(0, at), key.slice(at + 1), n]);
+  }
+  return {
+    requests,
+    denials,
+    handshakeErrors: m.handshakeErrors,
+    connectionsDropped: m.connectionsDropped,
+    connectionsDroppedPerAddress: m.connectionsDroppedPerAddress,
+    reloads: { ...m.reloads },
+    truststoreErrors: [...m.truststoreErrors],
+  };
+}
+
+/** Add a snapshot's counts into `m` (several workers' add up; series keep the order they first appear in). */
+export function addMetrics(m: Metrics, s: MetricsSnapshot): void {
+  for (const [domain, status, n] of s.requests) {
+    let byStatus = m.requests.get(domain);
+    if (!byStatus) m.requests.set(domain, (byStatus = new Map()));
+    byStatus.set(status, (byStatus.get(status) ?? 0) + n);
+  }
+  for (const [domain, code, n] of s.denials) {
+    const key = `${domain} ${code}`;
+    m.denials.set(key, (m.denials.get(key) ?? 0) + n);
+  }
+  m.handshakeErrors += s.handshakeErrors;
+  m.connectionsDropped += s.connectionsDropped;
+  m.connectionsDroppedPerAddress += s.connectionsDroppedPerAddress;
+  m.reloads.ok += s.reloads.ok;
+  m.reloads.failed += s.reloads.failed;
+  for (const [domain, n] of s.truststoreErrors) {
+    m.truststoreErrors.set(domain, (m.truststoreErrors.get(domain) ?? 0) + n);
+  }
+}
+
 const label = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
 /** ready: every domain serves; degraded: the last load of some domain failed and it serves its previous state. */
@@ -44,8 +95,8 @@ export function renderMetrics(m: Metrics, ready: boolean, degraded: boolean): st
   }
   lines.push('# TYPE mtlsgate_denials_total counter');
   for (const [k, v] of m.denials) {
-    const [domain, code] = k.split(' ');
-    lines.push(`mtlsgate_denials_total{domain="${label(domain!)}",code="${label(code!)}"} ${v}`);
+    const at = k.indexOf(' ');
+    lines.push(`mtlsgate_denials_total{domain="${label(k.slice(0, at))}",code="${label(k.slice(at + 1))}"} ${v}`);
   }
   lines.push('# TYPE mtlsgate_handshake_errors_total counter', `mtlsgate_handshake_errors_total ${m.handshakeErrors}`);
   lines.push('# TYPE mtlsgate_connections_dropped_total counter', `mtlsgate_connections_dropped_total ${m.connectionsDropped}`);

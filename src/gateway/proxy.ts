@@ -1,78 +1,94 @@
 /**
- * Forwarding to backends: one keep-alive undici Pool per backend origin, bodies streamed both ways, backend
- * failures answered with 502/504 and a JSON body.
+ * Forwarding to backends: one keep-alive undici Pool per backend origin (owned by the gateway instance), bodies
+ * streamed both ways, backend failures answered with 502/504 and a JSON body.
  *
  * This is the per-request hot path, so it talks to undici's low-level `dispatch()` with a handler of its own:
  * response chunks go straight into `res` (no Readable, no `pipeline()`), the client leaving aborts through the
  * dispatch controller (no AbortController), and both header lists are flat `[name, value, ...]` arrays.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import { isGatewayOwned } from './headers.js';
 import type { RouteMatch } from './routes.js';
-import { sendJson } from './respond.js';
+import { sendJson, type ResponseSink } from './respond.js';
+import type { RequestContext } from './context.js';
 
-const pools = new Map<string, Pool>();
+/** A gateway instance's keep-alive pools, one per backend origin, each with the timeout it was made with. */
+export interface BackendPools {
+  byOrigin: Map<string, { pool: Pool; timeoutMs: number }>;
+}
 
-function poolFor(origin: string, timeoutMs: number): Pool {
-  let p = pools.get(origin);
-  if (!p) {
-    p = new Pool(origin, {
-      connections: 128,
-      keepAliveTimeout: 30_000,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      connectTimeout: Math.min(timeoutMs, 10_000),
-    });
-    pools.set(origin, p);
-  }
-  return p;
+export function backendPools(): BackendPools {
+  return { byOrigin: new Map() };
 }
 
 /**
- * After a reload: close the pools of backends no route names any more, so their keep-alive connections do not stay
- * open for good. undici's close() lets requests already dispatched finish; a request that matched an old route just
- * before the swap makes a new pool, closed at the next reload.
+ * The origin's pool, made anew when timeouts.backendMs changed since it was made (its connect timeout is the
+ * pool's own): the old one is closed and lets its requests in flight finish.
  */
-export function retainPools(origins: ReadonlySet<string>): void {
-  for (const [origin, pool] of pools) {
-    if (origins.has(origin)) continue;
-    pools.delete(origin);
-    void pool.close().catch(() => undefined);
+function poolFor(pools: BackendPools, origin: string, timeoutMs: number): Pool {
+  const p = pools.byOrigin.get(origin);
+  if (p !== undefined && p.timeoutMs === timeoutMs) return p.pool;
+  if (p !== undefined) void p.pool.close().catch(() => undefined);
+  const pool = new Pool(origin, {
+    connections: 128,
+    keepAliveTimeout: 30_000,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    connectTimeout: Math.min(timeoutMs, 10_000),
+  });
+  pools.byOrigin.set(origin, { pool, timeoutMs });
+  return pool;
+}
+
+/**
+ * After a reload: close the pools of backends no route names any more, and those made with another timeout, so
+ * their keep-alive connections do not stay open for good. undici's close() lets requests already dispatched
+ * finish; a request that matched an old route just before the swap makes a new pool, closed at the next reload.
+ */
+export function retainPools(pools: BackendPools, origins: ReadonlySet<string>, timeoutMs: number): void {
+  for (const [origin, p] of pools.byOrigin) {
+    if (origins.has(origin) && p.timeoutMs === timeoutMs) continue;
+    pools.byOrigin.delete(origin);
+    void p.pool.close().catch(() => undefined);
   }
 }
 
-export async function closePools(): Promise<void> {
-  const all = [...pools.values()];
-  pools.clear();
-  await Promise.allSettled(all.map((p) => p.close()));
+export async function closePools(pools: BackendPools): Promise<void> {
+  const all = [...pools.byOrigin.values()];
+  pools.byOrigin.clear();
+  await Promise.allSettled(all.map((p) => p.pool.close()));
 }
 
-export interface ForwardInfo {
-  requestId: string;
-  clientIp: string;
-  host: string;
-  identity: Record<string, string>;
-  timeoutMs: number;
-}
+/** What the exchange with a backend needs of a request (a RequestContext provides it). */
+export type ForwardedRequest = Pick<RequestContext, 'method' | 'headers' | 'body' | 'sink' | 'requestId'>;
 
-/** Forward `req` and stream the answer into `res`. Resolves with the status when the exchange is over; never rejects. */
-export function forward(req: IncomingMessage, res: ServerResponse, match: RouteMatch, info: ForwardInfo): Promise<number> {
+/**
+ * Forward a request and stream the answer into its sink. `headers` come from upstreamHeaders(). Resolves with the
+ * status when the exchange is over; never rejects.
+ */
+export function forward(
+  pools: BackendPools,
+  req: ForwardedRequest,
+  match: RouteMatch,
+  headers: string[],
+  timeoutMs: number,
+): Promise<number> {
   return new Promise<number>((resolve) => {
-    const exchange = new Exchange(res, info, resolve);
+    const exchange = new Exchange(req.sink, req.requestId, timeoutMs, resolve);
     try {
-      res.on('close', exchange.onClientClose);
-      const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+      req.sink.on('close', exchange.onClientClose);
+      const h = req.headers;
+      const hasBody = h['content-length'] !== undefined || h['transfer-encoding'] !== undefined;
       // dispatch() reports its own failures (bad options included) to onResponseError rather than throwing.
-      poolFor(match.route.origin, info.timeoutMs).dispatch(
+      poolFor(pools, match.route.origin, timeoutMs).dispatch(
         {
           method: req.method as Dispatcher.HttpMethod,
           path: match.upstreamPath,
-          headers: upstreamHeaders(req, match, info),
-          body: hasBody ? req : null,
-          // Per request, not only on the pool: a pool outlives reloads, so its own timeouts are those of the first request.
-          headersTimeout: info.timeoutMs,
-          bodyTimeout: info.timeoutMs,
+          headers,
+          body: hasBody ? req.body : null,
+          // Per request, not only on the pool: requests of an old pool still in flight keep their own.
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
         },
         exchange,
       );
@@ -82,20 +98,34 @@ export function forward(req: IncomingMessage, res: ServerResponse, match: RouteM
   });
 }
 
+/** Who the gateway says the client is, for upstreamHeaders(). */
+export interface Forwarding {
+  requestId: string;
+  clientIp: string;
+  /** The Host the client sent (x-forwarded-host). */
+  host: string;
+  /** The verified client's identity headers. */
+  identity: Record<string, string>;
+}
+
 /**
  * The headers the backend gets. The gateway's own come first: a backend that keeps only its first N header lines
  * (Node keeps 1,000) then drops the client's surplus, not the identity and Host. Client headers follow in the
  * order sent, repeats kept, names lowercased.
  */
-function upstreamHeaders(req: IncomingMessage, match: RouteMatch, info: ForwardInfo): string[] {
+export function upstreamHeaders(
+  req: Pick<RequestContext, 'headers' | 'rawHeaders'>,
+  match: RouteMatch,
+  f: Forwarding,
+): string[] {
   const out = [
     'host', match.route.target.host,
-    'x-forwarded-for', info.clientIp,
+    'x-forwarded-for', f.clientIp,
     'x-forwarded-proto', 'https',
-    'x-forwarded-host', info.host,
-    'x-request-id', info.requestId,
+    'x-forwarded-host', f.host,
+    'x-request-id', f.requestId,
   ];
-  const id = info.identity;
+  const id = f.identity;
   for (const name in id) out.push(name, id[name]!);
   // Headers the client names in Connection are hop-by-hop too (RFC 9110 §7.6.1). The gateway's own are set above
   // and the loop only skips, so naming them here cannot remove them. `keep-alive` alone (the usual value) names
@@ -156,8 +186,9 @@ class Exchange implements Dispatcher.DispatchHandler {
   private settled = false;
 
   constructor(
-    private readonly res: ServerResponse,
-    private readonly info: ForwardInfo,
+    private readonly res: ResponseSink,
+    private readonly requestId: string,
+    private readonly timeoutMs: number,
     private readonly resolve: (status: number) => void,
   ) {}
 
@@ -189,10 +220,10 @@ class Exchange implements Dispatcher.DispatchHandler {
     // 1xx informational answers (103 Early Hints) are not relayed; the final answer follows on the same exchange.
     if (statusCode < 200) return;
     // A throw here (a header value Node refuses) makes undici abort and call onResponseError: a 502.
-    this.res.writeHead(statusCode, downstreamHeaders(controller.rawHeaders, headers, this.info.requestId));
+    this.res.writeHead(statusCode, downstreamHeaders(controller.rawHeaders, headers, this.requestId));
     // undici's bodyTimeout does not run while the client's backpressure pauses the body, so a client that never
     // reads would hold both connections for good: bound a stalled response (either side) by the same timeout.
-    this.res.setTimeout(this.info.timeoutMs);
+    this.res.setTimeout(this.timeoutMs);
     this.status = statusCode;
   }
 
@@ -220,8 +251,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     const timeout = isTimeout(err);
     if (!this.clientGone) {
-      if (timeout) sendJson(this.res, 504, { message: 'Gateway Timeout' }, this.info.requestId);
-      else sendJson(this.res, 502, { message: 'Bad Gateway' }, this.info.requestId);
+      if (timeout) sendJson(this.res, 504, { message: 'Gateway Timeout' }, this.requestId);
+      else sendJson(this.res, 502, { message: 'Bad Gateway' }, this.requestId);
     }
     this.settle(timeout ? 504 : 502);
   }

@@ -1,13 +1,29 @@
 /** The gateway's own answers: small JSON bodies, as API Gateway's (`{"message":"Forbidden"}`). */
-import type { ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders } from 'node:http';
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, requestId: string, extra: Record<string, string> = {}): void {
+/**
+ * Where a request's answer goes: what the gateway uses of Node's http.ServerResponse, which HTTP/2's compatibility
+ * response has too, and which an in-process test can record.
+ */
+export interface ResponseSink {
+  readonly headersSent: boolean;
+  readonly writableFinished: boolean;
+  writeHead(status: number, headers: OutgoingHttpHeaders | string[]): unknown;
+  write(chunk: Buffer): boolean;
+  end(cb?: () => void): unknown;
+  end(chunk: string): unknown;
+  destroy(): unknown;
+  setTimeout(ms: number): unknown;
+  on(event: 'close', listener: () => void): unknown;
+  once(event: 'drain', listener: () => void): unknown;
+}
+
+export function sendJson(res: ResponseSink, status: number, body: unknown, requestId: string): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(text),
     'x-request-id': requestId,
-    ...extra,
   });
   res.end(text);
 }

@@ -53,9 +53,15 @@ export const TLS12_CIPHERS = [
   'ECDHE-RSA-AES256-SHA384',
 ].join(':');
 
-let generationCounter = 0;
+/**
+ * A gateway instance's generation numbers: each build of a domain and of the state takes the next one, so a verdict
+ * cached under one generation is never taken for another's.
+ */
+export interface Generations {
+  last: number;
+}
 
-export async function buildDomain(cfg: GatewayConfig, d: DomainConfig): Promise<DomainState> {
+export async function buildDomain(cfg: GatewayConfig, d: DomainConfig, generations: Generations): Promise<DomainState> {
   const name = d.domainName;
   const [certPem, keyPem] = await Promise.all([readText(d.certificate.cert, 'certificate.cert'), readText(d.certificate.key, 'certificate.key')]);
   const source = sourceFor(d.mutualTls.truststoreUri, d.mutualTls.truststoreVersion, cfg.s3 ?? {});
@@ -106,7 +112,7 @@ export async function buildDomain(cfg: GatewayConfig, d: DomainConfig): Promise<
     name,
     config: d,
     secureContext,
-    verify: { generation: ++generationCounter, truststore, policy, oracle, cache: boundedCache() },
+    verify: { generation: ++generations.last, truststore, policy, oracle, cache: boundedCache() },
     routes: makeRoutes(d.basePathMappings),
     truststoreVersion: fetched.version,
     truststoreCertificates: truststore.certs.length,
@@ -128,12 +134,16 @@ export function lookupDomain(state: GatewayState, servername: string): DomainSta
  * Build every domain. At start-up (no previous state) any failure is returned and nothing serves; on reload a
  * failing domain keeps its previous state and the error is returned alongside the new state.
  */
-export async function buildState(cfg: GatewayConfig, previous: GatewayState | null): Promise<{ state: GatewayState; errors: DomainLoadError[] }> {
+export async function buildState(
+  cfg: GatewayConfig,
+  previous: GatewayState | null,
+  generations: Generations,
+): Promise<{ state: GatewayState; errors: DomainLoadError[] }> {
   const errors: DomainLoadError[] = [];
   const results = await Promise.all(
     cfg.domains.map(async (d, i) => {
       try {
-        return await buildDomain(cfg, d);
+        return await buildDomain(cfg, d, generations);
       } catch (e) {
         errors.push({ domain: d.domainName, message: `domains[${i}].${(e as Error).message}` });
         return previous?.domains.get(d.domainName) ?? null;
@@ -142,7 +152,7 @@ export async function buildState(cfg: GatewayConfig, previous: GatewayState | nu
   );
   const domains = new Map<string, DomainState>();
   for (const r of results) if (r) domains.set(r.name, r);
-  return { state: { generation: ++generationCounter, config: cfg, domains }, errors };
+  return { state: { generation: ++generations.last, config: cfg, domains }, errors };
 }
 
 /**

@@ -15,7 +15,7 @@ import { parseCert } from '../pki/cert.js';
 import { analyzeChain, decide, decideWithoutHandshake } from '../policy/analyze.js';
 import { opensslResultOf } from '../policy/node-tls.js';
 import { OWN_CODES } from '../policy/defect.js';
-import { denied, type OpenSslResult, type Verdict } from '../policy/verdict.js';
+import { denied, type Denied, type OpenSslResult, type Verdict } from '../policy/verdict.js';
 import type { PolicyOptions } from '../policy/rules.js';
 import type { Truststore } from '../trust/truststore.js';
 import { clientCertHeaders } from './headers.js';
@@ -73,7 +73,7 @@ function cachePut<V>(c: BoundedCache<V>, key: string, value: V, bytes: number): 
   c.bytes += bytes;
 }
 
-export const NO_CERTIFICATE: Verdict = denied('No required SSL certificate was sent', OWN_CODES.noCertificate);
+export const NO_CERTIFICATE: Denied = denied('No required SSL certificate was sent', OWN_CODES.noCertificate);
 
 const CACHE_MAX = 10_000;
 /**
@@ -85,52 +85,67 @@ const CACHE_MAX_BYTES = 16 * 1024 * 1024;
 /** Validity is time-dependent: a cached verdict is re-derived at least this often. */
 const CACHE_TTL_MS = 60_000;
 
-/** Parsed certificates by SHA-256 fingerprint, shared by all domains: a reconnecting client is not parsed again. */
-const certCache = boundedCache<Cert>();
 /**
- * What each client sent after its certificate, by the certificate's fingerprint. A resumed session carries only the
- * client's own certificate; its intermediates, seen at the full handshake, still go to the backend (client-cert-chain)
- * and serve the model as untrusted candidates (safe: every signature on a path is checked).
+ * The gateway instance's certificate caches, shared by all its domains and generations: a reconnecting client is
+ * not parsed again.
  */
-const sentByLeaf = boundedCache<Cert[]>();
+export interface CertCaches {
+  /** Parsed certificates by SHA-256 fingerprint. */
+  certs: BoundedCache<Cert>;
+  /**
+   * What each client sent after its certificate, by the certificate's fingerprint. A resumed session carries only
+   * the client's own certificate; its intermediates, seen at the full handshake, still go to the backend
+   * (client-cert-chain) and serve the model as untrusted candidates (safe: every signature on a path is checked).
+   */
+  sentByLeaf: BoundedCache<Cert[]>;
+}
 
-function certOf(x: X509Certificate): Cert {
+export function certCaches(): CertCaches {
+  return { certs: boundedCache(), sentByLeaf: boundedCache() };
+}
+
+function certOf(caches: CertCaches, x: X509Certificate): Cert {
   const key = x.fingerprint256;
-  let c = certCache.map.get(key);
+  let c = caches.certs.map.get(key);
   if (!c) {
     c = parseCert(x.raw);
-    cachePut(certCache, key, c, c.der.length);
+    cachePut(caches.certs, key, c, c.der.length);
   }
   return c;
 }
 
-const kPeer = Symbol('mtlsgate.peer');
+/**
+ * What verification needs from a finished handshake, read once per connection (see tlsPresentation): whether the
+ * session was resumed, OpenSSL's result, and the client's certificate linked to what it sent (issuerCertificate).
+ */
+export interface Presentation {
+  resumed: boolean;
+  /** OpenSSL's result of the handshake; null where there was none to read (a connection not made by TLS). */
+  openssl: OpenSslResult | null;
+  peer: X509Certificate | null;
+}
+
+/** Before the handshake has ended: nothing presented yet. */
+export const NOT_PRESENTED: Presentation = Object.freeze({ resumed: false, openssl: null, peer: null });
 
 /**
- * The client's certificate as Node's X509Certificate, linked to what it sent through issuerCertificate. Read once
- * per connection and kept: Node 20 hands the socket's peer chain to the first object it makes, and a second
- * getPeerX509Certificate() returns the certificate without its chain.
+ * A TLS socket's presentation. The peer is read once and kept: Node 20 hands the socket's peer chain to the first
+ * object it makes, and a second getPeerX509Certificate() returns the certificate without its chain.
  */
-export function peerCertificate(socket: TLSSocket): X509Certificate | null {
-  const s = socket as TLSSocket & { [kPeer]?: X509Certificate | null };
-  let peer = s[kPeer];
-  if (peer === undefined) {
-    peer = socket.getPeerX509Certificate() ?? null;
-    s[kPeer] = peer;
-  }
-  return peer;
+export function tlsPresentation(socket: TLSSocket): Presentation {
+  const resumed = socket.isSessionReused();
+  return { resumed, openssl: resumed ? null : opensslResultOf(socket), peer: socket.getPeerX509Certificate() ?? null };
 }
 
 /** The chain the client presented: its certificate, then what it sent (Node links them through issuerCertificate). */
-function presentedChain(socket: TLSSocket): { leaf: Cert; sent: Cert[] } | null {
-  const peer = peerCertificate(socket);
+function presentedChain(caches: CertCaches, peer: X509Certificate | null): { leaf: Cert; sent: Cert[] } | null {
   if (!peer) return null;
-  const leaf = certOf(peer);
+  const leaf = certOf(caches, peer);
   const sent: Cert[] = [];
   let cur = peer.issuerCertificate;
   // Node's issuerCertificate chain may loop back on a self-signed certificate; stop at anything seen.
   while (cur && sent.length < 16) {
-    const c = certOf(cur);
+    const c = certOf(caches, cur);
     if (c === leaf || sent.includes(c)) break;
     sent.push(c);
     cur = cur.issuerCertificate;
@@ -138,12 +153,16 @@ function presentedChain(socket: TLSSocket): { leaf: Cert; sent: Cert[] } | null 
   return { leaf, sent };
 }
 
-export function verifyConnection(socket: TLSSocket, ctx: VerifyContext): ConnectionVerdict {
-  const resumed = socket.isSessionReused();
-  const openssl = ctx.oracle === 'handshake' && !resumed ? opensslResultOf(socket) : null;
+/**
+ * The verdict on what a connection presented, against a domain's current truststore. Where OpenSSL's result does
+ * not apply (a resumed session, a truststore it was not given) or there is none, the policy's model decides.
+ */
+export function verifyConnection(p: Presentation, ctx: VerifyContext, caches: CertCaches): ConnectionVerdict {
+  const resumed = p.resumed;
+  const openssl = ctx.oracle === 'handshake' && !resumed ? p.openssl : null;
   let chain: { leaf: Cert; sent: Cert[] } | null;
   try {
-    chain = presentedChain(socket);
+    chain = presentedChain(caches, p.peer);
   } catch {
     // OpenSSL accepted the bytes but our parser did not: deny rather than guess.
     return { generation: ctx.generation, verdict: denied('certificate could not be parsed', 'MTLSGATE_PARSE_ERROR'), client: null, openssl };
@@ -153,9 +172,9 @@ export function verifyConnection(socket: TLSSocket, ctx: VerifyContext): Connect
   if (!resumed && chain.sent.length > 0) {
     let bytes = 0;
     for (const c of chain.sent) bytes += c.der.length;
-    cachePut(sentByLeaf, leafFp, chain.sent, bytes);
+    cachePut(caches.sentByLeaf, leafFp, chain.sent, bytes);
   } else if (resumed) {
-    chain.sent = sentByLeaf.map.get(leafFp) ?? [];
+    chain.sent = caches.sentByLeaf.map.get(leafFp) ?? [];
   }
   let key = leafFp;
   for (const c of chain.sent) key += `,${c.info.fingerprintSha256}`;

@@ -47,11 +47,16 @@ export function isDenyCode(s: string): s is DenyCode {
   return KNOWN.has(s);
 }
 
-export type Verdict = { accepted: true } | { accepted: false; reason: DenyReason; code: DenyCode };
+export type Verdict = { accepted: true } | Denied;
+export interface Denied {
+  accepted: false;
+  reason: DenyReason;
+  code: DenyCode;
+}
 
 export const ACCEPTED: Verdict = Object.freeze({ accepted: true });
 
-export function denied(reason: DenyReason, code: DenyCode): Verdict {
+export function denied(reason: DenyReason, code: DenyCode): Denied {
   return { accepted: false, reason, code };
 }
 

@@ -8,11 +8,18 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
-import { closeSync, constants, lstatSync, openSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, copyFileSync, lstatSync, openSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { startEcho, startSlowBackend, type Backend, type EchoBackend } from '../helpers/backends.js';
 import { domainConfig, startGateway, type GatewayProcess, type LogLine } from '../helpers/gateway.js';
 import { keepAliveAgent, request, type Target } from '../helpers/http.js';
 import { makeWorld, sleep, socketsSpanning, startLoad, type World } from '../helpers/lifecycle.js';
+import { configSchema } from '../../src/gateway/config.js';
+import type { DenyEvent, ReloadEvent } from '../../src/gateway/events.js';
+import { makeLogger } from '../../src/gateway/log.js';
+import { startGateway as startInProcess } from '../../src/gateway/server.js';
 
 const DOMAIN = 'reload.e2e.test';
 const ADDED = 'added.reload.e2e.test';
@@ -405,5 +412,55 @@ test('SIGTERM drains: the in-flight slow request completes, new connections are 
     idle.destroy();
     await own.stop(1000);
     await slow.close();
+  }
+});
+
+test('in process: a broken truststore keeps the old one serving and is retried; events say when', async () => {
+  const truststore = join(w.dir, 'in-process-truststore.pem');
+  copyFileSync(w.truststore, truststore);
+  const cfg = configSchema.parse({
+    listen: { host: '127.0.0.1', port: 0 },
+    domains: [domainConfig(DOMAIN, w.server, truststore, [{ basePath: '', target: echo.url }])],
+  });
+  const quiet = new Writable({ write: (_c, _e, cb) => cb() });
+  const reloads: ReloadEvent[] = [];
+  const denies: DenyEvent[] = [];
+  const onReload = (m: unknown): void => void reloads.push(m as ReloadEvent);
+  const onDeny = (m: unknown): void => void denies.push(m as DenyEvent);
+  subscribe('mtlsgate:reload', onReload);
+  subscribe('mtlsgate:deny', onDeny);
+  const gwi = await startInProcess(cfg, makeLogger('json', 'info', quiet));
+  try {
+    const t: Target = { ...client, port: gwi.address().port };
+    assert.equal((await request(t, false)).status, 200);
+    const denied = await request({ ...other, port: t.port }, false);
+    assert.equal(denied.status, 403);
+    const body = (reason: string): string => JSON.stringify({ message: `Access denied. Reason: ${reason}` });
+    assert.deepEqual(denies.map((d) => [d.requestId, d.domain, d.stage, body(d.reason)]), [
+      [denied.requestId, DOMAIN, 'request', FORBIDDEN_ISSUER],
+    ]);
+
+    // Cut short mid-block, as a file read while being written in place.
+    writeFileSync(truststore, readFileSync(w.truststore, 'latin1').slice(0, 200));
+    const failed = await gwi.reload();
+    assert.equal(failed.ok, false);
+    assert.equal(reloads.at(-1)?.ok, false);
+    const why = reloads.at(-1)!.errors[0]!.message;
+    assert.match(why, /^domains\[0\]\.mutualTls\.truststoreUri: .*in-process-truststore\.pem: /);
+    assert.equal((await request(t, false)).status, 200, 'the previous truststore still serves');
+
+    // The retry (1 s after the failure) picks the repaired file up without anyone asking for a reload.
+    copyFileSync(w.truststore, truststore);
+    const t0 = Date.now();
+    while (!reloads.at(-1)?.ok && Date.now() - t0 < 5000) await sleep(50);
+    const recovered = reloads.at(-1)!;
+    assert.equal(recovered.ok, true, 'a retry reloaded the repaired truststore');
+    assert.deepEqual(recovered.domains, [DOMAIN]);
+    assert.equal(recovered.generation, gwi.state().generation);
+    assert.equal((await request(t, false)).status, 200);
+  } finally {
+    unsubscribe('mtlsgate:reload', onReload);
+    unsubscribe('mtlsgate:deny', onDeny);
+    await gwi.close(1000);
   }
 });

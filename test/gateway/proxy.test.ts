@@ -9,7 +9,7 @@ import net, { type AddressInfo } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { closePools, forward } from '../../src/gateway/proxy.js';
+import { backendPools, closePools, forward, upstreamHeaders } from '../../src/gateway/proxy.js';
 import { makeRoutes, matchRoute } from '../../src/gateway/routes.js';
 
 const IDENTITY = { 'client-cert': ':AAAA:', 'x-client-cert-subject-dn': 'CN=verified client' };
@@ -21,6 +21,7 @@ const SLOW_TIMEOUT_MS = 300;
 let backend: http.Server;
 let front: http.Server;
 let frontPort: number;
+const pools = backendPools();
 const backendSockets = new Set<net.Socket>();
 /** forward()'s result per request path, and how it wrote into the front's response. */
 const results = new Map<string, Promise<number>>();
@@ -179,13 +180,11 @@ before(async () => {
       }
       return ok;
     };
-    const p = forward(req, res, matchRoute(routes, path)!, {
-      requestId: `rid-${++n}`,
-      clientIp: '10.1.2.3',
-      host: req.headers.host ?? '-',
-      identity: IDENTITY,
-      timeoutMs: path.startsWith('/slow') ? SLOW_TIMEOUT_MS : 5000,
-    });
+    const match = matchRoute(routes, path)!;
+    const requestId = `rid-${++n}`;
+    const headers = upstreamHeaders(req, match, { requestId, clientIp: '10.1.2.3', host: req.headers.host ?? '-', identity: IDENTITY });
+    const timeoutMs = path.startsWith('/slow') ? SLOW_TIMEOUT_MS : 5000;
+    const p = forward(pools, { method: req.method!, headers: req.headers, body: req, sink: res, requestId }, match, headers, timeoutMs);
     results.set(path, p);
   });
   front.listen(0, '127.0.0.1');
@@ -194,7 +193,7 @@ before(async () => {
 });
 
 after(async () => {
-  await closePools();
+  await closePools(pools);
   for (const s of backendSockets) s.destroy();
   front.closeAllConnections();
   await Promise.all([new Promise((r) => backend.close(r)), new Promise((r) => front.close(r))]);

@@ -1,0 +1,246 @@
+/**
+ * The request path: an ordered list of stages over one RequestContext, read top to bottom in this file.
+ *
+ *   identify (the domain, 421) → single Host (400) → verify the client (403) → safe target (400) → route (404)
+ *   → proxy (the backend's answer, 502/504) → complete (metrics, access log, events; always runs)
+ *
+ * A stage answers the request and stops the pipeline (DONE), lets the next one run (NEXT), or hands back a
+ * promise when it must wait (only the proxy does). Stages see no protocol objects: the context carries method,
+ * target, headers, the body stream and a response sink, so an HTTP/2 stream can run the same list. A new stage
+ * (revocation, authorization) is one function and one entry in STAGES.
+ */
+import { denyChannel, requestChannel, type DenyEvent, type RequestEvent } from './events.js';
+import type { ConnectionContext, RequestContext, Runtime } from './context.js';
+import { logDenial, logNoCertificate, logRefusal, logRequest } from './access-log.js';
+import { countRequest, inc, NO_DOMAIN } from './metrics.js';
+import { forward, upstreamHeaders } from './proxy.js';
+import { sendJson } from './respond.js';
+import { matchRoute, unsafeTarget } from './routes.js';
+import { lookupDomain } from './state.js';
+import { NO_CERTIFICATE, verifyConnection } from './verify.js';
+
+/** What a stage tells the pipeline: go on, or the request is answered. */
+export const NEXT = 0;
+export const DONE = 1;
+/** A promise: the stage hands the answer to someone else (the backend) and resolves with its status. */
+export type Step = typeof NEXT | typeof DONE | Promise<number>;
+export type Stage = (ctx: RequestContext, rt: Runtime) => Step;
+
+/**
+ * The domain of a connection: looked up once per connection and state generation (a reload swaps the state), by
+ * its server name, or by the request's Host on a resumed TLS 1.2 session, which has none.
+ */
+export function connectionDomain(rt: Runtime, conn: ConnectionContext, name: string): void {
+  if (conn.stateGeneration === rt.state.generation && conn.domainName === name) return;
+  conn.domain = lookupDomain(rt.state, name);
+  conn.domainName = name;
+  conn.stateGeneration = rt.state.generation;
+}
+
+/**
+ * Host names another domain than the SNI: never let one domain's truststore admit traffic for another. A resumed
+ * session skipped the SNI callback's securityPolicy check: a TLS_1_3 domain refuses it here. 421 tells the client
+ * to retry on a new connection.
+ */
+function identify(ctx: RequestContext, rt: Runtime): Step {
+  const conn = ctx.conn;
+  const host = ctx.host;
+  const name = conn.servername !== '' ? conn.servername : conn.presented.resumed ? (host ?? '') : '';
+  connectionDomain(rt, conn, name);
+  const d = conn.domain;
+  ctx.domain = d;
+  const tooOld = d !== undefined && d.config.securityPolicy === 'TLS_1_3' && conn.protocol !== 'TLSv1.3';
+  if (!d || (host !== null && host !== name) || tooOld) {
+    return answer(ctx, 421, 'misdirected', MISDIRECTED);
+  }
+  return NEXT;
+}
+
+/**
+ * Node keeps the first of several Host headers and drops the rest: a backend or proxy that reads another one
+ * would route by a name the SNI check never saw.
+ */
+function singleHost(ctx: RequestContext, rt: Runtime): Step {
+  if (!hasSecondHost(ctx.rawHeaders)) return NEXT;
+  return refuse(ctx, rt, 'more than one Host header');
+}
+
+/** The connection's verdict, judged once per connection and truststore generation (a reload re-judges). */
+function verifyClient(ctx: RequestContext, rt: Runtime): Step {
+  const d = ctx.domain!;
+  const conn = ctx.conn;
+  let cv = conn.verdict;
+  if (cv === null || cv.generation !== d.verify.generation) {
+    cv = verifyConnection(conn.presented, d.verify, rt.caches);
+    conn.verdict = cv;
+    conn.requestLog = null;
+  }
+  ctx.verdict = cv;
+  if (cv.verdict.accepted) return NEXT;
+  const reason = cv.verdict.reason ?? 'unknown';
+  const code = cv.verdict.code ?? 'UNKNOWN';
+  inc(rt.metrics.denials, `${d.name} ${code}`);
+  logDenial(rt.log, ctx, d.name, cv, reason);
+  if (denyChannel.hasSubscribers) {
+    const fingerprint = cv.client?.leaf.info.fingerprintSha256 ?? null;
+    const event: DenyEvent = {
+      domain: d.name,
+      requestId: ctx.requestId,
+      reason,
+      code,
+      stage: 'request',
+      remoteAddress: conn.remoteAddress,
+      fingerprint,
+    };
+    denyChannel.publish(event);
+  }
+  const body = d.config.mutualTls.exposeReason ? { message: `Access denied. Reason: ${reason}` } : FORBIDDEN;
+  return answer(ctx, 403, 'denied', body);
+}
+
+function safeTarget(ctx: RequestContext, rt: Runtime): Step {
+  const bad = unsafeTarget(ctx.url);
+  return bad === null ? NEXT : refuse(ctx, rt, bad);
+}
+
+function route(ctx: RequestContext): Step {
+  ctx.match = matchRoute(ctx.domain!.routes, ctx.url);
+  return ctx.match === null ? answer(ctx, 404, 'no-route', NOT_FOUND) : NEXT;
+}
+
+function proxy(ctx: RequestContext, rt: Runtime): Step {
+  const match = ctx.match!;
+  const d = ctx.domain!;
+  ctx.outcome = 'proxied';
+  ctx.upstreamHeaders = upstreamHeaders(ctx, match, {
+    requestId: ctx.requestId,
+    clientIp: ctx.conn.remoteAddress,
+    host: ctx.headers.host ?? d.name,
+    identity: ctx.verdict!.client!.headers,
+  });
+  return forward(rt.pools, ctx, match, ctx.upstreamHeaders, rt.state.config.timeouts.backendMs);
+}
+
+/** The request path, in order. */
+export const STAGES: readonly Stage[] = [identify, singleHost, verifyClient, safeTarget, route, proxy];
+
+/**
+ * Run a request through every stage, then complete it. The one entry: the HTTP listener calls it for each request,
+ * tests call it in-process and read the decisions off the context (domain, verdict, match, upstreamHeaders,
+ * status, outcome). Returns a promise only when a stage had to wait (the backend).
+ */
+export function runPipeline(rt: Runtime, ctx: RequestContext): void | Promise<void> {
+  try {
+    for (let i = 0; i < STAGES.length; i++) {
+      const step = STAGES[i]!(ctx, rt);
+      if (step === NEXT) continue;
+      if (step !== DONE) return settle(rt, ctx, step);
+      break;
+    }
+  } catch (e) {
+    fail(rt, ctx, e);
+  }
+  complete(rt, ctx);
+}
+
+async function settle(rt: Runtime, ctx: RequestContext, pending: Promise<number>): Promise<void> {
+  try {
+    ctx.status = await pending;
+  } catch (e) {
+    fail(rt, ctx, e);
+  }
+  complete(rt, ctx);
+}
+
+function fail(rt: Runtime, ctx: RequestContext, e: unknown): void {
+  ctx.status = 500;
+  ctx.outcome = 'error';
+  rt.log.error({ requestId: ctx.requestId, error: (e as Error).stack }, 'internal error');
+  if (!ctx.sink.headersSent) sendJson(ctx.sink, 500, INTERNAL_ERROR, ctx.requestId);
+  else ctx.sink.destroy();
+}
+
+/** The last stage, whatever answered: count, write the access log line, publish the request event. */
+function complete(rt: Runtime, ctx: RequestContext): void {
+  const d = ctx.domain;
+  countRequest(rt.metrics, d?.name ?? NO_DOMAIN, ctx.status);
+  const latencyMs = Math.round((performance.now() - ctx.started) * 1000) / 1000;
+  logRequest(rt.log, ctx, latencyMs);
+  if (requestChannel.hasSubscribers) {
+    const event: RequestEvent = {
+      requestId: ctx.requestId,
+      domain: d?.name ?? null,
+      method: ctx.method,
+      path: ctx.url,
+      status: ctx.status,
+      outcome: ctx.outcome ?? 'error',
+      route: ctx.match?.route.basePath ?? null,
+      accepted: ctx.verdict?.verdict.accepted ?? null,
+      durationMs: latencyMs,
+    };
+    requestChannel.publish(event);
+  }
+}
+
+/**
+ * No certificate at a domain with noCertificate: handshake. OpenSSL ends such a handshake itself (the SNI
+ * callback asks it to), or the connection is closed right after it: either way counted and logged here. Under
+ * noCertificate: request the verdict is NO_CERTIFICATE and verifyClient denies it like any other.
+ */
+export function refuseWithoutCertificate(rt: Runtime, domain: string | null, remote: string | undefined): void {
+  const reason = NO_CERTIFICATE.reason;
+  logNoCertificate(rt.log, domain, remote, reason);
+  if (domain !== null) inc(rt.metrics.denials, `${domain} ${NO_CERTIFICATE.code}`);
+  if (denyChannel.hasSubscribers) {
+    const event: DenyEvent = {
+      domain,
+      requestId: null,
+      reason,
+      code: NO_CERTIFICATE.code,
+      stage: 'handshake',
+      remoteAddress: remote ?? null,
+      fingerprint: null,
+    };
+    denyChannel.publish(event);
+  }
+}
+
+const MISDIRECTED = { message: 'Misdirected Request' };
+const BAD_REQUEST = { message: 'Bad Request' };
+const FORBIDDEN = { message: 'Forbidden' };
+const NOT_FOUND = { message: 'Not Found' };
+const INTERNAL_ERROR = { message: 'Internal Server Error' };
+
+function answer(ctx: RequestContext, status: number, outcome: RequestContext['outcome'], body: unknown): Step {
+  ctx.status = status;
+  ctx.outcome = outcome;
+  sendJson(ctx.sink, status, body, ctx.requestId);
+  return DONE;
+}
+
+function refuse(ctx: RequestContext, rt: Runtime, reason: string): Step {
+  ctx.refusal = reason;
+  answer(ctx, 400, 'refused', BAD_REQUEST);
+  logRefusal(rt.log, ctx, ctx.domain!.name, reason);
+  return DONE;
+}
+
+/** More than one Host header, in any case: a scan of the raw header names (even indexes) that allocates nothing. */
+function hasSecondHost(raw: readonly string[]): boolean {
+  let seen = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const n = raw[i]!;
+    // | 0x20 lowers an ASCII letter and maps nothing else onto h, o, s or t.
+    if (
+      n.length === 4 &&
+      (n.charCodeAt(0) | 0x20) === 0x68 &&
+      (n.charCodeAt(1) | 0x20) === 0x6f &&
+      (n.charCodeAt(2) | 0x20) === 0x73 &&
+      (n.charCodeAt(3) | 0x20) === 0x74
+    ) {
+      if (seen) return true;
+      seen = true;
+    }
+  }
+  return false;
+}

@@ -1,0 +1,133 @@
+/**
+ * Reloads: one at a time, each building a whole new state and swapping it in; a domain whose build fails keeps
+ * its previous state, and a failed load is retried with backoff until its source is back.
+ */
+import { loadConfig, type GatewayConfig } from './config.js';
+import type { Runtime } from './context.js';
+import { reloadChannel, type ReloadEvent } from './events.js';
+import { logTruststores } from './access-log.js';
+import { inc } from './metrics.js';
+import { retainPools } from './proxy.js';
+import { buildState, type DomainLoadError, type Generations } from './state.js';
+
+export interface ReloadResult {
+  ok: boolean;
+  errors: DomainLoadError[];
+  warnings: string[];
+}
+
+/** Backoff for retrying a failed truststore load: 1 s, 2 s, 4 s, ... at most 60 s. */
+const RETRY_MIN_MS = 1000;
+const RETRY_MAX_MS = 60_000;
+
+export interface Reloader {
+  reload(): Promise<ReloadResult>;
+  /** The errors of the last reload (empty after a clean one): what /readyz reports. */
+  lastErrors(): DomainLoadError[];
+  /** No more retries (at shutdown). */
+  stop(): void;
+}
+
+export interface ReloaderOptions {
+  rt: Runtime;
+  generations: Generations;
+  /** Read again on each reload; null: reload the running config (its files and truststores). */
+  configPath: string | null;
+  /** After each swap, before the reload reports back: what else follows the new state (the listener's TLS). */
+  afterSwap: () => Promise<void>;
+}
+
+export function reloader(o: ReloaderOptions): Reloader {
+  const { rt } = o;
+  let lastErrors: DomainLoadError[] = [];
+  // One reload at a time: SIGHUP and POST /reload can overlap, and a slow one (an S3 fetch) finishing last would
+  // swap in files older than those of the reload that started after it.
+  let reloading: Promise<unknown> = Promise.resolve();
+  let retryTimer: NodeJS.Timeout | null = null;
+  let retryDelayMs = RETRY_MIN_MS;
+
+  const reload = (): Promise<ReloadResult> => {
+    const run = reloading.then(reloadOnce, reloadOnce);
+    reloading = run.catch(() => undefined);
+    return run;
+  };
+
+  async function reloadOnce(): Promise<ReloadResult> {
+    const started = performance.now();
+    const warnings: string[] = [];
+    const state = rt.state;
+    let next: GatewayConfig;
+    try {
+      next = o.configPath ? await loadConfig(o.configPath) : state.config;
+    } catch (e) {
+      rt.metrics.reloads.failed++;
+      const err = { domain: '(config)', message: (e as Error).message };
+      rt.log.error({ error: err.message }, 'reload failed: config not changed');
+      return published({ ok: false, errors: [err], warnings }, started);
+    }
+    if (next.listen.host !== state.config.listen.host || next.listen.port !== state.config.listen.port) {
+      warnings.push('listen address changes need a restart; still listening on the old address');
+      next = { ...next, listen: state.config.listen };
+    }
+    const { state: fresh, errors } = await buildState(next, state, o.generations);
+    for (const e of errors) {
+      inc(rt.metrics.truststoreErrors, e.domain);
+      rt.log.error({ domain: e.domain, error: e.message }, 'reload: domain kept its previous state');
+    }
+    rt.state = fresh;
+    lastErrors = errors;
+    const origins = new Set([...fresh.domains.values()].flatMap((d) => d.routes.map((r) => r.origin)));
+    retainPools(rt.pools, origins, fresh.config.timeouts.backendMs);
+    await o.afterSwap();
+    if (errors.length > 0) rt.metrics.reloads.failed++;
+    else rt.metrics.reloads.ok++;
+    logTruststores(rt.log, fresh, state);
+    for (const w of warnings) rt.log.warn(w);
+    scheduleRetry(errors.length > 0);
+    return published({ ok: errors.length === 0, errors, warnings }, started);
+  }
+
+  function published(r: ReloadResult, started: number): ReloadResult {
+    if (reloadChannel.hasSubscribers) {
+      const event: ReloadEvent = {
+        ...r,
+        generation: rt.state.generation,
+        domains: [...rt.state.domains.keys()],
+        durationMs: performance.now() - started,
+      };
+      reloadChannel.publish(event);
+    }
+    return r;
+  }
+
+  // A domain whose source failed (S3 down, file mid-replace) keeps its previous state; retry with backoff so it
+  // recovers by itself once the source is back, without waiting for someone to signal a reload.
+  function scheduleRetry(failed: boolean): void {
+    if (!failed) {
+      // A retry still pending from an earlier failure would otherwise stand in, at its longer delay, for the one
+      // the next failure schedules.
+      if (retryTimer) clearTimeout(retryTimer);
+      retryTimer = null;
+      retryDelayMs = RETRY_MIN_MS;
+      return;
+    }
+    if (retryTimer) return;
+    const domains = lastErrors.map((e) => e.domain);
+    rt.log.info({ inMs: retryDelayMs, domains }, 'will retry the failed truststore load');
+    retryTimer = setTimeout(() => {
+      retryTimer = null;
+      void reload();
+    }, retryDelayMs);
+    retryTimer.unref();
+    retryDelayMs = Math.min(retryDelayMs * 2, RETRY_MAX_MS);
+  }
+
+  return {
+    reload,
+    lastErrors: () => lastErrors,
+    stop() {
+      if (retryTimer) clearTimeout(retryTimer);
+      retryTimer = null;
+    },
+  };
+}
