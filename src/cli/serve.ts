@@ -26,6 +26,9 @@ export function serveCommand(ctx: CliContext): Command {
       }
       // --check only reports problems; the temporary listener's start-up lines would be noise.
       const log = makeLogger(cfg.logs.format, o.check ? 'warn' : cfg.logs.level);
+      const { clientChainWarning } = await import('../policy/node-tls.js');
+      const chainWarning = cluster.isPrimary ? clientChainWarning(process.version) : null;
+      if (chainWarning !== null) log.warn({ node: process.version }, chainWarning);
       // A SIGHUP during start-up (systemctl reload right after start) must not kill the process: remember it.
       let earlyHup = false;
       const onEarlyHup = (): void => {

@@ -77,8 +77,7 @@ function verifyClient(ctx: RequestContext, rt: Runtime): Step {
   }
   ctx.verdict = cv;
   if (cv.verdict.accepted) return NEXT;
-  const reason = cv.verdict.reason ?? 'unknown';
-  const code = cv.verdict.code ?? 'UNKNOWN';
+  const { reason, code } = cv.verdict;
   inc(rt.metrics.denials, `${d.name} ${code}`);
   logDenial(rt.log, ctx, d.name, cv, reason);
   if (denyChannel.hasSubscribers) {

@@ -4,9 +4,9 @@
  * State is built before serving and swapped whole on reload (see state.ts); open connections are never dropped by a
  * reload. Everything a gateway owns (state, counters, backend pools, certificate caches) is its own.
  */
-import type { CliErrorCode } from '../errors.js';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { CliErrorCode } from '../errors.js';
 import { handleAdmin, adminSnapshot, type AdminSnapshot, type AdminSource } from './admin.js';
 import { logTruststores } from './access-log.js';
 import type { GatewayConfig } from './config.js';

@@ -31,3 +31,15 @@ export function opensslResultOf(socket: TLSSocket): OpenSslResult {
   const message = err?.message ? openSslText(err.message) : null;
   return { authorized: false, code: normalizeNodeCode(raw, message), message };
 }
+
+/**
+ * The warning for a Node release that hands the server only the client's own certificate, never what it sent after
+ * it (nodejs/node#65579: 24.21.x and 26.8.x): such clients are refused and Client-Cert-Chain is empty. Null otherwise.
+ */
+export function clientChainWarning(nodeVersion: string): string | null {
+  if (!/^v?(24\.21|26\.8)\./.test(nodeVersion)) return null;
+  return (
+    `Node ${nodeVersion} drops the certificates a client sends after its own (nodejs/node#65579): clients that send ` +
+    'their intermediates are refused and Client-Cert-Chain is empty; run Node 24.22 or later'
+  );
+}

@@ -8,7 +8,7 @@ import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { issue, type Issued } from '../../src/pki/generate.js';
 import { opensslAtLeast, SECURITY_LEVEL } from '../../src/policy/openssl-model.js';
-import { openSslText, opensslResultOf } from '../../src/policy/node-tls.js';
+import { clientChainWarning, openSslText, opensslResultOf } from '../../src/policy/node-tls.js';
 import { NODE_VERSION } from '../../scripts/node-runtime.mjs';
 
 interface Seen {
@@ -86,4 +86,11 @@ test('the server sees what the client sent after its certificate (lost on Node 2
   const seen = await handshake({ trust: [root], client: leaf, sent: [int] });
   assert.equal(seen.socket.authorized, true);
   assert.deepEqual(seen.chain.slice(0, 2), ['CN=chain client', 'CN=Chain Intermediate']);
+});
+
+test('serve warns on the releases that lose the client chain, and only on those', () => {
+  for (const v of ['v24.21.0', 'v24.21.3', 'v26.8.0']) assert.match(clientChainWarning(v) ?? '', /nodejs\/node#65579/, v);
+  for (const v of ['v22.23.5', 'v24.20.0', 'v24.22.3', 'v26.9.0', 'v26.10.0']) assert.equal(clientChainWarning(v), null, v);
+  // The runtime the suite runs on is not one of them: this file's chain test above would fail on it.
+  assert.equal(clientChainWarning(process.version), null);
 });
