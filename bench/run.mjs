@@ -9,7 +9,18 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { establishedOn, freePort, killAllSync, memoryOf, runToEnd, sleep, startProcess, stopAll, stopProcess, waitForPort } from './lib/procs.mjs';
+import {
+  establishedOn,
+  freePort,
+  killAllSync,
+  memoryOf,
+  runToEnd,
+  sleep,
+  startProcess,
+  stopAll,
+  stopProcess,
+  waitForPort,
+} from './lib/procs.mjs';
 import { fmt, mainTable, stats, summarize, targets, targetsTable } from './lib/report.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -40,13 +51,32 @@ const HELP = `usage: npm run bench [-- options]     (or: node bench/run.mjs [opt
 
 // ---------- options ----------
 function parseArgs(argv) {
-  const o = { quick: false, only: ALL_TESTS, servers: null, keys: ['rsa', 'ec'], rounds: 3, secs: 8, workers: os.availableParallelism(), idleConns: 2000, gwLogLevel: 'info', gwNodeArgs: [], gateway: null, build: true, updateMd: false, profile: false };
+  const o = {
+    quick: false,
+    only: ALL_TESTS,
+    servers: null,
+    keys: ['rsa', 'ec'],
+    rounds: 3,
+    secs: 8,
+    workers: os.availableParallelism(),
+    idleConns: 2000,
+    gwLogLevel: 'info',
+    gwNodeArgs: [],
+    gateway: null,
+    build: true,
+    updateMd: false,
+    profile: false,
+  };
   const list = (s, allowed, what) => {
-    const v = s.split(',').map((x) => x.trim()).filter(Boolean);
+    const v = s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
     for (const x of v) if (!allowed.includes(x)) die(`${what}: unknown "${x}" (expected some of ${allowed.join(',')})`);
     return v;
   };
-  const num = (s, what) => (Number.isFinite(Number(s)) && Number(s) > 0 ? Number(s) : die(`${what}: expected a positive number, got "${s}"`));
+  const num = (s, what) =>
+    Number.isFinite(Number(s)) && Number(s) > 0 ? Number(s) : die(`${what}: expected a positive number, got "${s}"`);
   let explicitRounds = false;
   let explicitSecs = false;
   for (let i = 0; i < argv.length; i++) {
@@ -62,8 +92,7 @@ function parseArgs(argv) {
     } else if (a === '--secs') {
       o.secs = num(val(), a);
       explicitSecs = true;
-    }
-    else if (a === '--workers') o.workers = num(val(), a);
+    } else if (a === '--workers') o.workers = num(val(), a);
     else if (a === '--idle-conns') o.idleConns = num(val(), a);
     else if (a === '--gw-log-level') o.gwLogLevel = val();
     else if (a === '--gw-node-args') o.gwNodeArgs = val().split(/\s+/).filter(Boolean);
@@ -111,14 +140,20 @@ function machine() {
     cores: os.availableParallelism(),
     memGiB: Math.round(os.totalmem() / 2 ** 30),
     kernel: os.release(),
-    os: /PRETTY_NAME="([^"]+)"/.exec(fs.existsSync('/etc/os-release') ? fs.readFileSync('/etc/os-release', 'utf8') : '')?.[1] ?? null,
+    os:
+      /PRETTY_NAME="([^"]+)"/.exec(
+        fs.existsSync('/etc/os-release') ? fs.readFileSync('/etc/os-release', 'utf8') : '',
+      )?.[1] ?? null,
     node: process.version,
     nodeOpenssl: process.versions.openssl,
     openssl: version('openssl', ['version']),
     nginx: version('nginx', ['-v']),
     caddy: version('caddy', ['version']),
     cc: version('cc', ['--version']),
-    git: { commit: git(['rev-parse', '--short', 'HEAD']), srcDirty: git(['status', '--porcelain', '--', 'src']) !== '' },
+    git: {
+      commit: git(['rev-parse', '--short', 'HEAD']),
+      srcDirty: git(['status', '--porcelain', '--', 'src']) !== '',
+    },
   };
 }
 
@@ -158,17 +193,33 @@ function buildGateway(o) {
   fs.rmSync(gw, { recursive: true, force: true });
   fs.mkdirSync(path.join(gw, 'bin'), { recursive: true });
   log('building src/ into bench/.build/gw (tsc)');
-  const r = sh(path.join(ROOT, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json', '--outDir', path.join(gw, 'dist'), '--declaration', 'false'], { cwd: ROOT });
+  const r = sh(
+    path.join(ROOT, 'node_modules/.bin/tsc'),
+    ['-p', 'tsconfig.build.json', '--outDir', path.join(gw, 'dist'), '--declaration', 'false'],
+    { cwd: ROOT },
+  );
   if (r.status !== 0 || !fs.existsSync(path.join(gw, 'dist/cli/main.js'))) {
     const fallback = path.join(ROOT, 'bin/mtlsgate.js');
-    log(`tsc failed; measuring the existing dist/ through bin/mtlsgate.js instead:\n${(r.stdout + r.stderr).trim().split('\n').slice(0, 5).join('\n')}`);
+    log(
+      `tsc failed; measuring the existing dist/ through bin/mtlsgate.js instead:\n${(r.stdout + r.stderr).trim().split('\n').slice(0, 5).join('\n')}`,
+    );
     return { bin: fallback, how: 'dist/ (the private build of src/ failed)' };
   }
   fs.copyFileSync(path.join(ROOT, 'bin/mtlsgate.js'), bin);
-  return { bin, how: 'private build of src/ at this commit' + (sh('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT }).stdout.trim() ? ' (with uncommitted changes)' : '') };
+  return {
+    bin,
+    how:
+      'private build of src/ at this commit' +
+      (sh('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT }).stdout.trim()
+        ? ' (with uncommitted changes)'
+        : ''),
+  };
 }
 
-/** root -> intermediate -> server/client leaves for each key type, made by mtlsgate's own `pki init`; reused while valid. */
+/**
+ * root -> intermediate -> server/client leaves for each key type, made by mtlsgate's own `pki init`; reused while
+ * valid.
+ */
 function ensurePki(gwBin, key) {
   const dir = path.join(BUILD, 'pki', key);
   const client = path.join(dir, 'client.crt');
@@ -179,13 +230,24 @@ function ensurePki(gwBin, key) {
     if (r.status !== 0) die(`pki init failed: ${r.stderr}`);
   }
   // Caddy 2.6 reads only the first certificate of a file: one file per truststore certificate.
-  const pems = fs.readFileSync(path.join(dir, 'truststore.pem'), 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g);
+  const pems = fs
+    .readFileSync(path.join(dir, 'truststore.pem'), 'utf8')
+    .match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g);
   const caFiles = pems.map((p, i) => {
     const f = path.join(dir, `truststore-${i}.pem`);
     fs.writeFileSync(f, p.endsWith('\n') ? p : p + '\n');
     return f;
   });
-  return { dir, key, serverCert: path.join(dir, 'server.crt'), serverKey: path.join(dir, 'server.key'), clientCert: client, clientKey: path.join(dir, 'client.key'), truststore: path.join(dir, 'truststore.pem'), caFiles };
+  return {
+    dir,
+    key,
+    serverCert: path.join(dir, 'server.crt'),
+    serverKey: path.join(dir, 'server.key'),
+    clientCert: client,
+    clientKey: path.join(dir, 'client.key'),
+    truststore: path.join(dir, 'truststore.pem'),
+    caFiles,
+  };
 }
 
 /** Bundles of N CA certificates: the PKI's root + intermediate and N-2 distinct filler root CAs (EC keys, cached). */
@@ -200,13 +262,19 @@ async function ensureTruststores(gwBin, pkis, sizes) {
     const out = [];
     const notAfter = new Date(Date.now() + 10 * 365 * 86400e3);
     for (let i = 0; i < max; i += 64) {
-      const batch = await Promise.all(Array.from({ length: Math.min(64, max - i) }, (_, j) => issue({ subject: `CN=Bench Filler CA ${i + j},O=mtlsgate bench fillers`, profile: 'root-ca', notAfter })));
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(64, max - i) }, (_, j) =>
+          issue({ subject: `CN=Bench Filler CA ${i + j},O=mtlsgate bench fillers`, profile: 'root-ca', notAfter }),
+        ),
+      );
       for (const c of batch) out.push(c.certPem);
     }
     fs.writeFileSync(fillerFile + '.tmp', out.join(''));
     fs.renameSync(fillerFile + '.tmp', fillerFile);
   }
-  const fillers = fs.readFileSync(fillerFile, 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g);
+  const fillers = fs
+    .readFileSync(fillerFile, 'utf8')
+    .match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g);
   const files = {};
   for (const [key, pki] of Object.entries(pkis)) {
     files[key] = {};
@@ -214,7 +282,11 @@ async function ensureTruststores(gwBin, pkis, sizes) {
       const f = path.join(dir, `ts-${n}-${key}.pem`);
       // The real CAs first and last, so neither a first-match nor a last-match lookup is flattered.
       const half = (n - 2) >> 1;
-      const pem = fs.readFileSync(pki.caFiles[0], 'utf8') + fillers.slice(0, half).join('') + fillers.slice(half, n - 2).join('') + fs.readFileSync(pki.caFiles[1], 'utf8');
+      const pem =
+        fs.readFileSync(pki.caFiles[0], 'utf8') +
+        fillers.slice(0, half).join('') +
+        fillers.slice(half, n - 2).join('') +
+        fs.readFileSync(pki.caFiles[1], 'utf8');
       fs.writeFileSync(f, pem);
       files[key][n] = f;
     }
@@ -223,7 +295,10 @@ async function ensureTruststores(gwBin, pkis, sizes) {
 }
 
 // ---------- servers ----------
-const render = (template, vars) => fs.readFileSync(path.join(BENCH, 'peers', template), 'utf8').replace(/\{\{(\w+)\}\}/g, (_, k) => (k in vars ? String(vars[k]) : die(`${template}: no value for {{${k}}}`)));
+const render = (template, vars) =>
+  fs
+    .readFileSync(path.join(BENCH, 'peers', template), 'utf8')
+    .replace(/\{\{(\w+)\}\}/g, (_, k) => (k in vars ? String(vars[k]) : die(`${template}: no value for {{${k}}}`)));
 
 function hardNofile() {
   const r = sh('sh', ['-c', 'ulimit -Hn']);
@@ -242,7 +317,21 @@ class Bench {
 
   tbArgs(srv, extra) {
     const p = srv.pki;
-    return ['-p', String(srv.port), '-S', SNI, '-c', p.clientCert, '-k', p.clientKey, '-s', String(srv.rec.child.pid), '-b', String(this.backend.child.pid), ...extra];
+    return [
+      '-p',
+      String(srv.port),
+      '-S',
+      SNI,
+      '-c',
+      p.clientCert,
+      '-k',
+      p.clientKey,
+      '-s',
+      String(srv.rec.child.pid),
+      '-b',
+      String(this.backend.child.pid),
+      ...extra,
+    ];
   }
 
   /** One tb run; resolves to its JSON result. */
@@ -262,12 +351,23 @@ class Bench {
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(path.join(dir, 'tmp'), { recursive: true });
     if (this.env.peers.nginx.ok) {
-      fs.writeFileSync(path.join(dir, 'nginx.conf'), render('backend-nginx.conf', { PREFIX: dir, BACKEND_PORT: this.backendPort, NOFILE: hardNofile() }));
+      fs.writeFileSync(
+        path.join(dir, 'nginx.conf'),
+        render('backend-nginx.conf', { PREFIX: dir, BACKEND_PORT: this.backendPort, NOFILE: hardNofile() }),
+      );
       const err = fs.openSync(path.join(dir, 'stderr.log'), 'w');
-      this.backend = startProcess('backend (nginx)', 'nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')], { stderr: err });
+      this.backend = startProcess(
+        'backend (nginx)',
+        'nginx',
+        ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')],
+        { stderr: err },
+      );
       this.backendKind = 'nginx, 1 worker, return 200';
     } else {
-      this.backend = startProcess('backend (node)', process.execPath, [path.join(BENCH, 'peers/backend.mjs'), String(this.backendPort)]);
+      this.backend = startProcess('backend (node)', process.execPath, [
+        path.join(BENCH, 'peers/backend.mjs'),
+        String(this.backendPort),
+      ]);
       this.backendKind = 'node:http fallback (nginx unavailable): may limit keep-alive figures';
       log(`WARNING: no nginx; the backend is ${this.backendKind}`);
     }
@@ -285,21 +385,55 @@ class Bench {
     const dir = path.join(BUILD, 'run', `${kind}-${pki.key}${tag}`);
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(path.join(dir, 'tmp'), { recursive: true });
-    const vars = { PREFIX: dir, PORT: port, BACKEND_PORT: this.backendPort, SNI, SERVER_CERT: pki.serverCert, SERVER_KEY: pki.serverKey, TRUSTSTORE: truststore, CA_NAMES: caNames, WORKERS: this.o.workers, NOFILE: hardNofile(), LOG_LEVEL: this.o.gwLogLevel };
+    const vars = {
+      PREFIX: dir,
+      PORT: port,
+      BACKEND_PORT: this.backendPort,
+      SNI,
+      SERVER_CERT: pki.serverCert,
+      SERVER_KEY: pki.serverKey,
+      TRUSTSTORE: truststore,
+      CA_NAMES: caNames,
+      WORKERS: this.o.workers,
+      NOFILE: hardNofile(),
+      LOG_LEVEL: this.o.gwLogLevel,
+    };
     const err = fs.openSync(path.join(dir, 'stderr.log'), 'w');
     let rec;
     if (kind === 'nginx') {
       fs.writeFileSync(path.join(dir, 'nginx.conf'), render('nginx.conf', vars));
-      rec = startProcess('nginx', 'nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')], { stderr: err });
+      rec = startProcess(
+        'nginx',
+        'nginx',
+        ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')],
+        { stderr: err },
+      );
     } else if (kind === 'caddy') {
       if (truststore !== pki.truststore) throw new Error('caddy runs with the 2-certificate truststore only');
       const lines = pki.caFiles.map((f) => `\t\t\ttrusted_ca_cert_file ${f}`).join('\n');
       fs.writeFileSync(path.join(dir, 'Caddyfile'), render('Caddyfile', { ...vars, CA_FILE_LINES: lines }));
-      const env = { ...process.env, HOME: dir, XDG_DATA_HOME: path.join(dir, 'data'), XDG_CONFIG_HOME: path.join(dir, 'config') };
-      rec = startProcess('caddy', 'caddy', ['run', '--config', path.join(dir, 'Caddyfile'), '--adapter', 'caddyfile'], { env, stderr: err, stdout: err });
+      const env = {
+        ...process.env,
+        HOME: dir,
+        XDG_DATA_HOME: path.join(dir, 'data'),
+        XDG_CONFIG_HOME: path.join(dir, 'config'),
+      };
+      rec = startProcess('caddy', 'caddy', ['run', '--config', path.join(dir, 'Caddyfile'), '--adapter', 'caddyfile'], {
+        env,
+        stderr: err,
+        stdout: err,
+      });
     } else {
       fs.writeFileSync(path.join(dir, 'mtlsgate.yaml'), render('mtlsgate.yaml', vars));
-      const args = [...this.o.gwNodeArgs, ...(this.profileDir ? [`--cpu-prof`, `--cpu-prof-dir=${this.profileDir}`] : []), this.gw.bin, 'serve', '--config', path.join(dir, 'mtlsgate.yaml'), ...(this.gwWorkers ? ['--workers', String(this.o.workers)] : [])];
+      const args = [
+        ...this.o.gwNodeArgs,
+        ...(this.profileDir ? [`--cpu-prof`, `--cpu-prof-dir=${this.profileDir}`] : []),
+        this.gw.bin,
+        'serve',
+        '--config',
+        path.join(dir, 'mtlsgate.yaml'),
+        ...(this.gwWorkers ? ['--workers', String(this.o.workers)] : []),
+      ];
       rec = startProcess('mtlsgate', process.execPath, args, { stderr: err }); // stdout (the request log) -> /dev/null
     }
     const srv = { kind, pki, port, dir, rec };
@@ -333,8 +467,14 @@ class Bench {
 
   record(test, srv, round, result, extra = {}) {
     this.runs.push({ test, server: srv.kind, key: srv.pki.key, round, result, ...extra });
-    if (result.errors || result.non200) log(`  ${srv.kind}/${srv.pki.key} ${test}: ${result.errors} errors, ${result.non200} non-200 (${result.first_error})`);
-    if (result.other_cores > 0.3) log(`  note: ${result.other_cores.toFixed(2)} cores used by other processes during ${srv.kind}/${srv.pki.key} ${test}`);
+    if (result.errors || result.non200)
+      log(
+        `  ${srv.kind}/${srv.pki.key} ${test}: ${result.errors} errors, ${result.non200} non-200 (${result.first_error})`,
+      );
+    if (result.other_cores > 0.3)
+      log(
+        `  note: ${result.other_cores.toFixed(2)} cores used by other processes during ${srv.kind}/${srv.pki.key} ${test}`,
+      );
   }
 
   /** hs, resume, ka, ka@5000 on one fresh server. */
@@ -384,7 +524,12 @@ class Bench {
       // Node's heaps shrink about 8 s after activity stops (V8's memory reducer): wait that out on both sides.
       const nodeWait = kind === 'mtlsgate' ? 10 : 0;
       const base = await settledMemory(srv.rec.child.pid, Math.max(1, nodeWait));
-      idle = startProcess('tb idle', this.tbBin, this.tbArgs(srv, ['-m', 'idle', '-n', String(this.o.idleConns), '-C', '32', '-t', '120']), { stdout: 'pipe' });
+      idle = startProcess(
+        'tb idle',
+        this.tbBin,
+        this.tbArgs(srv, ['-m', 'idle', '-n', String(this.o.idleConns), '-C', '32', '-t', '120']),
+        { stdout: 'pipe' },
+      );
       let out = '';
       idle.child.stdout.on('data', (d) => (out += d));
       const end = Date.now() + 90000;
@@ -398,9 +543,28 @@ class Bench {
       await stopProcess(idle, { signal: 'SIGTERM', graceMs: 5000 });
       const done = JSON.parse(out.trim().split('\n').pop());
       const open = ready.open;
-      const result = { open, established, failed: ready.failed, openSeconds: ready.open_s, closedByServer: done.closed_by_server ?? null, baseKiB: base.rssKiB, withKiB: withConns.rssKiB, basePssKiB: base.pssKiB, withPssKiB: withConns.pssKiB, processes: withConns.processes, basePerProcessKiB: base.perProcessKiB, withPerProcessKiB: withConns.perProcessKiB, settleSeconds: [base.settleSeconds, this.o.settle + withConns.settleSeconds], earlyKiB: early.rssKiB, earlyPerConnKiB: open ? (early.rssKiB - base.rssKiB) / open : NaN, perConnKiB: open ? (withConns.rssKiB - base.rssKiB) / open : NaN };
+      const result = {
+        open,
+        established,
+        failed: ready.failed,
+        openSeconds: ready.open_s,
+        closedByServer: done.closed_by_server ?? null,
+        baseKiB: base.rssKiB,
+        withKiB: withConns.rssKiB,
+        basePssKiB: base.pssKiB,
+        withPssKiB: withConns.pssKiB,
+        processes: withConns.processes,
+        basePerProcessKiB: base.perProcessKiB,
+        withPerProcessKiB: withConns.perProcessKiB,
+        settleSeconds: [base.settleSeconds, this.o.settle + withConns.settleSeconds],
+        earlyKiB: early.rssKiB,
+        earlyPerConnKiB: open ? (early.rssKiB - base.rssKiB) / open : NaN,
+        perConnKiB: open ? (withConns.rssKiB - base.rssKiB) / open : NaN,
+      };
       this.runs.push({ test: 'rss', server: kind, key: pki.key, round, result });
-      log(`  ${kind}/${pki.key}: ${open} idle conns (${established} established), RSS ${fmt(base.rssKiB / 1024)} -> ${fmt(withConns.rssKiB / 1024)} MiB, ${fmt(result.perConnKiB)} KiB/conn`);
+      log(
+        `  ${kind}/${pki.key}: ${open} idle conns (${established} established), RSS ${fmt(base.rssKiB / 1024)} -> ${fmt(withConns.rssKiB / 1024)} MiB, ${fmt(result.perConnKiB)} KiB/conn`,
+      );
     } finally {
       if (idle) await stopProcess(idle, { graceMs: 2000 });
       await stopProcess(srv.rec);
@@ -413,10 +577,20 @@ class Bench {
     for (let i = 0; i < reps; i++) {
       const hasTime = fs.existsSync('/usr/bin/time');
       const t0 = process.hrtime.bigint();
-      const r = hasTime ? await runToEnd(name, '/usr/bin/time', ['-f', 'BENCHTIME %e %M', process.execPath, this.gw.bin, ...args], { timeoutMs: 120000 }) : await runToEnd(name, process.execPath, [this.gw.bin, ...args], { timeoutMs: 120000 });
+      const r = hasTime
+        ? await runToEnd(name, '/usr/bin/time', ['-f', 'BENCHTIME %e %M', process.execPath, this.gw.bin, ...args], {
+            timeoutMs: 120000,
+          })
+        : await runToEnd(name, process.execPath, [this.gw.bin, ...args], { timeoutMs: 120000 });
       const wall = Number(process.hrtime.bigint() - t0) / 1e9;
       const m = /BENCHTIME ([\d.]+) (\d+)/.exec(r.stderr);
-      out.push({ wall, peakRssKiB: m ? Number(m[2]) : null, code: r.code, stdoutBytes: r.stdout.length, stdout: r.stdout });
+      out.push({
+        wall,
+        peakRssKiB: m ? Number(m[2]) : null,
+        code: r.code,
+        stdoutBytes: r.stdout.length,
+        stdout: r.stdout,
+      });
     }
     return out;
   }
@@ -430,11 +604,16 @@ class Bench {
 async function settledMemory(pid, minSeconds) {
   const started = Date.now();
   const samples = [];
-  for (const end = started + 30000; Date.now() < end; ) {
+  for (const end = started + 30000; Date.now() < end;) {
     await sleep(500);
     samples.push(memoryOf(pid));
     const last = samples.slice(-4).map((m) => m.rssKiB);
-    if (Date.now() - started >= minSeconds * 1000 && last.length === 4 && Math.max(...last) - Math.min(...last) <= 0.01 * Math.max(...last)) break;
+    if (
+      Date.now() - started >= minSeconds * 1000 &&
+      last.length === 4 &&
+      Math.max(...last) - Math.min(...last) <= 0.01 * Math.max(...last)
+    )
+      break;
   }
   return { ...samples[samples.length - 1], settleSeconds: Math.round((Date.now() - started) / 100) / 10 };
 }
@@ -453,7 +632,10 @@ function* schedule(o, servers) {
   }
 }
 
-/** Runs `each(kind, pki, round)` over the schedule, logging `heading` per step; a failure is recorded and the run goes on. */
+/**
+ * Runs `each(kind, pki, round)` over the schedule, logging `heading` per step; a failure is recorded and the run goes
+ * on.
+ */
 async function runSchedule(b, servers, phase, heading, each) {
   for (const { round, key, order } of schedule(b.o, servers)) {
     log(heading(round, key, order));
@@ -470,12 +652,24 @@ async function runSchedule(b, servers, phase, heading, each) {
 
 async function phaseMain(b, servers) {
   if (!b.o.only.some((t) => ['hs', 'resume', 'ka', 'rate'].includes(t))) return;
-  await runSchedule(b, servers, 'main', (round, key, order) => `round ${round + 1}/${b.o.rounds}, ${key}: ${order.join(', ')}`, (kind, pki, round) => b.suite(kind, pki, round));
+  await runSchedule(
+    b,
+    servers,
+    'main',
+    (round, key, order) => `round ${round + 1}/${b.o.rounds}, ${key}: ${order.join(', ')}`,
+    (kind, pki, round) => b.suite(kind, pki, round),
+  );
 }
 
 async function phaseRss(b, servers) {
   if (!b.o.only.includes('rss')) return;
-  await runSchedule(b, servers, 'rss', (round, key) => `RSS round ${round + 1}/${b.o.rounds}, ${key}: ${b.o.idleConns} idle connections`, (kind, pki, round) => b.rss(kind, pki, round));
+  await runSchedule(
+    b,
+    servers,
+    'rss',
+    (round, key) => `RSS round ${round + 1}/${b.o.rounds}, ${key}: ${b.o.idleConns} idle connections`,
+    (kind, pki, round) => b.rss(kind, pki, round),
+  );
 }
 
 /** Truststore scale: lint and serve --check on 100/1,000/10,000 CAs; handshake rate with 10,000 vs 2. */
@@ -491,7 +685,18 @@ async function phaseTruststore(b, servers) {
     const cfgDir = path.join(BUILD, 'run', `check-${n}`);
     fs.mkdirSync(cfgDir, { recursive: true });
     const cfg = path.join(cfgDir, 'mtlsgate.yaml');
-    fs.writeFileSync(cfg, render('mtlsgate.yaml', { PORT: 0, BACKEND_PORT: b.backendPort, SNI, SERVER_CERT: pki.serverCert, SERVER_KEY: pki.serverKey, TRUSTSTORE: file, LOG_LEVEL: 'warn' }));
+    fs.writeFileSync(
+      cfg,
+      render('mtlsgate.yaml', {
+        PORT: 0,
+        BACKEND_PORT: b.backendPort,
+        SNI,
+        SERVER_CERT: pki.serverCert,
+        SERVER_KEY: pki.serverKey,
+        TRUSTSTORE: file,
+        LOG_LEVEL: 'warn',
+      }),
+    );
     const check = await b.timed('serve --check', ['serve', '--config', cfg, '--check'], b.o.reps);
     const certs = (() => {
       try {
@@ -500,10 +705,16 @@ async function phaseTruststore(b, servers) {
         return null;
       }
     })();
-    const summ = (xs) => ({ wall: stats(xs.map((x) => x.wall)), peakRssMiB: stats(xs.map((x) => x.peakRssKiB / 1024)), exitCodes: [...new Set(xs.map((x) => x.code))] });
+    const summ = (xs) => ({
+      wall: stats(xs.map((x) => x.wall)),
+      peakRssMiB: stats(xs.map((x) => x.peakRssKiB / 1024)),
+      exitCodes: [...new Set(xs.map((x) => x.code))],
+    });
     res.lint.push({ size: n, certificatesParsed: certs, ...summ(lint) });
     res.check.push({ size: n, ...summ(check) });
-    log(`  ${n} CAs: lint ${fmt(stats(lint.map((x) => x.wall)).med)} s (${certs} parsed, exit ${lint[0].code}), serve --check ${fmt(stats(check.map((x) => x.wall)).med)} s (exit ${check[0].code})`);
+    log(
+      `  ${n} CAs: lint ${fmt(stats(lint.map((x) => x.wall)).med)} s (${certs} parsed, exit ${lint[0].code}), serve --check ${fmt(stats(check.map((x) => x.wall)).med)} s (exit ${check[0].code})`,
+    );
   }
   const who = servers.filter((s) => s === 'mtlsgate' || s === 'nginx');
   // Does a handshake work at all with N CAs, each server configured the plain way (the truststore is also the
@@ -513,12 +724,25 @@ async function phaseTruststore(b, servers) {
     for (const key of b.o.keys) {
       for (const n of res.sizes) {
         try {
-          const srv = await b.startServer(kind, b.pkis[key], { truststore: b.truststores[key][n], tag: `-ts${n}`, requireOk: false });
+          const srv = await b.startServer(kind, b.pkis[key], {
+            truststore: b.truststores[key][n],
+            tag: `-ts${n}`,
+            requireOk: false,
+          });
           await stopProcess(srv.rec);
           const p = srv.probe;
           const works = p.ok > 0 && p.errors === 0 && p.non200 === 0;
-          res.probes.push({ server: kind, key, size: n, works, bytesIn: works ? p.bytes_in_per_conn : null, error: works ? null : p.first_error });
-          log(`  ${kind}/${key}, ${n} CAs (all named in the CertificateRequest): ${works ? `handshake ok, ${fmt(p.bytes_in_per_conn)} bytes in` : `FAILS: ${p.first_error}`}`);
+          res.probes.push({
+            server: kind,
+            key,
+            size: n,
+            works,
+            bytesIn: works ? p.bytes_in_per_conn : null,
+            error: works ? null : p.first_error,
+          });
+          log(
+            `  ${kind}/${key}, ${n} CAs (all named in the CertificateRequest): ${works ? `handshake ok, ${fmt(p.bytes_in_per_conn)} bytes in` : `FAILS: ${p.first_error}`}`,
+          );
         } catch (e) {
           res.probes.push({ server: kind, key, size: n, works: false, error: e.message.split('\n')[0] });
         }
@@ -536,7 +760,12 @@ async function phaseTruststore(b, servers) {
           const pki = b.pkis[key];
           const ts = n === 2 ? pki.truststore : b.truststores[key][n];
           try {
-            const srv = await b.startServer(kind, pki, { truststore: ts, caNames: pki.truststore, tag: `-ts${n}`, requireOk: false });
+            const srv = await b.startServer(kind, pki, {
+              truststore: ts,
+              caNames: pki.truststore,
+              tag: `-ts${n}`,
+              requireOk: false,
+            });
             try {
               const p = srv.probe;
               if (!(p.ok > 0 && p.errors === 0 && p.non200 === 0)) {
@@ -549,7 +778,9 @@ async function phaseTruststore(b, servers) {
               await b.tb(srv, ['-m', 'hs', '-P', '4', '-w', '0', '-t', String(b.o.warm)], 30000);
               const r = await b.tb(srv, ['-m', 'hs', '-P', '8', '-w', '1', '-t', secs], (Number(secs) + 30) * 1000);
               res.hs.push({ server: kind, key, size: n, round, idleRssKiB: idleRss, result: r });
-              log(`  ${kind}/${key} truststore ${n}: ${fmt(r.per_server_core)} hs/core, ${fmt(r.bytes_in_per_conn)} bytes in per connection, idle RSS ${fmt(idleRss / 1024)} MiB`);
+              log(
+                `  ${kind}/${key} truststore ${n}: ${fmt(r.per_server_core)} hs/core, ${fmt(r.bytes_in_per_conn)} bytes in per connection, idle RSS ${fmt(idleRss / 1024)} MiB`,
+              );
             } finally {
               await stopProcess(srv.rec);
             }
@@ -583,8 +814,15 @@ async function phaseDoctor(b) {
   const out = [];
   for (const key of b.o.keys) {
     const p = b.pkis[key];
-    for (const [size, ts] of [[2, p.truststore], [10000, b.truststores[key][10000]]]) {
-      const runs = await b.timed('doctor', ['doctor', '--cert', p.clientCert, '--key', p.clientKey, '--truststore', ts, '--json'], b.o.reps);
+    for (const [size, ts] of [
+      [2, p.truststore],
+      [10000, b.truststores[key][10000]],
+    ]) {
+      const runs = await b.timed(
+        'doctor',
+        ['doctor', '--cert', p.clientCert, '--key', p.clientKey, '--truststore', ts, '--json'],
+        b.o.reps,
+      );
       let verdict = null;
       try {
         verdict = JSON.parse(runs[0].stdout).verdict;
@@ -592,8 +830,17 @@ async function phaseDoctor(b) {
         /* not JSON */
       }
       const wall = stats(runs.map((r) => r.wall));
-      out.push({ key, size, wall, peakRssMiB: stats(runs.map((r) => r.peakRssKiB / 1024)), exitCode: runs[0].code, accepted: verdict?.accepted ?? null });
-      log(`  doctor --json, ${key}, ${size}-cert truststore: ${fmt(wall.med)} s (exit ${runs[0].code}, accepted ${verdict?.accepted})`);
+      out.push({
+        key,
+        size,
+        wall,
+        peakRssMiB: stats(runs.map((r) => r.peakRssKiB / 1024)),
+        exitCode: runs[0].code,
+        accepted: verdict?.accepted ?? null,
+      });
+      log(
+        `  doctor --json, ${key}, ${size}-cert truststore: ${fmt(wall.med)} s (exit ${runs[0].code}, accepted ${verdict?.accepted})`,
+      );
     }
   }
   return out;
@@ -610,11 +857,19 @@ function phaseSpeed(b) {
   const ec = /256 bits ecdsa \(nistp256\)\s+[\d.]+s\s+[\d.]+s\s+([\d.]+)\s+([\d.]+)/.exec(text);
   const x = /ecdh \(X25519\)\s+[\d.]+s\s+([\d.]+)/.exec(text);
   if (!rsa || !ec || !x) return { error: 'could not parse openssl speed', raw: text.slice(-800) };
-  const ops = { rsa2048: { sign: +rsa[1], verify: +rsa[2] }, ecdsap256: { sign: +ec[1], verify: +ec[2] }, x25519: { derive: +x[1] } };
+  const ops = {
+    rsa2048: { sign: +rsa[1], verify: +rsa[2] },
+    ecdsap256: { sign: +ec[1], verify: +ec[2] },
+    x25519: { derive: +x[1] },
+  };
   // Server side of a TLS 1.3 mTLS full handshake: 1 sign (CertificateVerify), 3 verifies (the client's
   // CertificateVerify, leaf <- intermediate, intermediate <- root) and 2 X25519 operations (keygen, derive).
   const per = (s) => 1e6 * (1 / s.sign + 3 / s.verify + 2 / ops.x25519.derive);
-  return { command: `openssl speed -seconds ${seconds} rsa2048 ecdsap256 ecdhx25519`, ops, cryptoUsPerHandshake: { rsa: per(ops.rsa2048), ec: per(ops.ecdsap256) } };
+  return {
+    command: `openssl speed -seconds ${seconds} rsa2048 ecdsap256 ecdhx25519`,
+    ops,
+    cryptoUsPerHandshake: { rsa: per(ops.rsa2048), ec: per(ops.ecdsap256) },
+  };
 }
 
 // ---------- profile mode ----------
@@ -632,7 +887,13 @@ async function profileMode(b) {
     const srv = await b.startServer('mtlsgate', b.pkis[key]);
     try {
       primaryPid = srv.rec.child.pid;
-      const r = await b.tb(srv, test === 'ka' ? ['-m', 'ka', '-n', '64', '-w', '1', '-t', String(b.o.secs)] : ['-m', test, '-P', '8', '-w', '1', '-t', String(b.o.secs)], (b.o.secs + 30) * 1000);
+      const r = await b.tb(
+        srv,
+        test === 'ka'
+          ? ['-m', 'ka', '-n', '64', '-w', '1', '-t', String(b.o.secs)]
+          : ['-m', test, '-P', '8', '-w', '1', '-t', String(b.o.secs)],
+        (b.o.secs + 30) * 1000,
+      );
       log(`profile ${test}: ${fmt(r.per_server_core)}/core`);
     } finally {
       await stopProcess(srv.rec, { signal: 'SIGTERM', graceMs: 15000 });
@@ -669,7 +930,8 @@ function topFunctions(dir, skipPid) {
       const cf = n.callFrame;
       if (cf.functionName === '(idle)') continue;
       const url = cf.url.replace(/^file:\/\//, '').replace(ROOT + '/', '');
-      const name = `${cf.functionName || '(anonymous)'} ${url ? `${url.split('/').slice(-2).join('/')}:${cf.lineNumber + 1}` : ''}`.trim();
+      const name =
+        `${cf.functionName || '(anonymous)'} ${url ? `${url.split('/').slice(-2).join('/')}:${cf.lineNumber + 1}` : ''}`.trim();
       self.set(name, (self.get(name) ?? 0) + us);
       const area = !url
         ? ['(garbage collector)', '(program)', '(root)'].includes(cf.functionName)
@@ -691,36 +953,73 @@ function topFunctions(dir, skipPid) {
   const pct = (us) => `${((100 * us) / total).toFixed(1)} %`;
   const top = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25);
   const area = [...areas.entries()].sort((a, b) => b[1] - a[1]);
-  const table = ['| area | self time |', '|---|---|', ...area.map(([k, v]) => `| ${k} | ${pct(v)} |`), '', '| function | self time |', '|---|---|', ...top.map(([k, v]) => `| \`${k}\` | ${pct(v)} |`)].join('\n');
-  return { totalMs: total / 1000, areas: Object.fromEntries(area.map(([k, v]) => [k, v / total])), top: top.map(([k, v]) => ({ fn: k, share: v / total })), table };
+  const table = [
+    '| area | self time |',
+    '|---|---|',
+    ...area.map(([k, v]) => `| ${k} | ${pct(v)} |`),
+    '',
+    '| function | self time |',
+    '|---|---|',
+    ...top.map(([k, v]) => `| \`${k}\` | ${pct(v)} |`),
+  ].join('\n');
+  return {
+    totalMs: total / 1000,
+    areas: Object.fromEntries(area.map(([k, v]) => [k, v / total])),
+    top: top.map(([k, v]) => ({ fn: k, share: v / total })),
+    table,
+  };
 }
 
 // ---------- report ----------
 function reportMarkdown(b, summary, servers, scale, doctor, speed, tgt, started, seconds) {
   const e = b.env.machine;
   const L = [];
-  L.push(`Run ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on \`${e.host}\` (${Math.round(seconds / 60)} min${b.o.quick ? ', --quick' : ''}): ${e.cores} × ${e.cpuModel}, ${e.memGiB} GiB, kernel ${e.kernel}, ${e.os}; Node ${e.node} (OpenSSL ${e.nodeOpenssl}), ${e.openssl}, ${e.nginx ?? 'no nginx'}, ${e.caddy ? `Caddy ${e.caddy}` : 'no Caddy'}. mtlsgate ${e.git.commit}${e.git.srcDirty ? ' + uncommitted src/ changes' : ''} (${b.gw.how}), ${b.gwWorkers ? `--workers ${b.o.workers}` : 'one process (this build has no --workers)'}${b.o.gwLogLevel !== 'info' ? `, logs.level ${b.o.gwLogLevel}` : ''}${b.o.gwNodeArgs.length ? `, node ${b.o.gwNodeArgs.join(' ')}` : ''}; nginx worker_processes ${b.o.workers}. ${b.o.rounds} round(s), ${b.o.secs} s windows; backend: ${b.backendKind}.`);
+  L.push(
+    `Run ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on \`${e.host}\` (${Math.round(seconds / 60)} min${b.o.quick ? ', --quick' : ''}): ${e.cores} × ${e.cpuModel}, ${e.memGiB} GiB, kernel ${e.kernel}, ${e.os}; Node ${e.node} (OpenSSL ${e.nodeOpenssl}), ${e.openssl}, ${e.nginx ?? 'no nginx'}, ${e.caddy ? `Caddy ${e.caddy}` : 'no Caddy'}. mtlsgate ${e.git.commit}${e.git.srcDirty ? ' + uncommitted src/ changes' : ''} (${b.gw.how}), ${b.gwWorkers ? `--workers ${b.o.workers}` : 'one process (this build has no --workers)'}${b.o.gwLogLevel !== 'info' ? `, logs.level ${b.o.gwLogLevel}` : ''}${b.o.gwNodeArgs.length ? `, node ${b.o.gwNodeArgs.join(' ')}` : ''}; nginx worker_processes ${b.o.workers}. ${b.o.rounds} round(s), ${b.o.secs} s windows; backend: ${b.backendKind}.`,
+  );
   L.push('');
-  L.push('min / **median** / max over rounds; ratios are mtlsgate ÷ peer paired by round (for rates > 1 means mtlsgate is faster; for latency, CPU and memory > 1 means mtlsgate is worse).');
+  L.push(
+    'min / **median** / max over rounds; ratios are mtlsgate ÷ peer paired by round (for rates > 1 means mtlsgate is faster; for latency, CPU and memory > 1 means mtlsgate is worse).',
+  );
   L.push('');
   L.push(mainTable(summary, servers, b.o.keys, b.o));
   const gwRss = b.runs.filter((r) => r.test === 'rss' && r.server === 'mtlsgate').map((r) => r.result);
   if (gwRss.length) {
     const mib = (xs) => xs.map((k) => fmt(k / 1024)).join(' + ');
     const mid = gwRss.slice().sort((x, y) => x.withKiB - y.withKiB)[gwRss.length >> 1];
-    L.push('', `mtlsgate's processes (primary first, then workers), VmRSS MiB in the median RSS run: ${mib(mid.basePerProcessKiB)} before the idle connections, ${mib(mid.withPerProcessKiB)} with them (steady state: sampled until it stopped moving, ${mid.settleSeconds.join(' s and ')} s).`);
+    L.push(
+      '',
+      `mtlsgate's processes (primary first, then workers), VmRSS MiB in the median RSS run: ${mib(mid.basePerProcessKiB)} before the idle connections, ${mib(mid.withPerProcessKiB)} with them (steady state: sampled until it stopped moving, ${mid.settleSeconds.join(' s and ')} s).`,
+    );
   }
   if (scale) {
-    L.push('', `Truststore scale (${b.pkis.ec ? 'ec' : 'rsa'} PKI + filler CAs; wall time of the whole command, peak RSS from /usr/bin/time):`, '');
-    L.push('| CA certificates | `truststore lint --json` s | its peak RSS MiB | `serve --check` s | its peak RSS MiB |', '|---|---|---|---|---|');
+    L.push(
+      '',
+      `Truststore scale (${b.pkis.ec ? 'ec' : 'rsa'} PKI + filler CAs; wall time of the whole command, peak RSS from /usr/bin/time):`,
+      '',
+    );
+    L.push(
+      '| CA certificates | `truststore lint --json` s | its peak RSS MiB | `serve --check` s | its peak RSS MiB |',
+      '|---|---|---|---|---|',
+    );
     for (const n of scale.sizes) {
       const l = scale.lint.find((x) => x.size === n);
       const c = scale.check.find((x) => x.size === n);
-      L.push(`| ${n.toLocaleString('en-US')} | ${fmtS(l?.wall)} | ${fmtS(l?.peakRssMiB)} | ${fmtS(c?.wall)} | ${fmtS(c?.peakRssMiB)} |`);
+      L.push(
+        `| ${n.toLocaleString('en-US')} | ${fmtS(l?.wall)} | ${fmtS(l?.peakRssMiB)} | ${fmtS(c?.wall)} | ${fmtS(c?.peakRssMiB)} |`,
+      );
     }
-    if (scale.startup) L.push('', `(\`mtlsgate --version\` alone: ${fmtS(scale.startup.wall)} s, ${fmtS(scale.startup.peakRssMiB)} MiB: Node start-up and module loading.)`);
+    if (scale.startup)
+      L.push(
+        '',
+        `(\`mtlsgate --version\` alone: ${fmtS(scale.startup.wall)} s, ${fmtS(scale.startup.peakRssMiB)} MiB: Node start-up and module loading.)`,
+      );
     const sizes = scale.sizes.map((n) => n.toLocaleString('en-US'));
-    L.push('', `Handshake with every CA named in the CertificateRequest (each server's plain configuration), bytes the client reads per handshake:`, '');
+    L.push(
+      '',
+      `Handshake with every CA named in the CertificateRequest (each server's plain configuration), bytes the client reads per handshake:`,
+      '',
+    );
     L.push(`| server | key | ${sizes.join(' | ')} |`, `|---|---|${sizes.map(() => '---').join('|')}|`);
     for (const kind of Object.keys(scale.hsRatio)) {
       for (const key of b.o.keys) {
@@ -731,25 +1030,56 @@ function reportMarkdown(b, summary, servers, scale, doctor, speed, tgt, started,
         L.push(`| ${kind} | ${key} | ${cells.join(' | ')} |`);
       }
     }
-    L.push('', 'Handshake rate, 10,000-CA truststore against the 2-CA one (nginx: the 10,000 in `ssl_trusted_certificate`, the 2 real CAs named; mtlsgate: its only configuration):', '');
-    L.push('| server | key | full hs/core, 2 CAs | 10,000 CAs | ratio | bytes in per handshake, 2 / 10,000 | idle RSS MiB, 2 / 10,000 |', '|---|---|---|---|---|---|---|');
+    L.push(
+      '',
+      'Handshake rate, 10,000-CA truststore against the 2-CA one (nginx: the 10,000 in `ssl_trusted_certificate`, the 2 real CAs named; mtlsgate: its only configuration):',
+      '',
+    );
+    L.push(
+      '| server | key | full hs/core, 2 CAs | 10,000 CAs | ratio | bytes in per handshake, 2 / 10,000 | idle RSS MiB, 2 / 10,000 |',
+      '|---|---|---|---|---|---|---|',
+    );
     for (const kind of Object.keys(scale.hsRatio)) {
       for (const key of b.o.keys) {
         const at = (n) => scale.hs.filter((x) => x.server === kind && x.key === key && x.size === n);
-        const pick = (n, f) => stats(at(n).filter((x) => !x.error).map(f));
+        const pick = (n, f) =>
+          stats(
+            at(n)
+              .filter((x) => !x.error)
+              .map(f),
+          );
         const fail = (n) => at(n).find((x) => x.error)?.error;
-        const rate = (n) => (fail(n) && !pick(n, (x) => x.result.per_server_core) ? `fails (${fail(n)})` : fmtS(pick(n, (x) => x.result.per_server_core)));
-        L.push(`| ${kind} | ${key} | ${rate(2)} | ${rate(10000)} | ${fmtS(scale.hsRatio[kind][key])} | ${fmt(pick(2, (x) => x.result.bytes_in_per_conn)?.med)} / ${fmt(pick(10000, (x) => x.result.bytes_in_per_conn)?.med)} | ${fmt(pick(2, (x) => x.idleRssKiB / 1024)?.med)} / ${fmt(pick(10000, (x) => x.idleRssKiB / 1024)?.med)} |`);
+        const rate = (n) =>
+          fail(n) && !pick(n, (x) => x.result.per_server_core)
+            ? `fails (${fail(n)})`
+            : fmtS(pick(n, (x) => x.result.per_server_core));
+        L.push(
+          `| ${kind} | ${key} | ${rate(2)} | ${rate(10000)} | ${fmtS(scale.hsRatio[kind][key])} | ${fmt(pick(2, (x) => x.result.bytes_in_per_conn)?.med)} / ${fmt(pick(10000, (x) => x.result.bytes_in_per_conn)?.med)} | ${fmt(pick(2, (x) => x.idleRssKiB / 1024)?.med)} / ${fmt(pick(10000, (x) => x.idleRssKiB / 1024)?.med)} |`,
+        );
       }
     }
   }
   if (doctor) {
-    L.push('', '| `doctor --cert --key --truststore --json` | key | wall s | peak RSS MiB | verdict |', '|---|---|---|---|---|');
-    for (const d of doctor) L.push(`| ${d.size.toLocaleString('en-US')}-CA truststore | ${d.key} | ${fmtS(d.wall)} | ${fmtS(d.peakRssMiB)} | ${d.accepted === null ? `exit ${d.exitCode}` : d.accepted ? 'accepted' : 'denied'} |`);
+    L.push(
+      '',
+      '| `doctor --cert --key --truststore --json` | key | wall s | peak RSS MiB | verdict |',
+      '|---|---|---|---|---|',
+    );
+    for (const d of doctor)
+      L.push(
+        `| ${d.size.toLocaleString('en-US')}-CA truststore | ${d.key} | ${fmtS(d.wall)} | ${fmtS(d.peakRssMiB)} | ${d.accepted === null ? `exit ${d.exitCode}` : d.accepted ? 'accepted' : 'denied'} |`,
+      );
   }
   if (speed && !speed.error) {
-    L.push('', `Crypto ceiling (\`${speed.command}\`, one core): RSA-2048 ${fmt(speed.ops.rsa2048.sign)} sign/s, ${fmt(speed.ops.rsa2048.verify)} verify/s; ECDSA P-256 ${fmt(speed.ops.ecdsap256.sign)} sign/s, ${fmt(speed.ops.ecdsap256.verify)} verify/s; X25519 ${fmt(speed.ops.x25519.derive)} op/s. Server crypto per TLS 1.3 mTLS full handshake (1 sign + 3 verifies + 2 X25519): RSA ${fmt(speed.cryptoUsPerHandshake.rsa)} µs (ceiling ${fmt(1e6 / speed.cryptoUsPerHandshake.rsa)} hs/s per core), EC ${fmt(speed.cryptoUsPerHandshake.ec)} µs (ceiling ${fmt(1e6 / speed.cryptoUsPerHandshake.ec)}).`, '');
-    L.push('| server | key | server CPU per full hs (µs, median) | crypto share of it (= hs/core ÷ ceiling) |', '|---|---|---|---|');
+    L.push(
+      '',
+      `Crypto ceiling (\`${speed.command}\`, one core): RSA-2048 ${fmt(speed.ops.rsa2048.sign)} sign/s, ${fmt(speed.ops.rsa2048.verify)} verify/s; ECDSA P-256 ${fmt(speed.ops.ecdsap256.sign)} sign/s, ${fmt(speed.ops.ecdsap256.verify)} verify/s; X25519 ${fmt(speed.ops.x25519.derive)} op/s. Server crypto per TLS 1.3 mTLS full handshake (1 sign + 3 verifies + 2 X25519): RSA ${fmt(speed.cryptoUsPerHandshake.rsa)} µs (ceiling ${fmt(1e6 / speed.cryptoUsPerHandshake.rsa)} hs/s per core), EC ${fmt(speed.cryptoUsPerHandshake.ec)} µs (ceiling ${fmt(1e6 / speed.cryptoUsPerHandshake.ec)}).`,
+      '',
+    );
+    L.push(
+      '| server | key | server CPU per full hs (µs, median) | crypto share of it (= hs/core ÷ ceiling) |',
+      '|---|---|---|---|',
+    );
     for (const s of servers) {
       for (const key of b.o.keys) {
         const cpu = summary.hs_cpu_us?.[key]?.servers?.[s]?.med;
@@ -763,9 +1093,19 @@ function reportMarkdown(b, summary, servers, scale, doctor, speed, tgt, started,
   const loadRuns = b.runs.filter((r) => r.result?.other_cores !== undefined);
   const noisy = loadRuns.filter((r) => r.result.other_cores > 0.3).length;
   const other = stats(loadRuns.filter((r) => ['hs', 'resume', 'ka'].includes(r.test)).map((r) => r.result.other_cores));
-  L.push('', `Noise: ${noisy} of ${loadRuns.length} load runs saw more than 0.3 core used by processes outside the bench; in the saturated runs (hs, resume, ka) other processes used ${fmtS(other)} cores of the ${e.cores} (tb's \`other_cores\`).${b.failures.length ? ` Failures: ${b.failures.length} (listed in the JSON).` : ''}`);
+  L.push(
+    '',
+    `Noise: ${noisy} of ${loadRuns.length} load runs saw more than 0.3 core used by processes outside the bench; in the saturated runs (hs, resume, ka) other processes used ${fmtS(other)} cores of the ${e.cores} (tb's \`other_cores\`).${b.failures.length ? ` Failures: ${b.failures.length} (listed in the JSON).` : ''}`,
+  );
   if (Object.keys(b.samples).length) {
-    L.push('', 'What the backend received (its echo, one response per server):', '', '```', ...Object.entries(b.samples).map(([k, v]) => `${k.padEnd(8)} ${v.trim()}`), '```');
+    L.push(
+      '',
+      'What the backend received (its echo, one response per server):',
+      '',
+      '```',
+      ...Object.entries(b.samples).map(([k, v]) => `${k.padEnd(8)} ${v.trim()}`),
+      '```',
+    );
   }
   return L.join('\n');
 }
@@ -788,7 +1128,10 @@ async function main() {
 
   const peers = { nginx: { ok: true }, caddy: { ok: true } };
   const needNginx = !o.profile; // the backend is nginx too
-  for (const [bin, pkg] of [['nginx', 'nginx'], ['caddy', 'caddy']]) {
+  for (const [bin, pkg] of [
+    ['nginx', 'nginx'],
+    ['caddy', 'caddy'],
+  ]) {
     if (o.servers && !o.servers.includes(bin) && !(bin === 'nginx' && needNginx)) {
       peers[bin] = { ok: false, why: 'not selected' };
       continue;
@@ -809,10 +1152,18 @@ async function main() {
 
   b.pkis = {};
   for (const key of o.keys) b.pkis[key] = ensurePki(b.gw.bin, key);
-  if (o.only.includes('truststore') || o.only.includes('doctor')) b.truststores = await ensureTruststores(b.gw.bin, b.pkis, [100, 1000, 10000]);
+  if (o.only.includes('truststore') || o.only.includes('doctor'))
+    b.truststores = await ensureTruststores(b.gw.bin, b.pkis, [100, 1000, 10000]);
   await b.startBackend();
 
-  const results = { env, options: o, gateway: b.gw, gatewayWorkers: b.gwWorkers ? o.workers : 1, backend: b.backendKind, started: started.toISOString() };
+  const results = {
+    env,
+    options: o,
+    gateway: b.gw,
+    gatewayWorkers: b.gwWorkers ? o.workers : 1,
+    backend: b.backendKind,
+    started: started.toISOString(),
+  };
   let exitCode = 0;
   try {
     if (o.profile) {
@@ -826,8 +1177,27 @@ async function main() {
       const summary = summarize(b.runs, servers, o.keys);
       const tgt = targets(summary, results.truststore, results.doctor);
       const seconds = (Date.now() - started.getTime()) / 1000;
-      const md = reportMarkdown(b, summary, servers, results.truststore, results.doctor, results.speed, tgt, started, seconds);
-      Object.assign(results, { finished: new Date().toISOString(), seconds, summary, targets: tgt, samples: b.samples, failures: b.failures, runs: b.runs, markdown: md });
+      const md = reportMarkdown(
+        b,
+        summary,
+        servers,
+        results.truststore,
+        results.doctor,
+        results.speed,
+        tgt,
+        started,
+        seconds,
+      );
+      Object.assign(results, {
+        finished: new Date().toISOString(),
+        seconds,
+        summary,
+        targets: tgt,
+        samples: b.samples,
+        failures: b.failures,
+        runs: b.runs,
+        markdown: md,
+      });
       process.stdout.write(`\n${md}\n`);
       if (o.updateMd) updateBenchmarksMd(md);
       if (b.failures.length) exitCode = 1;
@@ -842,7 +1212,9 @@ async function main() {
   // Never overwrite a run: add the start time, to the minute, then to the second, then a counter.
   const stamp = started.toISOString().slice(11, 19).replace(/:/g, '');
   const taken = (n) => fs.existsSync(path.join(resultsDir, `${n}.json`));
-  if (taken(name)) name = [`${name}-${stamp.slice(0, 4)}`, `${name}-${stamp}`].find((n) => !taken(n)) ?? `${name}-${stamp}-${Date.now()}`;
+  if (taken(name))
+    name =
+      [`${name}-${stamp.slice(0, 4)}`, `${name}-${stamp}`].find((n) => !taken(n)) ?? `${name}-${stamp}-${Date.now()}`;
   const file = path.join(resultsDir, `${name}.json`);
   fs.writeFileSync(file + '.tmp', JSON.stringify(results, null, 1) + '\n');
   fs.renameSync(file + '.tmp', file);

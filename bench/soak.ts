@@ -172,7 +172,8 @@ async function startBackends(expectedClientCert: string): Promise<Backends> {
 // ---------------------------------------------------------------------------------------------------------------
 // Traffic
 
-type Kind = 'accepted-keepalive' | 'accepted-fresh' | 'denied' | 'nocert' | 'fault-reset' | 'fault-garbage' | 'fault-slow';
+type Kind =
+  'accepted-keepalive' | 'accepted-fresh' | 'denied' | 'nocert' | 'fault-reset' | 'fault-garbage' | 'fault-slow';
 
 /** Out of 100 requests. */
 const MIX: [Kind, number][] = [
@@ -258,7 +259,8 @@ function send(port: number, ca: string, client: Client, path: string, agent: htt
 // ---------------------------------------------------------------------------------------------------------------
 // The gateway from /proc
 
-const rssMiB = (pid: number): number => Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+const rssMiB = (pid: number): number =>
+  Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 const fdCount = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;
 
 function median(xs: number[]): number {
@@ -308,7 +310,9 @@ async function main(): Promise<number> {
   // Warm-up: a quarter of the run, at least 30 s, at most 2 min (pools, caches and the JIT settle in the first minute).
   const warmupMs = Math.min(120_000, Math.max(30_000, durationMs / 4));
   const started = new Date();
-  console.log(`soak: ${o.minutes} min at ${o.rate} requests/s, reload every ${RELOAD_EVERY_MS / 1000} s, samples every ${SAMPLE_EVERY_MS / 1000} s, warm-up ${warmupMs / 1000} s`);
+  console.log(
+    `soak: ${o.minutes} min at ${o.rate} requests/s, reload every ${RELOAD_EVERY_MS / 1000} s, samples every ${SAMPLE_EVERY_MS / 1000} s, warm-up ${warmupMs / 1000} s`,
+  );
 
   const w: World = await makeWorld(DOMAIN);
   const filler = await issue({ subject: 'CN=soak second CA,O=mtlsgate soak', profile: 'root-ca' });
@@ -422,10 +426,20 @@ async function main(): Promise<number> {
           drainLogs();
         }
         const ok = logStats.truststoreLoaded > before;
-        reloads.push({ at, how: 'SIGHUP', ok, detail: ok ? 'truststore loaded' : 'no "truststore loaded" within 10 s' });
+        reloads.push({
+          at,
+          how: 'SIGHUP',
+          ok,
+          detail: ok ? 'truststore loaded' : 'no "truststore loaded" within 10 s',
+        });
       } else {
         const r = await g.admin('/reload', 'POST').catch((e: Error) => ({ status: 0, body: e.message }));
-        reloads.push({ at, how: 'POST /reload', ok: r.status === 200, detail: `${r.status} ${r.body.replace(/\s+/g, ' ').slice(0, 200)}` });
+        reloads.push({
+          at,
+          how: 'POST /reload',
+          ok: r.status === 200,
+          detail: `${r.status} ${r.body.replace(/\s+/g, ' ').slice(0, 200)}`,
+        });
       }
     };
     const reloadTimer = setInterval(() => void reload(), RELOAD_EVERY_MS);
@@ -514,39 +528,92 @@ async function main(): Promise<number> {
     const stderr = g.stderr;
     const checks: [string, boolean, string][] = [
       [
-        'zero unexpected outcomes (inside a stalled interval a timeout outcome is excused and counted: 504, a slow backend\'s 200, client timeout, reset)',
+        "zero unexpected outcomes (inside a stalled interval a timeout outcome is excused and counted: 504, a slow backend's 200, client timeout, reset)",
         unexcused.length === 0,
         `${unexcused.length} unexpected${excused.length ? `, ${excused.length} excused (timing, in stalls)` : ''}${unexcused.length ? `; e.g. ${JSON.stringify(unexcused.slice(0, 3))}` : ''}`,
       ],
-      ['the machine let the run be measured (at most 25 % of the samples stalled)', stalledShare <= 0.25, `${Math.round(stalledShare * 100)} % stalled`],
-      ['zero unverified requests admitted (backends)', backends.unverified.length === 0, `${backends.unverified.length}${backends.unverified.length ? ` e.g. ${JSON.stringify(backends.unverified.slice(0, 3))}` : ''}`],
-      ['every reload succeeded', reloadFailures.length === 0 && reloads.length >= Math.floor(durationMs / RELOAD_EVERY_MS) - 1, `${reloads.length - reloadFailures.length}/${reloads.length}`],
-      ['no error-level gateway log line', logStats.errorLines.length === 0, `${logStats.errorLines.length}${logStats.errorLines.length ? ` e.g. ${logStats.errorLines[0]}` : ''}`],
+      [
+        'the machine let the run be measured (at most 25 % of the samples stalled)',
+        stalledShare <= 0.25,
+        `${Math.round(stalledShare * 100)} % stalled`,
+      ],
+      [
+        'zero unverified requests admitted (backends)',
+        backends.unverified.length === 0,
+        `${backends.unverified.length}${backends.unverified.length ? ` e.g. ${JSON.stringify(backends.unverified.slice(0, 3))}` : ''}`,
+      ],
+      [
+        'every reload succeeded',
+        reloadFailures.length === 0 && reloads.length >= Math.floor(durationMs / RELOAD_EVERY_MS) - 1,
+        `${reloads.length - reloadFailures.length}/${reloads.length}`,
+      ],
+      [
+        'no error-level gateway log line',
+        logStats.errorLines.length === 0,
+        `${logStats.errorLines.length}${logStats.errorLines.length ? ` e.g. ${logStats.errorLines[0]}` : ''}`,
+      ],
       ['nothing on the gateway stderr', stderr === '', JSON.stringify(stderr.slice(0, 300))],
       ['gateway still running', g.exitCode === null && g.exitSignal === null, `exit ${g.exitCode} ${g.exitSignal}`],
-      [`RSS flat after warm-up (last-third median <= first-third median x ${RSS_TOLERANCE.ratio} + ${RSS_TOLERANCE.plusMiB} MiB)`, rssFlat, enoughSamples ? `${rssFirst.toFixed(1)} -> ${rssLast.toFixed(1)} MiB (limit ${rssLimit.toFixed(1)})` : `only ${after.length} samples after warm-up: run longer`],
-      [`open descriptors flat after warm-up (last-third median <= first-third median + ${FD_TOLERANCE})`, fdFlat, enoughSamples ? `${fdFirst} -> ${fdLast} (limit ${fdLimit})` : `only ${after.length} samples after warm-up`],
+      [
+        `RSS flat after warm-up (last-third median <= first-third median x ${RSS_TOLERANCE.ratio} + ${RSS_TOLERANCE.plusMiB} MiB)`,
+        rssFlat,
+        enoughSamples
+          ? `${rssFirst.toFixed(1)} -> ${rssLast.toFixed(1)} MiB (limit ${rssLimit.toFixed(1)})`
+          : `only ${after.length} samples after warm-up: run longer`,
+      ],
+      [
+        `open descriptors flat after warm-up (last-third median <= first-third median + ${FD_TOLERANCE})`,
+        fdFlat,
+        enoughSamples ? `${fdFirst} -> ${fdLast} (limit ${fdLimit})` : `only ${after.length} samples after warm-up`,
+      ],
     ];
     const pass = checks.every(([, ok]) => ok);
 
-    const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))] ?? NaN;
+    const pct = (xs: number[], p: number): number =>
+      [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))] ?? NaN;
     console.log('');
-    console.log(`soak ${pass ? 'PASSED' : 'FAILED'}: ${served} requests in ${elapsedS.toFixed(0)} s (${(served / elapsedS).toFixed(1)}/s; ${skipped} not sent: client at its in-flight cap), ${backends.received} reached a backend, ${reloads.length} reloads`);
+    console.log(
+      `soak ${pass ? 'PASSED' : 'FAILED'}: ${served} requests in ${elapsedS.toFixed(0)} s (${(served / elapsedS).toFixed(1)}/s; ${skipped} not sent: client at its in-flight cap), ${backends.received} reached a backend, ${reloads.length} reloads`,
+    );
     console.log('outcomes (kind, status or client error, count, expected?):');
-    for (const [k, v] of rows) console.log(`  ${k.padEnd(36)} ${String(v.n).padStart(7)}  ${v.expected ? 'expected' : 'UNEXPECTED'}`);
+    for (const [k, v] of rows)
+      console.log(`  ${k.padEnd(36)} ${String(v.n).padStart(7)}  ${v.expected ? 'expected' : 'UNEXPECTED'}`);
     console.log('latency ms (p50 / p99 / max) per kind:');
-    for (const [k, xs] of Object.entries(latencies).sort()) console.log(`  ${k.padEnd(20)} ${pct(xs, 50).toFixed(1)} / ${pct(xs, 99).toFixed(1)} / ${Math.max(...xs).toFixed(1)}`);
+    for (const [k, xs] of Object.entries(latencies).sort())
+      console.log(
+        `  ${k.padEnd(20)} ${pct(xs, 50).toFixed(1)} / ${pct(xs, 99).toFixed(1)} / ${Math.max(...xs).toFixed(1)}`,
+      );
     console.log(`RSS MiB series: ${samples.map((s) => s.rssMiB).join(' ')}`);
     console.log(`fd series:      ${samples.map((s) => s.fds).join(' ')}`);
     console.log(`gateway cpu %:  ${samples.map((s) => s.gatewayCpu).join(' ')}`);
     console.log(`load average:   ${samples.map((s) => s.load1).join(' ')}`);
-    console.log(`stalled samples (client at its in-flight cap or event loop lag >= ${STALL_LAG_MS} ms; left out of the flatness checks): ${stalledSamples} of ${samples.length}${stalledSamples ? ` at t = ${samples.filter((s) => s.stalled).map((s) => `${s.t}s`).join(', ')}` : ''}`);
+    console.log(
+      `stalled samples (client at its in-flight cap or event loop lag >= ${STALL_LAG_MS} ms; left out of the flatness checks): ${stalledSamples} of ${samples.length}${
+        stalledSamples
+          ? ` at t = ${samples
+              .filter((s) => s.stalled)
+              .map((s) => `${s.t}s`)
+              .join(', ')}`
+          : ''
+      }`,
+    );
     console.log(`cpu pressure %: ${samples.map((s) => s.cpuPressure ?? '-').join(' ')}`);
     if (unexpectedAt.length) {
-      console.log(`outcomes other than the kind's expected one: ${unexpectedAt.length}, of which ${excused.length} excused (timing, in or just after a stalled interval); first: ${JSON.stringify(unexpectedAt.slice(0, 5))}`);
+      console.log(
+        `outcomes other than the kind's expected one: ${unexpectedAt.length}, of which ${excused.length} excused (timing, in or just after a stalled interval); first: ${JSON.stringify(unexpectedAt.slice(0, 5))}`,
+      );
     }
-    console.log(`reloads: ${reloads.map((r) => `${r.at}s ${r.how} ${r.ok ? 'ok' : `FAILED ${r.detail}`}`).join('; ') || 'none'}`);
-    console.log(`gateway metrics: ${metrics.split('\n').filter((l) => /^mtlsgate_(reloads_total|handshake_errors_total|ready|degraded|truststore_errors_total)/.test(l)).join(', ')}`);
+    console.log(
+      `reloads: ${reloads.map((r) => `${r.at}s ${r.how} ${r.ok ? 'ok' : `FAILED ${r.detail}`}`).join('; ') || 'none'}`,
+    );
+    console.log(
+      `gateway metrics: ${metrics
+        .split('\n')
+        .filter((l) =>
+          /^mtlsgate_(reloads_total|handshake_errors_total|ready|degraded|truststore_errors_total)/.test(l),
+        )
+        .join(', ')}`,
+    );
     console.log('checks:');
     for (const [name, ok, detail] of checks) console.log(`  [${ok ? 'ok' : 'FAIL'}] ${name}: ${detail}`);
 

@@ -28,14 +28,17 @@ async function main() {
   const args = process.argv.slice(2);
   const ti = args.indexOf('--threads');
   const maxThreads = ti >= 0 ? Number(args.splice(ti, 2)[1]) : os.availableParallelism();
-  const file = args[0] ?? path.join(path.dirname(new URL(import.meta.url).pathname), '.build/truststores/ts-10000-ec.pem');
+  const file =
+    args[0] ?? path.join(path.dirname(new URL(import.meta.url).pathname), '.build/truststores/ts-10000-ec.pem');
   if (!fs.existsSync(file)) {
-    console.error(`x509-parse: ${file}: no such file (run \`npm run bench -- --only doctor\` once to make it, or name a PEM bundle)`);
+    console.error(
+      `x509-parse: ${file}: no such file (run \`npm run bench -- --only doctor\` once to make it, or name a PEM bundle)`,
+    );
     process.exit(2);
   }
-  const ders = (fs.readFileSync(file, 'latin1').match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []).map((b) =>
-    Buffer.from(b.slice(27, -25).replace(/\s+/g, ''), 'base64'),
-  );
+  const ders = (
+    fs.readFileSync(file, 'latin1').match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []
+  ).map((b) => Buffer.from(b.slice(27, -25).replace(/\s+/g, ''), 'base64'));
   if (ders.length === 0) {
     console.error(`x509-parse: ${file}: no CERTIFICATE block`);
     process.exit(2);
@@ -47,11 +50,16 @@ async function main() {
     for (let rep = 0; rep < 3; rep++) wall.push(await timed(ders, threads));
     wall.sort((a, b) => a - b);
     const med = wall[1];
-    console.log(`${threads} thread(s): ${med.toFixed(0)} ms wall (min ${wall[0].toFixed(0)}, max ${wall[2].toFixed(0)}), ${((med * 1000) / ders.length).toFixed(1)} µs per certificate`);
+    console.log(
+      `${threads} thread(s): ${med.toFixed(0)} ms wall (min ${wall[0].toFixed(0)}, max ${wall[2].toFixed(0)}), ${((med * 1000) / ders.length).toFixed(1)} µs per certificate`,
+    );
   }
 }
 
-/** Wall time to read every certificate, the main thread taking one share and workers the others (their start-up excluded). */
+/**
+ * Wall time to read every certificate, the main thread taking one share and workers the others (their start-up
+ * excluded).
+ */
 async function timed(ders, threads) {
   const share = Math.ceil(ders.length / threads);
   const workers = [];

@@ -11,6 +11,11 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 
 main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }).then(
-  (code) => { process.exitCode = code; },
-  (err) => { process.stderr.write(`mtlsgate: internal error: ${err?.stack ?? err}\n`); process.exitCode = 3; },
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`mtlsgate: internal error: ${err?.stack ?? err}\n`);
+    process.exitCode = 3;
+  },
 );

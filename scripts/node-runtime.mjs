@@ -50,10 +50,10 @@ function main() {
     console.log(`node-runtime: installing ${pkg}@${NODE_VERSION} from npm into .runtime/`);
     const npm = process.env.npm_execpath;
     const args = ['install', '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--ignore-scripts'];
-    const cmd = npm && npm.endsWith('.js') ? [process.execPath, [npm, ...args, `${pkg}@${NODE_VERSION}`]] : [
-      'npm',
-      [...args, `${pkg}@${NODE_VERSION}`],
-    ];
+    const cmd =
+      npm && npm.endsWith('.js')
+        ? [process.execPath, [npm, ...args, `${pkg}@${NODE_VERSION}`]]
+        : ['npm', [...args, `${pkg}@${NODE_VERSION}`]];
     execFileSync(cmd[0], cmd[1], { cwd: runtimeDir, stdio: ['ignore', 'inherit', 'inherit'] });
     const got = versionOf(bin);
     if (got !== `v${NODE_VERSION}`) {

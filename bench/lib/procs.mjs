@@ -29,7 +29,7 @@ export function procTable() {
 export function processTree(pid) {
   const table = procTable();
   const tree = [pid];
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const p of table) {
       if (!tree.includes(p.pid) && tree.includes(p.ppid)) {
@@ -125,7 +125,13 @@ export async function stopProcess(rec, { signal = 'SIGTERM', graceMs = 8000 } = 
   const deadline = Date.now() + (done ? 3000 : 0);
   // Workers leave on their own once their primary/master has gone; give them a moment, then make sure.
   while (Date.now() < deadline && tree.some(alive)) await sleep(50);
-  for (const p of tree) if (alive(p)) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+  for (const p of tree)
+    if (alive(p))
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
   if (!rec.exited) await Promise.race([rec.exit, sleep(2000)]);
 }
 

@@ -49,7 +49,12 @@ export type Summary = Record<string, Record<string, Row>>;
 
 export function summarize(runs: readonly Run[], servers: readonly string[], keys: readonly string[]): Summary;
 
-export function mainTable(summary: Summary, servers: readonly string[], keys: readonly string[], o: { idleConns: number }): string;
+export function mainTable(
+  summary: Summary,
+  servers: readonly string[],
+  keys: readonly string[],
+  o: { idleConns: number },
+): string;
 
 export interface Target {
   target: string;

@@ -26,26 +26,96 @@ export const cell = (s) => (s ? (s.n === 1 ? fmt(s.med) : `${fmt(s.min)} / **${f
 
 /** The per-connection / per-request figures, each from one kind of run. */
 export const METRICS = [
-  { id: 'hs_core', label: 'full mTLS handshakes/s per server core', test: 'hs', get: (r) => r.per_server_core, better: 'higher' },
+  {
+    id: 'hs_core',
+    label: 'full mTLS handshakes/s per server core',
+    test: 'hs',
+    get: (r) => r.per_server_core,
+    better: 'higher',
+  },
   { id: 'hs_raw', label: 'full handshakes/s (raw, this box)', test: 'hs', get: (r) => r.rate, better: 'higher' },
-  { id: 'hs_cpu_us', label: 'server CPU per full handshake (µs)', test: 'hs', get: (r) => 1e6 / r.per_server_core, better: 'lower' },
-  { id: 'resume_core', label: 'resumed handshakes/s per server core', test: 'resume', get: (r) => r.per_server_core, better: 'higher' },
-  { id: 'resume_ratio', label: '... sessions actually resumed', test: 'resume', get: (r) => r.reuse_ratio, better: 'higher', percent: true },
-  { id: 'ka_core', label: 'keep-alive req/s per server core (64 conns)', test: 'ka', get: (r) => r.per_server_core, better: 'higher' },
+  {
+    id: 'hs_cpu_us',
+    label: 'server CPU per full handshake (µs)',
+    test: 'hs',
+    get: (r) => 1e6 / r.per_server_core,
+    better: 'lower',
+  },
+  {
+    id: 'resume_core',
+    label: 'resumed handshakes/s per server core',
+    test: 'resume',
+    get: (r) => r.per_server_core,
+    better: 'higher',
+  },
+  {
+    id: 'resume_ratio',
+    label: '... sessions actually resumed',
+    test: 'resume',
+    get: (r) => r.reuse_ratio,
+    better: 'higher',
+    percent: true,
+  },
+  {
+    id: 'ka_core',
+    label: 'keep-alive req/s per server core (64 conns)',
+    test: 'ka',
+    get: (r) => r.per_server_core,
+    better: 'higher',
+  },
   { id: 'ka_raw', label: 'keep-alive req/s (raw)', test: 'ka', get: (r) => r.rate, better: 'higher' },
   { id: 'ka_p99', label: 'keep-alive p99 ms at saturation', test: 'ka', get: (r) => r.lat_ms.p99, better: 'lower' },
   { id: 'rate_p50', label: 'p50 ms @ 5,000 req/s', test: 'rate', get: (r) => r.lat_ms.p50, better: 'lower' },
   { id: 'rate_p99', label: 'p99 ms @ 5,000 req/s', test: 'rate', get: (r) => r.lat_ms.p99, better: 'lower' },
-  { id: 'rate_p99s', label: 'p99 ms from schedule @ 5,000 req/s', test: 'rate', get: (r) => r.lat_sched_ms.p99, better: 'lower' },
-  { id: 'rate_cores', label: 'server cores used @ 5,000 req/s', test: 'rate', get: (r) => r.server_cores, better: 'lower' },
-  { id: 'rss_conn_early', label: 'RSS per idle mTLS connection (KiB), 4 s after opening {idleConns}', test: 'rss', get: (r) => r.earlyPerConnKiB, better: 'lower' },
-  { id: 'rss_conn', label: '... once RSS stopped moving (after V8 shrank its heaps)', test: 'rss', get: (r) => r.perConnKiB, better: 'lower' },
-  { id: 'rss_total', label: 'VmRSS with the idle connections (MiB)', test: 'rss', get: (r) => r.withKiB / 1024, better: 'lower' },
+  {
+    id: 'rate_p99s',
+    label: 'p99 ms from schedule @ 5,000 req/s',
+    test: 'rate',
+    get: (r) => r.lat_sched_ms.p99,
+    better: 'lower',
+  },
+  {
+    id: 'rate_cores',
+    label: 'server cores used @ 5,000 req/s',
+    test: 'rate',
+    get: (r) => r.server_cores,
+    better: 'lower',
+  },
+  {
+    id: 'rss_conn_early',
+    label: 'RSS per idle mTLS connection (KiB), 4 s after opening {idleConns}',
+    test: 'rss',
+    get: (r) => r.earlyPerConnKiB,
+    better: 'lower',
+  },
+  {
+    id: 'rss_conn',
+    label: '... once RSS stopped moving (after V8 shrank its heaps)',
+    test: 'rss',
+    get: (r) => r.perConnKiB,
+    better: 'lower',
+  },
+  {
+    id: 'rss_total',
+    label: 'VmRSS with the idle connections (MiB)',
+    test: 'rss',
+    get: (r) => r.withKiB / 1024,
+    better: 'lower',
+  },
   { id: 'rss_base', label: 'VmRSS before them (MiB)', test: 'rss', get: (r) => r.baseKiB / 1024, better: 'lower' },
-  { id: 'pss_total', label: 'PSS with the idle connections (MiB)', test: 'rss', get: (r) => r.withPssKiB / 1024, better: 'lower' },
+  {
+    id: 'pss_total',
+    label: 'PSS with the idle connections (MiB)',
+    test: 'rss',
+    get: (r) => r.withPssKiB / 1024,
+    better: 'lower',
+  },
 ];
 
-/** runs: [{ test, server, key, round, result }] -> { [metric]: { [key]: { [server]: stats, ratios: { nginx, caddy } } } } */
+/**
+ * runs: [{ test, server, key, round, result }] -> { [metric]: { [key]: { [server]: stats, ratios: { nginx, caddy } } }
+ * }
+ */
 export function summarize(runs, servers, keys) {
   const out = {};
   for (const m of METRICS) {
@@ -54,7 +124,9 @@ export function summarize(runs, servers, keys) {
       const row = { servers: {}, ratios: {} };
       const byServer = {};
       for (const s of servers) {
-        byServer[s] = runs.filter((r) => r.test === m.test && r.server === s && r.key === key && r.result).map((r) => ({ round: r.round, v: safe(m.get, r.result) }));
+        byServer[s] = runs
+          .filter((r) => r.test === m.test && r.server === s && r.key === key && r.result)
+          .map((r) => ({ round: r.round, v: safe(m.get, r.result) }));
         row.servers[s] = stats(byServer[s].map((x) => x.v));
       }
       for (const peer of ['nginx', 'caddy']) {
@@ -94,7 +166,9 @@ export function mainTable(summary, servers, keys, o) {
       if (!row || servers.every((s) => !row.servers[s])) continue;
       const pc = (s) => (m.percent && s ? `${(s.med * 100).toFixed(0)} %` : cell(s));
       const label = m.label.replace('{idleConns}', o.idleConns.toLocaleString('en-US'));
-      lines.push(`| ${label} | ${key} | ${servers.map((s) => pc(row.servers[s])).join(' | ')}${peers.map((p) => ` | ${m.percent ? '' : cell(row.ratios[p])}`).join('')} |`);
+      lines.push(
+        `| ${label} | ${key} | ${servers.map((s) => pc(row.servers[s])).join(' | ')}${peers.map((p) => ` | ${m.percent ? '' : cell(row.ratios[p])}`).join('')} |`,
+      );
     }
   }
   return lines.join('\n');
@@ -104,32 +178,56 @@ export function mainTable(summary, servers, keys, o) {
 export function targets(summary, scale, doctor) {
   const med = (id, key, which = 'ratios', who = 'nginx') => summary[id]?.[key]?.[which]?.[who]?.med;
   const t = [];
-  const add = (target, value, ok, unit = '×') => t.push({ target, value: value === undefined || Number.isNaN(value) ? null : value, status: value === undefined || value === null || Number.isNaN(value) ? 'not measured' : ok ? 'met' : 'not met', unit });
-  for (const key of ['rsa', 'ec']) add(`full mTLS handshakes per core ≥ 1.0 × nginx (${key})`, med('hs_core', key), med('hs_core', key) >= 1.0);
+  const add = (target, value, ok, unit = '×') =>
+    t.push({
+      target,
+      value: value === undefined || Number.isNaN(value) ? null : value,
+      status: value === undefined || value === null || Number.isNaN(value) ? 'not measured' : ok ? 'met' : 'not met',
+      unit,
+    });
+  for (const key of ['rsa', 'ec'])
+    add(`full mTLS handshakes per core ≥ 1.0 × nginx (${key})`, med('hs_core', key), med('hs_core', key) >= 1.0);
   for (const key of ['rsa', 'ec']) {
     add(`resumed handshakes per core ≥ 1.0 × nginx (${key})`, med('resume_core', key), med('resume_core', key) >= 1.0);
     const reused = summary.resume_ratio?.[key]?.servers?.mtlsgate?.med;
-    if (reused !== undefined && reused < 0.5) t[t.length - 1].note = `only ${(reused * 100).toFixed(0)} % of sessions resumed`;
+    if (reused !== undefined && reused < 0.5)
+      t[t.length - 1].note = `only ${(reused * 100).toFixed(0)} % of sessions resumed`;
   }
-  for (const key of ['rsa', 'ec']) add(`keep-alive req/s per core ≥ 0.5 × nginx (${key} run)`, med('ka_core', key), med('ka_core', key) >= 0.5);
-  for (const key of ['rsa', 'ec']) add(`keep-alive req/s per core ≥ 2 × Caddy (${key} run)`, med('ka_core', key, 'ratios', 'caddy'), med('ka_core', key, 'ratios', 'caddy') >= 2);
+  for (const key of ['rsa', 'ec'])
+    add(`keep-alive req/s per core ≥ 0.5 × nginx (${key} run)`, med('ka_core', key), med('ka_core', key) >= 0.5);
+  for (const key of ['rsa', 'ec'])
+    add(
+      `keep-alive req/s per core ≥ 2 × Caddy (${key} run)`,
+      med('ka_core', key, 'ratios', 'caddy'),
+      med('ka_core', key, 'ratios', 'caddy') >= 2,
+    );
   for (const key of ['rsa', 'ec']) {
     const v = summary.rate_p99?.[key]?.servers?.mtlsgate?.med;
     add(`p99 ≤ 0.5 ms at 5,000 req/s (${key} run)`, v, v <= 0.5, 'ms');
   }
   // Judged on the earlier reading (it includes the garbage of 2,000 handshakes): the conservative one.
-  for (const key of ['rsa', 'ec']) add(`idle memory per connection ≤ 1.5 × nginx (${key}; read 4 s after)`, med('rss_conn_early', key), med('rss_conn_early', key) <= 1.5);
+  for (const key of ['rsa', 'ec'])
+    add(
+      `idle memory per connection ≤ 1.5 × nginx (${key}; read 4 s after)`,
+      med('rss_conn_early', key),
+      med('rss_conn_early', key) <= 1.5,
+    );
   for (const key of ['rsa', 'ec']) {
     const v = scale?.hsRatio?.mtlsgate?.[key]?.med;
     add(`10,000-cert truststore ≥ 0.9 × the 2-cert handshake rate (${key})`, v, v >= 0.9);
   }
-  const d = doctor?.find((x) => x.size === 10000 && x.key === 'ec')?.wall?.med ?? doctor?.find((x) => x.size === 10000)?.wall?.med;
+  const d =
+    doctor?.find((x) => x.size === 10000 && x.key === 'ec')?.wall?.med ??
+    doctor?.find((x) => x.size === 10000)?.wall?.med;
   add('doctor --json on the 10,000-cert truststore < 1 s', d, d < 1, 's');
   return t;
 }
 
 export function targetsTable(list) {
   const lines = ['| target | mtlsgate (median) | status |', '|---|---|---|'];
-  for (const x of list) lines.push(`| ${x.target} | ${x.value === null ? '–' : `${fmt(x.value)} ${x.unit}`}${x.note ? ` (${x.note})` : ''} | ${x.status === 'met' ? '**met**' : x.status} |`);
+  for (const x of list)
+    lines.push(
+      `| ${x.target} | ${x.value === null ? '–' : `${fmt(x.value)} ${x.unit}`}${x.note ? ` (${x.note})` : ''} | ${x.status === 'met' ? '**met**' : x.status} |`,
+    );
   return lines.join('\n');
 }

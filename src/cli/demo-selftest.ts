@@ -13,7 +13,18 @@ interface Answer {
 function get(port: number, domain: string, ca: string, cert: string, key: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = https.request(
-      { host: '127.0.0.1', port, servername: domain, path: '/hello', headers: { host: `${domain}:${port}` }, ca: readFileSync(ca), cert: readFileSync(cert), key: readFileSync(key), agent: false, timeout: 5000 },
+      {
+        host: '127.0.0.1',
+        port,
+        servername: domain,
+        path: '/hello',
+        headers: { host: `${domain}:${port}` },
+        ca: readFileSync(ca),
+        cert: readFileSync(cert),
+        key: readFileSync(key),
+        agent: false,
+        timeout: 5000,
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -32,7 +43,9 @@ export async function runSelftest(io: Io, o: { port: number; domain: string; fil
   const good = await get(o.port, o.domain, f.rootCert, f.clientCert, f.clientKey);
   const subject = (JSON.parse(good.body) as { headers?: Record<string, string> }).headers?.['x-client-cert-subject-dn'];
   const okGood = good.status === 200 && subject !== undefined;
-  io.stdout.write(`${okGood ? 'ok  ' : 'FAIL'} accepted request: HTTP ${good.status}, backend saw x-client-cert-subject-dn: ${subject ?? '(none)'}\n`);
+  io.stdout.write(
+    `${okGood ? 'ok  ' : 'FAIL'} accepted request: HTTP ${good.status}, backend saw x-client-cert-subject-dn: ${subject ?? '(none)'}\n`,
+  );
   const bad = await get(o.port, o.domain, f.rootCert, f.selfSignedCert, f.selfSignedKey);
   const okBad = bad.status === 403 && bad.body.includes('self-signed certificate');
   io.stdout.write(`${okBad ? 'ok  ' : 'FAIL'} denied request: HTTP ${bad.status} ${bad.body}\n`);

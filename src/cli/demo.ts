@@ -53,18 +53,25 @@ export function demoCommand(ctx: CliContext): Command {
         gw = await startGateway(cfg, log);
       } catch (e) {
         await echo.close();
-        if (e instanceof GatewayStartError) throw new UserError('E_START', `demo: ${e.message} (try --port and --admin-port)`);
+        if (e instanceof GatewayStartError)
+          throw new UserError('E_START', `demo: ${e.message} (try --port and --admin-port)`);
         throw e;
       }
       const gport = gw.address().port;
       const curl = (cert: string, key: string): string =>
         `curl --resolve ${DEMO_DOMAIN}:${gport}:127.0.0.1 --cacert ${rel(files.rootCert)} --cert ${rel(cert)} --key ${rel(key)} https://${DEMO_DOMAIN}:${gport}/hello`;
       const out = ctx.io.stdout;
-      out.write(`\nmtlsgate demo: https://${DEMO_DOMAIN}:${gport} on 127.0.0.1 -> echo backend ${echo.url}; admin http://127.0.0.1:${gw.adminAddress()?.port}/readyz\n`);
+      out.write(
+        `\nmtlsgate demo: https://${DEMO_DOMAIN}:${gport} on 127.0.0.1 -> echo backend ${echo.url}; admin http://127.0.0.1:${gw.adminAddress()?.port}/readyz\n`,
+      );
       out.write(`truststore: ${rel(files.truststore)} (demo root + intermediate CA)\n\n`);
       out.write(`Accepted (client.crt is issued by the demo CA):\n  ${curl(files.clientCert, files.clientKey)}\n\n`);
-      out.write(`Denied with 403 "Access denied. Reason: self-signed certificate" (self-signed.crt is not in the truststore):\n  ${curl(files.selfSignedCert, files.selfSignedKey)}\n\n`);
-      out.write(`Why it was denied, and the fix:\n  node bin/mtlsgate.js doctor --cert ${rel(files.selfSignedCert)} --key ${rel(files.selfSignedKey)} --truststore ${rel(files.truststore)}\n\n`);
+      out.write(
+        `Denied with 403 "Access denied. Reason: self-signed certificate" (self-signed.crt is not in the truststore):\n  ${curl(files.selfSignedCert, files.selfSignedKey)}\n\n`,
+      );
+      out.write(
+        `Why it was denied, and the fix:\n  node bin/mtlsgate.js doctor --cert ${rel(files.selfSignedCert)} --key ${rel(files.selfSignedKey)} --truststore ${rel(files.truststore)}\n\n`,
+      );
       if (o.selftest) {
         const ok = await runSelftest(ctx.io, { port: gport, domain: DEMO_DOMAIN, files });
         await gw.close(1000);
@@ -80,7 +87,8 @@ export function demoCommand(ctx: CliContext): Command {
 
 function parsePort(s: string, flag: string): number {
   const n = Number(s);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UserError('E_BAD_PORT', `${flag}: "${s}" is not a port number`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new UserError('E_BAD_PORT', `${flag}: "${s}" is not a port number`);
   return n;
 }
 
@@ -88,4 +96,3 @@ function rel(p: string): string {
   const r = relative(process.cwd(), p);
   return r.startsWith('..') ? p : r || '.';
 }
-

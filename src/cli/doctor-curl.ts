@@ -30,26 +30,35 @@ const MAX_STDIN = 1 << 20;
 
 export function doctorCurlCommand(ctx: CliContext): Command {
   const cmd = new Command('curl')
-    .description('diagnose a failing curl command: its files, its error, the gateway\'s verdict and the live endpoint')
+    .description("diagnose a failing curl command: its files, its error, the gateway's verdict and the live endpoint")
     .usage('[options] -- <curl arguments>  |  --line "<curl command>"')
-    .option('--line <command>', 'the whole curl command as pasted (quotes, \\ line breaks and all); - reads it from stdin')
-    .option('--error <message>', 'curl\'s error, e.g. "curl: (58) unable to set private key file: \'client.key\' type PEM"')
-    .option('--exit-code <n>', 'curl\'s exit code')
+    .option(
+      '--line <command>',
+      'the whole curl command as pasted (quotes, \\ line breaks and all); - reads it from stdin',
+    )
+    .option(
+      '--error <message>',
+      "curl's error, e.g. \"curl: (58) unable to set private key file: 'client.key' type PEM\"",
+    )
+    .option('--exit-code <n>', "curl's exit code")
     .option('--truststore <file>', 'the CA bundle the gateway trusts: adds the offline verdict')
     .option('--no-live', 'do not connect to the endpoint')
-    .option('--timeout <seconds>', 'time limit for the live probe (default: curl\'s -m, else 10)')
+    .option('--timeout <seconds>', "time limit for the live probe (default: curl's -m, else 10)")
     .option('--json', 'print the report as JSON (passphrases as "***")')
     .allowUnknownOption()
     .allowExcessArguments()
-    .addHelpText('after', [
-      '',
-      'Exit status: 0 nothing is wrong, 1 curl would fail or the certificate would be denied, 2 usage error.',
-      '',
-      'Examples:',
-      '  mtlsgate doctor curl --error "curl: (58) could not load PEM client certificate ..." -- --cert client.crt --key client.key https://api.example.com/',
-      '  mtlsgate doctor curl --truststore truststore.pem --line "curl -v --cert client.crt --key client.key https://api.example.com/"',
-      '  pbpaste | mtlsgate doctor curl --line -     # the command, and curl\'s output after it',
-    ].join('\n'))
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Exit status: 0 nothing is wrong, 1 curl would fail or the certificate would be denied, 2 usage error.',
+        '',
+        'Examples:',
+        '  mtlsgate doctor curl --error "curl: (58) could not load PEM client certificate ..." -- --cert client.crt --key client.key https://api.example.com/',
+        '  mtlsgate doctor curl --truststore truststore.pem --line "curl -v --cert client.crt --key client.key https://api.example.com/"',
+        "  pbpaste | mtlsgate doctor curl --line -     # the command, and curl's output after it",
+      ].join('\n'),
+    )
     .action(async (own: CurlOptions, self: Command) => {
       const o = withParentOptions(own, self);
       requireNonEmptyPath('--truststore', o.truststore);
@@ -64,7 +73,11 @@ export function doctorCurlCommand(ctx: CliContext): Command {
         ...(ctx.io.env.HOME !== undefined && { home: ctx.io.env.HOME }),
       };
       const report = await runCurlDoctor(input);
-      ctx.io.stdout.write(o.json ? JSON.stringify(toJson(report), null, 2) + '\n' : renderCurlReport(report, { color: wantsColor(ctx.io) }));
+      ctx.io.stdout.write(
+        o.json
+          ? JSON.stringify(toJson(report), null, 2) + '\n'
+          : renderCurlReport(report, { color: wantsColor(ctx.io) }),
+      );
       ctx.setExitCode(hasErrors(report.report) ? 1 : 0);
     });
   return cmd;
@@ -82,10 +95,14 @@ function withParentOptions(own: CurlOptions, self: Command): CurlOptions {
     const name = opt.attributeName();
     if (parent.getOptionValueSource(name) !== 'cli') continue;
     if ((SHARED as readonly string[]).includes(name)) {
-      if (merged[name as (typeof SHARED)[number]] === undefined) (merged as unknown as Record<string, unknown>)[name] = parent.getOptionValue(name);
+      if (merged[name as (typeof SHARED)[number]] === undefined)
+        (merged as unknown as Record<string, unknown>)[name] = parent.getOptionValue(name);
       continue;
     }
-    throw new UserError('E_USAGE', `doctor curl: put curl's options after -- (${opt.long ?? opt.short} was read as an option of mtlsgate doctor): mtlsgate doctor curl [options] -- <curl arguments>`);
+    throw new UserError(
+      'E_USAGE',
+      `doctor curl: put curl's options after -- (${opt.long ?? opt.short} was read as an option of mtlsgate doctor): mtlsgate doctor curl [options] -- <curl arguments>`,
+    );
   }
   return merged;
 }
@@ -104,7 +121,8 @@ async function readStdin(ctx: CliContext): Promise<string> {
   for await (const chunk of stdin) {
     const b = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
     size += b.length;
-    if (size > MAX_STDIN) throw new UserError('E_STDIN', '--line -: more than 1 MiB on stdin; paste only the curl command (and its error)');
+    if (size > MAX_STDIN)
+      throw new UserError('E_STDIN', '--line -: more than 1 MiB on stdin; paste only the curl command (and its error)');
     chunks.push(b);
   }
   const text = Buffer.concat(chunks).toString('utf8');

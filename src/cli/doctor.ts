@@ -35,73 +35,111 @@ interface DoctorOptions {
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 export function doctorCommand(ctx: CliContext): Command {
-  return new Command('doctor')
-    // `doctor curl -- ...` takes curl's own options; the parent's must not swallow them.
-    .enablePositionalOptions()
-    .addCommand(doctorCurlCommand(ctx))
-    .description('explain whether the gateway would accept a client certificate, and what to fix; --url probes a live endpoint too')
-    .option('--cert <file[:pass]>', 'client certificate (PEM, DER, PKCS#12; curl\'s file:passphrase works)')
-    .option('--key <file>', 'private key (omit when it is in the --cert file)')
-    .addOption(new Option('--pass <passphrase>', 'passphrase for the key or PKCS#12 file'))
-    .option('--truststore <file>', 'the CA bundle the gateway trusts (the PEM uploaded to S3)')
-    .option('--trust-client-intermediates', 'let intermediates sent by the client close the path (API Gateway does not)')
-    .option('--at <iso-date>', 'judge validity at this time instead of now (predicts; no handshake)')
-    .option('--url <https-url>', 'probe this endpoint as a client would, with --cert/--key, and compare with the offline verdict')
-    .option('--cacert <file>', 'CA certificate(s) to verify the server with (as curl --cacert; default: the system CAs)')
-    .option('--resolve <host:port:addr>', 'connect to addr for host:port, as curl --resolve (repeatable)', collect, [])
-    .option('--connect-to <h1:p1:h2:p2>', 'connect to h2:p2 instead of h1:p1, as curl --connect-to (repeatable)', collect, [])
-    .option('-k, --insecure', 'report problems with the server\'s certificate as warnings, as curl -k')
-    .option('--timeout <seconds>', 'time limit for the whole live probe', String(DEFAULT_TIMEOUT_MS / 1000))
-    .option('--json', 'print the report as JSON')
-    .addHelpText(
-      'after',
-      '\nExit status: 0 nothing is wrong, 1 the certificate would be denied or a check failed, 2 usage error.\n\nExamples:\n  mtlsgate doctor --cert client.crt --key client.key --truststore truststore.pem\n  mtlsgate doctor --url https://api.example.com/ping --cert client.crt --key client.key --truststore truststore.pem\n  mtlsgate doctor --url https://mtls.example.test:8443/ --resolve mtls.example.test:8443:127.0.0.1 --cacert root-ca.crt --cert client.crt --key client.key',
-    )
-    .action(async (o: DoctorOptions) => {
-      requireNonEmptyCertPath('--cert', o.cert);
-      for (const k of ['key', 'truststore', 'cacert'] as const) requireNonEmptyPath(`--${k}`, o[k]);
-      if (o.url === undefined && o.cert === undefined && o.key === undefined && o.truststore === undefined) {
-        throw new UserError('E_USAGE', 'doctor: give --cert (with --key and --truststore for a full diagnosis), '
-          + 'or --url to probe an endpoint; see mtlsgate doctor --help');
-      }
-      if (o.url === undefined) {
-        const live = ['cacert', 'insecure'].filter((k) => o[k as keyof DoctorOptions] !== undefined)
-          .concat(o.resolve.length ? ['resolve'] : [], o.connectTo.length ? ['connect-to'] : []);
-        if (live.length) {
-          throw new UserError('E_USAGE', `doctor: --${live[0]} applies to the live probe; add --url https://HOST/PATH`);
+  return (
+    new Command('doctor')
+      // `doctor curl -- ...` takes curl's own options; the parent's must not swallow them.
+      .enablePositionalOptions()
+      .addCommand(doctorCurlCommand(ctx))
+      .description(
+        'explain whether the gateway would accept a client certificate, and what to fix; --url probes a live endpoint too',
+      )
+      .option('--cert <file[:pass]>', "client certificate (PEM, DER, PKCS#12; curl's file:passphrase works)")
+      .option('--key <file>', 'private key (omit when it is in the --cert file)')
+      .addOption(new Option('--pass <passphrase>', 'passphrase for the key or PKCS#12 file'))
+      .option('--truststore <file>', 'the CA bundle the gateway trusts (the PEM uploaded to S3)')
+      .option(
+        '--trust-client-intermediates',
+        'let intermediates sent by the client close the path (API Gateway does not)',
+      )
+      .option('--at <iso-date>', 'judge validity at this time instead of now (predicts; no handshake)')
+      .option(
+        '--url <https-url>',
+        'probe this endpoint as a client would, with --cert/--key, and compare with the offline verdict',
+      )
+      .option(
+        '--cacert <file>',
+        'CA certificate(s) to verify the server with (as curl --cacert; default: the system CAs)',
+      )
+      .option(
+        '--resolve <host:port:addr>',
+        'connect to addr for host:port, as curl --resolve (repeatable)',
+        collect,
+        [],
+      )
+      .option(
+        '--connect-to <h1:p1:h2:p2>',
+        'connect to h2:p2 instead of h1:p1, as curl --connect-to (repeatable)',
+        collect,
+        [],
+      )
+      .option('-k, --insecure', "report problems with the server's certificate as warnings, as curl -k")
+      .option('--timeout <seconds>', 'time limit for the whole live probe', String(DEFAULT_TIMEOUT_MS / 1000))
+      .option('--json', 'print the report as JSON')
+      .addHelpText(
+        'after',
+        '\nExit status: 0 nothing is wrong, 1 the certificate would be denied or a check failed, 2 usage error.\n\nExamples:\n  mtlsgate doctor --cert client.crt --key client.key --truststore truststore.pem\n  mtlsgate doctor --url https://api.example.com/ping --cert client.crt --key client.key --truststore truststore.pem\n  mtlsgate doctor --url https://mtls.example.test:8443/ --resolve mtls.example.test:8443:127.0.0.1 --cacert root-ca.crt --cert client.crt --key client.key',
+      )
+      .action(async (o: DoctorOptions) => {
+        requireNonEmptyCertPath('--cert', o.cert);
+        for (const k of ['key', 'truststore', 'cacert'] as const) requireNonEmptyPath(`--${k}`, o[k]);
+        if (o.url === undefined && o.cert === undefined && o.key === undefined && o.truststore === undefined) {
+          throw new UserError(
+            'E_USAGE',
+            'doctor: give --cert (with --key and --truststore for a full diagnosis), ' +
+              'or --url to probe an endpoint; see mtlsgate doctor --help',
+          );
         }
-      }
-      let now: Date | undefined;
-      if (o.at !== undefined) {
-        now = new Date(o.at);
-        if (Number.isNaN(now.getTime())) {
-          throw new UserError('E_BAD_DATE', `--at: "${o.at}" is not a date (use ISO 8601, e.g. 2027-01-31T00:00:00Z)`);
+        if (o.url === undefined) {
+          const live = ['cacert', 'insecure']
+            .filter((k) => o[k as keyof DoctorOptions] !== undefined)
+            .concat(o.resolve.length ? ['resolve'] : [], o.connectTo.length ? ['connect-to'] : []);
+          if (live.length) {
+            throw new UserError(
+              'E_USAGE',
+              `doctor: --${live[0]} applies to the live probe; add --url https://HOST/PATH`,
+            );
+          }
         }
-      }
-      const timeoutMs = parseTimeout(o.timeout);
-      if (o.url !== undefined) parseTarget(o.url, o.resolve, o.connectTo); // usage errors before any file is read
-      const files: DoctorInput = {
-        ...(o.cert !== undefined && { cert: o.cert }),
-        ...(o.key !== undefined && { key: o.key }),
-        ...(o.pass !== undefined && { pass: o.pass }),
-        ...(o.truststore !== undefined && { truststore: o.truststore }),
-        ...(now !== undefined && { now }),
-        policy: { trustClientIntermediates: o.trustClientIntermediates === true },
-      };
-      const cacertPem = o.cacert === undefined ? undefined : await readCacert(o.cacert);
-      const live = o.url === undefined ? undefined : {
-        url: o.url,
-        cacertPem,
-        resolve: o.resolve,
-        connectTo: o.connectTo,
-        insecure: o.insecure === true,
-        timeoutMs,
-      };
-      const report = await diagnose({ files, ...(live && { live }) });
-      const text = o.json ? JSON.stringify(report, null, 2) + '\n' : renderReport(report, { color: wantsColor(ctx.io) });
-      ctx.io.stdout.write(text);
-      ctx.setExitCode(hasErrors(report) ? 1 : 0);
-    });
+        let now: Date | undefined;
+        if (o.at !== undefined) {
+          now = new Date(o.at);
+          if (Number.isNaN(now.getTime())) {
+            throw new UserError(
+              'E_BAD_DATE',
+              `--at: "${o.at}" is not a date (use ISO 8601, e.g. 2027-01-31T00:00:00Z)`,
+            );
+          }
+        }
+        const timeoutMs = parseTimeout(o.timeout);
+        if (o.url !== undefined) parseTarget(o.url, o.resolve, o.connectTo); // usage errors before any file is read
+        const files: DoctorInput = {
+          ...(o.cert !== undefined && { cert: o.cert }),
+          ...(o.key !== undefined && { key: o.key }),
+          ...(o.pass !== undefined && { pass: o.pass }),
+          ...(o.truststore !== undefined && { truststore: o.truststore }),
+          ...(now !== undefined && { now }),
+          policy: { trustClientIntermediates: o.trustClientIntermediates === true },
+        };
+        const cacertPem = o.cacert === undefined ? undefined : await readCacert(o.cacert);
+        const live =
+          o.url === undefined
+            ? undefined
+            : {
+                url: o.url,
+                cacertPem,
+                resolve: o.resolve,
+                connectTo: o.connectTo,
+                insecure: o.insecure === true,
+                timeoutMs,
+              };
+        const report = await diagnose({ files, ...(live && { live }) });
+        const text = o.json
+          ? JSON.stringify(report, null, 2) + '\n'
+          : renderReport(report, { color: wantsColor(ctx.io) });
+        ctx.io.stdout.write(text);
+        ctx.setExitCode(hasErrors(report) ? 1 : 0);
+      })
+  );
 }
 
 async function readCacert(path: string): Promise<string> {

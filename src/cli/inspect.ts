@@ -86,8 +86,12 @@ function renderFile(file: LoadedFile, c: Colors): string[] {
   const lines = [c.bold(`${file.path}: ${describeFormat(file)}`) + (note ? ` ${c.yellow(`(${note})`)}` : '')];
   if (file.pkcs12) {
     const p = file.pkcs12;
-    lines.push(`  MAC ${p.macAlgorithm ?? 'none'}; encryption ${p.encryptionAlgorithms.join(', ') || 'none'}; ` +
-      (p.nodeLoads ? c.green("Node's TLS loads it") : c.red(`Node's TLS cannot load it: ${p.nodeError ?? 'unknown error'}`)));
+    lines.push(
+      `  MAC ${p.macAlgorithm ?? 'none'}; encryption ${p.encryptionAlgorithms.join(', ') || 'none'}; ` +
+        (p.nodeLoads
+          ? c.green("Node's TLS loads it")
+          : c.red(`Node's TLS cannot load it: ${p.nodeError ?? 'unknown error'}`)),
+    );
   }
   file.certs.forEach((cert, i) => {
     lines.push(`  ${c.bold(`Certificate ${i}`)}`, ...renderCertInfo(cert.info, c).map((l) => `    ${l}`));
@@ -96,7 +100,9 @@ function renderFile(file: LoadedFile, c: Colors): string[] {
     lines.push(`  ${c.bold(`Private key ${i}`)}`, ...renderKeyInfo(key.info, c).map((l) => `    ${l}`));
     if (file.certs.length > 0) {
       const match = file.certs.findIndex((cert) => cert.info.spkiSha256 === key.info.spkiSha256);
-      lines.push(`    ${match >= 0 ? c.green(`matches certificate ${match}`) : c.yellow('matches no certificate in this file')}`);
+      lines.push(
+        `    ${match >= 0 ? c.green(`matches certificate ${match}`) : c.yellow('matches no certificate in this file')}`,
+      );
     }
   });
   return lines;

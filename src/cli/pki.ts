@@ -13,7 +13,9 @@ import type { CliContext } from './context.js';
 const KEYS: Record<string, KeySpec> = { ec: { type: 'ec', curve: 'P-256' }, rsa: { type: 'rsa', bits: 2048 } };
 
 export function pkiCommand(ctx: CliContext): Command {
-  const pki = new Command('pki').description('create a test PKI and broken client certificates to try the doctor on (test use only)');
+  const pki = new Command('pki').description(
+    'create a test PKI and broken client certificates to try the doctor on (test use only)',
+  );
   pki.addCommand(initCommand(ctx));
   pki.addCommand(issueCommand(ctx));
   return pki;
@@ -24,7 +26,11 @@ function initCommand(ctx: CliContext): Command {
     .description('write a root CA, an intermediate CA, server and client certificates and a truststore into DIR')
     .argument('<dir>', 'directory to write into (created if missing)')
     .requiredOption('--domain <name>', 'DNS name (SAN) of the server certificate, e.g. api.example.test')
-    .addOption(new Option('--key <type>', 'key type of every certificate: ec (P-256) or rsa (2048-bit)').choices(Object.keys(KEYS)).default('ec'))
+    .addOption(
+      new Option('--key <type>', 'key type of every certificate: ec (P-256) or rsa (2048-bit)')
+        .choices(Object.keys(KEYS))
+        .default('ec'),
+    )
     .option('--force', 'overwrite an existing PKI in DIR', false)
     .action(async (dir: string, opts: { domain: string; key: string; force: boolean }) => {
       // The generator (and its ASN.1 libraries) is loaded only by the commands that make certificates.
@@ -46,7 +52,10 @@ function issueCommand(ctx: CliContext): Command {
     .option('--name <name>', 'file name stem: writes NAME.crt, NAME.key and NAME-cas.pem (default: the variant)')
     .option('--depth <n>', 'deep-chain only: CAs below the root (default 5)')
     .option('--cn <cn>', 'subject common name, taken verbatim (default: NAME)')
-    .addHelpText('after', `\nVariants (client certificates unless noted, EC P-256 unless the variant is about the key):\n${variantHelp}\n`)
+    .addHelpText(
+      'after',
+      `\nVariants (client certificates unless noted, EC P-256 unless the variant is about the key):\n${variantHelp}\n`,
+    )
     .action(async (dir: string, opts: { variant: string; name?: string; depth?: string; cn?: string }) => {
       const variant = parseVariant(opts.variant);
       const depth = opts.depth === undefined ? undefined : parseDepth(opts.depth);
@@ -56,7 +65,13 @@ function issueCommand(ctx: CliContext): Command {
       const v = await issueVariant(loaded, variant, { name, depth, cn: opts.cn });
       const show = (file: string): string => join(dir, file);
       const written = [show(`${name}.crt`), show(`${name}.key`), ...(v.cas ? [show(`${name}-cas.pem`)] : [])];
-      const verify = ['openssl verify -CAfile', shellQuote(show('truststore.pem')), ...(v.cas ? ['-untrusted', shellQuote(show(`${name}-cas.pem`))] : []), '-purpose sslclient', shellQuote(show(`${name}.crt`))];
+      const verify = [
+        'openssl verify -CAfile',
+        shellQuote(show('truststore.pem')),
+        ...(v.cas ? ['-untrusted', shellQuote(show(`${name}-cas.pem`))] : []),
+        '-purpose sslclient',
+        shellQuote(show(`${name}.crt`)),
+      ];
       ctx.io.stdout.write(
         [
           `Wrote variant ${variant} (${VARIANTS[variant]}):`,
@@ -76,7 +91,8 @@ function issueCommand(ctx: CliContext): Command {
 
 function parseDepth(text: string): number {
   const n = Number(text);
-  if (!/^\d+$/.test(text) || n < 1 || n > 20) throw new UserError('E_BAD_DEPTH', `bad --depth ${JSON.stringify(text)}: give a whole number from 1 to 20`);
+  if (!/^\d+$/.test(text) || n < 1 || n > 20)
+    throw new UserError('E_BAD_DEPTH', `bad --depth ${JSON.stringify(text)}: give a whole number from 1 to 20`);
   return n;
 }
 

@@ -26,14 +26,22 @@ export function field(label: string, value: string, c: Colors): string {
 export function renderCertInfo(info: CertInfo, c: Colors): string[] {
   const lines = [
     field('Subject', info.subject || c.dim('(empty)'), c),
-    field('Issuer', info.issuer + (info.selfSigned ? c.dim(' (self-signed)') : info.selfIssued ? c.dim(' (self-issued)') : ''), c),
+    field(
+      'Issuer',
+      info.issuer + (info.selfSigned ? c.dim(' (self-signed)') : info.selfIssued ? c.dim(' (self-issued)') : ''),
+      c,
+    ),
     field('Serial', info.serial, c),
     field('Validity', `${shortTime(info.notBefore)} to ${shortTime(info.notAfter)} (${validityNote(info, c)})`, c),
     field('Public key', describeKey(info.publicKey) + weakKeyNote(info.publicKey, c), c),
     field('Signature', info.signatureAlgorithm.name + weakHashNote(info.signatureAlgorithm.hash, c), c),
     field('Subject alt names', info.subjectAltNames.length ? info.subjectAltNames.join(', ') : c.dim('none'), c),
     field('Key usage', info.keyUsage ? info.keyUsage.join(', ') || c.dim('(empty)') : c.dim('absent'), c),
-    field('Extended key usage', info.extendedKeyUsage ? info.extendedKeyUsage.join(', ') || c.dim('(empty)') : c.dim('absent'), c),
+    field(
+      'Extended key usage',
+      info.extendedKeyUsage ? info.extendedKeyUsage.join(', ') || c.dim('(empty)') : c.dim('absent'),
+      c,
+    ),
     field('Basic constraints', basicConstraints(info, c), c),
     field('Subject key id', info.subjectKeyId ?? c.dim('absent'), c),
     field('Authority key id', info.authorityKeyId ?? c.dim('absent'), c),
@@ -73,7 +81,11 @@ export function describeKey(key: PublicKeyInfo): string {
 }
 
 /** "89 days left", "expired 3 days ago", "not yet valid: starts in 2 days". */
-export function validityNote(info: Pick<CertInfo, 'notBefore' | 'notAfter'>, c: Colors, now: Date = new Date()): string {
+export function validityNote(
+  info: Pick<CertInfo, 'notBefore' | 'notAfter'>,
+  c: Colors,
+  now: Date = new Date(),
+): string {
   const day = 86_400_000;
   const start = Date.parse(info.notBefore);
   const end = Date.parse(info.notAfter);
@@ -81,7 +93,8 @@ export function validityNote(info: Pick<CertInfo, 'notBefore' | 'notAfter'>, c: 
     const ago = Math.floor((now.getTime() - end) / day);
     return c.red(ago === 0 ? 'expired today' : `expired ${plural(ago, 'day')} ago`);
   }
-  if (start > now.getTime()) return c.yellow(`not yet valid: starts in ${plural(Math.ceil((start - now.getTime()) / day), 'day')}`);
+  if (start > now.getTime())
+    return c.yellow(`not yet valid: starts in ${plural(Math.ceil((start - now.getTime()) / day), 'day')}`);
   const left = Math.floor((end - now.getTime()) / day);
   return left < 30 ? c.yellow(`${plural(left, 'day')} left`) : c.green(`${plural(left, 'day')} left`);
 }
@@ -110,7 +123,8 @@ function weakHashNote(hash: string | null, c: Colors): string {
 }
 
 function weakKeyNote(key: PublicKeyInfo, c: Colors): string {
-  if ((key.type === 'rsa' || key.type === 'rsa-pss' || key.type === 'dsa') && key.bits < 2048) return ' ' + c.red('(weak: under 2048 bits)');
+  if ((key.type === 'rsa' || key.type === 'rsa-pss' || key.type === 'dsa') && key.bits < 2048)
+    return ' ' + c.red('(weak: under 2048 bits)');
   if (key.type === 'ec' && key.bits < 256) return ' ' + c.red('(weak: under 256 bits)');
   return '';
 }

@@ -18,10 +18,12 @@ export function serveCommand(ctx: CliContext): Command {
     .option('--workers <n|auto>', 'worker processes sharing the listener (auto: one per core)', 'auto')
     .action(async (o: { config: string; logFormat?: string; check?: boolean; workers: string }) => {
       const workers = parseWorkers(o.workers);
-      const { loadConfig, makeLogger, startGateway, GatewayStartError, runPrimary, serveAsWorker } = await gatewayModules();
+      const { loadConfig, makeLogger, startGateway, GatewayStartError, runPrimary, serveAsWorker } =
+        await gatewayModules();
       const cfg = await loadConfig(o.config);
       if (o.logFormat !== undefined) {
-        if (o.logFormat !== 'json' && o.logFormat !== 'pretty') throw new UserError('E_BAD_LOG_FORMAT', `--log-format: expected json or pretty, got "${o.logFormat}"`);
+        if (o.logFormat !== 'json' && o.logFormat !== 'pretty')
+          throw new UserError('E_BAD_LOG_FORMAT', `--log-format: expected json or pretty, got "${o.logFormat}"`);
         cfg.logs.format = o.logFormat;
       }
       // --check only reports problems; the temporary listener's start-up lines would be noise.
@@ -46,10 +48,15 @@ export function serveCommand(ctx: CliContext): Command {
       let gw;
       try {
         // A worker leaves the admin listener to its primary, which asks every worker and merges the answers.
-        const run = o.check ? { ...cfg, listen: { host: '127.0.0.1', port: 0 }, admin: undefined } : cluster.isWorker ? { ...cfg, admin: undefined } : cfg;
+        const run = o.check
+          ? { ...cfg, listen: { host: '127.0.0.1', port: 0 }, admin: undefined }
+          : cluster.isWorker
+            ? { ...cfg, admin: undefined }
+            : cfg;
         gw = await startGateway(run, log, o.config, { ticketKeys: workerTicketKeys() });
       } catch (e) {
-        if (cluster.isWorker && e instanceof Error) process.send?.({ type: 'start-error', message: e.message } satisfies ToPrimary);
+        if (cluster.isWorker && e instanceof Error)
+          process.send?.({ type: 'start-error', message: e.message } satisfies ToPrimary);
         if (e instanceof GatewayStartError) throw new UserError('E_START', `${o.config}: ${e.message}`);
         throw e;
       } finally {
@@ -81,6 +88,7 @@ function workerTicketKeys(): Buffer | undefined {
 function parseWorkers(s: string): number {
   if (s === 'auto') return availableParallelism();
   const n = Number(s);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UserError('E_BAD_WORKERS', `--workers: expected a number from 1 to 64 or auto, got "${s}"`);
+  if (!Number.isInteger(n) || n < 1 || n > 64)
+    throw new UserError('E_BAD_WORKERS', `--workers: expected a number from 1 to 64 or auto, got "${s}"`);
   return n;
 }

@@ -23,14 +23,18 @@ export interface TruststoreLintResult {
 }
 
 export function truststoreCommand(ctx: CliContext): Command {
-  const cmd = new Command('truststore').description('check an API Gateway-style truststore (a PEM bundle of CA certificates)');
+  const cmd = new Command('truststore').description(
+    'check an API Gateway-style truststore (a PEM bundle of CA certificates)',
+  );
   cmd.addCommand(lintCommand(ctx));
   return cmd;
 }
 
 function lintCommand(ctx: CliContext): Command {
   return new Command('lint')
-    .description('list what is wrong with a truststore bundle before uploading it: expired, non-CA, weak or duplicate certificates, missing issuers, private keys')
+    .description(
+      'list what is wrong with a truststore bundle before uploading it: expired, non-CA, weak or duplicate certificates, missing issuers, private keys',
+    )
     .argument('<file>', 'the PEM bundle')
     .option('--json', 'print { file, certificates, findings } as JSON', false)
     .option('--at <iso-date>', 'check validity at this time instead of now (e.g. 2030-01-01)')
@@ -38,18 +42,34 @@ function lintCommand(ctx: CliContext): Command {
       requireNonEmptyPath('truststore lint FILE', path);
       const now = opts.at === undefined ? new Date() : parseAt(opts.at);
       const read = await readTruststore(path);
-      const unreadable = read.findings.find((f) => f.id === 'truststore.file-not-found' || f.id === 'truststore.unreadable');
-      if (unreadable) throw new UserError(unreadable.id === 'truststore.file-not-found' ? 'E_FILE_NOT_FOUND' : 'E_FILE_UNREADABLE', unreadable.title);
+      const unreadable = read.findings.find(
+        (f) => f.id === 'truststore.file-not-found' || f.id === 'truststore.unreadable',
+      );
+      if (unreadable)
+        throw new UserError(
+          unreadable.id === 'truststore.file-not-found' ? 'E_FILE_NOT_FOUND' : 'E_FILE_UNREADABLE',
+          unreadable.title,
+        );
       const findings = [...read.findings, ...(read.truststore ? lintTruststore(read.truststore, read.file, now) : [])];
-      const result: TruststoreLintResult = { file: path, certificates: read.truststore?.certs.map((c) => c.info) ?? [], findings };
-      ctx.io.stdout.write(opts.json ? JSON.stringify(result, null, 2) + '\n' : renderLint(result, read.truststore, wantsColor(ctx.io)));
+      const result: TruststoreLintResult = {
+        file: path,
+        certificates: read.truststore?.certs.map((c) => c.info) ?? [],
+        findings,
+      };
+      ctx.io.stdout.write(
+        opts.json ? JSON.stringify(result, null, 2) + '\n' : renderLint(result, read.truststore, wantsColor(ctx.io)),
+      );
       if (findings.some((f) => f.severity === 'error')) ctx.setExitCode(1);
     });
 }
 
 function parseAt(text: string): Date {
   const t = Date.parse(text);
-  if (Number.isNaN(t)) throw new UserError('E_BAD_DATE', `bad --at ${JSON.stringify(text)}: give an ISO 8601 date such as 2030-01-01 or 2030-01-01T12:00:00Z`);
+  if (Number.isNaN(t))
+    throw new UserError(
+      'E_BAD_DATE',
+      `bad --at ${JSON.stringify(text)}: give an ISO 8601 date such as 2030-01-01 or 2030-01-01T12:00:00Z`,
+    );
   return new Date(t);
 }
 

@@ -51,14 +51,17 @@ export async function checkOffline(k: Known): Promise<OfflineReport> {
     findings.push(...checkChain(k, analysis));
     ({ verdict, source, openssl } = await reachVerdict(k, analysis, findings));
   } else if (k.leaf && k.input.truststore === undefined) {
-    findings.push(finding({
-      id: 'doctor.no-truststore',
-      severity: 'info',
-      title: 'no truststore given: the gateway\'s verdict is not predicted',
-      detail: 'The files were checked on their own. Add --truststore with the bundle the gateway uses (the PEM file ' +
-        'uploaded to S3) to learn whether it would accept this certificate and why not.',
-      fix: `mtlsgate doctor --cert ${k.certPath ?? 'client.crt'} --truststore truststore.pem`,
-    }));
+    findings.push(
+      finding({
+        id: 'doctor.no-truststore',
+        severity: 'info',
+        title: "no truststore given: the gateway's verdict is not predicted",
+        detail:
+          'The files were checked on their own. Add --truststore with the bundle the gateway uses (the PEM file ' +
+          'uploaded to S3) to learn whether it would accept this certificate and why not.',
+        fix: `mtlsgate doctor --cert ${k.certPath ?? 'client.crt'} --truststore truststore.pem`,
+      }),
+    );
   }
   return {
     verdict,
@@ -66,7 +69,9 @@ export async function checkOffline(k: Known): Promise<OfflineReport> {
     findings: sortFindings(findings),
     certificates: k.certFile?.certs.map((c) => c.info) ?? [],
     key: k.key?.info ?? null,
-    chain: analysis ? { subjects: analysis.rulesChain.certs.map((c) => c.info.subject), end: analysis.rulesChain.end } : null,
+    chain: analysis
+      ? { subjects: analysis.rulesChain.certs.map((c) => c.info.subject), end: analysis.rulesChain.end }
+      : null,
     openssl,
   };
 }
@@ -78,36 +83,44 @@ interface Reached {
 }
 
 async function reachVerdict(k: Known, a: ChainAnalysis, findings: Finding[]): Promise<Reached> {
-  // The gateway judges a truststore too large to name in a handshake with the model (see trust/truststore.ts): so does the doctor.
-  if (truststoreOracle(k.truststore!) === 'model') return { verdict: decideWithoutHandshake(a), source: 'prediction', openssl: a.predicted };
+  // The gateway judges a truststore too large to name in a handshake with the model (see trust/truststore.ts): so does
+  // the doctor.
+  if (truststoreOracle(k.truststore!) === 'model')
+    return { verdict: decideWithoutHandshake(a), source: 'prediction', openssl: a.predicted };
   const predicted = predictVerdict(a);
   // The handshake needs the key that goes with the certificate, and a present-day clock (OpenSSL checks against now).
   const keyFits = k.key !== null && k.leaf !== null && k.key.info.spkiSha256 === k.leaf.info.spkiSha256;
-  if (!keyFits || k.input.now !== undefined || !k.leaf || !k.truststore) return { verdict: predicted, source: 'prediction', openssl: a.predicted };
+  if (!keyFits || k.input.now !== undefined || !k.leaf || !k.truststore)
+    return { verdict: predicted, source: 'prediction', openssl: a.predicted };
   const chainPem = [k.leaf, ...k.intermediates].map((c) => c.x509.toString()).join('');
   const real = await loopbackVerdict({ chainPem, key: k.key!.keyObject, truststorePem: k.truststore.pem });
   if ('error' in real) {
-    findings.push(finding({
-      id: 'doctor.handshake-failed',
-      severity: 'info',
-      title: 'the loopback handshake could not run; the verdict is predicted',
-      detail: real.error,
-      fix: '',
-    }));
+    findings.push(
+      finding({
+        id: 'doctor.handshake-failed',
+        severity: 'info',
+        title: 'the loopback handshake could not run; the verdict is predicted',
+        detail: real.error,
+        fix: '',
+      }),
+    );
     return { verdict: predicted, source: 'prediction', openssl: a.predicted };
   }
   const verdict = decide(a, real);
   const [hs, model] = [verdictFields(verdict), verdictFields(predicted)];
   if (hs.accepted !== model.accepted || hs.reason !== model.reason || hs.code !== model.code) {
-    findings.push(finding({
-      id: 'doctor.model-disagreement',
-      severity: 'warning',
-      title: 'the handshake and the offline model disagree (please report this)',
-      detail: `Handshake: ${hs.reason ?? 'accepted'} (${hs.code ?? '-'}); model: ${model.reason ?? 'accepted'} `
-        + `(${model.code ?? '-'}). The handshake's verdict is the gateway's.`,
-      fix: '',
-      evidence: { handshake: hs.code, model: model.code },
-    }));
+    findings.push(
+      finding({
+        id: 'doctor.model-disagreement',
+        severity: 'warning',
+        title: 'the handshake and the offline model disagree (please report this)',
+        detail:
+          `Handshake: ${hs.reason ?? 'accepted'} (${hs.code ?? '-'}); model: ${model.reason ?? 'accepted'} ` +
+          `(${model.code ?? '-'}). The handshake's verdict is the gateway's.`,
+        fix: '',
+        evidence: { handshake: hs.code, model: model.code },
+      }),
+    );
   }
   return { verdict, source: 'handshake', openssl: real };
 }

@@ -23,9 +23,10 @@ function renderUnknown(opts: { color: boolean }): string {
 function renderOffline(r: DiagnoseReport, opts: { color: boolean }): string {
   const c = createColors(opts.color);
   const lines: string[] = [];
-  const how = r.verdictSource === 'handshake'
-    ? 'from a real TLS handshake against the truststore'
-    : 'predicted from the certificates (no usable key for a handshake)';
+  const how =
+    r.verdictSource === 'handshake'
+      ? 'from a real TLS handshake against the truststore'
+      : 'predicted from the certificates (no usable key for a handshake)';
   if (r.verdict === null) {
     const why = r.certificates.length === 0 ? 'no readable client certificate' : 'no usable truststore';
     lines.push(c.bold('? Verdict unknown') + ': ' + why);

@@ -96,8 +96,34 @@ function renderEvidence(evidence: Finding['evidence'], c: Colors): string[] {
  * `$ ` or `# ` are kept; anything else is prose and wrapped.
  */
 const COMMANDS = new Set([
-  'openssl', 'awk', 'sed', 'grep', 'cat', 'cp', 'mv', 'rm', 'chmod', 'chown', 'aws', 'curl', 'mtlsgate', 'jq',
-  'diff', 'csplit', 'printf', 'echo', 'node', 'npx', 'date', 'ls', 'head', 'tail', 'sort', 'uniq', 'mkdir', 'cd',
+  'openssl',
+  'awk',
+  'sed',
+  'grep',
+  'cat',
+  'cp',
+  'mv',
+  'rm',
+  'chmod',
+  'chown',
+  'aws',
+  'curl',
+  'mtlsgate',
+  'jq',
+  'diff',
+  'csplit',
+  'printf',
+  'echo',
+  'node',
+  'npx',
+  'date',
+  'ls',
+  'head',
+  'tail',
+  'sort',
+  'uniq',
+  'mkdir',
+  'cd',
 ]);
 
 export function looksLikeCommand(line: string): boolean {
@@ -136,7 +162,7 @@ export function wrap(text: string, width: number): string[] {
  * Certificate names and file names are attacker-controlled; C0/C1 control characters (ESC above all) are shown
  * as \xNN so a hostile subject cannot rewrite the terminal. Newlines are kept for the caller to split on.
  */
- 
+
 const CONTROL = /[\x00-\x09\x0b-\x1f\x7f-\x9f]/g;
 
 function clean(s: string): string {

@@ -19,9 +19,7 @@ import { TICKET_KEYS_ENV, randomTicketKeys } from './ticket-keys.js';
 export type Question = 'snapshot' | 'reload';
 
 export type ToWorker =
-  | { type: 'ask'; id: number; question: Question }
-  | { type: 'reload' }
-  | { type: 'stop'; deadlineMs: number };
+  { type: 'ask'; id: number; question: Question } | { type: 'reload' } | { type: 'stop'; deadlineMs: number };
 export type ToPrimary =
   | { type: 'ready'; port: number }
   | { type: 'start-error'; message: string }

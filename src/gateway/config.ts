@@ -32,15 +32,21 @@ const target = z.string().refine(
 const basePath = z
   .string()
   .transform((p) => (p === '(none)' ? '' : p.replace(/^\/+|\/+$/g, '')))
-  .refine((p) => !p.split('/').some((s) => s === '..' || s === '.'), { message: 'a base path may not contain . or .. segments' })
-  .refine((p) => /^[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(p), { message: 'a base path may contain only URL path characters' });
+  .refine((p) => !p.split('/').some((s) => s === '..' || s === '.'), {
+    message: 'a base path may not contain . or .. segments',
+  })
+  .refine((p) => /^[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(p), {
+    message: 'a base path may contain only URL path characters',
+  });
 
 const domain = z.strictObject({
   domainName: z
     .string()
     .min(1)
     .transform((s) => s.toLowerCase())
-    .refine((s) => /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(s), { message: 'expected a DNS name, e.g. mtls.example.com or *.example.com' }),
+    .refine((s) => /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(s), {
+      message: 'expected a DNS name, e.g. mtls.example.com or *.example.com',
+    }),
   certificate: z.strictObject({ cert: z.string().min(1), key: z.string().min(1), passphrase: z.string().optional() }),
   securityPolicy: z.enum(['TLS_1_2', 'TLS_1_3']).default('TLS_1_2'),
   mutualTls: z.strictObject({
@@ -57,7 +63,9 @@ export const configSchema = z.strictObject({
   listen: hostPort.default({ host: '127.0.0.1', port: 8443 }),
   admin: hostPort.optional(),
   domains: z.array(domain).min(1),
-  disableDefaultEndpoint: z.literal(true, { message: 'mtlsgate never serves these APIs without mutual TLS; only true is accepted' }).default(true),
+  disableDefaultEndpoint: z
+    .literal(true, { message: 'mtlsgate never serves these APIs without mutual TLS; only true is accepted' })
+    .default(true),
   s3: z
     .strictObject({
       endpoint: z.string().url().optional(),
@@ -77,7 +85,14 @@ export const configSchema = z.strictObject({
       // SIGTERM/SIGINT: how long requests in flight may take to finish before their connections are closed.
       shutdownMs: ms(10_000),
     })
-    .default({ handshakeMs: 10_000, headersMs: 10_000, requestMs: 60_000, idleMs: 60_000, backendMs: 30_000, shutdownMs: 10_000 }),
+    .default({
+      handshakeMs: 10_000,
+      headersMs: 10_000,
+      requestMs: 60_000,
+      idleMs: 60_000,
+      backendMs: 30_000,
+      shutdownMs: 10_000,
+    }),
   limits: z
     .strictObject({
       maxConnections: z.number().int().min(1).default(10_000),
@@ -93,7 +108,12 @@ export const configSchema = z.strictObject({
       sessionLifetimeSec: z.number().int().min(1).max(86_400).default(300),
     })
     .default({ sessionResumption: true, sessionLifetimeSec: 300 }),
-  logs: z.strictObject({ format: z.enum(['json', 'pretty']).default('json'), level: z.enum(['debug', 'info', 'warn', 'error']).default('info') }).default({ format: 'json', level: 'info' }),
+  logs: z
+    .strictObject({
+      format: z.enum(['json', 'pretty']).default('json'),
+      level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    })
+    .default({ format: 'json', level: 'info' }),
 });
 
 export type GatewayConfig = z.infer<typeof configSchema>;
@@ -104,7 +124,8 @@ export function parseConfig(text: string, file: string): GatewayConfig {
   let data: unknown;
   try {
     // yaml composes nested collections recursively: ~1,000 nested [ or { overflow the stack, and the next such parse
-    // aborts the process (V8: "FATAL ERROR: RegExpCompiler Allocation failed"), so a second reload would kill the gateway.
+    // aborts the process (V8: "FATAL ERROR: RegExpCompiler Allocation failed"), so a second reload would kill the
+    // gateway.
     // Its duplicate-key check is quadratic (100,000 keys in one mapping: minutes). Neither shape can be a valid config.
     const shape = file.endsWith('.json') ? null : yamlTooComplex(text);
     if (shape) throw new Error(shape);
@@ -114,7 +135,10 @@ export function parseConfig(text: string, file: string): GatewayConfig {
   } catch (e) {
     // The parsers quote the offending token, which can be most of the file: at most 200 characters of it.
     const why = printable(firstLine((e as Error).message).replace(/:$/, ''));
-    throw new UserError('E_CONFIG', `${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${why.length > 200 ? `${why.slice(0, 200)}...` : why}${yamlPosition(text, e)}`);
+    throw new UserError(
+      'E_CONFIG',
+      `${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${why.length > 200 ? `${why.slice(0, 200)}...` : why}${yamlPosition(text, e)}`,
+    );
   }
   if (data === null || data === undefined) throw new UserError('E_CONFIG', `${file}: the file is empty`);
   const r = configSchema.safeParse(data);
@@ -122,30 +146,54 @@ export function parseConfig(text: string, file: string): GatewayConfig {
     const issues = r.error.issues;
     // An unknown key is usually a typo, and the "missing" key it causes is then no news: report the unknown key first.
     const issue = issues.find((i) => i.code === 'unrecognized_keys') ?? issues[0]!;
-    // A key is the user's text: control characters (a newline in a quoted key) are shown as \xNN, so the error stays one
+    // A key is the user's text: control characters (a newline in a quoted key) are shown as \xNN, so the error stays
+    // one
     // line, and a key longer than 100 characters (a YAML complex key can be most of the file) is cut.
     const keyPath = (p: readonly PropertyKey[]): string =>
-      p.length ? p.map((s) => (typeof s === 'number' ? `[${s}]` : `.${printable(String(s).length > 100 ? `${String(s).slice(0, 100)}...` : String(s))}`)).join('').replace(/^\./, '') : '(top level)';
+      p.length
+        ? p
+            .map((s) =>
+              typeof s === 'number'
+                ? `[${s}]`
+                : `.${printable(String(s).length > 100 ? `${String(s).slice(0, 100)}...` : String(s))}`,
+            )
+            .join('')
+            .replace(/^\./, '')
+        : '(top level)';
     let path = keyPath(issue.path);
     let what = issue.message.replace(/^Invalid (input|option): /, '');
     if (issue.code === 'unrecognized_keys') {
       const key = issue.keys[0]!;
       path = keyPath([...issue.path, key]);
-      const missing = issues.find((i) => i.code === 'invalid_type' && /received undefined$/.test(i.message) && i.path.length === issue.path.length + 1 && keyPath(i.path.slice(0, -1)) === keyPath(issue.path));
+      const missing = issues.find(
+        (i) =>
+          i.code === 'invalid_type' &&
+          /received undefined$/.test(i.message) &&
+          i.path.length === issue.path.length + 1 &&
+          keyPath(i.path.slice(0, -1)) === keyPath(issue.path),
+      );
       what = `unknown key${missing ? ` (did you mean ${String(missing.path[missing.path.length - 1])}?)` : ''}`;
     } else if (issue.code === 'invalid_type' && /received undefined$/.test(issue.message)) {
       what = `required (${issue.expected === 'array' ? 'a list' : issue.expected === 'object' ? 'a mapping' : `a ${issue.expected}`})`;
     }
-    throw new UserError('E_CONFIG', `${file}: ${path}: ${what}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}`);
+    throw new UserError(
+      'E_CONFIG',
+      `${file}: ${path}: ${what}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}`,
+    );
   }
   const cfg = r.data;
   const names = new Set<string>();
   cfg.domains.forEach((d, i) => {
-    if (names.has(d.domainName)) throw new UserError('E_CONFIG', `${file}: domains[${i}].domainName: ${d.domainName} is configured twice`);
+    if (names.has(d.domainName))
+      throw new UserError('E_CONFIG', `${file}: domains[${i}].domainName: ${d.domainName} is configured twice`);
     names.add(d.domainName);
     const seen = new Set<string>();
     d.basePathMappings.forEach((m, j) => {
-      if (seen.has(m.basePath)) throw new UserError('E_CONFIG', `${file}: domains[${i}].basePathMappings[${j}].basePath: "${m.basePath || '(none)'}" is mapped twice`);
+      if (seen.has(m.basePath))
+        throw new UserError(
+          'E_CONFIG',
+          `${file}: domains[${i}].basePathMappings[${j}].basePath: "${m.basePath || '(none)'}" is mapped twice`,
+        );
       seen.add(m.basePath);
     });
   });
@@ -162,7 +210,10 @@ export async function loadConfig(file: string): Promise<GatewayConfig> {
   const read = await readCapped(file, MAX_CONFIG_BYTES);
   if (isLoadProblem(read)) {
     // The reader's own size message asks whether this is a certificate or key file.
-    throw new UserError('E_CONFIG', `${file}: ${read.kind === 'too-large' ? 'larger than 1 MiB; is this the config file?' : read.message}`);
+    throw new UserError(
+      'E_CONFIG',
+      `${file}: ${read.kind === 'too-large' ? 'larger than 1 MiB; is this the config file?' : read.message}`,
+    );
   }
   return parseConfig(read.bytes.toString('utf8'), file);
 }
@@ -177,7 +228,9 @@ function resolvePaths(cfg: GatewayConfig, base: string): GatewayConfig {
       certificate: { ...d.certificate, cert: abs(d.certificate.cert), key: abs(d.certificate.key) },
       mutualTls: {
         ...d.mutualTls,
-        truststoreUri: d.mutualTls.truststoreUri.startsWith('file://') ? `file://${abs(decodeURIComponent(d.mutualTls.truststoreUri.slice(7)))}` : d.mutualTls.truststoreUri,
+        truststoreUri: d.mutualTls.truststoreUri.startsWith('file://')
+          ? `file://${abs(decodeURIComponent(d.mutualTls.truststoreUri.slice(7)))}`
+          : d.mutualTls.truststoreUri,
       },
     })),
   };
@@ -191,7 +244,10 @@ const MAX_YAML_KEYS = 1000;
  * collections nested too deep, or a mapping with too many keys. Null when neither.
  */
 function yamlTooComplex(text: string): string | null {
-  type Node = { type?: string; value?: unknown; start?: { source?: string }; items?: Array<{ key?: unknown; value?: unknown }> } | null | undefined;
+  type Node =
+    | { type?: string; value?: unknown; start?: { source?: string }; items?: Array<{ key?: unknown; value?: unknown }> }
+    | null
+    | undefined;
   for (const token of new YamlParser().parse(text)) {
     const stack: Array<[Node, number]> = [[token as Node, 0]];
     while (stack.length > 0) {

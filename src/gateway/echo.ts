@@ -12,14 +12,19 @@ export interface EchoBackend {
   close(): Promise<void>;
 }
 
-export async function startEcho(host = '127.0.0.1', port = 0, opts: { keepAliveTimeoutMs?: number } = {}): Promise<EchoBackend> {
+export async function startEcho(
+  host = '127.0.0.1',
+  port = 0,
+  opts: { keepAliveTimeoutMs?: number } = {},
+): Promise<EchoBackend> {
   const received: EchoBackend['received'] = [];
   const server = http.createServer((req, res) => {
     let bytes = 0;
     req.on('data', (c: Buffer) => (bytes += c.length));
     req.on('end', () => {
       received.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers });
-      const body = JSON.stringify({ method: req.method, path: req.url, headers: req.headers, bodyBytes: bytes }, null, 2) + '\n';
+      const body =
+        JSON.stringify({ method: req.method, path: req.url, headers: req.headers, bodyBytes: bytes }, null, 2) + '\n';
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
     });

@@ -64,7 +64,9 @@ export function headerSafe(s: string): string {
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
-/** OpenSSL's ASN1_TIME_print, as API Gateway's clientCert.validity fields: `May 28 12:30:02 2019 GMT`, day space-padded. */
+/**
+ * OpenSSL's ASN1_TIME_print, as API Gateway's clientCert.validity fields: `May 28 12:30:02 2019 GMT`, day space-padded.
+ */
 export function asn1TimePrint(iso: string): string {
   const d = new Date(iso);
   const p = (n: number): string => String(n).padStart(2, '0');

@@ -8,11 +8,18 @@ import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
-export function makeLogger(format: 'json' | 'pretty', level: string, out: NodeJS.WritableStream = process.stdout): Logger {
+export function makeLogger(
+  format: 'json' | 'pretty',
+  level: string,
+  out: NodeJS.WritableStream = process.stdout,
+): Logger {
   const dest = format === 'pretty' ? prettyStream(out) : out === process.stdout ? stdoutDestination() : out;
   // Workers share stdout: each line says which worker wrote it.
   const base = cluster.isWorker ? { worker: cluster.worker!.id } : undefined;
-  return pino({ level, base, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } }, dest as pino.DestinationStream);
+  return pino(
+    { level, base, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } },
+    dest as pino.DestinationStream,
+  );
 }
 
 const SKIP = new Set(['level', 'time', 'msg']);
@@ -28,7 +35,11 @@ function prettyStream(out: NodeJS.WritableStream): Writable {
             .filter(([k, v]) => !SKIP.has(k) && v !== undefined && v !== null)
             .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
             .join(' ');
-          out.write(`${String(rec.time ?? '').slice(11, 23)} ${String(rec.level ?? '').toUpperCase().padEnd(5)} ${String(rec.msg ?? '')}${fields ? '  ' + fields : ''}\n`);
+          out.write(
+            `${String(rec.time ?? '').slice(11, 23)} ${String(rec.level ?? '')
+              .toUpperCase()
+              .padEnd(5)} ${String(rec.msg ?? '')}${fields ? '  ' + fields : ''}\n`,
+          );
         } catch {
           out.write(line + '\n');
         }

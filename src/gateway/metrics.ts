@@ -1,4 +1,6 @@
-/** Counters for the admin /metrics endpoint (Prometheus text format), modelled on Envoy's ssl.fail_verify_* counters. */
+/**
+ * Counters for the admin /metrics endpoint (Prometheus text format), modelled on Envoy's ssl.fail_verify_* counters.
+ */
 export interface Metrics {
   /** Domain -> status -> count. Keyed without building a string per request. */
   requests: Map<string, Map<number, number>>;
@@ -13,7 +15,15 @@ export interface Metrics {
 }
 
 export function newMetrics(): Metrics {
-  return { requests: new Map(), denials: new Map(), handshakeErrors: 0, connectionsDropped: 0, connectionsDroppedPerAddress: 0, reloads: { ok: 0, failed: 0 }, truststoreErrors: new Map() };
+  return {
+    requests: new Map(),
+    denials: new Map(),
+    handshakeErrors: 0,
+    connectionsDropped: 0,
+    connectionsDroppedPerAddress: 0,
+    reloads: { ok: 0, failed: 0 },
+    truststoreErrors: new Map(),
+  };
 }
 
 export function inc(m: Map<string, number>, key: string): void {
@@ -91,7 +101,8 @@ export function renderMetrics(m: Metrics, ready: boolean, degraded: boolean): st
   const lines: string[] = [];
   lines.push('# TYPE mtlsgate_requests_total counter');
   for (const [domain, byStatus] of m.requests) {
-    for (const [status, v] of byStatus) lines.push(`mtlsgate_requests_total{domain="${label(domain)}",status="${status}"} ${v}`);
+    for (const [status, v] of byStatus)
+      lines.push(`mtlsgate_requests_total{domain="${label(domain)}",status="${status}"} ${v}`);
   }
   lines.push('# TYPE mtlsgate_denials_total counter');
   for (const [k, v] of m.denials) {
@@ -99,9 +110,19 @@ export function renderMetrics(m: Metrics, ready: boolean, degraded: boolean): st
     lines.push(`mtlsgate_denials_total{domain="${label(k.slice(0, at))}",code="${label(k.slice(at + 1))}"} ${v}`);
   }
   lines.push('# TYPE mtlsgate_handshake_errors_total counter', `mtlsgate_handshake_errors_total ${m.handshakeErrors}`);
-  lines.push('# TYPE mtlsgate_connections_dropped_total counter', `mtlsgate_connections_dropped_total ${m.connectionsDropped}`);
-  lines.push('# TYPE mtlsgate_connections_dropped_per_address_total counter', `mtlsgate_connections_dropped_per_address_total ${m.connectionsDroppedPerAddress}`);
-  lines.push('# TYPE mtlsgate_reloads_total counter', `mtlsgate_reloads_total{result="ok"} ${m.reloads.ok}`, `mtlsgate_reloads_total{result="failed"} ${m.reloads.failed}`);
+  lines.push(
+    '# TYPE mtlsgate_connections_dropped_total counter',
+    `mtlsgate_connections_dropped_total ${m.connectionsDropped}`,
+  );
+  lines.push(
+    '# TYPE mtlsgate_connections_dropped_per_address_total counter',
+    `mtlsgate_connections_dropped_per_address_total ${m.connectionsDroppedPerAddress}`,
+  );
+  lines.push(
+    '# TYPE mtlsgate_reloads_total counter',
+    `mtlsgate_reloads_total{result="ok"} ${m.reloads.ok}`,
+    `mtlsgate_reloads_total{result="failed"} ${m.reloads.failed}`,
+  );
   lines.push('# TYPE mtlsgate_truststore_errors_total counter');
   for (const [k, v] of m.truststoreErrors) lines.push(`mtlsgate_truststore_errors_total{domain="${label(k)}"} ${v}`);
   lines.push('# TYPE mtlsgate_ready gauge', `mtlsgate_ready ${ready ? 1 : 0}`);

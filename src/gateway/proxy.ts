@@ -119,11 +119,16 @@ export function upstreamHeaders(
   f: Forwarding,
 ): string[] {
   const out = [
-    'host', match.route.target.host,
-    'x-forwarded-for', f.clientIp,
-    'x-forwarded-proto', 'https',
-    'x-forwarded-host', f.host,
-    'x-request-id', f.requestId,
+    'host',
+    match.route.target.host,
+    'x-forwarded-for',
+    f.clientIp,
+    'x-forwarded-proto',
+    'https',
+    'x-forwarded-host',
+    f.host,
+    'x-request-id',
+    f.requestId,
   ];
   const id = f.identity;
   for (const name in id) out.push(name, id[name]!);
@@ -142,7 +147,14 @@ export function upstreamHeaders(
 }
 
 /** Dropped from the backend's answer: hop-by-hop, and its x-request-id (the gateway's replaces it). */
-const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'x-request-id']);
+const RESPONSE_DROP = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-connection',
+  'x-request-id',
+]);
 
 type RawHeaders = Dispatcher.DispatchController['rawHeaders'];
 
@@ -151,7 +163,11 @@ type RawHeaders = Dispatcher.DispatchController['rawHeaders'];
  * as before). undici 7's adapter for this handler API still parses that list into `parsed` for every response;
  * the deprecated onHeaders API would skip it, but measured no cheaper here.
  */
-function downstreamHeaders(raw: RawHeaders, parsed: Record<string, string | string[] | undefined>, requestId: string): string[] {
+function downstreamHeaders(
+  raw: RawHeaders,
+  parsed: Record<string, string | string[] | undefined>,
+  requestId: string,
+): string[] {
   const out: string[] = [];
   if (Array.isArray(raw)) {
     for (let i = 0; i < raw.length; i += 2) {
@@ -174,7 +190,9 @@ function downstreamHeaders(raw: RawHeaders, parsed: Record<string, string | stri
 }
 
 const isTimeout = (e: Error): boolean =>
-  e instanceof undiciErrors.HeadersTimeoutError || e instanceof undiciErrors.BodyTimeoutError || e instanceof undiciErrors.ConnectTimeoutError;
+  e instanceof undiciErrors.HeadersTimeoutError ||
+  e instanceof undiciErrors.BodyTimeoutError ||
+  e instanceof undiciErrors.ConnectTimeoutError;
 
 /** One request's undici handler: relays the response into `res` and settles `forward()`'s promise exactly once. */
 class Exchange implements Dispatcher.DispatchHandler {
@@ -216,7 +234,11 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.clientGone) controller.abort(new undiciErrors.RequestAbortedError());
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
     // 1xx informational answers (103 Early Hints) are not relayed; the final answer follows on the same exchange.
     if (statusCode < 200) return;
     // A throw here (a header value Node refuses) makes undici abort and call onResponseError: a 502.

@@ -19,7 +19,14 @@ export function makeRoutes(mappings: readonly { basePath: string; target: string
   return mappings
     .map((m) => {
       const target = new URL(m.target);
-      return { basePath: m.basePath, target, prefix: target.pathname.replace(/\/+$/, ''), origin: target.origin, exact: `/${m.basePath}`, under: `/${m.basePath}/` };
+      return {
+        basePath: m.basePath,
+        target,
+        prefix: target.pathname.replace(/\/+$/, ''),
+        origin: target.origin,
+        exact: `/${m.basePath}`,
+        under: `/${m.basePath}/`,
+      };
     })
     .sort((a, b) => b.basePath.length - a.basePath.length);
 }

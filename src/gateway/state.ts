@@ -63,7 +63,10 @@ export interface Generations {
 
 export async function buildDomain(cfg: GatewayConfig, d: DomainConfig, generations: Generations): Promise<DomainState> {
   const name = d.domainName;
-  const [certPem, keyPem] = await Promise.all([readText(d.certificate.cert, 'certificate.cert'), readText(d.certificate.key, 'certificate.key')]);
+  const [certPem, keyPem] = await Promise.all([
+    readText(d.certificate.cert, 'certificate.cert'),
+    readText(d.certificate.key, 'certificate.key'),
+  ]);
   const source = sourceFor(d.mutualTls.truststoreUri, d.mutualTls.truststoreVersion, cfg.s3 ?? {});
   let fetched;
   try {
@@ -73,16 +76,23 @@ export async function buildDomain(cfg: GatewayConfig, d: DomainConfig, generatio
   }
   const text = fetched.bytes.toString('latin1');
   const { truststore, file, findings } = truststoreFromPem(text, d.mutualTls.truststoreUri);
-  const fatal = findings.find((f) => f.severity === 'error' && (f.id === 'truststore.empty' || f.id === 'truststore.wrong-format'));
+  const fatal = findings.find(
+    (f) => f.severity === 'error' && (f.id === 'truststore.empty' || f.id === 'truststore.wrong-format'),
+  );
   if (!truststore || truststore.certs.length === 0 || fatal) {
-    // The finding that says why (a parse error explains "empty" better than "empty" does); titles already name the source.
-    const why = fatal && fatal.id !== 'truststore.empty' ? fatal : (findings.find((f) => f.severity === 'error') ?? fatal);
+    // The finding that says why (a parse error explains "empty" better than "empty" does); titles already name the
+    // source.
+    const why =
+      fatal && fatal.id !== 'truststore.empty' ? fatal : (findings.find((f) => f.severity === 'error') ?? fatal);
     const title = (why?.title ?? 'no usable certificate').replace(`${d.mutualTls.truststoreUri}: `, '');
     throw new Error(`mutualTls.truststoreUri: ${d.mutualTls.truststoreUri}: ${title}`);
   }
   // Cut short (a file read while being written in place, a partial download): the certificates that happened to
   // arrive must not replace the truststore that serves now.
-  if (endsMidBlock(text)) throw new Error(`mutualTls.truststoreUri: ${d.mutualTls.truststoreUri}: truncated: the bundle ends inside a PEM block (a partial write or download)`);
+  if (endsMidBlock(text))
+    throw new Error(
+      `mutualTls.truststoreUri: ${d.mutualTls.truststoreUri}: truncated: the bundle ends inside a PEM block (a partial write or download)`,
+    );
   // With the file, lint also sees what is not a certificate (a private key uploaded by mistake).
   const warnings = [...findings, ...lintTruststore(truststore, file)].filter((f) => f.severity !== 'info');
 
@@ -102,8 +112,10 @@ export async function buildDomain(cfg: GatewayConfig, d: DomainConfig, generatio
     });
   } catch (e) {
     const code = (e as { code?: string }).code;
-    if (code === 'ERR_OSSL_X509_KEY_VALUES_MISMATCH') throw new Error(`certificate.key: ${d.certificate.key}: ${serverCertMessage(e)} ${d.certificate.cert}`);
-    if (code === 'ERR_OSSL_BAD_DECRYPT' || code === 'ERR_OSSL_CRYPTO_INTERRUPTED_OR_CANCELLED') throw new Error(`certificate.key: ${d.certificate.key}: ${serverCertMessage(e)}`);
+    if (code === 'ERR_OSSL_X509_KEY_VALUES_MISMATCH')
+      throw new Error(`certificate.key: ${d.certificate.key}: ${serverCertMessage(e)} ${d.certificate.cert}`);
+    if (code === 'ERR_OSSL_BAD_DECRYPT' || code === 'ERR_OSSL_CRYPTO_INTERRUPTED_OR_CANCELLED')
+      throw new Error(`certificate.key: ${d.certificate.key}: ${serverCertMessage(e)}`);
     throw new Error(`certificate.cert: ${d.certificate.cert}: ${serverCertMessage(e)}`);
   }
 
@@ -174,7 +186,8 @@ async function readText(path: string, what: string): Promise<string> {
   const read = await readCapped(path, MAX_PEM_BYTES);
   if (isLoadProblem(read)) throw new Error(`${what}: ${path}: ${read.message}`);
   const text = read.bytes.toString('latin1');
-  if (!text.includes('-----BEGIN')) throw new Error(`${what}: ${path}: not PEM (run \`mtlsgate inspect\` on it to see what it is)`);
+  if (!text.includes('-----BEGIN'))
+    throw new Error(`${what}: ${path}: not PEM (run \`mtlsgate inspect\` on it to see what it is)`);
   return text;
 }
 
@@ -182,6 +195,7 @@ function serverCertMessage(e: unknown): string {
   const err = e as { code?: string; message?: string };
   if (err.code === 'ERR_OSSL_X509_KEY_VALUES_MISMATCH') return 'the key does not match the certificate';
   if (err.code === 'ERR_OSSL_BAD_DECRYPT') return 'wrong passphrase for the key';
-  if (err.code === 'ERR_OSSL_CRYPTO_INTERRUPTED_OR_CANCELLED') return 'the key is encrypted: set certificate.passphrase';
+  if (err.code === 'ERR_OSSL_CRYPTO_INTERRUPTED_OR_CANCELLED')
+    return 'the key is encrypted: set certificate.passphrase';
   return (err.message ?? String(e)).split('\n')[0]!;
 }

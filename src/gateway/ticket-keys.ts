@@ -8,7 +8,9 @@ import { isLoadProblem, readCapped } from '../pki/read.js';
 
 export const TICKET_KEYS_BYTES = 48;
 
-/** How the primary hands its random keys to the workers it forks (a worker's environment is readable by its owner only). */
+/**
+ * How the primary hands its random keys to the workers it forks (a worker's environment is readable by its owner only).
+ */
 export const TICKET_KEYS_ENV = 'MTLSGATE_TICKET_KEYS';
 
 export function randomTicketKeys(): Buffer {
@@ -32,7 +34,10 @@ export async function readTicketKeys(path: string): Promise<Buffer> {
   const read = await readCapped(path, 1024);
   if (isLoadProblem(read)) throw new Error(`tls.ticketKeyFile: ${path}: ${read.message}`);
   const keys = decodeTicketKeys(read.bytes);
-  if (!keys) throw new Error(`tls.ticketKeyFile: ${path}: expected ${TICKET_KEYS_BYTES} bytes (raw, or as 96 hex digits or 64 base64 characters; e.g. openssl rand 48), got ${read.bytes.length} bytes that are none of these`);
+  if (!keys)
+    throw new Error(
+      `tls.ticketKeyFile: ${path}: expected ${TICKET_KEYS_BYTES} bytes (raw, or as 96 hex digits or 64 base64 characters; e.g. openssl rand 48), got ${read.bytes.length} bytes that are none of these`,
+    );
   return keys;
 }
 
@@ -73,7 +78,11 @@ export function ticketKeyRing(initial: Buffer): TicketKeyRing {
   const aes = (k: Buffer): Buffer => k.subarray(32, 48);
   const callback = (ticketName: Buffer, _iv: Buffer, encrypt: boolean): unknown[] => {
     if (encrypt) return [SEALED, hmac(current), aes(current), name(current), randomBytes(16)];
-    const k = ticketName.equals(name(current)) ? current : previous && ticketName.equals(name(previous)) ? previous : null;
+    const k = ticketName.equals(name(current))
+      ? current
+      : previous && ticketName.equals(name(previous))
+        ? previous
+        : null;
     return k ? [RENEW, hmac(k), aes(k)] : [UNKNOWN, hmac(current), aes(current)];
   };
   return {

@@ -165,7 +165,12 @@ export function verifyConnection(p: Presentation, ctx: VerifyContext, caches: Ce
     chain = presentedChain(caches, p.peer);
   } catch {
     // OpenSSL accepted the bytes but our parser did not: deny rather than guess.
-    return { generation: ctx.generation, verdict: denied('certificate could not be parsed', 'MTLSGATE_PARSE_ERROR'), client: null, openssl };
+    return {
+      generation: ctx.generation,
+      verdict: denied('certificate could not be parsed', 'MTLSGATE_PARSE_ERROR'),
+      client: null,
+      openssl,
+    };
   }
   if (chain === null) return { generation: ctx.generation, verdict: NO_CERTIFICATE, client: null, openssl };
   const leafFp = chain.leaf.info.fingerprintSha256;
@@ -184,7 +189,11 @@ export function verifyConnection(p: Presentation, ctx: VerifyContext, caches: Ce
   if (!hit || hit.expires < now) {
     const analysis = analyzeChain(chain.leaf, chain.sent, ctx.truststore, ctx.policy, new Date(now));
     const verdict = openssl === null ? decideWithoutHandshake(analysis) : decide(analysis, openssl);
-    hit = { verdict, headers: verdict.accepted ? clientCertHeaders(chain.leaf, chain.sent) : {}, expires: now + CACHE_TTL_MS };
+    hit = {
+      verdict,
+      headers: verdict.accepted ? clientCertHeaders(chain.leaf, chain.sent) : {},
+      expires: now + CACHE_TTL_MS,
+    };
     // A trusted client chooses what it sends after its certificate, and the identity headers carry all of it
     // (Client-Cert-Chain): a new large extra certificate on each handshake must not grow this without bound.
     let bytes = key.length;

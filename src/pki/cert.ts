@@ -52,7 +52,8 @@ export function parseCert(der: Buffer): Cert {
     // Our own walk must succeed too, so describing later cannot fail; OpenSSL parses a malformed time (its
     // validTo is then "Bad time value"), which would make describeCert's toISOString throw.
     const times = readValidity(exact, splitCertificate(exact).validity, x509);
-    if (times.some((t) => Number.isNaN(t.getTime()))) throw new Error('a validity date (notBefore or notAfter) is malformed');
+    if (times.some((t) => Number.isNaN(t.getTime())))
+      throw new Error('a validity date (notBefore or notAfter) is malformed');
   } catch (e) {
     throw new Error(`not a valid x.509 certificate: ${oneLine(e)}`);
   }
@@ -133,7 +134,10 @@ export function describeCert(x509: X509Certificate, der: Buffer, now: Date = new
   // The self-signature check is a public-key operation (~60 us for P-256): done on first read, as most readers of a
   // 10,000-CA truststore never ask (a CA's is not needed to lint it). Enumerable, so JSON output still has it.
   let selfSigned: boolean | undefined;
-  Object.defineProperty(info, 'selfSigned', { enumerable: true, get: () => (selfSigned ??= selfIssued && verifiesWithOwnKey(x509)) });
+  Object.defineProperty(info, 'selfSigned', {
+    enumerable: true,
+    get: () => (selfSigned ??= selfIssued && verifiesWithOwnKey(x509)),
+  });
   return info;
 }
 

@@ -4,7 +4,15 @@
  * RSA key at import time and rejects what tests need on purpose (SHA-1 under a SHA-256 CA key, RSA-1024,
  * absent extensions); node:crypto signs anything OpenSSL can.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPair, randomBytes, sign, X509Certificate } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPair,
+  randomBytes,
+  sign,
+  X509Certificate,
+} from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import { promisify } from 'node:util';
@@ -36,7 +44,8 @@ import {
 } from '@peculiar/asn1-x509';
 import { formatName, parseSubject, toAsn1Name } from './generate-name.js';
 
-export type KeySpec = { type: 'rsa'; bits: number } | { type: 'ec'; curve: 'P-256' | 'P-384' | 'P-521' } | { type: 'ed25519' };
+export type KeySpec =
+  { type: 'rsa'; bits: number } | { type: 'ec'; curve: 'P-256' | 'P-384' | 'P-521' } | { type: 'ed25519' };
 export type Hash = 'sha1' | 'sha256' | 'sha384' | 'sha512';
 
 /**
@@ -68,9 +77,15 @@ export interface IssueSpec {
   ca?: boolean | null;
   /** pathLenConstraint; written whenever basicConstraints is (meaningful only with ca: true). */
   pathLength?: number;
-  /** digitalSignature, nonRepudiation, keyEncipherment, dataEncipherment, keyAgreement, keyCertSign, cRLSign, encipherOnly, decipherOnly; null = omit. */
+  /**
+   * digitalSignature, nonRepudiation, keyEncipherment, dataEncipherment, keyAgreement, keyCertSign, cRLSign,
+   * encipherOnly, decipherOnly; null = omit.
+   */
   keyUsage?: string[] | null;
-  /** serverAuth, clientAuth, codeSigning, emailProtection, timeStamping, OCSPSigning, anyExtendedKeyUsage or dotted OIDs; null = omit. */
+  /**
+   * serverAuth, clientAuth, codeSigning, emailProtection, timeStamping, OCSPSigning, anyExtendedKeyUsage or dotted
+   * OIDs; null = omit.
+   */
   extKeyUsage?: string[] | null;
   /** "DNS:x", "IP:1.2.3.4", "email:a@b", "URI:spiffe://x"; empty = no SAN extension. */
   sans?: string[];
@@ -109,7 +124,9 @@ export async function generateKey(spec: KeySpec): Promise<KeyObject> {
 }
 
 export async function issue(spec: IssueSpec): Promise<Issued> {
-  const privateKey = spec.publicKeyFrom ? createPrivateKey(spec.publicKeyFrom.keyPem) : await generateKey(spec.key ?? DEFAULT_KEY);
+  const privateKey = spec.publicKeyFrom
+    ? createPrivateKey(spec.publicKeyFrom.keyPem)
+    : await generateKey(spec.key ?? DEFAULT_KEY);
   const spkiDer = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
   const spki = AsnParser.parse(spkiDer, SubjectPublicKeyInfo);
   const subjectAttrs = parseSubject(spec.subject);
@@ -137,13 +154,21 @@ export async function issue(spec: IssueSpec): Promise<Issued> {
   if (exts.length > 0) tbs.extensions = new Extensions(exts);
 
   const signature = sign(algorithm.digest, Buffer.from(AsnSerializer.serialize(tbs)), signer);
-  const cert = new Certificate({ tbsCertificate: tbs, signatureAlgorithm: algorithm.id, signatureValue: toArrayBuffer(signature) });
+  const cert = new Certificate({
+    tbsCertificate: tbs,
+    signatureAlgorithm: algorithm.id,
+    signatureValue: toArrayBuffer(signature),
+  });
   const der = Buffer.from(AsnSerializer.serialize(cert));
-  const keyPem = spec.publicKeyFrom ? spec.publicKeyFrom.keyPem : String(privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  const keyPem = spec.publicKeyFrom
+    ? spec.publicKeyFrom.keyPem
+    : String(privateKey.export({ type: 'pkcs8', format: 'pem' }));
   return issuedFrom(der, keyPem, spec.issuer?.chainPem ?? '');
 }
 
-/** Wraps DER we made, or read back from disk, as an Issued; `issuerChainPem` is the issuer's chainPem ('' for a root). */
+/**
+ * Wraps DER we made, or read back from disk, as an Issued; `issuerChainPem` is the issuer's chainPem ('' for a root).
+ */
 export function issuedFrom(der: Buffer, keyPem: string, issuerChainPem: string): Issued {
   const certPem = toPem(der);
   const parsed = AsnParser.parse(der, Certificate);
@@ -162,15 +187,28 @@ function toPem(der: Buffer): string {
   return `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;
 }
 
-/** The signature algorithm follows the signer's key; parameters are NULL for RSA and absent for ECDSA/EdDSA (RFC 5758, 8410). */
+/**
+ * The signature algorithm follows the signer's key; parameters are NULL for RSA and absent for ECDSA/EdDSA (RFC 5758,
+ * 8410).
+ */
 function signatureAlgorithm(signer: KeyObject, hash: Hash): { id: AlgorithmIdentifier; digest: string | null } {
   const type = signer.asymmetricKeyType;
   if (type === 'rsa') {
-    const oid = { sha1: '1.2.840.113549.1.1.5', sha256: '1.2.840.113549.1.1.11', sha384: '1.2.840.113549.1.1.12', sha512: '1.2.840.113549.1.1.13' }[hash];
+    const oid = {
+      sha1: '1.2.840.113549.1.1.5',
+      sha256: '1.2.840.113549.1.1.11',
+      sha384: '1.2.840.113549.1.1.12',
+      sha512: '1.2.840.113549.1.1.13',
+    }[hash];
     return { id: new AlgorithmIdentifier({ algorithm: oid, parameters: null }), digest: hash };
   }
   if (type === 'ec') {
-    const oid = { sha1: '1.2.840.10045.4.1', sha256: '1.2.840.10045.4.3.2', sha384: '1.2.840.10045.4.3.3', sha512: '1.2.840.10045.4.3.4' }[hash];
+    const oid = {
+      sha1: '1.2.840.10045.4.1',
+      sha256: '1.2.840.10045.4.3.2',
+      sha384: '1.2.840.10045.4.3.3',
+      sha512: '1.2.840.10045.4.3.4',
+    }[hash];
     return { id: new AlgorithmIdentifier({ algorithm: oid }), digest: hash };
   }
   if (type === 'ed25519') return { id: new AlgorithmIdentifier({ algorithm: '1.3.101.112' }), digest: null };
@@ -215,7 +253,13 @@ function profileDefaults(profile: Profile, keyType: string, cn: string): Extensi
       return { ca: false, pathLength: undefined, keyUsage, extKeyUsage: ['serverAuth'], sans };
     }
     case 'client':
-      return { ca: false, pathLength: undefined, keyUsage: ['digitalSignature'], extKeyUsage: ['clientAuth'], sans: [] };
+      return {
+        ca: false,
+        pathLength: undefined,
+        keyUsage: ['digitalSignature'],
+        extKeyUsage: ['clientAuth'],
+        sans: [],
+      };
   }
 }
 
@@ -234,10 +278,18 @@ function extensions(spec: IssueSpec, keyType: string, cn: string, ski: Buffer, a
     out.push(extension(id_ce_basicConstraints, true, new BasicConstraints({ cA: ca, pathLenConstraint: pathLength })));
   }
   if (keyUsage !== null) out.push(extension(id_ce_keyUsage, true, new KeyUsage(keyUsageFlags(keyUsage))));
-  if (extKeyUsage !== null) out.push(extension(id_ce_extKeyUsage, false, new ExtendedKeyUsage(extKeyUsage.map(ekuOid))));
-  if (sans.length > 0) out.push(extension(id_ce_subjectAltName, false, new SubjectAlternativeName(sans.map(generalName))));
+  if (extKeyUsage !== null)
+    out.push(extension(id_ce_extKeyUsage, false, new ExtendedKeyUsage(extKeyUsage.map(ekuOid))));
+  if (sans.length > 0)
+    out.push(extension(id_ce_subjectAltName, false, new SubjectAlternativeName(sans.map(generalName))));
   out.push(extension(id_ce_subjectKeyIdentifier, false, new SubjectKeyIdentifier(toArrayBuffer(ski))));
-  out.push(extension(id_ce_authorityKeyIdentifier, false, new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(toArrayBuffer(aki)) })));
+  out.push(
+    extension(
+      id_ce_authorityKeyIdentifier,
+      false,
+      new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(toArrayBuffer(aki)) }),
+    ),
+  );
   return out;
 }
 

@@ -59,15 +59,26 @@ export function pkiFiles(dir: string): PkiFiles {
  * Writes root CA -> intermediate CA (pathLen 0) -> server and client leaves, a self-signed client and the
  * truststore. Every certificate gets `key` (default EC P-256).
  */
-export async function initPki(dir: string, opts: { domain: string; key?: KeySpec; force?: boolean }): Promise<PkiFiles> {
+export async function initPki(
+  dir: string,
+  opts: { domain: string; key?: KeySpec; force?: boolean },
+): Promise<PkiFiles> {
   const files = pkiFiles(dir);
   const domain = opts.domain.trim();
-  if (domain === '' || /\s/.test(domain)) throw new UserError('E_BAD_DOMAIN', `bad domain ${JSON.stringify(opts.domain)}: give a DNS name such as api.example.test`);
+  if (domain === '' || /\s/.test(domain))
+    throw new UserError(
+      'E_BAD_DOMAIN',
+      `bad domain ${JSON.stringify(opts.domain)}: give a DNS name such as api.example.test`,
+    );
   await ensureDir(dir);
   if (!opts.force) {
     const { dir: _dir, ...paths } = files;
     for (const path of Object.values(paths)) {
-      if (await exists(path)) throw new UserError('E_PKI_EXISTS', `${path} already exists; refusing to overwrite a PKI (use --force to replace it)`);
+      if (await exists(path))
+        throw new UserError(
+          'E_PKI_EXISTS',
+          `${path} already exists; refusing to overwrite a PKI (use --force to replace it)`,
+        );
     }
   }
   const key = opts.key;
@@ -76,9 +87,21 @@ export async function initPki(dir: string, opts: { domain: string; key?: KeySpec
     issue({ subject: ROOT_SUBJECT, profile: 'root-ca', key }),
     issue({ subject: 'CN=self-signed client', profile: 'client', key }),
   ]);
-  const intermediate = await issue({ subject: INTERMEDIATE_SUBJECT, profile: 'intermediate-ca', pathLength: 0, issuer: root, key });
+  const intermediate = await issue({
+    subject: INTERMEDIATE_SUBJECT,
+    profile: 'intermediate-ca',
+    pathLength: 0,
+    issuer: root,
+    key,
+  });
   const [server, client] = await Promise.all([
-    issue({ subject: `CN=${escapeDnValue(domain)}`, profile: 'server', issuer: intermediate, key, sans: [isIP(domain) ? `IP:${domain}` : `DNS:${domain}`] }),
+    issue({
+      subject: `CN=${escapeDnValue(domain)}`,
+      profile: 'server',
+      issuer: intermediate,
+      key,
+      sans: [isIP(domain) ? `IP:${domain}` : `DNS:${domain}`],
+    }),
     issue({ subject: 'CN=client', profile: 'client', issuer: intermediate, key }),
   ]);
   await writeCert(files.rootCert, root.certPem);
@@ -99,7 +122,10 @@ export async function initPki(dir: string, opts: { domain: string; key?: KeySpec
 export async function loadPki(dir: string): Promise<LoadedPki> {
   const info = await stat(dir).catch(() => null);
   if (!info?.isDirectory()) {
-    throw new UserError('E_PKI_NOT_FOUND', `${dir}: no such directory; create a test PKI first with: mtlsgate pki init ${dir} --domain NAME`);
+    throw new UserError(
+      'E_PKI_NOT_FOUND',
+      `${dir}: no such directory; create a test PKI first with: mtlsgate pki init ${dir} --domain NAME`,
+    );
   }
   const files = pkiFiles(dir);
   const root = await loadCa(files.rootCert, files.rootKey, '', dir);
@@ -114,15 +140,25 @@ async function loadCa(certPath: string, keyPath: string, issuerChainPem: string,
   try {
     x509 = new X509Certificate(certText); // the first PEM block
   } catch {
-    throw new UserError('E_PKI_BAD_FILE', `${certPath}: not a PEM certificate; recreate the PKI with: mtlsgate pki init ${dir} --domain NAME --force`);
+    throw new UserError(
+      'E_PKI_BAD_FILE',
+      `${certPath}: not a PEM certificate; recreate the PKI with: mtlsgate pki init ${dir} --domain NAME --force`,
+    );
   }
   let keyMatches: boolean;
   try {
     keyMatches = x509.checkPrivateKey(createPrivateKey(keyPem));
   } catch {
-    throw new UserError('E_PKI_BAD_FILE', `${keyPath}: not an unencrypted PEM private key; recreate the PKI with: mtlsgate pki init ${dir} --domain NAME --force`);
+    throw new UserError(
+      'E_PKI_BAD_FILE',
+      `${keyPath}: not an unencrypted PEM private key; recreate the PKI with: mtlsgate pki init ${dir} --domain NAME --force`,
+    );
   }
-  if (!keyMatches) throw new UserError('E_PKI_KEY_MISMATCH', `${keyPath} does not belong to ${certPath}; recreate the PKI with: mtlsgate pki init ${dir} --domain NAME --force`);
+  if (!keyMatches)
+    throw new UserError(
+      'E_PKI_KEY_MISMATCH',
+      `${keyPath} does not belong to ${certPath}; recreate the PKI with: mtlsgate pki init ${dir} --domain NAME --force`,
+    );
   // Normalise to PKCS#8 so Issued.keyPem always means the same thing.
   const pkcs8 = String(createPrivateKey(keyPem).export({ type: 'pkcs8', format: 'pem' }));
   return issuedFrom(x509.raw, pkcs8, issuerChainPem);
@@ -133,7 +169,10 @@ async function readOrExplain(path: string, dir: string): Promise<string> {
     return await readFile(path, 'utf8');
   } catch (e) {
     const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : 'cannot be read';
-    throw new UserError('E_PKI_FILE_MISSING', `${path} ${why}; create a test PKI with: mtlsgate pki init ${dir} --domain NAME`);
+    throw new UserError(
+      'E_PKI_FILE_MISSING',
+      `${path} ${why}; create a test PKI with: mtlsgate pki init ${dir} --domain NAME`,
+    );
   }
 }
 

@@ -93,7 +93,8 @@ function parseDn(dn: string): DnAttribute[] {
     for (; i < dn.length; i++) {
       const ch = dn[i]!;
       if (ch === ',' || ch === ';') break;
-      if (ch === '+') throw new Error(`bad DN ${JSON.stringify(dn)}: multi-valued RDNs are not supported (escape "+" as "\\+")`);
+      if (ch === '+')
+        throw new Error(`bad DN ${JSON.stringify(dn)}: multi-valued RDNs are not supported (escape "+" as "\\+")`);
       if (ch === '\\') {
         const pair = dn.slice(i + 1, i + 3);
         if (/^[0-9A-Fa-f]{2}$/.test(pair)) {
@@ -142,8 +143,9 @@ export function toAsn1Name(attrs: DnAttribute[]): Name {
 function attributeValue(oid: string, value: string): AttributeValue {
   const kind = Object.values(ATTRIBUTES).find((a) => a.oid === oid)?.kind ?? 'utf8';
   // A value that does not fit the preferred type (C=Ü) still gets encoded, as UTF8String, for negative tests.
-  if (kind === 'printable' && /^[A-Za-z0-9 '()+,\-./:=?]*$/.test(value)) return new AttributeValue({ printableString: value });
-   
+  if (kind === 'printable' && /^[A-Za-z0-9 '()+,\-./:=?]*$/.test(value))
+    return new AttributeValue({ printableString: value });
+
   if (kind === 'ia5' && /^[\x00-\x7f]*$/.test(value)) return new AttributeValue({ ia5String: value });
   return new AttributeValue({ utf8String: value });
 }
@@ -157,7 +159,8 @@ export function formatName(name: Name): string {
         .map((atv) => {
           const type = SHORT_NAMES[atv.type] ?? atv.type;
           const v = atv.value;
-          const text = v.anyValue !== undefined ? `#${Buffer.from(v.anyValue).toString('hex')}` : escapeDnValue(v.toString());
+          const text =
+            v.anyValue !== undefined ? `#${Buffer.from(v.anyValue).toString('hex')}` : escapeDnValue(v.toString());
           return `${type}=${text}`;
         })
         .join('+'),

@@ -42,11 +42,16 @@ const DAY = 24 * 3600_000;
 export async function issueVariant(pki: LoadedPki, variant: Variant, opts: VariantOptions): Promise<VariantFiles> {
   parseVariant(variant);
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(opts.name)) {
-    throw new UserError('E_BAD_NAME', `bad name ${JSON.stringify(opts.name)}: use letters, digits, ".", "_" and "-" (it becomes <name>.crt)`);
+    throw new UserError(
+      'E_BAD_NAME',
+      `bad name ${JSON.stringify(opts.name)}: use letters, digits, ".", "_" and "-" (it becomes <name>.crt)`,
+    );
   }
-  if (opts.depth !== undefined && variant !== 'deep-chain') throw new UserError('E_BAD_DEPTH', `--depth only applies to the deep-chain variant, not ${variant}`);
+  if (opts.depth !== undefined && variant !== 'deep-chain')
+    throw new UserError('E_BAD_DEPTH', `--depth only applies to the deep-chain variant, not ${variant}`);
   const depth = opts.depth ?? 5;
-  if (!Number.isInteger(depth) || depth < 1 || depth > 20) throw new UserError('E_BAD_DEPTH', `bad depth ${opts.depth}: give a whole number from 1 to 20`);
+  if (!Number.isInteger(depth) || depth < 1 || depth > 20)
+    throw new UserError('E_BAD_DEPTH', `bad depth ${opts.depth}: give a whole number from 1 to 20`);
 
   const { leaf, issuers } = await build(pki, variant, opts.name, opts.cn ?? opts.name, depth);
   const dir = opts.dir ?? pki.dir;
@@ -69,7 +74,8 @@ interface Built {
 async function build(pki: LoadedPki, variant: Variant, name: string, cn: string, depth: number): Promise<Built> {
   const subject = `CN=${escapeDnValue(cn)}`;
   const caSubject = (what: string): string => `CN=${escapeDnValue(`${name} ${what}`)},O=mtlsgate test PKI`;
-  const client = (extra: Partial<IssueSpec> = {}): Promise<Issued> => issue({ subject, profile: 'client', issuer: pki.intermediate, ...extra });
+  const client = (extra: Partial<IssueSpec> = {}): Promise<Issued> =>
+    issue({ subject, profile: 'client', issuer: pki.intermediate, ...extra });
   const now = Date.now();
   const leafOnly = async (p: Promise<Issued>): Promise<Built> => ({ leaf: await p, issuers: [] });
 
@@ -101,15 +107,32 @@ async function build(pki: LoadedPki, variant: Variant, name: string, cn: string,
       return leafOnly(issue({ subject, profile: 'client' }));
     case 'issuer-not-ca': {
       // Everything a CA has except the cA flag, so basicConstraints is the one thing wrong.
-      const notCa = await issue({ subject: caSubject('not-a-CA issuer'), issuer: pki.root, ca: false, keyUsage: ['keyCertSign', 'cRLSign'], extKeyUsage: null });
+      const notCa = await issue({
+        subject: caSubject('not-a-CA issuer'),
+        issuer: pki.root,
+        ca: false,
+        keyUsage: ['keyCertSign', 'cRLSign'],
+        extKeyUsage: null,
+      });
       return { leaf: await client({ issuer: notCa }), issuers: [notCa] };
     }
     case 'expired-ca': {
-      const ca = await issue({ subject: caSubject('expired CA'), profile: 'intermediate-ca', issuer: pki.root, notBefore: new Date(now - 730 * DAY), notAfter: new Date(now - DAY) });
+      const ca = await issue({
+        subject: caSubject('expired CA'),
+        profile: 'intermediate-ca',
+        issuer: pki.root,
+        notBefore: new Date(now - 730 * DAY),
+        notAfter: new Date(now - DAY),
+      });
       return { leaf: await client({ issuer: ca }), issuers: [ca] };
     }
     case 'pathlen-exceeded': {
-      const top = await issue({ subject: caSubject('CA pathLen 0'), profile: 'intermediate-ca', pathLength: 0, issuer: pki.root });
+      const top = await issue({
+        subject: caSubject('CA pathLen 0'),
+        profile: 'intermediate-ca',
+        pathLength: 0,
+        issuer: pki.root,
+      });
       const sub = await issue({ subject: caSubject('sub-CA'), profile: 'intermediate-ca', issuer: top });
       return { leaf: await client({ issuer: sub }), issuers: [sub, top] };
     }

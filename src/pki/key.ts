@@ -10,7 +10,17 @@ import { toPem } from './pem.js';
 import type { PemBlock } from './pem.js';
 import type { DerKind } from './sniff.js';
 import { CURVES, OID_DSA, OID_EC, OID_ED25519, OID_ED448, OID_RSA, OID_RSA_PSS } from './oids.js';
-import { TAG_BIT_STRING, TAG_INTEGER, TAG_SEQUENCE, isUniversal, readOid, readSmallInt, readTlv, tlvChildren, tlvValue } from './der.js';
+import {
+  TAG_BIT_STRING,
+  TAG_INTEGER,
+  TAG_SEQUENCE,
+  isUniversal,
+  readOid,
+  readSmallInt,
+  readTlv,
+  tlvChildren,
+  tlvValue,
+} from './der.js';
 import type { Tlv } from './der.js';
 
 export interface SpkiDescription extends PublicKeyInfo {
@@ -35,7 +45,12 @@ export function describeSpki(spki: Buffer): SpkiDescription {
     case OID_RSA_PSS: {
       const modulus = rsaModulus(keyBits);
       if (!modulus) return { ...unknown, type: oid === OID_RSA ? 'rsa' : 'rsa-pss' };
-      return { type: oid === OID_RSA ? 'rsa' : 'rsa-pss', bits: bitLength(modulus), curve: null, modulusHex: bnHex(modulus) };
+      return {
+        type: oid === OID_RSA ? 'rsa' : 'rsa-pss',
+        bits: bitLength(modulus),
+        curve: null,
+        modulusHex: bnHex(modulus),
+      };
     }
     case OID_EC: {
       const curveOid = readOid(spki, alg[1]);
@@ -55,7 +70,12 @@ export function describeSpki(spki: Buffer): SpkiDescription {
     case OID_DSA: {
       const params = alg[1] && isUniversal(alg[1], TAG_SEQUENCE) ? tlvChildren(spki, alg[1], 1) : null;
       const p = params?.[0];
-      return { type: 'dsa', bits: isUniversal(p, TAG_INTEGER) ? bitLength(tlvValue(spki, p)) : 0, curve: null, modulusHex: null };
+      return {
+        type: 'dsa',
+        bits: isUniversal(p, TAG_INTEGER) ? bitLength(tlvValue(spki, p)) : 0,
+        curve: null,
+        modulusHex: null,
+      };
     }
     default:
       return unknown;
@@ -145,7 +165,10 @@ export function loadPemKey(block: PemBlock, passphrase?: string): PrivateKey | L
     case 'EC PRIVATE KEY':
       return loadKey({ key: block.body, format: 'der', type: 'sec1' }, 'sec1', false, passphrase);
     case 'OPENSSH PRIVATE KEY':
-      return problem('key-parse-error', 'an OpenSSH private key; TLS needs PEM (ssh-keygen -p -m PEM, or openssl pkey)');
+      return problem(
+        'key-parse-error',
+        'an OpenSSH private key; TLS needs PEM (ssh-keygen -p -m PEM, or openssl pkey)',
+      );
     default: {
       // Legacy `Proc-Type: 4,ENCRYPTED` keys and DSA keys: hand OpenSSL the PEM text with its headers.
       const encoding: KeyEncoding = legacy ? 'legacy-encrypted-pem' : 'pkcs1';
@@ -189,10 +212,19 @@ export function privateKeyFrom(keyObject: KeyObject, encoding: KeyEncoding, encr
   };
 }
 
-function loadKey(input: PrivateKeyInput, encoding: KeyEncoding, encrypted: boolean, passphrase?: string): PrivateKey | LoadProblem {
-  const iterations = encoding === 'encrypted-pkcs8' && Buffer.isBuffer(input.key) ? encryptedKeyIterations(input.key) : 0;
+function loadKey(
+  input: PrivateKeyInput,
+  encoding: KeyEncoding,
+  encrypted: boolean,
+  passphrase?: string,
+): PrivateKey | LoadProblem {
+  const iterations =
+    encoding === 'encrypted-pkcs8' && Buffer.isBuffer(input.key) ? encryptedKeyIterations(input.key) : 0;
   if (iterations > MAX_KDF_ITERATIONS && passphrase !== undefined) {
-    return problem('key-parse-error', `the key's encryption asks for ${iterations} key derivation iterations (over ${MAX_KDF_ITERATIONS}); not tried`);
+    return problem(
+      'key-parse-error',
+      `the key's encryption asks for ${iterations} key derivation iterations (over ${MAX_KDF_ITERATIONS}); not tried`,
+    );
   }
   let keyObject: KeyObject;
   try {
@@ -210,19 +242,29 @@ function loadKey(input: PrivateKeyInput, encoding: KeyEncoding, encrypted: boole
 /** Node/OpenSSL error codes to problem kinds; the message never repeats key bytes or the passphrase. */
 export function classifyKeyError(e: unknown, encrypted: boolean, hadPassphrase: boolean): LoadProblem {
   const code = (e as { code?: unknown } | null)?.code;
-  if (code === 'ERR_OSSL_CRYPTO_INTERRUPTED_OR_CANCELLED' || code === 'ERR_MISSING_PASSPHRASE' || (encrypted && !hadPassphrase)) {
+  if (
+    code === 'ERR_OSSL_CRYPTO_INTERRUPTED_OR_CANCELLED' ||
+    code === 'ERR_MISSING_PASSPHRASE' ||
+    (encrypted && !hadPassphrase)
+  ) {
     return problem('passphrase-required', 'the private key is encrypted and no passphrase was given');
   }
-  if (code === 'ERR_OSSL_BAD_DECRYPT') return problem('wrong-passphrase', 'the passphrase does not decrypt the private key');
+  if (code === 'ERR_OSSL_BAD_DECRYPT')
+    return problem('wrong-passphrase', 'the passphrase does not decrypt the private key');
   if (encrypted) {
     // A wrong passphrase can pass the padding check by chance and fail later, in the key decoder.
-    return problem('wrong-passphrase', `the private key did not decrypt to a valid key: wrong passphrase? (${errorText(e)})`);
+    return problem(
+      'wrong-passphrase',
+      `the private key did not decrypt to a valid key: wrong passphrase? (${errorText(e)})`,
+    );
   }
   return problem('key-parse-error', `not a valid private key (${errorText(e)})`);
 }
 
 function pemWithHeaders(block: PemBlock): string {
-  const headers = Object.entries(block.headers).map(([k, v]) => `${k}: ${v}\n`).join('');
+  const headers = Object.entries(block.headers)
+    .map(([k, v]) => `${k}: ${v}\n`)
+    .join('');
   const pem = toPem(block.label, block.body);
   if (!headers) return pem;
   const firstNewline = pem.indexOf('\n') + 1;
@@ -241,7 +283,10 @@ function errorText(e: unknown): string {
   return typeof code === 'string' ? `${code}: ${readable}` : readable;
 }
 
-/** Far above real files (OpenSSL writes 2048; guides suggest up to 600k), low enough that a hostile file cannot stall us. */
+/**
+ * Far above real files (OpenSSL writes 2048; guides suggest up to 600k), low enough that a hostile file cannot stall
+ * us.
+ */
 export const MAX_KDF_ITERATIONS = 1_000_000;
 
 const PBES2 = '1.2.840.113549.1.5.13';

@@ -35,7 +35,11 @@ export function loadBytes(bytes: Buffer, label: string, opts: LoadOptions = {}):
     capProblems(file);
   } catch (e) {
     // Defence in depth: a parser bug must not take the CLI down with a stack trace.
-    withProblem(file, 'unknown-format', `could not be read (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
+    withProblem(
+      file,
+      'unknown-format',
+      `could not be read (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`,
+    );
   }
   return file;
 }
@@ -81,7 +85,11 @@ function loadByFormat(file: LoadedFile, bytes: Buffer, passphrase: string | unde
 function loadPem(file: LoadedFile, bytes: Buffer, passphrase: string | undefined): void {
   const pem = parsePem(bytes);
   for (const p of pem.problems) {
-    const kind: LoadProblemKind = isPrivateKeyLabel(p.label) ? 'key-parse-error' : CERT_LABELS.has(p.label) ? 'cert-parse-error' : 'unknown-format';
+    const kind: LoadProblemKind = isPrivateKeyLabel(p.label)
+      ? 'key-parse-error'
+      : CERT_LABELS.has(p.label)
+        ? 'cert-parse-error'
+        : 'unknown-format';
     if (isPrivateKeyLabel(p.label)) file.keyBlocks++;
     file.problems.push({ kind, index: p.index, message: p.message });
   }
@@ -91,7 +99,11 @@ function loadPem(file: LoadedFile, bytes: Buffer, passphrase: string | undefined
   }
   if (file.certs.length === 0 && file.keyBlocks === 0 && file.problems.length === 0) {
     const labels = [...new Set(file.pemLabels)].join(', ');
-    withProblem(file, 'unknown-format', labels ? `no certificate or private key in the PEM (holds ${labels})` : 'no PEM blocks found');
+    withProblem(
+      file,
+      'unknown-format',
+      labels ? `no certificate or private key in the PEM (holds ${labels})` : 'no PEM blocks found',
+    );
   }
 }
 
@@ -139,7 +151,8 @@ function describeUnknown(bytes: Buffer): string {
   }
   const head = bytes.subarray(0, 64).toString('latin1');
   if (/^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-)/.test(head)) return 'an OpenSSH public key, not an X.509 certificate';
-  if (bytes[0] === 0x30) return 'DER data that is not a certificate, private key, PKCS#12 or PKCS#7 (or it is truncated)';
+  if (bytes[0] === 0x30)
+    return 'DER data that is not a certificate, private key, PKCS#12 or PKCS#7 (or it is truncated)';
   return 'not PEM, DER, PKCS#12 or PKCS#7 data';
 }
 

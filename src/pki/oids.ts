@@ -2,13 +2,7 @@
  * X.509 vocabulary: OID tables with the names OpenSSL prints, and the text forms of X.501 names and
  * GeneralNames, so our output can be compared with `openssl x509 -text -nameopt RFC2253`.
  */
-import {
-  TAG_BMP_STRING,
-  readOid,
-  readTlv,
-  tlvChildren,
-  tlvValue,
-} from './der.js';
+import { TAG_BMP_STRING, readOid, readTlv, tlvChildren, tlvValue } from './der.js';
 import type { Tlv } from './der.js';
 
 export interface SigAlgEntry {
@@ -278,7 +272,8 @@ export function formatGeneralName(der: Buffer, gn: Tlv): string {
 /** Printable ASCII kept as is; anything else as \xHH, so hostile names cannot break a line or a terminal. */
 function printable(bytes: Buffer): string {
   let out = '';
-  for (const c of bytes) out += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, '0')}`;
+  for (const c of bytes)
+    out += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, '0')}`;
   return out;
 }
 
@@ -289,7 +284,7 @@ function formatIp(v: Buffer): string {
   // RFC 5952: compress the longest run (2+) of zero groups.
   let best = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     let j = i;
     while (j < 8 && groups[j] === 0) j++;
     if (j - i > bestLen) [best, bestLen] = [i, j - i];

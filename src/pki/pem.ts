@@ -67,7 +67,8 @@ export function parsePem(input: Buffer | string): PemParse {
       problems.push({ index, label, message: `pem block ${index}: BEGIN ${label} is closed by ${shown}` });
     } else {
       const decoded = decodeBody(text.slice(bodyStart, end));
-      if (typeof decoded === 'string') problems.push({ index, label, message: `pem block ${index} (${label}): ${decoded}` });
+      if (typeof decoded === 'string')
+        problems.push({ index, label, message: `pem block ${index} (${label}): ${decoded}` });
       else blocks.push({ label, body: decoded.body, headers: decoded.headers, index });
     }
     index++;

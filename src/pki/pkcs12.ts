@@ -13,7 +13,16 @@ import type { Cert, LoadProblem, Pkcs12Info, PrivateKey } from './types.js';
 import { parseCert } from './cert.js';
 import { HASH_ALGORITHMS, OID_PKCS7_DATA, OID_PKCS7_ENCRYPTED_DATA, PBES2_CIPHERS } from './oids.js';
 import { MAX_KDF_ITERATIONS, classifyKeyError, pbeIterations, privateKeyFrom } from './key.js';
-import { TAG_OCTET_STRING, TAG_SEQUENCE, isUniversal, readOid, readSmallInt, readTlv, tlvChildren, tlvValue } from './der.js';
+import {
+  TAG_OCTET_STRING,
+  TAG_SEQUENCE,
+  isUniversal,
+  readOid,
+  readSmallInt,
+  readTlv,
+  tlvChildren,
+  tlvValue,
+} from './der.js';
 import type { Tlv } from './der.js';
 
 export interface Pkcs12Result {
@@ -45,7 +54,9 @@ export function parsePkcs12(der: Buffer, passphrase?: string): Pkcs12Result {
     out.problems.push({ kind: 'pkcs12-parse-error', message: `not a readable PKCS#12 file (${errorText(e)})` });
   }
   // Node's loader would spend the same iterations, so it is only asked when they are affordable.
-  const node = affordable ? nodeVerdict(der, passphrase) : `not tried: more than ${MAX_KDF_ITERATIONS} key derivation iterations`;
+  const node = affordable
+    ? nodeVerdict(der, passphrase)
+    : `not tried: more than ${MAX_KDF_ITERATIONS} key derivation iterations`;
   out.info.nodeLoads = node === null;
   out.info.nodeError = node;
   out.info.encryptionAlgorithms = unique(out.info.encryptionAlgorithms);
@@ -90,13 +101,15 @@ function readPfx(der: Buffer, passphrase: string | undefined, out: Pkcs12Result)
       );
       return true;
     }
-    if (mac.ok === null) out.problems.push({ kind: 'pkcs12-parse-error', message: `cannot check the integrity mac (${mac.algorithm})` });
+    if (mac.ok === null)
+      out.problems.push({ kind: 'pkcs12-parse-error', message: `cannot check the integrity mac (${mac.algorithm})` });
   }
   let affordable = true;
   const contents = pkijs.AuthenticatedSafe.fromBER(toArrayBuffer(authSafe)).safeContents;
   contents.forEach((ci, i) => {
     if (ci.contentType === OID_PKCS7_DATA) {
-      affordable = readBags(Buffer.from((ci.content as Asn1js.OctetString).getValue()), password, out, 0, cost) && affordable;
+      affordable =
+        readBags(Buffer.from((ci.content as Asn1js.OctetString).getValue()), password, out, 0, cost) && affordable;
     } else if (ci.contentType === OID_PKCS7_ENCRYPTED_DATA) {
       const enc = new pkijs.EncryptedData({ schema: ci.content }).encryptedContentInfo;
       const alg = ber(enc.contentEncryptionAlgorithm);
@@ -109,10 +122,18 @@ function readPfx(der: Buffer, passphrase: string | undefined, out: Pkcs12Result)
       const plain = pbeDecrypt(alg, data, password);
       if (plain === LEGACY_ONLY) out.info.legacyUnreadableParts++;
       else if (typeof plain === 'string') {
-        out.problems.push({ kind: 'pkcs12-parse-error', index: i, message: `encrypted part ${i} unreadable: ${plain}` });
+        out.problems.push({
+          kind: 'pkcs12-parse-error',
+          index: i,
+          message: `encrypted part ${i} unreadable: ${plain}`,
+        });
       } else affordable = readBags(plain, password, out, 0, cost) && affordable;
     } else {
-      out.problems.push({ kind: 'pkcs12-parse-error', index: i, message: `part ${i} has unsupported content type ${ci.contentType}` });
+      out.problems.push({
+        kind: 'pkcs12-parse-error',
+        index: i,
+        message: `part ${i} has unsupported content type ${ci.contentType}`,
+      });
     }
   });
   return affordable;
@@ -138,8 +159,14 @@ function afford(out: Pkcs12Result, cost: KdfCost, what: string, iterations: numb
   cost.spent += iterations;
   if (iterations <= MAX_KDF_ITERATIONS && cost.spent <= MAX_KDF_TOTAL) return true;
   cost.exhausted = true;
-  const why = iterations > MAX_KDF_ITERATIONS ? `over ${MAX_KDF_ITERATIONS}` : `${cost.spent} in all, over the ${MAX_KDF_TOTAL} a file may use`;
-  out.problems.push({ kind: 'pkcs12-parse-error', message: `${what} asks for ${iterations} key derivation iterations (${why}); not tried` });
+  const why =
+    iterations > MAX_KDF_ITERATIONS
+      ? `over ${MAX_KDF_ITERATIONS}`
+      : `${cost.spent} in all, over the ${MAX_KDF_TOTAL} a file may use`;
+  out.problems.push({
+    kind: 'pkcs12-parse-error',
+    message: `${what} asks for ${iterations} key derivation iterations (${why}); not tried`,
+  });
   return false;
 }
 
@@ -181,25 +208,40 @@ function readCertBag(bag: Pkijs.CertBag, out: Pkcs12Result): void {
     if (!value) throw new Error('certificate bag without a DER certificate');
     out.certs.push(parseCert(value));
   } catch (e) {
-    out.problems.push({ kind: 'cert-parse-error', index: out.certs.length, message: `certificate bag: ${errorText(e)}` });
+    out.problems.push({
+      kind: 'cert-parse-error',
+      index: out.certs.length,
+      message: `certificate bag: ${errorText(e)}`,
+    });
   }
 }
 
 function addKey(der: Buffer, encrypted: boolean, password: string | undefined, out: Pkcs12Result): void {
   try {
-    const keyObject = createPrivateKey({ key: der, format: 'der', type: 'pkcs8', ...(encrypted ? { passphrase: password ?? '' } : {}) });
+    const keyObject = createPrivateKey({
+      key: der,
+      format: 'der',
+      type: 'pkcs8',
+      ...(encrypted ? { passphrase: password ?? '' } : {}),
+    });
     out.keys.push(privateKeyFrom(keyObject, 'pkcs12', encrypted));
   } catch (e) {
     const legacy = encrypted && readOid(der, algOidTlv(der))?.startsWith(PKCS12_LEGACY_PREFIX);
     const p = classifyKeyError(e, encrypted, true);
     // The MAC already proved the password, so a failure here is the algorithm, not the password.
-    if (legacy || p.kind === 'wrong-passphrase') out.problems.push({ kind: 'key-parse-error', message: `key bag unreadable: ${errorText(e)}` });
+    if (legacy || p.kind === 'wrong-passphrase')
+      out.problems.push({ kind: 'key-parse-error', message: `key bag unreadable: ${errorText(e)}` });
     else out.problems.push(p);
   }
 }
 
 /** RFC 7292 MAC: HMAC keyed by the PKCS#12 KDF (id 3) over the authSafe octets. OpenSSL also tries NULL for "". */
-function checkMac(macData: Pkijs.MacData, iterations: number, authSafe: Buffer, password: string): { ok: boolean | null; algorithm: string } {
+function checkMac(
+  macData: Pkijs.MacData,
+  iterations: number,
+  authSafe: Buffer,
+  password: string,
+): { ok: boolean | null; algorithm: string } {
   const oid = macData.mac.digestAlgorithm.algorithmId;
   const hash = HASH_ALGORITHMS.get(oid);
   if (!hash) return { ok: null, algorithm: oid };
@@ -307,7 +349,9 @@ function pbeDecrypt(alg: Buffer, data: Buffer, password: string): Buffer | strin
   if (!oid || !params) return 'malformed encryption algorithm';
   try {
     if (oid === PBES2) return pbes2Decrypt(alg, params, data, password);
-    const scheme = oid.startsWith(PKCS12_LEGACY_PREFIX) ? PKCS12_PBE.get(oid.slice(PKCS12_LEGACY_PREFIX.length)) : undefined;
+    const scheme = oid.startsWith(PKCS12_LEGACY_PREFIX)
+      ? PKCS12_PBE.get(oid.slice(PKCS12_LEGACY_PREFIX.length))
+      : undefined;
     if (!scheme) return `unsupported encryption ${oid}`;
     const [saltTlv, iterTlv] = tlvChildren(alg, params, 2) ?? [];
     if (!isUniversal(saltTlv, TAG_OCTET_STRING)) return 'malformed pbe parameters';
@@ -348,7 +392,14 @@ function pbes2Decrypt(alg: Buffer, params: Tlv, data: Buffer, password: string):
  * RFC 7292 appendix B.2 key derivation. `password` null is OpenSSL's "no password" (empty input), while ""
  * is the two-byte BMPString terminator.
  */
-function pkcs12Kdf(hash: string, password: string | null, salt: Buffer, id: number, iterations: number, n: number): Buffer {
+function pkcs12Kdf(
+  hash: string,
+  password: string | null,
+  salt: Buffer,
+  id: number,
+  iterations: number,
+  n: number,
+): Buffer {
   const u = createHash(hash).digest().length;
   const v = hash === 'sha384' || hash === 'sha512' ? 128 : 64;
   const pw = password === null ? Buffer.alloc(0) : bmpString(password);

@@ -23,10 +23,15 @@ export function certsFromPkcs7(der: Buffer): Pkcs7Result {
     try {
       result.certs.push(parseCert(d));
     } catch (e) {
-      result.problems.push({ kind: 'cert-parse-error', index, message: `certificate ${index}: ${(e as Error).message}` });
+      result.problems.push({
+        kind: 'cert-parse-error',
+        index,
+        message: `certificate ${index}: ${(e as Error).message}`,
+      });
     }
   });
-  if (ders.length === 0) result.problems.push({ kind: 'pkcs7-parse-error', message: 'the PKCS#7 holds no certificates' });
+  if (ders.length === 0)
+    result.problems.push({ kind: 'pkcs7-parse-error', message: 'the PKCS#7 holds no certificates' });
   return result;
 }
 

@@ -84,14 +84,22 @@ function openProblem(e: unknown): LoadProblem {
 
 function tooLarge(cap: number, size: number | null): LoadProblem {
   const seen = size === null ? 'more than that' : mib(size);
-  return { kind: 'too-large', message: `larger than the ${mib(cap)} read cap (${seen}); not a certificate or key file?` };
+  return {
+    kind: 'too-large',
+    message: `larger than the ${mib(cap)} read cap (${seen}); not a certificate or key file?`,
+  };
 }
 
 function mib(n: number): string {
   return n >= 1024 * 1024 ? `${+(n / 1024 / 1024).toFixed(1)} MiB` : `${n} bytes`;
 }
 
-function fileKind(st: { isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string {
+function fileKind(st: {
+  isFIFO(): boolean;
+  isSocket(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+}): string {
   if (st.isFIFO()) return 'a fifo';
   if (st.isSocket()) return 'a socket';
   if (st.isCharacterDevice()) return 'a character device';

@@ -1,7 +1,20 @@
 /** The format sniffer: what a file or DER blob holds, from a shallow look at its outer structure. */
 import type { FileFormat } from './types.js';
-import { isContext, isUniversal, readOid, readSmallInt, readTlv, tlvChildren, TAG_BIT_STRING, TAG_GENERALIZED_TIME,
-  TAG_INTEGER, TAG_OCTET_STRING, TAG_SEQUENCE, TAG_UTC_TIME, type Tlv } from './der.js';
+import {
+  isContext,
+  isUniversal,
+  readOid,
+  readSmallInt,
+  readTlv,
+  tlvChildren,
+  TAG_BIT_STRING,
+  TAG_GENERALIZED_TIME,
+  TAG_INTEGER,
+  TAG_OCTET_STRING,
+  TAG_SEQUENCE,
+  TAG_UTC_TIME,
+  type Tlv,
+} from './der.js';
 
 // Kept here rather than imported from oids.ts, which builds on the DER reader.
 const OID_PKCS7_DATA = '1.2.840.113549.1.7.1';

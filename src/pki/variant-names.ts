@@ -49,5 +49,8 @@ export function isVariant(name: string): name is Variant {
 /** The variant named by user input, or a UserError listing the valid names. */
 export function parseVariant(name: string): Variant {
   if (isVariant(name)) return name;
-  throw new UserError('E_UNKNOWN_VARIANT', `unknown variant "${name}"; choose one of: ${Object.keys(VARIANTS).join(', ')}`);
+  throw new UserError(
+    'E_UNKNOWN_VARIANT',
+    `unknown variant "${name}"; choose one of: ${Object.keys(VARIANTS).join(', ')}`,
+  );
 }

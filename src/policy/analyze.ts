@@ -12,15 +12,21 @@ import { OWN_CODES, categoryOf, denyCodeOf, primaryDefect, reasonFor, type Defec
 import { ACCEPTED, denied, type OpenSslResult, type Verdict } from './verdict.js';
 
 export interface ChainAnalysis {
-  /** The path API Gateway's rules apply to: issuers from the truststore only (unless client intermediates are trusted). */
+  /**
+   * The path API Gateway's rules apply to: issuers from the truststore only (unless client intermediates are trusted).
+   */
   rulesChain: Chain;
   /** The path OpenSSL builds, using the client's intermediates too. */
   opensslChain: Chain;
   /** Everything wrong on rulesChain, in no particular order. */
   defects: Defect[];
-  /** What Node's TLS server is expected to report for this chain (computed on first read: the gateway has the real one). */
+  /**
+   * What Node's TLS server is expected to report for this chain (computed on first read: the gateway has the real one).
+   */
   readonly predicted: OpenSslResult;
-  /** A truststore certificate with the leaf's subject that is not the leaf (a changed or regenerated self-signed cert). */
+  /**
+   * A truststore certificate with the leaf's subject that is not the leaf (a changed or regenerated self-signed cert).
+   */
   sameSubjectInTruststore: Cert | null;
 }
 
@@ -79,7 +85,11 @@ export function decideWithoutHandshake(analysis: ChainAnalysis): Verdict {
   for (const chain of [analysis.rulesChain, analysis.opensslChain]) {
     for (const c of chain.certs) {
       const ext = unmodelledExtension(c);
-      if (ext !== null) return denied(`certificate chain uses ${ext}, which only OpenSSL's own verification checks`, OWN_CODES.unmodelledExtension);
+      if (ext !== null)
+        return denied(
+          `certificate chain uses ${ext}, which only OpenSSL's own verification checks`,
+          OWN_CODES.unmodelledExtension,
+        );
     }
   }
   return predictVerdict(analysis);

@@ -65,7 +65,12 @@ export function timeValid(c: Cert, now: Date): boolean {
 }
 
 /** X509_STORE_CTX_get1_issuer / find_issuer: the first matching candidate that is time-valid, else the last match. */
-function pickIssuer(child: Cert, candidates: readonly Cert[] | undefined, exclude: readonly Cert[], now: Date): Cert | null {
+function pickIssuer(
+  child: Cert,
+  candidates: readonly Cert[] | undefined,
+  exclude: readonly Cert[],
+  now: Date,
+): Cert | null {
   if (!candidates) return null;
   let fallback: Cert | null = null;
   for (const cand of candidates) {

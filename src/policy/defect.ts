@@ -7,14 +7,7 @@ import { VERIFY_ERRORS } from './openssl-codes.js';
 import { isDenyCode, OWN_DENY_CODES, type DenyCode, type DenyReason, type OwnDenyCode } from './verdict.js';
 
 export type DefectCategory =
-  | 'self-signed'
-  | 'issuer'
-  | 'insecure'
-  | 'signature'
-  | 'validity'
-  | 'constraints'
-  | 'too-long'
-  | 'other';
+  'self-signed' | 'issuer' | 'insecure' | 'signature' | 'validity' | 'constraints' | 'too-long' | 'other';
 
 /** Rank order: API Gateway's documented reasons first, then OpenSSL's, then our depth rule. */
 const RANK: Record<DefectCategory, number> = {
@@ -125,7 +118,9 @@ export function reasonForCode(code: DenyCode): DenyReason {
   return reasonFor({ code, category: categoryOf(code), depth: 0, openssl: true });
 }
 
-/** The defect that decides the verdict: best category; within one, OpenSSL's own word, then the one nearest the leaf. */
+/**
+ * The defect that decides the verdict: best category; within one, OpenSSL's own word, then the one nearest the leaf.
+ */
 export function primaryDefect(defects: readonly Defect[]): Defect | null {
   let best: Defect | null = null;
   for (const d of defects) {

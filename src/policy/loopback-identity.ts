@@ -6,7 +6,9 @@ let identity: Promise<{ certPem: string; keyPem: string }> | null = null;
 
 export function loopbackServerIdentity(): Promise<{ certPem: string; keyPem: string }> {
   identity ??= import('../pki/generate.js')
-    .then(({ issue }) => issue({ subject: 'mtlsgate-loopback', profile: 'server', key: { type: 'ec', curve: 'P-256' } }))
+    .then(({ issue }) =>
+      issue({ subject: 'mtlsgate-loopback', profile: 'server', key: { type: 'ec', curve: 'P-256' } }),
+    )
     .then((i) => ({ certPem: i.certPem, keyPem: i.keyPem }));
   return identity;
 }

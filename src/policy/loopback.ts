@@ -55,14 +55,14 @@ export async function loopbackVerdict(input: LoopbackInput): Promise<LoopbackRes
       let client: tls.TLSSocket;
       try {
         client = tls.connect({
-        host: '127.0.0.1',
-        port,
-        servername: 'mtlsgate-loopback',
-        // Security level 0 on the client only, so that SHA-1 or small keys are sent and the server (at Node's
-        // default level, like the gateway) is the one that judges them.
-        ciphers: 'DEFAULT@SECLEVEL=0',
-        cert: input.chainPem,
-        // Node 20's TLS options take PEM, not KeyObject; the export stays in memory.
+          host: '127.0.0.1',
+          port,
+          servername: 'mtlsgate-loopback',
+          // Security level 0 on the client only, so that SHA-1 or small keys are sent and the server (at Node's
+          // default level, like the gateway) is the one that judges them.
+          ciphers: 'DEFAULT@SECLEVEL=0',
+          cert: input.chainPem,
+          // Node 20's TLS options take PEM, not KeyObject; the export stays in memory.
           key: input.key.export({ type: 'pkcs8', format: 'pem' }),
           rejectUnauthorized: false,
         });

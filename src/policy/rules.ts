@@ -131,7 +131,8 @@ export function ruleDefects(chain: Chain, opensslChain: Chain, opts: PolicyOptio
     if (weakKey(c, opts)) own(OWN_CODES.weakKey, i);
     const issuer = chain.certs[i + 1];
     if (issuer && !signatureVerifies(c, issuer.x509.publicKey)) own('CERT_SIGNATURE_FAILURE', i);
-    if (!timeValid(c, now)) own(Date.parse(c.info.notBefore) > now.getTime() ? 'CERT_NOT_YET_VALID' : 'CERT_HAS_EXPIRED', i);
+    if (!timeValid(c, now))
+      own(Date.parse(c.info.notBefore) > now.getTime() ? 'CERT_NOT_YET_VALID' : 'CERT_HAS_EXPIRED', i);
   });
   constraintDefects(chain).forEach((d) => out.push({ ...d, openssl: false }));
   const caCount = chain.certs.length - 1;

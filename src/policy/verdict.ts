@@ -26,7 +26,7 @@ export const OWN_DENY_CODES = {
   MTLSGATE_WEAK_KEY: 'Client cert using an insecure Signature Algorithm',
   MTLSGATE_CHAIN_TOO_LONG: 'certificate chain too long',
   // EXTENSION is the kind found: name constraints, policy constraints or RFC 3779 resources.
-  MTLSGATE_UNMODELLED_EXTENSION: 'certificate chain uses EXTENSION, which only OpenSSL\'s own verification checks',
+  MTLSGATE_UNMODELLED_EXTENSION: "certificate chain uses EXTENSION, which only OpenSSL's own verification checks",
   MTLSGATE_PARSE_ERROR: 'certificate could not be parsed',
 } as const satisfies Record<string, DenyReason>;
 

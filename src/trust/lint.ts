@@ -67,13 +67,16 @@ function caNamesFindings(ts: Truststore): Finding[] {
     finding({
       id: 'truststore.ca-names-too-large',
       severity: 'warning',
-      title: `the CA names of these ${ts.certs.length} certificates take ${bytes} bytes, more than a TLS ` +
+      title:
+        `the CA names of these ${ts.certs.length} certificates take ${bytes} bytes, more than a TLS ` +
         `CertificateRequest holds (${MAX_CA_NAMES_BYTES})`,
-      detail: 'A server that names its trusted CAs to clients (nginx ssl_client_certificate, Node with `ca`, most ' +
+      detail:
+        'A server that names its trusted CAs to clients (nginx ssl_client_certificate, Node with `ca`, most ' +
         'OpenSSL-based servers) fails every handshake with this bundle (an internal_error alert). mtlsgate does not ' +
         'name them for such a truststore and verifies chains with its policy instead; clients that choose a ' +
         'certificate by the CA names (browsers, Java key managers) get no hint.',
-      fix: 'Keep the bundle under about 1,000 CAs per domain, or on nginx load it with ssl_trusted_certificate (not ' +
+      fix:
+        'Keep the bundle under about 1,000 CAs per domain, or on nginx load it with ssl_trusted_certificate (not ' +
         'sent) and name a few CAs with ssl_client_certificate.',
       evidence: { certificates: ts.certs.length, caNamesBytes: bytes, limit: MAX_CA_NAMES_BYTES },
     }),
@@ -93,19 +96,24 @@ function constraintsNotJudgedFindings(ctx: LintContext, ts: Truststore): Finding
     if (what !== null) hit.push({ i, what });
   }
   if (hit.length === 0) return [];
-  const shown = hit.slice(0, 10).map(({ i, what }) => `${i}: ${ctx.certs[i]!.info.subject || '(empty subject)'} (${what})`);
+  const shown = hit
+    .slice(0, 10)
+    .map(({ i, what }) => `${i}: ${ctx.certs[i]!.info.subject || '(empty subject)'} (${what})`);
   return [
     finding({
       id: 'truststore.constraints-not-judged',
       severity: 'warning',
-      title: `${hit.length} CA certificate(s) carry ${[...new Set(hit.map((h) => h.what))].join(', ')}, which ` +
+      title:
+        `${hit.length} CA certificate(s) carry ${[...new Set(hit.map((h) => h.what))].join(', ')}, which ` +
         `mtlsgate cannot check with a bundle this large: clients under them are refused`,
-      detail: 'With more CA names than a CertificateRequest holds, mtlsgate does not hand the truststore to OpenSSL ' +
+      detail:
+        'With more CA names than a CertificateRequest holds, mtlsgate does not hand the truststore to OpenSSL ' +
         'for the handshake; its policy judges each chain instead, and the policy does not evaluate name constraints, ' +
         'policy constraints or RFC 3779 resources. Rather than guess, it refuses a chain through such a CA ' +
         '(MTLSGATE_UNMODELLED_EXTENSION), where API Gateway, or mtlsgate with a smaller bundle, would check the ' +
         'constraint.',
-      fix: 'Give the clients under these CAs a domain of their own whose truststore stays under about 1,000 CAs ' +
+      fix:
+        'Give the clients under these CAs a domain of their own whose truststore stays under about 1,000 CAs ' +
         '(mtlsgate then lets OpenSSL check the constraints in the handshake), or remove CAs this domain does not ' +
         'need.',
       evidence: { certificates: shown, more: Math.max(0, hit.length - shown.length) },
@@ -203,7 +211,11 @@ function issuerFinder(certs: readonly Cert[], unique: readonly number[], now: Da
     if (!looksSelfSigned(child)) {
       const byKey = index.get(child.x509.issuer);
       const akid = child.info.authorityKeyId;
-      const candidates = !byKey ? [] : akid === null ? [...byKey.values()].flat() : [...(byKey.get(akid) ?? []), ...(byKey.get('') ?? [])];
+      const candidates = !byKey
+        ? []
+        : akid === null
+          ? [...byKey.values()].flat()
+          : [...(byKey.get(akid) ?? []), ...(byKey.get('') ?? [])];
       for (const j of candidates) {
         if (j === i || !likelyIssued(child, certs[j]!)) continue;
         found = j;
@@ -231,26 +243,31 @@ function privateKeyFindings(ctx: LintContext): Finding[] {
   // Positions among the readable PEM blocks (pemLabels); the key itself is never read into a finding.
   file.pemLabels.forEach((label, block) => {
     if (!isPrivateKeyLabel(label)) return;
-    out.push(finding({
-      id: 'truststore.contains-private-key',
-      severity: 'error',
-      title: `PEM block ${block} is a private key (${label})`,
-      detail,
-      fix,
-      evidence: { file: file.path, block, type: label },
-    }));
+    out.push(
+      finding({
+        id: 'truststore.contains-private-key',
+        severity: 'error',
+        title: `PEM block ${block} is a private key (${label})`,
+        detail,
+        fix,
+        evidence: { file: file.path, block, type: label },
+      }),
+    );
   });
   const rest = file.keyBlocks - out.length;
   if (rest > 0) {
-    const what = file.format === 'pem' ? `${rest} unreadable private key block(s)` : `${rest} private key(s) (${file.format})`;
-    out.push(finding({
-      id: 'truststore.contains-private-key',
-      severity: 'error',
-      title: `the bundle holds ${what}`,
-      detail,
-      fix,
-      evidence: { file: file.path, count: rest, format: file.format },
-    }));
+    const what =
+      file.format === 'pem' ? `${rest} unreadable private key block(s)` : `${rest} private key(s) (${file.format})`;
+    out.push(
+      finding({
+        id: 'truststore.contains-private-key',
+        severity: 'error',
+        title: `the bundle holds ${what}`,
+        detail,
+        fix,
+        evidence: { file: file.path, count: rest, format: file.format },
+      }),
+    );
   }
   return out;
 }
@@ -265,7 +282,8 @@ function duplicateFindings(ctx: LintContext): Finding[] {
         id: 'truststore.duplicate',
         severity: 'warning',
         title: `${label(ctx, i)} is an exact copy of certificate ${first}`,
-        detail: 'The same certificate (identical DER) appears twice. It does no harm to verification, but it usually means ' +
+        detail:
+          'The same certificate (identical DER) appears twice. It does no harm to verification, but it usually means ' +
           'the bundle was assembled by appending without checking, and a later removal may leave one copy behind.',
         fix: removeCommand(ctx, i),
         evidence: { ...evidenceOf(ctx, i), duplicateOf: first },
@@ -280,14 +298,19 @@ function notCaFindings(ctx: LintContext): Finding[] {
   for (const i of ctx.unique) {
     const c = ctx.certs[i]!;
     if (isCa(c)) continue;
-    const ev = { ...evidenceOf(ctx, i), basicConstraints: basicConstraintsText(c), keyUsage: c.info.keyUsage ?? 'absent' };
+    const ev = {
+      ...evidenceOf(ctx, i),
+      basicConstraints: basicConstraintsText(c),
+      keyUsage: c.info.keyUsage ?? 'absent',
+    };
     if (isPinnedLeaf(c)) {
       out.push(
         finding({
           id: 'truststore.not-ca',
           severity: 'info',
           title: `${label(ctx, i)} is a pinned self-signed client certificate`,
-          detail: 'This certificate is not a CA, so it can issue nothing; API Gateway accepts it only when a client presents ' +
+          detail:
+            'This certificate is not a CA, so it can issue nothing; API Gateway accepts it only when a client presents ' +
             'this exact certificate (a pinned self-signed client certificate). That is fine if intended. If it was ' +
             `meant as a root CA, it has ${notCaReason(c)}; a CA needs basicConstraints CA:TRUE (and keyCertSign when ` +
             'keyUsage is present), or clients it signed are denied.',
@@ -301,10 +324,12 @@ function notCaFindings(ctx: LintContext): Finding[] {
       finding({
         id: 'truststore.not-ca',
         severity: 'warning',
-        title: c.info.basicConstraints?.ca === true
-          ? `${label(ctx, i)} says CA:TRUE but its keyUsage lacks keyCertSign: it can never be an issuer`
-          : `${label(ctx, i)} is not a CA and not self-signed: it can never be an issuer`,
-        detail: `It has ${notCaReason(c)}, so OpenSSL refuses it as the issuer of a client certificate` +
+        title:
+          c.info.basicConstraints?.ca === true
+            ? `${label(ctx, i)} says CA:TRUE but its keyUsage lacks keyCertSign: it can never be an issuer`
+            : `${label(ctx, i)} is not a CA and not self-signed: it can never be an issuer`,
+        detail:
+          `It has ${notCaReason(c)}, so OpenSSL refuses it as the issuer of a client certificate` +
           (c.info.basicConstraints?.ca === true
             ? '. It looks like a CA whose keyUsage was made without keyCertSign: reissue it with keyUsage keyCertSign, cRLSign.'
             : ', and as it is not self-signed it cannot be pinned either: no client is ever accepted because of it. It is ' +
@@ -342,14 +367,21 @@ function validityFindings(ctx: LintContext): Finding[] {
     return finding({
       id: 'truststore.expired',
       severity,
-      title: notYet ? `${label(ctx, i)} is not valid until ${c.info.notBefore}` : `${label(ctx, i)} expired on ${c.info.notAfter}`,
-      detail: (notYet
-        ? 'Its validity period has not started (or this machine\'s clock is behind).'
-        : 'Its validity period is over.') +
+      title: notYet
+        ? `${label(ctx, i)} is not valid until ${c.info.notBefore}`
+        : `${label(ctx, i)} expired on ${c.info.notAfter}`,
+      detail:
+        (notYet
+          ? "Its validity period has not started (or this machine's clock is behind)."
+          : 'Its validity period is over.') +
         ' Clients whose chain runs through it are denied (OpenSSL: "certificate has expired" / "not yet valid"). ' +
         'API Gateway warns only when the domain is updated and never notifies you later.' +
         (severity === 'error' ? ' No certificate in the bundle is valid, so every client is denied.' : ''),
-      fix: [showCommand(ctx, i, '-subject -dates'), 'replace it with its renewed certificate, or remove it:', removeCommand(ctx, i)].join('\n'),
+      fix: [
+        showCommand(ctx, i, '-subject -dates'),
+        'replace it with its renewed certificate, or remove it:',
+        removeCommand(ctx, i),
+      ].join('\n'),
       evidence: ev,
     });
   });
@@ -363,7 +395,8 @@ function validityFindings(ctx: LintContext): Finding[] {
         id: 'truststore.expires-soon',
         severity: 'info',
         title: `${label(ctx, i)} expires on ${c.info.notAfter.slice(0, 10)} (in ${days} day${days === 1 ? '' : 's'})`,
-        detail: `It expires within ${EXPIRY_WARNING_DAYS} days. Renew it, put the new certificate in the bundle (both may sit side by side ` +
+        detail:
+          `It expires within ${EXPIRY_WARNING_DAYS} days. Renew it, put the new certificate in the bundle (both may sit side by side ` +
           'while clients move over), upload a new truststore version and update the domain: API Gateway does not warn you.',
         fix: showCommand(ctx, i, '-subject -enddate'),
         evidence: { ...evidenceOf(ctx, i), daysLeft: days },
@@ -385,12 +418,16 @@ function algorithmFindings(ctx: LintContext): Finding[] {
           id: 'truststore.insecure-signature',
           severity: 'warning',
           title: `${label(ctx, i)} is signed with ${sig.name}${root ? ' (its self-signature)' : ''}`,
-          detail: 'API Gateway supports "SHA-256 or stronger" in the truststore; MD5, SHA-1 and SHA-224 signatures are below that. ' +
+          detail:
+            'API Gateway supports "SHA-256 or stronger" in the truststore; MD5, SHA-1 and SHA-224 signatures are below that. ' +
             (root
-              ? 'This is the self-signature of a root: OpenSSL never checks a trust anchor\'s own signature, so TLS still ' +
-                'works here, but API Gateway\'s rule names every certificate, and it may warn or refuse it.'
+              ? "This is the self-signature of a root: OpenSSL never checks a trust anchor's own signature, so TLS still " +
+                "works here, but API Gateway's rule names every certificate, and it may warn or refuse it."
               : 'Clients whose chain runs through it may be denied with "Client cert using an insecure Signature Algorithm".'),
-          fix: [showCommand(ctx, i, '-subject -text'), 'reissue it signed with SHA-256 or stronger (openssl ... -sha256), then replace it in the bundle'].join('\n'),
+          fix: [
+            showCommand(ctx, i, '-subject -text'),
+            'reissue it signed with SHA-256 or stronger (openssl ... -sha256), then replace it in the bundle',
+          ].join('\n'),
           evidence: { ...evidenceOf(ctx, i), signatureAlgorithm: sig.name, hash: sig.hash },
         }),
       );
@@ -403,10 +440,14 @@ function algorithmFindings(ctx: LintContext): Finding[] {
           id: 'truststore.weak-key',
           severity: 'warning',
           title: `${label(ctx, i)} has a weak ${size} key`,
-          detail: `API Gateway supports RSA-${DEFAULT_POLICY.minRsaBits} or stronger and ECDSA-${DEFAULT_POLICY.minEcBits} or stronger ` +
+          detail:
+            `API Gateway supports RSA-${DEFAULT_POLICY.minRsaBits} or stronger and ECDSA-${DEFAULT_POLICY.minEcBits} or stronger ` +
             '(DSA not at all); OpenSSL 3 at its default security level also rejects RSA keys under 2048 bits. ' +
             'Clients issued under this certificate may be denied.',
-          fix: [showCommand(ctx, i, '-subject -text'), 'reissue the CA with an RSA-2048+ or P-256+ key and its clients under it'].join('\n'),
+          fix: [
+            showCommand(ctx, i, '-subject -text'),
+            'reissue the CA with an RSA-2048+ or P-256+ key and its clients under it',
+          ].join('\n'),
           evidence: { ...evidenceOf(ctx, i), keyType: k.type, bits: k.bits, curve: k.curve },
         }),
       );
@@ -422,14 +463,20 @@ function incompleteChainFindings(ctx: LintContext): Finding[] {
     if (!isCa(c) || looksSelfSigned(c) || ctx.issuerOf(i) !== null) continue;
     const akid = c.info.authorityKeyId;
     const sameName = ctx.bySubject.get(c.x509.issuer) ?? [];
-    const ev: Finding['evidence'] = { ...evidenceOf(ctx, i), issuerNeeded: c.info.issuer, authorityKeyId: akid === null ? null : hexId(akid) };
-    if (sameName.length > 0) ev.sameNameOtherKey = sameName.map((j) => `${j}: subject key id ${hexOrNone(ctx.certs[j]!.info.subjectKeyId)}`);
+    const ev: Finding['evidence'] = {
+      ...evidenceOf(ctx, i),
+      issuerNeeded: c.info.issuer,
+      authorityKeyId: akid === null ? null : hexId(akid),
+    };
+    if (sameName.length > 0)
+      ev.sameNameOtherKey = sameName.map((j) => `${j}: subject key id ${hexOrNone(ctx.certs[j]!.info.subjectKeyId)}`);
     out.push(
       finding({
         id: 'truststore.incomplete-chain',
         severity: 'warning',
         title: `${label(ctx, i)}: its issuer ${titleText(c.info.issuer)} is not in the bundle`,
-        detail: 'API Gateway builds a client\'s chain from the truststore alone and ignores intermediates the client sends: ' +
+        detail:
+          "API Gateway builds a client's chain from the truststore alone and ignores intermediates the client sends: " +
           'every CA from the issuing one up to the self-signed root must be in the bundle. Clients issued under this ' +
           'certificate are denied with "Could not find issuer for certificate".' +
           (sameName.length > 0
@@ -438,7 +485,7 @@ function incompleteChainFindings(ctx: LintContext): Finding[] {
             : ''),
         fix: [
           showCommand(ctx, i, '-subject -issuer -ext authorityKeyIdentifier'),
-          "find the certificate whose subject is the issuer above (and whose Subject Key Identifier equals the authority key id), then append its PEM:",
+          'find the certificate whose subject is the issuer above (and whose Subject Key Identifier equals the authority key id), then append its PEM:',
           `cat issuer-ca.pem >> ${ctx.name}`,
         ].join('\n'),
         evidence: ev,
@@ -463,12 +510,15 @@ function tooDeepFindings(ctx: LintContext): Finding[] {
       finding({
         id: 'truststore.too-deep',
         severity: 'warning',
-        title: `${label(ctx, i)} is ${count} ` +
+        title:
+          `${label(ctx, i)} is ${count} ` +
           `CAs ${anchored ? 'from its root' : 'deep (and its chain is incomplete)'}, over the limit of ${max}`,
-        detail: `API Gateway allows "a maximum chain length of four": at most ${max} CA certificates from the root to the ` +
+        detail:
+          `API Gateway allows "a maximum chain length of four": at most ${max} CA certificates from the root to the ` +
           'issuing CA, the client certificate not counted. A client issued by this CA needs ' +
           `${count}${anchored ? '' : ' or more'}, so it is denied.`,
-        fix: 'issue client certificates from a CA at most 3 levels below the root (flatten the hierarchy), and ' +
+        fix:
+          'issue client certificates from a CA at most 3 levels below the root (flatten the hierarchy), and ' +
           'remove this CA from the bundle when nothing needs it',
         evidence: { ...evidenceOf(ctx, i), caCount: count, maxCaCerts: max, path: pathEvidence(ctx, i, max + 2) },
       }),
@@ -539,13 +589,19 @@ function sameSubjectFindings(ctx: LintContext): Finding[] {
       finding({
         id: 'truststore.same-subject-different-key',
         severity: 'warning',
-        title: `certificates ${list.join(', ')} share the subject ${titleText(first.info.subject) || '(empty)'} but ` +
+        title:
+          `certificates ${list.join(', ')} share the subject ${titleText(first.info.subject) || '(empty)'} but ` +
           `have ${keys.size} different keys`,
-        detail: 'Two CAs with one name and different keys: OpenSSL picks an issuer by name (and key id when present) and takes ' +
+        detail:
+          'Two CAs with one name and different keys: OpenSSL picks an issuer by name (and key id when present) and takes ' +
           'the first that is currently valid, so a client signed by the other key can fail with "certificate signature ' +
           'failure". API Gateway also refuses such bundles: "The certificate subject conflicts with an existing ' +
           'certificate from a different issuer". Keep only the CA your clients are issued by, or give the CAs distinct names.',
-        fix: [listCommand(ctx), 'remove the certificate(s) you do not issue clients from, e.g.:', removeCommand(ctx, list[list.length - 1]!)].join('\n'),
+        fix: [
+          listCommand(ctx),
+          'remove the certificate(s) you do not issue clients from, e.g.:',
+          removeCommand(ctx, list[list.length - 1]!),
+        ].join('\n'),
         evidence: {
           subject: first.info.subject,
           indexes: list.map(String),
@@ -567,7 +623,14 @@ function label(ctx: LintContext, i: number): string {
 
 function evidenceOf(ctx: LintContext, i: number): Finding['evidence'] {
   const info = ctx.certs[i]!.info;
-  return { index: i, subject: info.subject, issuer: info.issuer, serial: info.serial, notAfter: info.notAfter, fingerprint: info.fingerprintSha256 };
+  return {
+    index: i,
+    subject: info.subject,
+    issuer: info.issuer,
+    serial: info.serial,
+    notAfter: info.notAfter,
+    fingerprint: info.fingerprintSha256,
+  };
 }
 
 function hexId(hex: string): string {

@@ -44,7 +44,12 @@ function fromLoaded(file: LoadedFile, source: string): TruststoreRead {
 }
 
 /** Findings that already explain why there is no certificate; `truststore.empty` would only repeat them. */
-const BLOCKING = new Set(['truststore.file-not-found', 'truststore.unreadable', 'truststore.wrong-format', 'truststore.empty']);
+const BLOCKING = new Set([
+  'truststore.file-not-found',
+  'truststore.unreadable',
+  'truststore.wrong-format',
+  'truststore.empty',
+]);
 
 /** API Gateway takes "text files with a .pem file extension" of concatenated CERTIFICATE blocks, nothing else. */
 function formatFindings(file: LoadedFile): Finding[] {
@@ -52,9 +57,23 @@ function formatFindings(file: LoadedFile): Finding[] {
   const evidence = { file: file.path, format: file.format };
   switch (file.format) {
     case 'der-certificate':
-      return [wrongFormat(file, 'a single DER (binary) certificate', `openssl x509 -inform DER -in ${f} -out truststore.pem`, evidence)];
+      return [
+        wrongFormat(
+          file,
+          'a single DER (binary) certificate',
+          `openssl x509 -inform DER -in ${f} -out truststore.pem`,
+          evidence,
+        ),
+      ];
     case 'pkcs7':
-      return [wrongFormat(file, 'a PKCS#7 (.p7b) bundle', `openssl pkcs7 -inform DER -print_certs -in ${f} -out truststore.pem`, evidence)];
+      return [
+        wrongFormat(
+          file,
+          'a PKCS#7 (.p7b) bundle',
+          `openssl pkcs7 -inform DER -print_certs -in ${f} -out truststore.pem`,
+          evidence,
+        ),
+      ];
     case 'pkcs12':
       return [
         wrongFormat(
@@ -69,7 +88,14 @@ function formatFindings(file: LoadedFile): Finding[] {
       return [wrongFormat(file, 'a DER private key, not certificates', '', evidence)];
     case 'pem':
       if (file.pemLabels.some((l) => l === 'PKCS7' || l === 'PKCS #7 SIGNED DATA' || l === 'CMS')) {
-        return [wrongFormat(file, 'a PEM-armoured PKCS#7 bundle', `openssl pkcs7 -print_certs -in ${f} -out truststore.pem`, evidence)];
+        return [
+          wrongFormat(
+            file,
+            'a PEM-armoured PKCS#7 bundle',
+            `openssl pkcs7 -print_certs -in ${f} -out truststore.pem`,
+            evidence,
+          ),
+        ];
       }
       return [];
     default:
@@ -78,14 +104,18 @@ function formatFindings(file: LoadedFile): Finding[] {
 }
 
 function wrongFormat(file: LoadedFile, what: string, convert: string, evidence: Finding['evidence']): Finding {
-  const usable = file.certs.length > 0 ? ` The ${file.certs.length} certificate(s) it holds are still checked below.` : '';
+  const usable =
+    file.certs.length > 0 ? ` The ${file.certs.length} certificate(s) it holds are still checked below.` : '';
   return finding({
     id: 'truststore.wrong-format',
     severity: 'error',
     title: `${file.path}: ${what}; API Gateway needs a PEM bundle`,
-    detail: 'API Gateway reads a truststore only as a text file of concatenated PEM blocks, each `-----BEGIN CERTIFICATE-----` ... ' +
+    detail:
+      'API Gateway reads a truststore only as a text file of concatenated PEM blocks, each `-----BEGIN CERTIFICATE-----` ... ' +
       `\`-----END CERTIFICATE-----\`; any other encoding is rejected when the domain is updated.${usable}`,
-    fix: convert ? `${convert}\nthen upload truststore.pem and update the domain to use the new version` : 'give the CA certificates as a PEM bundle instead',
+    fix: convert
+      ? `${convert}\nthen upload truststore.pem and update the domain to use the new version`
+      : 'give the CA certificates as a PEM bundle instead',
     evidence,
   });
 }
@@ -107,19 +137,23 @@ function problemFindings(p: LoadProblem, file: LoadedFile): Finding[] {
       ];
     case 'unreadable':
     case 'too-large':
-      return [finding({
-        id: 'truststore.unreadable',
-        severity: 'error',
-        title: `${path}: ${p.message}`,
-        detail: 'The truststore file exists but could not be read.',
-        fix: `ls -l ${f}`,
-        evidence: { file: path },
-      })];
+      return [
+        finding({
+          id: 'truststore.unreadable',
+          severity: 'error',
+          title: `${path}: ${p.message}`,
+          detail: 'The truststore file exists but could not be read.',
+          fix: `ls -l ${f}`,
+          evidence: { file: path },
+        }),
+      ];
     case 'empty':
       return [emptyFinding(file, p.message)];
     case 'unknown-format':
       // Text without PEM blocks, JKS, a CSR...: nothing API Gateway can read. A PEM holding only other blocks is empty.
-      return file.format === 'pem' ? [emptyFinding(file, p.message)] : [wrongFormat(file, p.message, '', { file: path, format: file.format })];
+      return file.format === 'pem'
+        ? [emptyFinding(file, p.message)]
+        : [wrongFormat(file, p.message, '', { file: path, format: file.format })];
     case 'cert-parse-error':
     case 'pkcs7-parse-error':
       return [parseError(p, file)];
@@ -142,14 +176,17 @@ function parseError(p: LoadProblem, file: LoadedFile): Finding {
   const evidence: Finding['evidence'] = { file: file.path, message: p.message };
   if (p.index !== undefined) evidence.block = p.index;
   const fix = [
-    p.index === undefined ? '' : `grep -n -- '-----BEGIN' ${f} | sed -n '${p.index + 1}p'\n# prints the line where that block starts (blocks count from 0)`,
+    p.index === undefined
+      ? ''
+      : `grep -n -- '-----BEGIN' ${f} | sed -n '${p.index + 1}p'\n# prints the line where that block starts (blocks count from 0)`,
     'replace the block with an intact copy of the certificate, or delete it',
   ];
   return finding({
     id: 'truststore.parse-error',
     severity: 'error',
     title: `${file.path}: ${where} cannot be read (${why})`,
-    detail: 'This block could not be read as an X.509 certificate (broken base64, a missing END line, a truncated copy-paste). ' +
+    detail:
+      'This block could not be read as an X.509 certificate (broken base64, a missing END line, a truncated copy-paste). ' +
       'The other certificates in the bundle still load, as API Gateway keeps going with a warning, but clients ' +
       'issued under the certificate this block was meant to hold will be denied.',
     fix: fix.filter(Boolean).join('\n'),
@@ -165,9 +202,11 @@ function emptyFinding(file: LoadedFile, why?: string): Finding {
     id: 'truststore.empty',
     severity: 'error',
     title: `${file.path}: no certificate in the truststore${why ? ` (${why})` : ''}`,
-    detail: 'A truststore must hold at least one certificate: the CA certificates (root and intermediates) that issue your ' +
+    detail:
+      'A truststore must hold at least one certificate: the CA certificates (root and intermediates) that issue your ' +
       'client certificates, or a pinned self-signed client certificate. With none, every client is denied.',
-    fix: 'openssl x509 -in root-ca.pem -out truststore.pem\nappend each intermediate: cat intermediate-ca.pem >> ' +
+    fix:
+      'openssl x509 -in root-ca.pem -out truststore.pem\nappend each intermediate: cat intermediate-ca.pem >> ' +
       'truststore.pem',
     evidence,
   });

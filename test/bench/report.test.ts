@@ -4,7 +4,19 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cell, fmt, mainTable, METRICS, stats, summarize, targets, targetsTable, type PartialRow, type Run, type Target } from '../../bench/lib/report.mjs';
+import {
+  cell,
+  fmt,
+  mainTable,
+  METRICS,
+  stats,
+  summarize,
+  targets,
+  targetsTable,
+  type PartialRow,
+  type Run,
+  type Target,
+} from '../../bench/lib/report.mjs';
 
 test('stats: odd count, even count (median = mean of the middle two), unsorted input', () => {
   assert.deepEqual(stats([5, 1, 3]), { min: 1, med: 3, max: 5, n: 3 });
@@ -55,7 +67,13 @@ test('cell: one run prints the value, several print min / **median** / max, none
   assert.equal(cell(null), '–');
 });
 
-const run = (test: string, server: string, key: string, round: number, result: unknown): Run => ({ test, server, key, round, result });
+const run = (test: string, server: string, key: string, round: number, result: unknown): Run => ({
+  test,
+  server,
+  key,
+  round,
+  result,
+});
 const metric = (id: string) => {
   const m = METRICS.find((x) => x.id === id);
   assert.ok(m, id);
@@ -63,7 +81,8 @@ const metric = (id: string) => {
 };
 
 test('summarize: ratios are paired by round, not by position nor as a ratio of medians', () => {
-  const hs = (server: string, round: number, v: number) => run('hs', server, 'rsa', round, { per_server_core: v, rate: v * 2 });
+  const hs = (server: string, round: number, v: number) =>
+    run('hs', server, 'rsa', round, { per_server_core: v, rate: v * 2 });
   // mtlsgate by round: 100, 300, 900; nginx by round: 200, 100, 300, listed in the order 2, 0, 1.
   // Paired by round: 0.5, 3, 3 -> median 3. By position: 1/3, 1.5, 9 -> 1.5. Ratio of medians: 300 / 200 = 1.5.
   // Mixed in, and to be ignored: a failed run (no result) of nginx round 1 listed before the good one, and the same
@@ -91,17 +110,32 @@ test('summarize: ratios are paired by round, not by position nor as a ratio of m
   assert.deepEqual(Object.keys(s).sort(), METRICS.map((m) => m.id).sort());
   assert.equal(s['ka_core']?.['rsa']?.servers['mtlsgate'], null);
   // A derived metric: server CPU per handshake = 1e6 / per_server_core.
-  assert.deepEqual(s['hs_cpu_us']?.['rsa']?.servers['mtlsgate'], { min: 1e6 / 900, med: 1e6 / 300, max: 1e6 / 100, n: 3 });
+  assert.deepEqual(s['hs_cpu_us']?.['rsa']?.servers['mtlsgate'], {
+    min: 1e6 / 900,
+    med: 1e6 / 300,
+    max: 1e6 / 100,
+    n: 3,
+  });
 });
 
 test('summarize: a round the peer lacks (or where it measured 0) gives no ratio for that round', () => {
   const hs = (server: string, round: number, v: number) => run('hs', server, 'ec', round, { per_server_core: v });
-  const runs = [hs('mtlsgate', 0, 100), hs('mtlsgate', 1, 300), hs('mtlsgate', 2, 900), hs('caddy', 0, 50), hs('caddy', 2, 300)];
+  const runs = [
+    hs('mtlsgate', 0, 100),
+    hs('mtlsgate', 1, 300),
+    hs('mtlsgate', 2, 900),
+    hs('caddy', 0, 50),
+    hs('caddy', 2, 300),
+  ];
   const s = summarize(runs, ['caddy', 'mtlsgate'], ['ec']);
   // Rounds 0 and 2: 2 and 3. Round 1 (no Caddy run) is NaN and dropped, not paired with another round.
   assert.deepEqual(s['hs_core']?.['ec']?.ratios['caddy'], { min: 2, med: 2.5, max: 3, n: 2 });
 
-  const zero = summarize([hs('mtlsgate', 0, 100), hs('mtlsgate', 1, 300), hs('caddy', 0, 0), hs('caddy', 1, 100)], ['caddy', 'mtlsgate'], ['ec']);
+  const zero = summarize(
+    [hs('mtlsgate', 0, 100), hs('mtlsgate', 1, 300), hs('caddy', 0, 0), hs('caddy', 1, 100)],
+    ['caddy', 'mtlsgate'],
+    ['ec'],
+  );
   assert.deepEqual(zero['hs_core']?.['ec']?.ratios['caddy'], { min: 3, med: 3, max: 3, n: 1 });
 
   const none = summarize([hs('mtlsgate', 0, 100), hs('caddy', 1, 100)], ['caddy', 'mtlsgate'], ['ec']);
@@ -128,19 +162,40 @@ test('summarize: a getter that throws (or returns a non-number) yields no value,
 
 test('mainTable: header, {idleConns} filled thousands separated, empty metrics omitted, percent metrics as "N %"', () => {
   const runs: Run[] = [];
-  for (const [round, g, n] of [[0, 800, 1000], [1, 700, 1000], [2, 900, 1000]] as const) {
-    runs.push(run('hs', 'mtlsgate', 'rsa', round, { per_server_core: g, rate: g * 4 }), run('hs', 'nginx', 'rsa', round, { per_server_core: n, rate: n * 4 }));
+  for (const [round, g, n] of [
+    [0, 800, 1000],
+    [1, 700, 1000],
+    [2, 900, 1000],
+  ] as const) {
+    runs.push(
+      run('hs', 'mtlsgate', 'rsa', round, { per_server_core: g, rate: g * 4 }),
+      run('hs', 'nginx', 'rsa', round, { per_server_core: n, rate: n * 4 }),
+    );
   }
-  runs.push(run('resume', 'mtlsgate', 'rsa', 0, { per_server_core: 1200, reuse_ratio: 0.974 }), run('resume', 'nginx', 'rsa', 0, { per_server_core: 1800, reuse_ratio: 1 }));
-  runs.push(run('rss', 'mtlsgate', 'rsa', 0, { earlyPerConnKiB: 60, perConnKiB: 50, withKiB: 204800, baseKiB: 102400, withPssKiB: 153600 }));
+  runs.push(
+    run('resume', 'mtlsgate', 'rsa', 0, { per_server_core: 1200, reuse_ratio: 0.974 }),
+    run('resume', 'nginx', 'rsa', 0, { per_server_core: 1800, reuse_ratio: 1 }),
+  );
+  runs.push(
+    run('rss', 'mtlsgate', 'rsa', 0, {
+      earlyPerConnKiB: 60,
+      perConnKiB: 50,
+      withKiB: 204800,
+      baseKiB: 102400,
+      withPssKiB: 153600,
+    }),
+  );
   const servers = ['nginx', 'mtlsgate'];
   const s = summarize(runs, servers, ['rsa', 'ec']);
   const lines = mainTable(s, servers, ['rsa', 'ec'], { idleConns: 12345 }).split('\n');
 
   assert.equal(lines[0], '| metric | key | nginx | mtlsgate | mtlsgate ÷ nginx |');
   assert.equal(lines[1], '|---|---|---|---|---|');
-  const rowOf = (id: string) => lines.filter((l) => l.startsWith(`| ${metric(id).label.replace('{idleConns}', '12,345')} |`));
-  assert.deepEqual(rowOf('hs_core'), ['| full mTLS handshakes/s per server core | rsa | 1,000 / **1,000** / 1,000 | 700 / **800** / 900 | 0.70 / **0.80** / 0.90 |']);
+  const rowOf = (id: string) =>
+    lines.filter((l) => l.startsWith(`| ${metric(id).label.replace('{idleConns}', '12,345')} |`));
+  assert.deepEqual(rowOf('hs_core'), [
+    '| full mTLS handshakes/s per server core | rsa | 1,000 / **1,000** / 1,000 | 700 / **800** / 900 | 0.70 / **0.80** / 0.90 |',
+  ]);
   // Percent: the median as "N %", and no ratio (the column is left empty).
   assert.deepEqual(rowOf('resume_ratio'), ['| ... sessions actually resumed | rsa | 100 % | 97 % |  |']);
   assert.deepEqual(rowOf('resume_core'), ['| resumed handshakes/s per server core | rsa | 1,800 | 1,200 | 0.67 |']);
@@ -176,7 +231,12 @@ function judge(list: Target[], prefix: string, key: string): Target {
 }
 
 /** The status of one target when its figure is v; `put` places v where targets() reads it. */
-function statusAt(put: (v: number) => Parameters<typeof targets>, prefix: string, key: string, v: number): Target['status'] {
+function statusAt(
+  put: (v: number) => Parameters<typeof targets>,
+  prefix: string,
+  key: string,
+  v: number,
+): Target['status'] {
   const t = judge(targets(...put(v)), prefix, key);
   assert.equal(t.value, v);
   return t.status;
@@ -185,13 +245,19 @@ function statusAt(put: (v: number) => Parameters<typeof targets>, prefix: string
 const near = (x: number) => [x * (1 - 1e-9), x, x * (1 + 1e-9)] as const;
 
 test('targets: rates (higher is better) are met from the threshold up (≥)', () => {
-  const ratio = (id: string, peer: string) => (v: number): Parameters<typeof targets> => [{ [id]: { rsa: { ratios: { [peer]: med(v) } } } } as Summ];
+  const ratio =
+    (id: string, peer: string) =>
+    (v: number): Parameters<typeof targets> => [{ [id]: { rsa: { ratios: { [peer]: med(v) } } } } as Summ];
   const cases: [string, (v: number) => Parameters<typeof targets>, number][] = [
     ['full mTLS handshakes per core ≥ 1.0 × nginx', ratio('hs_core', 'nginx'), 1.0],
     ['resumed handshakes per core ≥ 1.0 × nginx', ratio('resume_core', 'nginx'), 1.0],
     ['keep-alive req/s per core ≥ 0.5 × nginx', ratio('ka_core', 'nginx'), 0.5],
     ['keep-alive req/s per core ≥ 2 × Caddy', ratio('ka_core', 'caddy'), 2],
-    ['10,000-cert truststore ≥ 0.9 × the 2-cert handshake rate', (v) => [{}, { hsRatio: { mtlsgate: { rsa: med(v) } } }], 0.9],
+    [
+      '10,000-cert truststore ≥ 0.9 × the 2-cert handshake rate',
+      (v) => [{}, { hsRatio: { mtlsgate: { rsa: med(v) } } }],
+      0.9,
+    ],
   ];
   for (const [prefix, put, x] of cases) {
     const [below, at, above] = near(x);
@@ -203,8 +269,16 @@ test('targets: rates (higher is better) are met from the threshold up (≥)', ()
 
 test('targets: p99 and idle memory (lower is better) are met up to the threshold (≤)', () => {
   const cases: [string, (v: number) => Parameters<typeof targets>, number][] = [
-    ['p99 ≤ 0.5 ms at 5,000 req/s', (v) => [{ rate_p99: { ec: { servers: { mtlsgate: med(v), nginx: med(0.1) } } } }], 0.5],
-    ['idle memory per connection ≤ 1.5 × nginx', (v) => [{ rss_conn_early: { ec: { ratios: { nginx: med(v) } } } }], 1.5],
+    [
+      'p99 ≤ 0.5 ms at 5,000 req/s',
+      (v) => [{ rate_p99: { ec: { servers: { mtlsgate: med(v), nginx: med(0.1) } } } }],
+      0.5,
+    ],
+    [
+      'idle memory per connection ≤ 1.5 × nginx',
+      (v) => [{ rss_conn_early: { ec: { ratios: { nginx: med(v) } } } }],
+      1.5,
+    ],
   ];
   for (const [prefix, put, x] of cases) {
     const [below, at, above] = near(x);
@@ -213,20 +287,37 @@ test('targets: p99 and idle memory (lower is better) are met up to the threshold
     assert.equal(statusAt(put, prefix, 'ec', above), 'not met', `${prefix}: just above`);
   }
   // p99 is mtlsgate's own figure (ms), not a ratio to nginx.
-  const t = judge(targets({ rate_p99: { ec: { servers: { mtlsgate: med(0.4) }, ratios: { nginx: med(4) } } } }), 'p99', 'ec');
+  const t = judge(
+    targets({ rate_p99: { ec: { servers: { mtlsgate: med(0.4) }, ratios: { nginx: med(4) } } } }),
+    'p99',
+    'ec',
+  );
   assert.deepEqual([t.value, t.unit, t.status], [0.4, 'ms', 'met']);
 });
 
 test('targets: doctor on the 10,000-cert truststore must take strictly less than 1 s', () => {
-  const doctorAt = (v: number) => targets({}, null, [{ key: 'ec', size: 2, wall: med(0.1) }, { key: 'ec', size: 10000, wall: med(v) }]).at(-1)!;
+  const doctorAt = (v: number) =>
+    targets({}, null, [
+      { key: 'ec', size: 2, wall: med(0.1) },
+      { key: 'ec', size: 10000, wall: med(v) },
+    ]).at(-1)!;
   assert.equal(doctorAt(0.999).status, 'met');
   assert.equal(doctorAt(1).status, 'not met');
   assert.equal(doctorAt(1.001).status, 'not met');
-  assert.deepEqual([doctorAt(0.5).target, doctorAt(0.5).value, doctorAt(0.5).unit], ['doctor --json on the 10,000-cert truststore < 1 s', 0.5, 's']);
+  assert.deepEqual(
+    [doctorAt(0.5).target, doctorAt(0.5).value, doctorAt(0.5).unit],
+    ['doctor --json on the 10,000-cert truststore < 1 s', 0.5, 's'],
+  );
   // The ec run is the one judged when both were measured (whatever the order); rsa alone is used when ec is missing.
-  const both = targets({}, null, [{ key: 'rsa', size: 10000, wall: med(0.5) }, { key: 'ec', size: 10000, wall: med(1.5) }]).at(-1)!;
+  const both = targets({}, null, [
+    { key: 'rsa', size: 10000, wall: med(0.5) },
+    { key: 'ec', size: 10000, wall: med(1.5) },
+  ]).at(-1)!;
   assert.deepEqual([both.value, both.status], [1.5, 'not met']);
-  const rsaOnly = targets({}, null, [{ key: 'rsa', size: 2, wall: med(5) }, { key: 'rsa', size: 10000, wall: med(0.5) }]).at(-1)!;
+  const rsaOnly = targets({}, null, [
+    { key: 'rsa', size: 2, wall: med(5) },
+    { key: 'rsa', size: 10000, wall: med(0.5) },
+  ]).at(-1)!;
   assert.deepEqual([rsaOnly.value, rsaOnly.status], [0.5, 'met']);
   // Only the 2-cert truststore: the 10,000 one was not measured.
   assert.equal(targets({}, null, [{ key: 'ec', size: 2, wall: med(0.1) }]).at(-1)!.status, 'not measured');
@@ -236,7 +327,10 @@ test('targets: missing figures (no runs, a null stats, NaN) are "not measured", 
   const empty = targets({}, null, null);
   assert.equal(empty.length, 15);
   for (const t of empty) assert.deepEqual([t.status, t.value], ['not measured', null], t.target);
-  const nulls = targets({ hs_core: { rsa: { ratios: { nginx: null } } }, rate_p99: { rsa: { servers: { mtlsgate: med(NaN) } } } });
+  const nulls = targets({
+    hs_core: { rsa: { ratios: { nginx: null } } },
+    rate_p99: { rsa: { servers: { mtlsgate: med(NaN) } } },
+  });
   assert.equal(judge(nulls, 'full mTLS', 'rsa').status, 'not measured');
   assert.equal(judge(nulls, 'p99', 'rsa').status, 'not measured');
   assert.equal(judge(nulls, 'p99', 'rsa').value, null);
@@ -244,7 +338,14 @@ test('targets: missing figures (no runs, a null stats, NaN) are "not measured", 
 
 test('targets: a resumed-handshake figure carries a note when under half the sessions were resumed', () => {
   const at = (reused: number) =>
-    judge(targets({ resume_core: { rsa: { ratios: { nginx: med(1.2) } } }, resume_ratio: { rsa: { servers: { mtlsgate: med(reused) } } } }), 'resumed', 'rsa');
+    judge(
+      targets({
+        resume_core: { rsa: { ratios: { nginx: med(1.2) } } },
+        resume_ratio: { rsa: { servers: { mtlsgate: med(reused) } } },
+      }),
+      'resumed',
+      'rsa',
+    );
   assert.equal(at(0.3).note, 'only 30 % of sessions resumed');
   assert.equal(at(0.3).status, 'met'); // the note qualifies the figure, it does not change the verdict
   assert.equal(at(0.5).note, undefined);
@@ -256,5 +357,9 @@ test('targetsTable: value with unit and note, bold "met", a dash when not measur
     { target: 'b', value: 2, status: 'not met', unit: 'ms', note: 'only 30 % of sessions resumed' },
     { target: 'c', value: null, status: 'not measured', unit: 's' },
   ]).split('\n');
-  assert.deepEqual(lines.slice(2), ['| a ≥ 1 | 1.23 × | **met** |', '| b | 2.00 ms (only 30 % of sessions resumed) | not met |', '| c | – | not measured |']);
+  assert.deepEqual(lines.slice(2), [
+    '| a ≥ 1 | 1.23 × | **met** |',
+    '| b | 2.00 ms (only 30 % of sessions resumed) | not met |',
+    '| c | – | not measured |',
+  ]);
 });

@@ -36,7 +36,10 @@ test('human output: a certificate with every field, and its key matched', async 
   ]) {
     assert.ok(out.includes(line), `missing: ${line}\n${out}`);
   }
-  assert.match(out, /Validity: +\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ to \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \((89|90) days left\)/);
+  assert.match(
+    out,
+    /Validity: +\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ to \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \((89|90) days left\)/,
+  );
   assert.doesNotMatch(out, /\x1b\[/, 'no colour with NO_COLOR');
 });
 
@@ -48,8 +51,13 @@ test('bundles list every certificate with its index; a format/extension disagree
 
 test('expired, not yet valid, weak signature and small keys are called out', async () => {
   const day = 86_400_000;
-  const old = await issue({ subject: 'CN=old', key: { type: 'rsa', bits: 1024 }, hash: 'sha1',
-    notBefore: new Date(Date.now() - 400 * day), notAfter: new Date(Date.now() - 35 * day - 3600_000) });
+  const old = await issue({
+    subject: 'CN=old',
+    key: { type: 'rsa', bits: 1024 },
+    hash: 'sha1',
+    notBefore: new Date(Date.now() - 400 * day),
+    notAfter: new Date(Date.now() - 35 * day - 3600_000),
+  });
   const future = await issue({ subject: 'CN=future', notBefore: new Date(Date.now() + 10 * day + 3600_000) });
   const oldFile = join(fx.dir, 'old.pem');
   const futureFile = join(fx.dir, 'future.pem');
@@ -96,7 +104,15 @@ test('problems: one stderr line per problem, exit 2 when a file gives nothing, t
 });
 
 test('--json: files with format, certificates, keys and problems', async () => {
-  const { code, out } = await mtlsgate('inspect', '--json', '--pass', PASS, fx.leafCert, fx.p12Modern, join(fx.dir, 'missing.pem'));
+  const { code, out } = await mtlsgate(
+    'inspect',
+    '--json',
+    '--pass',
+    PASS,
+    fx.leafCert,
+    fx.p12Modern,
+    join(fx.dir, 'missing.pem'),
+  );
   assert.equal(code, 2);
   const json = JSON.parse(out) as { files: Array<Record<string, unknown>> };
   assert.equal(json.files.length, 3);

@@ -8,7 +8,10 @@ import { execFileSync } from 'node:child_process';
  * certificate generator's libraries. Measured by which packages a fresh process has loaded, not by time.
  */
 function packagesLoadedBy(script: string): string[] {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return JSON.parse(out.trim().split('\n').pop()!) as string[];
 }
 
@@ -24,7 +27,9 @@ const LIST_PACKAGES = `
 const HEAVY = ['undici', 'pino', '@peculiar/asn1-x509', '@peculiar/asn1-schema', '@aws-sdk/client-s3', 'pkijs'];
 
 test('building the command tree loads none of the gateway or generator libraries', () => {
-  const loaded = packagesLoadedBy(`await import(${JSON.stringify(new URL('../../src/cli/main.ts', import.meta.url).href)});${LIST_PACKAGES}`);
+  const loaded = packagesLoadedBy(
+    `await import(${JSON.stringify(new URL('../../src/cli/main.ts', import.meta.url).href)});${LIST_PACKAGES}`,
+  );
   assert.ok(loaded.includes('commander'), `commander should be loaded: ${loaded.join(', ')}`);
   for (const p of HEAVY) assert.ok(!loaded.includes(p), `${p} loaded at start-up: ${loaded.join(', ')}`);
 });

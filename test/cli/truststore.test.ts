@@ -38,8 +38,14 @@ test('--json prints { file, certificates, findings }', async () => {
   assert.equal(r.code, 0, r.err);
   const json = JSON.parse(r.out) as TruststoreLintResult;
   assert.equal(json.file, clean);
-  assert.deepEqual(json.certificates.map((c) => c.subject), ['CN=CLI Root', 'CN=CLI Intermediate', 'CN=pinned client']);
-  assert.deepEqual(json.findings.map((f) => [f.id, f.severity]), [['truststore.not-ca', 'info']]);
+  assert.deepEqual(
+    json.certificates.map((c) => c.subject),
+    ['CN=CLI Root', 'CN=CLI Intermediate', 'CN=pinned client'],
+  );
+  assert.deepEqual(
+    json.findings.map((f) => [f.id, f.severity]),
+    [['truststore.not-ca', 'info']],
+  );
 });
 
 test('an error finding exits 1: a private key in the bundle', async () => {
@@ -60,7 +66,10 @@ test('--at moves the clock: ten years on everything has expired, which is an err
   const r = await mtlsgate('truststore', 'lint', clean, '--at', '2099-01-01', '--json');
   assert.equal(r.code, 1);
   const json = JSON.parse(r.out) as TruststoreLintResult;
-  assert.deepEqual([...new Set(json.findings.filter((f) => f.id === 'truststore.expired').map((f) => f.severity))], ['error']);
+  assert.deepEqual(
+    [...new Set(json.findings.filter((f) => f.id === 'truststore.expired').map((f) => f.severity))],
+    ['error'],
+  );
 });
 
 test('a bad --at is a usage error (exit 2)', async () => {

@@ -19,8 +19,23 @@ before(async () => {
   pki = await testPki();
   dir = tmpDir();
   const key = createPrivateKey(readFileSync(pki.clientKey, 'utf8'));
-  writeFileSync(join(dir, 'enc.key'), key.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: SECRET }), { mode: 0o600 });
-  execFileSync('openssl', ['pkcs12', '-export', '-in', pki.clientCert, '-inkey', pki.clientKey, '-passout', `pass:${SECRET}`, '-out', join(dir, 'client.p12')]);
+  writeFileSync(
+    join(dir, 'enc.key'),
+    key.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: SECRET }),
+    { mode: 0o600 },
+  );
+  execFileSync('openssl', [
+    'pkcs12',
+    '-export',
+    '-in',
+    pki.clientCert,
+    '-inkey',
+    pki.clientKey,
+    '-passout',
+    `pass:${SECRET}`,
+    '-out',
+    join(dir, 'client.p12'),
+  ]);
 });
 
 function assertNoSecret(r: { out: string; err: string }): void {
@@ -33,13 +48,71 @@ test('the passphrase is never printed: --cert file:PASS and --pass, text and JSO
   const enc = join(dir, 'enc.key');
   const runs: string[][] = [
     ['doctor', 'curl', '--no-live', '--', '--cert-type', 'P12', '--cert', `${p12}:${SECRET}`, 'https://x.test/'],
-    ['doctor', 'curl', '--no-live', '--json', '--', '--cert-type', 'P12', '--cert', `${p12}:${SECRET}`, 'https://x.test/'],
-    ['doctor', 'curl', '--no-live', '--truststore', pki.truststore, '--', '--cert', pki.clientCert, '--key', enc, '--pass', SECRET, 'https://x.test/'],
-    ['doctor', 'curl', '--no-live', '--json', '--truststore', pki.truststore, '--', '--cert', pki.clientCert, '--key', enc, '--pass', `${SECRET}x`, 'https://x.test/'],
-    ['doctor', 'curl', '--no-live', '--line', `curl --cert-type P12 --cert '${p12}:${SECRET}' --pass "${SECRET}" https://x.test/`],
+    [
+      'doctor',
+      'curl',
+      '--no-live',
+      '--json',
+      '--',
+      '--cert-type',
+      'P12',
+      '--cert',
+      `${p12}:${SECRET}`,
+      'https://x.test/',
+    ],
+    [
+      'doctor',
+      'curl',
+      '--no-live',
+      '--truststore',
+      pki.truststore,
+      '--',
+      '--cert',
+      pki.clientCert,
+      '--key',
+      enc,
+      '--pass',
+      SECRET,
+      'https://x.test/',
+    ],
+    [
+      'doctor',
+      'curl',
+      '--no-live',
+      '--json',
+      '--truststore',
+      pki.truststore,
+      '--',
+      '--cert',
+      pki.clientCert,
+      '--key',
+      enc,
+      '--pass',
+      `${SECRET}x`,
+      'https://x.test/',
+    ],
+    [
+      'doctor',
+      'curl',
+      '--no-live',
+      '--line',
+      `curl --cert-type P12 --cert '${p12}:${SECRET}' --pass "${SECRET}" https://x.test/`,
+    ],
     ['doctor', 'curl', '--no-live', '--json', '--line', `curl -E '${p12}:${SECRET}' https://x.test/`],
     // live, to a closed port: the probe's findings and evidence must not carry it either
-    ['doctor', 'curl', '--json', '--timeout', '3', '--', '--cert-type', 'P12', '--cert', `${p12}:${SECRET}`, 'https://127.0.0.1:1/'],
+    [
+      'doctor',
+      'curl',
+      '--json',
+      '--timeout',
+      '3',
+      '--',
+      '--cert-type',
+      'P12',
+      '--cert',
+      `${p12}:${SECRET}`,
+      'https://127.0.0.1:1/',
+    ],
   ];
   for (const args of runs) {
     const r = await cli(args);
@@ -53,14 +126,35 @@ test('the passphrase is never printed: --cert file:PASS and --pass, text and JSO
 });
 
 test('--json and --truststore may come before --, and give the offline verdict', async () => {
-  const r = await cli(['doctor', 'curl', '--json', '--no-live', '--truststore', pki.truststore, '--', '--cert', pki.clientCert, '--key', pki.clientKey, 'https://x.test/']);
+  const r = await cli([
+    'doctor',
+    'curl',
+    '--json',
+    '--no-live',
+    '--truststore',
+    pki.truststore,
+    '--',
+    '--cert',
+    pki.clientCert,
+    '--key',
+    pki.clientKey,
+    'https://x.test/',
+  ]);
   assert.equal(r.code, 0, r.err + r.out);
-  const j = JSON.parse(r.out) as { verdict: { accepted: boolean; source: string }; findings: Array<{ id: string; severity: string }>; live: unknown; curl: { cert: string } };
+  const j = JSON.parse(r.out) as {
+    verdict: { accepted: boolean; source: string };
+    findings: Array<{ id: string; severity: string }>;
+    live: unknown;
+    curl: { cert: string };
+  };
   assert.deepEqual(Object.keys(j), ['curl', 'error', 'verdict', 'findings', 'live', 'liveSkipped']);
   assert.equal(j.verdict.accepted, true);
   assert.equal(j.verdict.source, 'handshake');
   assert.equal(j.curl.cert, pki.clientCert);
-  assert.deepEqual(j.findings.filter((f) => f.severity === 'error'), []);
+  assert.deepEqual(
+    j.findings.filter((f) => f.severity === 'error'),
+    [],
+  );
   assert.equal(j.live, null);
 });
 
@@ -70,18 +164,38 @@ test('a leading curl after -- is the program word, not a URL', async () => {
   assert.deepEqual([j.curl.program, j.curl.insecure, j.curl.urls], ['curl', true, ['https://x.test/']]);
 });
 
-test('--line - reads the command from stdin; curl\'s error pasted after it is used', async () => {
+test("--line - reads the command from stdin; curl's error pasted after it is used", async () => {
   const pasted = `$ curl -sS --cert ${pki.clientCert} \\\n    --key ${join(dir, 'enc.key')} https://x.test/\nEnter PEM pass phrase:\ncurl: (58) unable to set private key file: '${join(dir, 'enc.key')}' type PEM\n`;
   const r = await cli(['doctor', 'curl', '--no-live', '--json', '--line', '-'], { stdin: pasted });
   assert.equal(r.code, 1, r.err);
-  const j = JSON.parse(r.out) as { error: { exitCode: number }; findings: Array<{ id: string }>; curl: { notes: string[] } };
+  const j = JSON.parse(r.out) as {
+    error: { exitCode: number };
+    findings: Array<{ id: string }>;
+    curl: { notes: string[] };
+  };
   assert.equal(j.error.exitCode, 58);
-  assert.deepEqual(j.findings.slice(0, 2).map((f) => f.id), ['curl.key-not-loaded', 'curl.pass-missing']);
+  assert.deepEqual(
+    j.findings.slice(0, 2).map((f) => f.id),
+    ['curl.key-not-loaded', 'curl.pass-missing'],
+  );
   assert.ok(j.curl.notes.some((n) => /pasted after the command/.test(n)));
 });
 
-test('text output: the command as curl reads it, curl\'s error, then the findings', async () => {
-  const r = await cli(['doctor', 'curl', '--no-live', '--error', 'curl: (6) Could not resolve host: mtls.example.invalid', '--', '-sk', '--cert', pki.clientCert, '--key', pki.clientKey, 'https://mtls.example.invalid/']);
+test("text output: the command as curl reads it, curl's error, then the findings", async () => {
+  const r = await cli([
+    'doctor',
+    'curl',
+    '--no-live',
+    '--error',
+    'curl: (6) Could not resolve host: mtls.example.invalid',
+    '--',
+    '-sk',
+    '--cert',
+    pki.clientCert,
+    '--key',
+    pki.clientKey,
+    'https://mtls.example.invalid/',
+  ]);
   assert.equal(r.code, 1);
   assert.match(r.out, /^curl command, as curl reads it\n {2}URL +https:\/\/mtls\.example\.invalid\/ {2}GET\n/);
   assert.match(r.out, /\n {2}server CA +not checked \(-k\)\n/);
@@ -97,9 +211,15 @@ test('usage errors exit 2 with one line', async () => {
     [['doctor', 'curl'], /give curl's arguments after --/],
     [['doctor', 'curl', '--line', "curl --cert 'c.pem https://x.test/"], /unterminated single quote/],
     [['doctor', 'curl', '--line', 'wget https://x.test/'], /does not start with curl/],
-    [['doctor', 'curl', '--line', 'curl https://x.test/', '--', '-k', 'https://x.test/'], /either after -- or with --line/],
+    [
+      ['doctor', 'curl', '--line', 'curl https://x.test/', '--', '-k', 'https://x.test/'],
+      /either after -- or with --line/,
+    ],
     [['doctor', 'curl', '--exit-code', 'abc', '--', 'https://x.test/'], /--exit-code: "abc"/],
-    ...['1e2', '0x3a', ' 58', '58 ', '', '-0', '+58', '58.0', '256', '9'.repeat(400)].map((n): [string[], RegExp] => [['doctor', 'curl', '--exit-code', n, '--', 'https://x.test/'], /--exit-code: ".*" is not an exit code \(0-255\)/]),
+    ...['1e2', '0x3a', ' 58', '58 ', '', '-0', '+58', '58.0', '256', '9'.repeat(400)].map((n): [string[], RegExp] => [
+      ['doctor', 'curl', '--exit-code', n, '--', 'https://x.test/'],
+      /--exit-code: ".*" is not an exit code \(0-255\)/,
+    ]),
     [['doctor', 'curl', '--timeout', '0', '--', 'https://x.test/'], /--timeout/],
   ];
   for (const [args, re] of cases) {
@@ -110,7 +230,7 @@ test('usage errors exit 2 with one line', async () => {
   }
 });
 
-test('without --, curl options after `doctor curl` are still read as curl\'s (doctor has positional options)', async () => {
+test("without --, curl options after `doctor curl` are still read as curl's (doctor has positional options)", async () => {
   const r = await cli(['doctor', 'curl', '--json', '--no-live', '--cert', 'c.pem', 'https://x.test/']);
   assert.equal(r.code, 1, r.err);
   const report = JSON.parse(r.out) as { curl: { cert: unknown; urls?: unknown }; findings: { id: string }[] };
@@ -127,9 +247,34 @@ test('--help describes the command and exits 0', async () => {
 
 test('a password in a URL or a proxy URL is never printed: text and JSON, argv and --line', async () => {
   const runs: string[][] = [
-    ['doctor', 'curl', '--no-live', '--', '-x', `http://pu:${SECRET}@proxy.test:3128`, `https://alice:${SECRET}@x.test/`, `http://bob:${SECRET}@y.test/`],
-    ['doctor', 'curl', '--no-live', '--json', '--', '--proxy', `pu:${SECRET}@proxy.test:3128`, '--url', `alice:${SECRET}@x.test/`],
-    ['doctor', 'curl', '--no-live', '--line', `curl -x 'http://pu:${SECRET}@proxy.test' 'https://alice:${SECRET}@x.test/'`],
+    [
+      'doctor',
+      'curl',
+      '--no-live',
+      '--',
+      '-x',
+      `http://pu:${SECRET}@proxy.test:3128`,
+      `https://alice:${SECRET}@x.test/`,
+      `http://bob:${SECRET}@y.test/`,
+    ],
+    [
+      'doctor',
+      'curl',
+      '--no-live',
+      '--json',
+      '--',
+      '--proxy',
+      `pu:${SECRET}@proxy.test:3128`,
+      '--url',
+      `alice:${SECRET}@x.test/`,
+    ],
+    [
+      'doctor',
+      'curl',
+      '--no-live',
+      '--line',
+      `curl -x 'http://pu:${SECRET}@proxy.test' 'https://alice:${SECRET}@x.test/'`,
+    ],
     ['doctor', 'curl', '--json', '--timeout', '3', '--', `https://alice:${SECRET}@127.0.0.1:1/`],
   ];
   for (const args of runs) {
@@ -154,26 +299,38 @@ test('a huge pasted line (250,000 redirections, assignments, %VARS%, URLs or unk
       assert.ok(r.code === 0 || r.code === 1, `${line.slice(0, 30)}: exit ${r.code} ${r.err.slice(0, 300)}`);
       // The JSON lists every URL in curl.urls; the text report is bounded.
       if (json) assert.ok(JSON.parse(r.out) && r.out.length < 20 * line.length, `--json: ${r.out.length} bytes`);
-      else assert.ok(r.out.split('\n').length < 400 && r.out.length < 100_000, `${line.slice(0, 30)}: ${r.out.split('\n').length} lines, ${r.out.length} bytes`);
+      else
+        assert.ok(
+          r.out.split('\n').length < 400 && r.out.length < 100_000,
+          `${line.slice(0, 30)}: ${r.out.split('\n').length} lines, ${r.out.length} bytes`,
+        );
     }
   }
 });
 
-test('text pasted after the command (1 MiB of blank lines) is searched for curl\'s error in linear time', () => {
+test("text pasted after the command (1 MiB of blank lines) is searched for curl's error in linear time", () => {
   // A catastrophic regular expression cannot be interrupted from inside this process: run it in a child.
   const script = [
     `import { runCurlDoctor } from ${JSON.stringify(new URL('../../src/doctor/curl/run.ts', import.meta.url).href)};`,
     `const r = await runCurlDoctor({ line: 'curl https://x.test/\\na' + ' \\n'.repeat(500_000) + 'x\\ncurl: (58) bad', live: false });`,
     `process.stdout.write(String(r.error?.exitCode));`,
   ].join('\n');
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 15_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    timeout: 15_000,
+  });
   assert.equal(r.signal, null, `still searching after 15 s (killed by ${r.signal})`);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, '58', 'the error after the blank lines is still found');
 });
 
 test('--exit-code takes a plain decimal 0-255', async () => {
-  for (const [given, code] of [['0', 0], ['58', 58], ['058', 58], ['255', 255]] as const) {
+  for (const [given, code] of [
+    ['0', 0],
+    ['58', 58],
+    ['058', 58],
+    ['255', 255],
+  ] as const) {
     const r = await cli(['doctor', 'curl', '--json', '--no-live', '--exit-code', given, '--', 'https://x.test/']);
     assert.notEqual(r.code, 2, `${given}: ${r.err}`);
     assert.equal((JSON.parse(r.out) as { error: { exitCode: number } }).error.exitCode, code, given);

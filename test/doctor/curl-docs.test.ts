@@ -1,4 +1,6 @@
-/** Every curl.* finding id the code can produce is documented in docs/doctor-curl.md, with its severity, and no other. */
+/**
+ * Every curl.* finding id the code can produce is documented in docs/doctor-curl.md, with its severity, and no other.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -13,12 +15,17 @@ function documented(): Set<string> {
   return rows;
 }
 
-/** `finding({ id: 'curl.x', severity: 'error'` in src/doctor/curl; a severity chosen at run time (`pem ? 'warning' : 'info'`) counts as both. */
+/**
+ * `finding({ id: 'curl.x', severity: 'error'` in src/doctor/curl; a severity chosen at run time (`pem ? 'warning' :
+ * 'info'`) counts as both.
+ */
 function inSource(): Set<string> {
   const out = new Set<string>();
   for (const name of readdirSync('src/doctor/curl').filter((n) => n.endsWith('.ts'))) {
     const text = readFileSync(join('src/doctor/curl', name), 'utf8');
-    for (const m of text.matchAll(/finding\(\{\s*id: (?:'(curl\.[a-z0-9-]+)'|`curl\.exit-\$\{code\}`),\s*severity: ('(?:error|warning|info)'|[^,]*\?\s*'(?:error|warning|info)'\s*:\s*'(?:error|warning|info)')/g)) {
+    for (const m of text.matchAll(
+      /finding\(\{\s*id: (?:'(curl\.[a-z0-9-]+)'|`curl\.exit-\$\{code\}`),\s*severity: ('(?:error|warning|info)'|[^,]*\?\s*'(?:error|warning|info)'\s*:\s*'(?:error|warning|info)')/g,
+    )) {
       const id = m[1] ?? 'curl.exit-N';
       for (const sev of m[2]!.matchAll(/'(error|warning|info)'/g)) out.add(`${id} ${sev[1]}`);
     }

@@ -30,9 +30,22 @@ before(async () => {
   writeFileSync(f('client-der.crt'), new X509Certificate(certPem).raw);
   writeFileSync(f('both.pem'), certPem + keyPem, { mode: 0o600 });
   const key = createPrivateKey(keyPem);
-  writeFileSync(f('enc.key'), key.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: PASS }), { mode: 0o600 });
+  writeFileSync(f('enc.key'), key.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: PASS }), {
+    mode: 0o600,
+  });
   writeFileSync(f('key.der'), key.export({ type: 'pkcs8', format: 'der' }), { mode: 0o600 });
-  execFileSync('openssl', ['pkcs12', '-export', '-in', f('client.crt'), '-inkey', f('client.key'), '-passout', `pass:${PASS}`, '-out', f('client.p12')]);
+  execFileSync('openssl', [
+    'pkcs12',
+    '-export',
+    '-in',
+    f('client.crt'),
+    '-inkey',
+    f('client.key'),
+    '-passout',
+    `pass:${PASS}`,
+    '-out',
+    f('client.p12'),
+  ]);
   writeFileSync(f('root-der.crt'), new X509Certificate(readFileSync(pki.rootCert, 'utf8')).raw);
   mkdirSync(f('plain-cas'));
   copyFileSync(pki.rootCert, join(f('plain-cas'), 'root.pem'));
@@ -42,10 +55,17 @@ before(async () => {
   chmodSync(f('client.crt'), 0o644);
 });
 
-async function check(args: string[], cwd = dir): Promise<{ ids: string[]; supersedes: string[]; byId: (id: string) => Record<string, unknown> }> {
+async function check(
+  args: string[],
+  cwd = dir,
+): Promise<{ ids: string[]; supersedes: string[]; byId: (id: string) => Record<string, unknown> }> {
   const c = parseCurlArgs([...args, 'https://x.test/']);
   const r = checkCurlFiles(c, await loadCurlFiles(c, cwd));
-  return { ids: r.findings.map((x) => x.id).filter((id) => id !== 'curl.relative-path'), supersedes: r.supersedes, byId: (id) => r.findings.find((x) => x.id === id)!.evidence };
+  return {
+    ids: r.findings.map((x) => x.id).filter((id) => id !== 'curl.relative-path'),
+    supersedes: r.supersedes,
+    byId: (id) => r.findings.find((x) => x.id === id)!.evidence,
+  };
 }
 
 test('a good PEM certificate and key: nothing to say', async () => {
@@ -67,11 +87,21 @@ test('DER certificate with --cert-type DER and no --key: curl.key-missing (a DER
 });
 
 test('--cert-type on the wrong format', async () => {
-  assert.deepEqual((await check(['--cert', 'client.crt', '--cert-type', 'P12', '--key', 'client.key'])).ids, ['curl.cert-type-p12-on-pem']);
-  assert.deepEqual((await check(['--cert', 'client.crt', '--cert-type', 'DER', '--key', 'client.key'])).ids, ['curl.cert-type-mismatch']);
-  assert.deepEqual((await check(['--cert', 'client-der.crt', '--cert-type', 'P12', '--key', 'client.key'])).ids, ['curl.cert-type-mismatch']);
-  assert.deepEqual((await check(['--cert', 'client.crt', '--cert-type', 'FOO', '--key', 'client.key'])).ids, ['curl.cert-type-invalid']);
-  assert.deepEqual((await check(['--cert', 'client.crt', '--key', 'client.key', '--key-type', 'P12'])).ids, ['curl.key-type-invalid']);
+  assert.deepEqual((await check(['--cert', 'client.crt', '--cert-type', 'P12', '--key', 'client.key'])).ids, [
+    'curl.cert-type-p12-on-pem',
+  ]);
+  assert.deepEqual((await check(['--cert', 'client.crt', '--cert-type', 'DER', '--key', 'client.key'])).ids, [
+    'curl.cert-type-mismatch',
+  ]);
+  assert.deepEqual((await check(['--cert', 'client-der.crt', '--cert-type', 'P12', '--key', 'client.key'])).ids, [
+    'curl.cert-type-mismatch',
+  ]);
+  assert.deepEqual((await check(['--cert', 'client.crt', '--cert-type', 'FOO', '--key', 'client.key'])).ids, [
+    'curl.cert-type-invalid',
+  ]);
+  assert.deepEqual((await check(['--cert', 'client.crt', '--key', 'client.key', '--key-type', 'P12'])).ids, [
+    'curl.key-type-invalid',
+  ]);
 });
 
 test('PKCS#12: without --cert-type P12, without its password, and right', async () => {
@@ -80,7 +110,11 @@ test('PKCS#12: without --cert-type P12, without its password, and right', async 
   const ok = await check(['--cert', `client.p12:${PASS}`, '--cert-type', 'P12']);
   assert.deepEqual(ok.ids, []);
   assert.ok(ok.supersedes.includes('cert.is-pkcs12'));
-  assert.deepEqual((await check(['--cert', 'client.p12', '--pass', PASS, '--cert-type', 'p12'])).ids, [], '--pass works for PKCS#12 too');
+  assert.deepEqual(
+    (await check(['--cert', 'client.p12', '--pass', PASS, '--cert-type', 'p12'])).ids,
+    [],
+    '--pass works for PKCS#12 too',
+  );
 });
 
 test('a certificate with no key in it and no --key: curl.key-missing', async () => {
@@ -101,7 +135,9 @@ test('a DER key without --key-type DER, a PEM key with it, a PKCS#12 as --key', 
   const ok = await check(['--cert', 'client.crt', '--key', 'key.der', '--key-type', 'DER']);
   assert.deepEqual(ok.ids, []);
   assert.ok(ok.supersedes.includes('key.wrong-format'));
-  assert.deepEqual((await check(['--cert', 'client.crt', '--key', 'client.key', '--key-type', 'DER'])).ids, ['curl.key-type-mismatch']);
+  assert.deepEqual((await check(['--cert', 'client.crt', '--key', 'client.key', '--key-type', 'DER'])).ids, [
+    'curl.key-type-mismatch',
+  ]);
   assert.deepEqual((await check(['--cert', 'client.crt', '--key', 'client.p12'])).ids, ['curl.key-type-mismatch']);
 });
 
@@ -127,8 +163,13 @@ test('relative paths name the directory they are resolved from; a warning when a
   const ok = checkCurlFiles(c, await loadCurlFiles(c, dir)).findings.find((x) => x.id === 'curl.relative-path')!;
   assert.equal(ok.severity, 'info');
   assert.equal(ok.evidence.cwd, dir);
-  assert.deepEqual(ok.evidence.files, [`--cert client.crt -> ${f('client.crt')}`, `--key client.key -> ${f('client.key')}`]);
-  const elsewhere = checkCurlFiles(c, await loadCurlFiles(c, pki.dir + '/..')).findings.find((x) => x.id === 'curl.relative-path')!;
+  assert.deepEqual(ok.evidence.files, [
+    `--cert client.crt -> ${f('client.crt')}`,
+    `--key client.key -> ${f('client.key')}`,
+  ]);
+  const elsewhere = checkCurlFiles(c, await loadCurlFiles(c, pki.dir + '/..')).findings.find(
+    (x) => x.id === 'curl.relative-path',
+  )!;
   assert.equal(elsewhere.severity, 'warning');
   assert.match(elsewhere.title, /not found from/);
   const abs = parseCurlArgs(['--cert', f('client.crt'), '--key', f('client.key'), 'https://x.test/']);
@@ -136,18 +177,35 @@ test('relative paths name the directory they are resolved from; a warning when a
 });
 
 test('a Windows-looking command gets the schannel note: a warning for PEM, a note for PKCS#12', async () => {
-  const pem = parseCurlArgs(['--cert', f('client.crt'), '--key', f('client.key'), 'https://x.test/'], { dialect: 'windows', program: 'curl.exe' });
+  const pem = parseCurlArgs(['--cert', f('client.crt'), '--key', f('client.key'), 'https://x.test/'], {
+    dialect: 'windows',
+    program: 'curl.exe',
+  });
   const w = checkCurlFiles(pem, await loadCurlFiles(pem, dir)).findings.find((x) => x.id === 'curl.windows-schannel')!;
   assert.equal(w.severity, 'warning');
   assert.match(w.detail, /0x80092002/);
-  const p12 = parseCurlArgs(['--cert-type', 'P12', '--cert', `${f('client.p12')}:${PASS}`, 'https://x.test/'], { dialect: 'windows', program: 'curl.exe' });
-  assert.equal(checkCurlFiles(p12, await loadCurlFiles(p12, dir)).findings.find((x) => x.id === 'curl.windows-schannel')!.severity, 'info');
+  const p12 = parseCurlArgs(['--cert-type', 'P12', '--cert', `${f('client.p12')}:${PASS}`, 'https://x.test/'], {
+    dialect: 'windows',
+    program: 'curl.exe',
+  });
+  assert.equal(
+    checkCurlFiles(p12, await loadCurlFiles(p12, dir)).findings.find((x) => x.id === 'curl.windows-schannel')!.severity,
+    'info',
+  );
   const drive = parseCurlArgs(['--cert', 'C:\\certs\\client.pem', 'https://x.test/']);
-  assert.ok(checkCurlFiles(drive, await loadCurlFiles(drive, dir)).findings.some((x) => x.id === 'curl.windows-schannel'));
+  assert.ok(
+    checkCurlFiles(drive, await loadCurlFiles(drive, dir)).findings.some((x) => x.id === 'curl.windows-schannel'),
+  );
 });
 
-test('runCurlDoctor: the offline findings curl\'s reading restates are dropped, the rest kept; the error names its cause', async () => {
-  const r = await runCurlDoctor({ args: ['--cert', 'client.crt', '--key', 'enc.key', 'https://x.test/'], error: "curl: (58) unable to set private key file: 'enc.key' type PEM", cwd: dir, live: false, truststore: pki.truststore });
+test("runCurlDoctor: the offline findings curl's reading restates are dropped, the rest kept; the error names its cause", async () => {
+  const r = await runCurlDoctor({
+    args: ['--cert', 'client.crt', '--key', 'enc.key', 'https://x.test/'],
+    error: "curl: (58) unable to set private key file: 'enc.key' type PEM",
+    cwd: dir,
+    live: false,
+    truststore: pki.truststore,
+  });
   const ids = r.findings.map((x) => x.id);
   assert.ok(ids.includes('curl.pass-missing'));
   assert.ok(!ids.includes('key.passphrase-required'), 'restated by curl.pass-missing');
@@ -170,7 +228,12 @@ test('a file name with a colon, given unescaped: curl cuts it (curl.cert-colon-i
 
 test('runCurlDoctor: a --cert name with an escaped colon reaches the offline doctor as curl reads it', async () => {
   copyFileSync(f('client.crt'), f('a:b.crt'));
-  const r = await runCurlDoctor({ args: ['--cert', 'a\\:b.crt', '--key', 'client.key', 'https://x.test/'], cwd: dir, live: false, truststore: pki.truststore });
+  const r = await runCurlDoctor({
+    args: ['--cert', 'a\\:b.crt', '--key', 'client.key', 'https://x.test/'],
+    cwd: dir,
+    live: false,
+    truststore: pki.truststore,
+  });
   assert.equal(r.verdict?.accepted, true, r.findings.map((x) => x.id).join(','));
   assert.equal(r.verdict?.source, 'handshake');
 });
@@ -190,7 +253,10 @@ test('--capath entries that are a FIFO or /dev/zero are skipped, not read: the l
     `  probe: async (input) => { cas = (input.cacertPem?.match(/BEGIN CERTIFICATE/g) ?? []).length; throw new (await import(${JSON.stringify(new URL('../../src/errors.ts', import.meta.url).href)})).UserError('E_USAGE', 'stub'); } });`,
     `process.stdout.write(String(cas));`,
   ].join('\n');
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
   assert.equal(r.signal, null, `the doctor hung on a --capath entry (killed by ${r.signal})`);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, '1', 'the one real hashed CA is still used');
@@ -200,7 +266,11 @@ test('--cacert that is a FIFO, /dev/zero or empty: the finding says what is wron
   execFileSync('mkfifo', [f('ca.fifo')]);
   writeFileSync(f('empty.pem'), '');
   const base = ['--cert', 'client.crt', '--key', 'client.key'];
-  for (const [path, why] of [[f('ca.fifo'), /not a regular file \(a fifo\)/], ['/dev/zero', /not a regular file \(a character device\)/], [f('empty.pem'), /empty/]] as const) {
+  for (const [path, why] of [
+    [f('ca.fifo'), /not a regular file \(a fifo\)/],
+    ['/dev/zero', /not a regular file \(a character device\)/],
+    [f('empty.pem'), /empty/],
+  ] as const) {
     const c = parseCurlArgs([...base, '--cacert', path, 'https://x.test/']);
     const hit = checkCurlFiles(c, await loadCurlFiles(c, dir)).findings.find((x) => x.id === 'curl.cacert-not-pem');
     assert.ok(hit, path);
@@ -208,12 +278,13 @@ test('--cacert that is a FIFO, /dev/zero or empty: the finding says what is wron
   }
 });
 
-test('runCurlDoctor: curl\'s -m sets the probe\'s time limit, at most 600 s (a 35-day -m overflowed Node\'s timers)', async () => {
+test("runCurlDoctor: curl's -m sets the probe's time limit, at most 600 s (a 35-day -m overflowed Node's timers)", async () => {
   const seen: Array<number | undefined> = [];
   const stub = async (input: { timeoutMs?: number }): Promise<never> => {
     seen.push(input.timeoutMs);
     throw new UserError('E_USAGE', 'stub');
   };
-  for (const m of ['2.5', '3000000', '1e300']) await runCurlDoctor({ args: ['-m', m, 'https://x.test/'], cwd: dir, probe: stub });
+  for (const m of ['2.5', '3000000', '1e300'])
+    await runCurlDoctor({ args: ['-m', m, 'https://x.test/'], cwd: dir, probe: stub });
   assert.deepEqual(seen, [2500, 600_000, 600_000]);
 });

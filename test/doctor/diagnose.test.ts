@@ -25,8 +25,13 @@ before(async () => {
   const pem = (p: string): string => readFileSync(p, 'utf8');
   // Asks for a client certificate and answers 200 whatever it gets: the probe's verdict is "accepted".
   server = https.createServer(
-    { cert: pem(pki.serverCert), key: pem(pki.serverKey), ca: pem(pki.truststore), requestCert: true,
-      rejectUnauthorized: false },
+    {
+      cert: pem(pki.serverCert),
+      key: pem(pki.serverKey),
+      ca: pem(pki.truststore),
+      requestCert: true,
+      rejectUnauthorized: false,
+    },
     (_req, res) => res.end('ok'),
   );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -76,7 +81,7 @@ test('--url with a PKCS#12: the file is opened (and decrypted) once, for the che
   assert.ok(r.findings.some((f) => f.id === 'live.matches-offline' && f.source === 'live'));
 });
 
-test('one findings list: curl\'s first, then the offline ones, then the live ones, each errors first', async () => {
+test("one findings list: curl's first, then the offline ones, then the live ones, each errors first", async () => {
   const r = await diagnose({
     files: { cert: pki.selfSignedCert, key: pki.selfSignedKey, truststore: pki.truststore },
     live: { url, cacertPem: readFileSync(pki.rootCert, 'utf8'), timeoutMs: 5000 },
@@ -90,8 +95,15 @@ test('one findings list: curl\'s first, then the offline ones, then the live one
   });
   const order = ['curl', 'offline', 'live'];
   const at = r.findings.map((f) => order.indexOf(f.source));
-  assert.deepEqual(at, [...at].sort((a, b) => a - b), 'grouped by source in that order');
-  assert.deepEqual(r.findings.filter((f) => f.source === 'curl').map((f) => f.id), ['curl.insecure', 'curl.bad-url']);
+  assert.deepEqual(
+    at,
+    [...at].sort((a, b) => a - b),
+    'grouped by source in that order',
+  );
+  assert.deepEqual(
+    r.findings.filter((f) => f.source === 'curl').map((f) => f.id),
+    ['curl.insecure', 'curl.bad-url'],
+  );
   assert.ok(!r.findings.some((f) => f.id === 'chain.self-signed-untrusted'), 'reconcile dropped it');
   assert.equal(r.verdict?.accepted, false);
 });

@@ -38,8 +38,14 @@ test('every finding id in src/doctor and src/trust is in docs/findings.md, and n
   assert.deepEqual([...docs].filter((id) => !all.has(id)).sort(), [], 'documented ids no code produces');
 });
 
-test('the issue\'s required finding ids all exist in the code', () => {
-  const required = `cert.file-not-found key.file-not-found truststore.file-not-found cert.wrong-format cert.is-pkcs12 cert.is-private-key cert.parse-error key.wrong-format key.parse-error key.is-certificate key.missing key.passphrase-required key.wrong-passphrase pkcs12.wrong-passphrase pkcs12.legacy-encryption key.mismatch cert.expired cert.not-yet-valid cert.expires-soon cert.insecure-signature cert.weak-key cert.no-client-auth cert.key-usage cert.refused-by-client-tls chain.self-signed-untrusted chain.self-signed-modified chain.issuer-missing chain.root-missing chain.client-intermediates-ignored chain.signature-invalid chain.ca-expired chain.ca-not-yet-valid chain.not-a-ca chain.path-length-exceeded chain.too-long chain.insecure-signature truststore.parse-error truststore.empty truststore.not-ca truststore.expired truststore.duplicate truststore.insecure-signature truststore.weak-key truststore.incomplete-chain truststore.same-subject-different-key truststore.contains-private-key dns.unresolvable tcp.refused tcp.timeout server.untrusted server.name-mismatch server.expired tls.client-cert-not-requested tls.ca-not-accepted tls.client-cert-required tls.client-cert-rejected`.split(' ');
+test("the issue's required finding ids all exist in the code", () => {
+  const required =
+    `cert.file-not-found key.file-not-found truststore.file-not-found cert.wrong-format cert.is-pkcs12 cert.is-private-key cert.parse-error key.wrong-format key.parse-error key.is-certificate key.missing key.passphrase-required key.wrong-passphrase pkcs12.wrong-passphrase pkcs12.legacy-encryption key.mismatch cert.expired cert.not-yet-valid cert.expires-soon cert.insecure-signature cert.weak-key cert.no-client-auth cert.key-usage cert.refused-by-client-tls chain.self-signed-untrusted chain.self-signed-modified chain.issuer-missing chain.root-missing chain.client-intermediates-ignored chain.signature-invalid chain.ca-expired chain.ca-not-yet-valid chain.not-a-ca chain.path-length-exceeded chain.too-long chain.insecure-signature truststore.parse-error truststore.empty truststore.not-ca truststore.expired truststore.duplicate truststore.insecure-signature truststore.weak-key truststore.incomplete-chain truststore.same-subject-different-key truststore.contains-private-key dns.unresolvable tcp.refused tcp.timeout server.untrusted server.name-mismatch server.expired tls.client-cert-not-requested tls.ca-not-accepted tls.client-cert-required tls.client-cert-rejected`.split(
+      ' ',
+    );
   const code = idsInSource();
-  assert.deepEqual(required.filter((id) => !code.has(id)), []);
+  assert.deepEqual(
+    required.filter((id) => !code.has(id)),
+    [],
+  );
 });

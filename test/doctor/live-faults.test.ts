@@ -38,7 +38,11 @@ async function listen(srv: net.Server): Promise<number> {
 }
 
 /** probe() with a short timeout; it must come back within it (plus scheduling slack). */
-async function bounded(url: string, timeoutMs: number, extra: { maxBodyBytes?: number } = {}): Promise<{ r: ProbeReport; ms: number }> {
+async function bounded(
+  url: string,
+  timeoutMs: number,
+  extra: { maxBodyBytes?: number } = {},
+): Promise<{ r: ProbeReport; ms: number }> {
   const t0 = Date.now();
   const r = await probe({ url, cacertPem: ca.certPem, timeoutMs, ...extra });
   const ms = Date.now() - t0;
@@ -75,15 +79,22 @@ test('a TLS server that never answers the request: http.timeout', async () => {
 
 test('a server that resets mid-handshake: tls.reset', async () => {
   // The first bytes of a ServerHello, then a TCP reset; and a reset right after the ClientHello.
-  const partial = await listen(net.createServer((s) => s.once('data', () => {
-    s.write(Buffer.from([22, 3, 3, 0, 90, 2, 0]));
-    setTimeout(() => s.resetAndDestroy(), 30);
-  })));
+  const partial = await listen(
+    net.createServer((s) =>
+      s.once('data', () => {
+        s.write(Buffer.from([22, 3, 3, 0, 90, 2, 0]));
+        setTimeout(() => s.resetAndDestroy(), 30);
+      }),
+    ),
+  );
   const at1 = await listen(net.createServer((s) => s.once('data', () => s.resetAndDestroy())));
   for (const port of [partial, at1]) {
     const { r } = await bounded(`https://localhost:${port}/`, 3000);
     assert.deepEqual(ids(r), ['tls.reset']);
-    assert.deepEqual(r.outcome.kind === 'tls-failed' && [r.outcome.code, r.outcome.afterHandshake], ['ECONNRESET', false]);
+    assert.deepEqual(r.outcome.kind === 'tls-failed' && [r.outcome.code, r.outcome.afterHandshake], [
+      'ECONNRESET',
+      false,
+    ]);
     assert.match(r.findings[0]!.detail, /Connection reset by peer/);
   }
 });
@@ -97,24 +108,35 @@ test('a server that closes right after the ClientHello (an unknown SNI name on a
 });
 
 test('an endless body is cut at the cap, a slow one at the deadline; both say truncated', async () => {
-  const endless = await listen(https.createServer({ key: server.keyPem, cert: server.certPem }, (_q, res) => {
-    res.writeHead(200, { 'content-type': 'text/plain' });
-    const chunk = Buffer.alloc(16 * 1024, 'x');
-    const pump = (): void => void (!res.destroyed && res.write(chunk, () => setImmediate(pump)));
-    pump();
-  }));
+  const endless = await listen(
+    https.createServer({ key: server.keyPem, cert: server.certPem }, (_q, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const chunk = Buffer.alloc(16 * 1024, 'x');
+      const pump = (): void => void (!res.destroyed && res.write(chunk, () => setImmediate(pump)));
+      pump();
+    }),
+  );
   const a = await bounded(`https://localhost:${endless}/`, 5000, { maxBodyBytes: 100_000 });
   assert.equal(a.r.outcome.kind, 'http');
-  assert.ok(a.r.outcome.kind === 'http' && a.r.outcome.truncated && a.r.outcome.truncatedBy === 'cap' && a.r.outcome.body.length === 100_000);
+  assert.ok(
+    a.r.outcome.kind === 'http' &&
+      a.r.outcome.truncated &&
+      a.r.outcome.truncatedBy === 'cap' &&
+      a.r.outcome.body.length === 100_000,
+  );
   assert.ok(a.ms < 3000, `the cap ends it early (${a.ms} ms)`);
   assert.match(a.r.findings.find((f) => f.id === 'http.truncated')!.title, /longer than 100000 bytes/);
 
-  const slow = await listen(https.createServer({ key: server.keyPem, cert: server.certPem }, (_q, res) => {
-    res.writeHead(200, { 'content-type': 'text/plain' });
-    const t = setInterval(() => (res.destroyed ? clearInterval(t) : res.write('tick\n')), 100);
-  }));
+  const slow = await listen(
+    https.createServer({ key: server.keyPem, cert: server.certPem }, (_q, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const t = setInterval(() => (res.destroyed ? clearInterval(t) : res.write('tick\n')), 100);
+    }),
+  );
   const b = await bounded(`https://localhost:${slow}/`, 900);
-  assert.ok(b.r.outcome.kind === 'http' && b.r.outcome.truncatedBy === 'timeout' && b.r.outcome.body.startsWith('tick'));
+  assert.ok(
+    b.r.outcome.kind === 'http' && b.r.outcome.truncatedBy === 'timeout' && b.r.outcome.body.startsWith('tick'),
+  );
   assert.match(b.r.findings.find((f) => f.id === 'http.truncated')!.title, /did not end within 0\.9 s/);
 });
 
@@ -136,7 +158,14 @@ test('an unresolvable name and a closed port', async () => {
 
 test('a port whose accept queue is full: a timeout at the deadline, at the stage where the server went silent', async () => {
   // A listener with a backlog of 1 in a stopped process: the kernel queues a connection or two, then drops SYNs.
-  const child = spawn(process.execPath, ['-e', "const s=require('net').createServer().listen({port:0,host:'127.0.0.1',backlog:1},()=>console.log(s.address().port))"], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      "const s=require('net').createServer().listen({port:0,host:'127.0.0.1',backlog:1},()=>console.log(s.address().port))",
+    ],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
   closers.push(() => child.kill('SIGKILL'));
   const port = await new Promise<number>((r) => child.stdout!.once('data', (d) => r(Number(String(d)))));
   child.kill('SIGSTOP');
@@ -144,7 +173,11 @@ test('a port whose accept queue is full: a timeout at the deadline, at the stage
   for (let i = 0; i < 4; i++) fillers.push(net.connect(port, '127.0.0.1').on('error', () => {}));
   closers.push(() => fillers.forEach((f) => f.destroy()));
   await new Promise((r) => setTimeout(r, 200));
-  const x = await probe({ url: `https://full.test:${port}/`, resolve: [`full.test:${port}:127.0.0.1`], timeoutMs: 700 });
+  const x = await probe({
+    url: `https://full.test:${port}/`,
+    resolve: [`full.test:${port}:127.0.0.1`],
+    timeoutMs: 700,
+  });
   // Linux drops SYNs once the queue is full (tcp); a kernel that accepts past the backlog completes the connection,
   // and then the stopped process never answers the ClientHello (tls). Either way the probe ends at its deadline.
   const stage = x.outcome.kind === 'timeout' ? x.outcome.stage : null;
@@ -168,9 +201,20 @@ test('a password in the URL (user:PASS@) is never in the report or in a usage er
   const text = JSON.stringify(r);
   assert.ok(!text.includes(SECRET), 'the password was in the report');
   assert.equal(r.url, `https://alice:***@localhost:${port}/`);
-  assert.ok(r.findings.some((f) => f.fix.includes('alice:***@')), 'the fixes still name the URL');
-  for (const bad of [`https://alice:${SECRET}@bad host/`, `ftp://alice:${SECRET}@x.test/`, `http://alice:${SECRET}@x.test/`]) {
-    assert.throws(() => parseTarget(bad), (e: Error) => isUserError(e) && !e.message.includes(SECRET), bad);
+  assert.ok(
+    r.findings.some((f) => f.fix.includes('alice:***@')),
+    'the fixes still name the URL',
+  );
+  for (const bad of [
+    `https://alice:${SECRET}@bad host/`,
+    `ftp://alice:${SECRET}@x.test/`,
+    `http://alice:${SECRET}@x.test/`,
+  ]) {
+    assert.throws(
+      () => parseTarget(bad),
+      (e: Error) => isUserError(e) && !e.message.includes(SECRET),
+      bad,
+    );
   }
 });
 
@@ -181,7 +225,8 @@ test('a CertificateRequest with thousands of CA names: the text report stays sho
   const name = Buffer.from('300c310a300806035504030c0161', 'hex');
   const one = Buffer.concat([Buffer.from([0, name.length]), name]);
   const cas = Buffer.concat(Array.from({ length: 4095 }, () => one));
-  const hsMsg = (type: number, body: Buffer): Buffer => Buffer.concat([Buffer.from([type, body.length >> 16, (body.length >> 8) & 255, body.length & 255]), body]);
+  const hsMsg = (type: number, body: Buffer): Buffer =>
+    Buffer.concat([Buffer.from([type, body.length >> 16, (body.length >> 8) & 255, body.length & 255]), body]);
   const serverHello = Buffer.concat([Buffer.from([3, 3]), Buffer.alloc(32, 7), Buffer.from([0, 0xc0, 0x2f, 0])]);
   const certRequest = Buffer.concat([Buffer.from([1, 1, 0, 2, 4, 3, cas.length >> 8, cas.length & 255]), cas]);
   const flight = Buffer.concat([hsMsg(2, serverHello), hsMsg(13, certRequest), hsMsg(14, Buffer.alloc(0))]);
@@ -192,7 +237,12 @@ test('a CertificateRequest with thousands of CA names: the text report stays sho
   }
   const srv = net.createServer((s) => s.once('data', () => s.write(Buffer.concat(records))));
   const port = await listen(srv);
-  const r = await probe({ url: `https://localhost:${port}/`, cacertPem: ca.certPem, timeoutMs: 5000, client: { chainPem: leaf.certPem, keyPem: leaf.keyPem } });
+  const r = await probe({
+    url: `https://localhost:${port}/`,
+    cacertPem: ca.certPem,
+    timeoutMs: 5000,
+    client: { chainPem: leaf.certPem, keyPem: leaf.keyPem },
+  });
   assert.equal(r.tls?.acceptableCAs?.length, 4095, r.tls?.certificateRequestProbe ?? '');
   const f = r.findings.find((x) => x.id === 'tls.ca-not-accepted');
   assert.ok(f, ids(r).join(','));

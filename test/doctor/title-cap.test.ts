@@ -43,32 +43,90 @@ test('titleText: up to 300 characters as they are; longer cut at 300 with "... (
 test('offline doctor: a CA with a 20 KB subject gives short titles (chain.issuer-missing, chain.ca-expired)', async () => {
   const dir = tmpDir();
   const root = await issue({ subject: 'CN=Title Root', profile: 'root-ca' });
-  const hugeInt = await issue({ subject: HUGE, profile: 'intermediate-ca', issuer: root, notBefore: new Date(Date.now() - 400 * DAY), notAfter: new Date(Date.now() - DAY) });
-  const client = await issue({ subject: 'CN=client', profile: 'client', issuer: hugeInt, notBefore: new Date(Date.now() - 10 * DAY) });
+  const hugeInt = await issue({
+    subject: HUGE,
+    profile: 'intermediate-ca',
+    issuer: root,
+    notBefore: new Date(Date.now() - 400 * DAY),
+    notAfter: new Date(Date.now() - DAY),
+  });
+  const client = await issue({
+    subject: 'CN=client',
+    profile: 'client',
+    issuer: hugeInt,
+    notBefore: new Date(Date.now() - 10 * DAY),
+  });
   const other = await issue({ subject: 'CN=Other Root', profile: 'root-ca' });
   writeFileSync(join(dir, 'client.crt'), client.certPem);
   writeFileSync(join(dir, 'client.key'), client.keyPem, { mode: 0o600 });
   writeFileSync(join(dir, 'other.pem'), other.certPem);
   writeFileSync(join(dir, 'ts.pem'), root.certPem + hugeInt.certPem);
-  const missing = await diagnose({ files: { cert: join(dir, 'client.crt'), key: join(dir, 'client.key'), truststore: join(dir, 'other.pem') } });
-  assertCapped(missing.findings.find((f) => f.id === 'chain.issuer-missing'), 'chain.issuer-missing');
-  const expired = await diagnose({ files: { cert: join(dir, 'client.crt'), key: join(dir, 'client.key'), truststore: join(dir, 'ts.pem') } });
-  assertCapped(expired.findings.find((f) => f.id === 'chain.ca-expired'), 'chain.ca-expired');
+  const missing = await diagnose({
+    files: { cert: join(dir, 'client.crt'), key: join(dir, 'client.key'), truststore: join(dir, 'other.pem') },
+  });
+  assertCapped(
+    missing.findings.find((f) => f.id === 'chain.issuer-missing'),
+    'chain.issuer-missing',
+  );
+  const expired = await diagnose({
+    files: { cert: join(dir, 'client.crt'), key: join(dir, 'client.key'), truststore: join(dir, 'ts.pem') },
+  });
+  assertCapped(
+    expired.findings.find((f) => f.id === 'chain.ca-expired'),
+    'chain.ca-expired',
+  );
 });
 
 test('doctor --url: a server CA and a client issuer with 20 KB subjects give short titles (server.expired, tls.ca-not-accepted)', async () => {
   const root = await issue({ subject: 'CN=Title Server Root', profile: 'root-ca' });
-  const hugeInt = await issue({ subject: HUGE, profile: 'intermediate-ca', issuer: root, notBefore: new Date(Date.now() - 400 * DAY), notAfter: new Date(Date.now() - DAY) });
-  const leaf = await issue({ subject: 'CN=localhost', profile: 'server', issuer: hugeInt, sans: ['DNS:localhost'], notBefore: new Date(Date.now() - 10 * DAY) });
+  const hugeInt = await issue({
+    subject: HUGE,
+    profile: 'intermediate-ca',
+    issuer: root,
+    notBefore: new Date(Date.now() - 400 * DAY),
+    notAfter: new Date(Date.now() - DAY),
+  });
+  const leaf = await issue({
+    subject: 'CN=localhost',
+    profile: 'server',
+    issuer: hugeInt,
+    sans: ['DNS:localhost'],
+    notBefore: new Date(Date.now() - 10 * DAY),
+  });
   const other = await issue({ subject: 'CN=Only Accepted CA', profile: 'root-ca' });
-  const client = await issue({ subject: 'CN=client', profile: 'client', issuer: hugeInt, notBefore: new Date(Date.now() - 10 * DAY) });
-  const srv = https.createServer({ cert: leaf.certPem + hugeInt.certPem, key: leaf.keyPem, requestCert: true, rejectUnauthorized: false, ca: [other.certPem] }, (_req, res) => res.end('ok'));
+  const client = await issue({
+    subject: 'CN=client',
+    profile: 'client',
+    issuer: hugeInt,
+    notBefore: new Date(Date.now() - 10 * DAY),
+  });
+  const srv = https.createServer(
+    {
+      cert: leaf.certPem + hugeInt.certPem,
+      key: leaf.keyPem,
+      requestCert: true,
+      rejectUnauthorized: false,
+      ca: [other.certPem],
+    },
+    (_req, res) => res.end('ok'),
+  );
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   closers.push(() => srv.close());
   srv.on('tlsClientError', () => {});
   const port = (srv.address() as AddressInfo).port;
-  const r = await probe({ url: `https://localhost:${port}/`, cacertPem: root.certPem, timeoutMs: 5000, client: { chainPem: client.certPem, keyPem: client.keyPem } });
+  const r = await probe({
+    url: `https://localhost:${port}/`,
+    cacertPem: root.certPem,
+    timeoutMs: 5000,
+    client: { chainPem: client.certPem, keyPem: client.keyPem },
+  });
   const ids = r.findings.map((f) => f.id).join(', ');
-  assertCapped(r.findings.find((f) => f.id === 'server.expired'), `server.expired (${ids})`);
-  assertCapped(r.findings.find((f) => f.id === 'tls.ca-not-accepted'), `tls.ca-not-accepted (${ids})`);
+  assertCapped(
+    r.findings.find((f) => f.id === 'server.expired'),
+    `server.expired (${ids})`,
+  );
+  assertCapped(
+    r.findings.find((f) => f.id === 'tls.ca-not-accepted'),
+    `tls.ca-not-accepted (${ids})`,
+  );
 });

@@ -7,11 +7,22 @@ import { parseCurlArgs } from '../../src/doctor/curl/parse.js';
 import { isUserError } from '../../src/errors.js';
 
 test('scheme://user:PASS@host (what live/target.ts masked): the password becomes ***', () => {
-  assert.equal(maskUrlPassword('https://alice:s3cret@api.example.test:8443/p?q=1#f'), 'https://alice:***@api.example.test:8443/p?q=1#f');
+  assert.equal(
+    maskUrlPassword('https://alice:s3cret@api.example.test:8443/p?q=1#f'),
+    'https://alice:***@api.example.test:8443/p?q=1#f',
+  );
   assert.equal(maskUrlPassword('HTTPS://alice:s3cret@x.test/'), 'HTTPS://alice:***@x.test/');
   assert.equal(maskUrlPassword('socks5h://u:p@proxy.test:1080'), 'socks5h://u:***@proxy.test:1080');
-  assert.equal(maskUrlPassword('https://alice:pa:ss@x.test/'), 'https://alice:***@x.test/', 'the first colon ends the user name');
-  assert.equal(maskUrlPassword('https://alice:p@ss@x.test/'), 'https://alice:***@x.test/', 'the last @ before the path ends the user part, as in curl');
+  assert.equal(
+    maskUrlPassword('https://alice:pa:ss@x.test/'),
+    'https://alice:***@x.test/',
+    'the first colon ends the user name',
+  );
+  assert.equal(
+    maskUrlPassword('https://alice:p@ss@x.test/'),
+    'https://alice:***@x.test/',
+    'the last @ before the path ends the user part, as in curl',
+  );
   assert.equal(maskUrlPassword('https://:s3cret@x.test/'), 'https://:***@x.test/', 'an empty user name');
 });
 
@@ -22,14 +33,31 @@ test('user:PASS@host without a scheme (what curl/parse.ts also masked): the pass
 });
 
 test('URLs without a password are returned as they are (the same string)', () => {
-  for (const url of ['https://x.test/', 'https://alice@x.test/', 'x.test:8443/path', 'https://x.test/a@b:c', 'https://x.test/?u=a:b@c', 'https://x.test/#a:b@c', 'alice@x.test', '', 'not a url']) {
+  for (const url of [
+    'https://x.test/',
+    'https://alice@x.test/',
+    'x.test:8443/path',
+    'https://x.test/a@b:c',
+    'https://x.test/?u=a:b@c',
+    'https://x.test/#a:b@c',
+    'alice@x.test',
+    '',
+    'not a url',
+  ]) {
     assert.equal(maskUrlPassword(url), url, url);
   }
 });
 
 test('doctor --url: a schemeless user:PASS@host that is not a URL is refused without echoing the password', () => {
   const SECRET = 'hunter2-do-not-print';
-  assert.throws(() => parseTarget(`api_user:${SECRET}@api.example.test/`), (e: Error) => isUserError(e) && /not a URL/.test(e.message) && !e.message.includes(SECRET) && e.message.includes('api_user:***@'));
+  assert.throws(
+    () => parseTarget(`api_user:${SECRET}@api.example.test/`),
+    (e: Error) =>
+      isUserError(e) &&
+      /not a URL/.test(e.message) &&
+      !e.message.includes(SECRET) &&
+      e.message.includes('api_user:***@'),
+  );
 });
 
 test('doctor curl: URL and proxy passwords are still masked, with the note', () => {

@@ -1,5 +1,6 @@
 /**
- * Agreement suite: for every case of helpers/agreement-scenarios.ts (each policy scenario, plus the file forms and a client
+ * Agreement suite: for every case of helpers/agreement-scenarios.ts (each policy scenario, plus the file forms and a
+ * client
  * that sends no certificate), one real `mtlsgate serve` process answers a real client on the case's own SNI
  * domain (its own truststore file, exposeReason: true), and three views must agree with each other and with the
  * case's expectation:
@@ -72,7 +73,13 @@ before(async () => {
   const started = Date.now();
   const dir = tmpDir();
   cases = await buildAgreementCases();
-  [server, echo] = await Promise.all([serverIdentity(dir, cases.map((_, i) => domainOf(i))), startEcho()]);
+  [server, echo] = await Promise.all([
+    serverIdentity(
+      dir,
+      cases.map((_, i) => domainOf(i)),
+    ),
+    startEcho(),
+  ]);
   const toEcho = [{ basePath: '', target: echo.url }];
   const domains = cases.map((c, i) =>
     domainConfig(domainOf(i), server, writeTruststore(dir, `truststore-${i}`, c.truststore), toEcho, {
@@ -82,7 +89,11 @@ before(async () => {
   );
   const files = await Promise.all(cases.map((c, i) => writeUserFiles(c, join(dir, `client-${i}`))));
   gw = await startGateway({ config: { domains }, dir });
-  outcomes = await pool(cases.map((c, index) => ({ c, index, files: files[index]!, truststore: join(dir, `truststore-${index}.pem`) })), CONCURRENCY, examine);
+  outcomes = await pool(
+    cases.map((c, index) => ({ c, index, files: files[index]!, truststore: join(dir, `truststore-${index}.pem`) })),
+    CONCURRENCY,
+    examine,
+  );
   elapsedMs = Date.now() - started;
 });
 
@@ -126,7 +137,20 @@ async function examine(x: { c: AgreementCase; index: number; files: UserFiles; t
     if (c.viaCli) {
       // The CLI path: the user's files as they are (the doctor loads DER, PKCS#12 and encrypted keys itself and
       // hands the probe the PEM it loaded), offline and live in one report.
-      const args = ['doctor', '--url', url, '--resolve', resolve[0]!, '--cacert', server.caFile, '--truststore', truststore, '--json', '--timeout', '8'];
+      const args = [
+        'doctor',
+        '--url',
+        url,
+        '--resolve',
+        resolve[0]!,
+        '--cacert',
+        server.caFile,
+        '--truststore',
+        truststore,
+        '--json',
+        '--timeout',
+        '8',
+      ];
       if (files.cert !== undefined) args.push('--cert', files.cert);
       if (files.key !== undefined) args.push('--key', files.key);
       if (files.pass !== undefined) args.push('--pass', files.pass);
@@ -135,7 +159,9 @@ async function examine(x: { c: AgreementCase; index: number; files: UserFiles; t
       if (r.code !== 0 && r.code !== 1) throw new Error(`doctor --url exited ${r.code}: ${r.stderr}`);
       const report = JSON.parse(r.stdout.toString('utf8')) as DiagnoseReport;
       if (JSON.stringify(report.verdict) !== JSON.stringify(offline.verdict)) {
-        o.problems.push(`the CLI's offline verdict ${JSON.stringify(report.verdict)} differs from diagnose's ${JSON.stringify(offline.verdict)}`);
+        o.problems.push(
+          `the CLI's offline verdict ${JSON.stringify(report.verdict)} differs from diagnose's ${JSON.stringify(offline.verdict)}`,
+        );
       }
       if (r.code !== (c.reason === null ? 0 : 1)) o.problems.push(`doctor --url exited ${r.code}`);
       live = { ...report.live!, findings: report.findings.filter((f) => f.source === 'live') };
@@ -148,17 +174,22 @@ async function examine(x: { c: AgreementCase; index: number; files: UserFiles; t
         liveInput = { cert: conv.cert, key: conv.key };
       }
       const { client } = clientForProbe(await gather(liveInput));
-      const both = await diagnose({ files: input, live: { url, client: client ?? null, cacertPem: server.caPem, resolve, timeoutMs: 8000 } });
+      const both = await diagnose({
+        files: input,
+        live: { url, client: client ?? null, cacertPem: server.caPem, resolve, timeoutMs: 8000 },
+      });
       live = { ...both.live!, findings: both.findings.filter((f) => f.source === 'live') };
     }
     o.live = liveView(live, c);
     // The doctor's own comparison of its two halves must say they agree whenever the server judged a certificate.
     const tie = live.findings.find((f) => f.id.startsWith('live.'));
-    if (c.leaf !== null && tie?.id !== 'live.matches-offline') o.problems.push(`the doctor's tie finding: ${tie ? `${tie.id} ${tie.title}` : 'none'}`);
+    if (c.leaf !== null && tie?.id !== 'live.matches-offline')
+      o.problems.push(`the doctor's tie finding: ${tie ? `${tie.id} ${tie.title}` : 'none'}`);
     // The probe sends SHA-1-signed and small-key certificates so the server judges them; the doctor still says
     // that curl (OpenSSL security level 2) refuses to send them.
     const sha1OrSmallKey = /^(SHA-1 signed leaf|RSA-1024 leaf)$/.test(c.name);
-    if (sha1OrSmallKey && !offline.findings.some((f) => f.id === 'cert.refused-by-client-tls')) o.problems.push('offline: cert.refused-by-client-tls missing');
+    if (sha1OrSmallKey && !offline.findings.some((f) => f.id === 'cert.refused-by-client-tls'))
+      o.problems.push('offline: cert.refused-by-client-tls missing');
     o.gateway = await gatewayView(live, index, o.problems);
   } catch (e) {
     o.error = (e as Error).stack ?? String(e);
@@ -168,7 +199,8 @@ async function examine(x: { c: AgreementCase; index: number; files: UserFiles; t
 
 function offlineView(r: DiagnoseReport): View {
   // No certificate: the offline doctor has nothing to judge (verdict null), which is not a disagreement.
-  if (r.verdict === null) return { ...NONE, note: `no verdict: ${r.findings.map((f) => f.id).join(', ') || 'no certificate given'}` };
+  if (r.verdict === null)
+    return { ...NONE, note: `no verdict: ${r.findings.map((f) => f.id).join(', ') || 'no certificate given'}` };
   return { ...verdictFields(r.verdict), note: r.verdictSource ?? '' };
 }
 
@@ -182,7 +214,12 @@ function liveView(live: ProbeReport, c: AgreementCase): View {
     const reason = String(denied.evidence['reason']);
     const codes = (denied.evidence['codes'] as string[] | undefined) ?? [];
     // The finding lists every code that gives this reason; report the expected one when it is among them.
-    return { accepted: false, reason, code: c.code !== null && codes.includes(c.code) ? c.code : codes.join('|') || null, note };
+    return {
+      accepted: false,
+      reason,
+      code: c.code !== null && codes.includes(c.code) ? c.code : codes.join('|') || null,
+      note,
+    };
   }
   return { ...NONE, note };
 }
@@ -202,7 +239,8 @@ async function gatewayView(live: ProbeReport, index: number, problems: string[])
   } catch {
     /* not JSON: left null */
   }
-  if (reqLine.status !== o.status) problems.push(`the request log line says ${String(reqLine.status)}, the client got ${o.status}`);
+  if (reqLine.status !== o.status)
+    problems.push(`the request log line says ${String(reqLine.status)}, the client got ${o.status}`);
   if (o.status === 200) {
     if (hits !== 1) problems.push(`accepted, but the echo backend got the request ${hits} times`);
     if (!logged?.accepted) problems.push(`HTTP 200 but the request log line's verdict is ${JSON.stringify(logged)}`);
@@ -212,10 +250,19 @@ async function gatewayView(live: ProbeReport, index: number, problems: string[])
   const deny = await gw.waitForRequestLog(rid, /^Access denied\. Reason: /);
   const logReason = deny.msg.replace(/^Access denied\. Reason: /, '');
   if (hits !== 0) problems.push(`denied, but the echo backend got the request ${hits} times`);
-  if (body !== logReason) problems.push(`the 403 body says ${JSON.stringify(body)}, the deny log line ${JSON.stringify(logReason)}`);
-  if (logged?.reason !== logReason || logged?.code !== deny.code) problems.push(`the request log line's verdict ${JSON.stringify(logged)} differs from the deny line (${logReason}, ${String(deny.code)})`);
+  if (body !== logReason)
+    problems.push(`the 403 body says ${JSON.stringify(body)}, the deny log line ${JSON.stringify(logReason)}`);
+  if (logged?.reason !== logReason || logged?.code !== deny.code)
+    problems.push(
+      `the request log line's verdict ${JSON.stringify(logged)} differs from the deny line (${logReason}, ${String(deny.code)})`,
+    );
   if (deny.domain !== domainOf(index)) problems.push(`the deny line names domain ${String(deny.domain)}`);
-  return { accepted: false, reason: logReason, code: (deny.code as string | null) ?? null, note: `HTTP 403, deny log line, echo ${hits}, rid ${rid.slice(0, 8)}` };
+  return {
+    accepted: false,
+    reason: logReason,
+    code: (deny.code as string | null) ?? null,
+    note: `HTTP 403, deny log line, echo ${hits}, rid ${rid.slice(0, 8)}`,
+  };
 }
 
 /**
@@ -223,14 +270,23 @@ async function gatewayView(live: ProbeReport, index: number, problems: string[])
  * --cert (cert.is-pkcs12), in the files' directory as a user would (the fix writes relative names), adding only
  * the password the PKCS#12 commands would ask for. Returns the PEM certificate and key they produce.
  */
-async function applyFormatFix(findings: Finding[], form: 'der' | 'pkcs12', files: UserFiles): Promise<{ cert: string; key: string | undefined; commands: string[] }> {
+async function applyFormatFix(
+  findings: Finding[],
+  form: 'der' | 'pkcs12',
+  files: UserFiles,
+): Promise<{ cert: string; key: string | undefined; commands: string[] }> {
   const id = form === 'der' ? 'cert.wrong-format' : 'cert.is-pkcs12';
   const f = findings.find((x) => x.id === id);
   assert.ok(f, `the doctor reports ${id} for a ${form} certificate file (got ${findings.map((x) => x.id).join(', ')})`);
   const commands = f.fix
     .split('\n')
     .filter((l) => l.startsWith('openssl '))
-    .map((l) => l.split(' && ')[0]!.replace(/\s+#.*$/, '').trim());
+    .map((l) =>
+      l
+        .split(' && ')[0]!
+        .replace(/\s+#.*$/, '')
+        .trim(),
+    );
   assert.ok(commands.length > 0, `the fix of ${id} has openssl commands: ${f.fix}`);
   let cert: string | undefined;
   let key: string | undefined = files.key;
@@ -250,13 +306,22 @@ async function applyFormatFix(findings: Finding[], form: 'der' | 'pkcs12', files
 
 const show = (v: View): string =>
   v.accepted === null ? `— ${v.note}` : v.accepted ? 'accepted' : `denied: ${v.reason ?? '?'} (${v.code ?? '-'})`;
-const expected = (c: AgreementCase): string => (c.reason === null ? 'accepted' : `denied: ${c.reason} (${c.code ?? '-'})`);
+const expected = (c: AgreementCase): string =>
+  c.reason === null ? 'accepted' : `denied: ${c.reason} (${c.code ?? '-'})`;
 
 function table(rows: Outcome[]): string {
   const head = ['#', 'scenario', 'expected', '1 doctor offline', '2 doctor live', '3 gateway'];
-  const body = rows.map((r) => [String(r.index), `${r.c.name}${r.c.viaCli ? ' (cli)' : ''}`, expected(r.c), show(r.offline), show(r.live), show(r.gateway)]);
+  const body = rows.map((r) => [
+    String(r.index),
+    `${r.c.name}${r.c.viaCli ? ' (cli)' : ''}`,
+    expected(r.c),
+    show(r.offline),
+    show(r.live),
+    show(r.gateway),
+  ]);
   const widths = head.map((h, i) => Math.min(i === 1 ? 50 : 80, Math.max(h.length, ...body.map((b) => b[i]!.length))));
-  const line = (cells: string[]): string => cells.map((cell, i) => cell.slice(0, widths[i]).padEnd(widths[i]!)).join(' | ');
+  const line = (cells: string[]): string =>
+    cells.map((cell, i) => cell.slice(0, widths[i]).padEnd(widths[i]!)).join(' | ');
   return [line(head), widths.map((w) => '-'.repeat(w)).join('-+-'), ...body.map(line)].join('\n');
 }
 
@@ -265,12 +330,18 @@ function disagreements(r: Outcome): string[] {
   const out: string[] = [];
   if (r.error) return [`error: ${r.error}`];
   const want = { accepted: r.c.reason === null, reason: r.c.reason };
-  const views: [string, View][] = [['doctor offline', r.offline], ['doctor live', r.live], ['gateway', r.gateway]];
+  const views: [string, View][] = [
+    ['doctor offline', r.offline],
+    ['doctor live', r.live],
+    ['gateway', r.gateway],
+  ];
   for (const [name, v] of views) {
     // The offline doctor has no verdict without a certificate; every other view must have one.
     if (v.accepted === null && name === 'doctor offline' && r.c.leaf === null) continue;
-    if (v.accepted !== want.accepted || v.reason !== want.reason) out.push(`${name}: ${show(v)}; expected ${expected(r.c)}`);
-    else if (!want.accepted && v.code !== r.c.code) out.push(`${name}: code ${String(v.code)}, expected ${String(r.c.code)}`);
+    if (v.accepted !== want.accepted || v.reason !== want.reason)
+      out.push(`${name}: ${show(v)}; expected ${expected(r.c)}`);
+    else if (!want.accepted && v.code !== r.c.code)
+      out.push(`${name}: code ${String(v.code)}, expected ${String(r.c.code)}`);
   }
   return [...out, ...r.problems];
 }
@@ -293,7 +364,11 @@ test('doctor offline, doctor live and the gateway agree on every scenario', asyn
   ]) {
     assert.ok(reasons.has(r), `a scenario for ${r ?? 'acceptance'}`);
   }
-  for (const form of ['pem', 'der', 'pkcs12', 'pem-with-key', 'encrypted-key', 'none'] as const) assert.ok(cases.some((c) => c.form === form), form);
+  for (const form of ['pem', 'der', 'pkcs12', 'pem-with-key', 'encrypted-key', 'none'] as const)
+    assert.ok(
+      cases.some((c) => c.form === form),
+      form,
+    );
   assert.ok(cases.filter((c) => c.viaCli).length >= 4, 'a handful through the CLI');
 
   const failed: Outcome[] = [];
@@ -301,9 +376,13 @@ test('doctor offline, doctor live and the gateway agree on every scenario', asyn
     await t.test(`${r.index} ${r.c.name}${r.c.viaCli ? ' (doctor --url CLI)' : ''}`, () => {
       const why = disagreements(r);
       if (why.length > 0) failed.push(r);
-      assert.deepEqual(why, [], `\n${table([r])}\n${r.converted.length ? `converted with: ${r.converted.join('; ')}\n` : ''}`);
+      assert.deepEqual(
+        why,
+        [],
+        `\n${table([r])}\n${r.converted.length ? `converted with: ${r.converted.join('; ')}\n` : ''}`,
+      );
       if (r.c.form === 'der' || r.c.form === 'pkcs12') {
-        if (!r.c.viaCli) assert.ok(r.converted.length > 0, 'the live client used the files the doctor\'s fix produced');
+        if (!r.c.viaCli) assert.ok(r.converted.length > 0, "the live client used the files the doctor's fix produced");
       }
     });
   }
@@ -312,6 +391,12 @@ test('doctor offline, doctor live and the gateway agree on every scenario', asyn
   const stray = echo.received.map((x) => x.path).filter((p) => !acceptedPaths.has(p));
   assert.deepEqual(stray, [], 'requests the echo backend got although they were to be denied');
   if (failed.length > 0) t.diagnostic(`disagreements:\n${table(failed)}`);
-  t.diagnostic(`${outcomes.length} scenarios, ${outcomes.filter((r) => r.c.viaCli).length} through the CLI, ${elapsedMs} ms`);
-  assert.equal(failed.length, 0, `${failed.length} scenario(s) disagree:\n${table(failed)}\n\nall:\n${table(outcomes)}`);
+  t.diagnostic(
+    `${outcomes.length} scenarios, ${outcomes.filter((r) => r.c.viaCli).length} through the CLI, ${elapsedMs} ms`,
+  );
+  assert.equal(
+    failed.length,
+    0,
+    `${failed.length} scenario(s) disagree:\n${table(failed)}\n\nall:\n${table(outcomes)}`,
+  );
 });

@@ -35,26 +35,54 @@ before(async () => {
   dir = tmpDir();
   const keyPem = readFileSync(pki.clientKey, 'utf8');
   writeFileSync(f('client-der.crt'), new X509Certificate(readFileSync(pki.clientCert, 'utf8')).raw);
-  writeFileSync(f('enc.key'), createPrivateKey(keyPem).export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pw' }), { mode: 0o600 });
-  if (haveCurl) execFileSync('openssl', ['pkcs12', '-export', '-in', pki.clientCert, '-inkey', pki.clientKey, '-passout', 'pass:pw', '-out', f('client.p12')]);
+  writeFileSync(
+    f('enc.key'),
+    createPrivateKey(keyPem).export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pw' }),
+    { mode: 0o600 },
+  );
+  if (haveCurl)
+    execFileSync('openssl', [
+      'pkcs12',
+      '-export',
+      '-in',
+      pki.clientCert,
+      '-inkey',
+      pki.clientKey,
+      '-passout',
+      'pass:pw',
+      '-out',
+      f('client.p12'),
+    ]);
   await testVariant('sha1');
   server = https.createServer(
-    { cert: readFileSync(pki.serverCert), key: readFileSync(pki.serverKey), ca: readFileSync(pki.truststore), requestCert: true, rejectUnauthorized: true },
+    {
+      cert: readFileSync(pki.serverCert),
+      key: readFileSync(pki.serverKey),
+      ca: readFileSync(pki.truststore),
+      requestCert: true,
+      rejectUnauthorized: true,
+    },
     (_req, res) => res.end('ok\n'),
   );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   port = (server.address() as AddressInfo).port;
 });
 
-after(() => new Promise<void>((r) => {
-  server?.close(() => r());
-  server?.closeAllConnections();
-}));
+after(
+  () =>
+    new Promise<void>((r) => {
+      server?.close(() => r());
+      server?.closeAllConnections();
+    }),
+);
 
 /** Runs curl without a terminal (its own session, stdin /dev/null), so an encrypted key cannot be prompted for. */
 function curl(args: string[]): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('curl', ['-sS', '-o', '/dev/null', ...args], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    const child = spawn('curl', ['-sS', '-o', '/dev/null', ...args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      detached: true,
+    });
     let stderr = '';
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
@@ -69,7 +97,12 @@ function curl(args: string[]): Promise<{ code: number; stderr: string }> {
 interface Report {
   error: { exitCode: number | null; text: string | null } | null;
   verdict: { accepted: true } | { accepted: false; reason: string } | null;
-  findings: Array<{ id: string; severity: string; evidence: Record<string, unknown>; source: 'curl' | 'offline' | 'live' }>;
+  findings: Array<{
+    id: string;
+    severity: string;
+    evidence: Record<string, unknown>;
+    source: 'curl' | 'offline' | 'live';
+  }>;
   live: { tls: { clientCertSent: boolean } | null } | null;
 }
 
@@ -93,69 +126,136 @@ const CASES: Case[] = [
   {
     name: 'missing key file',
     args: () => [...route(), '--cert', pki.clientCert, '--key', f('missing.key'), at()],
-    exit: 58, said: /unable to set private key file: '.*missing\.key' type PEM/, error: 'curl.key-not-loaded', also: ['key.file-not-found'],
+    exit: 58,
+    said: /unable to set private key file: '.*missing\.key' type PEM/,
+    error: 'curl.key-not-loaded',
+    also: ['key.file-not-found'],
   },
   {
     name: 'DER certificate without --cert-type DER',
     args: () => [...route(), '--cert', f('client-der.crt'), '--key', pki.clientKey, at()],
-    exit: 58, said: /could not load PEM client certificate .*no start line/, error: 'curl.cert-not-loaded', also: ['curl.cert-type-mismatch'],
-    live: ['curl.live-not-as-curl', 'http.ok'], reason: null,
+    exit: 58,
+    said: /could not load PEM client certificate .*no start line/,
+    error: 'curl.cert-not-loaded',
+    also: ['curl.cert-type-mismatch'],
+    live: ['curl.live-not-as-curl', 'http.ok'],
+    reason: null,
   },
   {
     name: 'encrypted key without --pass',
     args: () => [...route(), '--cert', pki.clientCert, '--key', f('enc.key'), at()],
-    exit: 58, said: /unable to set private key file: '.*enc\.key' type PEM/, error: 'curl.key-not-loaded', also: ['curl.pass-missing'],
+    exit: 58,
+    said: /unable to set private key file: '.*enc\.key' type PEM/,
+    error: 'curl.key-not-loaded',
+    also: ['curl.pass-missing'],
   },
   {
     name: 'PKCS#12 without --cert-type P12',
     args: () => [...route(), '--cert', `${f('client.p12')}:pw`, at()],
-    exit: 58, said: /could not load PEM client certificate .*no start line/, error: 'curl.cert-not-loaded', also: ['curl.p12-without-cert-type'],
+    exit: 58,
+    said: /could not load PEM client certificate .*no start line/,
+    error: 'curl.cert-not-loaded',
+    also: ['curl.p12-without-cert-type'],
   },
   {
     name: 'certificate without its key and no --key',
     args: () => [...route(), '--cert', pki.clientCert, at()],
-    exit: 58, said: /unable to set private key file: '.*client\.crt' type PEM/, error: 'curl.key-not-loaded', also: ['curl.key-missing'],
+    exit: 58,
+    said: /unable to set private key file: '.*client\.crt' type PEM/,
+    error: 'curl.key-not-loaded',
+    also: ['curl.key-missing'],
   },
   {
-    name: 'SHA-1 signed client certificate (curl\'s security level)',
+    name: "SHA-1 signed client certificate (curl's security level)",
     args: () => [...route(), '--cert', join(pki.dir, 'sha1.crt'), '--key', join(pki.dir, 'sha1.key'), at()],
-    exit: 58, said: /ca md too weak/, error: 'curl.client-cert-refused-locally', reason: 'Client cert using an insecure Signature Algorithm',
+    exit: 58,
+    said: /ca md too weak/,
+    error: 'curl.client-cert-refused-locally',
+    reason: 'Client cert using an insecure Signature Algorithm',
   },
   {
     name: 'wrong host name without --resolve',
-    args: () => ['--cacert', pki.rootCert, '--cert', pki.clientCert, '--key', pki.clientKey, `https://mtls.example.invalid:${port}/`],
-    exit: 6, said: /Could not resolve host: mtls\.example\.invalid/, error: 'curl.cannot-resolve', live: ['dns.unresolvable'],
+    args: () => [
+      '--cacert',
+      pki.rootCert,
+      '--cert',
+      pki.clientCert,
+      '--key',
+      pki.clientKey,
+      `https://mtls.example.invalid:${port}/`,
+    ],
+    exit: 6,
+    said: /Could not resolve host: mtls\.example\.invalid/,
+    error: 'curl.cannot-resolve',
+    live: ['dns.unresolvable'],
   },
   {
     name: 'no client certificate (TLS 1.3)',
     args: () => [...route(), at()],
-    exit: 56, said: /alert certificate required/, error: 'curl.client-cert-required', also: ['curl.no-client-cert'], live: ['tls.client-cert-required'],
+    exit: 56,
+    said: /alert certificate required/,
+    error: 'curl.client-cert-required',
+    also: ['curl.no-client-cert'],
+    live: ['tls.client-cert-required'],
   },
   {
     name: 'no client certificate (TLS 1.2)',
     args: () => [...route(), '--tls-max', '1.2', at()],
-    exit: 35, said: /alert handshake failure/, error: 'curl.handshake-failure', also: ['curl.no-client-cert'],
+    exit: 35,
+    said: /alert handshake failure/,
+    error: 'curl.handshake-failure',
+    also: ['curl.no-client-cert'],
   },
   {
     name: 'self-signed client certificate the server does not trust',
     args: () => [...route(), '--cert', pki.selfSignedCert, '--key', pki.selfSignedKey, at()],
-    // A Node server on TLS 1.3 closes after refusing: curl sees a reset (56) or, when the close wins, an empty reply (52).
-    exit: [56, 52, 35], said: /Connection reset by peer|unexpected eof|SSL_ERROR_SYSCALL|Empty reply from server/, error: ['curl.connection-reset', 'curl.empty-reply'], reason: 'self-signed certificate',
+    // A Node server on TLS 1.3 closes after refusing: curl sees a reset (56) or, when the close wins, an empty reply
+    // (52).
+    exit: [56, 52, 35],
+    said: /Connection reset by peer|unexpected eof|SSL_ERROR_SYSCALL|Empty reply from server/,
+    error: ['curl.connection-reset', 'curl.empty-reply'],
+    reason: 'self-signed certificate',
   },
   {
     name: 'server CA not given (no --cacert)',
     args: () => ['--resolve', `localhost:${port}:127.0.0.1`, '--cert', pki.clientCert, '--key', pki.clientKey, at()],
-    exit: 60, said: /unable to get local issuer certificate/, error: 'curl.server-cert-untrusted', live: ['server.untrusted'],
+    exit: 60,
+    said: /unable to get local issuer certificate/,
+    error: 'curl.server-cert-untrusted',
+    live: ['server.untrusted'],
   },
   {
     name: 'connecting by IP address: the server certificate is for localhost',
-    args: () => ['--cacert', pki.rootCert, '--cert', pki.clientCert, '--key', pki.clientKey, `https://127.0.0.1:${port}/`],
-    exit: 60, said: /no alternative certificate subject name matches target host name '127\.0\.0\.1'/, error: 'curl.server-name-mismatch',
+    args: () => [
+      '--cacert',
+      pki.rootCert,
+      '--cert',
+      pki.clientCert,
+      '--key',
+      pki.clientKey,
+      `https://127.0.0.1:${port}/`,
+    ],
+    exit: 60,
+    said: /no alternative certificate subject name matches target host name '127\.0\.0\.1'/,
+    error: 'curl.server-name-mismatch',
   },
   {
     name: '--cacert that is a DER file',
-    args: () => ['--resolve', `localhost:${port}:127.0.0.1`, '--cacert', f('client-der.crt'), '--cert', pki.clientCert, '--key', pki.clientKey, at()],
-    exit: 77, said: /error setting certificate file/, error: 'curl.cacert-not-loaded', also: ['curl.cacert-not-pem'],
+    args: () => [
+      '--resolve',
+      `localhost:${port}:127.0.0.1`,
+      '--cacert',
+      f('client-der.crt'),
+      '--cert',
+      pki.clientCert,
+      '--key',
+      pki.clientKey,
+      at(),
+    ],
+    exit: 77,
+    said: /error setting certificate file/,
+    error: 'curl.cacert-not-loaded',
+    also: ['curl.cacert-not-pem'],
   },
 ];
 
@@ -166,7 +266,21 @@ for (const c of CASES) {
     const line = run.stderr.split('\n').find((l) => l.startsWith('curl: (')) ?? run.stderr;
     assert.ok([c.exit].flat().includes(run.code), `curl exit code ${run.code}; stderr: ${run.stderr}`);
     assert.match(line, c.said);
-    const r = await cli(['doctor', 'curl', '--json', '--timeout', '5', '--truststore', pki.truststore, '--error', run.stderr, '--exit-code', String(run.code), '--', ...args]);
+    const r = await cli([
+      'doctor',
+      'curl',
+      '--json',
+      '--timeout',
+      '5',
+      '--truststore',
+      pki.truststore,
+      '--error',
+      run.stderr,
+      '--exit-code',
+      String(run.code),
+      '--',
+      ...args,
+    ]);
     assert.equal(r.code, 1, `doctor curl exit; ${r.err}`);
     const j = JSON.parse(r.out) as Report;
     const ids = j.findings.filter((x) => x.source !== 'live').map((x) => x.id);
@@ -174,8 +288,10 @@ for (const c of CASES) {
     assert.ok([c.error].flat().includes(ids[0]!), `curl said: ${line}\nfindings: ${ids.join(', ')}`);
     for (const id of c.also ?? []) assert.ok(ids.includes(id), `${id} missing; findings: ${ids.join(', ')}`);
     const liveIds = j.findings.filter((x) => x.source === 'live').map((x) => x.id);
-    for (const id of c.live ?? []) assert.ok(liveIds.includes(id), `live ${id} missing; live findings: ${liveIds.join(', ')}`);
-    if (c.reason !== undefined) assert.equal(j.verdict === null || j.verdict.accepted ? null : j.verdict.reason, c.reason);
+    for (const id of c.live ?? [])
+      assert.ok(liveIds.includes(id), `live ${id} missing; live findings: ${liveIds.join(', ')}`);
+    if (c.reason !== undefined)
+      assert.equal(j.verdict === null || j.verdict.accepted ? null : j.verdict.reason, c.reason);
   });
 }
 

@@ -24,19 +24,24 @@ function findNginx(): string | null {
   return null;
 }
 
-
 let child: ChildProcess | null = null;
 after(() => child?.kill('SIGKILL'));
 
 test('nginx with ssl_verify_client on: accepted, refused (400 certificate error), no certificate (400), CA names read', async (t) => {
   const nginx = findNginx();
-  if (nginx === null) return t.skip('nginx not installed: the interop check against nginx (ssl_verify_client on) did not run');
+  if (nginx === null)
+    return t.skip('nginx not installed: the interop check against nginx (ssl_verify_client on) did not run');
   const dir = tmpDir();
   const serverCa = await issue({ subject: 'CN=nginx Server CA', profile: 'root-ca' });
-  const server = await issue({ subject: 'CN=nginx.e2e.test', profile: 'server', issuer: serverCa, sans: ['DNS:nginx.e2e.test'] });
+  const server = await issue({
+    subject: 'CN=nginx.e2e.test',
+    profile: 'server',
+    issuer: serverCa,
+    sans: ['DNS:nginx.e2e.test'],
+  });
   const clientCa = await issue({ subject: 'CN=nginx Client CA,O=mtlsgate e2e', profile: 'root-ca' });
   const good = await issue({ subject: 'CN=nginx client', profile: 'client', issuer: clientCa });
-  const otherCa = await issue({ subject: 'CN=Not nginx\'s CA', profile: 'root-ca' });
+  const otherCa = await issue({ subject: "CN=Not nginx's CA", profile: 'root-ca' });
   const stranger = await issue({ subject: 'CN=stranger', profile: 'client', issuer: otherCa });
   const w = (name: string, text: string): string => {
     const p = join(dir, name);
@@ -45,7 +50,9 @@ test('nginx with ssl_verify_client on: accepted, refused (400 certificate error)
   };
   const port = await closedPort();
   mkdirSync(join(dir, 'logs'));
-  const conf = w('nginx.conf', `
+  const conf = w(
+    'nginx.conf',
+    `
 worker_processes 1;
 pid ${join(dir, 'nginx.pid')};
 error_log ${join(dir, 'logs', 'error.log')} info;
@@ -63,13 +70,24 @@ http {
     location / { return 200 "ok\\n"; }
   }
 }
-`);
-  child = spawn(nginx, ['-p', dir, '-e', join(dir, 'logs', 'startup.log'), '-c', conf, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+`,
+  );
+  child = spawn(nginx, ['-p', dir, '-e', join(dir, 'logs', 'startup.log'), '-c', conf, '-g', 'daemon off;'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += String(d)));
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const up = await new Promise<boolean>((r) => net.connect(port, '127.0.0.1').on('connect', function (this: net.Socket) { this.destroy(); r(true); }).on('error', () => r(false)));
+    const up = await new Promise<boolean>((r) =>
+      net
+        .connect(port, '127.0.0.1')
+        .on('connect', function (this: net.Socket) {
+          this.destroy();
+          r(true);
+        })
+        .on('error', () => r(false)),
+    );
     if (up) break;
     if (Date.now() > deadline || child.exitCode !== null) {
       const log = join(dir, 'logs', 'error.log');

@@ -56,7 +56,14 @@ before(async () => {
   });
   echo = await startEcho();
   const route = [{ basePath: '', target: echo.url }];
-  gw = await startGateway({ config: { domains: [domainConfig(LIVE, server, truststore, route), domainConfig(HIDDEN, server, truststore, route, { exposeReason: false })] } });
+  gw = await startGateway({
+    config: {
+      domains: [
+        domainConfig(LIVE, server, truststore, route),
+        domainConfig(HIDDEN, server, truststore, route, { exposeReason: false }),
+      ],
+    },
+  });
 });
 
 after(async () => {
@@ -65,8 +72,22 @@ after(async () => {
 });
 
 /** doctor --url for `domain` with the client files, the gateway's truststore and its server CA; JSON report. */
-async function live(client: ClientFiles | null, domain = LIVE, ts = truststore): Promise<{ code: number; r: DiagnoseReport }> {
-  const args = ['--url', `https://${domain}:${gw.port}/hello`, '--resolve', `${domain}:${gw.port}:127.0.0.1`, '--cacert', server.caFile, '--json', '--timeout', '5'];
+async function live(
+  client: ClientFiles | null,
+  domain = LIVE,
+  ts = truststore,
+): Promise<{ code: number; r: DiagnoseReport }> {
+  const args = [
+    '--url',
+    `https://${domain}:${gw.port}/hello`,
+    '--resolve',
+    `${domain}:${gw.port}:127.0.0.1`,
+    '--cacert',
+    server.caFile,
+    '--json',
+    '--timeout',
+    '5',
+  ];
   if (client) args.push('--cert', client.certFile, '--key', client.keyFile, '--truststore', ts);
   const { code, out, err } = await cli(['doctor', ...args]);
   assert.equal(err, '');
@@ -80,15 +101,20 @@ const liveFinding = (r: DiagnoseReport, id: string) => {
   return f;
 };
 
-test('accepted: HTTP 200, the server verified, the TLS 1.2 CertificateRequest names the truststore\'s CAs, and live matches offline', async () => {
+test("accepted: HTTP 200, the server verified, the TLS 1.2 CertificateRequest names the truststore's CAs, and live matches offline", async () => {
   const { code, r } = await live(files.good);
   assert.equal(code, 0);
-  for (const key of ['verdict', 'verdictSource', 'findings', 'certificates', 'key', 'chain', 'openssl', 'live']) assert.ok(key in r, key);
+  for (const key of ['verdict', 'verdictSource', 'findings', 'certificates', 'key', 'chain', 'openssl', 'live'])
+    assert.ok(key in r, key);
   assert.deepEqual(r.verdict, { accepted: true });
   assert.equal(r.live!.outcome.kind === 'http' && r.live!.outcome.status, 200);
   assert.equal(r.live!.tls!.serverVerified, true);
   assert.equal(r.live!.tls!.clientCertSent, true);
-  assert.deepEqual(r.live!.tls!.acceptableCAs, ['CN=Live Root CA,O=mtlsgate e2e', 'CN=Live Intermediate CA,O=mtlsgate e2e', 'CN=pinned client']);
+  assert.deepEqual(r.live!.tls!.acceptableCAs, [
+    'CN=Live Root CA,O=mtlsgate e2e',
+    'CN=Live Intermediate CA,O=mtlsgate e2e',
+    'CN=pinned client',
+  ]);
   assert.deepEqual(liveIds(r), ['http.ok', 'live.matches-offline']);
 });
 
@@ -100,10 +126,17 @@ test('self-signed: the server says "self-signed certificate", tied to chain.self
   assert.equal(denied.evidence['reason'], 'self-signed certificate');
   assert.deepEqual(denied.evidence['explainedBy'], ['chain.self-signed-untrusted', 'chain.self-signed-modified']);
   const tie = liveFinding(r, 'live.matches-offline');
-  assert.match(tie.title, /^the server said "self-signed certificate"; the client certificate is self-signed and is not in the truststore/);
+  assert.match(
+    tie.title,
+    /^the server said "self-signed certificate"; the client certificate is self-signed and is not in the truststore/,
+  );
   assert.ok('chain.self-signed-untrusted' in tie.evidence);
   assert.equal(tie.evidence['offline'], 'denied: "self-signed certificate"');
-  await gw.waitForRequestLog(String(denied.evidence['requestId']), 'Access denied. Reason: self-signed certificate', mark);
+  await gw.waitForRequestLog(
+    String(denied.evidence['requestId']),
+    'Access denied. Reason: self-signed certificate',
+    mark,
+  );
   // The client is self-signed, so its "issuer" is itself: not among the server's CA names either.
   assert.equal(liveFinding(r, 'tls.ca-not-accepted').evidence['clientIssuer'], 'CN=lonely client');
 });
@@ -112,9 +145,17 @@ test('a modified pinned self-signed certificate: "your client.crt differs from t
   const { r } = await live(files.modified);
   assert.equal(liveFinding(r, 'http.access-denied').evidence['reason'], 'self-signed certificate');
   const tie = liveFinding(r, 'live.matches-offline');
-  assert.match(tie.title, /the server said "self-signed certificate"; the truststore holds a different certificate with this subject/);
-  const digests = ['key modulus sha1', 'client cert modulus sha1', 'truststore copy modulus sha1'].map((k) => tie.evidence[k]);
-  assert.ok(digests.every((d) => typeof d === 'string' && /^[0-9a-f]{40}$/.test(d)), JSON.stringify(tie.evidence));
+  assert.match(
+    tie.title,
+    /the server said "self-signed certificate"; the truststore holds a different certificate with this subject/,
+  );
+  const digests = ['key modulus sha1', 'client cert modulus sha1', 'truststore copy modulus sha1'].map(
+    (k) => tie.evidence[k],
+  );
+  assert.ok(
+    digests.every((d) => typeof d === 'string' && /^[0-9a-f]{40}$/.test(d)),
+    JSON.stringify(tie.evidence),
+  );
   assert.equal(digests[0], digests[1], 'the key matches the client certificate');
   assert.notEqual(digests[1], digests[2], 'the truststore copy differs');
   assert.ok(!liveIds(r).includes('tls.ca-not-accepted'), 'the pinned subject is among the CA names');
@@ -128,22 +169,31 @@ test('a client from another CA: its issuer is not among the CA names (tls.ca-not
   assert.equal(ca.evidence['clientIssuer'], 'CN=Some Other CA,O=elsewhere');
   assert.deepEqual(ca.evidence['acceptableCAs'], r.live!.tls!.acceptableCAs);
   assert.equal(liveFinding(r, 'http.access-denied').evidence['reason'], 'Could not find issuer for certificate');
-  assert.equal(liveFinding(r, 'live.matches-offline').evidence['offline'], 'denied: "Could not find issuer for certificate"');
+  assert.equal(
+    liveFinding(r, 'live.matches-offline').evidence['offline'],
+    'denied: "Could not find issuer for certificate"',
+  );
 });
 
-test('live and offline disagree when the truststore given is not the server\'s: both directions', async () => {
+test("live and offline disagree when the truststore given is not the server's: both directions", async () => {
   const dir = tmpDir();
   // Without the intermediate the offline doctor denies the good client; the gateway (which has it) accepts.
   const a = await live(files.good, LIVE, writeTruststore(dir, 'root-only', [root]));
   const fa = liveFinding(a.r, 'live.differs-from-offline');
   assert.equal(fa.severity, 'warning');
-  assert.match(fa.title, /^the server accepted it \(HTTP 200\), but the offline doctor says denied: "Could not find issuer for certificate"/);
+  assert.match(
+    fa.title,
+    /^the server accepted it \(HTTP 200\), but the offline doctor says denied: "Could not find issuer for certificate"/,
+  );
   assert.match(fa.fix, /get the truststore the server really uses/);
   // A truststore that trusts the stranger's CA: the offline doctor accepts, the gateway does not.
   const b = await live(files.stranger, LIVE, writeTruststore(dir, 'other', [otherRoot]));
   assert.deepEqual(b.r.verdict, { accepted: true });
   const fb = liveFinding(b.r, 'live.differs-from-offline');
-  assert.match(fb.title, /^the server said "Could not find issuer for certificate" \(HTTP 403\), but the offline doctor says accepted/);
+  assert.match(
+    fb.title,
+    /^the server said "Could not find issuer for certificate" \(HTTP 403\), but the offline doctor says accepted/,
+  );
   assert.match(fb.detail, /passes against the truststore given: the server uses another truststore/);
   assert.equal(b.code, 1);
 });
@@ -166,14 +216,24 @@ test('exposeReason off: 403 Forbidden, the reason hidden; the offline doctor sup
   const f = liveFinding(r, 'http.forbidden');
   assert.match(f.fix, /exposeReason: true/);
   const tie = liveFinding(r, 'live.matches-offline');
-  assert.match(tie.title, /refused it without saying why \(HTTP 403\); the offline doctor's reason: "self-signed certificate"/);
+  assert.match(
+    tie.title,
+    /refused it without saying why \(HTTP 403\); the offline doctor's reason: "self-signed certificate"/,
+  );
 });
 
 test('an unknown name and an IP address URL: the gateway has no certificate to offer; the doctor says SNI', async () => {
   const unknown = await live(null, 'unknown.e2e.test');
   assert.match(liveFindings(unknown.r)[0]!.detail, /does not serve the name "unknown\.e2e\.test"/);
   const { r } = await (async () => {
-    const { out } = await cli(['doctor', '--url', `https://127.0.0.1:${gw.port}/`, '--cacert', server.caFile, '--json']);
+    const { out } = await cli([
+      'doctor',
+      '--url',
+      `https://127.0.0.1:${gw.port}/`,
+      '--cacert',
+      server.caFile,
+      '--json',
+    ]);
     return { r: JSON.parse(out) as DiagnoseReport };
   })();
   assert.equal(liveFindings(r)[0]!.id, 'tls.no-server-name');
@@ -181,13 +241,35 @@ test('an unknown name and an IP address URL: the gateway has no certificate to o
 });
 
 test('the text report: offline verdict, then the live part with its findings', async () => {
-  const { code, out } = await cli(['doctor', '--url', `https://${LIVE}:${gw.port}/hello`, '--resolve', `${LIVE}:${gw.port}:127.0.0.1`, '--cacert', server.caFile, '--cert', files.lonely.certFile, '--key', files.lonely.keyFile, '--truststore', truststore]);
+  const { code, out } = await cli([
+    'doctor',
+    '--url',
+    `https://${LIVE}:${gw.port}/hello`,
+    '--resolve',
+    `${LIVE}:${gw.port}:127.0.0.1`,
+    '--cacert',
+    server.caFile,
+    '--cert',
+    files.lonely.certFile,
+    '--key',
+    files.lonely.keyFile,
+    '--truststore',
+    truststore,
+  ]);
   assert.equal(code, 1);
   assert.match(out, /^✗ The gateway would deny this client certificate/);
-  assert.match(out, new RegExp(`\\nLive: https://${LIVE.replace(/\./g, '\\.')}:${gw.port}/hello → 127\\.0\\.0\\.1:${gw.port}  \\(--resolve `));
+  assert.match(
+    out,
+    new RegExp(
+      `\\nLive: https://${LIVE.replace(/\./g, '\\.')}:${gw.port}/hello → 127\\.0\\.0\\.1:${gw.port}  \\(--resolve `,
+    ),
+  );
   assert.match(out, /\n {2}answer: {2}HTTP 403 \{"message":"Access denied\. Reason: self-signed certificate"\}\n/);
   assert.match(out, /\n {2}client certificate: requested from 3 CA name\(s\); sent\n/);
-  assert.match(out, /\[error\] the server refused the client certificate: "self-signed certificate" \(HTTP 403\) {2}\[http\.access-denied\]/);
+  assert.match(
+    out,
+    /\[error\] the server refused the client certificate: "self-signed certificate" \(HTTP 403\) {2}\[http\.access-denied\]/,
+  );
   assert.match(out, /\[info\] the server said "self-signed certificate"; .*\[live\.matches-offline\]/);
 });
 

@@ -32,7 +32,11 @@ let trickle: Trickle;
 
 before(async () => {
   fault = await startFaultBackend();
-  h = await startHostile({ domain: 'faults.e2e.test', timeouts: { backendMs: 3000 }, routes: [{ basePath: 'f', target: fault.url }] });
+  h = await startHostile({
+    domain: 'faults.e2e.test',
+    timeouts: { backendMs: 3000 },
+    routes: [{ basePath: 'f', target: fault.url }],
+  });
   trickle = startTrickle(h.good, { everyMs: 100 });
 });
 
@@ -62,7 +66,10 @@ test('a fault before the status line is a 502 JSON answer; after it, the connect
     assert.match(r.text, /\r\ncontent-length: 1048576\r\n/);
     const body = r.text.length - r.text.indexOf('\r\n\r\n') - 4;
     assert.ok(r.closed, `${kind}: the gateway cut the connection`);
-    assert.ok(body >= 64 * 1024 && body < 1024 * 1024, `${kind}: the client got ${body} of 1048576 announced bytes, then the cut`);
+    assert.ok(
+      body >= 64 * 1024 && body < 1024 * 1024,
+      `${kind}: the client got ${body} of 1048576 announced bytes, then the cut`,
+    );
     const line = await h.gw.waitForLog((l) => l.msg === 'request' && l.path === `/f/${kind}/one`, { from: mark });
     assert.equal(line.status, 502, `${kind}: logged as a backend failure`);
     assert.equal(fault.received.filter((p) => p === `/${kind}/one`).length, 1);
@@ -73,7 +80,7 @@ test('a fault before the status line is a 502 JSON answer; after it, the connect
   assert.ok(!fault.received.includes('/garbage/denied'));
 });
 
-test('500 backend failures: RSS and the gateway\'s open files stay flat, client connections are all released, the healthy route keeps answering', async () => {
+test("500 backend failures: RSS and the gateway's open files stay flat, client connections are all released, the healthy route keeps answering", async () => {
   const agent = keepAliveAgent(8);
   const kinds = [...BEFORE_HEAD, ...MID_BODY];
   const run = async (n: number, tag: string): Promise<Record<string, number>> => {
@@ -102,11 +109,22 @@ test('500 backend failures: RSS and the gateway\'s open files stay flat, client 
       if ((BEFORE_HEAD as readonly string[]).includes(kind)) assert.equal(outcome, '502', `${kind}: ${n} x ${outcome}`);
       else assert.ok(outcome === 'ECONNRESET' || outcome === 'aborted', `${kind}: ${n} x ${outcome}`);
     }
-    assert.equal(Object.values(tally).reduce((a, b) => a + b, 0), 500);
+    assert.equal(
+      Object.values(tally).reduce((a, b) => a + b, 0),
+      500,
+    );
     agent.destroy();
-    const conns = await waitFor(() => clientConnections(h.gw.pid, h.gw.port), (c) => c <= 2, 5000);
+    const conns = await waitFor(
+      () => clientConnections(h.gw.pid, h.gw.port),
+      (c) => c <= 2,
+      5000,
+    );
     assert.ok(conns <= 2, `client connections released: ${conns} left (${describeFds(h.gw.pid)})`);
-    const fds = await waitFor(() => fdCount(h.gw.pid), (c) => c <= fds0 + 4, 5000);
+    const fds = await waitFor(
+      () => fdCount(h.gw.pid),
+      (c) => c <= fds0 + 4,
+      5000,
+    );
     assert.ok(fds <= fds0 + 4, `open files flat: ${fds0} -> ${fds} (${describeFds(h.gw.pid)})`);
     const grew = rssKb(h.gw.pid) - rss0;
     assert.ok(grew < 40 * 1024, `RSS grew ${grew} KiB over 500 failures (after 150 to warm up)`);

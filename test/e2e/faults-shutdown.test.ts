@@ -56,7 +56,12 @@ async function startStreamBackend(): Promise<typeof stream> {
 }
 
 before(async () => {
-  [w, slow, hash, stream] = await Promise.all([makeWorld('shutdown.e2e.test'), startSlowBackend(30_000), startHashBackend(), startStreamBackend()]);
+  [w, slow, hash, stream] = await Promise.all([
+    makeWorld('shutdown.e2e.test'),
+    startSlowBackend(30_000),
+    startHashBackend(),
+    startStreamBackend(),
+  ]);
 });
 
 after(async () => {
@@ -78,7 +83,9 @@ async function gateway(): Promise<Hostile> {
  * Read one HTTP/1.1 response from a raw TLS socket: until its Content-Length is in, or (chunked) until the
  * connection closes. Status, head, body bytes as received, and whether it closed.
  */
-function readResponse(s: import('node:tls').TLSSocket): Promise<{ status: number; head: string; body: Buffer; closed: boolean }> {
+function readResponse(
+  s: import('node:tls').TLSSocket,
+): Promise<{ status: number; head: string; body: Buffer; closed: boolean }> {
   return new Promise((resolve) => {
     let buf = Buffer.alloc(0);
     let done = false;
@@ -89,7 +96,12 @@ function readResponse(s: import('node:tls').TLSSocket): Promise<{ status: number
       const len = /\r\ncontent-length: (\d+)/i.exec(text)?.[1];
       if (!closed && (end === -1 || len === undefined || buf.length < end + 4 + Number(len))) return;
       done = true;
-      resolve({ status: statusLines(text)[0] ?? 0, head: end === -1 ? text : text.slice(0, end + 2), body: end === -1 ? Buffer.alloc(0) : buf.subarray(end + 4), closed });
+      resolve({
+        status: statusLines(text)[0] ?? 0,
+        head: end === -1 ? text : text.slice(0, end + 2),
+        body: end === -1 ? Buffer.alloc(0) : buf.subarray(end + 4),
+        closed,
+      });
     };
     s.on('data', (c: Buffer) => {
       buf = Buffer.concat([buf, c]);
@@ -117,7 +129,9 @@ test('SIGTERM with requests in flight at every stage: each completes intact, new
     const payload = randomBytes(256 * 1024);
     const upload = await tlsConnect(h.good);
     const uploadDone = readResponse(upload);
-    upload.write(`POST /hash/upload HTTP/1.1\r\nHost: ${D}\r\nContent-Length: ${payload.length}\r\nConnection: close\r\n\r\n`);
+    upload.write(
+      `POST /hash/upload HTTP/1.1\r\nHost: ${D}\r\nContent-Length: ${payload.length}\r\nConnection: close\r\n\r\n`,
+    );
     upload.write(payload.subarray(0, payload.length / 2));
 
     // 3. Waiting for a slow backend (1.5 s), on a new connection. 4. The same on a keep-alive connection.
@@ -158,10 +172,18 @@ test('SIGTERM with requests in flight at every stage: each completes intact, new
     assert.equal((JSON.parse(hd.body.toString()) as { headers: Record<string, string> }).headers['x-late'], 'yes');
     assert.equal(up.status, 200, 'the half-uploaded body was received whole and answered');
     // The hash backend names what it received (and streams it back, chunked).
-    assert.match(up.head, new RegExp(`\\r\\nx-body-sha256: ${createHash('sha256').update(payload).digest('hex')}\\r\\n`), 'the body reached the backend intact');
+    assert.match(
+      up.head,
+      new RegExp(`\\r\\nx-body-sha256: ${createHash('sha256').update(payload).digest('hex')}\\r\\n`),
+      'the body reached the backend intact',
+    );
     assert.ok(up.closed, 'and the answer ran to its end (Connection: close)');
     assert.deepEqual([wt.status, JSON.parse(wt.body)], [200, { slow: true }], 'the slow request completed');
-    assert.deepEqual([wka.status, JSON.parse(wka.body)], [200, { slow: true }], 'the slow request on a keep-alive connection completed');
+    assert.deepEqual(
+      [wka.status, JSON.parse(wka.body)],
+      [200, { slow: true }],
+      'the slow request on a keep-alive connection completed',
+    );
     const text = streamed.toString('latin1');
     assert.deepEqual(statusLines(text), [200]);
     assert.equal(streamed.length - (text.indexOf('\r\n\r\n') + 4), 20 * 1024, 'the streamed response arrived whole');
@@ -194,7 +216,10 @@ test('a request still running at the drain deadline is cut, and the process exit
     const cutAfter = Date.now() - termAt;
     assert.equal(r.status, 0, `the request was cut, not answered: ${JSON.stringify(r)}`);
     assert.ok(r.error === 'ECONNRESET' || r.error === 'socket hang up', `cut: ${r.error}`);
-    assert.ok(cutAfter >= DRAIN_DEADLINE_MS - 200 && cutAfter <= DRAIN_DEADLINE_MS + 2000, `cut ${cutAfter} ms after SIGTERM (deadline ${DRAIN_DEADLINE_MS})`);
+    assert.ok(
+      cutAfter >= DRAIN_DEADLINE_MS - 200 && cutAfter <= DRAIN_DEADLINE_MS + 2000,
+      `cut ${cutAfter} ms after SIGTERM (deadline ${DRAIN_DEADLINE_MS})`,
+    );
     await Promise.race([h.gw.exited, sleep(5000)]);
     const exitedAfter = Date.now() - termAt;
     assert.equal(h.gw.exitCode, 0, `exit 0 (code ${h.gw.exitCode}, signal ${h.gw.exitSignal})\n${h.gw.tail()}`);

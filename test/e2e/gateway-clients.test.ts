@@ -97,7 +97,9 @@ before(async () => {
   const config = {
     domains: [
       ...scenarios.map((sc, i) =>
-        domainConfig(scDomain(i), server, writeTruststore(dir, `sc${i}`, sc.truststore), toEcho, { trustClientIntermediates: sc.trustClientIntermediates ?? false }),
+        domainConfig(scDomain(i), server, writeTruststore(dir, `sc${i}`, sc.truststore), toEcho, {
+          trustClientIntermediates: sc.trustClientIntermediates ?? false,
+        }),
       ),
       domainConfig(ISO_A, server, writeTruststore(dir, 'iso-a', [isoARoot]), toEcho),
       domainConfig(ISO_B, server, writeTruststore(dir, 'iso-b', [isoBRoot]), toEcho),
@@ -168,7 +170,11 @@ async function expectOutcome(res: HttpResult, e: Expectation): Promise<string> {
     assert.equal(res.status, 200, `accepted: ${res.text}`);
     const echoed = JSON.parse(res.text) as { path: string; headers: Record<string, string> };
     assert.equal(echoed.path, e.path, 'the backend saw the request path');
-    assert.equal(echoed.headers['client-cert'], `:${e.leafDer.toString('base64')}:`, 'the backend got the presented certificate');
+    assert.equal(
+      echoed.headers['client-cert'],
+      `:${e.leafDer.toString('base64')}:`,
+      'the backend got the presented certificate',
+    );
     assert.equal(echoed.headers['x-request-id'], rid, 'the backend got the same request id');
     assert.equal(echoHits(e.path), 1, 'the backend received the request exactly once');
     acceptedPaths.add(e.path);
@@ -179,7 +185,10 @@ async function expectOutcome(res: HttpResult, e: Expectation): Promise<string> {
   }
   assert.equal(res.status, 403, `denied (${e.reason}): ${res.text}`);
   assert.equal(res.headers['content-type'], 'application/json');
-  assert.deepEqual(JSON.parse(res.text), e.exposeReason === false ? { message: 'Forbidden' } : { message: `Access denied. Reason: ${e.reason}` });
+  assert.deepEqual(
+    JSON.parse(res.text),
+    e.exposeReason === false ? { message: 'Forbidden' } : { message: `Access denied. Reason: ${e.reason}` },
+  );
   const x509 = new X509Certificate(e.leafDer);
   const line: LogLine = await w.gw.waitForRequestLog(rid, `Access denied. Reason: ${e.reason}`);
   assert.equal(line.level, 'warn');
@@ -210,13 +219,19 @@ function filesFor(sc: Scenario, index: number): ClientFiles {
   return f;
 }
 
-test('every policy scenario, through Node\'s TLS client, gets its status, reason, code and log line', async (t) => {
+test("every policy scenario, through Node's TLS client, gets its status, reason, code and log line", async (t) => {
   assert.ok(w.scenarios.length >= 29, `only ${w.scenarios.length} scenarios`);
   assert.ok(w.scenarios.some((s) => s.reason === null) && w.scenarios.some((s) => s.reason !== null));
   for (const [i, sc] of w.scenarios.entries()) {
     await t.test(sc.name, async () => {
       const path = nextPath(`node-sc${i}`);
-      const res = await nodeRequest({ port: w.gw.port, servername: scDomain(i), ca: w.server.caPem, ...scenarioClient(sc), path });
+      const res = await nodeRequest({
+        port: w.gw.port,
+        servername: scDomain(i),
+        ca: w.server.caPem,
+        ...scenarioClient(sc),
+        path,
+      });
       await expectOutcome(res, { domain: scDomain(i), path, leafDer: sc.leaf.der, reason: sc.reason, code: sc.code });
     });
   }
@@ -235,11 +250,28 @@ test('curl: accepted, self-signed, issuer missing, expired, client-sent intermed
     await t.test(name, async () => {
       const { sc, index } = scenario(name);
       const files = filesFor(sc, index);
-      if (sc.clientIntermediates.length > 0) assert.ok((files.certPem.match(/BEGIN CERTIFICATE/g) ?? []).length >= 2, 'the --cert file holds leaf + intermediate');
+      if (sc.clientIntermediates.length > 0)
+        assert.ok(
+          (files.certPem.match(/BEGIN CERTIFICATE/g) ?? []).length >= 2,
+          'the --cert file holds leaf + intermediate',
+        );
       const path = nextPath(`curl-sc${index}`);
-      const r = await curl({ domain: scDomain(index), port: w.gw.port, cacert: w.server.caFile, cert: files.certFile, key: files.keyFile, path });
+      const r = await curl({
+        domain: scDomain(index),
+        port: w.gw.port,
+        cacert: w.server.caFile,
+        cert: files.certFile,
+        key: files.keyFile,
+        path,
+      });
       assert.equal(r.code, 0, `curl failed: ${r.stderr}`);
-      await expectOutcome(r.response!, { domain: scDomain(index), path, leafDer: sc.leaf.der, reason: sc.reason, code: sc.code });
+      await expectOutcome(r.response!, {
+        domain: scDomain(index),
+        path,
+        leafDer: sc.leaf.der,
+        reason: sc.reason,
+        code: sc.code,
+      });
       if (name === 'client-sent intermediate trusted when allowed') {
         const echoed = JSON.parse(r.response!.text) as { headers: Record<string, string> };
         assert.equal(echoed.headers['client-cert-chain'], `:${sc.clientIntermediates[0]!.der.toString('base64')}:`);
@@ -267,7 +299,13 @@ test('curl with SHA-1 / RSA-1024 certificates: refused by curl at SECLEVEL 2, by
     await t.test(name, async () => {
       const { sc, index } = scenario(name);
       const files = filesFor(sc, index);
-      const base = { domain: scDomain(index), port: w.gw.port, cacert: w.server.caFile, cert: files.certFile, key: files.keyFile };
+      const base = {
+        domain: scDomain(index),
+        port: w.gw.port,
+        cacert: w.server.caFile,
+        cert: files.certFile,
+        key: files.keyFile,
+      };
       const mark = w.gw.mark();
       const refused = await curl({ ...base, path: nextPath(`curl-weak-${index}`), env: { OPENSSL_CONF: '/dev/null' } });
       // Debian's curl refuses to load the certificate (58) unless told otherwise: the gateway never saw it.
@@ -276,8 +314,18 @@ test('curl with SHA-1 / RSA-1024 certificates: refused by curl at SECLEVEL 2, by
       const path = nextPath(`curl-weak-${index}`);
       const r = await curl({ ...base, path, env: { OPENSSL_CONF: conf } });
       assert.equal(r.code, 0, `curl with OPENSSL_CONF failed: ${r.stderr}`);
-      await expectOutcome(r.response!, { domain: scDomain(index), path, leafDer: sc.leaf.der, reason: sc.reason, code: sc.code });
-      assert.equal(w.gw.logsSince(mark).filter((l) => l.msg === 'request').length, 1, 'only the second curl reached the gateway');
+      await expectOutcome(r.response!, {
+        domain: scDomain(index),
+        path,
+        leafDer: sc.leaf.der,
+        reason: sc.reason,
+        code: sc.code,
+      });
+      assert.equal(
+        w.gw.logsSince(mark).filter((l) => l.msg === 'request').length,
+        1,
+        'only the second curl reached the gateway',
+      );
     });
   }
 });
@@ -288,10 +336,23 @@ test('openssl s_client: accepted and self-signed', async (t) => {
       const { sc, index } = scenario(name);
       const files = filesFor(sc, index);
       const path = nextPath(`sclient-sc${index}`);
-      const r = await sClient({ port: w.gw.port, servername: scDomain(index), cafile: w.server.caFile, cert: files.certFile, key: files.keyFile, path });
+      const r = await sClient({
+        port: w.gw.port,
+        servername: scDomain(index),
+        cafile: w.server.caFile,
+        cert: files.certFile,
+        key: files.keyFile,
+        path,
+      });
       assert.ok(r.verifyOk, `s_client verified the gateway's certificate: ${r.stderr}`);
       assert.ok(r.response, `an HTTP response came back: ${r.stdout.toString()} ${r.stderr}`);
-      await expectOutcome(r.response, { domain: scDomain(index), path, leafDer: sc.leaf.der, reason: sc.reason, code: sc.code });
+      await expectOutcome(r.response, {
+        domain: scDomain(index),
+        path,
+        leafDer: sc.leaf.der,
+        reason: sc.reason,
+        code: sc.code,
+      });
     });
   }
 });
@@ -299,8 +360,21 @@ test('openssl s_client: accepted and self-signed', async (t) => {
 test('exposeReason false: 403 {"message":"Forbidden"}, the reason only in the log', async () => {
   const { sc } = scenario('expired leaf');
   const path = nextPath('quiet');
-  const res = await nodeRequest({ port: w.gw.port, servername: QUIET, ca: w.server.caPem, ...scenarioClient(sc), path });
-  await expectOutcome(res, { domain: QUIET, path, leafDer: sc.leaf.der, reason: sc.reason, code: sc.code, exposeReason: false });
+  const res = await nodeRequest({
+    port: w.gw.port,
+    servername: QUIET,
+    ca: w.server.caPem,
+    ...scenarioClient(sc),
+    path,
+  });
+  await expectOutcome(res, {
+    domain: QUIET,
+    path,
+    leafDer: sc.leaf.der,
+    reason: sc.reason,
+    code: sc.code,
+    exposeReason: false,
+  });
   assert.doesNotMatch(res.text, /expired/);
 });
 
@@ -315,14 +389,26 @@ test('no certificate, noCertificate: handshake: the handshake fails, nothing rea
   const line = await w.gw.waitForLog((l) => /no client certificate/.test(l.msg), { from: mark });
   assert.equal(line.domain, NOCERT_HS);
   // TLS 1.2: the handshake itself fails.
-  const r12 = await curl({ domain: NOCERT_HS, port: w.gw.port, cacert: w.server.caFile, path: nextPath('nocert-hs'), extra: ['--tls-max', '1.2'] });
+  const r12 = await curl({
+    domain: NOCERT_HS,
+    port: w.gw.port,
+    cacert: w.server.caFile,
+    path: nextPath('nocert-hs'),
+    extra: ['--tls-max', '1.2'],
+  });
   assert.equal(r12.code, 35, `TLS 1.2 without a certificate: curl exit ${r12.code}: ${r12.stderr}`);
   assert.match(r12.stderr, /alert handshake failure/);
   // Node's client: the exchange errors out, no HTTP response.
-  await assert.rejects(nodeRequest({ port: w.gw.port, servername: NOCERT_HS, ca: w.server.caPem, path: nextPath('nocert-hs') }));
+  await assert.rejects(
+    nodeRequest({ port: w.gw.port, servername: NOCERT_HS, ca: w.server.caPem, path: nextPath('nocert-hs') }),
+  );
   await new Promise((r) => setTimeout(r, 100));
   const after = w.gw.logsSince(mark);
-  assert.equal(after.filter((l) => l.msg === 'request' || /^Access denied/.test(l.msg)).length, 0, `no request was processed: ${JSON.stringify(after)}`);
+  assert.equal(
+    after.filter((l) => l.msg === 'request' || /^Access denied/.test(l.msg)).length,
+    0,
+    `no request was processed: ${JSON.stringify(after)}`,
+  );
   assert.equal(w.echo.received.filter((x) => x.path.startsWith('/nocert-hs/')).length, 0);
   // Requiring a certificate in the handshake does not make the handshake judge it: over TLS 1.2 and 1.3, a valid one
   // is served and a bad one still completes the handshake and gets its 403 with a reason.
@@ -331,9 +417,23 @@ test('no certificate, noCertificate: handshake: the handshake fails, nothing rea
     const files = filesFor(sc, index);
     for (const tlsMax of ['1.2', '1.3']) {
       const p = nextPath('nocert-hs-with-cert');
-      const res = await curl({ domain: NOCERT_HS, port: w.gw.port, cacert: w.server.caFile, cert: files.certFile, key: files.keyFile, path: p, extra: ['--tls-max', tlsMax] });
+      const res = await curl({
+        domain: NOCERT_HS,
+        port: w.gw.port,
+        cacert: w.server.caFile,
+        cert: files.certFile,
+        key: files.keyFile,
+        path: p,
+        extra: ['--tls-max', tlsMax],
+      });
       assert.equal(res.code, 0, `${name} over TLS ${tlsMax}: ${res.stderr}`);
-      await expectOutcome(res.response!, { domain: NOCERT_HS, path: p, leafDer: sc.leaf.der, reason: sc.reason, code: sc.code });
+      await expectOutcome(res.response!, {
+        domain: NOCERT_HS,
+        path: p,
+        leafDer: sc.leaf.der,
+        reason: sc.reason,
+        code: sc.code,
+      });
     }
   }
 });
@@ -355,37 +455,112 @@ test('no certificate, noCertificate: http403: 403 "No required SSL certificate w
   // A presented, valid certificate is still accepted on that domain.
   const { sc } = scenario('valid EC chain');
   const okPath = nextPath('nocert-403');
-  const ok = await nodeRequest({ port: w.gw.port, servername: NOCERT_403, ca: w.server.caPem, ...scenarioClient(sc), path: okPath });
+  const ok = await nodeRequest({
+    port: w.gw.port,
+    servername: NOCERT_403,
+    ca: w.server.caPem,
+    ...scenarioClient(sc),
+    path: okPath,
+  });
   await expectOutcome(ok, { domain: NOCERT_403, path: okPath, leafDer: sc.leaf.der, reason: null, code: null });
 });
 
 test('per-domain truststore isolation: each domain admits only its own CA; unknown or no SNI fails the handshake', async () => {
   const { isoA, isoB } = w;
   const pathA = nextPath('iso');
-  const a = await nodeRequest({ port: w.gw.port, servername: ISO_A, ca: w.server.caPem, cert: isoA.client.certPem, key: isoA.client.keyPem, path: pathA });
+  const a = await nodeRequest({
+    port: w.gw.port,
+    servername: ISO_A,
+    ca: w.server.caPem,
+    cert: isoA.client.certPem,
+    key: isoA.client.keyPem,
+    path: pathA,
+  });
   await expectOutcome(a, { domain: ISO_A, path: pathA, leafDer: isoA.client.der, reason: null, code: null });
   const pathB = nextPath('iso');
-  const b = await nodeRequest({ port: w.gw.port, servername: ISO_B, ca: w.server.caPem, cert: isoB.client.certPem, key: isoB.client.keyPem, path: pathB });
+  const b = await nodeRequest({
+    port: w.gw.port,
+    servername: ISO_B,
+    ca: w.server.caPem,
+    cert: isoB.client.certPem,
+    key: isoB.client.keyPem,
+    path: pathB,
+  });
   await expectOutcome(b, { domain: ISO_B, path: pathB, leafDer: isoB.client.der, reason: null, code: null });
 
   const aOnB = nextPath('iso');
-  const r1 = await nodeRequest({ port: w.gw.port, servername: ISO_B, ca: w.server.caPem, cert: isoA.client.certPem, key: isoA.client.keyPem, path: aOnB });
-  await expectOutcome(r1, { domain: ISO_B, path: aOnB, leafDer: isoA.client.der, reason: NO_ISSUER, code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
+  const r1 = await nodeRequest({
+    port: w.gw.port,
+    servername: ISO_B,
+    ca: w.server.caPem,
+    cert: isoA.client.certPem,
+    key: isoA.client.keyPem,
+    path: aOnB,
+  });
+  await expectOutcome(r1, {
+    domain: ISO_B,
+    path: aOnB,
+    leafDer: isoA.client.der,
+    reason: NO_ISSUER,
+    code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  });
   const bOnA = nextPath('iso');
-  const r2 = await nodeRequest({ port: w.gw.port, servername: ISO_A, ca: w.server.caPem, cert: isoB.client.certPem, key: isoB.client.keyPem, path: bOnA });
-  await expectOutcome(r2, { domain: ISO_A, path: bOnA, leafDer: isoB.client.der, reason: NO_ISSUER, code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
+  const r2 = await nodeRequest({
+    port: w.gw.port,
+    servername: ISO_A,
+    ca: w.server.caPem,
+    cert: isoB.client.certPem,
+    key: isoB.client.keyPem,
+    path: bOnA,
+  });
+  await expectOutcome(r2, {
+    domain: ISO_A,
+    path: bOnA,
+    leafDer: isoB.client.der,
+    reason: NO_ISSUER,
+    code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  });
 
   const mark = w.gw.mark();
   const client = { ca: w.server.caPem, cert: isoA.client.certPem, key: isoA.client.keyPem };
-  await assert.rejects(tlsConnect({ port: w.gw.port, servername: 'unknown.e2e.test', ...client }, { checkServerIdentity: () => undefined, timeoutMs: 5000 }), 'unknown SNI');
+  await assert.rejects(
+    tlsConnect(
+      { port: w.gw.port, servername: 'unknown.e2e.test', ...client },
+      { checkServerIdentity: () => undefined, timeoutMs: 5000 },
+    ),
+    'unknown SNI',
+  );
   await assert.rejects(tlsConnect({ port: w.gw.port, servername: false, ...client }, { timeoutMs: 5000 }), 'no SNI');
-  await assert.rejects(nodeRequest({ port: w.gw.port, servername: false, ...client, path: nextPath('iso') }), 'no SNI, https');
-  const byIp = await run('curl', ['-sS', '--max-time', '5', '-k', '--cert', writeClient(w.dir, 'iso-a', isoA.client).certFile, '--key', join(w.dir, 'iso-a.key'), `https://127.0.0.1:${w.gw.port}/`]);
+  await assert.rejects(
+    nodeRequest({ port: w.gw.port, servername: false, ...client, path: nextPath('iso') }),
+    'no SNI, https',
+  );
+  const byIp = await run('curl', [
+    '-sS',
+    '--max-time',
+    '5',
+    '-k',
+    '--cert',
+    writeClient(w.dir, 'iso-a', isoA.client).certFile,
+    '--key',
+    join(w.dir, 'iso-a.key'),
+    `https://127.0.0.1:${w.gw.port}/`,
+  ]);
   assert.equal(byIp.code, 35, `curl by IP (no SNI) must fail the handshake: exit ${byIp.code} ${byIp.stderr}`);
-  const unknown = await curl({ domain: 'unknown.e2e.test', port: w.gw.port, cacert: w.server.caFile, cert: join(w.dir, 'iso-a.crt'), key: join(w.dir, 'iso-a.key') });
+  const unknown = await curl({
+    domain: 'unknown.e2e.test',
+    port: w.gw.port,
+    cacert: w.server.caFile,
+    cert: join(w.dir, 'iso-a.crt'),
+    key: join(w.dir, 'iso-a.key'),
+  });
   assert.equal(unknown.code, 35, `curl with an unknown SNI: exit ${unknown.code} ${unknown.stderr}`);
   await w.gw.waitForLog((l) => l.msg === 'tls handshake failed', { from: mark });
-  assert.equal(w.gw.logsSince(mark).filter((l) => l.msg === 'request').length, 0, 'no request was served without a known SNI');
+  assert.equal(
+    w.gw.logsSince(mark).filter((l) => l.msg === 'request').length,
+    0,
+    'no request was served without a known SNI',
+  );
 });
 
 test('TLS session resumption (1.2 and 1.3): a reconnect with a saved session is served and judged by its own SNI domain', async (t) => {
@@ -394,16 +569,43 @@ test('TLS session resumption (1.2 and 1.3): a reconnect with a saved session is 
   for (const maxVersion of ['TLSv1.2', 'TLSv1.3'] as const) {
     await t.test(maxVersion, async () => {
       const p1 = nextPath('resume');
-      const first = await nodeRequest({ port: w.gw.port, servername: ISO_A, ...client, path: p1, maxVersion, headers: { connection: 'close' } });
+      const first = await nodeRequest({
+        port: w.gw.port,
+        servername: ISO_A,
+        ...client,
+        path: p1,
+        maxVersion,
+        headers: { connection: 'close' },
+      });
       await expectOutcome(first, { domain: ISO_A, path: p1, leafDer: isoA.client.der, reason: null, code: null });
       assert.ok(first.session, 'the client got a session to resume');
       const p2 = nextPath('resume');
-      const again = await nodeRequest({ port: w.gw.port, servername: ISO_A, ...client, path: p2, maxVersion, session: first.session });
+      const again = await nodeRequest({
+        port: w.gw.port,
+        servername: ISO_A,
+        ...client,
+        path: p2,
+        maxVersion,
+        session: first.session,
+      });
       await expectOutcome(again, { domain: ISO_A, path: p2, leafDer: isoA.client.der, reason: null, code: null });
       // A's session offered on B's name: B's truststore decides (a resumed session must not carry A's verdict over).
       const p3 = nextPath('resume');
-      const other = await nodeRequest({ port: w.gw.port, servername: ISO_B, ...client, path: p3, maxVersion, session: first.session });
-      await expectOutcome(other, { domain: ISO_B, path: p3, leafDer: isoA.client.der, reason: NO_ISSUER, code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
+      const other = await nodeRequest({
+        port: w.gw.port,
+        servername: ISO_B,
+        ...client,
+        path: p3,
+        maxVersion,
+        session: first.session,
+      });
+      await expectOutcome(other, {
+        domain: ISO_B,
+        path: p3,
+        leafDer: isoA.client.der,
+        reason: NO_ISSUER,
+        code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+      });
     });
   }
 });
@@ -412,7 +614,15 @@ test('Host naming another domain than the SNI: 421 Misdirected Request, backend 
   const { isoA } = w;
   for (const host of [`${ISO_B}:${w.gw.port}`, ISO_B, `unknown.e2e.test:${w.gw.port}`]) {
     const path = nextPath('misdirected');
-    const res = await nodeRequest({ port: w.gw.port, servername: ISO_A, host, ca: w.server.caPem, cert: isoA.client.certPem, key: isoA.client.keyPem, path });
+    const res = await nodeRequest({
+      port: w.gw.port,
+      servername: ISO_A,
+      host,
+      ca: w.server.caPem,
+      cert: isoA.client.certPem,
+      key: isoA.client.keyPem,
+      path,
+    });
     assert.equal(res.status, 421, `Host ${host}`);
     assert.deepEqual(JSON.parse(res.text), { message: 'Misdirected Request' });
     assert.match(String(res.headers['x-request-id']), UUID);
@@ -420,7 +630,15 @@ test('Host naming another domain than the SNI: 421 Misdirected Request, backend 
   }
   // Same client, right Host, same SNI: served (the 421 came from the mismatch, not the client).
   const path = nextPath('misdirected');
-  const ok = await nodeRequest({ port: w.gw.port, servername: ISO_A, host: ISO_A.toUpperCase(), ca: w.server.caPem, cert: isoA.client.certPem, key: isoA.client.keyPem, path });
+  const ok = await nodeRequest({
+    port: w.gw.port,
+    servername: ISO_A,
+    host: ISO_A.toUpperCase(),
+    ca: w.server.caPem,
+    cert: isoA.client.certPem,
+    key: isoA.client.keyPem,
+    path,
+  });
   await expectOutcome(ok, { domain: ISO_A, path, leafDer: isoA.client.der, reason: null, code: null });
 });
 
@@ -432,7 +650,7 @@ async function opensslField(certPem: string, flag: string): Promise<string> {
   return out.slice(out.indexOf('=') + 1);
 }
 
-test('client-sent identity headers are replaced by the gateway\'s (RFC 9440 Client-Cert, API Gateway clientCert fields, X-Forwarded-*)', async () => {
+test("client-sent identity headers are replaced by the gateway's (RFC 9440 Client-Cert, API Gateway clientCert fields, X-Forwarded-*)", async () => {
   const { dated, policyInt } = w;
   const path = nextPath('headers');
   const host = `${HEADERS}:${w.gw.port}`;
@@ -464,18 +682,35 @@ test('client-sent identity headers are replaced by the gateway\'s (RFC 9440 Clie
     X_Client_Cert_Subject_DN: 'CN=admin',
     'X-Forwarded_For': '6.6.6.6',
     X_Request_Id: 'spoofed-request-id',
-    // Connection names hop-by-hop headers (RFC 9110 §7.6.1): X-Hop goes; naming a gateway header removes nothing of ours.
+    // Connection names hop-by-hop headers (RFC 9110 §7.6.1): X-Hop goes; naming a gateway header removes nothing of
+    // ours.
     Connection: 'keep-alive, X-Hop, X-Client-Cert-Subject-DN',
     'X-Hop': 'must not reach the backend',
     // httpoxy: a CGI-style backend would make it HTTP_PROXY, its HTTP client's outbound proxy.
     Proxy: 'http://evil.example:8080',
   };
-  const res = await nodeRequest({ port: w.gw.port, servername: HEADERS, ca: w.server.caPem, cert: dated.certPem + policyInt.certPem, key: dated.keyPem, path, headers: spoofed });
+  const res = await nodeRequest({
+    port: w.gw.port,
+    servername: HEADERS,
+    ca: w.server.caPem,
+    cert: dated.certPem + policyInt.certPem,
+    key: dated.keyPem,
+    path,
+    headers: spoofed,
+  });
   assert.equal(res.status, 200, res.text);
   acceptedPaths.add(path);
   const h = (JSON.parse(res.text) as { headers: Record<string, string> }).headers;
-  assert.equal(h['client-cert'], `:${dated.der.toString('base64')}:`, 'RFC 9440 Client-Cert: the DER of the presented certificate');
-  assert.equal(h['client-cert-chain'], `:${policyInt.der.toString('base64')}:`, 'Client-Cert-Chain: what the client sent after it');
+  assert.equal(
+    h['client-cert'],
+    `:${dated.der.toString('base64')}:`,
+    'RFC 9440 Client-Cert: the DER of the presented certificate',
+  );
+  assert.equal(
+    h['client-cert-chain'],
+    `:${policyInt.der.toString('base64')}:`,
+    'Client-Cert-Chain: what the client sent after it',
+  );
   assert.equal(h['x-client-cert-subject-dn'], await opensslField(dated.certPem, '-subject'));
   assert.equal(h['x-client-cert-subject-dn'], 'CN=dated client,O=mtlsgate e2e');
   assert.equal(h['x-client-cert-issuer-dn'], await opensslField(dated.certPem, '-issuer'));
@@ -493,7 +728,13 @@ test('client-sent identity headers are replaced by the gateway\'s (RFC 9440 Clie
   assert.notEqual(h['x-request-id'], 'spoofed-request-id');
   assert.equal(h.forwarded, undefined);
   assert.equal(h['x-forwarded-client-cert'], undefined);
-  assert.deepEqual(Object.keys(h).filter((n) => n.startsWith('x-forwarded')).sort(), ['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto'], 'no X-Forwarded-* header of the client\'s reaches the backend');
+  assert.deepEqual(
+    Object.keys(h)
+      .filter((n) => n.startsWith('x-forwarded'))
+      .sort(),
+    ['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto'],
+    "no X-Forwarded-* header of the client's reaches the backend",
+  );
   assert.equal(h['x-custom'], 'kept', 'other headers pass through');
   assert.equal(h['x-hop'], undefined, 'a header named in Connection is hop-by-hop');
   assert.equal(h.proxy, undefined, 'Proxy (httpoxy) is dropped');
@@ -502,7 +743,15 @@ test('client-sent identity headers are replaced by the gateway\'s (RFC 9440 Clie
 
   // Without intermediates from the client there is no Client-Cert-Chain, even a spoofed one.
   const path2 = nextPath('headers');
-  const res2 = await nodeRequest({ port: w.gw.port, servername: HEADERS, ca: w.server.caPem, cert: dated.certPem, key: dated.keyPem, path: path2, headers: spoofed });
+  const res2 = await nodeRequest({
+    port: w.gw.port,
+    servername: HEADERS,
+    ca: w.server.caPem,
+    cert: dated.certPem,
+    key: dated.keyPem,
+    path: path2,
+    headers: spoofed,
+  });
   assert.equal(res2.status, 200, res2.text);
   acceptedPaths.add(path2);
   const h2 = (JSON.parse(res2.text) as { headers: Record<string, string> }).headers;
@@ -512,38 +761,73 @@ test('client-sent identity headers are replaced by the gateway\'s (RFC 9440 Clie
   // A denied client's spoofed headers never reach anything.
   const { sc } = scenario('self-signed not in truststore');
   const path3 = nextPath('headers');
-  const denied = await nodeRequest({ port: w.gw.port, servername: HEADERS, ca: w.server.caPem, ...scenarioClient(sc), path: path3, headers: spoofed });
+  const denied = await nodeRequest({
+    port: w.gw.port,
+    servername: HEADERS,
+    ca: w.server.caPem,
+    ...scenarioClient(sc),
+    path: path3,
+    headers: spoofed,
+  });
   await expectOutcome(denied, { domain: HEADERS, path: path3, leafDer: sc.leaf.der, reason: sc.reason, code: sc.code });
 });
 
 test('a subject with a comma, quotes, non-ASCII and CR/LF reaches the backend escaped on one header line', async () => {
   const { odd } = w;
-  assert.ok(odd.der.includes(Buffer.from('é\r\nX-Injected: 1', 'utf8')), 'the certificate really carries CR/LF in its CN');
+  assert.ok(
+    odd.der.includes(Buffer.from('é\r\nX-Injected: 1', 'utf8')),
+    'the certificate really carries CR/LF in its CN',
+  );
   const before = w.raw.heads.length;
   const path = nextPath('raw');
-  const res = await nodeRequest({ port: w.gw.port, servername: HEADERS, ca: w.server.caPem, cert: odd.certPem, key: odd.keyPem, path });
+  const res = await nodeRequest({
+    port: w.gw.port,
+    servername: HEADERS,
+    ca: w.server.caPem,
+    cert: odd.certPem,
+    key: odd.keyPem,
+    path,
+  });
   assert.equal(res.status, 200, res.text);
   const heads = w.raw.heads.slice(before);
   assert.equal(heads.length, 1, 'exactly one request reached the backend');
   const head = heads[0]!;
   assert.ok(head.startsWith(`GET ${path.replace(/^\/raw/, '')} HTTP/1.1\r\n`), head);
   const lines = headLines(head);
-  for (const line of lines) assert.match(line, /^[A-Za-z0-9-]+: [\x20-\x7e]*$/, `one well-formed header per line: ${JSON.stringify(line)}`);
+  for (const line of lines)
+    assert.match(line, /^[A-Za-z0-9-]+: [\x20-\x7e]*$/, `one well-formed header per line: ${JSON.stringify(line)}`);
   const names = lines.map((l) => l.slice(0, l.indexOf(':')).toLowerCase());
   assert.equal(new Set(names).size, names.length, `no header twice: ${names.join(', ')}`);
   assert.ok(!names.includes('x-injected'), 'the CR/LF in the CN did not add a header');
   const expected = new Set([
-    'host', 'connection', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id', 'client-cert',
-    'x-client-cert-subject-dn', 'x-client-cert-issuer-dn', 'x-client-cert-serial', 'x-client-cert-not-before',
-    'x-client-cert-not-after', 'x-client-cert-sha256',
+    'host',
+    'connection',
+    'x-forwarded-for',
+    'x-forwarded-proto',
+    'x-forwarded-host',
+    'x-request-id',
+    'client-cert',
+    'x-client-cert-subject-dn',
+    'x-client-cert-issuer-dn',
+    'x-client-cert-serial',
+    'x-client-cert-not-before',
+    'x-client-cert-not-after',
+    'x-client-cert-sha256',
   ]);
-  assert.deepEqual(names.filter((n) => !expected.has(n)), [], 'no header the gateway did not mean to send');
+  assert.deepEqual(
+    names.filter((n) => !expected.has(n)),
+    [],
+    'no header the gateway did not mean to send',
+  );
   const subjectLine = lines.find((l) => l.toLowerCase().startsWith('x-client-cert-subject-dn:'))!;
   const value = subjectLine.slice(subjectLine.indexOf(':') + 2);
   // openssl's RFC 2253 rendering escapes the same way: \, \" for specials, \C3\A9 for UTF-8 bytes, \0D\0A for CR LF.
   assert.equal(value, await opensslField(odd.certPem, '-subject'));
   assert.equal(value, 'CN=Doe\\, \\"J\\" \\C3\\A9\\0D\\0AX-Injected: 1');
-  assert.equal(lines.find((l) => l.startsWith('client-cert:')), `client-cert: :${odd.der.toString('base64')}:`);
+  assert.equal(
+    lines.find((l) => l.startsWith('client-cert:')),
+    `client-cert: :${odd.der.toString('base64')}:`,
+  );
 });
 
 test('the echo backend received exactly the requests the gateway accepted, nothing else', () => {

@@ -65,18 +65,58 @@ const secondDomain = (name: string, basePath = 'orders'): string =>
 
 // [what, file name, contents (null: no file), what follows `mtlsgate: FILE: `]
 const BAD: [string, string, string | null, RegExp][] = [
-  ['unknown key', 'unknown-key.yaml', null, /^domains\[0\]\.mutualTls\.truststoreUrl: unknown key \(did you mean truststoreUri\?\)/],
+  [
+    'unknown key',
+    'unknown-key.yaml',
+    null,
+    /^domains\[0\]\.mutualTls\.truststoreUrl: unknown key \(did you mean truststoreUri\?\)/,
+  ],
   ['wrong type', 'wrong-type.yaml', null, /^listen\.port: expected number, received string$/],
   ['missing domains', 'no-domains.yaml', 'listen: { port: 0 }\n', /^domains: required \(a list\)$/],
-  ['bad URI scheme', 'scheme.yaml', null, /^domains\[0\]\.mutualTls\.truststoreUri: expected file:\/\/PATH or s3:\/\/BUCKET\/KEY$/],
-  ['duplicate domain', 'dup-domain.yaml', null, new RegExp(`^domains\\[1\\]\\.domainName: ${DOMAIN.replace(/\./g, '\\.')} is configured twice$`)],
-  ['duplicate basePath', 'dup-basepath.yaml', null, /^domains\[0\]\.basePathMappings\[1\]\.basePath: "orders" is mapped twice$/],
+  [
+    'bad URI scheme',
+    'scheme.yaml',
+    null,
+    /^domains\[0\]\.mutualTls\.truststoreUri: expected file:\/\/PATH or s3:\/\/BUCKET\/KEY$/,
+  ],
+  [
+    'duplicate domain',
+    'dup-domain.yaml',
+    null,
+    new RegExp(`^domains\\[1\\]\\.domainName: ${DOMAIN.replace(/\./g, '\\.')} is configured twice$`),
+  ],
+  [
+    'duplicate basePath',
+    'dup-basepath.yaml',
+    null,
+    /^domains\[0\]\.basePathMappings\[1\]\.basePath: "orders" is mapped twice$/,
+  ],
   ['invalid YAML', 'invalid.yaml', 'domains: [\n  - x\n', /^not valid YAML: .+ at line 2, column 3$/],
   ['missing file', 'does-not-exist.yaml', null, /^no such file$/],
-  ['server key not matching its certificate', 'key-mismatch.yaml', null, /^domains\[0\]\.certificate\.key: \/.+\/conf\/client\.key: the key does not match the certificate \/.+\/conf\/server\.crt$/],
-  ['missing server certificate file', 'no-cert.yaml', null, /^domains\[0\]\.certificate\.cert: \/.+\/conf\/missing\.crt: no such file$/],
-  ['unknown securityPolicy', 'policy.yaml', null, /^domains\[0\]\.securityPolicy: expected one of "TLS_1_2"\|"TLS_1_3"$/],
-  ['missing truststore file', 'no-truststore.yaml', null, /^domains\[0\]\.mutualTls\.truststoreUri: file:\/\/\/.+\/conf\/gone\.pem: no such file$/],
+  [
+    'server key not matching its certificate',
+    'key-mismatch.yaml',
+    null,
+    /^domains\[0\]\.certificate\.key: \/.+\/conf\/client\.key: the key does not match the certificate \/.+\/conf\/server\.crt$/,
+  ],
+  [
+    'missing server certificate file',
+    'no-cert.yaml',
+    null,
+    /^domains\[0\]\.certificate\.cert: \/.+\/conf\/missing\.crt: no such file$/,
+  ],
+  [
+    'unknown securityPolicy',
+    'policy.yaml',
+    null,
+    /^domains\[0\]\.securityPolicy: expected one of "TLS_1_2"\|"TLS_1_3"$/,
+  ],
+  [
+    'missing truststore file',
+    'no-truststore.yaml',
+    null,
+    /^domains\[0\]\.mutualTls\.truststoreUri: file:\/\/\/.+\/conf\/gone\.pem: no such file$/,
+  ],
   ['empty file', 'empty.yaml', '', /^the file is empty$/],
 ];
 
@@ -91,7 +131,10 @@ function contents(name: string): string | null {
     case 'dup-domain.yaml':
       return good() + secondDomain(DOMAIN.toUpperCase());
     case 'dup-basepath.yaml':
-      return edit(`        target: ${echo.url}\n`, `        target: ${echo.url}\n      - basePath: /orders/\n        target: http://127.0.0.1:9\n`);
+      return edit(
+        `        target: ${echo.url}\n`,
+        `        target: ${echo.url}\n      - basePath: /orders/\n        target: http://127.0.0.1:9\n`,
+      );
     case 'key-mismatch.yaml':
       return edit('key: ./server.key', 'key: ./client.key');
     case 'no-cert.yaml':
@@ -137,13 +180,23 @@ test('relative paths resolve against the config file folder, from another cwd', 
   const gw = await startGateway({
     dir: confDir,
     config: {
-      domains: [{ domainName: DOMAIN, certificate: { cert: './server.crt', key: 'server.key' }, mutualTls: { truststoreUri: 'file://truststore.pem' }, basePathMappings: [{ basePath: '', target: echo.url }] }],
+      domains: [
+        {
+          domainName: DOMAIN,
+          certificate: { cert: './server.crt', key: 'server.key' },
+          mutualTls: { truststoreUri: 'file://truststore.pem' },
+          basePathMappings: [{ basePath: '', target: echo.url }],
+        },
+      ],
     },
   });
   try {
     const loaded = await gw.waitForLog((l) => l.msg === 'truststore loaded');
     assert.equal(loaded.truststore, `file://${join(confDir, 'truststore.pem')}`);
-    const r = await request({ port: gw.port, servername: DOMAIN, ca: w.server.caPem, cert: w.client.certPem, key: w.client.keyPem }, false);
+    const r = await request(
+      { port: gw.port, servername: DOMAIN, ca: w.server.caPem, cert: w.client.certPem, key: w.client.keyPem },
+      false,
+    );
     assert.equal(r.status, 200, r.body);
   } finally {
     await gw.stop();
@@ -161,7 +214,10 @@ test('serve --check loads everything and exits 0; a broken truststore makes it e
   writeFileSync(badFile, edit('./truststore.pem', './server.key'));
   const bad = await runServe(['--config', badFile, '--check']);
   assert.equal(bad.code, 2, bad.stderr);
-  assert.match(bad.stderr, /^mtlsgate: [^\n]+: domains\[0\]\.mutualTls\.truststoreUri: file:\/\/\/[^\n]+\/server\.key: [^\n]+\n$/);
+  assert.match(
+    bad.stderr,
+    /^mtlsgate: [^\n]+: domains\[0\]\.mutualTls\.truststoreUri: file:\/\/\/[^\n]+\/server\.key: [^\n]+\n$/,
+  );
 });
 
 test('a FIFO as the config file or as a server certificate: serve and serve --check refuse it at once, one line naming it', async () => {
@@ -174,8 +230,18 @@ test('a FIFO as the config file or as a server certificate: serve and serve --ch
   const cases: [string, string[], string, RegExp][] = [
     ['config FIFO', ['--config', fifoConfig], fifoConfig, /^not a regular file \(a fifo\)$/],
     ['config FIFO, --check', ['--config', fifoConfig, '--check'], fifoConfig, /^not a regular file \(a fifo\)$/],
-    ['certificate FIFO', ['--config', certFile], certFile, /^domains\[0\]\.certificate\.cert: \/.+\/conf\/fifo\.crt: not a regular file \(a fifo\)$/],
-    ['certificate FIFO, --check', ['--config', certFile, '--check'], certFile, /^domains\[0\]\.certificate\.cert: \/.+\/conf\/fifo\.crt: not a regular file \(a fifo\)$/],
+    [
+      'certificate FIFO',
+      ['--config', certFile],
+      certFile,
+      /^domains\[0\]\.certificate\.cert: \/.+\/conf\/fifo\.crt: not a regular file \(a fifo\)$/,
+    ],
+    [
+      'certificate FIFO, --check',
+      ['--config', certFile, '--check'],
+      certFile,
+      /^domains\[0\]\.certificate\.cert: \/.+\/conf\/fifo\.crt: not a regular file \(a fifo\)$/,
+    ],
   ];
   const results = await Promise.all(cases.map(([, args]) => runServe(args, { timeoutMs: 30_000 })));
   results.forEach((r, i) => {
@@ -195,15 +261,42 @@ test('securityPolicy: TLS_1_3 refuses a TLS 1.2 client, TLS_1_2 refuses TLS 1.1 
   const gw = await startGateway({
     config: {
       domains: [
-        { ...domainConfig(TLS13, server, w.truststore, [{ basePath: '', target: echo.url }]), securityPolicy: 'TLS_1_3' },
-        { ...domainConfig(TLS12, server, w.truststore, [{ basePath: '', target: echo.url }]), securityPolicy: 'TLS_1_2' },
+        {
+          ...domainConfig(TLS13, server, w.truststore, [{ basePath: '', target: echo.url }]),
+          securityPolicy: 'TLS_1_3',
+        },
+        {
+          ...domainConfig(TLS12, server, w.truststore, [{ basePath: '', target: echo.url }]),
+          securityPolicy: 'TLS_1_2',
+        },
       ],
     },
   });
   const sclient = (name: string, version: string, ...extra: string[]) =>
-    run('openssl', ['s_client', '-connect', `127.0.0.1:${gw.port}`, '-servername', name, `-${version}`, ...extra, '-cert', w.clientFiles.certFile, '-key', w.clientFiles.keyFile, '-CAfile', server.caFile, '-verify_return_error', '-brief', '-ign_eof'], {
-      input: `GET / HTTP/1.1\r\nHost: ${name}\r\nConnection: close\r\n\r\n`,
-    });
+    run(
+      'openssl',
+      [
+        's_client',
+        '-connect',
+        `127.0.0.1:${gw.port}`,
+        '-servername',
+        name,
+        `-${version}`,
+        ...extra,
+        '-cert',
+        w.clientFiles.certFile,
+        '-key',
+        w.clientFiles.keyFile,
+        '-CAfile',
+        server.caFile,
+        '-verify_return_error',
+        '-brief',
+        '-ign_eof',
+      ],
+      {
+        input: `GET / HTTP/1.1\r\nHost: ${name}\r\nConnection: close\r\n\r\n`,
+      },
+    );
   try {
     const metricsBefore = (await gw.admin('/metrics')).body;
     const handshakeErrors = (m: string): number => Number(/^mtlsgate_handshake_errors_total (\d+)$/m.exec(m)?.[1]);
@@ -236,43 +329,95 @@ test('securityPolicy: TLS_1_3 refuses a TLS 1.2 client, TLS_1_2 refuses TLS 1.1 
     assert.doesNotMatch(no11.stderr, /CONNECTION ESTABLISHED/);
 
     // Node's client too, for the TLS_1_3 domain.
-    const t: Target = { port: gw.port, servername: TLS13, ca: server.caPem, cert: w.client.certPem, key: w.client.keyPem };
+    const t: Target = {
+      port: gw.port,
+      servername: TLS13,
+      ca: server.caPem,
+      cert: w.client.certPem,
+      key: w.client.keyPem,
+    };
     const agent = new (await import('node:https')).Agent({ maxVersion: 'TLSv1.2' });
     const node12 = await request(t, agent);
     agent.destroy();
     assert.equal(node12.status, 0, `refused: ${JSON.stringify(node12)}`);
     assert.notEqual(node12.error, null);
 
-    assert.ok(handshakeErrors((await gw.admin('/metrics')).body) >= handshakeErrors(metricsBefore) + 3, 'handshake failures are counted');
+    assert.ok(
+      handshakeErrors((await gw.admin('/metrics')).body) >= handshakeErrors(metricsBefore) + 3,
+      'handshake failures are counted',
+    );
   } finally {
     await gw.stop();
   }
 });
 
 test('admin: /healthz, /readyz, /metrics counting requests and denials, /domains, 404, GET /reload is 405', async () => {
-  const gw = await startGateway({ config: { domains: [domainConfig(DOMAIN, w.server, w.truststore, [{ basePath: '', target: echo.url }, { basePath: 'orders', target: echo.url }])] } });
+  const gw = await startGateway({
+    config: {
+      domains: [
+        domainConfig(DOMAIN, w.server, w.truststore, [
+          { basePath: '', target: echo.url },
+          { basePath: 'orders', target: echo.url },
+        ]),
+      ],
+    },
+  });
   try {
     const health = await gw.admin('/healthz');
     assert.deepEqual([health.status, JSON.parse(health.body)], [200, { status: 'ok' }]);
 
     const ready = await gw.admin('/readyz');
     assert.equal(ready.status, 200);
-    const rb = JSON.parse(ready.body) as { ready: boolean; degraded: boolean; domains: Record<string, { loaded: boolean; certificates: number; lastError: string | null; truststoreVersion: string | null }> };
+    const rb = JSON.parse(ready.body) as {
+      ready: boolean;
+      degraded: boolean;
+      domains: Record<
+        string,
+        { loaded: boolean; certificates: number; lastError: string | null; truststoreVersion: string | null }
+      >;
+    };
     assert.deepEqual([rb.ready, rb.degraded], [true, false]);
-    assert.deepEqual(rb.domains[DOMAIN] && { ...rb.domains[DOMAIN], loadedAt: undefined }, { loaded: true, truststoreVersion: null, certificates: 1, lastError: null, loadedAt: undefined });
+    assert.deepEqual(rb.domains[DOMAIN] && { ...rb.domains[DOMAIN], loadedAt: undefined }, {
+      loaded: true,
+      truststoreVersion: null,
+      certificates: 1,
+      lastError: null,
+      loadedAt: undefined,
+    });
 
     const domains = await gw.admin('/domains');
     assert.equal(domains.status, 200);
-    assert.deepEqual(JSON.parse(domains.body), [{ domainName: DOMAIN, truststoreUri: `file://${w.truststore}`, truststoreVersion: null, certificates: 1, warnings: (JSON.parse(domains.body) as { warnings: string[] }[])[0]!.warnings, basePaths: ['orders', '(none)'] }]);
+    assert.deepEqual(JSON.parse(domains.body), [
+      {
+        domainName: DOMAIN,
+        truststoreUri: `file://${w.truststore}`,
+        truststoreVersion: null,
+        certificates: 1,
+        warnings: (JSON.parse(domains.body) as { warnings: string[] }[])[0]!.warnings,
+        basePaths: ['orders', '(none)'],
+      },
+    ]);
 
     const count = (m: string, re: RegExp): number => Number(re.exec(m)?.[1] ?? 0);
-    const ok200 = new RegExp(`^mtlsgate_requests_total\\{domain="${DOMAIN.replace(/\./g, '\\.')}",status="200"\\} (\\d+)$`, 'm');
-    const d403 = new RegExp(`^mtlsgate_requests_total\\{domain="${DOMAIN.replace(/\./g, '\\.')}",status="403"\\} (\\d+)$`, 'm');
+    const ok200 = new RegExp(
+      `^mtlsgate_requests_total\\{domain="${DOMAIN.replace(/\./g, '\\.')}",status="200"\\} (\\d+)$`,
+      'm',
+    );
+    const d403 = new RegExp(
+      `^mtlsgate_requests_total\\{domain="${DOMAIN.replace(/\./g, '\\.')}",status="403"\\} (\\d+)$`,
+      'm',
+    );
     const before = (await gw.admin('/metrics')).body;
     assert.match(before, /^# TYPE mtlsgate_requests_total counter$/m);
     assert.match(before, /^mtlsgate_ready 1$/m);
 
-    const t: Target = { port: gw.port, servername: DOMAIN, ca: w.server.caPem, cert: w.client.certPem, key: w.client.keyPem };
+    const t: Target = {
+      port: gw.port,
+      servername: DOMAIN,
+      ca: w.server.caPem,
+      cert: w.client.certPem,
+      key: w.client.keyPem,
+    };
     assert.equal((await request(t, false)).status, 200);
     assert.equal((await request(t, false, '/orders/1')).status, 200);
     const denied = await request({ ...t, cert: w.otherClient.certPem, key: w.otherClient.keyPem }, false);
@@ -283,8 +428,15 @@ test('admin: /healthz, /readyz, /metrics counting requests and denials, /domains
     const afterText = (await gw.admin('/metrics')).body;
     assert.equal(count(afterText, ok200), count(before, ok200) + 2, afterText);
     assert.equal(count(afterText, d403), count(before, d403) + 1, afterText);
-    const denial = new RegExp(`^mtlsgate_denials_total\\{domain="${DOMAIN.replace(/\./g, '\\.')}",code="${String(deny.code)}"\\} (\\d+)$`, 'm');
-    assert.equal(count(afterText, denial), count(before, denial) + 1, `denial counted under ${String(deny.code)}:\n${afterText}`);
+    const denial = new RegExp(
+      `^mtlsgate_denials_total\\{domain="${DOMAIN.replace(/\./g, '\\.')}",code="${String(deny.code)}"\\} (\\d+)$`,
+      'm',
+    );
+    assert.equal(
+      count(afterText, denial),
+      count(before, denial) + 1,
+      `denial counted under ${String(deny.code)}:\n${afterText}`,
+    );
 
     const missing = await gw.admin('/nope');
     assert.equal(missing.status, 404);
@@ -300,17 +452,37 @@ test('admin: /healthz, /readyz, /metrics counting requests and denials, /domains
 
 test('limits.maxHeaderBytes answers 431 and timeouts.headersMs answers 408 within about a second of the limit', async () => {
   const gw = await startGateway({
-    config: { timeouts: { headersMs: 500, requestMs: 1000 }, limits: { maxHeaderBytes: 2048 }, domains: [domainConfig(DOMAIN, w.server, w.truststore, [{ basePath: '', target: echo.url }])] },
+    config: {
+      timeouts: { headersMs: 500, requestMs: 1000 },
+      limits: { maxHeaderBytes: 2048 },
+      domains: [domainConfig(DOMAIN, w.server, w.truststore, [{ basePath: '', target: echo.url }])],
+    },
   });
   try {
-    const t: Target = { port: gw.port, servername: DOMAIN, ca: w.server.caPem, cert: w.client.certPem, key: w.client.keyPem };
+    const t: Target = {
+      port: gw.port,
+      servername: DOMAIN,
+      ca: w.server.caPem,
+      cert: w.client.certPem,
+      key: w.client.keyPem,
+    };
     assert.equal((await request(t, false)).status, 200);
     // Raw TLS: one request with a 4 KiB header, one whose headers never end.
     const tls = await import('node:tls');
     const exchange = (head: string): Promise<{ text: string; ms: number }> =>
       new Promise((resolve, reject) => {
         const started = Date.now();
-        const s = tls.connect({ host: '127.0.0.1', port: gw.port, servername: DOMAIN, ca: w.server.caPem, cert: w.client.certPem, key: w.client.keyPem }, () => s.write(head));
+        const s = tls.connect(
+          {
+            host: '127.0.0.1',
+            port: gw.port,
+            servername: DOMAIN,
+            ca: w.server.caPem,
+            cert: w.client.certPem,
+            key: w.client.keyPem,
+          },
+          () => s.write(head),
+        );
         let text = '';
         s.setEncoding('utf8').on('data', (c: string) => (text += c));
         s.on('close', () => resolve({ text, ms: Date.now() - started }));

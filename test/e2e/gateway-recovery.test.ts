@@ -25,12 +25,28 @@ test('a failed truststore load is retried until the source is back; nothing sign
   const root = await issue({ subject: 'CN=Recover Root', profile: 'root-ca' });
   const newRoot = await issue({ subject: 'CN=Recover New Root', profile: 'root-ca' });
   const oldClient = writeClient(dir, 'old', await issue({ subject: 'CN=old client', profile: 'client', issuer: root }));
-  const newClient = writeClient(dir, 'new', await issue({ subject: 'CN=new client', profile: 'client', issuer: newRoot }));
+  const newClient = writeClient(
+    dir,
+    'new',
+    await issue({ subject: 'CN=new client', profile: 'client', issuer: newRoot }),
+  );
   const truststore = writeTruststore(dir, 'truststore', [root]);
   echo = await startEcho();
-  gw = await startGateway({ config: { domains: [domainConfig(DOMAIN, server, truststore, [{ basePath: '', target: echo.url }])] }, dir });
+  gw = await startGateway({
+    config: { domains: [domainConfig(DOMAIN, server, truststore, [{ basePath: '', target: echo.url }])] },
+    dir,
+  });
   const g = gw;
-  const get = (c: typeof oldClient) => nodeRequest({ port: g.port, servername: DOMAIN, ca: server.caPem, cert: c.certPem, key: c.keyPem, path: '/r', agent: false });
+  const get = (c: typeof oldClient) =>
+    nodeRequest({
+      port: g.port,
+      servername: DOMAIN,
+      ca: server.caPem,
+      cert: c.certPem,
+      key: c.keyPem,
+      path: '/r',
+      agent: false,
+    });
 
   // The source breaks (a half-written file), and a reload notices.
   writeFileSync(truststore, '-----BEGIN CERTIFICATE-----\nMIIB');

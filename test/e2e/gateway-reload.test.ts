@@ -2,13 +2,23 @@
  * Reload and shutdown of a real `mtlsgate serve` process under real traffic (Node's https client):
  * SIGHUP and POST /reload while requests flow (none may fail, keep-alive connections live through), a truststore
  * change that re-judges already-open connections, broken truststores that leave the old one serving, a server
- * certificate or config replaced by a FIFO (refused, not read), a SIGHUP storm, and SIGTERM draining an in-flight request.
+ * certificate or config replaced by a FIFO (refused, not read), a SIGHUP storm, and SIGTERM draining an in-flight
+ * request.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
-import { closeSync, constants, copyFileSync, lstatSync, openSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  copyFileSync,
+  lstatSync,
+  openSync,
+  readFileSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -34,7 +44,9 @@ let other: Target;
 before(async () => {
   w = await makeWorld(DOMAIN, [ADDED]);
   echo = await startEcho();
-  gw = await startGateway({ config: { domains: [domainConfig(DOMAIN, w.server, w.truststore, [{ basePath: '', target: echo.url }])] } });
+  gw = await startGateway({
+    config: { domains: [domainConfig(DOMAIN, w.server, w.truststore, [{ basePath: '', target: echo.url }])] },
+  });
   client = { port: gw.port, servername: DOMAIN, ca: w.server.caPem, cert: w.client.certPem, key: w.client.keyPem };
   other = { ...client, cert: w.otherClient.certPem, key: w.otherClient.keyPem };
 });
@@ -71,20 +83,31 @@ test('SIGHUP and POST /reload under continuous traffic: every request 200, no co
   assert.deepEqual(r.failures.slice(0, 5), [], `tally: ${JSON.stringify(r.tally)}`);
   assert.equal(r.tally.ECONNRESET, undefined, 'no connection reset');
   // A loaded machine (CI runs test files two at a time) completes fewer; what matters is that none fails.
-  assert.ok(r.outcomes.length >= 500, `requests completed: ${r.outcomes.length} (skipped as overloaded: ${r.skipped}), tally ${JSON.stringify(r.tally)}`);
+  assert.ok(
+    r.outcomes.length >= 500,
+    `requests completed: ${r.outcomes.length} (skipped as overloaded: ${r.skipped}), tally ${JSON.stringify(r.tally)}`,
+  );
   assert.equal(r.tally['200'], r.outcomes.length);
-  assert.ok(r.fresh.length >= 100 && r.keepAlive.length >= 300, `fresh ${r.fresh.length}, keep-alive ${r.keepAlive.length}`);
+  assert.ok(
+    r.fresh.length >= 100 && r.keepAlive.length >= 300,
+    `fresh ${r.fresh.length}, keep-alive ${r.keepAlive.length}`,
+  );
   // Keep-alive connections were reused and each reload happened while at least one of them stayed open across it.
-  // A dropped keep-alive connection would make the agent open another: all the keep-alive traffic stayed on its 4 sockets.
+  // A dropped keep-alive connection would make the agent open another: all the keep-alive traffic stayed on its 4
+  // sockets.
   // (req.reusedSocket is no measure: it is false for requests that waited in the agent's queue for a socket.)
   const kaSockets = new Set(r.keepAlive.map((o) => o.socketId));
   assert.ok(kaSockets.size <= 4, `keep-alive requests used ${kaSockets.size} connections (max 4 open at a time)`);
   // A stall of the (shared, 2-core) machine can leave a reload moment with no request on either side of it, so
   // require most moments, not all; the 4-socket bound above already fails on any dropped connection.
   const spanned = reloadTimes.filter((at) => socketsSpanning(r.keepAlive, at).length > 0);
-  assert.ok(spanned.length >= reloadTimes.length - 2, `keep-alive connections lived through ${spanned.length} of ${reloadTimes.length} reloads (at +${reloadTimes.map((at) => at - t0).join(', +')} ms)`);
+  assert.ok(
+    spanned.length >= reloadTimes.length - 2,
+    `keep-alive connections lived through ${spanned.length} of ${reloadTimes.length} reloads (at +${reloadTimes.map((at) => at - t0).join(', +')} ms)`,
+  );
 
-  for (const a of adminResults) assert.deepEqual([a.status, JSON.parse(a.body)], [200, { ok: true, errors: [], warnings: [] }]);
+  for (const a of adminResults)
+    assert.deepEqual([a.status, JSON.parse(a.body)], [200, { ok: true, errors: [], warnings: [] }]);
   // Every reload rebuilt the domain (4 SIGHUPs a second apart are not coalesced, 4 POSTs are awaited).
   await gw.waitForLog(() => loaded(mark).length >= 8, { from: mark, timeoutMs: 3000 }).catch(() => undefined);
   assert.ok(loaded(mark).length >= 8, `truststore loaded ${loaded(mark).length} times`);
@@ -110,8 +133,15 @@ test('a truststore without the client CA takes effect on reload, also for an alr
     const open = await request(client, agent);
     assert.equal(open.socketId, first.socketId, 'the same keep-alive connection');
     assert.ok(open.reused);
-    assert.deepEqual([open.status, open.body], [403, FORBIDDEN_ISSUER], 'the open connection is re-judged on its next request');
-    const deny = await gw.waitForRequestLog(open.requestId!, 'Access denied. Reason: Could not find issuer for certificate');
+    assert.deepEqual(
+      [open.status, open.body],
+      [403, FORBIDDEN_ISSUER],
+      'the open connection is re-judged on its next request',
+    );
+    const deny = await gw.waitForRequestLog(
+      open.requestId!,
+      'Access denied. Reason: Could not find issuer for certificate',
+    );
     assert.equal(deny.level, 'warn');
     assert.equal(deny.domain, DOMAIN);
     assert.equal(deny.subject, 'CN=lifecycle client,O=mtlsgate e2e');
@@ -134,11 +164,23 @@ test('a broken truststore on reload: error returned and logged, the old truststo
   const agent = keepAliveAgent(1);
   const der = Buffer.from(w.ca.certPem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
   const cases: [string, () => void, RegExp][] = [
-    ['garbage', () => writeFileSync(w.truststore, 'this is not a certificate\n\x00\x01\x02'), /: not PEM, DER, PKCS#12 or PKCS#7 data/],
-    ['an empty file', () => writeFileSync(w.truststore, ''), /: no certificate in the truststore \(the file is empty\)$/],
+    [
+      'garbage',
+      () => writeFileSync(w.truststore, 'this is not a certificate\n\x00\x01\x02'),
+      /: not PEM, DER, PKCS#12 or PKCS#7 data/,
+    ],
+    [
+      'an empty file',
+      () => writeFileSync(w.truststore, ''),
+      /: no certificate in the truststore \(the file is empty\)$/,
+    ],
     ['a deleted file', () => unlinkSync(w.truststore), /: no such file$/],
     ['a DER certificate', () => writeFileSync(w.truststore, der), /: a single DER \(binary\) certificate/],
-    ['a truncated PEM block', () => writeFileSync(w.truststore, w.ca.certPem.slice(0, 300)), /: PEM block 0 cannot be read \(has no END line\)$/],
+    [
+      'a truncated PEM block',
+      () => writeFileSync(w.truststore, w.ca.certPem.slice(0, 300)),
+      /: PEM block 0 cannot be read \(has no END line\)$/,
+    ],
   ];
   try {
     assert.equal((await request(client, agent)).status, 200);
@@ -165,16 +207,31 @@ test('a broken truststore on reload: error returned and logged, the old truststo
 
       const fresh = await request(client, false);
       const open = await request(client, agent);
-      assert.deepEqual([fresh.status, open.status, open.reused], [200, 200, true], `${what}: the old truststore keeps serving`);
+      assert.deepEqual(
+        [fresh.status, open.status, open.reused],
+        [200, 200, true],
+        `${what}: the old truststore keeps serving`,
+      );
       assert.equal((await request(other, false)).status, 403, `${what}: and still denies what it denied`);
 
       const ready = await gw.admin('/readyz');
       assert.equal(ready.status, 200, ready.body);
-      const rb = JSON.parse(ready.body) as { ready: boolean; degraded: boolean; domains: Record<string, { loaded: boolean; lastError: string | null }> };
-      assert.deepEqual([rb.ready, rb.degraded, rb.domains[DOMAIN]!.loaded, rb.domains[DOMAIN]!.lastError], [true, true, true, err.message], what);
+      const rb = JSON.parse(ready.body) as {
+        ready: boolean;
+        degraded: boolean;
+        domains: Record<string, { loaded: boolean; lastError: string | null }>;
+      };
+      assert.deepEqual(
+        [rb.ready, rb.degraded, rb.domains[DOMAIN]!.loaded, rb.domains[DOMAIN]!.lastError],
+        [true, true, true, err.message],
+        what,
+      );
       const metrics = (await gw.admin('/metrics')).body;
       // At least one per broken case so far; the automatic retries of a failed load count too.
-      const counted = new RegExp(`^mtlsgate_truststore_errors_total\\{domain="${DOMAIN.replace(/\./g, '\\.')}"\\} (\\d+)$`, 'm').exec(metrics);
+      const counted = new RegExp(
+        `^mtlsgate_truststore_errors_total\\{domain="${DOMAIN.replace(/\./g, '\\.')}"\\} (\\d+)$`,
+        'm',
+      ).exec(metrics);
       assert.ok(counted && Number(counted[1]) >= n, `${what}:\n${metrics}`);
       assert.match(metrics, /^mtlsgate_ready 1$/m, 'still ready: the domain serves its previous truststore');
       assert.match(metrics, /^mtlsgate_degraded 1$/m, 'the degraded gauge says the last load failed');
@@ -190,8 +247,14 @@ test('a broken truststore on reload: error returned and logged, the old truststo
     writeFileSync(w.truststore, w.ca.certPem);
     const fixMark = gw.mark();
     await reloadOk();
-    assert.ok(loaded(fixMark).length >= 1, 'the fixed truststore was loaded (by the reload, or by an automatic retry just before it)');
-    const rb = JSON.parse((await gw.admin('/readyz')).body) as { degraded: boolean; domains: Record<string, { lastError: string | null }> };
+    assert.ok(
+      loaded(fixMark).length >= 1,
+      'the fixed truststore was loaded (by the reload, or by an automatic retry just before it)',
+    );
+    const rb = JSON.parse((await gw.admin('/readyz')).body) as {
+      degraded: boolean;
+      domains: Record<string, { lastError: string | null }>;
+    };
     assert.deepEqual([rb.degraded, rb.domains[DOMAIN]!.lastError], [false, null]);
     const fixed = (await gw.admin('/metrics')).body;
     assert.match(fixed, /^mtlsgate_ready 1$/m);
@@ -212,7 +275,9 @@ function releaseFifo(path: string): void {
   }
 }
 
-/** `p`, or a failure after 5 s: a reload stuck reading `fifo` is released, so the hang fails this test and no later one. */
+/**
+ * `p`, or a failure after 5 s: a reload stuck reading `fifo` is released, so the hang fails this test and no later one.
+ */
 async function promptly<T>(p: Promise<T>, fifo: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const hung = new Promise<never>((_, reject) => {
@@ -243,15 +308,25 @@ test('a server certificate or the config replaced by a FIFO on reload: refused a
     const mark = gw.mark();
     const r = await promptly(gw.admin('/reload', 'POST'), cert);
     const message = `domains[0].certificate.cert: ${cert}: not a regular file (a fifo)`;
-    assert.deepEqual([r.status, JSON.parse(r.body)], [500, { ok: false, errors: [{ domain: DOMAIN, message }], warnings: [] }]);
+    assert.deepEqual(
+      [r.status, JSON.parse(r.body)],
+      [500, { ok: false, errors: [{ domain: DOMAIN, message }], warnings: [] }],
+    );
     const line = await gw.waitForLog((l) => l.msg === 'reload: domain kept its previous state', { from: mark });
     assert.deepEqual([line.level, line.domain, line.error], ['error', DOMAIN, message]);
     assert.equal(loaded(mark).length, 0, 'nothing was swapped in');
     const fresh = await request(client, false);
     const open = await request(client, agent);
     assert.deepEqual([fresh.status, open.status, open.reused], [200, 200, true], 'the old certificate keeps serving');
-    const ready = JSON.parse((await gw.admin('/readyz')).body) as { ready: boolean; degraded: boolean; domains: Record<string, { loaded: boolean; lastError: string | null }> };
-    assert.deepEqual([ready.ready, ready.degraded, ready.domains[DOMAIN]!.loaded, ready.domains[DOMAIN]!.lastError], [true, true, true, message]);
+    const ready = JSON.parse((await gw.admin('/readyz')).body) as {
+      ready: boolean;
+      degraded: boolean;
+      domains: Record<string, { loaded: boolean; lastError: string | null }>;
+    };
+    assert.deepEqual(
+      [ready.ready, ready.degraded, ready.domains[DOMAIN]!.loaded, ready.domains[DOMAIN]!.lastError],
+      [true, true, true, message],
+    );
 
     // The certificate back, and the config file itself a FIFO: the reload fails as a whole and changes nothing.
     unlinkSync(cert);
@@ -261,7 +336,10 @@ test('a server certificate or the config replaced by a FIFO on reload: refused a
     const cmark = gw.mark();
     const c = await promptly(gw.admin('/reload', 'POST'), gw.configPath);
     const cmessage = `${gw.configPath}: not a regular file (a fifo)`;
-    assert.deepEqual([c.status, JSON.parse(c.body)], [500, { ok: false, errors: [{ domain: '(config)', message: cmessage }], warnings: [] }]);
+    assert.deepEqual(
+      [c.status, JSON.parse(c.body)],
+      [500, { ok: false, errors: [{ domain: '(config)', message: cmessage }], warnings: [] }],
+    );
     const cline = await gw.waitForLog((l) => l.msg === 'reload failed: config not changed', { from: cmark });
     assert.deepEqual([cline.level, cline.error], ['error', cmessage]);
     assert.equal((await request(client, false)).status, 200, 'still serving');
@@ -316,7 +394,12 @@ test('reload re-reads the config: a domain added and removed, a broken config ch
     await reloadOk();
     // The log lines come on the child's stdout, the reload's answer on another socket: wait for them, in any order.
     await gw.waitForLog(() => loaded(mark).length >= 2, { from: mark, timeoutMs: 3000 }).catch(() => undefined);
-    assert.deepEqual(loaded(mark).map((l) => l.domain).sort(), [ADDED, DOMAIN]);
+    assert.deepEqual(
+      loaded(mark)
+        .map((l) => l.domain)
+        .sort(),
+      [ADDED, DOMAIN],
+    );
     assert.equal((await request(added, false)).status, 200, 'the added domain serves');
     assert.equal((await request(client, false)).status, 200);
 
@@ -333,7 +416,9 @@ test('reload re-reads the config: a domain added and removed, a broken config ch
     writeFileSync(gw.configPath, JSON.stringify({ ...cfg, listen: { host: '127.0.0.1', port: 1 } }));
     const moved = await gw.admin('/reload', 'POST');
     assert.equal(moved.status, 200, moved.body);
-    assert.deepEqual((JSON.parse(moved.body) as { warnings: string[] }).warnings, ['listen address changes need a restart; still listening on the old address']);
+    assert.deepEqual((JSON.parse(moved.body) as { warnings: string[] }).warnings, [
+      'listen address changes need a restart; still listening on the old address',
+    ]);
     assert.equal((await request(client, false)).status, 200, 'still on the old port');
 
     writeFileSync(gw.configPath, original);
@@ -372,7 +457,7 @@ test('a backend no route names after a reload: its keep-alive connections from t
     await reloadOk();
     const t0 = Date.now();
     while (open.size > 0 && Date.now() - t0 < 3000) await sleep(50);
-    assert.equal(open.size, 0, 'the removed backend\'s connection was closed after the reload');
+    assert.equal(open.size, 0, "the removed backend's connection was closed after the reload");
     assert.equal((await request(client, false, '/gone/x')).status, 200, 'the path now goes to the remaining route');
   } finally {
     writeFileSync(gw.configPath, original);
@@ -384,7 +469,16 @@ test('a backend no route names after a reload: its keep-alive connections from t
 
 test('SIGTERM drains: the in-flight slow request completes, new connections are refused, exit 0', async () => {
   const slow: Backend & { started: number } = await startSlowBackend(1000);
-  const own = await startGateway({ config: { domains: [domainConfig(DOMAIN, w.server, w.truststore, [{ basePath: 'slow', target: slow.url }, { basePath: '', target: echo.url }])] } });
+  const own = await startGateway({
+    config: {
+      domains: [
+        domainConfig(DOMAIN, w.server, w.truststore, [
+          { basePath: 'slow', target: slow.url },
+          { basePath: '', target: echo.url },
+        ]),
+      ],
+    },
+  });
   const t: Target = { ...client, port: own.port };
   const idle = keepAliveAgent(1);
   try {
@@ -401,7 +495,11 @@ test('SIGTERM drains: the in-flight slow request completes, new connections are 
     const refused = await request(t, false);
     assert.equal(refused.error, 'ECONNREFUSED', `a new connection after SIGTERM: ${JSON.stringify(refused)}`);
     const r = await inFlight;
-    assert.deepEqual([r.status, r.error, JSON.parse(r.body)], [200, null, { slow: true }], 'the in-flight request completed');
+    assert.deepEqual(
+      [r.status, r.error, JSON.parse(r.body)],
+      [200, null, { slow: true }],
+      'the in-flight request completed',
+    );
     await Promise.race([own.exited, sleep(8000)]);
     assert.equal(own.exitCode, 0, `exited with 0 (code ${own.exitCode}, signal ${own.exitSignal})\n${own.tail()}`);
     const took = Date.now() - termAt;
@@ -436,9 +534,10 @@ test('in process: a broken truststore keeps the old one serving and is retried; 
     const denied = await request({ ...other, port: t.port }, false);
     assert.equal(denied.status, 403);
     const body = (reason: string): string => JSON.stringify({ message: `Access denied. Reason: ${reason}` });
-    assert.deepEqual(denies.map((d) => [d.requestId, d.domain, d.stage, body(d.reason)]), [
-      [denied.requestId, DOMAIN, 'request', FORBIDDEN_ISSUER],
-    ]);
+    assert.deepEqual(
+      denies.map((d) => [d.requestId, d.domain, d.stage, body(d.reason)]),
+      [[denied.requestId, DOMAIN, 'request', FORBIDDEN_ISSUER]],
+    );
 
     // Cut short mid-block, as a file read while being written in place.
     writeFileSync(truststore, readFileSync(w.truststore, 'latin1').slice(0, 200));

@@ -79,8 +79,20 @@ after(async () => {
   await Promise.all([w?.orders.close(), w?.special.close(), w?.everything.close(), w?.hash.close(), w?.slow.close()]);
 });
 
-function get(path: string, domain = ROUTED, extra: Partial<Parameters<typeof nodeRequest>[0]> = {}): Promise<HttpResult> {
-  return nodeRequest({ port: w.gw.port, servername: domain, ca: w.server.caPem, cert: w.client.certPem, key: w.client.keyPem, path, ...extra });
+function get(
+  path: string,
+  domain = ROUTED,
+  extra: Partial<Parameters<typeof nodeRequest>[0]> = {},
+): Promise<HttpResult> {
+  return nodeRequest({
+    port: w.gw.port,
+    servername: domain,
+    ca: w.server.caPem,
+    cert: w.client.certPem,
+    key: w.client.keyPem,
+    path,
+    ...extra,
+  });
 }
 
 /** How many requests each echo backend has seen so far. */
@@ -97,7 +109,11 @@ async function expectRouted(path: string, to: EchoBackend, upstream: string, dom
   assert.equal(to.received.at(-1)?.path, upstream);
   const after = counts();
   const delta = after.map((n, i) => n - before[i]!);
-  assert.deepEqual(delta, [w.orders, w.special, w.everything].map((e) => (e === to ? 1 : 0)), `${path}: only the mapped backend was called`);
+  assert.deepEqual(
+    delta,
+    [w.orders, w.special, w.everything].map((e) => (e === to ? 1 : 0)),
+    `${path}: only the mapped backend was called`,
+  );
 }
 
 async function expectJson(res: HttpResult, status: number, body: unknown): Promise<void> {
@@ -143,7 +159,17 @@ test('no matching base path: 404 JSON, no backend called', async () => {
 
 test('dot segments, encoded dots, slashes and backslashes in the path: 400, no backend called', async () => {
   const before = counts();
-  for (const path of ['/orders/../special/1', '/orders/%2e%2e/special', '/orders/%2E%2E/x', '/orders/.%2e/x', '/orders/a%2Fb', '/orders/a%2fb', '/orders/a%5Cb', '/orders/./x', '/orders/a%00b']) {
+  for (const path of [
+    '/orders/../special/1',
+    '/orders/%2e%2e/special',
+    '/orders/%2E%2E/x',
+    '/orders/.%2e/x',
+    '/orders/a%2Fb',
+    '/orders/a%2fb',
+    '/orders/a%5Cb',
+    '/orders/./x',
+    '/orders/a%00b',
+  ]) {
     const res = await get(path);
     await expectJson(res, 400, { message: 'Bad Request' });
     const line = await w.gw.waitForRequestLog(String(res.headers['x-request-id']), 'request refused');
@@ -151,13 +177,20 @@ test('dot segments, encoded dots, slashes and backslashes in the path: 400, no b
   }
   // A query may hold anything: only the path is checked.
   await expectRouted('/orders/1?next=../../x%2F', w.orders, '/1?next=../../x%2F');
-  assert.deepEqual(counts().map((n, i) => n - before[i]!), [1, 0, 0]);
+  assert.deepEqual(
+    counts().map((n, i) => n - before[i]!),
+    [1, 0, 0],
+  );
 });
 
 test('a 1 MB POST body streams through intact, both ways (sha256 on each side)', async () => {
   const body = randomBytes(1024 * 1024);
   const sha = createHash('sha256').update(body).digest('hex');
-  const res = await get('/upload/blob?k=v', ROUTED, { method: 'POST', body, headers: { 'content-type': 'application/octet-stream' } });
+  const res = await get('/upload/blob?k=v', ROUTED, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/octet-stream' },
+  });
   assert.equal(res.status, 200);
   assert.equal(res.headers['x-body-sha256'], sha, 'the backend received the same bytes');
   assert.equal(res.headers['x-body-bytes'], String(body.length));
@@ -167,11 +200,24 @@ test('a 1 MB POST body streams through intact, both ways (sha256 on each side)',
   // Chunked, written in pieces (no content-length): streamed, not refused.
   const chunked = await new Promise<{ status: number; sha: string; backendSha: string }>((resolve, reject) => {
     const req = https.request(
-      { host: '127.0.0.1', port: w.gw.port, servername: ROUTED, ca: w.server.caPem, cert: w.client.certPem, key: w.client.keyPem, method: 'PUT', path: '/upload/chunked', headers: { host: ROUTED }, agent: false },
+      {
+        host: '127.0.0.1',
+        port: w.gw.port,
+        servername: ROUTED,
+        ca: w.server.caPem,
+        cert: w.client.certPem,
+        key: w.client.keyPem,
+        method: 'PUT',
+        path: '/upload/chunked',
+        headers: { host: ROUTED },
+        agent: false,
+      },
       (r) => {
         const h = createHash('sha256');
         r.on('data', (c: Buffer) => h.update(c));
-        r.on('end', () => resolve({ status: r.statusCode ?? 0, sha: h.digest('hex'), backendSha: String(r.headers['x-body-sha256']) }));
+        r.on('end', () =>
+          resolve({ status: r.statusCode ?? 0, sha: h.digest('hex'), backendSha: String(r.headers['x-body-sha256']) }),
+        );
         r.on('error', reject);
       },
     );
@@ -192,7 +238,7 @@ test('a 1 MB POST body streams through intact, both ways (sha256 on each side)',
   assert.equal(chunked.sha, sha);
 });
 
-test('Expect: 100-continue (curl\'s default for large bodies) is answered by the gateway and the body streams through', async () => {
+test("Expect: 100-continue (curl's default for large bodies) is answered by the gateway and the body streams through", async () => {
   const body = randomBytes(2 * 1024 * 1024);
   const sha = createHash('sha256').update(body).digest('hex');
   const file = join(w.dir, 'upload.bin');
@@ -201,8 +247,19 @@ test('Expect: 100-continue (curl\'s default for large bodies) is answered by the
   const key = join(w.dir, 'client.key');
   writeFileSync(cert, w.client.certPem);
   writeFileSync(key, w.client.keyPem);
-  for (const extra of [['--data-binary', `@${file}`], ['-H', 'Expect: 100-continue', '--data-binary', `@${file}`]]) {
-    const r = await curl({ domain: ROUTED, port: w.gw.port, cacert: w.server.caFile, cert, key, path: '/upload/expect', extra: ['-v', ...extra] });
+  for (const extra of [
+    ['--data-binary', `@${file}`],
+    ['-H', 'Expect: 100-continue', '--data-binary', `@${file}`],
+  ]) {
+    const r = await curl({
+      domain: ROUTED,
+      port: w.gw.port,
+      cacert: w.server.caFile,
+      cert,
+      key,
+      path: '/upload/expect',
+      extra: ['-v', ...extra],
+    });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /> Expect: 100-continue/i, 'curl asked for 100-continue');
     assert.equal(r.response?.status, 200, r.response?.text);
@@ -238,7 +295,14 @@ test('a backend slower than timeouts.backendMs: 504 {"message":"Gateway Timeout"
 });
 
 test('keep-alive: several requests on one client connection, one handshake, all verified and served', async () => {
-  const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: w.server.caPem, cert: w.client.certPem, key: w.client.keyPem, servername: ROUTED });
+  const agent = new https.Agent({
+    keepAlive: true,
+    maxSockets: 1,
+    ca: w.server.caPem,
+    cert: w.client.certPem,
+    key: w.client.keyPem,
+    servername: ROUTED,
+  });
   const sockets = new Set<TLSSocket>();
   let handshakes = 0;
   const origCreate = agent.createConnection.bind(agent);
@@ -252,7 +316,13 @@ test('keep-alive: several requests on one client connection, one handshake, all 
   try {
     const ids: string[] = [];
     for (let i = 0; i < 6; i++) {
-      const res = await nodeRequest({ port: w.gw.port, servername: ROUTED, ca: w.server.caPem, path: `/orders/ka/${i}`, agent });
+      const res = await nodeRequest({
+        port: w.gw.port,
+        servername: ROUTED,
+        ca: w.server.caPem,
+        path: `/orders/ka/${i}`,
+        agent,
+      });
       assert.equal(res.status, 200, res.text);
       assert.equal((JSON.parse(res.text) as { path: string }).path, `/ka/${i}`);
       if (i > 0) assert.ok(res.socketReused, `request ${i} reused the connection`);

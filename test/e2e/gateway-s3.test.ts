@@ -32,9 +32,17 @@ before(async () => {
   // The SDK's Node-version notice would land in this test's output; the gateway's own stderr is checked below.
   const emit = process.emitWarning;
   process.emitWarning = () => undefined;
-  const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  const client = new S3Client({
+    endpoint: s3.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
   process.emitWarning = emit;
-  put = async (key, body) => void (await client.send(new PutObjectCommand({ Bucket: 'trust', Key: key, Body: body, ContentType: 'application/x-pem-file' })));
+  put = async (key, body) =>
+    void (await client.send(
+      new PutObjectCommand({ Bucket: 'trust', Key: key, Body: body, ContentType: 'application/x-pem-file' }),
+    ));
   await put('truststore.pem', w.ca.certPem);
 });
 
@@ -98,13 +106,24 @@ test('overwriting the object and reloading (no version pinned) picks up the new 
 test('a missing object or bucket fails start-up: exit 2, one stderr line naming the URI', async () => {
   const dir = w.dir;
   const cases: [string, string, RegExp][] = [
-    ['object', 's3://trust/missing.pem', /: domains\[0\]\.mutualTls\.truststoreUri: s3:\/\/trust\/missing\.pem: no such object$/],
-    ['bucket', 's3://no-such-bucket/truststore.pem', /: domains\[0\]\.mutualTls\.truststoreUri: s3:\/\/no-such-bucket\/truststore\.pem: bucket no-such-bucket does not exist$/],
+    [
+      'object',
+      's3://trust/missing.pem',
+      /: domains\[0\]\.mutualTls\.truststoreUri: s3:\/\/trust\/missing\.pem: no such object$/,
+    ],
+    [
+      'bucket',
+      's3://no-such-bucket/truststore.pem',
+      /: domains\[0\]\.mutualTls\.truststoreUri: s3:\/\/no-such-bucket\/truststore\.pem: bucket no-such-bucket does not exist$/,
+    ],
   ];
   await Promise.all(
     cases.map(async ([what, uri, pattern]) => {
       const file = join(dir, `missing-${what}.json`);
-      writeFileSync(file, JSON.stringify({ listen: { port: 0 }, domains: [{ ...s3Domain(), mutualTls: { truststoreUri: uri } }] }));
+      writeFileSync(
+        file,
+        JSON.stringify({ listen: { port: 0 }, domains: [{ ...s3Domain(), mutualTls: { truststoreUri: uri } }] }),
+      );
       const r = await runServe(['--config', file], { env: s3Env(s3.endpoint) });
       assert.equal(r.code, 2, `${what}: ${r.stderr}`);
       assert.match(r.stderr, /^mtlsgate: [^\n]+\n$/, `${what}: exactly one line: ${JSON.stringify(r.stderr)}`);
@@ -120,10 +139,15 @@ test('a pinned truststoreVersion is sent with every GetObject (s3rver ignores it
   const from = s3.requests.length;
   // The endpoint from the config's s3 block this time, not from AWS_ENDPOINT_URL_S3.
   const { AWS_ENDPOINT_URL_S3: _unused, ...env } = s3Env(s3.endpoint);
-  const pinned = await startGateway({ config: { s3: { endpoint: s3.endpoint }, domains: [s3Domain({ truststoreVersion: version })] }, env: { ...env, AWS_ENDPOINT_URL_S3: '', AWS_ENDPOINT_URL: '' } });
+  const pinned = await startGateway({
+    config: { s3: { endpoint: s3.endpoint }, domains: [s3Domain({ truststoreVersion: version })] },
+    env: { ...env, AWS_ENDPOINT_URL_S3: '', AWS_ENDPOINT_URL: '' },
+  });
   try {
     assert.equal((await request(target(pinned, 'client'), false)).status, 200);
-    const ready = JSON.parse((await pinned.admin('/readyz')).body) as { domains: Record<string, { truststoreVersion: string | null }> };
+    const ready = JSON.parse((await pinned.admin('/readyz')).body) as {
+      domains: Record<string, { truststoreVersion: string | null }>;
+    };
     assert.equal(ready.domains[DOMAIN]!.truststoreVersion, version, 'the pinned version is reported');
     assert.equal((await pinned.admin('/reload', 'POST')).status, 200);
     const gets = getObjects(from);
@@ -147,7 +171,12 @@ test('S3 unreachable on reload: the old truststore keeps serving and the error i
   const r = await gw.admin('/reload', 'POST');
   assert.equal(r.status, 500, r.body);
   const body = JSON.parse(r.body) as { ok: boolean; errors: { domain: string; message: string }[] };
-  assert.deepEqual(body.errors, [{ domain: DOMAIN, message: `domains[0].mutualTls.truststoreUri: ${URI}: connection refused (is the S3 endpoint right?)` }]);
+  assert.deepEqual(body.errors, [
+    {
+      domain: DOMAIN,
+      message: `domains[0].mutualTls.truststoreUri: ${URI}: connection refused (is the S3 endpoint right?)`,
+    },
+  ]);
   const line = await gw.waitForLog((l) => l.msg === 'reload: domain kept its previous state', { from: mark });
   assert.equal(line.level, 'error');
   assert.equal((await request(target(gw, 'client'), false)).status, 200, 'the old truststore keeps serving');

@@ -34,7 +34,11 @@ before(async () => {
   client = writeClient(dir, 'client', await issue({ subject: 'CN=worker client', profile: 'client', issuer: root }));
   truststore = writeTruststore(dir, 'truststore', [root]);
   echo = await startEcho();
-  gw = await startGateway({ config: { domains: [domainConfig(DOMAIN, server, truststore, [{ basePath: '', target: echo.url }])] }, dir, args: ['--workers', '2'] });
+  gw = await startGateway({
+    config: { domains: [domainConfig(DOMAIN, server, truststore, [{ basePath: '', target: echo.url }])] },
+    dir,
+    args: ['--workers', '2'],
+  });
 });
 
 after(async () => {
@@ -43,12 +47,23 @@ after(async () => {
 });
 
 const get = (): Promise<{ status: number; text: string }> =>
-  nodeRequest({ port: gw.port, servername: DOMAIN, ca: server.caPem, cert: client.certPem, key: client.keyPem, path: '/w', agent: false });
+  nodeRequest({
+    port: gw.port,
+    servername: DOMAIN,
+    ca: server.caPem,
+    cert: client.certPem,
+    key: client.keyPem,
+    path: '/w',
+    agent: false,
+  });
 
 /** The process ids of the primary's children (the workers). */
 function workerPids(): number[] {
   const out = execFileSync('ps', ['-o', 'pid=', '--ppid', String(gw.pid)], { encoding: 'utf8' });
-  return out.split('\n').map((s) => Number(s.trim())).filter((n) => n > 0);
+  return out
+    .split('\n')
+    .map((s) => Number(s.trim()))
+    .filter((n) => n > 0);
 }
 
 test('two workers serve the listener; the primary merges their counters', async () => {
@@ -56,7 +71,10 @@ test('two workers serve the listener; the primary merges their counters', async 
   const n = 20;
   for (let i = 0; i < n; i++) assert.equal((await get()).status, 200);
   const metrics = (await gw.admin('/metrics')).body;
-  const m = new RegExp(`^mtlsgate_requests_total\\{domain="${DOMAIN.replace(/\./g, '\\.')}",status="200"\\} (\\d+)$`, 'm').exec(metrics);
+  const m = new RegExp(
+    `^mtlsgate_requests_total\\{domain="${DOMAIN.replace(/\./g, '\\.')}",status="200"\\} (\\d+)$`,
+    'm',
+  ).exec(metrics);
   assert.ok(m, metrics);
   assert.equal(Number(m[1]), n, 'the sum over both workers counts every request once');
   assert.match(metrics, /^mtlsgate_ready 1$/m);

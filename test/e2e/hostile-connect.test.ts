@@ -24,7 +24,10 @@ after(async () => {
   await h?.close();
 });
 
-/** A TLS connection (with the refused client certificate) that sends CONNECT and 100 kB after it; resolves with its TCP socket once the 405 is in. */
+/**
+ * A TLS connection (with the refused client certificate) that sends CONNECT and 100 kB after it; resolves with its TCP
+ * socket once the 405 is in.
+ */
 async function connectAndMore(): Promise<{ raw: net.Socket; tls: tls.TLSSocket }> {
   const raw = net.connect({ host: '127.0.0.1', port: h.gw.port });
   await new Promise((r) => raw.once('connect', r));
@@ -48,8 +51,15 @@ test('CONNECT followed by more bytes, then a reset or silence: the gateway close
     silent.push(await connectAndMore());
   }
   try {
-    const left = await waitFor(() => fdCount(h.gw.pid), (n) => n <= before0, IDLE_MS + 3000);
-    assert.ok(left <= before0, `the gateway still holds ${left - before0} more descriptors than before:\n${describeFds(h.gw.pid)}`);
+    const left = await waitFor(
+      () => fdCount(h.gw.pid),
+      (n) => n <= before0,
+      IDLE_MS + 3000,
+    );
+    assert.ok(
+      left <= before0,
+      `the gateway still holds ${left - before0} more descriptors than before:\n${describeFds(h.gw.pid)}`,
+    );
   } finally {
     for (const c of silent) c.raw.destroy();
   }

@@ -40,7 +40,11 @@ let h: Hostile;
 let trickle: Trickle;
 
 before(async () => {
-  h = await startHostile({ domain: 'flood.hostile.e2e.test', timeouts: TIMEOUTS, limits: { maxConnections: MAX_CONNECTIONS } });
+  h = await startHostile({
+    domain: 'flood.hostile.e2e.test',
+    timeouts: TIMEOUTS,
+    limits: { maxConnections: MAX_CONNECTIONS },
+  });
   trickle = startTrickle(h.good, { everyMs: 100 });
 });
 
@@ -50,7 +54,11 @@ after(async () => {
 });
 
 async function expectReleased(what: string, atMost = 2): Promise<void> {
-  const n = await waitFor(() => clientConnections(h.gw.pid, h.gw.port), (c) => c <= atMost, 5000);
+  const n = await waitFor(
+    () => clientConnections(h.gw.pid, h.gw.port),
+    (c) => c <= atMost,
+    5000,
+  );
   assert.ok(n <= atMost, `${what} released: ${n} client connections left (${describeFds(h.gw.pid)})`);
 }
 
@@ -60,7 +68,11 @@ test(`a handshake flood: ${BURST} new connections at once with a refused certifi
   // Each gets its 403, or, when the burst's handshakes on two shared cores take longer than handshakeMs, is cut.
   const denied = tally['403'] ?? 0;
   const cut = (tally['ECONNRESET'] ?? 0) + (tally['EPIPE'] ?? 0);
-  assert.equal(denied + cut, BURST, `every flood connection got a 403 or was cut (in ${ms} ms): ${JSON.stringify(tally)}`);
+  assert.equal(
+    denied + cut,
+    BURST,
+    `every flood connection got a 403 or was cut (in ${ms} ms): ${JSON.stringify(tally)}`,
+  );
   assert.ok(denied >= BURST / 2, `most were served their 403 within handshakeMs: ${JSON.stringify(tally)}`);
   assert.ok(!h.echo.received.some((r) => r.path.startsWith('/flood')), 'none reached the backend');
   await expectReleased('the flood connections');
@@ -100,9 +112,16 @@ test(`${FLOOD} idle connections against limits.maxConnections ${MAX_CONNECTIONS}
     // A new connection while the limit is reached (the trickle's keep-alive one is the last slot).
     if (heldNow >= MAX_CONNECTIONS - 1) whileFull = await request(h.good, false, '/while-full', 5000);
 
-    const allClosed = await waitFor(() => fates.filter((f) => f.closedAt === null).length, (n) => n === 0, TIMEOUTS.handshakeMs + SLACK_MS + 1000);
+    const allClosed = await waitFor(
+      () => fates.filter((f) => f.closedAt === null).length,
+      (n) => n === 0,
+      TIMEOUTS.handshakeMs + SLACK_MS + 1000,
+    );
     assert.equal(allClosed, 0, 'every idle connection was closed by the gateway');
-    assert.ok(fates.every((f) => f.bytes === 0), 'no idle or refused TCP connection got a byte');
+    assert.ok(
+      fates.every((f) => f.bytes === 0),
+      'no idle or refused TCP connection got a byte',
+    );
 
     const refusedAtOnce = fates.filter((f) => f.closedAt! - f.openedAt < 500);
     const held = fates.filter((f) => f.closedAt! - f.openedAt >= 500);
@@ -115,18 +134,30 @@ test(`${FLOOD} idle connections against limits.maxConnections ${MAX_CONNECTIONS}
     let open = 0;
     let peak = 0;
     for (const [, d] of events) peak = Math.max(peak, (open += d!));
-    assert.ok(peak <= MAX_CONNECTIONS - 1, `at most ${MAX_CONNECTIONS - 1} idle connections held at once (saw ${peak})`);
-    assert.ok(refusedAtOnce.length >= FLOOD - MAX_CONNECTIONS, `the excess was closed at once: ${refusedAtOnce.length} of ${FLOOD}`);
+    assert.ok(
+      peak <= MAX_CONNECTIONS - 1,
+      `at most ${MAX_CONNECTIONS - 1} idle connections held at once (saw ${peak})`,
+    );
+    assert.ok(
+      refusedAtOnce.length >= FLOOD - MAX_CONNECTIONS,
+      `the excess was closed at once: ${refusedAtOnce.length} of ${FLOOD}`,
+    );
     const dropped = /^mtlsgate_connections_dropped_total (\d+)$/m.exec((await h.gw.admin('/metrics')).body);
     assert.ok(dropped && Number(dropped[1]) >= FLOOD - MAX_CONNECTIONS, `the refusals are counted: ${dropped?.[1]}`);
     if (openedIn < TIMEOUTS.handshakeMs / 2) {
       // All opened well within handshakeMs: exactly the excess was refused (give or take a connection in transit).
-      assert.ok(Math.abs(refusedAtOnce.length - (FLOOD - (MAX_CONNECTIONS - 1))) <= 5, `${refusedAtOnce.length} refused at once, expected ${FLOOD - (MAX_CONNECTIONS - 1)}`);
+      assert.ok(
+        Math.abs(refusedAtOnce.length - (FLOOD - (MAX_CONNECTIONS - 1))) <= 5,
+        `${refusedAtOnce.length} refused at once, expected ${FLOOD - (MAX_CONNECTIONS - 1)}`,
+      );
     }
     // The held ones were closed by handshakeMs, counted from each one's opening.
-    const late = held.map((f) => f.closedAt! - f.openedAt).filter((ms) => ms < TIMEOUTS.handshakeMs - 150 || ms > TIMEOUTS.handshakeMs + SLACK_MS);
+    const late = held
+      .map((f) => f.closedAt! - f.openedAt)
+      .filter((ms) => ms < TIMEOUTS.handshakeMs - 150 || ms > TIMEOUTS.handshakeMs + SLACK_MS);
     assert.deepEqual(late, [], 'each held connection was closed at handshakeMs');
-    if (whileFull) assert.equal(whileFull.status, 0, `a new connection while full is refused too: ${JSON.stringify(whileFull)}`);
+    if (whileFull)
+      assert.equal(whileFull.status, 0, `a new connection while full is refused too: ${JSON.stringify(whileFull)}`);
     await expectReleased('the idle connections');
     assert.equal((await request(h.good, false, '/after-flood')).status, 200, 'new connections are served again');
   } finally {

@@ -16,7 +16,11 @@ const EXTRA = 4;
 let h: Hostile;
 
 before(async () => {
-  h = await startHostile({ domain: 'per-address.hostile.e2e.test', timeouts: { handshakeMs: 20_000, headersMs: 20_000 }, limits: { maxConnectionsPerAddress: LIMIT } });
+  h = await startHostile({
+    domain: 'per-address.hostile.e2e.test',
+    timeouts: { handshakeMs: 20_000, headersMs: 20_000 },
+    limits: { maxConnectionsPerAddress: LIMIT },
+  });
 });
 
 after(async () => {
@@ -38,7 +42,8 @@ function silentConnection(from: string): Promise<{ socket: net.Socket; closed: P
 }
 
 /** Settles to the ms until close, or null when still open after `ms`. */
-const closedWithin = (p: Promise<number>, ms: number): Promise<number | null> => Promise.race([p, new Promise<null>((r) => setTimeout(() => r(null), ms))]);
+const closedWithin = (p: Promise<number>, ms: number): Promise<number | null> =>
+  Promise.race([p, new Promise<null>((r) => setTimeout(() => r(null), ms))]);
 
 function droppedPerAddress(metrics: string): number {
   const m = /^mtlsgate_connections_dropped_per_address_total (\d+)$/m.exec(metrics);
@@ -54,8 +59,10 @@ test(`one address holds at most ${LIMIT} connections; the excess is closed at on
   const extra = [];
   for (let i = 0; i < EXTRA; i++) extra.push(await silentConnection('127.0.0.2'));
   try {
-    for (const [i, c] of extra.entries()) assert.notEqual(await closedWithin(c.closed, 2000), null, `extra connection ${i} was not closed`);
-    for (const [i, c] of held.entries()) assert.equal(await closedWithin(c.closed, 200), null, `connection ${i} within the limit was closed`);
+    for (const [i, c] of extra.entries())
+      assert.notEqual(await closedWithin(c.closed, 2000), null, `extra connection ${i} was not closed`);
+    for (const [i, c] of held.entries())
+      assert.equal(await closedWithin(c.closed, 200), null, `connection ${i} within the limit was closed`);
     // A TLS client from that address is refused too while the limit is held...
     const refused = await requestFrom('127.0.0.2');
     assert.equal(refused.status, 0, `expected no answer from a full address, got ${refused.status}`);
@@ -64,14 +71,24 @@ test(`one address holds at most ${LIMIT} connections; the excess is closed at on
     assert.equal(other.status, 200, other.error ?? other.body);
     assert.equal(droppedPerAddress((await h.gw.admin('/metrics')).body), before0 + EXTRA + 1);
     // The gate sits in front of Node's TLS listener (else a warning at start-up says refusals will be logged).
-    assert.ok(!h.gw.logsSince(0).some((l) => l.msg.includes('maxConnectionsPerAddress')), 'the connection gate could not be installed');
+    assert.ok(
+      !h.gw.logsSince(0).some((l) => l.msg.includes('maxConnectionsPerAddress')),
+      'the connection gate could not be installed',
+    );
     const lines = h.gw.logsSince(mark);
-    assert.ok(!lines.some((l) => /handshake failed|connection closed/.test(l.msg)), `refusals were logged: ${JSON.stringify(lines.map((l) => l.msg))}`);
+    assert.ok(
+      !lines.some((l) => /handshake failed|connection closed/.test(l.msg)),
+      `refusals were logged: ${JSON.stringify(lines.map((l) => l.msg))}`,
+    );
   } finally {
     for (const c of [...held, ...extra]) c.socket.destroy();
   }
   // Once they are closed, the address is served again.
-  const back = await waitFor(() => requestFrom('127.0.0.2'), (o) => o.status === 200, 5000);
+  const back = await waitFor(
+    () => requestFrom('127.0.0.2'),
+    (o) => o.status === 200,
+    5000,
+  );
   assert.equal(back.status, 200, back.error ?? back.body);
 });
 

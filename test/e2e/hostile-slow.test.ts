@@ -64,7 +64,12 @@ after(async () => {
 });
 
 /** Write `text` one byte every `everyMs` until the socket closes; resolves with what the gateway answered. */
-function dribble(s: net.Socket, text: string, everyMs: number, timeoutMs: number): Promise<Collected & { sentBytes: number }> {
+function dribble(
+  s: net.Socket,
+  text: string,
+  everyMs: number,
+  timeoutMs: number,
+): Promise<Collected & { sentBytes: number }> {
   const started = Date.now();
   let i = 0;
   const timer = setInterval(() => {
@@ -79,7 +84,11 @@ function dribble(s: net.Socket, text: string, everyMs: number, timeoutMs: number
 
 /** The gateway holds no client connection but the trickle's (one keep-alive, perhaps one new one in flight). */
 async function expectReleased(what: string): Promise<void> {
-  const n = await waitFor(() => clientConnections(h.gw.pid, h.gw.port), (c) => c <= 2, 3000);
+  const n = await waitFor(
+    () => clientConnections(h.gw.pid, h.gw.port),
+    (c) => c <= 2,
+    3000,
+  );
   assert.ok(n <= 2, `${what} released: ${n} client connections left (${describeFds(h.gw.pid)})`);
 }
 
@@ -98,7 +107,9 @@ test('slowloris, slow bodies, half-open handshakes, silent and idle connections,
 
   // Slow headers, a byte every 500 ms after a valid handshake: 408 at headersMs (verified and refused alike).
   const head = (i: number): string => `GET /slowloris/${i} HTTP/1.1\r\nHost: ${D}\r\nX-Slow: ${'a'.repeat(64)}\r\n\r\n`;
-  const slowloris = Promise.all(Array.from({ length: 20 }, async (_, i) => dribble(await tlsConnect(i % 2 ? h.bad : h.good), head(i), 500, 8000)));
+  const slowloris = Promise.all(
+    Array.from({ length: 20 }, async (_, i) => dribble(await tlsConnect(i % 2 ? h.bad : h.good), head(i), 500, 8000)),
+  );
 
   // Slow bodies: the head at once, then a byte every 200 ms of 1,000. Verified: 408 at requestMs (its head may have
   // reached the backend, never a whole request). Refused: 403 at once, then cut at requestMs, with no 408 after it.
@@ -171,13 +182,19 @@ test('slowloris, slow bodies, half-open handshakes, silent and idle connections,
     within(`idle ${i}`, r.ms, TIMEOUTS.idleMs, 1000 + SLACK_MS);
   });
 
-  const timeouts = h.gw.logsSince(mark).filter((l) => l.msg === 'tls handshake failed' && /handshake timeout/i.test(String(l.error)));
+  const timeouts = h.gw
+    .logsSince(mark)
+    .filter((l) => l.msg === 'tls handshake failed' && /handshake timeout/i.test(String(l.error)));
   assert.equal(timeouts.length, 40, 'each half-open handshake is logged as timed out');
-  assert.deepEqual(rec.requests.filter((r) => r.path.startsWith('/slow-body')), [], 'no slow body ever reached the backend whole');
+  assert.deepEqual(
+    rec.requests.filter((r) => r.path.startsWith('/slow-body')),
+    [],
+    'no slow body ever reached the backend whole',
+  );
   const recBytes = rec.allBytes().slice(recBefore);
   assert.ok(!/slow-body\/[13] /.test(recBytes), 'nothing of the refused slow bodies reached the backend');
   assert.ok(!h.echo.received.some((r) => r.path.startsWith('/slowloris')));
-  await expectReleased('the attackers\' connections');
+  await expectReleased("the attackers' connections");
 });
 
 test('clients that never read a 64 MiB answer: the gateway holds a bounded amount, and cuts them (and the backend) after backendMs of no progress', async () => {
@@ -198,10 +215,13 @@ test('clients that never read a 64 MiB answer: the gateway holds a bounded amoun
   const took = Date.now() - started;
   stuck.forEach(({ req }) => req.destroy());
   assert.equal(cut, 4, `each answer was cut at the backend (${took} ms)`);
-  assert.ok(took <= TIMEOUTS.backendMs + 4000, `cut ${took} ms after the requests (backendMs ${TIMEOUTS.backendMs} after the client stalled)`);
+  assert.ok(
+    took <= TIMEOUTS.backendMs + 4000,
+    `cut ${took} ms after the requests (backendMs ${TIMEOUTS.backendMs} after the client stalled)`,
+  );
   // 4 x 64 MiB if the gateway buffered what it could not deliver; a few socket buffers each if it did not.
   assert.ok(peak - rss0 < 48 * 1024, `RSS grew ${peak - rss0} KiB while 256 MiB were not being read`);
-  await expectReleased('the stalled clients\' connections');
+  await expectReleased("the stalled clients' connections");
 });
 
 test('the well-behaved trickle was served throughout, and only the verified client reached a backend', async () => {

@@ -48,7 +48,20 @@ interface SClientRun {
  */
 function sClient(args: string[], steps: { waitMs: number; write?: string }[]): Promise<SClientRun> {
   return new Promise((resolve) => {
-    const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${h.gw.port}`, '-servername', h.w.domain, '-CAfile', h.w.server.caFile, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(
+      'openssl',
+      [
+        's_client',
+        '-connect',
+        `127.0.0.1:${h.gw.port}`,
+        '-servername',
+        h.w.domain,
+        '-CAfile',
+        h.w.server.caFile,
+        ...args,
+      ],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString('latin1')));
@@ -72,13 +85,17 @@ function sClient(args: string[], steps: { waitMs: number; write?: string }[]): P
 
 const get = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: ${h.w.domain}\r\n\r\n`;
 /** Request log lines other than the trickle's. */
-const served = (mark: number) => h.gw.logsSince(mark).filter((l) => l.msg === 'request' && !String(l.path).startsWith('/trickle/'));
+const served = (mark: number) =>
+  h.gw.logsSince(mark).filter((l) => l.msg === 'request' && !String(l.path).startsWith('/trickle/'));
 
 test('TLS 1.0 and 1.1 are refused with a protocol_version alert, even offered at SECLEVEL=0; nothing is served', async () => {
   const mark = h.gw.mark();
   for (const version of ['-tls1', '-tls1_1']) {
     for (const files of [h.w.clientFiles, badFiles]) {
-      const r = await sClient([version, '-cipher', 'DEFAULT@SECLEVEL=0', '-cert', files.certFile, '-key', files.keyFile, '-brief'], [{ waitMs: 300, write: get('/old-tls') }, { waitMs: 300 }]);
+      const r = await sClient(
+        [version, '-cipher', 'DEFAULT@SECLEVEL=0', '-cert', files.certFile, '-key', files.keyFile, '-brief'],
+        [{ waitMs: 300, write: get('/old-tls') }, { waitMs: 300 }],
+      );
       assert.notEqual(r.code, 0, `${version} must fail:\n${r.stderr}`);
       assert.match(r.stderr, /alert protocol version|SSL alert number 70/, `${version}: the gateway's alert`);
       assert.doesNotMatch(r.stderr, /CONNECTION ESTABLISHED/);
@@ -86,25 +103,61 @@ test('TLS 1.0 and 1.1 are refused with a protocol_version alert, even offered at
     }
   }
   const failed = h.gw.logsSince(mark).filter((l) => l.msg === 'tls handshake failed');
-  assert.ok(failed.length >= 4 && failed.every((l) => /unsupported protocol/.test(String(l.error))), JSON.stringify(failed));
+  assert.ok(
+    failed.length >= 4 && failed.every((l) => /unsupported protocol/.test(String(l.error))),
+    JSON.stringify(failed),
+  );
   assert.equal(served(mark).length, 0, 'no request was processed');
 });
 
 test('TLS 1.2 cipher suites outside the policy are refused (handshake_failure); a policy suite is served', async () => {
   const mark = h.gw.mark();
-  for (const cipher of ['ECDHE-ECDSA-AES128-SHA', 'ECDHE-ECDSA-AES256-SHA', 'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-ECDSA-AES256-CCM']) {
-    const r = await sClient(['-tls1_2', '-cipher', `${cipher}@SECLEVEL=0`, '-cert', h.w.clientFiles.certFile, '-key', h.w.clientFiles.keyFile, '-brief'], [{ waitMs: 300, write: get('/weak-cipher') }, { waitMs: 300 }]);
+  for (const cipher of [
+    'ECDHE-ECDSA-AES128-SHA',
+    'ECDHE-ECDSA-AES256-SHA',
+    'ECDHE-ECDSA-CHACHA20-POLY1305',
+    'ECDHE-ECDSA-AES256-CCM',
+  ]) {
+    const r = await sClient(
+      [
+        '-tls1_2',
+        '-cipher',
+        `${cipher}@SECLEVEL=0`,
+        '-cert',
+        h.w.clientFiles.certFile,
+        '-key',
+        h.w.clientFiles.keyFile,
+        '-brief',
+      ],
+      [{ waitMs: 300, write: get('/weak-cipher') }, { waitMs: 300 }],
+    );
     assert.notEqual(r.code, 0, `${cipher} must be refused:\n${r.stderr}`);
     assert.match(r.stderr, /alert handshake failure|SSL alert number 40/, cipher);
     assert.equal(statusLines(r.stdout).length, 0);
   }
-  const ok = await sClient(['-tls1_2', '-cipher', 'ECDHE-ECDSA-AES128-GCM-SHA256', '-cert', h.w.clientFiles.certFile, '-key', h.w.clientFiles.keyFile, '-brief'], [
-    { waitMs: 300, write: `GET /policy-cipher HTTP/1.1\r\nHost: ${h.w.domain}\r\nConnection: close\r\n\r\n` },
-    { waitMs: 500 },
-  ]);
+  const ok = await sClient(
+    [
+      '-tls1_2',
+      '-cipher',
+      'ECDHE-ECDSA-AES128-GCM-SHA256',
+      '-cert',
+      h.w.clientFiles.certFile,
+      '-key',
+      h.w.clientFiles.keyFile,
+      '-brief',
+    ],
+    [
+      { waitMs: 300, write: `GET /policy-cipher HTTP/1.1\r\nHost: ${h.w.domain}\r\nConnection: close\r\n\r\n` },
+      { waitMs: 500 },
+    ],
+  );
   assert.match(ok.stderr, /Ciphersuite: ECDHE-ECDSA-AES128-GCM-SHA256/);
   assert.deepEqual(statusLines(ok.stdout), [200]);
-  assert.deepEqual(served(mark).map((l) => l.path), ['/policy-cipher'], 'only the policy suite was served');
+  assert.deepEqual(
+    served(mark).map((l) => l.path),
+    ['/policy-cipher'],
+    'only the policy suite was served',
+  );
 });
 
 test('client-initiated renegotiation (s_client R) is refused: the connection ends, the request after it is never answered', async () => {
@@ -113,21 +166,28 @@ test('client-initiated renegotiation (s_client R) is refused: the connection end
     ['verified certificate', h.w.clientFiles, 200],
   ] as const) {
     const mark = h.gw.mark();
-    const r = await sClient(['-tls1_2', '-cert', files.certFile, '-key', files.keyFile], [
-      { waitMs: 400, write: get(`/before-reneg`) },
-      { waitMs: 400, write: 'R\n' },
-      { waitMs: 500, write: get(`/after-reneg`) },
-      { waitMs: 400 },
-    ]);
+    const r = await sClient(
+      ['-tls1_2', '-cert', files.certFile, '-key', files.keyFile],
+      [
+        { waitMs: 400, write: get(`/before-reneg`) },
+        { waitMs: 400, write: 'R\n' },
+        { waitMs: 500, write: get(`/after-reneg`) },
+        { waitMs: 400 },
+      ],
+    );
     assert.match(r.stderr, /RENEGOTIATING/, `${who}: s_client tried`);
     assert.match(r.stderr, /no renegotiation/, `${who}: the gateway refused it:\n${r.stderr}`);
     assert.deepEqual(statusLines(r.stdout), [status], `${who}: only the request before R was answered`);
-    assert.deepEqual(served(mark).map((l) => [l.path, l.status]), [['/before-reneg', status]], who);
+    assert.deepEqual(
+      served(mark).map((l) => [l.path, l.status]),
+      [['/before-reneg', status]],
+      who,
+    );
   }
   assert.ok(!h.echo.received.some((r) => r.path === '/after-reneg'));
 });
 
-test('Node\'s TLS client: renegotiate() on TLS 1.2 is answered with no_renegotiation, the connection ends, a denied connection stays denied', async () => {
+test("Node's TLS client: renegotiate() on TLS 1.2 is answered with no_renegotiation, the connection ends, a denied connection stays denied", async () => {
   const s = await tlsConnect(h.bad, { maxVersion: 'TLSv1.2' });
   let text = '';
   s.on('data', (c: Buffer) => (text += c.toString('latin1')));
@@ -138,7 +198,11 @@ test('Node\'s TLS client: renegotiate() on TLS 1.2 is answered with no_renegotia
   for (let i = 0; i < 100 && statusLines(text).length === 0; i++) await sleep(20);
   assert.deepEqual(statusLines(text), [403]);
   let succeeded = false;
-  assert.equal(s.renegotiate({ rejectUnauthorized: false }, (e) => void (succeeded = !e)), true, 'renegotiation started');
+  assert.equal(
+    s.renegotiate({ rejectUnauthorized: false }, (e) => void (succeeded = !e)),
+    true,
+    'renegotiation started',
+  );
   const err = await Promise.race([failed, sleep(5000).then(() => null)]);
   assert.ok(err, 'the renegotiation failed');
   assert.match(err.message, /no renegotiation/, err.message);

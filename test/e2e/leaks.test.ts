@@ -63,9 +63,12 @@ let probeOut: string;
 before(async () => {
   w = await makeWorld(DOMAIN);
   // A truststore of some size, so that a domain state kept alive by every reload would show in the heap.
-  const fillers = await Promise.all(Array.from({ length: 40 }, (_, i) => issue({ subject: `CN=leaks filler CA ${i}`, profile: 'root-ca' })));
+  const fillers = await Promise.all(
+    Array.from({ length: 40 }, (_, i) => issue({ subject: `CN=leaks filler CA ${i}`, profile: 'root-ca' })),
+  );
   writeFileSync(w.truststore, [w.ca, ...fillers].map((c) => c.certPem).join(''));
-  // Idle connections close within seconds on both sides (backend 1 s, gateway 3 s), so what stays open after the storm is what leaked, not
+  // Idle connections close within seconds on both sides (backend 1 s, gateway 3 s), so what stays open after the storm
+  // is what leaked, not
   // what a keep-alive pool kept (a loaded machine runs more requests at once, and the pools grow with them).
   echo = await startEcho('127.0.0.1', 0, { keepAliveTimeoutMs: 1000 });
   const dir = tmpDir();
@@ -73,7 +76,10 @@ before(async () => {
   probeOut = join(dir, 'probe.json');
   writeFileSync(preload, PROBE);
   gw = await startGateway({
-    config: { timeouts: { idleMs: 3000 }, domains: [domainConfig(DOMAIN, w.server, w.truststore, [{ basePath: '', target: echo.url }])] },
+    config: {
+      timeouts: { idleMs: 3000 },
+      domains: [domainConfig(DOMAIN, w.server, w.truststore, [{ basePath: '', target: echo.url }])],
+    },
     env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${preload}`.trim(), MTLSGATE_E2E_PROBE: probeOut },
   });
 });
@@ -127,7 +133,13 @@ async function settled(base: Probe): Promise<Probe> {
 const MiB = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 
 test('100 SIGHUPs in a second and 200 POST /reload under a trickle: no request failed; descriptors, handles, timers, heap and RSS back near the baseline', async () => {
-  const good: Target = { port: gw.port, servername: DOMAIN, ca: w.server.caPem, cert: w.client.certPem, key: w.client.keyPem };
+  const good: Target = {
+    port: gw.port,
+    servername: DOMAIN,
+    ca: w.server.caPem,
+    cert: w.client.certPem,
+    key: w.client.keyPem,
+  };
   const denied: Target = { ...good, cert: w.otherClient.certPem, key: w.otherClient.keyPem };
 
   // Warm-up: the same traffic and reloads, so that pools, caches, lazily made things and the JIT's code exist at the
@@ -171,7 +183,10 @@ test('100 SIGHUPs in a second and 200 POST /reload under a trickle: no request f
   }
   const [served, refused] = await Promise.all([ok.done, no.done]);
 
-  assert.ok(stormMs !== undefined && stormMs < 4000, `the storm took ${stormMs} ms (10 bursts 100 ms apart: about 1 s on a quiet machine)`);
+  assert.ok(
+    stormMs !== undefined && stormMs < 4000,
+    `the storm took ${stormMs} ms (10 bursts 100 ms apart: about 1 s on a quiet machine)`,
+  );
   assert.deepEqual(statuses, { 200: 200 }, 'every POST /reload succeeded');
   assert.ok(served.outcomes.length >= 40, `accepted requests: ${served.outcomes.length}`);
   assert.deepEqual(served.tally, { '200': served.outcomes.length }, 'zero accepted requests failed');
@@ -183,13 +198,18 @@ test('100 SIGHUPs in a second and 200 POST /reload under a trickle: no request f
   assert.match(metrics, /^mtlsgate_reloads_total\{result="failed"\} 0$/m);
 
   const end = await settled(base);
-  const report = `baseline fds ${base.fds} ${JSON.stringify(base.fdKinds)}, after ${end.fds} ${JSON.stringify(end.fdKinds)}; ` + `handles ${JSON.stringify(base.resources)} -> ${JSON.stringify(end.resources)}; heap ${MiB(base.heapUsed)} -> ${MiB(end.heapUsed)}; rss ${MiB(base.rss)} -> ${MiB(end.rss)}`;
+  const report =
+    `baseline fds ${base.fds} ${JSON.stringify(base.fdKinds)}, after ${end.fds} ${JSON.stringify(end.fdKinds)}; ` +
+    `handles ${JSON.stringify(base.resources)} -> ${JSON.stringify(end.resources)}; heap ${MiB(base.heapUsed)} -> ${MiB(end.heapUsed)}; rss ${MiB(base.rss)} -> ${MiB(end.rss)}`;
   console.log(`# leaks: ${report}`);
   assert.ok(end.fds <= base.fds + FD_SLACK, `descriptors back near the baseline: ${report}`);
   assert.ok((end.fdKinds.file ?? 0) <= (base.fdKinds.file ?? 0), `no file left open: ${report}`);
   for (const [kind, n] of Object.entries(end.resources)) {
     const slack = kind === 'TCPSocketWrap' ? FD_SLACK : kind === 'Timeout' ? 2 : 1;
-    assert.ok(n <= (base.resources[kind] ?? 0) + slack, `${kind}: ${n} active after, ${base.resources[kind] ?? 0} at the baseline: ${report}`);
+    assert.ok(
+      n <= (base.resources[kind] ?? 0) + slack,
+      `${kind}: ${n} active after, ${base.resources[kind] ?? 0} at the baseline: ${report}`,
+    );
   }
   assert.ok(end.heapUsed <= base.heapUsed + HEAP_SLACK, `heap after a full GC back near the baseline: ${report}`);
   assert.ok(end.rss <= base.rss + RSS_SLACK, `RSS within ${MiB(RSS_SLACK)} of the baseline: ${report}`);

@@ -39,7 +39,10 @@ before(async () => {
         domainConfig(A, w.server, truststoreA, [{ basePath: '', target: echo.url }]),
         // B trusts only the other CA: A's client is not welcome there.
         domainConfig(B, w.server, writeTruststore(w.dir, 'b', [w.otherCa]), [{ basePath: '', target: echo.url }]),
-        { ...domainConfig(STRICT, w.server, w.truststore, [{ basePath: '', target: echo.url }]), securityPolicy: 'TLS_1_3' },
+        {
+          ...domainConfig(STRICT, w.server, w.truststore, [{ basePath: '', target: echo.url }]),
+          securityPolicy: 'TLS_1_3',
+        },
       ],
     },
   });
@@ -50,7 +53,12 @@ after(async () => {
   await echo?.close();
 });
 
-const client = (): { port: number; ca: string; cert: string; key: string } => ({ port: gw.port, ca: w.server.caPem, cert: w.client.certPem, key: w.client.keyPem });
+const client = (): { port: number; ca: string; cert: string; key: string } => ({
+  port: gw.port,
+  ca: w.server.caPem,
+  cert: w.client.certPem,
+  key: w.client.keyPem,
+});
 
 /** The echo backend's view of a request: the identity headers the gateway sent. */
 function backendSaw(text: string): Record<string, string> {
@@ -118,7 +126,14 @@ test('a TLS 1.2 session offered to a TLS_1_3 domain: not resumed, the handshake 
   // Node 20 resumed it (skipping the SNI callback) and the request got 421; Node 22/24 make it a full handshake,
   // which the SNI callback refuses for TLS 1.2.
   await assert.rejects(
-    nodeRequest({ ...client(), servername: STRICT, host: STRICT, maxVersion: 'TLSv1.2', session: first.session!, path }),
+    nodeRequest({
+      ...client(),
+      servername: STRICT,
+      host: STRICT,
+      maxVersion: 'TLSv1.2',
+      session: first.session!,
+      path,
+    }),
     (e: NodeJS.ErrnoException) => e.code === 'ECONNRESET' || /disconnected|alert/i.test(e.message),
   );
   assert.equal(echo.received.filter((q) => q.path === path).length, 0, 'the backend saw nothing');
@@ -142,12 +157,18 @@ test('Host names no domain on a resumed TLS 1.2 session: 421, counted under the 
 
 /** mtlsgate_requests_total{domain,status="421"}, 0 when absent. */
 function misdirectedCount(metrics: string, domain: string): number {
-  const m = new RegExp(`^mtlsgate_requests_total\\{domain="${domain.replace(/\./g, '\\.')}",status="421"\\} (\\d+)$`, 'm').exec(metrics);
+  const m = new RegExp(
+    `^mtlsgate_requests_total\\{domain="${domain.replace(/\./g, '\\.')}",status="421"\\} (\\d+)$`,
+    'm',
+  ).exec(metrics);
   return m ? Number(m[1]) : 0;
 }
 
 test('--workers 2: sessions resume on whichever worker takes the connection', async () => {
-  const two = await startGateway({ config: { domains: [domainConfig(A, w.server, w.truststore, [{ basePath: '', target: echo.url }])] }, args: ['--workers', '2'] });
+  const two = await startGateway({
+    config: { domains: [domainConfig(A, w.server, w.truststore, [{ basePath: '', target: echo.url }])] },
+    args: ['--workers', '2'],
+  });
   try {
     const port = two.port;
     const first = await nodeRequest({ ...client(), port, servername: A });
@@ -163,10 +184,18 @@ test('--workers 2: sessions resume on whichever worker takes the connection', as
       return m;
     };
     while (results.length < 400 && !([...byWorker().values()].filter((n) => n >= 3).length >= 2)) {
-      results.push(...(await Promise.all(Array.from({ length: 8 }, () => nodeRequest({ ...client(), port, servername: A, session: first.session! })))));
+      results.push(
+        ...(await Promise.all(
+          Array.from({ length: 8 }, () => nodeRequest({ ...client(), port, servername: A, session: first.session! })),
+        )),
+      );
     }
     assert.deepEqual([...byWorker().keys()].sort(), [1, 2], `requests by worker: ${JSON.stringify([...byWorker()])}`);
-    assert.deepEqual(results.filter((r) => r.status !== 200 || !r.sessionReused).length, 0, `${results.length} resumptions`);
+    assert.deepEqual(
+      results.filter((r) => r.status !== 200 || !r.sessionReused).length,
+      0,
+      `${results.length} resumptions`,
+    );
   } finally {
     await two.stop();
   }
@@ -180,7 +209,25 @@ test('openssl s_client: each resumption gets a fresh ticket, so a chain of singl
   const input = `GET / HTTP/1.1\r\nHost: ${A}\r\nConnection: close\r\n\r\n`;
   const sess = (i: number): string => join(w.dir, `chain-${i}.sess`);
   const sClient = (extra: string[]): Promise<{ code: number | null; stdout: Buffer }> =>
-    run('openssl', ['s_client', '-connect', `127.0.0.1:${gw.port}`, '-servername', A, '-cert', certFile, '-key', keyFile, '-CAfile', w.server.caFile, '-ign_eof', ...extra], { input });
+    run(
+      'openssl',
+      [
+        's_client',
+        '-connect',
+        `127.0.0.1:${gw.port}`,
+        '-servername',
+        A,
+        '-cert',
+        certFile,
+        '-key',
+        keyFile,
+        '-CAfile',
+        w.server.caFile,
+        '-ign_eof',
+        ...extra,
+      ],
+      { input },
+    );
   const first = await sClient(['-sess_out', sess(0)]);
   assert.match(first.stdout.toString('utf8'), /^New, TLSv1\.3/m);
   for (let i = 1; i <= 5; i++) {
@@ -191,16 +238,19 @@ test('openssl s_client: each resumption gets a fresh ticket, so a chain of singl
   }
 });
 
-test('tls.ticketKeyFile: two replicas with the same key file resume each other\'s sessions; a bad file is a one-line start error', async () => {
+test("tls.ticketKeyFile: two replicas with the same key file resume each other's sessions; a bad file is a one-line start error", async () => {
   const keyFile = join(w.dir, 'ticket.key');
   writeFileSync(keyFile, randomBytes(48).toString('hex') + '\n', { mode: 0o600 });
-  const cfg = { domains: [domainConfig(A, w.server, w.truststore, [{ basePath: '', target: echo.url }])], tls: { ticketKeyFile: keyFile } };
+  const cfg = {
+    domains: [domainConfig(A, w.server, w.truststore, [{ basePath: '', target: echo.url }])],
+    tls: { ticketKeyFile: keyFile },
+  };
   const [one, two] = await Promise.all([startGateway({ config: cfg }), startGateway({ config: cfg })]);
   try {
     const first = await nodeRequest({ ...client(), port: one.port, servername: A });
     assert.equal(first.status, 200);
     const other = await nodeRequest({ ...client(), port: two.port, servername: A, session: first.session! });
-    assert.equal(other.sessionReused, true, 'replica two resumed replica one\'s session');
+    assert.equal(other.sessionReused, true, "replica two resumed replica one's session");
     assert.equal(other.status, 200);
   } finally {
     await Promise.all([one.stop(), two.stop()]);
@@ -229,7 +279,15 @@ test('tls.ticketKeyFile: two replicas with the same key file resume each other\'
 });
 
 test('resumption turns itself off where a resumed session cannot be judged (trustClientIntermediates), and says so', async () => {
-  const g = await startGateway({ config: { domains: [domainConfig(A, w.server, w.truststore, [{ basePath: '', target: echo.url }], { trustClientIntermediates: true })] } });
+  const g = await startGateway({
+    config: {
+      domains: [
+        domainConfig(A, w.server, w.truststore, [{ basePath: '', target: echo.url }], {
+          trustClientIntermediates: true,
+        }),
+      ],
+    },
+  });
   try {
     const off = await g.waitForLog((l) => l.msg === 'TLS session resumption off');
     assert.match(String(off.reason), /trustClientIntermediates/);

@@ -41,7 +41,10 @@ async function gateway(timeouts: Record<string, number> = {}): Promise<{ gw: Gat
       ],
     },
   });
-  return { gw, good: { port: gw.port, servername: w.domain, ca: w.server.caPem, cert: w.client.certPem, key: w.client.keyPem } };
+  return {
+    gw,
+    good: { port: gw.port, servername: w.domain, ca: w.server.caPem, cert: w.client.certPem, key: w.client.keyPem },
+  };
 }
 
 /** Wait for the process to exit (at most `limitMs`); ms from `from` to the exit. */
@@ -153,7 +156,11 @@ test('connections that never sent a request do not hold up shutdown; a request i
 
     const [wt, pd] = await Promise.all([waiting, partialDone]);
     assert.equal(wt.status, 200, `the request in flight was answered: ${JSON.stringify(wt)}`);
-    assert.deepEqual(statusLines(pd.text), [200], `the request whose headers ended after SIGTERM was served: ${JSON.stringify(pd.text.slice(0, 300))}`);
+    assert.deepEqual(
+      statusLines(pd.text),
+      [200],
+      `the request whose headers ended after SIGTERM was served: ${JSON.stringify(pd.text.slice(0, 300))}`,
+    );
     assert.ok(echo.received.some((r) => r.path === '/partial' && r.headers['x-late'] === 'yes'));
 
     const took = await exitTime(gw, termAt, 15_000);
@@ -162,7 +169,9 @@ test('connections that never sent a request do not hold up shutdown; a request i
     // for those still in their handshake, for timeouts.handshakeMs).
     assert.ok(took < 4000, `exited ${took} ms after SIGTERM (timeouts.shutdownMs 8000)`);
     const ends = await Promise.all(closed);
-    ends.forEach((c, i) => assert.ok(c.closed, `connection ${['idle TLS', 'silent TCP', 'stalled handshake'][i]} was closed by the gateway`));
+    ends.forEach((c, i) =>
+      assert.ok(c.closed, `connection ${['idle TLS', 'silent TCP', 'stalled handshake'][i]} was closed by the gateway`),
+    );
     assert.equal(gw.stderr, '');
   } finally {
     await gw.stop(3000);

@@ -58,21 +58,36 @@ let dropTo: { uid: number; gid: number; preload: string } | null = null;
 const isRoot = process.getuid?.() === 0;
 
 before(async () => {
-  [w, newCa, echo] = await Promise.all([makeWorld(FILE_DOMAIN, [S3_DOMAIN]), issue({ subject: 'CN=faults New CA,O=mtlsgate e2e', profile: 'root-ca' }), startEcho()]);
+  [w, newCa, echo] = await Promise.all([
+    makeWorld(FILE_DOMAIN, [S3_DOMAIN]),
+    issue({ subject: 'CN=faults New CA,O=mtlsgate e2e', profile: 'root-ca' }),
+    startEcho(),
+  ]);
   newClient = await issue({ subject: 'CN=faults new client,O=mtlsgate e2e', profile: 'client', issuer: newCa });
-  const fillers = await Promise.all(Array.from({ length: 150 }, (_, i) => issue({ subject: `CN=faults filler CA ${i},O=mtlsgate e2e`, profile: 'root-ca' })));
+  const fillers = await Promise.all(
+    Array.from({ length: 150 }, (_, i) =>
+      issue({ subject: `CN=faults filler CA ${i},O=mtlsgate e2e`, profile: 'root-ca' }),
+    ),
+  );
   pem.A = [w.ca, ...fillers.slice(0, 80)].map((c) => c.certPem).join('');
   pem.B = [w.ca, newCa, ...fillers].map((c) => c.certPem).join('');
   count.A = 81;
   count.B = 152;
   if (isRoot) {
     try {
-      const uid = Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
-      const gid = Number(execFileSync('id', ['-g', 'nobody'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+      const uid = Number(
+        execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(),
+      );
+      const gid = Number(
+        execFileSync('id', ['-g', 'nobody'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(),
+      );
       if (Number.isInteger(uid) && Number.isInteger(gid) && uid > 0) {
         // Loaded (as root) before the gateway's own code, which then runs as nobody.
         const preload = join(tmpDir(), 'drop-privileges.mjs');
-        writeFileSync(preload, `import process from 'node:process';\nprocess.setgroups([]);\nprocess.setgid(${gid});\nprocess.setuid(${uid});\n`);
+        writeFileSync(
+          preload,
+          `import process from 'node:process';\nprocess.setgroups([]);\nprocess.setgid(${gid});\nprocess.setuid(${uid});\n`,
+        );
         dropTo = { uid, gid, preload };
       }
     } catch {
@@ -103,7 +118,11 @@ interface Rig {
 
 function targets(port: number, domain: string): Pick<Rig, 'good' | 'fresh' | 'denied'> {
   const good: Target = { port, servername: domain, ca: w.server.caPem, cert: w.client.certPem, key: w.client.keyPem };
-  return { good, fresh: { ...good, cert: newClient.certPem, key: newClient.keyPem }, denied: { ...good, cert: w.otherClient.certPem, key: w.otherClient.keyPem } };
+  return {
+    good,
+    fresh: { ...good, cert: newClient.certPem, key: newClient.keyPem },
+    denied: { ...good, cert: w.otherClient.certPem, key: w.otherClient.keyPem },
+  };
 }
 
 const status = async (t: Target): Promise<number> => (await request(t, false)).status;
@@ -129,13 +148,29 @@ async function readyz(gw: GatewayProcess): Promise<Ready> {
 /** The bundle `rig.serving` answers: `good` 200, `fresh` 200 only with B, `denied` 403. */
 async function assertServes(rig: Rig, what: string): Promise<void> {
   const [g, f, d] = await Promise.all([status(rig.good), status(rig.fresh), status(rig.denied)]);
-  assert.deepEqual({ good: g, fresh: f, denied: d }, { good: 200, fresh: rig.serving === 'B' ? 200 : 403, denied: 403 }, `${what}: bundle ${rig.serving} serves`);
+  assert.deepEqual(
+    { good: g, fresh: f, denied: d },
+    { good: 200, fresh: rig.serving === 'B' ? 200 : 403, denied: 403 },
+    `${what}: bundle ${rig.serving} serves`,
+  );
 }
 
 /** A trickle of accepted requests (all must be 200) and of denied ones (all must be 403) while a case runs. */
 function trickle(rig: Rig): { stop(): Promise<void> } {
-  const ok: Load = startLoad(rig.good, { ratePerSec: 8, durationMs: 120_000, freshEvery: 2, maxInFlight: 8, path: '/trickle' });
-  const no: Load = startLoad(rig.denied, { ratePerSec: 2, durationMs: 120_000, freshEvery: 1, maxInFlight: 4, path: '/denied' });
+  const ok: Load = startLoad(rig.good, {
+    ratePerSec: 8,
+    durationMs: 120_000,
+    freshEvery: 2,
+    maxInFlight: 8,
+    path: '/trickle',
+  });
+  const no: Load = startLoad(rig.denied, {
+    ratePerSec: 2,
+    durationMs: 120_000,
+    freshEvery: 1,
+    maxInFlight: 4,
+    path: '/denied',
+  });
   return {
     async stop() {
       ok.stop();
@@ -163,7 +198,13 @@ async function underTrickle(rig: Rig, fn: () => Promise<void>): Promise<void> {
 }
 
 /** The failure is logged (error, domain, source), on /readyz and in /metrics; the last good bundle still serves. */
-async function assertDegraded(rig: Rig, mark: number, reason: RegExp, errorsBefore: number, timeoutMs = 10_000): Promise<LogLine> {
+async function assertDegraded(
+  rig: Rig,
+  mark: number,
+  reason: RegExp,
+  errorsBefore: number,
+  timeoutMs = 10_000,
+): Promise<LogLine> {
   const line = await rig.gw.waitForLog((l) => l.msg === KEPT && l.domain === rig.domain, { from: mark, timeoutMs });
   assert.equal(line.level, 'error');
   const error = String(line.error);
@@ -173,10 +214,16 @@ async function assertDegraded(rig: Rig, mark: number, reason: RegExp, errorsBefo
   assert.equal(ready.degraded, true, 'degraded on /readyz');
   const dom = ready.domains[rig.domain]!;
   assert.equal(dom.certificates, count[rig.serving], 'the last good truststore is the one loaded');
-  assert.ok(dom.lastError?.startsWith(`domains[0].mutualTls.truststoreUri: ${rig.uri}: `), `lastError: ${dom.lastError}`);
+  assert.ok(
+    dom.lastError?.startsWith(`domains[0].mutualTls.truststoreUri: ${rig.uri}: `),
+    `lastError: ${dom.lastError}`,
+  );
   assert.match(dom.lastError!, reason);
   const metrics = (await rig.gw.admin('/metrics')).body;
-  assert.ok(metric(metrics, 'mtlsgate_truststore_errors_total', rig.domain) > errorsBefore, `the error is counted:\n${metrics}`);
+  assert.ok(
+    metric(metrics, 'mtlsgate_truststore_errors_total', rig.domain) > errorsBefore,
+    `the error is counted:\n${metrics}`,
+  );
   assert.equal(metric(metrics, 'mtlsgate_degraded'), 1);
   assert.equal(metric(metrics, 'mtlsgate_ready'), 1);
   await assertServes(rig, 'while the source fails');
@@ -184,19 +231,33 @@ async function assertDegraded(rig: Rig, mark: number, reason: RegExp, errorsBefo
 }
 
 /** Recovery with no signal: the retry loads `next`, /readyz and /metrics clear, and `next` serves. */
-async function assertRecovers(rig: Rig, failedAt: number, healedAt: number, next: Bundle, timeoutMs = 12_000): Promise<void> {
-  const loaded = await rig.gw.waitForLog((l) => l.msg === 'truststore loaded' && l.domain === rig.domain, { from: healedAt, timeoutMs });
+async function assertRecovers(
+  rig: Rig,
+  failedAt: number,
+  healedAt: number,
+  next: Bundle,
+  timeoutMs = 12_000,
+): Promise<void> {
+  const loaded = await rig.gw.waitForLog((l) => l.msg === 'truststore loaded' && l.domain === rig.domain, {
+    from: healedAt,
+    timeoutMs,
+  });
   assert.equal(loaded.certificates, count[next], 'the whole new bundle was loaded');
   rig.serving = next;
   const ready = await readyz(rig.gw);
-  assert.deepEqual([ready.degraded, ready.domains[rig.domain]!.lastError, ready.domains[rig.domain]!.certificates], [false, null, count[next]], 'recovered');
+  assert.deepEqual(
+    [ready.degraded, ready.domains[rig.domain]!.lastError, ready.domains[rig.domain]!.certificates],
+    [false, null, count[next]],
+    'recovered',
+  );
   assert.equal(metric((await rig.gw.admin('/metrics')).body, 'mtlsgate_degraded'), 0);
   await assertServes(rig, 'after recovery');
   const retried = rig.gw.logsSince(failedAt).some((l) => l.msg === 'will retry the failed truststore load');
   assert.ok(retried, 'an automatic retry was scheduled');
 }
 
-const errorsTotal = async (rig: Rig): Promise<number> => metric((await rig.gw.admin('/metrics')).body, 'mtlsgate_truststore_errors_total', rig.domain);
+const errorsTotal = async (rig: Rig): Promise<number> =>
+  metric((await rig.gw.admin('/metrics')).body, 'mtlsgate_truststore_errors_total', rig.domain);
 const other = (b: Bundle): Bundle => (b === 'A' ? 'B' : 'A');
 
 /** Offsets in the middle of each certificate block: a write paused there leaves a file that ends inside a block. */
@@ -227,97 +288,132 @@ describe('truststore sources failing', { concurrency: 2 }, () => {
       chownSync(w.server.keyFile, dropTo.uid, dropTo.gid);
       env = { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${dropTo.preload}`.trim() };
     }
-    const gw = await startGateway({ config: { domains: [domainConfig(FILE_DOMAIN, w.server, file, [{ basePath: '', target: echo.url }])] }, dir, env });
+    const gw = await startGateway({
+      config: { domains: [domainConfig(FILE_DOMAIN, w.server, file, [{ basePath: '', target: echo.url }])] },
+      dir,
+      env,
+    });
     const rig: Rig = { gw, domain: FILE_DOMAIN, uri: `file://${file}`, serving: 'A', ...targets(gw.port, FILE_DOMAIN) };
-    const loadedCounts = (mark: number): number[] => gw.logsSince(mark).filter((l) => l.msg === 'truststore loaded' && l.domain === FILE_DOMAIN).map((l) => Number(l.certificates));
+    const loadedCounts = (mark: number): number[] =>
+      gw
+        .logsSince(mark)
+        .filter((l) => l.msg === 'truststore loaded' && l.domain === FILE_DOMAIN)
+        .map((l) => Number(l.certificates));
     try {
-      if (dropTo) assert.equal(Number(execFileSync('stat', ['-c', '%u', `/proc/${gw.pid}`], { encoding: 'utf8' })), dropTo.uid, 'the gateway runs as nobody');
+      if (dropTo)
+        assert.equal(
+          Number(execFileSync('stat', ['-c', '%u', `/proc/${gw.pid}`], { encoding: 'utf8' })),
+          dropTo.uid,
+          'the gateway runs as nobody',
+        );
       await assertServes(rig, 'at start');
 
-      await t.test('replaced atomically (slow write to a temp file, then rename) while reloads run in a loop: every reload succeeds', async () => {
-        const mark = gw.mark();
-        const statuses: number[] = [];
-        await underTrickle(rig, async () => {
-          let stop = false;
-          const loop = (async () => {
-            while (!stop) {
-              statuses.push((await gw.admin('/reload', 'POST')).status);
-              await sleep(15);
+      await t.test(
+        'replaced atomically (slow write to a temp file, then rename) while reloads run in a loop: every reload succeeds',
+        async () => {
+          const mark = gw.mark();
+          const statuses: number[] = [];
+          await underTrickle(rig, async () => {
+            let stop = false;
+            const loop = (async () => {
+              while (!stop) {
+                statuses.push((await gw.admin('/reload', 'POST')).status);
+                await sleep(15);
+              }
+            })();
+            try {
+              for (const next of ['B', 'A'] as Bundle[]) {
+                const tmp = `${file}.tmp-${next}`;
+                const fd = openSync(tmp, 'w');
+                for (let i = 0; i < pem[next].length; i += 2048) {
+                  writeSync(fd, pem[next].slice(i, i + 2048));
+                  await sleep(25);
+                }
+                closeSync(fd);
+                renameSync(tmp, file);
+                await sleep(300);
+              }
+            } finally {
+              stop = true;
+              await loop;
             }
-          })();
-          try {
-            for (const next of ['B', 'A'] as Bundle[]) {
-              const tmp = `${file}.tmp-${next}`;
-              const fd = openSync(tmp, 'w');
-              for (let i = 0; i < pem[next].length; i += 2048) {
-                writeSync(fd, pem[next].slice(i, i + 2048));
-                await sleep(25);
+          });
+          assert.ok(statuses.length >= 6, `${statuses.length} reloads`);
+          assert.deepEqual(
+            [...new Set(statuses)],
+            [200],
+            'every reload succeeded: a renamed-over file is always whole',
+          );
+          const counts = loadedCounts(mark);
+          assert.ok(counts.includes(count.B) && counts.at(-1) === count.A, `loaded ${JSON.stringify(counts)}`);
+          assert.deepEqual(
+            counts.filter((c) => c !== count.A && c !== count.B),
+            [],
+            'only whole bundles were loaded',
+          );
+          rig.serving = 'A';
+          await assertServes(rig, 'after the renames');
+        },
+      );
+
+      await t.test(
+        'rewritten in place (truncate, then slow chunked writes) while reloads run in a loop: nothing half-written is swapped in',
+        async () => {
+          await underTrickle(rig, async () => {
+            const mark = gw.mark();
+            let stop = false;
+            const results: { status: number; body: string }[] = [];
+            const loop = (async () => {
+              while (!stop) {
+                results.push(await gw.admin('/reload', 'POST'));
+                await sleep(5);
+              }
+            })();
+            // Paused inside a certificate block after each chunk (a pause at a block boundary would leave a shorter
+            // but well-formed bundle, which no reader can tell from a complete one).
+            const next: Bundle = 'B';
+            const cuts = midBlockCuts(pem[next]).filter((_, i) => i % 8 === 4);
+            try {
+              const fd = openSync(file, 'w');
+              let at = 0;
+              for (const cut of [...cuts, pem[next].length]) {
+                writeSync(fd, pem[next].slice(at, cut));
+                at = cut;
+                await sleep(60);
               }
               closeSync(fd);
-              renameSync(tmp, file);
-              await sleep(300);
+            } finally {
+              stop = true;
+              await loop;
             }
-          } finally {
-            stop = true;
-            await loop;
-          }
-        });
-        assert.ok(statuses.length >= 6, `${statuses.length} reloads`);
-        assert.deepEqual([...new Set(statuses)], [200], 'every reload succeeded: a renamed-over file is always whole');
-        const counts = loadedCounts(mark);
-        assert.ok(counts.includes(count.B) && counts.at(-1) === count.A, `loaded ${JSON.stringify(counts)}`);
-        assert.deepEqual(counts.filter((c) => c !== count.A && c !== count.B), [], 'only whole bundles were loaded');
-        rig.serving = 'A';
-        await assertServes(rig, 'after the renames');
-      });
-
-      await t.test('rewritten in place (truncate, then slow chunked writes) while reloads run in a loop: nothing half-written is swapped in', async () => {
-        await underTrickle(rig, async () => {
-          const mark = gw.mark();
-          let stop = false;
-          const results: { status: number; body: string }[] = [];
-          const loop = (async () => {
-            while (!stop) {
-              results.push(await gw.admin('/reload', 'POST'));
-              await sleep(5);
+            const failed = results.filter((r) => r.status !== 200);
+            assert.ok(failed.length >= 1, `at least one reload saw the file half-written (${results.length} reloads)`);
+            for (const f of failed) {
+              assert.equal(f.status, 500, f.body);
+              assert.match(
+                f.body,
+                /truncated: the bundle ends inside a PEM block|changed while being read|no certificate in the truststore|cannot be read/,
+                f.body,
+              );
             }
-          })();
-          // Paused inside a certificate block after each chunk (a pause at a block boundary would leave a shorter
-          // but well-formed bundle, which no reader can tell from a complete one).
-          const next: Bundle = 'B';
-          const cuts = midBlockCuts(pem[next]).filter((_, i) => i % 8 === 4);
-          try {
-            const fd = openSync(file, 'w');
-            let at = 0;
-            for (const cut of [...cuts, pem[next].length]) {
-              writeSync(fd, pem[next].slice(at, cut));
-              at = cut;
-              await sleep(60);
+            const counts = loadedCounts(mark);
+            assert.deepEqual(
+              counts.filter((c) => c !== count.A && c !== count.B),
+              [],
+              `only whole bundles were loaded: ${JSON.stringify(counts)}`,
+            );
+            // The last reload may have seen the finished file; if not, the retry picks it up with no signal.
+            if (results.at(-1)!.status === 200) {
+              rig.serving = next;
+              assert.equal(counts.at(-1), count[next]);
+            } else {
+              await assertRecovers(rig, mark, mark, next);
             }
-            closeSync(fd);
-          } finally {
-            stop = true;
-            await loop;
-          }
-          const failed = results.filter((r) => r.status !== 200);
-          assert.ok(failed.length >= 1, `at least one reload saw the file half-written (${results.length} reloads)`);
-          for (const f of failed) {
-            assert.equal(f.status, 500, f.body);
-            assert.match(f.body, /truncated: the bundle ends inside a PEM block|changed while being read|no certificate in the truststore|cannot be read/, f.body);
-          }
-          const counts = loadedCounts(mark);
-          assert.deepEqual(counts.filter((c) => c !== count.A && c !== count.B), [], `only whole bundles were loaded: ${JSON.stringify(counts)}`);
-          // The last reload may have seen the finished file; if not, the retry picks it up with no signal.
-          if (results.at(-1)!.status === 200) {
-            rig.serving = next;
-            assert.equal(counts.at(-1), count[next]);
-          } else {
-            await assertRecovers(rig, mark, mark, next);
-          }
-        });
-        await assertServes(rig, 'after the in-place rewrite');
-        assert.equal((await readyz(gw)).degraded, false);
-      });
+          });
+          await assertServes(rig, 'after the in-place rewrite');
+          assert.equal((await readyz(gw)).degraded, false);
+        },
+      );
 
       await t.test('truncated in the middle of a certificate: refused, then recovered by the retry', async () => {
         await underTrickle(rig, async () => {
@@ -336,24 +432,28 @@ describe('truststore sources failing', { concurrency: 2 }, () => {
         });
       });
 
-      await t.test('permissions removed (chmod 000): refused, then recovered by the retry once readable again', async (tt) => {
-        if (isRoot && !dropTo) return tt.skip('running as root without a `nobody` user to drop to: permissions do not stop root');
-        await underTrickle(rig, async () => {
-          const next = other(rig.serving);
-          const before = await errorsTotal(rig);
-          chmodSync(file, 0o000);
-          const mark = gw.mark();
-          const r = await gw.admin('/reload', 'POST');
-          assert.equal(r.status, 500, r.body);
-          await assertDegraded(rig, mark, /: permission denied$/, before);
-          // New content while unreadable (root writes through 000; otherwise make it writable for the owner first).
-          const heal = gw.mark();
-          if (!isRoot) chmodSync(file, 0o200);
-          writeFileSync(file, pem[next]);
-          chmodSync(file, 0o644);
-          await assertRecovers(rig, mark, heal, next);
-        });
-      });
+      await t.test(
+        'permissions removed (chmod 000): refused, then recovered by the retry once readable again',
+        async (tt) => {
+          if (isRoot && !dropTo)
+            return tt.skip('running as root without a `nobody` user to drop to: permissions do not stop root');
+          await underTrickle(rig, async () => {
+            const next = other(rig.serving);
+            const before = await errorsTotal(rig);
+            chmodSync(file, 0o000);
+            const mark = gw.mark();
+            const r = await gw.admin('/reload', 'POST');
+            assert.equal(r.status, 500, r.body);
+            await assertDegraded(rig, mark, /: permission denied$/, before);
+            // New content while unreadable (root writes through 000; otherwise make it writable for the owner first).
+            const heal = gw.mark();
+            if (!isRoot) chmodSync(file, 0o200);
+            writeFileSync(file, pem[next]);
+            chmodSync(file, 0o644);
+            await assertRecovers(rig, mark, heal, next);
+          });
+        },
+      );
       assert.equal(gw.stderr, '', 'nothing on stderr');
     } finally {
       await gw.stop();
@@ -369,11 +469,20 @@ describe('truststore sources failing', { concurrency: 2 }, () => {
       proxy = await startS3FaultProxy({ port: s3.port });
       const emit = process.emitWarning;
       process.emitWarning = () => undefined; // the SDK's Node-version notice
-      const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+      const client = new S3Client({
+        endpoint: s3.endpoint,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      });
       process.emitWarning = emit;
-      const put = async (b: Bundle): Promise<void> => void (await client.send(new PutObjectCommand({ Bucket: 'trust', Key: 'bundle.pem', Body: pem[b] })));
+      const put = async (b: Bundle): Promise<void> =>
+        void (await client.send(new PutObjectCommand({ Bucket: 'trust', Key: 'bundle.pem', Body: pem[b] })));
       await put('A');
-      const domain = { ...domainConfig(S3_DOMAIN, w.server, w.truststore, [{ basePath: '', target: echo.url }]), mutualTls: { truststoreUri: S3_URI, exposeReason: true } };
+      const domain = {
+        ...domainConfig(S3_DOMAIN, w.server, w.truststore, [{ basePath: '', target: echo.url }]),
+        mutualTls: { truststoreUri: S3_URI, exposeReason: true },
+      };
       gw = await startGateway({ config: { domains: [domain] }, env: s3Env(proxy.endpoint) });
       const rig: Rig = { gw, domain: S3_DOMAIN, uri: S3_URI, serving: 'A', ...targets(gw.port, S3_DOMAIN) };
       const p = proxy;
@@ -384,55 +493,76 @@ describe('truststore sources failing', { concurrency: 2 }, () => {
         ['500', '500 InternalError', /: InternalError \(HTTP 500\): We encountered an internal error/],
         ['503', '503 SlowDown', /: SlowDown \(HTTP 503\): Please reduce your request rate/],
         ['reset', 'connection reset', /: connection reset by the S3 endpoint$/],
-        ['truncate', 'body cut short (connection closed before Content-Length bytes)', /: the connection closed before the whole object arrived$/],
-        ['short', 'body cut short but well-formed (half the object, Content-Length to match)', /: truncated: the bundle ends inside a PEM block/],
+        [
+          'truncate',
+          'body cut short (connection closed before Content-Length bytes)',
+          /: the connection closed before the whole object arrived$/,
+        ],
+        [
+          'short',
+          'body cut short but well-formed (half the object, Content-Length to match)',
+          /: truncated: the bundle ends inside a PEM block/,
+        ],
       ];
       for (const [fault, what, reason] of cases) {
-        await t.test(`${what}: refused on reload, old truststore serves, recovered by the retry when the proxy heals`, async () => {
-          await underTrickle(rig, async () => {
-            const next = other(rig.serving);
-            if (fault === 'short') {
-              const half = pem[next].slice(0, Math.floor(pem[next].length / 2));
-              assert.doesNotMatch(half, /-----END CERTIFICATE-----\s*$/, 'precondition: half the object ends inside a block');
-            }
-            const before = await errorsTotal(rig);
-            await put(next);
-            p.set(fault);
-            const mark = g.mark();
-            const from = p.requests.length;
-            const r = await g.admin('/reload', 'POST');
-            assert.equal(r.status, 500, r.body);
-            await assertDegraded(rig, mark, reason, before);
-            assert.ok(p.requests.slice(from).some((q) => q.fault === fault && q.url.startsWith('/trust/bundle.pem')), 'the GetObject met the fault');
-            const heal = g.mark();
-            p.set('none');
-            await assertRecovers(rig, mark, heal, next);
-          });
-        });
+        await t.test(
+          `${what}: refused on reload, old truststore serves, recovered by the retry when the proxy heals`,
+          async () => {
+            await underTrickle(rig, async () => {
+              const next = other(rig.serving);
+              if (fault === 'short') {
+                const half = pem[next].slice(0, Math.floor(pem[next].length / 2));
+                assert.doesNotMatch(
+                  half,
+                  /-----END CERTIFICATE-----\s*$/,
+                  'precondition: half the object ends inside a block',
+                );
+              }
+              const before = await errorsTotal(rig);
+              await put(next);
+              p.set(fault);
+              const mark = g.mark();
+              const from = p.requests.length;
+              const r = await g.admin('/reload', 'POST');
+              assert.equal(r.status, 500, r.body);
+              await assertDegraded(rig, mark, reason, before);
+              assert.ok(
+                p.requests.slice(from).some((q) => q.fault === fault && q.url.startsWith('/trust/bundle.pem')),
+                'the GetObject met the fault',
+              );
+              const heal = g.mark();
+              p.set('none');
+              await assertRecovers(rig, mark, heal, next);
+            });
+          },
+        );
       }
 
-      await t.test('a hang longer than the S3 timeout (15 s): the admin listener and traffic are not held up; timed out, then recovered', async () => {
-        await underTrickle(rig, async () => {
-          const next = other(rig.serving);
-          const before = await errorsTotal(rig);
-          await put(next);
-          p.set('hang');
-          const mark = g.mark();
-          const t0 = Date.now();
-          g.signal('SIGHUP');
-          for (let i = 0; i < 50 && p.hanging === 0; i++) await sleep(20);
-          assert.equal(p.hanging, 1, 'the GetObject is held by the proxy');
-          const ready = await g.admin('/readyz');
-          assert.equal(ready.status, 200, 'the admin listener answers during the hang');
-          await assertServes(rig, 'during the hang');
-          const line = await assertDegraded(rig, mark, /: timed out$/, before, 25_000);
-          const took = Date.parse(line.time) - t0;
-          assert.ok(took >= 14_000 && took < 25_000, `timed out after ${took} ms`);
-          const heal = g.mark();
-          p.set('none');
-          await assertRecovers(rig, mark, heal, next, 40_000); // a slow machine may let one more retry hang
-        });
-      });
+      await t.test(
+        'a hang longer than the S3 timeout (15 s): the admin listener and traffic are not held up; timed out, then recovered',
+        async () => {
+          await underTrickle(rig, async () => {
+            const next = other(rig.serving);
+            const before = await errorsTotal(rig);
+            await put(next);
+            p.set('hang');
+            const mark = g.mark();
+            const t0 = Date.now();
+            g.signal('SIGHUP');
+            for (let i = 0; i < 50 && p.hanging === 0; i++) await sleep(20);
+            assert.equal(p.hanging, 1, 'the GetObject is held by the proxy');
+            const ready = await g.admin('/readyz');
+            assert.equal(ready.status, 200, 'the admin listener answers during the hang');
+            await assertServes(rig, 'during the hang');
+            const line = await assertDegraded(rig, mark, /: timed out$/, before, 25_000);
+            const took = Date.parse(line.time) - t0;
+            assert.ok(took >= 14_000 && took < 25_000, `timed out after ${took} ms`);
+            const heal = g.mark();
+            p.set('none');
+            await assertRecovers(rig, mark, heal, next, 40_000); // a slow machine may let one more retry hang
+          });
+        },
+      );
       assert.equal(g.stderr, '', 'nothing on stderr');
     } finally {
       await gw?.stop();

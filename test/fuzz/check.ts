@@ -27,7 +27,10 @@ export class Violation extends Error {
 export function checkRendered(what: string, text: string): void {
   checkText(what, text);
   const ctl = /[\x00-\x09\x0b-\x1f\x7f]/.exec(text);
-  if (ctl) throw new Violation(`${what}: raw control character 0x${ctl[0].charCodeAt(0).toString(16)} in the output: ${JSON.stringify(text.slice(Math.max(0, ctl.index - 80), ctl.index + 40))}`);
+  if (ctl)
+    throw new Violation(
+      `${what}: raw control character 0x${ctl[0].charCodeAt(0).toString(16)} in the output: ${JSON.stringify(text.slice(Math.max(0, ctl.index - 80), ctl.index + 40))}`,
+    );
 }
 
 export function stackText(s: string): string | null {
@@ -42,7 +45,8 @@ export function checkMessage(what: string, msg: unknown, maxLength = 2000): void
   if (/[\r\n]/.test(msg)) throw new Violation(`${what}: message is not one line: ${JSON.stringify(msg.slice(0, 300))}`);
   const st = stackText(msg);
   if (st) throw new Violation(`${what}: stack-trace text (${st}) in message: ${JSON.stringify(msg.slice(0, 300))}`);
-  if (msg.length > maxLength) throw new Violation(`${what}: message of ${msg.length} characters: ${JSON.stringify(msg.slice(0, 200))}...`);
+  if (msg.length > maxLength)
+    throw new Violation(`${what}: message of ${msg.length} characters: ${JSON.stringify(msg.slice(0, 200))}...`);
 }
 
 /** Any text that may hold several lines (a finding's detail or fix): no stack text. */
@@ -56,7 +60,11 @@ export function checkText(what: string, text: unknown): void {
  * Runs `fn`; a throw is allowed only when it is a UserError with one of `codes` and a clean message. Anything
  * else is a Violation carrying the error's first stack lines, so a crash found by fuzzing is easy to place.
  */
-export async function outcome<T>(what: string, fn: () => T | Promise<T>, codes: readonly string[] = []): Promise<T | undefined> {
+export async function outcome<T>(
+  what: string,
+  fn: () => T | Promise<T>,
+  codes: readonly string[] = [],
+): Promise<T | undefined> {
   try {
     return await fn();
   } catch (e) {
@@ -84,7 +92,11 @@ function allowedThrow(what: string, e: unknown, codes: readonly string[]): undef
 
 export function describeError(e: unknown): string {
   if (e instanceof Error) {
-    const frames = (e.stack ?? '').split('\n').filter((l) => /^\s+at /.test(l)).slice(0, 4).map((l) => l.trim());
+    const frames = (e.stack ?? '')
+      .split('\n')
+      .filter((l) => /^\s+at /.test(l))
+      .slice(0, 4)
+      .map((l) => l.trim());
     return `${e.name}${(e as { code?: unknown }).code ? ` [${String((e as { code?: unknown }).code)}]` : ''}: ${e.message.split('\n')[0]} | ${frames.join(' | ')}`;
   }
   return String(e);
@@ -101,7 +113,8 @@ export function checkLoaded(what: string, f: LoadedFile): void {
     const info = outcomeSync(`${what}: certificate ${i} .info`, () => c.info);
     const json = outcomeSync(`${what}: certificate ${i} JSON`, () => JSON.stringify(info));
     if (json === undefined) throw new Violation(`${what}: certificate ${i} has no JSON`);
-    if (Number.isNaN(Date.parse(info!.notAfter)) || Number.isNaN(Date.parse(info!.notBefore))) throw new Violation(`${what}: certificate ${i} has an invalid date`);
+    if (Number.isNaN(Date.parse(info!.notAfter)) || Number.isNaN(Date.parse(info!.notBefore)))
+      throw new Violation(`${what}: certificate ${i} has an invalid date`);
   });
   f.keys.forEach((k, i) => outcomeSync(`${what}: key ${i} JSON`, () => JSON.stringify(k.info)));
   if (f.keyBlocks < f.keys.length) throw new Violation(`${what}: keyBlocks ${f.keyBlocks} < keys ${f.keys.length}`);
@@ -113,7 +126,8 @@ export function checkLoaded(what: string, f: LoadedFile): void {
  */
 export function checkFindings(what: string, findings: readonly Finding[]): void {
   for (const f of findings) {
-    if (typeof f.title !== 'string' || f.title.trim() === '') throw new Violation(`${what}: finding ${f.id} has no title`);
+    if (typeof f.title !== 'string' || f.title.trim() === '')
+      throw new Violation(`${what}: finding ${f.id} has no title`);
     checkText(`${what}: finding ${f.id} title`, f.title);
     checkText(`${what}: finding ${f.id} detail`, f.detail);
     checkText(`${what}: finding ${f.id} fix`, f.fix);

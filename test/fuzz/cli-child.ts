@@ -28,7 +28,10 @@ export interface CliRun {
   readBytes: number | null;
 }
 
-/** The child's output lines: `{ start: i }` before command i, `{ run }` after it, `{ maxRssMb }` (peak resident set) at the end. */
+/**
+ * The child's output lines: `{ start: i }` before command i, `{ run }` after it, `{ maxRssMb }` (peak resident set) at
+ * the end.
+ */
 export type ChildLine = { start: number } | { run: CliRun } | { maxRssMb: number };
 
 function rchar(): number | null {
@@ -55,12 +58,26 @@ async function run(argv: string[]): Promise<CliRun> {
   // The readBytes figure includes reading /proc/self/io itself (a few hundred bytes).
   const out = b.out();
   const err = b.err() + internal;
-  const cut = out.length > 1 << 20 ? `${out.slice(0, 1 << 20)}\n... (${out.length} characters) ...\n${out.slice(-65536)}` : out;
-  return { argv, code, out: cut, outLength: out.length, stack: stackText(out) ?? stackText(err), err, cpuMs: (cpu.user + cpu.system) / 1000, wallMs: performance.now() - t0, readBytes: r0 === null || r1 === null ? null : r1 - r0 };
+  const cut =
+    out.length > 1 << 20 ? `${out.slice(0, 1 << 20)}\n... (${out.length} characters) ...\n${out.slice(-65536)}` : out;
+  return {
+    argv,
+    code,
+    out: cut,
+    outLength: out.length,
+    stack: stackText(out) ?? stackText(err),
+    err,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    wallMs: performance.now() - t0,
+    readBytes: r0 === null || r1 === null ? null : r1 - r0,
+  };
 }
 
-/** One JSON line per event, written as it happens, so the parent knows which command was running if this process dies. */
-const emit = (x: unknown): Promise<void> => new Promise((resolve) => process.stdout.write(JSON.stringify(x) + '\n', () => resolve()));
+/**
+ * One JSON line per event, written as it happens, so the parent knows which command was running if this process dies.
+ */
+const emit = (x: unknown): Promise<void> =>
+  new Promise((resolve) => process.stdout.write(JSON.stringify(x) + '\n', () => resolve()));
 
 if (process.argv[2] !== undefined) {
   const commands = JSON.parse(process.argv[2]) as string[][];

@@ -28,7 +28,10 @@ function checkFile(name: string, bytes: Buffer): { certs: number; keys: number; 
   let problems = 0;
   for (const passphrase of PASSPHRASES) {
     const f = loadBytes(bytes, name, passphrase === undefined ? {} : { passphrase });
-    assert.ok(!f.problems.some((p) => /^could not be read \(/.test(p.message)), `${name}: a parser threw inside loadBytes: ${f.problems.map((p) => p.message).join('; ')}`);
+    assert.ok(
+      !f.problems.some((p) => /^could not be read \(/.test(p.message)),
+      `${name}: a parser threw inside loadBytes: ${f.problems.map((p) => p.message).join('; ')}`,
+    );
     checkLoaded(name, f);
     certs = Math.max(certs, f.certs.length);
     keys = Math.max(keys, f.keys.length);
@@ -51,7 +54,10 @@ async function inspectAll(files: string[]): Promise<void> {
     assert.ok(code === 0 || code === 2, `inspect exit ${code}`);
     assert.equal(stackText(b.out() + b.err()), null, 'stack text in inspect output');
     for (const line of b.err().split('\n').filter(Boolean)) {
-      assert.ok(files.some((f) => line.startsWith(`mtlsgate: ${f}: `)), `stderr line not naming a file: ${line.slice(0, 300)}`);
+      assert.ok(
+        files.some((f) => line.startsWith(`mtlsgate: ${f}: `)),
+        `stderr line not naming a file: ${line.slice(0, 300)}`,
+      );
     }
     if (json) assert.equal((JSON.parse(b.out()) as { files: unknown[] }).files.length, files.length);
   }
@@ -72,12 +78,15 @@ test('seed corpus: every python3-cryptography-vectors file loads, lints and insp
     totals.keys += r.keys;
     totals.problems += r.problems;
   }
-  t.diagnostic(`${files.length} files: ${totals.certs} certificates, ${totals.keys} keys, ${totals.problems} problems (over ${PASSPHRASES.length} passphrase tries)`);
+  t.diagnostic(
+    `${files.length} files: ${totals.certs} certificates, ${totals.keys} keys, ${totals.problems} problems (over ${PASSPHRASES.length} passphrase tries)`,
+  );
   assert.ok(totals.certs > 150 && totals.keys > 50, 'the corpus is read, not just survived');
   await inspectAll(files);
 
   // A few files whose reading is known: the corpus means what we think it means.
-  const load = (p: string, passphrase?: string) => loadBytes(readFileSync(`${VECTORS_DIR}/${p}`), p, passphrase === undefined ? {} : { passphrase });
+  const load = (p: string, passphrase?: string) =>
+    loadBytes(readFileSync(`${VECTORS_DIR}/${p}`), p, passphrase === undefined ? {} : { passphrase });
   const p12 = load('pkcs12/cert-key-aes256cbc.p12', 'cryptography');
   assert.equal(p12.format, 'pkcs12');
   assert.equal(p12.certs.length, 1);
@@ -86,15 +95,30 @@ test('seed corpus: every python3-cryptography-vectors file loads, lints and insp
   assert.equal(load('pkcs7/amazon-roots.p7b').certs.length, 2);
   assert.equal(load('asymmetric/PKCS8/enc-rsa-pkcs8.pem', 'foobar').keys.length, 1);
   assert.ok(load('asymmetric/PKCS8/enc-rsa-pkcs8.pem').problems.some((p) => p.kind === 'passphrase-required'));
-  assert.deepEqual(load('x509/badasn1time.pem').problems.map((p) => p.kind), ['cert-parse-error']);
+  assert.deepEqual(
+    load('x509/badasn1time.pem').problems.map((p) => p.kind),
+    ['cert-parse-error'],
+  );
 });
 
 test('seed corpus: every generated file (openssl binary, src/pki/generate.ts) loads, lints and inspects', async () => {
   const fx = fixtures();
   const pki = await testPki();
   const files = [
-    ...Object.entries(fx).filter(([k]) => k !== 'dir' && k !== 'conf').map(([, v]) => v),
-    ...[pki.rootCert, pki.rootKey, pki.intermediateCert, pki.clientCert, pki.clientKey, pki.serverCert, pki.serverKey, pki.selfSignedCert, pki.truststore],
+    ...Object.entries(fx)
+      .filter(([k]) => k !== 'dir' && k !== 'conf')
+      .map(([, v]) => v),
+    ...[
+      pki.rootCert,
+      pki.rootKey,
+      pki.intermediateCert,
+      pki.clientCert,
+      pki.clientKey,
+      pki.serverCert,
+      pki.serverKey,
+      pki.selfSignedCert,
+      pki.truststore,
+    ],
   ];
   for (const path of files) checkFile(path, readFileSync(path));
   await inspectAll(files);

@@ -94,14 +94,25 @@ async function make(): Promise<Corpus> {
     configsYaml: [],
     configsJson: [],
   };
-  const files: Array<[string, Buffer]> = vectorFiles().map((p) => [`vectors/${relative(VECTORS_DIR, p)}`, readFileSync(p)]);
+  const files: Array<[string, Buffer]> = vectorFiles().map((p) => [
+    `vectors/${relative(VECTORS_DIR, p)}`,
+    readFileSync(p),
+  ]);
   c.vectorFiles = files.length;
   const fx = fixtures();
   for (const [k, v] of Object.entries(fx)) {
     if (k !== 'dir' && k !== 'conf') files.push([`openssl/${k}`, readFileSync(v)]);
   }
   const pki = await testPki();
-  for (const p of [pki.rootCert, pki.intermediateCert, pki.clientCert, pki.clientKey, pki.truststore, pki.serverCert, pki.serverKey]) {
+  for (const p of [
+    pki.rootCert,
+    pki.intermediateCert,
+    pki.clientCert,
+    pki.clientKey,
+    pki.truststore,
+    pki.serverCert,
+    pki.serverKey,
+  ]) {
     files.push([`generate/${relative(pki.dir, p)}`, readFileSync(p)]);
   }
   for (const [name, bytes] of files) addFile(c, name, bytes);
@@ -149,7 +160,14 @@ function addDer(c: Corpus, name: string, der: Uint8Array, kind: ReturnType<typeo
   const seed: Seed = { name, bytes: new Uint8Array(der) };
   c.ders.push(seed);
   if (kind === 'certificate') c.certDers.push(seed);
-  if (kind === 'pkcs8' || kind === 'pkcs1' || kind === 'sec1' || kind === 'encrypted-pkcs8' || kind === 'dsa-private-key') c.keyDers.push(seed);
+  if (
+    kind === 'pkcs8' ||
+    kind === 'pkcs1' ||
+    kind === 'sec1' ||
+    kind === 'encrypted-pkcs8' ||
+    kind === 'dsa-private-key'
+  )
+    c.keyDers.push(seed);
 }
 
 function curlSeeds(cert: string, key: string, p12: string, ca: string): string[] {
@@ -174,7 +192,12 @@ export const CONFIG_OBJECT = {
       domainName: 'mtls.example.test',
       certificate: { cert: './server.crt', key: './server.key', passphrase: 'secret' },
       securityPolicy: 'TLS_1_2',
-      mutualTls: { truststoreUri: 'file://./truststore.pem', exposeReason: false, noCertificate: 'handshake', trustClientIntermediates: false },
+      mutualTls: {
+        truststoreUri: 'file://./truststore.pem',
+        exposeReason: false,
+        noCertificate: 'handshake',
+        trustClientIntermediates: false,
+      },
       basePathMappings: [
         { basePath: 'orders', target: 'http://127.0.0.1:9000' },
         { basePath: '(none)', target: 'https://127.0.0.1:9001/base' },
@@ -184,7 +207,12 @@ export const CONFIG_OBJECT = {
       domainName: '*.example.org',
       certificate: { cert: '/etc/ssl/a.crt', key: '/etc/ssl/a.key' },
       securityPolicy: 'TLS_1_3',
-      mutualTls: { truststoreUri: 's3://bucket/truststore.pem', truststoreVersion: 'v1', exposeReason: true, noCertificate: 'http403' },
+      mutualTls: {
+        truststoreUri: 's3://bucket/truststore.pem',
+        truststoreVersion: 'v1',
+        exposeReason: true,
+        noCertificate: 'http403',
+      },
       basePathMappings: [{ target: 'http://127.0.0.1:9002' }],
     },
   ],

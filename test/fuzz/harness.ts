@@ -115,10 +115,24 @@ function runWorker(jobs: FuzzJob[], firstJob: number, opts: FuzzOptions): Promis
   const heartbeat = join(dir, 'heartbeat');
   writeFileSync(heartbeat, Buffer.alloc(12, 0xff));
   const heapMb = opts.heapMb ?? 1024;
-  const data: WorkerData = { corpus: opts.corpus, jobs, firstJob, mode: opts.mode, heartbeat, ...(opts.saveDir && { saveDir: opts.saveDir }), ...(opts.only !== undefined && { only: opts.only }) };
+  const data: WorkerData = {
+    corpus: opts.corpus,
+    jobs,
+    firstJob,
+    mode: opts.mode,
+    heartbeat,
+    ...(opts.saveDir && { saveDir: opts.saveDir }),
+    ...(opts.only !== undefined && { only: opts.only }),
+  };
   const child = fork(fileURLToPath(new URL('./worker.ts', import.meta.url)), [], {
-    // FUZZ_NODE_ARGS adds node options to the children, e.g. '--cpu-prof' to profile a slow input replayed with --input.
-    execArgv: ['--import', 'tsx', `--max-old-space-size=${heapMb}`, ...(process.env.FUZZ_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [])],
+    // FUZZ_NODE_ARGS adds node options to the children, e.g. '--cpu-prof' to profile a slow input replayed with
+    // --input.
+    execArgv: [
+      '--import',
+      'tsx',
+      `--max-old-space-size=${heapMb}`,
+      ...(process.env.FUZZ_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []),
+    ],
     serialization: 'advanced',
     stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
   });
@@ -199,10 +213,23 @@ export function formatReports(reports: readonly TargetReport[]): string {
     (r) =>
       `${r.target.padEnd(w)}  ${String(r.runs).padStart(7)} inputs  ${String(r.failures).padStart(4)} failures  ${(r.ms / 1000).toFixed(1).padStart(6)} s  slowest ${Math.round(r.maxCpuMs)} ms CPU (${Math.round(r.maxInputMs)} ms wall)  rss +${Math.round(r.maxRssMb)} MiB`,
   );
-  const total = reports.reduce((a, r) => ({ runs: a.runs + r.runs, failures: a.failures + r.failures }), { runs: 0, failures: 0 });
-  lines.push(`${'total'.padEnd(w)}  ${String(total.runs).padStart(7)} inputs  ${String(total.failures).padStart(4)} failures`);
+  const total = reports.reduce((a, r) => ({ runs: a.runs + r.runs, failures: a.failures + r.failures }), {
+    runs: 0,
+    failures: 0,
+  });
+  lines.push(
+    `${'total'.padEnd(w)}  ${String(total.runs).padStart(7)} inputs  ${String(total.failures).padStart(4)} failures`,
+  );
   for (const r of reports) for (const e of r.examples) lines.push(`\n[${r.target}] ${e}`);
-  const slow = [...reports].sort((a, b) => b.maxCpuMs - a.maxCpuMs).slice(0, 3).filter((r) => r.slowest);
-  if (slow.length > 0) lines.push('', 'slowest inputs:', ...slow.map((r) => `  ${r.target}: ${Math.round(r.maxCpuMs)} ms CPU: ${r.slowest}`));
+  const slow = [...reports]
+    .sort((a, b) => b.maxCpuMs - a.maxCpuMs)
+    .slice(0, 3)
+    .filter((r) => r.slowest);
+  if (slow.length > 0)
+    lines.push(
+      '',
+      'slowest inputs:',
+      ...slow.map((r) => `  ${r.target}: ${Math.round(r.maxCpuMs)} ms CPU: ${r.slowest}`),
+    );
   return lines.join('\n');
 }

@@ -38,7 +38,14 @@ function nestedDer(depth: number): Buffer {
   const headers: Buffer[] = [];
   let len = 2;
   for (let i = 0; i < depth; i++) {
-    const h = len < 0x80 ? Buffer.from([0x30, len]) : len < 0x100 ? Buffer.from([0x30, 0x81, len]) : len < 0x10000 ? Buffer.from([0x30, 0x82, len >> 8, len & 0xff]) : Buffer.from([0x30, 0x83, len >> 16, (len >> 8) & 0xff, len & 0xff]);
+    const h =
+      len < 0x80
+        ? Buffer.from([0x30, len])
+        : len < 0x100
+          ? Buffer.from([0x30, 0x81, len])
+          : len < 0x10000
+            ? Buffer.from([0x30, 0x82, len >> 8, len & 0xff])
+            : Buffer.from([0x30, 0x83, len >> 16, (len >> 8) & 0xff, len & 0xff]);
     headers.push(h);
     len += h.length;
   }
@@ -47,7 +54,11 @@ function nestedDer(depth: number): Buffer {
 
 /** The same with BER indefinite lengths: 30 80 ... 00 00. */
 function nestedBer(depth: number): Buffer {
-  return Buffer.concat([Buffer.alloc(depth * 2, Buffer.from([0x30, 0x80])), Buffer.from([0x05, 0x00]), Buffer.alloc(depth * 2, 0)]);
+  return Buffer.concat([
+    Buffer.alloc(depth * 2, Buffer.from([0x30, 0x80])),
+    Buffer.from([0x05, 0x00]),
+    Buffer.alloc(depth * 2, 0),
+  ]);
 }
 
 /** A PFX (version 3, authSafe pkcs7-data) whose content is the nested BER: sniffed as PKCS#12, parsed by asn1js. */
@@ -58,7 +69,10 @@ function nestedPkcs12(depth: number): Buffer {
 
 /** A PKCS#7 SignedData whose certificates field holds the nesting. */
 function nestedPkcs7(depth: number): Buffer {
-  const head = Buffer.from('308006092a864886f70d010702a0803080020101310030800609' + '2a864886f70d0107010000' + 'a080', 'hex');
+  const head = Buffer.from(
+    '308006092a864886f70d010702a0803080020101310030800609' + '2a864886f70d0107010000' + 'a080',
+    'hex',
+  );
   return Buffer.concat([head, nestedBer(depth), Buffer.alloc(10, 0)]);
 }
 
@@ -80,15 +94,24 @@ interface ChildResult {
   maxRssMb: number;
 }
 
-/** Runs the commands in one child process; rejects on a hang (120 s) or a death, naming the command that was running. */
+/**
+ * Runs the commands in one child process; rejects on a hang (120 s) or a death, naming the command that was running.
+ */
 async function runChild(commands: string[][]): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(commands)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(commands)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const out: Buffer[] = [];
     let err = '';
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => (err = (err + b.toString()).slice(-4000)));
-    const lines = (): ChildLine[] => Buffer.concat(out).toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as ChildLine);
+    const lines = (): ChildLine[] =>
+      Buffer.concat(out)
+        .toString('utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as ChildLine);
     const running = (): string => {
       const starts = lines().filter((l): l is { start: number } => 'start' in l);
       const last = starts[starts.length - 1];
@@ -100,7 +123,8 @@ async function runChild(commands: string[][]): Promise<ChildResult> {
     }, 120_000);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`the child died (${signal ?? `exit ${code}`}) running ${running()}: ${err}`));
+      if (code !== 0)
+        return reject(new Error(`the child died (${signal ?? `exit ${code}`}) running ${running()}: ${err}`));
       const all = lines();
       const runs = all.flatMap((l) => ('run' in l ? [l.run] : []));
       const rss = all.find((l): l is { maxRssMb: number } => 'maxRssMb' in l);
@@ -120,7 +144,10 @@ function common(r: CliRun, path: string, cpuBoundMs: number): void {
   }
   // Findings or a one-line error: either way the file is named.
   const name = basename(path);
-  assert.ok(r.out.includes(name) || r.err.includes(name), `${what}: neither the output nor an error names ${name}\nstdout: ${r.out.slice(0, 500)}\nstderr: ${r.err.slice(0, 500)}`);
+  assert.ok(
+    r.out.includes(name) || r.err.includes(name),
+    `${what}: neither the output nor an error names ${name}\nstdout: ${r.out.slice(0, 500)}\nstderr: ${r.err.slice(0, 500)}`,
+  );
   assert.ok(r.cpuMs < cpuBoundMs, `${what}: ${Math.round(r.cpuMs)} ms of CPU (bound ${cpuBoundMs} ms)`);
 }
 
@@ -131,12 +158,36 @@ const oneCert = certPem.slice(0, certPem.indexOf('-----END CERTIFICATE-----') + 
 const copiesUnderCap = Math.floor((DEFAULT_MAX_BYTES - 1) / oneCert.length);
 
 const CASES: Case[] = [
-  { group: 'small', name: `${NEST} nested SEQUENCE headers, DER`, make: (d) => write(d, 'nested.der', nestedDer(NEST)) },
-  { group: 'small', name: `${NEST} nested SEQUENCE headers, BER indefinite lengths`, make: (d) => write(d, 'nested-ber.der', nestedBer(NEST)) },
-  { group: 'small', name: `${NEST} nested SEQUENCEs as a PEM CERTIFICATE`, make: (d) => write(d, 'nested-cert.pem', toPem('CERTIFICATE', nestedDer(NEST))) },
-  { group: 'small', name: `${NEST} nested SEQUENCEs in a PKCS#12`, make: (d) => write(d, 'nested.p12', nestedPkcs12(NEST)) },
-  { group: 'small', name: `${NEST} nested SEQUENCEs in a PKCS#7 (DER)`, make: (d) => write(d, 'nested.p7b', nestedPkcs7(NEST)) },
-  { group: 'small', name: `${NEST} nested SEQUENCEs in a PEM PKCS7 block`, make: (d) => write(d, 'nested-p7.pem', toPem('PKCS7', nestedPkcs7(NEST))) },
+  {
+    group: 'small',
+    name: `${NEST} nested SEQUENCE headers, DER`,
+    make: (d) => write(d, 'nested.der', nestedDer(NEST)),
+  },
+  {
+    group: 'small',
+    name: `${NEST} nested SEQUENCE headers, BER indefinite lengths`,
+    make: (d) => write(d, 'nested-ber.der', nestedBer(NEST)),
+  },
+  {
+    group: 'small',
+    name: `${NEST} nested SEQUENCEs as a PEM CERTIFICATE`,
+    make: (d) => write(d, 'nested-cert.pem', toPem('CERTIFICATE', nestedDer(NEST))),
+  },
+  {
+    group: 'small',
+    name: `${NEST} nested SEQUENCEs in a PKCS#12`,
+    make: (d) => write(d, 'nested.p12', nestedPkcs12(NEST)),
+  },
+  {
+    group: 'small',
+    name: `${NEST} nested SEQUENCEs in a PKCS#7 (DER)`,
+    make: (d) => write(d, 'nested.p7b', nestedPkcs7(NEST)),
+  },
+  {
+    group: 'small',
+    name: `${NEST} nested SEQUENCEs in a PEM PKCS7 block`,
+    make: (d) => write(d, 'nested-p7.pem', toPem('PKCS7', nestedPkcs7(NEST))),
+  },
   {
     group: 'small',
     name: 'a 100 MB file: refused by the read cap from its size, without reading it',
@@ -150,7 +201,11 @@ const CASES: Case[] = [
     expect: (runs) => {
       for (const r of runs) {
         assert.match(r.out + r.err, /larger than the 10 MiB read cap \(100 MiB\)/, r.argv.join(' '));
-        if (r.readBytes !== null) assert.ok(r.readBytes < 1024 * 1024, `${r.argv.join(' ')}: read ${r.readBytes} bytes of a file refused from its size`);
+        if (r.readBytes !== null)
+          assert.ok(
+            r.readBytes < 1024 * 1024,
+            `${r.argv.join(' ')}: read ${r.readBytes} bytes of a file refused from its size`,
+          );
         assert.ok(r.wallMs < 5000, `${r.argv.join(' ')}: ${Math.round(r.wallMs)} ms to refuse a file from its size`);
       }
     },
@@ -162,13 +217,22 @@ const CASES: Case[] = [
     expect: (runs, path) => {
       const mib = (100_000 * oneCert.length) / 2 ** 20;
       for (const r of runs) {
-        assert.ok((r.out + r.err).includes(`larger than the 10 MiB read cap (${+mib.toFixed(1)} MiB); not a certificate or key file?`), `${r.argv.join(' ')}\n${r.out.slice(0, 400)}${r.err}`);
-        if (r.readBytes !== null) assert.ok(r.readBytes < 1024 * 1024, `${r.argv.join(' ')}: read ${r.readBytes} bytes`);
+        assert.ok(
+          (r.out + r.err).includes(
+            `larger than the 10 MiB read cap (${+mib.toFixed(1)} MiB); not a certificate or key file?`,
+          ),
+          `${r.argv.join(' ')}\n${r.out.slice(0, 400)}${r.err}`,
+        );
+        if (r.readBytes !== null)
+          assert.ok(r.readBytes < 1024 * 1024, `${r.argv.join(' ')}: read ${r.readBytes} bytes`);
       }
       // inspect and truststore lint name the file in their one-line error.
       const lint = runs.find((r) => r.argv[0] === 'truststore' && !r.argv.includes('--json'))!;
       assert.equal(lint.code, 2);
-      assert.equal(lint.err, `mtlsgate: ${path}: larger than the 10 MiB read cap (${+mib.toFixed(1)} MiB); not a certificate or key file?\n`);
+      assert.equal(
+        lint.err,
+        `mtlsgate: ${path}: larger than the 10 MiB read cap (${+mib.toFixed(1)} MiB); not a certificate or key file?\n`,
+      );
     },
   },
   {
@@ -186,18 +250,60 @@ const CASES: Case[] = [
   {
     group: 'lines',
     name: 'a PEM line of 10 MB (random base64 in a CERTIFICATE block)',
-    make: (d) => write(d, 'line-10MB.pem', `-----BEGIN CERTIFICATE-----\n${randomBytes(7_500_000).toString('base64')}\n-----END CERTIFICATE-----\n`),
+    make: (d) =>
+      write(
+        d,
+        'line-10MB.pem',
+        `-----BEGIN CERTIFICATE-----\n${randomBytes(7_500_000).toString('base64')}\n-----END CERTIFICATE-----\n`,
+      ),
   },
-  { group: 'lines', name: 'a BEGIN line of 10 MB', make: (d) => write(d, 'label-10MB.pem', `-----BEGIN ${'A'.repeat(10_000_000)}-----\nMIIB\n-----END CERTIFICATE-----\n`) },
-  { group: 'lines', name: 'a 10 MB line of text, no PEM at all', make: (d) => write(d, 'text-10MB.pem', `${'x'.repeat(10_000_000)}\n`) },
-  { group: 'lines', name: '10 MB of BEGIN lines without END (350,000 broken blocks)', make: (d) => write(d, 'begins-10MB.pem', '-----BEGIN CERTIFICATE-----\n'.repeat(350_000)), expect: fewProblems },
-  { group: 'lines', name: '10 MB of blocks with broken base64 (170,000 blocks)', make: (d) => write(d, 'badb64-10MB.pem', '-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n'.repeat(170_000)), expect: fewProblems },
-  { group: 'lines', name: '10 MB of blocks that decode but are not certificates (160,000 blocks)', make: (d) => write(d, 'notcert-10MB.pem', '-----BEGIN CERTIFICATE-----\nMAMCAQA=\n-----END CERTIFICATE-----\n'.repeat(160_000)), expect: fewProblems, only: (p) => [['inspect', p], ['truststore', 'lint', p]] },
+  {
+    group: 'lines',
+    name: 'a BEGIN line of 10 MB',
+    make: (d) =>
+      write(d, 'label-10MB.pem', `-----BEGIN ${'A'.repeat(10_000_000)}-----\nMIIB\n-----END CERTIFICATE-----\n`),
+  },
+  {
+    group: 'lines',
+    name: 'a 10 MB line of text, no PEM at all',
+    make: (d) => write(d, 'text-10MB.pem', `${'x'.repeat(10_000_000)}\n`),
+  },
+  {
+    group: 'lines',
+    name: '10 MB of BEGIN lines without END (350,000 broken blocks)',
+    make: (d) => write(d, 'begins-10MB.pem', '-----BEGIN CERTIFICATE-----\n'.repeat(350_000)),
+    expect: fewProblems,
+  },
+  {
+    group: 'lines',
+    name: '10 MB of blocks with broken base64 (170,000 blocks)',
+    make: (d) =>
+      write(d, 'badb64-10MB.pem', '-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n'.repeat(170_000)),
+    expect: fewProblems,
+  },
+  {
+    group: 'lines',
+    name: '10 MB of blocks that decode but are not certificates (160,000 blocks)',
+    make: (d) =>
+      write(
+        d,
+        'notcert-10MB.pem',
+        '-----BEGIN CERTIFICATE-----\nMAMCAQA=\n-----END CERTIFICATE-----\n'.repeat(160_000),
+      ),
+    expect: fewProblems,
+    only: (p) => [
+      ['inspect', p],
+      ['truststore', 'lint', p],
+    ],
+  },
   {
     group: 'small',
     name: '/dev/zero (endless) is refused before any read',
     make: () => '/dev/zero',
-    only: (p) => [['inspect', p], ['truststore', 'lint', p]],
+    only: (p) => [
+      ['inspect', p],
+      ['truststore', 'lint', p],
+    ],
     expect: (runs) => {
       for (const r of runs) assert.match(r.err, /^mtlsgate: \/dev\/zero: not a regular file \(a character device\)\n$/);
     },
@@ -207,7 +313,10 @@ const CASES: Case[] = [
 /** 100,000s of broken blocks are counted, not listed one by one (src/pki/load.ts MAX_PROBLEMS). */
 function fewProblems(runs: CliRun[]): void {
   for (const r of runs) {
-    assert.ok(r.err.split('\n').length <= MAX_PROBLEMS + 2, `${r.argv.join(' ')}: ${r.err.split('\n').length} lines on stderr`);
+    assert.ok(
+      r.err.split('\n').length <= MAX_PROBLEMS + 2,
+      `${r.argv.join(' ')}: ${r.err.split('\n').length} lines on stderr`,
+    );
     // Output may grow with the input (doctor's evidence lists every PEM label), never beyond it.
     assert.ok(r.outLength < DEFAULT_MAX_BYTES, `${r.argv.join(' ')}: ${r.outLength} characters of output`);
   }
@@ -237,7 +346,10 @@ const slices = new Map<Case, { path: string; from: number; count: number }>();
 for (const c of CASES) {
   const path = c.make(dir);
   const cmds = (c.only ?? commands)(path);
-  const before = CASES.filter((x) => x.group === c.group && CASES.indexOf(x) < CASES.indexOf(c)).reduce((n, x) => n + slices.get(x)!.count, 0);
+  const before = CASES.filter((x) => x.group === c.group && CASES.indexOf(x) < CASES.indexOf(c)).reduce(
+    (n, x) => n + slices.get(x)!.count,
+    0,
+  );
   slices.set(c, { path, from: before, count: cmds.length });
 }
 function groupResult(group: string): Promise<ChildResult> {
@@ -258,7 +370,10 @@ describe('limits', { concurrency: 3 }, () => {
       const result = await groupResult(c.group);
       const runs = result.runs.slice(from, from + count);
       assert.equal(runs.length, count);
-      t.diagnostic(runs.map((r) => `${r.argv.slice(0, 2).join(' ')}: exit ${r.code}, ${Math.round(r.cpuMs)} ms CPU`).join('; ') + `; peak rss of the group ${result.maxRssMb} MiB`);
+      t.diagnostic(
+        runs.map((r) => `${r.argv.slice(0, 2).join(' ')}: exit ${r.code}, ${Math.round(r.cpuMs)} ms CPU`).join('; ') +
+          `; peak rss of the group ${result.maxRssMb} MiB`,
+      );
       for (const r of runs) common(r, path, c.cpuBoundMs ?? CPU_BOUND_MS);
       assert.ok(result.maxRssMb < RSS_BOUND_MB, `peak rss ${result.maxRssMb} MiB (bound ${RSS_BOUND_MB} MiB)`);
       c.expect?.(runs, path);
@@ -272,7 +387,16 @@ test('limits: an in-memory bundle (the S3 path) of 100,000 certificates is refus
   const read = truststoreFromPem(pem, 's3://bucket/truststore.pem');
   assert.ok(performance.now() - t0 < 10_000, 'a hang guard, generous for a loaded machine');
   assert.equal(read.truststore, null);
-  assert.deepEqual(read.findings.map((f) => f.id), ['truststore.unreadable']);
-  assert.equal(read.findings[0]!.title, `s3://bucket/truststore.pem: larger than the ${DEFAULT_MAX_BYTES} byte read cap`);
-  assert.deepEqual(loadBytes(Buffer.from(pem), 'x').problems.map((p) => p.kind), ['too-large']);
+  assert.deepEqual(
+    read.findings.map((f) => f.id),
+    ['truststore.unreadable'],
+  );
+  assert.equal(
+    read.findings[0]!.title,
+    `s3://bucket/truststore.pem: larger than the ${DEFAULT_MAX_BYTES} byte read cap`,
+  );
+  assert.deepEqual(
+    loadBytes(Buffer.from(pem), 'x').problems.map((p) => p.kind),
+    ['too-large'],
+  );
 });

@@ -15,7 +15,8 @@ import { buildCorpus } from './corpus.js';
 import { fuzz, formatReports } from './harness.js';
 import { TARGET_NAMES, planJobs, type TargetName } from './targets.js';
 
-const USAGE = 'usage: npm run fuzz -- [--runs N] [--seed S] [--target NAME[,NAME...]] [--workers W] [--mode count|assert] [--save DIR] [--input I]\n' +
+const USAGE =
+  'usage: npm run fuzz -- [--runs N] [--seed S] [--target NAME[,NAME...]] [--workers W] [--mode count|assert] [--save DIR] [--input I]\n' +
   `targets: ${TARGET_NAMES.join(', ')}`;
 
 export async function runCli(argv: string[]): Promise<number> {
@@ -28,7 +29,9 @@ export async function runCli(argv: string[]): Promise<number> {
   let only: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    const [flag, attached] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const [flag, attached] = a.includes('=')
+      ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]
+      : [a, undefined];
     const value = (): string => {
       const v = attached ?? argv[++i];
       if (v === undefined) throw new Error(`${flag} needs a value`);
@@ -50,7 +53,9 @@ export async function runCli(argv: string[]): Promise<number> {
         if (m !== 'count' && m !== 'assert') throw new Error(`--mode: "${m}" is not count or assert`);
         mode = m;
       } else if (flag === '--target') {
-        names = value().split(',').map((n) => n.trim()) as TargetName[];
+        names = value()
+          .split(',')
+          .map((n) => n.trim()) as TargetName[];
         const bad = names.find((n) => !TARGET_NAMES.includes(n));
         if (bad) throw new Error(`--target: unknown target "${bad}"`);
       } else if (flag === '--help' || flag === '-h') {
@@ -66,16 +71,23 @@ export async function runCli(argv: string[]): Promise<number> {
   const corpus = await buildCorpus();
   if (corpus.vectorsMissing) console.log(`fuzz: ${corpus.vectorsMissing}; seeds are the generated files only`);
   const jobs = planJobs(runs, seed, names);
-  console.log(`fuzz: ${runs} inputs over ${jobs.length} targets, seed ${seed}, ${workers} workers, mode ${mode}; corpus: ${corpus.vectorFiles} vector files, ${corpus.ders.length} DER seeds, ${corpus.pems.length} PEM texts`);
-  console.log(`fuzz: replay with npm run fuzz -- --runs ${runs} --seed ${seed}${names.length === TARGET_NAMES.length ? '' : ` --target ${names.join(',')}`}`);
+  console.log(
+    `fuzz: ${runs} inputs over ${jobs.length} targets, seed ${seed}, ${workers} workers, mode ${mode}; corpus: ${corpus.vectorFiles} vector files, ${corpus.ders.length} DER seeds, ${corpus.pems.length} PEM texts`,
+  );
+  console.log(
+    `fuzz: replay with npm run fuzz -- --runs ${runs} --seed ${seed}${names.length === TARGET_NAMES.length ? '' : ` --target ${names.join(',')}`}`,
+  );
   const reports = await fuzz(jobs, {
     corpus,
     mode,
     workers,
     ...(saveDir && { saveDir }),
     ...(only !== undefined && { only, onInput: (text: string) => console.log(`fuzz: input #${only}: ${text}`) }),
-    onReport: (r) => console.log(`fuzz: ${r.target}: ${r.runs} inputs, ${r.failures} failures, ${(r.ms / 1000).toFixed(1)} s`),
+    onReport: (r) =>
+      console.log(`fuzz: ${r.target}: ${r.runs} inputs, ${r.failures} failures, ${(r.ms / 1000).toFixed(1)} s`),
   });
-  console.log(`\n${formatReports(reports)}\n\nfuzz: ${((Date.now() - started) / 1000).toFixed(1)} s in all (corpus included)`);
+  console.log(
+    `\n${formatReports(reports)}\n\nfuzz: ${((Date.now() - started) / 1000).toFixed(1)} s in all (corpus included)`,
+  );
   return reports.some((r) => r.failures > 0) ? 1 : 0;
 }

@@ -87,28 +87,85 @@ export type ByteEdit =
   | { op: 'tag'; tlv: number; value: number }
   | { op: 'nest'; tlv: number; depth: number; indefinite: boolean };
 
-export type LengthEdit = 'zero' | 'indefinite' | 'plus1' | 'minus1' | 'huge' | 'max4' | 'long-form-small' | 'past-end' | 'five-octets';
+export type LengthEdit =
+  'zero' | 'indefinite' | 'plus1' | 'minus1' | 'huge' | 'max4' | 'long-form-small' | 'past-end' | 'five-octets';
 
 const INTERESTING = [0x00, 0x01, 0x7f, 0x80, 0x81, 0x82, 0x84, 0xff, 0x30, 0xa0, 0x05, 0x06, 0x02, 0x04, 0x03];
 
 /** One edit. Positions are fractions (0..1) of the current length so that shrinking keeps them meaningful. */
 export const byteEdit: fc.Arbitrary<ByteEdit> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ op: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('set' as const), at: fc.nat(), value: fc.oneof(fc.constantFrom(...INTERESTING), fc.integer({ min: 0, max: 255 })) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ op: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant('set' as const),
+      at: fc.nat(),
+      value: fc.oneof(fc.constantFrom(...INTERESTING), fc.integer({ min: 0, max: 255 })),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('truncate' as const), at: fc.nat() }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }) }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('delete' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 64 }) }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('splice' as const), from: fc.nat(), len: fc.integer({ min: 1, max: 256 }), to: fc.nat() }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('insert' as const),
+      at: fc.nat(),
+      bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ op: fc.constant('delete' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 64 }) }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('splice' as const),
+      from: fc.nat(),
+      len: fc.integer({ min: 1, max: 256 }),
+      to: fc.nat(),
+    }),
+  },
   {
     weight: 4,
     arbitrary: fc.record({
       op: fc.constant('length' as const),
       tlv: fc.nat(),
-      kind: fc.constantFrom<LengthEdit>('zero', 'indefinite', 'plus1', 'minus1', 'huge', 'max4', 'long-form-small', 'past-end', 'five-octets'),
+      kind: fc.constantFrom<LengthEdit>(
+        'zero',
+        'indefinite',
+        'plus1',
+        'minus1',
+        'huge',
+        'max4',
+        'long-form-small',
+        'past-end',
+        'five-octets',
+      ),
     }),
   },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('tag' as const), tlv: fc.nat(), value: fc.oneof(fc.constantFrom(0x30, 0x31, 0x02, 0x03, 0x04, 0x05, 0x06, 0x0c, 0x13, 0x17, 0x18, 0xa0, 0xa3, 0x80, 0x1f, 0x00), fc.integer({ min: 0, max: 255 })) }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('nest' as const), tlv: fc.nat(), depth: fc.oneof(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 100, max: 2000 })), indefinite: fc.boolean() }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant('tag' as const),
+      tlv: fc.nat(),
+      value: fc.oneof(
+        fc.constantFrom(0x30, 0x31, 0x02, 0x03, 0x04, 0x05, 0x06, 0x0c, 0x13, 0x17, 0x18, 0xa0, 0xa3, 0x80, 0x1f, 0x00),
+        fc.integer({ min: 0, max: 255 }),
+      ),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('nest' as const),
+      tlv: fc.nat(),
+      depth: fc.oneof(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 100, max: 2000 })),
+      indefinite: fc.boolean(),
+    }),
+  },
 );
 
 export function applyByteEdits(seed: Uint8Array, edits: readonly ByteEdit[]): Buffer {
@@ -218,7 +275,9 @@ export function mutatedBytes(seeds: readonly Uint8Array[], maxEdits = 4): fc.Arb
 /** Random bytes, with a DER-looking start half the time. */
 export const randomBytes: fc.Arbitrary<Buffer> = fc.oneof(
   fc.uint8Array({ maxLength: 512 }).map((a) => Buffer.from(a)),
-  fc.tuple(fc.constantFrom(0x30, 0x31, 0xa0, 0x02, 0x04), fc.uint8Array({ maxLength: 512 })).map(([tag, rest]) => Buffer.concat([Buffer.from([tag]), Buffer.from(rest)])),
+  fc
+    .tuple(fc.constantFrom(0x30, 0x31, 0xa0, 0x02, 0x04), fc.uint8Array({ maxLength: 512 }))
+    .map(([tag, rest]) => Buffer.concat([Buffer.from([tag]), Buffer.from(rest)])),
 );
 
 // ---- text mutations ----
@@ -245,7 +304,17 @@ export function textEdit(fragments: readonly string[]): fc.Arbitrary<TextEdit> {
     fc.record({ op: fc.constant('cut' as const), at: fc.nat() }),
     { weight: 4, arbitrary: fc.record({ op: fc.constant('insert' as const), at: fc.nat(), text: fragment }) },
     fc.record({ op: fc.constant('blow-up' as const), line: fc.nat(), times: fc.integer({ min: 100, max: 20_000 }) }),
-    { weight: 2, arbitrary: fc.record({ op: fc.constant('char' as const), at: fc.nat(), char: fc.oneof(fc.constantFrom('\n', '\r', '\t', ' ', '\0', '-', ':', '=', '"', "'", '\\', '#', '\u2028', '\ufeff', 'é'), fc.string({ minLength: 1, maxLength: 1 })) }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        op: fc.constant('char' as const),
+        at: fc.nat(),
+        char: fc.oneof(
+          fc.constantFrom('\n', '\r', '\t', ' ', '\0', '-', ':', '=', '"', "'", '\\', '#', '\u2028', '\ufeff', 'é'),
+          fc.string({ minLength: 1, maxLength: 1 }),
+        ),
+      }),
+    },
   );
 }
 
@@ -293,7 +362,11 @@ function applyTextEdit(s: string, e: TextEdit): string {
   }
 }
 
-export function mutatedText(seeds: readonly string[], fragments: readonly string[], maxEdits = 4): fc.Arbitrary<string> {
+export function mutatedText(
+  seeds: readonly string[],
+  fragments: readonly string[],
+  maxEdits = 4,
+): fc.Arbitrary<string> {
   return fc
     .tuple(fc.constantFrom(...seeds), fc.array(textEdit(fragments), { minLength: 1, maxLength: maxEdits }))
     .map(([seed, edits]) => applyTextEdits(seed, edits).slice(0, MAX_TEXT));
@@ -302,7 +375,9 @@ export function mutatedText(seeds: readonly string[], fragments: readonly string
 /** Mutated text stays under 1 MiB: the size of the largest inputs mtlsgate takes (a config, a pasted curl line). */
 export const MAX_TEXT = 1 << 20;
 
-/** Text made of grammar fragments and noise, sometimes one piece repeated thousands of times (superlinear costs show). */
+/**
+ * Text made of grammar fragments and noise, sometimes one piece repeated thousands of times (superlinear costs show).
+ */
 export function fragmentText(fragments: readonly string[], maxPieces = 40): fc.Arbitrary<string> {
   const piece = fc.oneof(
     { weight: 4, arbitrary: fc.constantFrom(...fragments) },
@@ -311,6 +386,11 @@ export function fragmentText(fragments: readonly string[], maxPieces = 40): fc.A
   );
   return fc.oneof(
     { weight: 4, arbitrary: fc.array(piece, { maxLength: maxPieces }).map((p) => p.join('')) },
-    { weight: 1, arbitrary: fc.tuple(fc.array(piece, { minLength: 1, maxLength: 4 }), fc.integer({ min: 1000, max: 50_000 })).map(([p, n]) => p.join('').repeat(n).slice(0, 400_000)) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.array(piece, { minLength: 1, maxLength: 4 }), fc.integer({ min: 1000, max: 50_000 }))
+        .map(([p, n]) => p.join('').repeat(n).slice(0, 400_000)),
+    },
   );
 }

@@ -19,7 +19,9 @@ let run: Promise<TargetReport[]> | undefined;
 const results = (): Promise<TargetReport[]> => {
   run ??= (async () => {
     const corpus = await buildCorpus();
-    console.log(`fuzz: seed ${SEED} (replay: FUZZ_SEED=${SEED} npm test, or npm run fuzz -- --runs ${Math.round(total)} --seed ${SEED} --mode assert)`);
+    console.log(
+      `fuzz: seed ${SEED} (replay: FUZZ_SEED=${SEED} npm test, or npm run fuzz -- --runs ${Math.round(total)} --seed ${SEED} --mode assert)`,
+    );
     if (corpus.vectorsMissing) console.log(`fuzz: ${corpus.vectorsMissing}; the seeds are the generated files only`);
     const reports = await fuzz(planJobs(total, SEED), { corpus, mode: 'assert', workers: 2 });
     console.log(formatReports(reports));
@@ -29,10 +31,16 @@ const results = (): Promise<TargetReport[]> => {
 };
 
 for (const name of TARGET_NAMES) {
-  test(`fuzz ${name}: no throw but UserError, one-line messages, no stack text, bounded time and memory`, { timeout: 120_000 }, async (t) => {
-    const r = (await results()).find((x) => x.target === name);
-    assert.ok(r, `no report for ${name}`);
-    t.diagnostic(`${r.runs} inputs, seed ${r.seed}, slowest ${Math.round(r.maxCpuMs)} ms CPU, rss +${Math.round(r.maxRssMb)} MiB`);
-    assert.equal(r.failures, 0, r.examples.join('\n\n'));
-  });
+  test(
+    `fuzz ${name}: no throw but UserError, one-line messages, no stack text, bounded time and memory`,
+    { timeout: 120_000 },
+    async (t) => {
+      const r = (await results()).find((x) => x.target === name);
+      assert.ok(r, `no report for ${name}`);
+      t.diagnostic(
+        `${r.runs} inputs, seed ${r.seed}, slowest ${Math.round(r.maxCpuMs)} ms CPU, rss +${Math.round(r.maxRssMb)} MiB`,
+      );
+      assert.equal(r.failures, 0, r.examples.join('\n\n'));
+    },
+  );
 }

@@ -34,17 +34,27 @@ test('cert: a malformed validity time is a parse problem, not a RangeError from 
     const der = await badTimeCert(which);
     const x = new X509Certificate(der); // OpenSSL itself parses it...
     assert.equal(which === 0 ? x.validFrom : x.validTo, 'Bad time value');
-    assert.throws(() => parseCert(der), /not a valid x\.509 certificate: a validity date \(notbefore or notafter\) is malformed/);
+    assert.throws(
+      () => parseCert(der),
+      /not a valid x\.509 certificate: a validity date \(notbefore or notafter\) is malformed/,
+    );
     const f = loadBytes(Buffer.from(toPem('CERTIFICATE', der)), 'bad-time.pem');
     assert.equal(f.certs.length, 0);
-    assert.deepEqual(f.problems.map((p) => p.kind), ['cert-parse-error']);
+    assert.deepEqual(
+      f.problems.map((p) => p.kind),
+      ['cert-parse-error'],
+    );
     const ts = truststoreFromPem(toPem('CERTIFICATE', der), 'bad-time.pem'); // threw from makeTruststore
     assert.ok(ts.findings.some((fd) => fd.id === 'truststore.parse-error'));
   }
   // ...and the CLI said "internal error" with a stack trace, exit 3.
   const file = join(tmpDir(), 'bad-time.pem');
   writeFileSync(file, toPem('CERTIFICATE', await badTimeCert(1)));
-  for (const argv of [['inspect', file], ['inspect', '--json', file], ['truststore', 'lint', '--json', file]]) {
+  for (const argv of [
+    ['inspect', file],
+    ['inspect', '--json', file],
+    ['truststore', 'lint', '--json', file],
+  ]) {
     const b = bufferIo({ NO_COLOR: '1' });
     const code = await main(argv, b.io);
     assert.ok(code === 1 || code === 2, `${argv.join(' ')}: exit ${code}`);
@@ -52,7 +62,7 @@ test('cert: a malformed validity time is a parse problem, not a RangeError from 
   }
 });
 
-test('config: YAML errors cost linear time (yaml prettyErrors made 400 kB of bad aliases take 15 s: the fuzzer\'s hang) and keep their line and column', () => {
+test("config: YAML errors cost linear time (yaml prettyErrors made 400 kB of bad aliases take 15 s: the fuzzer's hang) and keep their line and column", () => {
   const errorOf = (text: string): string => {
     try {
       parseConfig(text, '/etc/mtlsgate/gw.yaml');
@@ -63,7 +73,10 @@ test('config: YAML errors cost linear time (yaml prettyErrors made 400 kB of bad
     assert.fail('no error');
   };
   const hostile = (n: number): string => '<<: *a<<: *abasePath:'.repeat(n); // the fuzzer's input: 400 kB at 19,000
-  const growth = tenfoldGrowth(() => errorOf(hostile(1_900)), () => errorOf(hostile(19_000)));
+  const growth = tenfoldGrowth(
+    () => errorOf(hostile(1_900)),
+    () => errorOf(hostile(19_000)),
+  );
   assert.ok(growth < 40, `ten times the input took ${growth.toFixed(1)} times as long (linear: ~10, quadratic: ~100)`);
   const msg = errorOf(hostile(19_000));
   assert.match(msg, /^\/etc\/mtlsgate\/gw\.yaml: not valid YAML: .+ at line 1, column \d+$/);
@@ -107,13 +120,21 @@ test('config: deeply nested YAML is refused before yaml recurses; the second par
   assert.equal(lines.length, 5, r.stdout);
   for (const l of lines) assert.equal(l, 'gw.yaml: not valid YAML: collections nested more than 64 levels deep');
   // A real config nests 5 deep; 64 leaves plenty of room.
-  assert.doesNotThrow(() => parseConfig('domains:\n  - domainName: a.test\n    certificate: { cert: s.crt, key: s.key }\n    mutualTls: { truststoreUri: "file://ts.pem" }\n    basePathMappings: [{ basePath: x, target: "http://127.0.0.1:1" }]\n', 'gw.yaml'));
+  assert.doesNotThrow(() =>
+    parseConfig(
+      'domains:\n  - domainName: a.test\n    certificate: { cert: s.crt, key: s.key }\n    mutualTls: { truststoreUri: "file://ts.pem" }\n    basePathMappings: [{ basePath: x, target: "http://127.0.0.1:1" }]\n',
+      'gw.yaml',
+    ),
+  );
 });
 
-test('config: a YAML mapping of 30,000 keys is refused in linear time (yaml\'s duplicate-key check is quadratic: 32,000 keys took 10 s, the 1 MiB cap minutes)', () => {
+test("config: a YAML mapping of 30,000 keys is refused in linear time (yaml's duplicate-key check is quadratic: 32,000 keys took 10 s, the 1 MiB cap minutes)", () => {
   const keys = (n: number, sep: string): string => Array.from({ length: n }, (_, i) => `k${i}: 1`).join(sep);
   const refused = (text: string) => (): void =>
-    assert.throws(() => parseConfig(text, 'gw.yaml'), (e: unknown) => isUserError(e) && e.message === 'gw.yaml: not valid YAML: a mapping with more than 1000 keys');
+    assert.throws(
+      () => parseConfig(text, 'gw.yaml'),
+      (e: unknown) => isUserError(e) && e.message === 'gw.yaml: not valid YAML: a mapping with more than 1000 keys',
+    );
   for (const [small, big] of [
     [keys(3_000, '\n'), keys(30_000, '\n')],
     [`{${keys(3_000, ', ')}}`, `{${keys(30_000, ', ')}}`],
@@ -132,11 +153,17 @@ test('load: 350,000 broken PEM blocks give 100 problems and a count, not 350,000
   const text = '-----BEGIN CERTIFICATE-----\n'.repeat(350_000);
   const f = loadBytes(Buffer.from(text), 'begins.pem');
   assert.equal(f.problems.length, MAX_PROBLEMS + 1);
-  assert.deepEqual(f.problems[MAX_PROBLEMS], { kind: 'cert-parse-error', message: `${350_000 - MAX_PROBLEMS} more unreadable blocks, not listed one by one` });
+  assert.deepEqual(f.problems[MAX_PROBLEMS], {
+    kind: 'cert-parse-error',
+    message: `${350_000 - MAX_PROBLEMS} more unreadable blocks, not listed one by one`,
+  });
   const ts = truststoreFromPem(text, 'begins.pem');
   assert.ok(ts.findings.length <= MAX_PROBLEMS + 2, `${ts.findings.length} findings`);
   // Up to the limit every problem is listed.
-  assert.equal(loadBytes(Buffer.from('-----BEGIN CERTIFICATE-----\n'.repeat(MAX_PROBLEMS)), 'x.pem').problems.length, MAX_PROBLEMS);
+  assert.equal(
+    loadBytes(Buffer.from('-----BEGIN CERTIFICATE-----\n'.repeat(MAX_PROBLEMS)), 'x.pem').problems.length,
+    MAX_PROBLEMS,
+  );
 });
 
 /** A PKCS#12 without MAC whose `parts` encrypted parts each ask for `iterations` PKCS#12-KDF iterations (3DES). */
@@ -144,15 +171,30 @@ function costlyPkcs12(iterations: number, parts: number): Buffer {
   const tlv = (tag: number, ...content: Buffer[]): Buffer => {
     const body = Buffer.concat(content);
     const n = body.length;
-    const len = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : n < 0x10000 ? [0x82, n >> 8, n & 0xff] : [0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
+    const len =
+      n < 0x80
+        ? [n]
+        : n < 0x100
+          ? [0x81, n]
+          : n < 0x10000
+            ? [0x82, n >> 8, n & 0xff]
+            : [0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
     return Buffer.concat([Buffer.from([tag, ...len]), body]);
   };
   const oid = (hex: string): Buffer => tlv(0x06, Buffer.from(hex, 'hex'));
   const int = (v: number): Buffer => tlv(0x02, Buffer.from(v.toString(16).padStart(8, '0'), 'hex'));
   const alg = tlv(0x30, oid('2a864886f70d010c0103'), tlv(0x30, tlv(0x04, Buffer.alloc(8, 1)), int(iterations)));
-  const encrypted = tlv(0x30, int(0), tlv(0x30, oid('2a864886f70d010701'), alg, Buffer.from([0x80, 16, ...Buffer.alloc(16, 7)])));
+  const encrypted = tlv(
+    0x30,
+    int(0),
+    tlv(0x30, oid('2a864886f70d010701'), alg, Buffer.from([0x80, 16, ...Buffer.alloc(16, 7)])),
+  );
   const part = tlv(0x30, oid('2a864886f70d010706'), tlv(0xa0, encrypted));
-  return tlv(0x30, int(3), tlv(0x30, oid('2a864886f70d010701'), tlv(0xa0, tlv(0x04, tlv(0x30, ...Array<Buffer>(parts).fill(part))))));
+  return tlv(
+    0x30,
+    int(3),
+    tlv(0x30, oid('2a864886f70d010701'), tlv(0xa0, tlv(0x04, tlv(0x30, ...Array<Buffer>(parts).fill(part))))),
+  );
 }
 
 test('pkcs12: the key derivation cap is per file, not per part (8 kB of 100 parts at 1,000,000 iterations each ran for minutes: seconds per part)', () => {
@@ -160,8 +202,19 @@ test('pkcs12: the key derivation cap is per file, not per part (8 kB of 100 part
   const f = loadBytes(costlyPkcs12(1_000_000, 100), 'costly.p12');
   const cpu = process.cpuUsage(cpu0);
   assert.equal(f.format, 'pkcs12');
-  assert.ok(f.problems.some((p) => p.message === 'encrypted part 1 asks for 1000000 key derivation iterations (2000000 in all, over the 1000000 a file may use); not tried'), f.problems.map((p) => p.message).join('\n'));
-  assert.equal(f.problems.filter((p) => /key derivation iterations/.test(p.message)).length, 1, 'one problem, not one per part');
+  assert.ok(
+    f.problems.some(
+      (p) =>
+        p.message ===
+        'encrypted part 1 asks for 1000000 key derivation iterations (2000000 in all, over the 1000000 a file may use); not tried',
+    ),
+    f.problems.map((p) => p.message).join('\n'),
+  );
+  assert.equal(
+    f.problems.filter((p) => /key derivation iterations/.test(p.message)).length,
+    1,
+    'one problem, not one per part',
+  );
   assert.equal(f.pkcs12?.nodeLoads, false);
   assert.ok((cpu.user + cpu.system) / 1000 < 15_000, `${Math.round((cpu.user + cpu.system) / 1000)} ms of CPU`);
 });
@@ -180,7 +233,10 @@ test('config: a parse error quotes at most 200 characters of the offending token
     }
   }
   // Short messages are whole.
-  assert.throws(() => parseConfig('a: [1, 2\nb: 3', 'gw.yaml'), /^UserError: gw\.yaml: not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a \] at line 2, column 1$/);
+  assert.throws(
+    () => parseConfig('a: [1, 2\nb: 3', 'gw.yaml'),
+    /^UserError: gw\.yaml: not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a \] at line 2, column 1$/,
+  );
 });
 
 test('config: a JSON parse error quoting a CR or ESC from the file shows it as \\xNN (V8 quotes the text around the error: a raw CR rewrote the line on a terminal)', () => {
@@ -208,7 +264,10 @@ test('config: an unknown key of 200 kB (a YAML complex key) is cut to 100 charac
     assert.match(msg, /^gw\.yaml: /);
     assert.ok(msg.length < 300, `${msg.length} characters: ${msg.slice(0, 150)}`);
   }
-  assert.throws(() => parseConfig(`${'k'.repeat(100)}: 1\ndomains: []\n`, 'gw.yaml'), new RegExp(`gw\\.yaml: ${'k'.repeat(100)}: unknown key`));
+  assert.throws(
+    () => parseConfig(`${'k'.repeat(100)}: 1\ndomains: []\n`, 'gw.yaml'),
+    new RegExp(`gw\\.yaml: ${'k'.repeat(100)}: unknown key`),
+  );
 });
 
 /**

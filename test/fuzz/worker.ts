@@ -16,7 +16,8 @@ import type { TargetName } from './targets.js';
 import { Violation, describeError } from './check.js';
 import type { WorkerData, TargetReport } from './harness.js';
 
-const send = (m: unknown): Promise<void> => new Promise((resolve) => process.send!(m, undefined, undefined, () => resolve()));
+const send = (m: unknown): Promise<void> =>
+  new Promise((resolve) => process.send!(m, undefined, undefined, () => resolve()));
 const data = await new Promise<WorkerData>((resolve) => process.once('message', (m) => resolve(m as WorkerData)));
 const beatFd = openSync(data.heartbeat, 'r+');
 const beatBuf = Buffer.alloc(12);
@@ -40,7 +41,19 @@ async function runJob(jobIndex: number): Promise<TargetReport> {
   const t = targets.get(job.target as TargetName);
   if (!t) throw new Error(`unknown fuzz target ${job.target}`);
   await send({ type: 'target-start', job: jobIndex, maxMs: t.maxMs });
-  const report: TargetReport = { target: t.name, about: t.about, seed: job.seed, runs: 0, failures: 0, examples: [], ms: 0, maxInputMs: 0, maxCpuMs: 0, slowest: null, maxRssMb: 0 };
+  const report: TargetReport = {
+    target: t.name,
+    about: t.about,
+    seed: job.seed,
+    runs: 0,
+    failures: 0,
+    examples: [],
+    ms: 0,
+    maxInputMs: 0,
+    maxCpuMs: 0,
+    slowest: null,
+    maxRssMb: 0,
+  };
   const started = performance.now();
   const rssStart = process.memoryUsage.rss();
   let index = 0;
@@ -63,15 +76,25 @@ async function runJob(jobIndex: number): Promise<TargetReport> {
       report.maxCpuMs = cpuMs;
       report.slowest = replayArgs(job, index - 1);
     }
-    if (report.runs % 16 === 0) report.maxRssMb = Math.max(report.maxRssMb, (process.memoryUsage.rss() - rssStart) / 2 ** 20);
-    if (cpuMs > t.maxMs) throw new Violation(`took ${Math.round(cpuMs)} ms of CPU (${Math.round(ms)} ms wall), over the ${t.maxMs} ms bound for one input`);
+    if (report.runs % 16 === 0)
+      report.maxRssMb = Math.max(report.maxRssMb, (process.memoryUsage.rss() - rssStart) / 2 ** 20);
+    if (cpuMs > t.maxMs)
+      throw new Violation(
+        `took ${Math.round(cpuMs)} ms of CPU (${Math.round(ms)} ms wall), over the ${t.maxMs} ms bound for one input`,
+      );
   };
   if (data.mode === 'assert') {
-    const r = await fc.check(fc.asyncProperty(t.arbitrary, once), { seed: job.seed, numRuns: job.runs, endOnFailure: false });
+    const r = await fc.check(fc.asyncProperty(t.arbitrary, once), {
+      seed: job.seed,
+      numRuns: job.runs,
+      endOnFailure: false,
+    });
     if (r.failed) {
       report.failures = 1;
       const err = r.errorInstance instanceof Error ? r.errorInstance.message : String(r.errorInstance);
-      report.examples.push(`${err}\n  counterexample (shrunk): ${preview(r.counterexample?.[0])}\n  replay: ${replayArgs(job)} --mode assert (fast-check seed ${r.seed}, path "${r.counterexamplePath}")`);
+      report.examples.push(
+        `${err}\n  counterexample (shrunk): ${preview(r.counterexample?.[0])}\n  replay: ${replayArgs(job)} --mode assert (fast-check seed ${r.seed}, path "${r.counterexamplePath}")`,
+      );
     }
   } else {
     await fc.assert(
@@ -89,7 +112,10 @@ async function runJob(jobIndex: number): Promise<TargetReport> {
           await once(input);
         } catch (e) {
           report.failures++;
-          if (report.examples.length < 3) report.examples.push(`${(e as Error).message}\n  input #${index - 1}: ${preview(input)}\n  replay: ${replayArgs(job, index - 1)}`);
+          if (report.examples.length < 3)
+            report.examples.push(
+              `${(e as Error).message}\n  input #${index - 1}: ${preview(input)}\n  replay: ${replayArgs(job, index - 1)}`,
+            );
           if (data.saveDir && report.failures <= 20) save(t.name, job.seed, index - 1, input);
         }
       }),
@@ -104,7 +130,11 @@ async function runJob(jobIndex: number): Promise<TargetReport> {
 function save(target: string, seed: number, index: number, input: unknown): void {
   const dir = join(data.saveDir!, target);
   mkdirSync(dir, { recursive: true });
-  const raw = Buffer.isBuffer(input) ? input : typeof input === 'string' ? Buffer.from(input, 'latin1') : Buffer.from(fc.stringify(input));
+  const raw = Buffer.isBuffer(input)
+    ? input
+    : typeof input === 'string'
+      ? Buffer.from(input, 'latin1')
+      : Buffer.from(fc.stringify(input));
   writeFileSync(join(dir, `seed${seed}-input${index}.bin`), raw);
 }
 

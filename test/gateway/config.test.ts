@@ -49,13 +49,25 @@ test('the minimal config gets every documented default', () => {
   assert.equal(c.admin, undefined);
   assert.equal(c.disableDefaultEndpoint, true);
   assert.equal(c.s3, undefined);
-  assert.deepEqual(c.timeouts, { handshakeMs: 10_000, headersMs: 10_000, requestMs: 60_000, idleMs: 60_000, backendMs: 30_000, shutdownMs: 10_000 });
+  assert.deepEqual(c.timeouts, {
+    handshakeMs: 10_000,
+    headersMs: 10_000,
+    requestMs: 60_000,
+    idleMs: 60_000,
+    backendMs: 30_000,
+    shutdownMs: 10_000,
+  });
   assert.deepEqual(c.tls, { sessionResumption: true, sessionLifetimeSec: 300 });
   assert.deepEqual(c.limits, { maxConnections: 10_000, maxHeaderBytes: 16_384 });
   assert.deepEqual(c.logs, { format: 'json', level: 'info' });
   const d = c.domains[0]!;
   assert.equal(d.securityPolicy, 'TLS_1_2');
-  assert.deepEqual(d.mutualTls, { truststoreUri: 'file:///etc/mtlsgate/truststore.pem', exposeReason: false, noCertificate: 'handshake', trustClientIntermediates: false });
+  assert.deepEqual(d.mutualTls, {
+    truststoreUri: 'file:///etc/mtlsgate/truststore.pem',
+    exposeReason: false,
+    noCertificate: 'handshake',
+    trustClientIntermediates: false,
+  });
   assert.deepEqual(d.basePathMappings, [{ basePath: 'orders', target: 'http://127.0.0.1:9000' }]);
 });
 
@@ -109,7 +121,14 @@ test('JSON config files are read as JSON', () => {
   const c = parseConfig(
     JSON.stringify({
       listen: { port: 0 },
-      domains: [{ domainName: 'a.example.test', certificate: { cert: 'c', key: 'k' }, mutualTls: { truststoreUri: 'file://t.pem' }, basePathMappings: [{ target: 'http://127.0.0.1:1' }] }],
+      domains: [
+        {
+          domainName: 'a.example.test',
+          certificate: { cert: 'c', key: 'k' },
+          mutualTls: { truststoreUri: 'file://t.pem' },
+          basePathMappings: [{ target: 'http://127.0.0.1:1' }],
+        },
+      ],
     }),
     '/srv/gw.json',
   );
@@ -120,10 +139,10 @@ test('JSON config files are read as JSON', () => {
 
 test('relative paths resolve against the config file folder; absolute paths and s3 URIs are kept', () => {
   const c = parseConfig(
-    edit('certificate: { cert: ./server.crt, key: ./server.key }', 'certificate: { cert: ../pki/server.crt, key: /abs/server.key }').replace(
-      'file://./truststore.pem',
-      'file://trust%20store.pem',
-    ),
+    edit(
+      'certificate: { cert: ./server.crt, key: ./server.key }',
+      'certificate: { cert: ../pki/server.crt, key: /abs/server.key }',
+    ).replace('file://./truststore.pem', 'file://trust%20store.pem'),
     '/srv/gw/conf/gateway.yaml',
   );
   const d = c.domains[0]!;
@@ -138,29 +157,95 @@ test('relative paths resolve against the config file folder; absolute paths and 
 
 // Each bad config: one line `FILE: key.path: what is wrong`.
 const BAD: [string, string, RegExp][] = [
-  ['an unknown key (a typo) is named with its full path, before the missing key it causes', edit('truststoreUri: file://./truststore.pem', 'truststoreUrl: file://./truststore.pem'), /^\/etc\/mtlsgate\/gateway\.yaml: domains\[0\]\.mutualTls\.truststoreUrl: unknown key \(did you mean truststoreUri\?\)/],
+  [
+    'an unknown key (a typo) is named with its full path, before the missing key it causes',
+    edit('truststoreUri: file://./truststore.pem', 'truststoreUrl: file://./truststore.pem'),
+    /^\/etc\/mtlsgate\/gateway\.yaml: domains\[0\]\.mutualTls\.truststoreUrl: unknown key \(did you mean truststoreUri\?\)/,
+  ],
   ['an unknown top-level key', `foo: 1\n${MINIMAL}`, /: foo: unknown key$/],
   ['a wrong type', `listen: { port: "8443" }\n${MINIMAL}`, /: listen\.port: expected number, received string$/],
   ['a port out of range', `listen: { port: 70000 }\n${MINIMAL}`, /: listen\.port: .*65535/],
-  ['a boolean given as a string', edit('truststoreUri: file://./truststore.pem', 'truststoreUri: file://./truststore.pem\n      exposeReason: "yes"'), /: domains\[0\]\.mutualTls\.exposeReason: expected boolean, received string$/],
+  [
+    'a boolean given as a string',
+    edit('truststoreUri: file://./truststore.pem', 'truststoreUri: file://./truststore.pem\n      exposeReason: "yes"'),
+    /: domains\[0\]\.mutualTls\.exposeReason: expected boolean, received string$/,
+  ],
   ['missing domains', 'listen: { port: 8443 }\n', /: domains: required \(a list\)$/],
   ['an empty domains list', 'domains: []\n', /: domains: .*>=1/],
-  ['a missing truststoreUri', edit('truststoreUri: file://./truststore.pem', 'exposeReason: true'), /: domains\[0\]\.mutualTls\.truststoreUri: required \(a string\)$/],
-  ['a bad URI scheme', edit('file://./truststore.pem', 'https://example.test/truststore.pem'), /: domains\[0\]\.mutualTls\.truststoreUri: expected file:\/\/PATH or s3:\/\/BUCKET\/KEY$/],
-  ['a plain path instead of a URI', edit('file://./truststore.pem', './truststore.pem'), /: domains\[0\]\.mutualTls\.truststoreUri: expected file:\/\/PATH/],
-  ['an unknown securityPolicy', edit('    mutualTls:', '    securityPolicy: TLS_1_0\n    mutualTls:'), /: domains\[0\]\.securityPolicy: expected one of "TLS_1_2"\|"TLS_1_3"$/],
-  ['an unknown noCertificate', edit('truststoreUri: file://./truststore.pem', 'truststoreUri: file://./truststore.pem\n      noCertificate: allow'), /: domains\[0\]\.mutualTls\.noCertificate: expected one of "handshake"\|"http403"$/],
-  ['a target that is not http(s)', edit('http://127.0.0.1:9000', 'ftp://127.0.0.1:9000'), /: domains\[0\]\.basePathMappings\[0\]\.target: expected an http:\/\/ or https:\/\/ URL/],
-  ['a target with a query', edit('http://127.0.0.1:9000', 'http://127.0.0.1:9000/?a=1'), /basePathMappings\[0\]\.target: /],
-  ['a base path with ..', edit('basePath: orders', 'basePath: a/../b'), /: domains\[0\]\.basePathMappings\[0\]\.basePath: a base path may not contain \. or \.\. segments$/],
-  ['no base path mapping', edit('    basePathMappings:\n      - basePath: orders\n        target: http://127.0.0.1:9000\n', '    basePathMappings: []\n'), /: domains\[0\]\.basePathMappings: /],
-  ['a bad domain name', edit('domainName: mtls.example.test', 'domainName: "mtls example"'), /: domains\[0\]\.domainName: expected a DNS name/],
-  ['a wildcard that is not the whole first label', edit('domainName: mtls.example.test', 'domainName: "a*.example.test"'), /: domains\[0\]\.domainName: expected a DNS name/],
-  ['disableDefaultEndpoint: false', `disableDefaultEndpoint: false\n${MINIMAL}`, /: disableDefaultEndpoint: mtlsgate never serves these APIs without mutual TLS/],
+  [
+    'a missing truststoreUri',
+    edit('truststoreUri: file://./truststore.pem', 'exposeReason: true'),
+    /: domains\[0\]\.mutualTls\.truststoreUri: required \(a string\)$/,
+  ],
+  [
+    'a bad URI scheme',
+    edit('file://./truststore.pem', 'https://example.test/truststore.pem'),
+    /: domains\[0\]\.mutualTls\.truststoreUri: expected file:\/\/PATH or s3:\/\/BUCKET\/KEY$/,
+  ],
+  [
+    'a plain path instead of a URI',
+    edit('file://./truststore.pem', './truststore.pem'),
+    /: domains\[0\]\.mutualTls\.truststoreUri: expected file:\/\/PATH/,
+  ],
+  [
+    'an unknown securityPolicy',
+    edit('    mutualTls:', '    securityPolicy: TLS_1_0\n    mutualTls:'),
+    /: domains\[0\]\.securityPolicy: expected one of "TLS_1_2"\|"TLS_1_3"$/,
+  ],
+  [
+    'an unknown noCertificate',
+    edit(
+      'truststoreUri: file://./truststore.pem',
+      'truststoreUri: file://./truststore.pem\n      noCertificate: allow',
+    ),
+    /: domains\[0\]\.mutualTls\.noCertificate: expected one of "handshake"\|"http403"$/,
+  ],
+  [
+    'a target that is not http(s)',
+    edit('http://127.0.0.1:9000', 'ftp://127.0.0.1:9000'),
+    /: domains\[0\]\.basePathMappings\[0\]\.target: expected an http:\/\/ or https:\/\/ URL/,
+  ],
+  [
+    'a target with a query',
+    edit('http://127.0.0.1:9000', 'http://127.0.0.1:9000/?a=1'),
+    /basePathMappings\[0\]\.target: /,
+  ],
+  [
+    'a base path with ..',
+    edit('basePath: orders', 'basePath: a/../b'),
+    /: domains\[0\]\.basePathMappings\[0\]\.basePath: a base path may not contain \. or \.\. segments$/,
+  ],
+  [
+    'no base path mapping',
+    edit(
+      '    basePathMappings:\n      - basePath: orders\n        target: http://127.0.0.1:9000\n',
+      '    basePathMappings: []\n',
+    ),
+    /: domains\[0\]\.basePathMappings: /,
+  ],
+  [
+    'a bad domain name',
+    edit('domainName: mtls.example.test', 'domainName: "mtls example"'),
+    /: domains\[0\]\.domainName: expected a DNS name/,
+  ],
+  [
+    'a wildcard that is not the whole first label',
+    edit('domainName: mtls.example.test', 'domainName: "a*.example.test"'),
+    /: domains\[0\]\.domainName: expected a DNS name/,
+  ],
+  [
+    'disableDefaultEndpoint: false',
+    `disableDefaultEndpoint: false\n${MINIMAL}`,
+    /: disableDefaultEndpoint: mtlsgate never serves these APIs without mutual TLS/,
+  ],
   ['an unknown logs.format', `logs: { format: xml }\n${MINIMAL}`, /: logs\.format: expected one of "json"\|"pretty"$/],
   ['a bad s3.endpoint', `s3: { endpoint: "not a url" }\n${MINIMAL}`, /: s3\.endpoint: /],
   ['a top level that is not a mapping', '- a\n- b\n', /: \(top level\): expected object, received array$/],
-  ['invalid YAML, with its line', 'domains: [\n  - x\n', /^\/etc\/mtlsgate\/gateway\.yaml: not valid YAML: .* at line 2, column 3$/],
+  [
+    'invalid YAML, with its line',
+    'domains: [\n  - x\n',
+    /^\/etc\/mtlsgate\/gateway\.yaml: not valid YAML: .* at line 2, column 3$/,
+  ],
   ['an empty file', '', /^\/etc\/mtlsgate\/gateway\.yaml: the file is empty$/],
   ['a file of comments only', '# nothing here\n', /: the file is empty$/],
 ];
@@ -179,21 +264,31 @@ test('a domain configured twice is an error naming the second one (case-insensit
 });
 
 test('a base path mapped twice (after trimming slashes) is an error naming the mapping', () => {
-  const text = edit('        target: http://127.0.0.1:9000\n', '        target: http://127.0.0.1:9000\n      - basePath: /orders/\n        target: http://127.0.0.1:9001\n');
+  const text = edit(
+    '        target: http://127.0.0.1:9000\n',
+    '        target: http://127.0.0.1:9000\n      - basePath: /orders/\n        target: http://127.0.0.1:9001\n',
+  );
   assert.equal(errorOf(text), `${FILE}: domains[0].basePathMappings[1].basePath: "orders" is mapped twice`);
-  const none = edit('basePath: orders', 'basePath: ""') + '      - basePath: "(none)"\n        target: http://127.0.0.1:9001\n';
+  const none =
+    edit('basePath: orders', 'basePath: ""') + '      - basePath: "(none)"\n        target: http://127.0.0.1:9001\n';
   assert.equal(errorOf(none), `${FILE}: domains[0].basePathMappings[1].basePath: "(none)" is mapped twice`);
 });
 
 test('several problems: the first is reported and the rest counted', () => {
-  assert.match(errorOf(`listen: { port: "x" }\nlogs: { format: xml }\n${MINIMAL}`), /: listen\.port: expected number, received string \(and 1 more\)$/);
+  assert.match(
+    errorOf(`listen: { port: "x" }\nlogs: { format: xml }\n${MINIMAL}`),
+    /: listen\.port: expected number, received string \(and 1 more\)$/,
+  );
 });
 
 test('loadConfig: a missing file, a directory and an oversized file are one-line errors naming the file', async () => {
   const dir = tmpDir();
   const missing = join(dir, 'nope.yaml');
   await assert.rejects(loadConfig(missing), (e: unknown) => isUserError(e) && e.message === `${missing}: no such file`);
-  await assert.rejects(loadConfig(dir), (e: unknown) => isUserError(e) && e.message === `${dir}: is a directory, not a file (EISDIR)`);
+  await assert.rejects(
+    loadConfig(dir),
+    (e: unknown) => isUserError(e) && e.message === `${dir}: is a directory, not a file (EISDIR)`,
+  );
   const big = join(dir, 'big.yaml');
   writeFileSync(big, '#'.repeat(1_048_577));
   await assert.rejects(loadConfig(big), (e: unknown) => isUserError(e) && /larger than 1 MiB/.test(e.message));
@@ -209,7 +304,8 @@ test('loadConfig: a FIFO is refused at once with a one-line error naming it, nev
   let timer: NodeJS.Timeout | undefined;
   const hung = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      // Open and close the write end: a reader stuck on the FIFO gets EOF, so a hang fails this test rather than the run.
+      // Open and close the write end: a reader stuck on the FIFO gets EOF, so a hang fails this test rather than the
+      // run.
       try {
         closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
       } catch {

@@ -229,7 +229,12 @@ const header = (list: string[] | null, name: string): string | undefined => {
 
 test('accepted: routed to the backend with the identity headers, logged and published', async () => {
   const before = echo.received.length;
-  const { ctx, sink, event, log } = await send({ headers: [['Host', MAIN], ['X-Forwarded-For', '6.6.6.6']] });
+  const { ctx, sink, event, log } = await send({
+    headers: [
+      ['Host', MAIN],
+      ['X-Forwarded-For', '6.6.6.6'],
+    ],
+  });
   assert.equal(ctx.domain?.name, MAIN);
   assert.equal(ctx.verdict?.verdict.accepted, true);
   assert.equal(ctx.match?.route.basePath, 'api');
@@ -239,24 +244,34 @@ test('accepted: routed to the backend with the identity headers, logged and publ
   assert.equal(ctx.outcome, 'proxied');
   const leaf = new X509Certificate(readFileSync(pki.clientCert));
   const xff = header(ctx.upstreamHeaders, 'x-forwarded-for');
-  assert.equal(xff, '192.0.2.7', 'the client\'s X-Forwarded-For is not passed on');
+  assert.equal(xff, '192.0.2.7', "the client's X-Forwarded-For is not passed on");
   assert.equal(header(ctx.upstreamHeaders, 'x-request-id'), ctx.requestId);
   assert.match(header(ctx.upstreamHeaders, 'x-client-cert-sha256') ?? '', /^[0-9a-f]{64}$/);
   assert.equal(header(ctx.upstreamHeaders, 'client-cert'), `:${leaf.raw.toString('base64')}:`);
   assert.equal(echo.received.length, before + 1);
   assert.equal(echo.received.at(-1)!.path, '/base/hello?x=1');
   assert.equal(echo.received.at(-1)!.headers['x-forwarded-for'], '192.0.2.7');
-  assert.deepEqual({ ...event, durationMs: 0 }, {
-    requestId: ctx.requestId, domain: MAIN, method: 'GET', path: '/api/hello?x=1', status: 200, outcome: 'proxied',
-    route: 'api', accepted: true, durationMs: 0,
-  });
+  assert.deepEqual(
+    { ...event, durationMs: 0 },
+    {
+      requestId: ctx.requestId,
+      domain: MAIN,
+      method: 'GET',
+      path: '/api/hello?x=1',
+      status: 200,
+      outcome: 'proxied',
+      route: 'api',
+      accepted: true,
+      durationMs: 0,
+    },
+  );
   assert.equal(log.domain, MAIN);
   assert.equal(log.status, 200);
   assert.deepEqual(log.verdict, { accepted: true, reason: null, code: null });
   assert.equal((log.client as { fingerprint: string }).fingerprint, leaf.fingerprint256);
 });
 
-test('every policy scenario: the pipeline\'s verdict, status, deny event and log are the policy\'s', async () => {
+test("every policy scenario: the pipeline's verdict, status, deny event and log are the policy's", async () => {
   for (const [i, sc] of scenarios.entries()) {
     const denied0 = denies.length;
     const { ctx, sink, event, log } = await send({ servername: scenarioDomain(i), cert: sc.leaf.certPem });
@@ -273,10 +288,21 @@ test('every policy scenario: the pipeline\'s verdict, status, deny event and log
     assert.deepEqual(JSON.parse(sink.body), { message: `Access denied. Reason: ${sc.reason}` }, sc.name);
     assert.equal(ctx.match, null, `${sc.name}: never routed`);
     assert.equal(event.outcome, 'denied', sc.name);
-    assert.deepEqual(denies.slice(denied0), [{
-      domain: scenarioDomain(i), requestId: ctx.requestId, reason: sc.reason, code: sc.code, stage: 'request',
-      remoteAddress: '192.0.2.7', fingerprint: new X509Certificate(sc.leaf.certPem).fingerprint256,
-    }], sc.name);
+    assert.deepEqual(
+      denies.slice(denied0),
+      [
+        {
+          domain: scenarioDomain(i),
+          requestId: ctx.requestId,
+          reason: sc.reason,
+          code: sc.code,
+          stage: 'request',
+          remoteAddress: '192.0.2.7',
+          fingerprint: new X509Certificate(sc.leaf.certPem).fingerprint256,
+        },
+      ],
+      sc.name,
+    );
     const line = logs.find((l) => l.requestId === ctx.requestId && l.msg === `Access denied. Reason: ${sc.reason}`);
     assert.equal(line?.code, sc.code, `${sc.name}: the deny line`);
   }
@@ -286,15 +312,24 @@ test('no certificate: 403 under noCertificate http403; at the handshake, one den
   const denied0 = denies.length;
   const { ctx, sink, event } = await send({ cert: null });
   assert.equal(sink.status, 403);
-  assert.deepEqual(ctx.verdict?.verdict, { accepted: false, reason: 'No required SSL certificate was sent', code: 'MTLSGATE_NO_CERTIFICATE' });
+  assert.deepEqual(ctx.verdict?.verdict, {
+    accepted: false,
+    reason: 'No required SSL certificate was sent',
+    code: 'MTLSGATE_NO_CERTIFICATE',
+  });
   assert.equal(event.accepted, false);
   assert.equal(denies.slice(denied0)[0]?.fingerprint, null);
 
   refuseWithoutCertificate(rt, MAIN, '192.0.2.8');
   const hs = denies.at(-1)!;
   assert.deepEqual(hs, {
-    domain: MAIN, requestId: null, reason: 'No required SSL certificate was sent', code: 'MTLSGATE_NO_CERTIFICATE',
-    stage: 'handshake', remoteAddress: '192.0.2.8', fingerprint: null,
+    domain: MAIN,
+    requestId: null,
+    reason: 'No required SSL certificate was sent',
+    code: 'MTLSGATE_NO_CERTIFICATE',
+    stage: 'handshake',
+    remoteAddress: '192.0.2.8',
+    fingerprint: null,
   });
   const counted = snapshotMetrics(rt.metrics).denials.find(([d, c]) => d === MAIN && c === 'MTLSGATE_NO_CERTIFICATE');
   assert.equal(counted?.[2], 2, 'the 403 and the handshake refusal');
@@ -320,7 +355,12 @@ test('421: a Host naming another domain, an unknown server name, TLS 1.2 on a TL
 });
 
 test('400: two Host headers, a path that climbs out of its base path', async () => {
-  const two = await send({ headers: [['Host', MAIN], ['host', MAIN]] });
+  const two = await send({
+    headers: [
+      ['Host', MAIN],
+      ['host', MAIN],
+    ],
+  });
   assert.equal(two.sink.status, 400);
   assert.equal(two.ctx.refusal, 'more than one Host header');
   assert.equal(two.ctx.verdict, null, 'refused before verification');

@@ -58,16 +58,26 @@ function backendHandler(req: http.IncomingMessage, res: http.ServerResponse): vo
         const body = JSON.stringify({ method: req.method, rawHeaders: req.rawHeaders });
         // Hop-by-hop and the backend's own request id must not reach the client; repeats must.
         res.writeHead(200, [
-          'Content-Type', 'application/json',
-          'Set-Cookie', 'a=1',
-          'Keep-Alive', 'timeout=77',
-          'Connection', 'keep-alive, x-backend-hop',
-          'Upgrade', 'h2c',
-          'Proxy-Connection', 'keep-alive',
-          'X-Request-Id', 'backend-id',
-          'X-Backend', 'yes',
-          'Set-Cookie', 'b=2',
-          'transfer-encoding', 'chunked',
+          'Content-Type',
+          'application/json',
+          'Set-Cookie',
+          'a=1',
+          'Keep-Alive',
+          'timeout=77',
+          'Connection',
+          'keep-alive, x-backend-hop',
+          'Upgrade',
+          'h2c',
+          'Proxy-Connection',
+          'keep-alive',
+          'X-Request-Id',
+          'backend-id',
+          'X-Backend',
+          'yes',
+          'Set-Cookie',
+          'b=2',
+          'transfer-encoding',
+          'chunked',
         ]);
         res.end(body);
       });
@@ -108,13 +118,25 @@ function backendHandler(req: http.IncomingMessage, res: http.ServerResponse): vo
       });
       req.on('end', () => {
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ length: n, sha256: hash.digest('hex'), te: req.headers['transfer-encoding'] ?? null, cl: req.headers['content-length'] ?? null }));
+        res.end(
+          JSON.stringify({
+            length: n,
+            sha256: hash.digest('hex'),
+            te: req.headers['transfer-encoding'] ?? null,
+            cl: req.headers['content-length'] ?? null,
+          }),
+        );
       });
       return;
     }
     case 'reset-mid':
       // With a Content-Length, or chunked: then only the cut connection tells the client the body is short.
-      res.writeHead(200, path.includes('chunked') ? { 'content-type': 'application/octet-stream' } : { 'content-type': 'application/octet-stream', 'content-length': 1024 * 1024 });
+      res.writeHead(
+        200,
+        path.includes('chunked')
+          ? { 'content-type': 'application/octet-stream' }
+          : { 'content-type': 'application/octet-stream', 'content-length': 1024 * 1024 },
+      );
       res.write(Buffer.alloc(64 * 1024, 120), () => setTimeout(() => req.socket.resetAndDestroy(), 20));
       return;
     case 'slow':
@@ -182,9 +204,20 @@ before(async () => {
     };
     const match = matchRoute(routes, path)!;
     const requestId = `rid-${++n}`;
-    const headers = upstreamHeaders(req, match, { requestId, clientIp: '10.1.2.3', host: req.headers.host ?? '-', identity: IDENTITY });
+    const headers = upstreamHeaders(req, match, {
+      requestId,
+      clientIp: '10.1.2.3',
+      host: req.headers.host ?? '-',
+      identity: IDENTITY,
+    });
     const timeoutMs = path.startsWith('/slow') ? SLOW_TIMEOUT_MS : 5000;
-    const p = forward(pools, { method: req.method!, headers: req.headers, body: req, sink: res, requestId }, match, headers, timeoutMs);
+    const p = forward(
+      pools,
+      { method: req.method!, headers: req.headers, body: req, sink: res, requestId },
+      match,
+      headers,
+      timeoutMs,
+    );
     results.set(path, p);
   });
   front.listen(0, '127.0.0.1');
@@ -207,16 +240,30 @@ interface Answer {
   cut: boolean;
 }
 
-function send(path: string, opts: { method?: string; headers?: string[] | Record<string, string>; body?: (req: http.ClientRequest) => void } = {}): Promise<Answer> {
+function send(
+  path: string,
+  opts: { method?: string; headers?: string[] | Record<string, string>; body?: (req: http.ClientRequest) => void } = {},
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: frontPort, path, method: opts.method ?? 'GET', agent: false, headers: opts.headers ?? { host: 'front.test' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      const done = (cut: boolean): void => resolve({ status: res.statusCode!, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks), cut });
-      res.on('end', () => done(false));
-      res.on('error', () => done(true));
-      res.on('aborted', () => done(true));
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port: frontPort,
+        path,
+        method: opts.method ?? 'GET',
+        agent: false,
+        headers: opts.headers ?? { host: 'front.test' },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        const done = (cut: boolean): void =>
+          resolve({ status: res.statusCode!, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks), cut });
+        res.on('end', () => done(false));
+        res.on('error', () => done(true));
+        res.on('aborted', () => done(true));
+      },
+    );
     req.on('error', reject);
     if (opts.body) opts.body(req);
     else req.end();
@@ -230,26 +277,43 @@ function pairs(raw: string[]): [string, string][] {
   return out;
 }
 
-test('request headers: the gateway\'s first, then the client\'s in order with repeats; spoofed identity, X-Forwarded-*, hop-by-hop and Connection-named ones dropped', async () => {
+test("request headers: the gateway's first, then the client's in order with repeats; spoofed identity, X-Forwarded-*, hop-by-hop and Connection-named ones dropped", async () => {
   const a = await send('/echo/headers', {
     headers: [
-      'Host', 'front.test:8443',
-      'X-Client-Cert-Subject-DN', 'CN=admin',
-      'Client-Cert', ':BBBB:',
-      'Client_Cert', ':CCCC:',
-      'X-Client-Cert-Serial', '00',
-      'X-Forwarded-For', '6.6.6.6',
-      'X-Forwarded-Proto', 'http',
-      'X-Forwarded-Host', 'evil.example',
-      'X-Request-Id', 'spoofed',
-      'Forwarded', 'for=6.6.6.6',
-      'Accept', 'text/plain',
-      'X-Rep', 'one',
-      'Connection', 'keep-alive, X-Hop, X-Client-Cert-Subject-DN',
-      'Accept', 'application/json',
-      'X-Hop', 'must not pass',
-      'TE', 'trailers',
-      'X-Rep', 'two',
+      'Host',
+      'front.test:8443',
+      'X-Client-Cert-Subject-DN',
+      'CN=admin',
+      'Client-Cert',
+      ':BBBB:',
+      'Client_Cert',
+      ':CCCC:',
+      'X-Client-Cert-Serial',
+      '00',
+      'X-Forwarded-For',
+      '6.6.6.6',
+      'X-Forwarded-Proto',
+      'http',
+      'X-Forwarded-Host',
+      'evil.example',
+      'X-Request-Id',
+      'spoofed',
+      'Forwarded',
+      'for=6.6.6.6',
+      'Accept',
+      'text/plain',
+      'X-Rep',
+      'one',
+      'Connection',
+      'keep-alive, X-Hop, X-Client-Cert-Subject-DN',
+      'Accept',
+      'application/json',
+      'X-Hop',
+      'must not pass',
+      'TE',
+      'trailers',
+      'X-Rep',
+      'two',
     ],
   });
   assert.equal(a.status, 200, a.body.toString());
@@ -272,22 +336,31 @@ test('request headers: the gateway\'s first, then the client\'s in order with re
   assert.equal(await results.get('/echo/headers'), 200);
 });
 
-test('response headers: hop-by-hop and the backend\'s x-request-id dropped, the gateway\'s added, repeats kept in order', async () => {
+test("response headers: hop-by-hop and the backend's x-request-id dropped, the gateway's added, repeats kept in order", async () => {
   const a = await send('/echo/response');
   assert.equal(a.status, 200);
   const got = pairs(a.rawHeaders);
   const names = got.map(([n]) => n);
-  assert.deepEqual(got.filter(([n]) => n === 'set-cookie'), [['set-cookie', 'a=1'], ['set-cookie', 'b=2']]);
+  assert.deepEqual(
+    got.filter(([n]) => n === 'set-cookie'),
+    [
+      ['set-cookie', 'a=1'],
+      ['set-cookie', 'b=2'],
+    ],
+  );
   assert.deepEqual(got.filter(([n]) => n === 'x-request-id').map(([, v]) => v).length, 1);
   assert.match(got.find(([n]) => n === 'x-request-id')![1], /^rid-\d+$/);
-  assert.deepEqual(got.find(([n]) => n === 'x-backend'), ['x-backend', 'yes']);
+  assert.deepEqual(
+    got.find(([n]) => n === 'x-backend'),
+    ['x-backend', 'yes'],
+  );
   assert.ok(!names.includes('upgrade') && !names.includes('proxy-connection'), names.join(', '));
   // The front server adds its own Connection/Keep-Alive/Transfer-Encoding (capitalised): none of the backend's pass.
   for (const [n, v] of got) {
     assert.ok(!(n === 'keep-alive' && v.includes('77')), `backend keep-alive passed: ${v}`);
     assert.ok(!(n === 'connection' && v.includes('x-backend-hop')), `backend connection passed: ${v}`);
   }
-  assert.ok(!a.rawHeaders.includes('transfer-encoding'), 'the backend\'s lowercase transfer-encoding did not pass');
+  assert.ok(!a.rawHeaders.includes('transfer-encoding'), "the backend's lowercase transfer-encoding did not pass");
   assert.equal(JSON.parse(a.body.toString()).method, 'GET');
 });
 
@@ -326,10 +399,13 @@ test('a 32 MiB response reaches a slow reader intact, and backpressure holds the
   assert.equal(hash.digest('hex'), createHash('sha256').update(BIG).digest('hex'), 'the body arrived byte for byte');
   assert.equal(await results.get('/big/one'), 200);
   const w = frontWrites.get('/big/one')!;
-  assert.ok(w.refused > 0, 'the stalled client made the front\'s response refuse writes');
+  assert.ok(w.refused > 0, "the stalled client made the front's response refuse writes");
   assert.equal(w.whileRefused, 0, 'forward() never wrote while waiting for drain');
   assert.ok(w.maxBuffered < 1024 * 1024, `the front's response never held more than ${w.maxBuffered} bytes`);
-  assert.ok(writtenWhileStalled < BIG.length / 2, `the backend was held back while the client did not read (${writtenWhileStalled} of ${BIG.length} written)`);
+  assert.ok(
+    writtenWhileStalled < BIG.length / 2,
+    `the backend was held back while the client did not read (${writtenWhileStalled} of ${BIG.length} written)`,
+  );
   assert.ok(bigStats.longestDrainMs >= 400, `the backend waited for drain ${bigStats.longestDrainMs} ms at most`);
 });
 
@@ -350,7 +426,12 @@ test('a request body is streamed to the backend as it arrives, chunked or with a
     },
   });
   assert.equal(chunked.status, 200, chunked.body.toString());
-  assert.deepEqual(JSON.parse(chunked.body.toString()), { length: first.length + second.length, sha256: expected, te: 'chunked', cl: null });
+  assert.deepEqual(JSON.parse(chunked.body.toString()), {
+    length: first.length + second.length,
+    sha256: expected,
+    te: 'chunked',
+    cl: null,
+  });
 
   const sized = await send('/upload/sized', {
     method: 'PUT',
@@ -364,10 +445,15 @@ test('a request body is streamed to the backend as it arrives, chunked or with a
     },
   });
   assert.equal(sized.status, 200, sized.body.toString());
-  assert.deepEqual(JSON.parse(sized.body.toString()), { length: first.length + second.length, sha256: expected, te: null, cl: String(first.length + second.length) });
+  assert.deepEqual(JSON.parse(sized.body.toString()), {
+    length: first.length + second.length,
+    sha256: expected,
+    te: null,
+    cl: String(first.length + second.length),
+  });
 });
 
-test('the backend resetting mid-body cuts the client\'s connection (the status was already out)', async () => {
+test("the backend resetting mid-body cuts the client's connection (the status was already out)", async () => {
   for (const path of ['/reset-mid/sized', '/reset-mid/chunked']) {
     const a = await send(path);
     assert.equal(a.status, 200, path);
@@ -412,15 +498,21 @@ test('a client leaving before the backend answered aborts the backend exchange t
   req.on('error', () => undefined);
   await waitFor(() => (seen.has('/hold-head/x') ? true : undefined));
   req.destroy();
-  assert.equal(await Promise.race([seen.get('/hold-head/x')!.closedEarly!, sleep(3000).then(() => 'still open')]), true);
+  assert.equal(
+    await Promise.race([seen.get('/hold-head/x')!.closedEarly!, sleep(3000).then(() => 'still open')]),
+    true,
+  );
   assert.equal(await results.get('/hold-head/x'), 502);
 });
 
-test('HEAD keeps the backend\'s Content-Length and sends no body; the client connection stays usable', async () => {
+test("HEAD keeps the backend's Content-Length and sends no body; the client connection stays usable", async () => {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   try {
     const head = await new Promise<http.IncomingMessage>((resolve, reject) => {
-      http.request({ host: '127.0.0.1', port: frontPort, path: '/head/x', method: 'HEAD', agent }, resolve).on('error', reject).end();
+      http
+        .request({ host: '127.0.0.1', port: frontPort, path: '/head/x', method: 'HEAD', agent }, resolve)
+        .on('error', reject)
+        .end();
     });
     assert.equal(head.statusCode, 200);
     assert.equal(head.headers['content-length'], '1234');
@@ -428,7 +520,10 @@ test('HEAD keeps the backend\'s Content-Length and sends no body; the client con
     head.resume();
     await once(head, 'end');
     const get = await new Promise<http.IncomingMessage>((resolve, reject) => {
-      http.request({ host: '127.0.0.1', port: frontPort, path: '/echo/after-head', agent }, resolve).on('error', reject).end();
+      http
+        .request({ host: '127.0.0.1', port: frontPort, path: '/echo/after-head', agent }, resolve)
+        .on('error', reject)
+        .end();
     });
     assert.equal(get.statusCode, 200);
     assert.equal(get.socket, socket, 'the same client connection answered again');

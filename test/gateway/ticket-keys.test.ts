@@ -1,4 +1,7 @@
-/** tls.ticketKeyFile: 48 bytes raw, as hex or as base64; anything else is an error naming the key and the file, never its content. */
+/**
+ * tls.ticketKeyFile: 48 bytes raw, as hex or as base64; anything else is an error naming the key and the file, never
+ * its content.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -56,13 +59,24 @@ test('ticketKeyRing: seals with the current keys, opens current and previous one
   assert.equal(ring.install({}), false, 'no hook on this context: the caller falls back to ticketKeys');
   assert.equal(enabled, 1);
   const sealed = cb!(Buffer.alloc(16), Buffer.alloc(16), true) as Buffer[];
-  assert.deepEqual([sealed[0], sealed[1], sealed[2], sealed[3]], [1, a.subarray(16, 32), a.subarray(32, 48), a.subarray(0, 16)]);
+  assert.deepEqual(
+    [sealed[0], sealed[1], sealed[2], sealed[3]],
+    [1, a.subarray(16, 32), a.subarray(32, 48), a.subarray(0, 16)],
+  );
   assert.equal((sealed[4] as Buffer).length, 16);
   assert.deepEqual(cb!(a.subarray(0, 16), Buffer.alloc(16), false), [2, a.subarray(16, 32), a.subarray(32, 48)]);
   ring.rotate(b);
   assert.deepEqual(ring.current, b);
-  assert.deepEqual((cb!(Buffer.alloc(16), Buffer.alloc(16), true) as Buffer[])[3], b.subarray(0, 16), 'new tickets under the new keys');
-  assert.deepEqual(cb!(a.subarray(0, 16), Buffer.alloc(16), false), [2, a.subarray(16, 32), a.subarray(32, 48)], 'old tickets still open');
+  assert.deepEqual(
+    (cb!(Buffer.alloc(16), Buffer.alloc(16), true) as Buffer[])[3],
+    b.subarray(0, 16),
+    'new tickets under the new keys',
+  );
+  assert.deepEqual(
+    cb!(a.subarray(0, 16), Buffer.alloc(16), false),
+    [2, a.subarray(16, 32), a.subarray(32, 48)],
+    'old tickets still open',
+  );
   assert.equal((cb!(randomBytes(16), Buffer.alloc(16), false) as unknown[])[0], 0, 'unknown key name: full handshake');
   ring.rotate(randomBytes(48));
   assert.equal((cb!(a.subarray(0, 16), Buffer.alloc(16), false) as unknown[])[0], 0, 'two rotations later: gone');

@@ -34,7 +34,9 @@ export interface AgreementCase {
   /** Expected: null = accepted. */
   reason: string | null;
   code: string | null;
-  /** Run the live part as `node bin/mtlsgate.js doctor --url ... --json` (the CLI path) instead of probe() in process. */
+  /**
+   * Run the live part as `node bin/mtlsgate.js doctor --url ... --json` (the CLI path) instead of probe() in process.
+   */
   viaCli: boolean;
 }
 
@@ -50,7 +52,11 @@ export const PASSPHRASE = 'agree-pass';
 const NO_ISSUER = 'Could not find issuer for certificate';
 
 /** Policy scenarios that also go through the CLI. */
-const CLI_POLICY = new Set(['valid EC chain', 'self-signed regenerated (same subject, other key)', '5 CAs on the path']);
+const CLI_POLICY = new Set([
+  'valid EC chain',
+  'self-signed regenerated (same subject, other key)',
+  '5 CAs on the path',
+]);
 
 export async function buildAgreementCases(): Promise<AgreementCase[]> {
   const scenarios = await buildScenarios();
@@ -71,7 +77,12 @@ export async function buildAgreementCases(): Promise<AgreementCase[]> {
     code: sc.code,
     viaCli: CLI_POLICY.has(sc.name),
   });
-  const on = (form: FileForm, name: string, sc: Scenario, viaCli = false): AgreementCase => ({ ...fromPolicy(sc), name: `${name} [${sc.name}]`, form, viaCli });
+  const on = (form: FileForm, name: string, sc: Scenario, viaCli = false): AgreementCase => ({
+    ...fromPolicy(sc),
+    name: `${name} [${sc.name}]`,
+    form,
+    viaCli,
+  });
 
   const goodEc = byName('valid EC chain');
   const goodRsa = byName('valid RSA chain');
@@ -95,9 +106,21 @@ export async function buildAgreementCases(): Promise<AgreementCase[]> {
     on('pem-with-key', 'one PEM file with certificate and key', byName('no clientAuth EKU')),
     on('encrypted-key', 'encrypted RSA key with its passphrase', goodRsa, true),
     on('encrypted-key', 'encrypted EC key with its passphrase', byName('issuer not in truststore')),
-    { ...on('pem', 'certificate file with leaf + 3 intermediates, trusted when allowed (4 CAs)', four), ...sendBelowRoot(four) },
-    { ...on('pem', 'certificate file with leaf + 4 intermediates, trusted when allowed (5 CAs)', five), ...sendBelowRoot(five) },
-    { ...on('pem', 'certificate file with leaf + 3 intermediates, ignored by default', four), ...sendBelowRoot(four), trustClientIntermediates: false, reason: NO_ISSUER, code: 'MTLSGATE_CLIENT_INTERMEDIATES_IGNORED' },
+    {
+      ...on('pem', 'certificate file with leaf + 3 intermediates, trusted when allowed (4 CAs)', four),
+      ...sendBelowRoot(four),
+    },
+    {
+      ...on('pem', 'certificate file with leaf + 4 intermediates, trusted when allowed (5 CAs)', five),
+      ...sendBelowRoot(five),
+    },
+    {
+      ...on('pem', 'certificate file with leaf + 3 intermediates, ignored by default', four),
+      ...sendBelowRoot(four),
+      trustClientIntermediates: false,
+      reason: NO_ISSUER,
+      code: 'MTLSGATE_CLIENT_INTERMEDIATES_IGNORED',
+    },
     {
       name: 'no certificate (noCertificate: http403)',
       form: 'none',
@@ -120,7 +143,10 @@ async function openssl(args: string[]): Promise<void> {
   if (r.code !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
 }
 
-/** Write the case's files, as a user would have them, into `dir` (its own directory: the doctor's fixes write relative names). */
+/**
+ * Write the case's files, as a user would have them, into `dir` (its own directory: the doctor's fixes write relative
+ * names).
+ */
 export async function writeUserFiles(c: AgreementCase, dir: string): Promise<UserFiles> {
   mkdirSync(dir, { recursive: true });
   if (c.leaf === null) return { dir };
@@ -139,7 +165,12 @@ export async function writeUserFiles(c: AgreementCase, dir: string): Promise<Use
       writeFileSync(p('client.pem'), certPem + c.leaf.keyPem, { mode: 0o600 });
       return { dir, cert: p('client.pem') };
     case 'encrypted-key': {
-      const enc = createPrivateKey(c.leaf.keyPem).export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: PASSPHRASE });
+      const enc = createPrivateKey(c.leaf.keyPem).export({
+        type: 'pkcs8',
+        format: 'pem',
+        cipher: 'aes-256-cbc',
+        passphrase: PASSPHRASE,
+      });
       writeFileSync(p('client.crt'), certPem);
       writeFileSync(p('client.key'), enc, { mode: 0o600 });
       return { dir, cert: p('client.crt'), key: p('client.key'), pass: PASSPHRASE };
@@ -148,7 +179,18 @@ export async function writeUserFiles(c: AgreementCase, dir: string): Promise<Use
       // OpenSSL 3's defaults: AES-256-CBC, SHA-256 MAC (what a current `openssl pkcs12 -export` gives a user).
       writeFileSync(p('in.crt'), certPem);
       writeFileSync(p('in.key'), c.leaf.keyPem, { mode: 0o600 });
-      await openssl(['pkcs12', '-export', '-in', p('in.crt'), '-inkey', p('in.key'), '-out', p('client.p12'), '-passout', `pass:${PASSPHRASE}`]);
+      await openssl([
+        'pkcs12',
+        '-export',
+        '-in',
+        p('in.crt'),
+        '-inkey',
+        p('in.key'),
+        '-out',
+        p('client.p12'),
+        '-passout',
+        `pass:${PASSPHRASE}`,
+      ]);
       return { dir, cert: p('client.p12'), pass: PASSPHRASE };
     }
     case 'none':

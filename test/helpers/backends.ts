@@ -31,7 +31,9 @@ function closer(server: http.Server | net.Server, sockets?: Set<net.Socket>): ()
 }
 
 /** Answers with the request body as received, plus `x-body-sha256` and `x-body-bytes`; records each request path. */
-export async function startHashBackend(): Promise<Backend & { received: { path: string; sha256: string; bytes: number }[] }> {
+export async function startHashBackend(): Promise<
+  Backend & { received: { path: string; sha256: string; bytes: number }[] }
+> {
   const received: { path: string; sha256: string; bytes: number }[] = [];
   const server = http.createServer((req, res) => {
     const hash = createHash('sha256');
@@ -45,7 +47,11 @@ export async function startHashBackend(): Promise<Backend & { received: { path: 
     req.on('end', () => {
       const sha256 = hash.digest('hex');
       received.push({ path: req.url ?? '', sha256, bytes });
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-body-sha256': sha256, 'x-body-bytes': String(bytes) });
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'x-body-sha256': sha256,
+        'x-body-bytes': String(bytes),
+      });
       // Written in pieces so the answer streams too.
       const all = Buffer.concat(chunks);
       for (let i = 0; i < all.length; i += 64 * 1024) res.write(all.subarray(i, i + 64 * 1024));
@@ -56,7 +62,9 @@ export async function startHashBackend(): Promise<Backend & { received: { path: 
   return { url: `http://127.0.0.1:${port}`, port, received, close: closer(server) };
 }
 
-/** Waits `delayMs` (or the request's `?delay=MS`) before answering (200, JSON); `started` counts requests that arrived. */
+/**
+ * Waits `delayMs` (or the request's `?delay=MS`) before answering (200, JSON); `started` counts requests that arrived.
+ */
 export async function startSlowBackend(delayMs: number): Promise<Backend & { started: number }> {
   const timers = new Set<NodeJS.Timeout>();
   const state = { started: 0 };
@@ -64,10 +72,13 @@ export async function startSlowBackend(delayMs: number): Promise<Backend & { sta
     state.started++;
     req.resume();
     const asked = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('delay'));
-    const t = setTimeout(() => {
-      timers.delete(t);
-      if (!res.destroyed) res.end(JSON.stringify({ slow: true }));
-    }, asked > 0 ? asked : delayMs);
+    const t = setTimeout(
+      () => {
+        timers.delete(t);
+        if (!res.destroyed) res.end(JSON.stringify({ slow: true }));
+      },
+      asked > 0 ? asked : delayMs,
+    );
     timers.add(t);
   });
   const port = await listen(server);
@@ -121,5 +132,8 @@ export async function closedPort(): Promise<number> {
 
 /** Header lines of a raw request head (after the request line), unparsed. */
 export function headLines(head: string): string[] {
-  return head.split('\r\n').slice(1).filter((l) => l !== '');
+  return head
+    .split('\r\n')
+    .slice(1)
+    .filter((l) => l !== '');
 }

@@ -32,7 +32,11 @@ function newestMtime(dir: string): number {
 function isFresh(): boolean {
   if (!existsSync(DIST_MAIN) || !existsSync(STAMP)) return false;
   const builtFrom = Number(readFileSync(STAMP, 'utf8'));
-  const sources = Math.max(newestMtime(join(REPO, 'src')), statSync(join(REPO, 'tsconfig.json')).mtimeMs, statSync(join(REPO, 'tsconfig.build.json')).mtimeMs);
+  const sources = Math.max(
+    newestMtime(join(REPO, 'src')),
+    statSync(join(REPO, 'tsconfig.json')).mtimeMs,
+    statSync(join(REPO, 'tsconfig.build.json')).mtimeMs,
+  );
   return Number.isFinite(builtFrom) && sources <= builtFrom;
 }
 
@@ -64,7 +68,10 @@ async function withLock<T>(fn: () => Promise<T>): Promise<T> {
 function runTsc(): Promise<{ code: number | null; output: string }> {
   return new Promise((resolveRun) => {
     const tsc = join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
-    const child = spawn(process.execPath, [tsc, '-p', join(REPO, 'tsconfig.build.json')], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [tsc, '-p', join(REPO, 'tsconfig.build.json')], {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
@@ -83,7 +90,8 @@ export function ensureBuilt(): Promise<void> {
     if (code !== 0) {
       // tsc emits despite type errors; go on if it did (the typecheck step of `npm test` reports them) and keep
       // the output for a gateway that then fails to start.
-      if (!existsSync(DIST_MAIN) || statSync(DIST_MAIN).mtimeMs < started - 1000) throw new Error(`e2e build: tsc failed and emitted nothing:\n${output}`);
+      if (!existsSync(DIST_MAIN) || statSync(DIST_MAIN).mtimeMs < started - 1000)
+        throw new Error(`e2e build: tsc failed and emitted nothing:\n${output}`);
       buildDiagnostics = output;
     }
     writeFileSync(STAMP, String(started));

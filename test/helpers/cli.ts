@@ -24,7 +24,10 @@ export interface CliRun {
  * main(argv) in this process. The environment it sees is `env` over NO_COLOR=1 (nothing of process.env); `stdin`,
  * when given, is what a command reading standard input (doctor curl --line -) gets.
  */
-export async function cli(argv: string[], o: { env?: Record<string, string | undefined>; stdin?: string } = {}): Promise<CliRun> {
+export async function cli(
+  argv: string[],
+  o: { env?: Record<string, string | undefined>; stdin?: string } = {},
+): Promise<CliRun> {
   const b = bufferIo({ NO_COLOR: '1', ...o.env });
   if (o.stdin !== undefined) Object.assign(b.io, { stdin: Readable.from([Buffer.from(o.stdin)]) });
   // Imported here, not at the top: files that only spawn the bin do not load every command.
@@ -37,7 +40,10 @@ export async function cli(argv: string[], o: { env?: Record<string, string | und
 export const mtlsgate = (...argv: string[]): Promise<CliRun> => cli(argv);
 
 /** `node bin/mtlsgate.js ARGS` as a child process (dist/ built first); cwd defaults to the repository. */
-export async function runBin(args: string[], o: { input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<ProcResult> {
+export async function runBin(
+  args: string[],
+  o: { input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {},
+): Promise<ProcResult> {
   await ensureBuilt();
   return run(process.execPath, [BIN, ...args], { cwd: REPO, ...o });
 }
@@ -54,8 +60,15 @@ export interface ServeRun {
  * `cwd` is given; one process unless the test asks for workers (the default is one per core). SIGKILL after
  * `timeoutMs` (15 s).
  */
-export async function runServe(args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<ServeRun> {
+export async function runServe(
+  args: string[],
+  o: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<ServeRun> {
   const workers = args.includes('--workers') ? [] : ['--workers', '1'];
-  const r = await runBin(['serve', ...args, ...workers], { cwd: o.cwd ?? tmpDir(), env: o.env, timeoutMs: o.timeoutMs ?? 15_000 });
+  const r = await runBin(['serve', ...args, ...workers], {
+    cwd: o.cwd ?? tmpDir(),
+    env: o.env,
+    timeoutMs: o.timeoutMs ?? 15_000,
+  });
   return { ...r, stdout: r.stdout.toString('utf8') };
 }

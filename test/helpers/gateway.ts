@@ -113,7 +113,9 @@ export class GatewayProcess {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new Error(`no matching gateway log line within ${opts.timeoutMs ?? 5000} ms; last lines:\n${this.tail()}`));
+        reject(
+          new Error(`no matching gateway log line within ${opts.timeoutMs ?? 5000} ms; last lines:\n${this.tail()}`),
+        );
       }, opts.timeoutMs ?? 5000);
       const waiter = {
         pred,
@@ -129,11 +131,18 @@ export class GatewayProcess {
 
   /** The log line with this request id and message (deny lines and request lines both carry requestId). */
   waitForRequestLog(requestId: string, msg: string | RegExp, from = 0): Promise<LogLine> {
-    return this.waitForLog((l) => l.requestId === requestId && (typeof msg === 'string' ? l.msg === msg : msg.test(l.msg)), { from });
+    return this.waitForLog(
+      (l) => l.requestId === requestId && (typeof msg === 'string' ? l.msg === msg : msg.test(l.msg)),
+      { from },
+    );
   }
 
   tail(n = 15): string {
-    return [...this.logs.slice(-n).map((l) => JSON.stringify(l)), ...this.otherOutput.slice(-5), this.stderr.slice(-2000)].join('\n');
+    return [
+      ...this.logs.slice(-n).map((l) => JSON.stringify(l)),
+      ...this.otherOutput.slice(-5),
+      this.stderr.slice(-2000),
+    ].join('\n');
   }
 
   /** GET/POST on the admin listener. */
@@ -186,7 +195,9 @@ export class GatewayProcess {
     const gw = new GatewayProcess(child, dir, configPath);
     const timeoutMs = opts.startTimeoutMs ?? 20_000;
     const failed = (why: string): Error =>
-      new Error(`mtlsgate serve ${why}\n--- log ---\n${gw.tail()}${buildDiagnostics ? `\n--- build diagnostics ---\n${buildDiagnostics}` : ''}`);
+      new Error(
+        `mtlsgate serve ${why}\n--- log ---\n${gw.tail()}${buildDiagnostics ? `\n--- build diagnostics ---\n${buildDiagnostics}` : ''}`,
+      );
     const exitedEarly = gw.exited.then(() => {
       throw failed(`exited during start-up (code ${gw.exitCode}, signal ${gw.exitSignal})`);
     });
@@ -201,7 +212,10 @@ export class GatewayProcess {
         for (;;) {
           const r = await gw.admin('/readyz').catch(() => null);
           if (r?.status === 200) return;
-          if (Date.now() > deadline) throw failed(`not ready within ${timeoutMs} ms (last /readyz: ${r ? `${r.status} ${r.body}` : 'no answer'})`);
+          if (Date.now() > deadline)
+            throw failed(
+              `not ready within ${timeoutMs} ms (last /readyz: ${r ? `${r.status} ${r.body}` : 'no answer'})`,
+            );
           await new Promise((res) => setTimeout(res, 50));
         }
       })();

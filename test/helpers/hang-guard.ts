@@ -38,7 +38,10 @@ export async function inWorker<T>(
   let timer: NodeJS.Timeout | undefined;
   try {
     return await new Promise<T>((resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`${label}: no answer after ${timeoutMs / 1000} s (a hang)`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`${label}: no answer after ${timeoutMs / 1000} s (a hang)`)),
+        timeoutMs,
+      );
       worker.once('message', (v: T) => resolve(v));
       worker.once('error', reject);
       worker.once('exit', (code) => reject(new Error(`${label}: worker exited (${code}) without an answer`)));

@@ -50,10 +50,18 @@ export async function startHostile(o: HostileOptions = {}): Promise<Hostile> {
     config: {
       ...(o.timeouts ? { timeouts: o.timeouts } : {}),
       ...(o.limits ? { limits: o.limits } : {}),
-      domains: [domainConfig(w.domain, w.server, w.truststore, [...(o.routes ?? []), { basePath: '', target: echo.url }])],
+      domains: [
+        domainConfig(w.domain, w.server, w.truststore, [...(o.routes ?? []), { basePath: '', target: echo.url }]),
+      ],
     },
   });
-  const good: Target = { port: gw.port, servername: w.domain, ca: w.server.caPem, cert: w.client.certPem, key: w.client.keyPem };
+  const good: Target = {
+    port: gw.port,
+    servername: w.domain,
+    ca: w.server.caPem,
+    cert: w.client.certPem,
+    key: w.client.keyPem,
+  };
   const bad: Target = { ...good, cert: w.otherClient.certPem, key: w.otherClient.keyPem };
   return {
     w,
@@ -72,7 +80,11 @@ export async function startHostile(o: HostileOptions = {}): Promise<Hostile> {
 /** Every request the echo backend received came from the verified client (its Client-Cert is the good one). */
 export function assertOnlyVerified(h: Hostile): void {
   const stray = h.echo.received.filter((r) => r.headers['client-cert'] !== h.goodClientCert);
-  assert.equal(stray.length, 0, `requests without the verified certificate reached the backend: ${JSON.stringify(stray.map((r) => [r.method, r.path]))}`);
+  assert.equal(
+    stray.length,
+    0,
+    `requests without the verified certificate reached the backend: ${JSON.stringify(stray.map((r) => [r.method, r.path]))}`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -89,7 +101,10 @@ export interface Trickle {
   stop(): Promise<TrickleResult>;
 }
 
-export function startTrickle(t: Target, o: { everyMs?: number; fresh?: boolean; timeoutMs?: number; path?: string } = {}): Trickle {
+export function startTrickle(
+  t: Target,
+  o: { everyMs?: number; fresh?: boolean; timeoutMs?: number; path?: string } = {},
+): Trickle {
   const agent = keepAliveAgent(1);
   const outcomes: Outcome[] = [];
   let maxLatencyMs = 0;
@@ -99,7 +114,12 @@ export function startTrickle(t: Target, o: { everyMs?: number; fresh?: boolean; 
     while (!stopped) {
       const started = Date.now();
       const fresh = (o.fresh ?? true) && i++ % 2 === 1;
-      const r = await request(t, fresh ? false : agent, `${o.path ?? '/trickle'}/${outcomes.length}`, o.timeoutMs ?? 10_000);
+      const r = await request(
+        t,
+        fresh ? false : agent,
+        `${o.path ?? '/trickle'}/${outcomes.length}`,
+        o.timeoutMs ?? 10_000,
+      );
       outcomes.push(r);
       maxLatencyMs = Math.max(maxLatencyMs, Date.now() - started);
       await sleep(Math.max(0, (o.everyMs ?? 100) - (Date.now() - started)));
@@ -117,7 +137,10 @@ export function startTrickle(t: Target, o: { everyMs?: number; fresh?: boolean; 
 
 /** All of the trickle's requests were served (200), and there were at least `min` of them. */
 export function assertTrickle(r: TrickleResult, min: number, what: string): void {
-  assert.ok(r.outcomes.length >= min, `${what}: only ${r.outcomes.length} well-behaved requests were made (expected ${min} or more)`);
+  assert.ok(
+    r.outcomes.length >= min,
+    `${what}: only ${r.outcomes.length} well-behaved requests were made (expected ${min} or more)`,
+  );
   assert.deepEqual(
     r.failures.map((f) => ({ status: f.status, error: f.error })),
     [],
@@ -141,7 +164,12 @@ export function fdCount(pid: number): number {
 }
 
 /** Poll `probe` until `ok` holds or `timeoutMs` passes; returns the last value. */
-export async function waitFor<T>(probe: () => T | Promise<T>, ok: (v: T) => boolean, timeoutMs: number, everyMs = 100): Promise<T> {
+export async function waitFor<T>(
+  probe: () => T | Promise<T>,
+  ok: (v: T) => boolean,
+  timeoutMs: number,
+  everyMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();
@@ -277,13 +305,29 @@ export async function startRecordingBackend(): Promise<RecordingBackend> {
 // Small HTTPS helpers.
 
 /** A GET whose response body the client never reads: resolves with the response once its headers are in. */
-export function getWithoutReading(t: Target, path: string): Promise<{ res: http.IncomingMessage; req: http.ClientRequest }> {
+export function getWithoutReading(
+  t: Target,
+  path: string,
+): Promise<{ res: http.IncomingMessage; req: http.ClientRequest }> {
   return new Promise((resolve, reject) => {
-    const req = https.request({ host: '127.0.0.1', port: t.port, servername: t.servername, ca: t.ca, cert: t.cert, key: t.key, path, headers: { host: t.servername }, agent: false }, (res) => {
-      // Not reading: pause so nothing is consumed beyond the stream's own buffer.
-      res.pause();
-      resolve({ res, req });
-    });
+    const req = https.request(
+      {
+        host: '127.0.0.1',
+        port: t.port,
+        servername: t.servername,
+        ca: t.ca,
+        cert: t.cert,
+        key: t.key,
+        path,
+        headers: { host: t.servername },
+        agent: false,
+      },
+      (res) => {
+        // Not reading: pause so nothing is consumed beyond the stream's own buffer.
+        res.pause();
+        resolve({ res, req });
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -406,7 +450,20 @@ export function openFileLimit(): number {
   return !m || m[1] === 'unlimited' ? 1 << 20 : Number(m[1]);
 }
 
-const TCP_STATES = ['', 'ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', 'FIN_WAIT2', 'TIME_WAIT', 'CLOSE', 'CLOSE_WAIT', 'LAST_ACK', 'LISTEN', 'CLOSING'];
+const TCP_STATES = [
+  '',
+  'ESTABLISHED',
+  'SYN_SENT',
+  'SYN_RECV',
+  'FIN_WAIT1',
+  'FIN_WAIT2',
+  'TIME_WAIT',
+  'CLOSE',
+  'CLOSE_WAIT',
+  'LAST_ACK',
+  'LISTEN',
+  'CLOSING',
+];
 
 interface OpenFile {
   /** For a TCP socket: ports and state; else null. */
@@ -464,7 +521,12 @@ export function describeFds(pid: number): string {
  * flood's client-side work does not stall this process (where the trickle and the backends run). Resolves with
  * the tally of statuses and errors and the elapsed time.
  */
-export function floodFromChild(t: Target, count: number, path: string, timeoutMs = 30_000): Promise<{ tally: Record<string, number>; ms: number }> {
+export function floodFromChild(
+  t: Target,
+  count: number,
+  path: string,
+  timeoutMs = 30_000,
+): Promise<{ tally: Record<string, number>; ms: number }> {
   const code = `
     const https = require('node:https');
     const o = JSON.parse(process.env.FLOOD);

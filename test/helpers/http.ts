@@ -99,9 +99,26 @@ export function nodeRequest(o: NodeRequestOptions): Promise<NodeResponse> {
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const body = Buffer.concat(chunks);
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text: body.toString('utf8'), socketReused: req.reusedSocket, socketId, session, sessionReused });
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body,
+            text: body.toString('utf8'),
+            socketReused: req.reusedSocket,
+            socketId,
+            session,
+            sessionReused,
+          });
         });
-        res.on('error', (e) => reject(Object.assign(e, { partialBody: Buffer.concat(chunks).toString('utf8'), socketId, socketReused: req.reusedSocket })));
+        res.on('error', (e) =>
+          reject(
+            Object.assign(e, {
+              partialBody: Buffer.concat(chunks).toString('utf8'),
+              socketId,
+              socketReused: req.reusedSocket,
+            }),
+          ),
+        );
       },
     );
     req.on('socket', (s: Socket) => {
@@ -115,7 +132,9 @@ export function nodeRequest(o: NodeRequestOptions): Promise<NodeResponse> {
       sessionSinks.set(s, (x) => (session = x));
     });
     req.on('error', (e) => reject(Object.assign(e, { socketId, socketReused: req.reusedSocket })));
-    req.setTimeout(o.timeoutMs ?? 10_000, () => req.destroy(Object.assign(new Error('request timed out'), { code: 'E2E_TIMEOUT' })));
+    req.setTimeout(o.timeoutMs ?? 10_000, () =>
+      req.destroy(Object.assign(new Error('request timed out'), { code: 'E2E_TIMEOUT' })),
+    );
     req.end(o.body);
   });
 }
@@ -147,14 +166,46 @@ export interface Outcome {
  * Node's default ciphers and no 'session' listener (with one, Node's client takes in every TLS 1.3 ticket; both
  * made the maxConnections flood test and the reload leak test fail on two loaded cores).
  */
-export async function request(t: Target, agent: https.Agent | false, path = '/', timeoutMs = 10_000, extra: Partial<NodeRequestOptions> = {}): Promise<Outcome> {
+export async function request(
+  t: Target,
+  agent: https.Agent | false,
+  path = '/',
+  timeoutMs = 10_000,
+  extra: Partial<NodeRequestOptions> = {},
+): Promise<Outcome> {
   try {
-    const r = await nodeRequest({ ...t, agent, path, timeoutMs, host: t.servername, ciphers: null, recordSession: false, ...extra });
-    return { status: r.status, body: r.text, error: null, requestId: (r.headers['x-request-id'] as string | undefined) ?? null, socketId: r.socketId, reused: r.socketReused, at: Date.now() };
+    const r = await nodeRequest({
+      ...t,
+      agent,
+      path,
+      timeoutMs,
+      host: t.servername,
+      ciphers: null,
+      recordSession: false,
+      ...extra,
+    });
+    return {
+      status: r.status,
+      body: r.text,
+      error: null,
+      requestId: (r.headers['x-request-id'] as string | undefined) ?? null,
+      socketId: r.socketId,
+      reused: r.socketReused,
+      at: Date.now(),
+    };
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { partialBody?: string; socketId?: number; socketReused?: boolean };
-    return { status: 0, body: err.partialBody ?? '', error: err.code ?? err.message, requestId: null, socketId: err.socketId ?? 0, reused: err.socketReused ?? false, at: Date.now() };
+    return {
+      status: 0,
+      body: err.partialBody ?? '',
+      error: err.code ?? err.message,
+      requestId: null,
+      socketId: err.socketId ?? 0,
+      reused: err.socketReused ?? false,
+      at: Date.now(),
+    };
   }
 }
 
-export const keepAliveAgent = (maxSockets = 4): https.Agent => new https.Agent({ keepAlive: true, maxSockets, keepAliveMsecs: 1000 });
+export const keepAliveAgent = (maxSockets = 4): https.Agent =>
+  new https.Agent({ keepAlive: true, maxSockets, keepAliveMsecs: 1000 });

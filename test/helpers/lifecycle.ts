@@ -78,7 +78,17 @@ export interface Load {
   stop(): void;
 }
 
-export function startLoad(t: Target, o: { ratePerSec: number; durationMs: number; freshEvery?: number; maxInFlight?: number; keepAliveSockets?: number; path?: string }): Load {
+export function startLoad(
+  t: Target,
+  o: {
+    ratePerSec: number;
+    durationMs: number;
+    freshEvery?: number;
+    maxInFlight?: number;
+    keepAliveSockets?: number;
+    path?: string;
+  },
+): Load {
   const agent = keepAliveAgent(o.keepAliveSockets ?? 4);
   const outcomes: Outcome[] = [];
   const keepAlive: Outcome[] = [];
@@ -116,7 +126,15 @@ export function startLoad(t: Target, o: { ratePerSec: number; durationMs: number
       const k = r.error ?? String(r.status);
       tally[k] = (tally[k] ?? 0) + 1;
     }
-    return { outcomes, tally, failures: outcomes.filter((r) => r.error !== null || r.status !== 200), keepAlive, fresh, skipped, elapsedMs: Date.now() - started };
+    return {
+      outcomes,
+      tally,
+      failures: outcomes.filter((r) => r.error !== null || r.status !== 200),
+      keepAlive,
+      fresh,
+      skipped,
+      elapsedMs: Date.now() - started,
+    };
   })();
   return {
     done,
@@ -149,7 +167,13 @@ interface S3rverInstance {
   close(): Promise<void>;
   httpServer: http.Server;
 }
-type S3rverClass = new (o: { port: number; address: string; silent: boolean; directory: string; configureBuckets: { name: string }[] }) => S3rverInstance;
+type S3rverClass = new (o: {
+  port: number;
+  address: string;
+  silent: boolean;
+  directory: string;
+  configureBuckets: { name: string }[];
+}) => S3rverInstance;
 
 export interface S3Fake {
   endpoint: string;
@@ -160,11 +184,19 @@ export interface S3Fake {
   stop(): Promise<void>;
 }
 
-/** s3rver 3.7.1 on 127.0.0.1 port 0, in its own temp directory, with these buckets. It does not implement versioning. */
+/**
+ * s3rver 3.7.1 on 127.0.0.1 port 0, in its own temp directory, with these buckets. It does not implement versioning.
+ */
 export async function startS3(buckets: string[]): Promise<S3Fake> {
   const S3rver = createRequire(import.meta.url)('s3rver') as S3rverClass;
   const directory = join(tmpDir(), 's3rver');
-  const s3 = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory, configureBuckets: buckets.map((name) => ({ name })) });
+  const s3 = new S3rver({
+    port: 0,
+    address: '127.0.0.1',
+    silent: true,
+    directory,
+    configureBuckets: buckets.map((name) => ({ name })),
+  });
   const addr = await s3.run();
   const requests: string[] = [];
   // Observed on the listener itself, before s3rver's Koa app sees the request.

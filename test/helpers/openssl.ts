@@ -92,38 +92,162 @@ function makeFixtures(dir: string): Fixtures {
     ].join('\n'),
   );
   openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', f('ca.key')]);
-  openssl(['req', '-x509', '-new', '-key', f('ca.key'), '-subj', '/C=US/O=Example/CN=Example Root CA', '-days', '3650',
-    '-sha256', '-config', conf, '-extensions', 'ca_ext', '-out', f('ca.pem')]);
+  openssl([
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    f('ca.key'),
+    '-subj',
+    '/C=US/O=Example/CN=Example Root CA',
+    '-days',
+    '3650',
+    '-sha256',
+    '-config',
+    conf,
+    '-extensions',
+    'ca_ext',
+    '-out',
+    f('ca.pem'),
+  ]);
 
   openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', f('rsa.p8.pem')]);
   openssl(['rsa', '-in', f('rsa.p8.pem'), '-traditional', '-out', f('rsa.p1.pem')]);
   openssl(['pkey', '-in', f('rsa.p8.pem'), '-aes256', '-passout', `pass:${PASS}`, '-out', f('rsa.p8enc.pem')]);
-  openssl(['rsa', '-in', f('rsa.p8.pem'), '-traditional', '-aes256', '-passout', `pass:${PASS}`, '-out', f('rsa.legacy.pem')]);
+  openssl([
+    'rsa',
+    '-in',
+    f('rsa.p8.pem'),
+    '-traditional',
+    '-aes256',
+    '-passout',
+    `pass:${PASS}`,
+    '-out',
+    f('rsa.legacy.pem'),
+  ]);
   // Not `pkey -outform DER`: OpenSSL 3.0 writes PKCS#1 for that, although its PEM output is PKCS#8.
   openssl(['pkcs8', '-topk8', '-nocrypt', '-in', f('rsa.p8.pem'), '-outform', 'DER', '-out', f('rsa.p8.der')]);
-  openssl(['pkcs8', '-topk8', '-in', f('rsa.p8.pem'), '-outform', 'DER', '-v2', 'aes256', '-passout', `pass:${PASS}`, '-out', f('rsa.p8enc.der')]);
-  openssl(['req', '-new', '-key', f('rsa.p8.pem'), '-subj', '/C=US/O=Example/OU=Payments/CN=client', '-config', conf, '-out', f('leaf.csr')]);
-  openssl(['x509', '-req', '-in', f('leaf.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-set_serial', '0x00a1b2c3d4e5f60718',
-    '-days', '90', '-sha256', '-extfile', conf, '-extensions', 'leaf_ext', '-out', f('leaf.pem')]);
+  openssl([
+    'pkcs8',
+    '-topk8',
+    '-in',
+    f('rsa.p8.pem'),
+    '-outform',
+    'DER',
+    '-v2',
+    'aes256',
+    '-passout',
+    `pass:${PASS}`,
+    '-out',
+    f('rsa.p8enc.der'),
+  ]);
+  openssl([
+    'req',
+    '-new',
+    '-key',
+    f('rsa.p8.pem'),
+    '-subj',
+    '/C=US/O=Example/OU=Payments/CN=client',
+    '-config',
+    conf,
+    '-out',
+    f('leaf.csr'),
+  ]);
+  openssl([
+    'x509',
+    '-req',
+    '-in',
+    f('leaf.csr'),
+    '-CA',
+    f('ca.pem'),
+    '-CAkey',
+    f('ca.key'),
+    '-set_serial',
+    '0x00a1b2c3d4e5f60718',
+    '-days',
+    '90',
+    '-sha256',
+    '-extfile',
+    conf,
+    '-extensions',
+    'leaf_ext',
+    '-out',
+    f('leaf.pem'),
+  ]);
   openssl(['x509', '-in', f('leaf.pem'), '-outform', 'DER', '-out', f('leaf.crt')]);
   openssl(['x509', '-in', f('leaf.pem'), '-outform', 'DER', '-out', f('leaf-der.pem')]);
 
-  for (const [name, curve] of [['p256', 'prime256v1'], ['p384', 'secp384r1']] as const) {
+  for (const [name, curve] of [
+    ['p256', 'prime256v1'],
+    ['p384', 'secp384r1'],
+  ] as const) {
     openssl(['ecparam', '-name', curve, '-genkey', '-noout', '-out', f(`ec-${name}.sec1.pem`)]);
-    openssl(['req', '-x509', '-new', '-key', f(`ec-${name}.sec1.pem`), '-subj', `/CN=ec ${name}`, '-days', '30', '-config', conf, '-out', f(`ec-${name}.pem`)]);
+    openssl([
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      f(`ec-${name}.sec1.pem`),
+      '-subj',
+      `/CN=ec ${name}`,
+      '-days',
+      '30',
+      '-config',
+      conf,
+      '-out',
+      f(`ec-${name}.pem`),
+    ]);
   }
   openssl(['pkcs8', '-topk8', '-nocrypt', '-in', f('ec-p256.sec1.pem'), '-out', f('ec-p256.p8.pem')]);
   openssl(['genpkey', '-algorithm', 'ED25519', '-out', f('ed25519.key')]);
-  openssl(['req', '-x509', '-new', '-key', f('ed25519.key'), '-subj', '/CN=ed25519', '-days', '30', '-config', conf, '-out', f('ed25519.pem')]);
+  openssl([
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    f('ed25519.key'),
+    '-subj',
+    '/CN=ed25519',
+    '-days',
+    '30',
+    '-config',
+    conf,
+    '-out',
+    f('ed25519.pem'),
+  ]);
 
-  const p12 = ['pkcs12', '-export', '-inkey', f('rsa.p8.pem'), '-in', f('leaf.pem'), '-certfile', f('ca.pem'), '-passout', `pass:${PASS}`];
+  const p12 = [
+    'pkcs12',
+    '-export',
+    '-inkey',
+    f('rsa.p8.pem'),
+    '-in',
+    f('leaf.pem'),
+    '-certfile',
+    f('ca.pem'),
+    '-passout',
+    `pass:${PASS}`,
+  ];
   openssl([...p12, '-out', f('modern.p12')]);
   openssl([...p12, '-legacy', '-out', f('legacy.p12')]);
   openssl(['crl2pkcs7', '-nocrl', '-certfile', f('leaf.pem'), '-certfile', f('ca.pem'), '-out', f('chain.p7b')]);
-  openssl(['crl2pkcs7', '-nocrl', '-certfile', f('leaf.pem'), '-certfile', f('ca.pem'), '-outform', 'DER', '-out', f('chain.p7b.der')]);
+  openssl([
+    'crl2pkcs7',
+    '-nocrl',
+    '-certfile',
+    f('leaf.pem'),
+    '-certfile',
+    f('ca.pem'),
+    '-outform',
+    'DER',
+    '-out',
+    f('chain.p7b.der'),
+  ]);
   writeFileSync(
     f('bundle.pem'),
-    openssl(['x509', '-in', f('leaf.pem'), '-text']) + '\nsome notes between blocks\r\n\r\n' + readFileSync(f('ca.pem'), 'utf8'),
+    openssl(['x509', '-in', f('leaf.pem'), '-text']) +
+      '\nsome notes between blocks\r\n\r\n' +
+      readFileSync(f('ca.pem'), 'utf8'),
   );
   return {
     dir,

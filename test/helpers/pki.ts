@@ -33,7 +33,10 @@ export function testPki(): Promise<TestPki> {
 }
 
 /** A variant issued once per process into the test PKI's directory, as `<name>.crt` (name defaults to the variant). */
-export function testVariant(variant: Variant, opts: { name?: string; depth?: number; cn?: string } = {}): Promise<VariantFiles> {
+export function testVariant(
+  variant: Variant,
+  opts: { name?: string; depth?: number; cn?: string } = {},
+): Promise<VariantFiles> {
   const name = opts.name ?? variant;
   const key = JSON.stringify([variant, name, opts.depth, opts.cn]);
   let made = variants.get(key);
@@ -69,7 +72,12 @@ export interface ServerIdentity {
 /** A server CA and one certificate for all `domains` (EC P-256: fast), written into `dir`. */
 export async function serverIdentity(dir: string, domains: string[]): Promise<ServerIdentity> {
   const ca = await issue({ subject: 'CN=e2e Server CA,O=mtlsgate e2e', profile: 'root-ca' });
-  const leaf = await issue({ subject: `CN=${domains[0]}`, profile: 'server', issuer: ca, sans: domains.map((d) => `DNS:${d}`) });
+  const leaf = await issue({
+    subject: `CN=${domains[0]}`,
+    profile: 'server',
+    issuer: ca,
+    sans: domains.map((d) => `DNS:${d}`),
+  });
   const caFile = join(dir, 'server-ca.pem');
   const certFile = join(dir, 'server.crt');
   const keyFile = join(dir, 'server.key');

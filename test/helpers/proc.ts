@@ -15,9 +15,17 @@ export interface ProcResult {
 }
 
 /** Run a binary without a shell; `input` goes to stdin (then stdin is closed); SIGKILL after `timeoutMs` (15 s). */
-export function run(cmd: string, args: string[], o: { input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<ProcResult> {
+export function run(
+  cmd: string,
+  args: string[],
+  o: { input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {},
+): Promise<ProcResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...o.env }, stdio: ['pipe', 'pipe', 'pipe'], ...(o.cwd !== undefined ? { cwd: o.cwd } : {}) });
+    const child = spawn(cmd, args, {
+      env: { ...process.env, ...o.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...(o.cwd !== undefined ? { cwd: o.cwd } : {}),
+    });
     const out: Buffer[] = [];
     let err = '';
     child.stdout.on('data', (c: Buffer) => out.push(c));
@@ -110,8 +118,25 @@ export interface SClientOptions {
  * `openssl s_client -connect -servername -cert -key -CAfile -ign_eof -quiet` with an HTTP/1.1 request on stdin
  * (Connection: close, so the gateway ends the exchange).
  */
-export async function sClient(o: SClientOptions): Promise<ProcResult & { response: HttpResult | null; verifyOk: boolean }> {
-  const args = ['s_client', '-connect', `127.0.0.1:${o.port}`, '-servername', o.servername, '-cert', o.cert, '-key', o.key, '-CAfile', o.cafile, '-verify_return_error', '-ign_eof', '-brief'];
+export async function sClient(
+  o: SClientOptions,
+): Promise<ProcResult & { response: HttpResult | null; verifyOk: boolean }> {
+  const args = [
+    's_client',
+    '-connect',
+    `127.0.0.1:${o.port}`,
+    '-servername',
+    o.servername,
+    '-cert',
+    o.cert,
+    '-key',
+    o.key,
+    '-CAfile',
+    o.cafile,
+    '-verify_return_error',
+    '-ign_eof',
+    '-brief',
+  ];
   const input = `GET ${o.path ?? '/'} HTTP/1.1\r\nHost: ${o.servername}:${o.port}\r\nConnection: close\r\n\r\n`;
   const r = await run('openssl', args, { input });
   let response: HttpResult | null;

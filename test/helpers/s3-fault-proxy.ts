@@ -51,8 +51,15 @@ export async function startS3FaultProxy(upstream: { host?: string; port: number 
       case '500':
       case '503': {
         req.resume();
-        const body = now === '500' ? xmlError('InternalError', 'We encountered an internal error. Please try again.', path) : xmlError('SlowDown', 'Please reduce your request rate.', path);
-        res.writeHead(Number(now), { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body), 'x-amz-request-id': 'FAULTPROXY' });
+        const body =
+          now === '500'
+            ? xmlError('InternalError', 'We encountered an internal error. Please try again.', path)
+            : xmlError('SlowDown', 'Please reduce your request rate.', path);
+        res.writeHead(Number(now), {
+          'content-type': 'application/xml',
+          'content-length': Buffer.byteLength(body),
+          'x-amz-request-id': 'FAULTPROXY',
+        });
         res.end(body);
         return;
       }
@@ -70,7 +77,14 @@ export async function startS3FaultProxy(upstream: { host?: string; port: number 
 
   function forward(req: http.IncomingMessage, res: http.ServerResponse, now: S3Fault): void {
     const up = http.request(
-      { host: upstream.host ?? '127.0.0.1', port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent: upstreamAgent },
+      {
+        host: upstream.host ?? '127.0.0.1',
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+        agent: upstreamAgent,
+      },
       (ur) => {
         if (now === 'none') {
           res.writeHead(ur.statusCode ?? 502, ur.headers);
@@ -90,7 +104,8 @@ export async function startS3FaultProxy(upstream: { host?: string; port: number 
           }
           // short: a well-formed response whose body is the first half; nothing in the headers gives it away.
           const headers: http.OutgoingHttpHeaders = {};
-          for (const [k, v] of Object.entries(ur.headers)) if (!/^(content-length|etag|content-md5|x-amz-checksum-.*)$/i.test(k) && v !== undefined) headers[k] = v;
+          for (const [k, v] of Object.entries(ur.headers))
+            if (!/^(content-length|etag|content-md5|x-amz-checksum-.*)$/i.test(k) && v !== undefined) headers[k] = v;
           res.writeHead(ur.statusCode ?? 502, { ...headers, 'content-length': String(half.length) });
           res.end(half);
         });

@@ -20,7 +20,10 @@ export interface TlsTarget {
  * handshake or connection error. `extra` adds or overrides any tls.connect option; `timeoutMs` (default: none)
  * destroys a handshake that has not finished by then, with the code E2E_TIMEOUT.
  */
-export function tlsConnect(t: TlsTarget, extra: tls.ConnectionOptions & { timeoutMs?: number } = {}): Promise<tls.TLSSocket> {
+export function tlsConnect(
+  t: TlsTarget,
+  extra: tls.ConnectionOptions & { timeoutMs?: number } = {},
+): Promise<tls.TLSSocket> {
   const { timeoutMs, ...options } = extra;
   return new Promise((resolve, reject) => {
     const s = tls.connect({
@@ -32,7 +35,13 @@ export function tlsConnect(t: TlsTarget, extra: tls.ConnectionOptions & { timeou
       ...(t.key !== undefined ? { key: t.key } : {}),
       ...options,
     });
-    const timer = timeoutMs === undefined ? undefined : setTimeout(() => s.destroy(Object.assign(new Error('handshake timed out'), { code: 'E2E_TIMEOUT' })), timeoutMs);
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(
+            () => s.destroy(Object.assign(new Error('handshake timed out'), { code: 'E2E_TIMEOUT' })),
+            timeoutMs,
+          );
     s.once('secureConnect', () => {
       clearTimeout(timer);
       s.off('error', onError);

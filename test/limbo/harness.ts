@@ -82,7 +82,9 @@ export function loadLimbo(path: string = LIMBO_PATH): LimboFile {
 function depthProblem(chain: Chain, maxDepth: number | null): string | null {
   if (maxDepth === null) return null;
   const intermediates = chain.certs.length - 2; // leaf and anchor not counted
-  return intermediates > maxDepth ? `CERT_CHAIN_TOO_LONG (${intermediates} intermediates > max_chain_depth ${maxDepth})` : null;
+  return intermediates > maxDepth
+    ? `CERT_CHAIN_TOO_LONG (${intermediates} intermediates > max_chain_depth ${maxDepth})`
+    : null;
 }
 
 /**
@@ -121,11 +123,15 @@ function nameProblem(leaf: Cert, name: PeerName | null): string | null {
  */
 export function purposeFor(tc: LimboCase): { purpose: Purpose } | { skip: string } {
   const eku = tc.extended_key_usage ?? [];
-  const wanted = new Set(eku.map((u) => (u === '1.3.6.1.5.5.7.3.1' ? 'serverAuth' : u === '1.3.6.1.5.5.7.3.2' ? 'clientAuth' : u)));
+  const wanted = new Set(
+    eku.map((u) => (u === '1.3.6.1.5.5.7.3.1' ? 'serverAuth' : u === '1.3.6.1.5.5.7.3.2' ? 'clientAuth' : u)),
+  );
   if (wanted.size === 0) return { purpose: tc.validation_kind === 'CLIENT' ? 'sslclient' : 'sslserver' };
   if (wanted.size === 1 && wanted.has('serverAuth')) return { purpose: 'sslserver' };
   if (wanted.size === 1 && wanted.has('clientAuth')) return { purpose: 'sslclient' };
-  return { skip: `extended_key_usage ${[...wanted].join(',')}: OpenSSL's purposes check serverAuth or clientAuth, one at a time` };
+  return {
+    skip: `extended_key_usage ${[...wanted].join(',')}: OpenSSL's purposes check serverAuth or clientAuth, one at a time`,
+  };
 }
 
 /** key_usage: each listed usage must be asserted by the peer's keyUsage extension when it has one (harness check). */
@@ -173,7 +179,9 @@ function signatureProblem(chain: Chain, allowed: readonly string[] | null): stri
   const oids = new Set(allowed.map((a) => SIGNATURE_OIDS[a]).filter((o) => o !== undefined));
   const checked = chain.end === 'anchored' ? chain.certs.slice(0, -1) : chain.certs;
   const bad = checked.find((c) => !oids.has(c.info.signatureAlgorithm.oid));
-  return bad ? `SIGNATURE_ALGORITHM (${bad.info.signatureAlgorithm.name} on ${bad.info.subject || '(empty subject)'})` : null;
+  return bad
+    ? `SIGNATURE_ALGORITHM (${bad.info.signatureAlgorithm.name} on ${bad.info.subject || '(empty subject)'})`
+    : null;
 }
 
 function parseAll(pems: readonly string[], what: string): Cert[] {
@@ -247,7 +255,8 @@ export function readCaseList(url: URL): Map<string, string> {
   const out = new Map<string, string>();
   for (const entry of list as Partial<ListedCase>[]) {
     if (typeof entry.id !== 'string') throw new Error(`${path}: an entry without an id`);
-    if (typeof entry.reason !== 'string' || entry.reason.trim().length < 20) throw new Error(`${path}: ${entry.id} needs a real reason`);
+    if (typeof entry.reason !== 'string' || entry.reason.trim().length < 20)
+      throw new Error(`${path}: ${entry.id} needs a real reason`);
     if (out.has(entry.id)) throw new Error(`${path}: ${entry.id} is listed twice`);
     out.set(entry.id, entry.reason);
   }

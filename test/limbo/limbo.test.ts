@@ -15,7 +15,10 @@ function line(r: CaseResult): string {
 
 test('the limbo data is required: a missing file fails, naming the path', () => {
   const missing = '/nonexistent/limbo/limbo.json';
-  assert.throws(() => loadLimbo(missing), (e: unknown) => e instanceof Error && e.message.includes(missing));
+  assert.throws(
+    () => loadLimbo(missing),
+    (e: unknown) => e instanceof Error && e.message.includes(missing),
+  );
 });
 
 test('x509-limbo: every case agrees with its expected result or is a listed exception', async (t) => {
@@ -34,9 +37,17 @@ test('x509-limbo: every case agrees with its expected result or is a listed exce
     await t.test(r.id, () => {
       const reason = exceptions.get(r.id);
       if (reason === undefined) {
-        assert.equal(r.actual, r.expected, `${line(r)}\n  fix the model or list it in test/limbo/exceptions.json with a reason`);
+        assert.equal(
+          r.actual,
+          r.expected,
+          `${line(r)}\n  fix the model or list it in test/limbo/exceptions.json with a reason`,
+        );
       } else {
-        assert.notEqual(r.actual, r.expected, `stale exception, the case agrees now: ${line(r)}\n  remove it from test/limbo/exceptions.json`);
+        assert.notEqual(
+          r.actual,
+          r.expected,
+          `stale exception, the case agrees now: ${line(r)}\n  remove it from test/limbo/exceptions.json`,
+        );
       }
     });
   }

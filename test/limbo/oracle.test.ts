@@ -40,7 +40,13 @@ function opensslVerify(tc: LimboCase, now: Date, dir: string): OpenSslVerdict {
     return path;
   };
   const at = tc.validation_time === null ? now : new Date(tc.validation_time);
-  const args = ['verify', '-no-CApath', '-no-CAstore', '-purpose', wanted.purpose === 'sslserver' ? 'sslserver' : 'sslclient'];
+  const args = [
+    'verify',
+    '-no-CApath',
+    '-no-CAstore',
+    '-purpose',
+    wanted.purpose === 'sslserver' ? 'sslserver' : 'sslclient',
+  ];
   args.push('-CAfile', file('trusted.pem', tc.trusted_certs));
   if (tc.untrusted_intermediates.length > 0) args.push('-untrusted', file('untrusted.pem', tc.untrusted_intermediates));
   args.push('-attime', String(Math.floor(at.getTime() / 1000)));
@@ -60,7 +66,9 @@ function opensslVerify(tc: LimboCase, now: Date, dir: string): OpenSslVerdict {
     output = `${err.stderr ?? ''}${err.stdout ?? ''}`;
     ok = false;
   }
-  const errors = [...output.matchAll(/error (\d+) at (\d+) depth lookup: ([^\n]+)/g)].map((m) => `${m[1]}@${m[2]} ${m[3]}`);
+  const errors = [...output.matchAll(/error (\d+) at (\d+) depth lookup: ([^\n]+)/g)].map(
+    (m) => `${m[1]}@${m[2]} ${m[3]}`,
+  );
   if (!ok && errors.length === 0) errors.push(output.trim().split('\n')[0] ?? 'openssl failed without output');
   return { result: ok ? 'SUCCESS' : 'FAILURE', errors };
 }
@@ -76,7 +84,11 @@ test('openssl oracle: the model says what `openssl verify` says on every limbo c
   const data = loadLimbo();
   const differences = readCaseList(DIFFERENCES_URL);
   const ids = new Set(data.testcases.map((tc) => tc.id));
-  assert.deepEqual([...differences.keys()].filter((id) => !ids.has(id)), [], 'openssl-differences.json lists unknown ids');
+  assert.deepEqual(
+    [...differences.keys()].filter((id) => !ids.has(id)),
+    [],
+    'openssl-differences.json lists unknown ids',
+  );
 
   const now = new Date();
   const dir = mkdtempSync(join(tmpdir(), 'mtlsgate-limbo-'));
@@ -92,14 +104,24 @@ test('openssl oracle: the model says what `openssl verify` says on every limbo c
           (theirs.errors.length > 0 ? ` (${theirs.errors.join(' | ')})` : '') +
           `; ${version}, Node's OpenSSL ${process.versions.openssl}`;
         if (differences.has(tc.id)) {
-          assert.notEqual(ours.actual, theirs.result, `stale entry, the model agrees with openssl now: ${detail}\n  remove it from test/limbo/openssl-differences.json`);
+          assert.notEqual(
+            ours.actual,
+            theirs.result,
+            `stale entry, the model agrees with openssl now: ${detail}\n  remove it from test/limbo/openssl-differences.json`,
+          );
         } else {
-          assert.equal(ours.actual, theirs.result, `${detail}\n  the model is not OpenSSL here: fix it, or list the case in test/limbo/openssl-differences.json with a reason`);
+          assert.equal(
+            ours.actual,
+            theirs.result,
+            `${detail}\n  the model is not OpenSSL here: fix it, or list the case in test/limbo/openssl-differences.json with a reason`,
+          );
         }
       });
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  t.diagnostic(`openssl oracle: ${agree}/${data.testcases.length} agree with openssl verify, ${differences.size} listed differences`);
+  t.diagnostic(
+    `openssl oracle: ${agree}/${data.testcases.length} agree with openssl verify, ${differences.size} listed differences`,
+  );
 });

@@ -3,7 +3,14 @@ import assert from 'node:assert/strict';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { certFromPem, describeCert, modulusSha1, parseCert, signatureVerifies, spkiSha256 } from '../../src/pki/cert.js';
+import {
+  certFromPem,
+  describeCert,
+  modulusSha1,
+  parseCert,
+  signatureVerifies,
+  spkiSha256,
+} from '../../src/pki/cert.js';
 import { fixtures, openssl, opensslModulusSha1, opensslTmpDir, x509 } from '../helpers/openssl.js';
 
 const fx = fixtures();
@@ -26,7 +33,11 @@ test('every CertInfo field of a CA-issued leaf matches openssl', () => {
   assert.equal(info.selfIssued, false);
   assert.equal(info.selfSigned, false);
   assert.deepEqual(info.publicKey, { type: 'rsa', bits: 2048, curve: null });
-  assert.deepEqual(info.signatureAlgorithm, { oid: '1.2.840.113549.1.1.11', name: 'sha256WithRSAEncryption', hash: 'sha256' });
+  assert.deepEqual(info.signatureAlgorithm, {
+    oid: '1.2.840.113549.1.1.11',
+    name: 'sha256WithRSAEncryption',
+    hash: 'sha256',
+  });
   assert.match(x509(f, '-text'), /Signature Algorithm: sha256WithRSAEncryption/);
   assert.deepEqual(info.subjectAltNames, [
     'DNS:client.example',
@@ -35,7 +46,10 @@ test('every CertInfo field of a CA-issued leaf matches openssl', () => {
     'email:ops@example.com',
     'URI:spiffe://example.org/client',
   ]);
-  assert.match(extValue(f, 'subjectAltName'), /DNS:client.example, IP Address:127.0.0.1, IP Address:2001:DB8:0:0:0:0:0:1/);
+  assert.match(
+    extValue(f, 'subjectAltName'),
+    /DNS:client.example, IP Address:127.0.0.1, IP Address:2001:DB8:0:0:0:0:0:1/,
+  );
   assert.deepEqual(info.keyUsage, ['digitalSignature', 'keyEncipherment']);
   assert.equal(extValue(f, 'keyUsage'), 'Digital Signature, Key Encipherment');
   assert.deepEqual(info.extendedKeyUsage, ['clientAuth', '1.3.6.1.4.1.99999.1']);
@@ -46,7 +60,10 @@ test('every CertInfo field of a CA-issued leaf matches openssl', () => {
   assert.equal(info.authorityKeyId, certFromPem(pem(fx.caCert)).info.subjectKeyId);
   assert.equal(info.fingerprintSha256, after(x509(f, '-fingerprint', '-sha256'), 'Fingerprint='));
   assert.equal(info.modulusSha1, opensslModulusSha1('x509', f));
-  const spkiDer = Buffer.from(openssl(['x509', '-in', f, '-noout', '-pubkey']).replace(/-----[^-]+-----|\s/g, ''), 'base64');
+  const spkiDer = Buffer.from(
+    openssl(['x509', '-in', f, '-noout', '-pubkey']).replace(/-----[^-]+-----|\s/g, ''),
+    'base64',
+  );
   assert.equal(info.spkiSha256, openssl(['sha256', '-r'], spkiDer).split(' ')[0]);
 });
 
@@ -75,7 +92,21 @@ test('a self-signed leaf without keyCertSign is selfSigned (Node checkIssued say
   const key = join(dir, 'k.pem');
   const crt = join(dir, 'c.pem');
   openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
-  openssl(['req', '-x509', '-new', '-config', fx.conf, '-key', key, '-subj', '/CN=self', '-addext', 'keyUsage=digitalSignature', '-out', crt]);
+  openssl([
+    'req',
+    '-x509',
+    '-new',
+    '-config',
+    fx.conf,
+    '-key',
+    key,
+    '-subj',
+    '/CN=self',
+    '-addext',
+    'keyUsage=digitalSignature',
+    '-out',
+    crt,
+  ]);
   const cert = certFromPem(pem(crt));
   assert.equal(cert.x509.checkIssued(cert.x509), false);
   assert.equal(cert.info.selfSigned, true);
@@ -122,7 +153,21 @@ test('serials: leading sign octet dropped, small and 20-octet serials', () => {
     ['0x7fffffffffffffffffffffffffffffffffffffff', '7f:ff:ff:ff:ff:ff:ff:ff:ff:ff:ff:ff:ff:ff:ff:ff:ff:ff:ff:ff'],
   ] as const) {
     const crt = join(dir, `s${serial}.pem`);
-    openssl(['req', '-x509', '-new', '-config', fx.conf, '-key', key, '-subj', '/CN=s', '-set_serial', serial, '-out', crt]);
+    openssl([
+      'req',
+      '-x509',
+      '-new',
+      '-config',
+      fx.conf,
+      '-key',
+      key,
+      '-subj',
+      '/CN=s',
+      '-set_serial',
+      serial,
+      '-out',
+      crt,
+    ]);
     assert.equal(certFromPem(pem(crt)).info.serial, expect);
   }
 });
@@ -167,14 +212,25 @@ test('signatureVerifies: issuer key yes, other key no, never throws', () => {
 
 test('parseCert throws one-line errors for bad DER; describeCert takes a clock', () => {
   const der = certFromPem(pem(fx.leafCert)).der;
-  for (const bad of [Buffer.alloc(0), Buffer.from('hello'), der.subarray(0, der.length - 10), Buffer.from([0x30, 0x03, 0x02, 0x01, 0x01])]) {
-    assert.throws(() => parseCert(bad), (e: Error) => !e.message.includes('\n'));
+  for (const bad of [
+    Buffer.alloc(0),
+    Buffer.from('hello'),
+    der.subarray(0, der.length - 10),
+    Buffer.from([0x30, 0x03, 0x02, 0x01, 0x01]),
+  ]) {
+    assert.throws(
+      () => parseCert(bad),
+      (e: Error) => !e.message.includes('\n'),
+    );
   }
   assert.throws(() => certFromPem('no pem here'), /no CERTIFICATE block/);
   const info = describeCert(new X509Certificate(der), der, new Date(Date.now() + 200 * 86_400_000));
   assert.ok(info.daysLeft < -100);
   // Trailing bytes after the certificate are ignored, as OpenSSL's d2i does.
-  assert.equal(parseCert(Buffer.concat([der, Buffer.from([0, 0])])).info.fingerprintSha256, certFromPem(pem(fx.leafCert)).info.fingerprintSha256);
+  assert.equal(
+    parseCert(Buffer.concat([der, Buffer.from([0, 0])])).info.fingerprintSha256,
+    certFromPem(pem(fx.leafCert)).info.fingerprintSha256,
+  );
 });
 
 test('SHA-1 signatures are named with their hash; RSA-PSS reads the hash from the parameters', () => {
@@ -183,8 +239,31 @@ test('SHA-1 signatures are named with their hash; RSA-PSS reads the hash from th
   openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', key]);
   const sha1 = join(dir, 'sha1.pem');
   openssl(['req', '-x509', '-new', '-config', fx.conf, '-key', key, '-subj', '/CN=old', '-sha1', '-out', sha1]);
-  assert.deepEqual(certFromPem(pem(sha1)).info.signatureAlgorithm, { oid: '1.2.840.113549.1.1.5', name: 'sha1WithRSAEncryption', hash: 'sha1' });
+  assert.deepEqual(certFromPem(pem(sha1)).info.signatureAlgorithm, {
+    oid: '1.2.840.113549.1.1.5',
+    name: 'sha1WithRSAEncryption',
+    hash: 'sha1',
+  });
   const pss = join(dir, 'pss.pem');
-  openssl(['req', '-x509', '-new', '-config', fx.conf, '-key', key, '-subj', '/CN=pss', '-sha384', '-sigopt', 'rsa_padding_mode:pss', '-out', pss]);
-  assert.deepEqual(certFromPem(pem(pss)).info.signatureAlgorithm, { oid: '1.2.840.113549.1.1.10', name: 'rsassaPss', hash: 'sha384' });
+  openssl([
+    'req',
+    '-x509',
+    '-new',
+    '-config',
+    fx.conf,
+    '-key',
+    key,
+    '-subj',
+    '/CN=pss',
+    '-sha384',
+    '-sigopt',
+    'rsa_padding_mode:pss',
+    '-out',
+    pss,
+  ]);
+  assert.deepEqual(certFromPem(pem(pss)).info.signatureAlgorithm, {
+    oid: '1.2.840.113549.1.1.10',
+    name: 'rsassaPss',
+    hash: 'sha384',
+  });
 });

@@ -12,7 +12,9 @@ import { UserError } from '../../src/errors.js';
 import { TEST_DOMAIN, testPki, testVariant, tmpDir } from '../helpers/pki.js';
 
 function opensslText(certPath: string): string {
-  return execFileSync('openssl', ['x509', '-in', certPath, '-noout', '-text', '-nameopt', 'RFC2253'], { encoding: 'utf8' });
+  return execFileSync('openssl', ['x509', '-in', certPath, '-noout', '-text', '-nameopt', 'RFC2253'], {
+    encoding: 'utf8',
+  });
 }
 
 function opensslTextOf(pem: string): string {
@@ -20,7 +22,10 @@ function opensslTextOf(pem: string): string {
 }
 
 /** `openssl verify` as an independent judge of what we generated. */
-function opensslVerify(cert: string, opts: { truststore: string; untrusted?: string | null; purpose?: string }): { ok: boolean; out: string } {
+function opensslVerify(
+  cert: string,
+  opts: { truststore: string; untrusted?: string | null; purpose?: string },
+): { ok: boolean; out: string } {
   const args = ['verify', '-CAfile', opts.truststore, '-purpose', opts.purpose ?? 'sslclient'];
   if (opts.untrusted) args.push('-untrusted', opts.untrusted);
   const r = spawnSync('openssl', [...args, cert], { encoding: 'utf8' });
@@ -35,7 +40,14 @@ const mode = (path: string): number => statSync(path).mode & 0o777;
 
 test('initPki writes a root, an intermediate, server and client leaves, a self-signed client and a truststore', async () => {
   const pki = await testPki();
-  for (const path of [pki.rootCert, pki.intermediateCert, pki.serverCert, pki.clientCert, pki.selfSignedCert, pki.truststore]) {
+  for (const path of [
+    pki.rootCert,
+    pki.intermediateCert,
+    pki.serverCert,
+    pki.clientCert,
+    pki.selfSignedCert,
+    pki.truststore,
+  ]) {
     assert.ok(new X509Certificate(readFileSync(path)), path);
   }
   for (const key of [pki.rootKey, pki.intermediateKey, pki.serverKey, pki.clientKey, pki.selfSignedKey]) {
@@ -66,7 +78,10 @@ test('initPki writes a root, an intermediate, server and client leaves, a self-s
   assert.equal(selfSigned.subject, selfSigned.issuer);
   assert.match(opensslText(pki.selfSignedCert), /TLS Web Client Authentication/);
 
-  assert.deepEqual(opensslVerify(pki.clientCert, { truststore: pki.truststore }), { ok: true, out: `${pki.clientCert}: OK\n` });
+  assert.deepEqual(opensslVerify(pki.clientCert, { truststore: pki.truststore }), {
+    ok: true,
+    out: `${pki.clientCert}: OK\n`,
+  });
   assert.equal(opensslVerify(pki.serverCert, { truststore: pki.truststore, purpose: 'sslserver' }).ok, true);
 });
 
@@ -91,8 +106,14 @@ test('issue: a DN with several attributes, in RFC 4514 order, with PrintableStri
   const dn = 'CN=client,OU=Payments,O=Example Corp,L=Springfield,ST=Oregon,C=US';
   const cert = await issue({ subject: dn });
   assert.equal(cert.subject, dn);
-  const subjectLine = execFileSync('openssl', ['x509', '-noout', '-subject', '-nameopt', 'RFC2253,show_type'], { input: cert.certPem, encoding: 'utf8' });
-  assert.equal(subjectLine, 'subject=CN=UTF8STRING:client,OU=UTF8STRING:Payments,O=UTF8STRING:Example Corp,L=UTF8STRING:Springfield,ST=UTF8STRING:Oregon,C=PRINTABLESTRING:US\n');
+  const subjectLine = execFileSync('openssl', ['x509', '-noout', '-subject', '-nameopt', 'RFC2253,show_type'], {
+    input: cert.certPem,
+    encoding: 'utf8',
+  });
+  assert.equal(
+    subjectLine,
+    'subject=CN=UTF8STRING:client,OU=UTF8STRING:Payments,O=UTF8STRING:Example Corp,L=UTF8STRING:Springfield,ST=UTF8STRING:Oregon,C=PRINTABLESTRING:US\n',
+  );
   assert.equal(cert.x509.subject, 'C=US\nST=Oregon\nL=Springfield\nO=Example Corp\nOU=Payments\nCN=client');
 });
 
@@ -114,10 +135,26 @@ test('issue: signature algorithms, key types and sizes', async () => {
   const cases = [
     { cert: rsaCa, sig: 'sha256WithRSAEncryption', key: /Public-Key: \(1024 bit\)/ },
     { cert: ecLeaf, sig: 'sha1WithRSAEncryption', key: /Public-Key: \(521 bit\)/ },
-    { cert: await issue({ subject: 'x', issuer: rsaCa, hash: 'sha512', publicKeyFrom: ecLeaf }), sig: 'sha512WithRSAEncryption', key: /521 bit/ },
-    { cert: await issue({ subject: 'x', issuer: ecLeaf, hash: 'sha1', publicKeyFrom: ecLeaf }), sig: 'ecdsa-with-SHA1', key: /521 bit/ },
-    { cert: await issue({ subject: 'x', issuer: ecLeaf, hash: 'sha384', publicKeyFrom: ecLeaf }), sig: 'ecdsa-with-SHA384', key: /521 bit/ },
-    { cert: await issue({ subject: 'x', issuer: edCa, hash: 'sha1', publicKeyFrom: rsaCa }), sig: 'ED25519', key: /1024 bit/ },
+    {
+      cert: await issue({ subject: 'x', issuer: rsaCa, hash: 'sha512', publicKeyFrom: ecLeaf }),
+      sig: 'sha512WithRSAEncryption',
+      key: /521 bit/,
+    },
+    {
+      cert: await issue({ subject: 'x', issuer: ecLeaf, hash: 'sha1', publicKeyFrom: ecLeaf }),
+      sig: 'ecdsa-with-SHA1',
+      key: /521 bit/,
+    },
+    {
+      cert: await issue({ subject: 'x', issuer: ecLeaf, hash: 'sha384', publicKeyFrom: ecLeaf }),
+      sig: 'ecdsa-with-SHA384',
+      key: /521 bit/,
+    },
+    {
+      cert: await issue({ subject: 'x', issuer: edCa, hash: 'sha1', publicKeyFrom: rsaCa }),
+      sig: 'ED25519',
+      key: /1024 bit/,
+    },
     { cert: edCa, sig: 'ED25519', key: /ED25519 Public-Key/ },
   ];
   for (const { cert, sig, key } of cases) {
@@ -139,12 +176,24 @@ test('issue: extensions can be left out entirely, and validity, serial and key r
 
   const notBefore = new Date('1999-12-31T23:59:58Z');
   const notAfter = new Date('2051-06-01T12:00:00Z'); // past 2049: GeneralizedTime
-  const dated = await issue({ subject: 'dated', notBefore, notAfter, publicKeyFrom: bare, sans: ['DNS:a.example', 'IP:127.0.0.1', 'IP:::1', 'email:a@example.com', 'URI:spiffe://example/ns/x'] });
+  const dated = await issue({
+    subject: 'dated',
+    notBefore,
+    notAfter,
+    publicKeyFrom: bare,
+    sans: ['DNS:a.example', 'IP:127.0.0.1', 'IP:::1', 'email:a@example.com', 'URI:spiffe://example/ns/x'],
+  });
   assert.equal(new Date(dated.x509.validFrom).toISOString(), notBefore.toISOString());
   assert.equal(new Date(dated.x509.validTo).toISOString(), notAfter.toISOString());
   assert.equal(dated.keyPem, bare.keyPem);
-  assert.equal(dated.x509.publicKey.export({ type: 'spki', format: 'pem' }), bare.x509.publicKey.export({ type: 'spki', format: 'pem' }));
-  assert.equal(dated.x509.subjectAltName, 'DNS:a.example, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1, email:a@example.com, URI:spiffe://example/ns/x');
+  assert.equal(
+    dated.x509.publicKey.export({ type: 'spki', format: 'pem' }),
+    bare.x509.publicKey.export({ type: 'spki', format: 'pem' }),
+  );
+  assert.equal(
+    dated.x509.subjectAltName,
+    'DNS:a.example, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1, email:a@example.com, URI:spiffe://example/ns/x',
+  );
 
   const defaults = await issue({ subject: 'defaults', publicKeyFrom: bare });
   const hours = (Date.parse(defaults.x509.validTo) - Date.parse(defaults.x509.validFrom)) / 3600_000;
@@ -162,14 +211,29 @@ const EXPECTED: Record<Variant, { text: RegExp[]; verify: RegExp | 'OK' }> = {
   'ec-p384': { text: [/Public-Key: \(384 bit\)/, /NIST CURVE: P-384/], verify: 'OK' },
   ed25519: { text: [/Public Key Algorithm: ED25519/], verify: 'OK' },
   'rsa-2048': { text: [/Public-Key: \(2048 bit\)/], verify: 'OK' },
-  'no-client-auth': { text: [/Extended Key Usage: \n\s+Code Signing\n/], verify: /error 26 at 0 depth lookup: unsuitable certificate purpose/ },
-  'server-auth-only': { text: [/Extended Key Usage: \n\s+TLS Web Server Authentication\n/], verify: /error 26 at 0 depth lookup: unsuitable certificate purpose/ },
-  'no-digital-signature': { text: [/Key Usage: critical\n\s+Key Encipherment\n/, /TLS Web Client Authentication/], verify: /error 26 at 0 depth lookup: unsuitable certificate purpose/ },
+  'no-client-auth': {
+    text: [/Extended Key Usage: \n\s+Code Signing\n/],
+    verify: /error 26 at 0 depth lookup: unsuitable certificate purpose/,
+  },
+  'server-auth-only': {
+    text: [/Extended Key Usage: \n\s+TLS Web Server Authentication\n/],
+    verify: /error 26 at 0 depth lookup: unsuitable certificate purpose/,
+  },
+  'no-digital-signature': {
+    text: [/Key Usage: critical\n\s+Key Encipherment\n/, /TLS Web Client Authentication/],
+    verify: /error 26 at 0 depth lookup: unsuitable certificate purpose/,
+  },
   'issuer-not-ca': { text: [/TLS Web Client Authentication/], verify: /at 1 depth lookup: invalid CA certificate/ },
   'deep-chain': { text: [/Issuer: CN=deep-chain CA 5,O=mtlsgate test PKI\n/], verify: 'OK' },
   'self-signed': { text: [/Issuer: CN=self-signed\n/], verify: /error 18 at 0 depth lookup: self-signed certificate/ },
-  'expired-ca': { text: [/Issuer: CN=expired-ca expired CA,O=mtlsgate test PKI\n/], verify: /error 10 at 1 depth lookup: certificate has expired/ },
-  'pathlen-exceeded': { text: [/Issuer: CN=pathlen-exceeded sub-CA,O=mtlsgate test PKI\n/], verify: /error 25 at 2 depth lookup: path length constraint exceeded/ },
+  'expired-ca': {
+    text: [/Issuer: CN=expired-ca expired CA,O=mtlsgate test PKI\n/],
+    verify: /error 10 at 1 depth lookup: certificate has expired/,
+  },
+  'pathlen-exceeded': {
+    text: [/Issuer: CN=pathlen-exceeded sub-CA,O=mtlsgate test PKI\n/],
+    verify: /error 25 at 2 depth lookup: path length constraint exceeded/,
+  },
 };
 
 test('every variant is what its name says, by openssl x509 -text and openssl verify', async () => {
@@ -222,15 +286,32 @@ test('variants: CA files, CN, depth, and bad options', async () => {
 
 test('loadPki explains a missing directory or missing CA files in one line', async () => {
   const missing = join(tmpDir(), 'absent');
-  await assert.rejects(loadPki(missing), (e: unknown) => e instanceof UserError && e.code === 'E_PKI_NOT_FOUND' && e.message.includes(missing));
+  await assert.rejects(
+    loadPki(missing),
+    (e: unknown) => e instanceof UserError && e.code === 'E_PKI_NOT_FOUND' && e.message.includes(missing),
+  );
   const empty = tmpDir();
-  await assert.rejects(loadPki(empty), (e: unknown) => e instanceof UserError && e.code === 'E_PKI_FILE_MISSING' && e.message.includes(join(empty, 'root-ca.crt')));
+  await assert.rejects(
+    loadPki(empty),
+    (e: unknown) =>
+      e instanceof UserError && e.code === 'E_PKI_FILE_MISSING' && e.message.includes(join(empty, 'root-ca.crt')),
+  );
 });
 
 /** Handshakes once; resolves with what the server saw of the client certificate. */
-async function handshake(pki: { truststore: string; serverCert: string; serverKey: string }, cert: string, key: string): Promise<{ authorized: boolean; error: string | null }> {
+async function handshake(
+  pki: { truststore: string; serverCert: string; serverKey: string },
+  cert: string,
+  key: string,
+): Promise<{ authorized: boolean; error: string | null }> {
   const ca = readFileSync(pki.truststore);
-  const server = tls.createServer({ cert: readFileSync(pki.serverCert), key: readFileSync(pki.serverKey), ca, requestCert: true, rejectUnauthorized: false });
+  const server = tls.createServer({
+    cert: readFileSync(pki.serverCert),
+    key: readFileSync(pki.serverKey),
+    ca,
+    requestCert: true,
+    rejectUnauthorized: false,
+  });
   const seen = new Promise<{ authorized: boolean; error: string | null }>((resolve) => {
     server.once('secureConnection', (s) => {
       resolve({ authorized: s.authorized, error: s.authorizationError === null ? null : String(s.authorizationError) });
@@ -240,7 +321,14 @@ async function handshake(pki: { truststore: string; serverCert: string; serverKe
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
     const { port } = server.address() as AddressInfo;
-    const client = tls.connect({ host: '127.0.0.1', port, servername: TEST_DOMAIN, ca, cert: readFileSync(cert), key: readFileSync(key) });
+    const client = tls.connect({
+      host: '127.0.0.1',
+      port,
+      servername: TEST_DOMAIN,
+      ca,
+      cert: readFileSync(cert),
+      key: readFileSync(key),
+    });
     client.on('error', () => undefined); // the server closing first is fine
     const result = await seen;
     client.destroy();
@@ -253,5 +341,8 @@ async function handshake(pki: { truststore: string; serverCert: string; serverKe
 test('a real TLS loopback accepts the client certificate and names the self-signed one', async () => {
   const pki = await testPki();
   assert.deepEqual(await handshake(pki, pki.clientCert, pki.clientKey), { authorized: true, error: null });
-  assert.deepEqual(await handshake(pki, pki.selfSignedCert, pki.selfSignedKey), { authorized: false, error: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
+  assert.deepEqual(await handshake(pki, pki.selfSignedCert, pki.selfSignedKey), {
+    authorized: false,
+    error: 'DEPTH_ZERO_SELF_SIGNED_CERT',
+  });
 });

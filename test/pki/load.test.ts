@@ -26,7 +26,10 @@ test('a bundle with text between blocks: every certificate, in order', async () 
   const f = await loadFile(fx.bundle);
   assert.equal(f.format, 'pem');
   assert.deepEqual(f.pemLabels, ['CERTIFICATE', 'CERTIFICATE']);
-  assert.deepEqual(f.certs.map((c) => c.info.subject), ['CN=client,OU=Payments,O=Example,C=US', 'CN=Example Root CA,O=Example,C=US']);
+  assert.deepEqual(
+    f.certs.map((c) => c.info.subject),
+    ['CN=client,OU=Payments,O=Example,C=US', 'CN=Example Root CA,O=Example,C=US'],
+  );
   assert.deepEqual(f.problems, []);
   assert.ok(f.mode !== null && f.size > 0);
 });
@@ -41,12 +44,21 @@ test('cert and key in one PEM, and a DER certificate named .pem', async () => {
 });
 
 test('missing, directory, unreadable, empty: problems, no throw', async () => {
-  assert.deepEqual((await loadFile(join(fx.dir, 'nope.pem'))).problems.map((p) => p.kind), ['not-found']);
-  assert.deepEqual((await loadFile(join(fx.dir, 'nope', 'x.pem'))).problems.map((p) => p.kind), ['not-found']);
+  assert.deepEqual(
+    (await loadFile(join(fx.dir, 'nope.pem'))).problems.map((p) => p.kind),
+    ['not-found'],
+  );
+  assert.deepEqual(
+    (await loadFile(join(fx.dir, 'nope', 'x.pem'))).problems.map((p) => p.kind),
+    ['not-found'],
+  );
   const dir = join(fx.dir, 'a-dir');
   mkdirSync(dir, { recursive: true });
   const d = await loadFile(dir);
-  assert.deepEqual(d.problems.map((p) => p.kind), ['unreadable']);
+  assert.deepEqual(
+    d.problems.map((p) => p.kind),
+    ['unreadable'],
+  );
   assert.match(d.problems[0]!.message, /directory/);
   const empty = await loadFile(file('empty.pem', ''));
   assert.deepEqual([empty.format, empty.problems.map((p) => p.kind)], ['empty', ['empty']]);
@@ -54,7 +66,10 @@ test('missing, directory, unreadable, empty: problems, no throw', async () => {
     const locked = file('locked.pem', 'x');
     chmodSync(locked, 0o000);
     const l = await loadFile(locked);
-    assert.deepEqual(l.problems.map((p) => p.kind), ['unreadable']);
+    assert.deepEqual(
+      l.problems.map((p) => p.kind),
+      ['unreadable'],
+    );
     assert.match(l.problems[0]!.message, /permission denied/);
   }
 });
@@ -63,20 +78,32 @@ test('a FIFO and /dev/zero are refused without hanging', async () => {
   const fifo = join(fx.dir, 'fifo.pem');
   execFileSync('mkfifo', [fifo]);
   const f = await within(2000, () => loadFile(fifo));
-  assert.deepEqual(f.problems.map((p) => p.kind), ['unreadable']);
+  assert.deepEqual(
+    f.problems.map((p) => p.kind),
+    ['unreadable'],
+  );
   assert.match(f.problems[0]!.message, /fifo/);
   const z = await within(2000, () => loadFile('/dev/zero'));
-  assert.deepEqual(z.problems.map((p) => p.kind), ['unreadable']);
+  assert.deepEqual(
+    z.problems.map((p) => p.kind),
+    ['unreadable'],
+  );
 });
 
 test('a 20 MB file is too-large, fast; the cap is configurable and read past by one byte at most', async () => {
   const big = file('big.pem', Buffer.alloc(20 * 1024 * 1024, 0x41));
   const f = await within(1000, () => loadFile(big));
-  assert.deepEqual(f.problems.map((p) => p.kind), ['too-large']);
+  assert.deepEqual(
+    f.problems.map((p) => p.kind),
+    ['too-large'],
+  );
   assert.match(f.problems[0]!.message, /10 MiB/);
   const small = await readCapped(fx.leafCert, 100);
   assert.equal('kind' in small && small.kind, 'too-large');
-  assert.deepEqual(loadBytes(Buffer.alloc(200), 'x', { maxBytes: 100 }).problems.map((p) => p.kind), ['too-large']);
+  assert.deepEqual(
+    loadBytes(Buffer.alloc(200), 'x', { maxBytes: 100 }).problems.map((p) => p.kind),
+    ['too-large'],
+  );
 });
 
 test('random bytes, truncated DER, deep nesting, a 10 MB PEM line: problems in bounded time', async () => {
@@ -86,7 +113,10 @@ test('random bytes, truncated DER, deep nesting, a 10 MB PEM line: problems in b
     ['random.bin', randomBytes(4096)],
     ['truncated.der', cert.subarray(0, cert.length - 40)],
     ['nested.der', nested],
-    ['longline.pem', Buffer.from(`-----BEGIN CERTIFICATE-----\n${'A'.repeat(10 * 1024 * 1024 - 100)}\n-----END CERTIFICATE-----\n`)],
+    [
+      'longline.pem',
+      Buffer.from(`-----BEGIN CERTIFICATE-----\n${'A'.repeat(10 * 1024 * 1024 - 100)}\n-----END CERTIFICATE-----\n`),
+    ],
     ['garbage-in-pem.pem', Buffer.from('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n')],
   ];
   for (const [name, bytes] of cases) {
@@ -95,7 +125,10 @@ test('random bytes, truncated DER, deep nesting, a 10 MB PEM line: problems in b
     assert.ok(f.problems.length > 0, name);
     for (const p of f.problems) assert.doesNotMatch(p.message, /\n/, name);
   }
-  assert.deepEqual(loadBytes(cert.subarray(0, 100), 't').problems.map((p) => p.kind), ['unknown-format']);
+  assert.deepEqual(
+    loadBytes(cert.subarray(0, 100), 't').problems.map((p) => p.kind),
+    ['unknown-format'],
+  );
 });
 
 test('PKCS#12- and PKCS#7-shaped files with 200k nested indefinite-length SEQUENCEs', async () => {
@@ -112,7 +145,10 @@ test('what unknown files probably are', () => {
   const msg = (b: Buffer): string => loadBytes(b, 'x').problems[0]!.message;
   assert.match(msg(Buffer.from('ssh-ed25519 AAAAC3Nza... me@host\n')), /OpenSSH public key/);
   assert.match(msg(Buffer.from([0xfe, 0xed, 0xfe, 0xed, 0, 0, 0, 2])), /Java KeyStore/);
-  assert.match(msg(Buffer.from('-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n')), /CERTIFICATE REQUEST/);
+  assert.match(
+    msg(Buffer.from('-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n')),
+    /CERTIFICATE REQUEST/,
+  );
 });
 
 test('a bundle of 10,000 certificates loads, in linear time (a hang guard; bench/ measures speed)', async () => {

@@ -9,13 +9,21 @@ test('blocks with text around them, CRLF and indentation', () => {
   const text = `Certificate:\n  Data: blah\n${toPem('CERTIFICATE', body)}between\r\n${toPem('PRIVATE KEY', Buffer.from('k')).replaceAll('\n', '\r\n')}  ${toPem('X', Buffer.from('x'))}trailer`;
   const { blocks, problems } = parsePem(text);
   assert.deepEqual(problems, []);
-  assert.deepEqual(blocks.map((b) => [b.label, b.index]), [['CERTIFICATE', 0], ['PRIVATE KEY', 1], ['X', 2]]);
+  assert.deepEqual(
+    blocks.map((b) => [b.label, b.index]),
+    [
+      ['CERTIFICATE', 0],
+      ['PRIVATE KEY', 1],
+      ['X', 2],
+    ],
+  );
   assert.deepEqual(blocks[0]!.body, body);
   assert.deepEqual(blocks[1]!.body, Buffer.from('k'));
 });
 
 test('RFC 1421 headers of legacy encrypted keys', () => {
-  const text = '-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,00FF\n\naGVsbG8=\n-----END RSA PRIVATE KEY-----\n';
+  const text =
+    '-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,00FF\n\naGVsbG8=\n-----END RSA PRIVATE KEY-----\n';
   const [block] = parsePem(text).blocks;
   assert.deepEqual(block?.headers, { 'Proc-Type': '4,ENCRYPTED', 'DEK-Info': 'AES-256-CBC,00FF' });
   assert.equal(block?.body.toString(), 'hello');
@@ -34,7 +42,10 @@ test('mismatched labels, bad base64 and missing END lines are problems, not thro
   const { blocks, problems } = parsePem(text);
   assert.equal(blocks.length, 1);
   assert.equal(blocks[0]!.index, 5);
-  assert.deepEqual(problems.map((p) => p.index), [0, 1, 2, 3, 4, 6]);
+  assert.deepEqual(
+    problems.map((p) => p.index),
+    [0, 1, 2, 3, 4, 6],
+  );
   assert.match(problems[0]!.message, /BEGIN CERTIFICATE is closed by END PRIVATE KEY/);
   assert.match(problems[1]!.message, /invalid base64/);
   assert.match(problems[2]!.message, /invalid base64/);
@@ -54,7 +65,12 @@ test('hostile input stays linear: a 10 MB line, 100k blocks, 100k BEGINs without
   // these sizes a super-linear parser takes hours, so it fails here instead of hanging the run.
   const PEM = new URL('../../src/pki/pem.ts', import.meta.url);
   const parsed = (label: string, input: string): Promise<{ blocks: number; problems: number }> =>
-    inWorker(label, { pem: PEM }, '((r) => ({ blocks: r.blocks.length, problems: r.problems.length }))(m.pem.parsePem(data))', input);
+    inWorker(
+      label,
+      { pem: PEM },
+      '((r) => ({ blocks: r.blocks.length, problems: r.problems.length }))(m.pem.parsePem(data))',
+      input,
+    );
   const line = 'A'.repeat(10 * 1024 * 1024);
   assert.equal((await parsed('10 MB line', line)).blocks, 0);
   assert.equal((await parsed('10 MB body line', `-----BEGIN X-----\n${line}\n-----END X-----\n`)).blocks, 1);

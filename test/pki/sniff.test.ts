@@ -27,7 +27,8 @@ test('formats from the bytes, whatever the file is called', () => {
 });
 
 test('DER private keys: PKCS#8, PKCS#1, SEC1; and other DER: SPKI, CSR, CRL', () => {
-  const der = (args: string[]): Buffer => Buffer.from(openssl([...args, '-outform', 'PEM']).replace(/-----[^-]+-----|\s/g, ''), 'base64');
+  const der = (args: string[]): Buffer =>
+    Buffer.from(openssl([...args, '-outform', 'PEM']).replace(/-----[^-]+-----|\s/g, ''), 'base64');
   assert.equal(sniffDer(read(fx.rsaPkcs8Der)), 'pkcs8');
   assert.equal(sniffDer(der(['rsa', '-in', fx.rsaPkcs8, '-traditional'])), 'pkcs1');
   assert.equal(sniffDer(der(['ec', '-in', fx.ecP256Sec1])), 'sec1');
@@ -50,7 +51,15 @@ test('hostile bytes: random, truncated, nested, huge lengths: an answer, never a
 });
 
 test('the DER reader: lengths, high tag numbers and OIDs', () => {
-  assert.deepEqual(readTlv(Buffer.from([0x04, 0x81, 0x01, 0xaa]), 0), { cls: 0, constructed: false, tag: 4, start: 0, valueStart: 3, end: 4, indefinite: false });
+  assert.deepEqual(readTlv(Buffer.from([0x04, 0x81, 0x01, 0xaa]), 0), {
+    cls: 0,
+    constructed: false,
+    tag: 4,
+    start: 0,
+    valueStart: 3,
+    end: 4,
+    indefinite: false,
+  });
   assert.equal(readTlv(Buffer.from([0x04, 0x02, 0xaa]), 0), null);
   assert.equal(readTlv(Buffer.from([0x1f, 0x81, 0x01, 0x00]), 0)?.tag, 129);
   assert.equal(decodeOid(Buffer.from('2a864886f70d010101', 'hex')), '1.2.840.113549.1.1.1');

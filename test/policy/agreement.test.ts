@@ -22,7 +22,10 @@ test('every scenario: offline prediction == loopback handshake == expected reaso
   assert.ok(scenarios.length >= 25, `only ${scenarios.length} scenarios`);
   for (const sc of scenarios) {
     await t.test(sc.name, async () => {
-      const store = makeTruststore('test', sc.truststore.map((i) => parseCert(i.der)));
+      const store = makeTruststore(
+        'test',
+        sc.truststore.map((i) => parseCert(i.der)),
+      );
       const leaf = parseCert(sc.leaf.der);
       const intermediates = sc.clientIntermediates.map((i) => parseCert(i.der));
       const analysis = analyzeChain(leaf, intermediates, store, {

@@ -22,7 +22,13 @@ async function handshake(o: { trust: Issued[]; client: Issued; sent?: Issued[] }
   const server = await issue({ subject: 'CN=server', profile: 'server', sans: ['DNS:localhost'] });
   return new Promise((resolve, reject) => {
     const srv = tls.createServer(
-      { cert: server.certPem, key: server.keyPem, ca: o.trust.map((i) => i.certPem), requestCert: true, rejectUnauthorized: false },
+      {
+        cert: server.certPem,
+        key: server.keyPem,
+        ca: o.trust.map((i) => i.certPem),
+        requestCert: true,
+        rejectUnauthorized: false,
+      },
       (socket) => {
         const err = (socket as unknown as { _handle: { verifyError(): Error | null } })._handle.verifyError();
         const chain: string[] = [];
@@ -89,8 +95,10 @@ test('the server sees what the client sent after its certificate (lost on Node 2
 });
 
 test('serve warns on the releases that lose the client chain, and only on those', () => {
-  for (const v of ['v24.21.0', 'v24.21.3', 'v26.8.0']) assert.match(clientChainWarning(v) ?? '', /nodejs\/node#65579/, v);
-  for (const v of ['v22.23.5', 'v24.20.0', 'v24.22.3', 'v26.9.0', 'v26.10.0']) assert.equal(clientChainWarning(v), null, v);
+  for (const v of ['v24.21.0', 'v24.21.3', 'v26.8.0'])
+    assert.match(clientChainWarning(v) ?? '', /nodejs\/node#65579/, v);
+  for (const v of ['v22.23.5', 'v24.20.0', 'v24.22.3', 'v26.9.0', 'v26.10.0'])
+    assert.equal(clientChainWarning(v), null, v);
   // The runtime the suite runs on is not one of them: this file's chain test above would fail on it.
   assert.equal(clientChainWarning(process.version), null);
 });

@@ -20,7 +20,33 @@ import { makeTruststore, truststoreOracle, MAX_CA_NAMES_BYTES } from '../../src/
 function opensslCa(dir: string, ext: string): { certPem: string; keyFile: string; certFile: string } {
   const keyFile = join(dir, 'ca.key');
   const certFile = join(dir, 'ca.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile, '-subj', '/CN=Constrained CA', '-days', '30', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-addext', ext], { stdio: 'pipe' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-subj',
+      '/CN=Constrained CA',
+      '-days',
+      '30',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+      '-addext',
+      ext,
+    ],
+    { stdio: 'pipe' },
+  );
   return { certPem: readFileSync(certFile, 'utf8'), keyFile, certFile };
 }
 
@@ -30,8 +56,45 @@ function opensslLeaf(dir: string, ca: { keyFile: string; certFile: string }, cn:
   const crt = join(dir, `${cn}.pem`);
   const extFile = join(dir, `${cn}.ext`);
   writeFileSync(extFile, `extendedKeyUsage=clientAuth\nsubjectAltName=DNS:${cn}\n`);
-  execFileSync('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${cn}`], { stdio: 'pipe' });
-  execFileSync('openssl', ['x509', '-req', '-in', csr, '-CA', ca.certFile, '-CAkey', ca.keyFile, '-CAcreateserial', '-out', crt, '-days', '10', '-extfile', extFile], { stdio: 'pipe' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      csr,
+      '-subj',
+      `/CN=${cn}`,
+    ],
+    { stdio: 'pipe' },
+  );
+  execFileSync(
+    'openssl',
+    [
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      ca.certFile,
+      '-CAkey',
+      ca.keyFile,
+      '-CAcreateserial',
+      '-out',
+      crt,
+      '-days',
+      '10',
+      '-extfile',
+      extFile,
+    ],
+    { stdio: 'pipe' },
+  );
   return execFileSync('openssl', ['x509', '-in', crt, '-outform', 'DER']);
 }
 
@@ -44,29 +107,43 @@ test('a name-constrained CA: the model does not judge it, and says which extensi
   // Outside the permitted subtree: OpenSSL would refuse it; the model cannot tell, so it must not accept.
   const outside = parseCert(opensslLeaf(dir, ca, 'client.other.org'));
   const analysis = analyzeChain(outside, [], store);
-  assert.equal(predictVerdict(analysis).accepted, true, 'the bare model would accept (it does not evaluate name constraints)');
+  assert.equal(
+    predictVerdict(analysis).accepted,
+    true,
+    'the bare model would accept (it does not evaluate name constraints)',
+  );
   const v = verdictFields(decideWithoutHandshake(analysis));
   assert.deepEqual([v.accepted, v.code], [false, 'MTLSGATE_UNMODELLED_EXTENSION']);
   assert.match(v.reason ?? '', /name constraints/);
 });
 
-test('an ordinary chain: decideWithoutHandshake is the model\'s verdict, accepted or denied', async () => {
+test("an ordinary chain: decideWithoutHandshake is the model's verdict, accepted or denied", async () => {
   const root = await issue({ subject: 'CN=Plain Root', profile: 'root-ca' });
   const other = await issue({ subject: 'CN=Other Root', profile: 'root-ca' });
   const leaf = await issue({ subject: 'CN=plain client', profile: 'client', issuer: root });
   assert.equal(unmodelledExtension(parseCert(root.der)), null);
   const ok = decideWithoutHandshake(analyzeChain(parseCert(leaf.der), [], makeTruststore('t', [parseCert(root.der)])));
   assert.equal(ok.accepted, true);
-  const no = verdictFields(decideWithoutHandshake(analyzeChain(parseCert(leaf.der), [], makeTruststore('t', [parseCert(other.der)]))));
+  const no = verdictFields(
+    decideWithoutHandshake(analyzeChain(parseCert(leaf.der), [], makeTruststore('t', [parseCert(other.der)]))),
+  );
   assert.deepEqual([no.accepted, no.reason], [false, 'Could not find issuer for certificate']);
 });
 
 test('caNamesBytes is what OpenSSL puts in a CertificateRequest: 2 + DER subject per CA (checked with openssl)', async () => {
-  const cas = await Promise.all(['CN=A', 'CN=Bb,O=Example Org,C=US', 'CN=Ccc Root CA,OU=Security,O=Example,L=Somewhere,ST=State,C=DE'].map((s) => issue({ subject: s, profile: 'root-ca' })));
-  const store = makeTruststore('t', cas.map((c) => parseCert(c.der)));
+  const cas = await Promise.all(
+    ['CN=A', 'CN=Bb,O=Example Org,C=US', 'CN=Ccc Root CA,OU=Security,O=Example,L=Somewhere,ST=State,C=DE'].map((s) =>
+      issue({ subject: s, profile: 'root-ca' }),
+    ),
+  );
+  const store = makeTruststore(
+    't',
+    cas.map((c) => parseCert(c.der)),
+  );
   let expected = 0;
   for (const c of cas) {
-    // `openssl x509 -subject_hash`-free way to get the DER subject: asn1parse the certificate and take the subject's length.
+    // `openssl x509 -subject_hash`-free way to get the DER subject: asn1parse the certificate and take the subject's
+    // length.
     const out = execFileSync('openssl', ['asn1parse', '-inform', 'DER'], { input: c.der }).toString('utf8').split('\n');
     // tbs children at depth 2: version (cont [0]), serial, sigAlg, issuer, validity, subject -> the 6th "d=2" line.
     const d2 = out.filter((l) => /d=2/.test(l));

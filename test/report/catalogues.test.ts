@@ -20,7 +20,10 @@ function sources(dir: string): string[] {
 
 /** Source text of src/, without the files that hold the tables themselves. */
 const TABLES = ['src/errors.ts', 'src/policy/verdict.ts', 'src/report/finding-ids.ts'];
-const code = sources('src').filter((p) => !TABLES.includes(p)).map((p) => readFileSync(p, 'utf8')).join('\n');
+const code = sources('src')
+  .filter((p) => !TABLES.includes(p))
+  .map((p) => readFileSync(p, 'utf8'))
+  .join('\n');
 
 /** `| \`ID\` | second column |` rows: of the section under `heading` up to the next `## `, or of the whole file. */
 function rows(file: string, heading?: string): Map<string, string> {
@@ -49,7 +52,7 @@ test('docs/errors.md lists every deny code with the reason the gateway gives, an
   for (const c of DENY_CODES) assert.equal(docs.get(c), reasonForCode(c), `${c}: documented reason`);
 });
 
-test('every mtlsgate deny code is produced somewhere, and a rule\'s reason is the one its table row gives', () => {
+test("every mtlsgate deny code is produced somewhere, and a rule's reason is the one its table row gives", () => {
   const own = Object.keys(OWN_DENY_CODES) as OwnDenyCode[];
   for (const c of own) assert.ok(code.includes(`'${c}'`), `${c} is in no source file but the table`);
   for (const c of own.filter((x) => categoryOf(x) !== 'other')) {

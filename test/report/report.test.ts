@@ -18,12 +18,21 @@ test('sortFindings: errors, warnings, infos; equal severities keep their order; 
   const input = [at('info', 'i1'), at('error', 'e1'), at('warning', 'w1'), at('info', 'i2'), at('error', 'e2')];
   const titles = sortFindings(input).map((f) => f.title);
   assert.deepEqual(titles, ['e1', 'e2', 'w1', 'i1', 'i2']);
-  assert.deepEqual(input.map((f) => f.title), ['i1', 'e1', 'w1', 'i2', 'e2']);
+  assert.deepEqual(
+    input.map((f) => f.title),
+    ['i1', 'e1', 'w1', 'i2', 'e2'],
+  );
 });
 
-test('sortFindings keeps extra fields (a finding\'s source)', () => {
-  const sourced = [{ ...at('info', 'a'), source: 'live' as const }, { ...at('error', 'b'), source: 'curl' as const }];
-  assert.deepEqual(sortFindings(sourced).map((f) => f.source), ['curl', 'live']);
+test("sortFindings keeps extra fields (a finding's source)", () => {
+  const sourced = [
+    { ...at('info', 'a'), source: 'live' as const },
+    { ...at('error', 'b'), source: 'curl' as const },
+  ];
+  assert.deepEqual(
+    sortFindings(sourced).map((f) => f.source),
+    ['curl', 'live'],
+  );
 });
 
 test('cutText cuts at code points, never inside a surrogate pair, and says how long the text was', () => {

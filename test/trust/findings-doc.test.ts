@@ -18,7 +18,10 @@ function documented(): Array<{ id: string; severity: string }> {
 function idsInSource(): string[] {
   const ids = new Set<string>();
   for (const name of readdirSync('src/trust').filter((n) => n.endsWith('.ts'))) {
-    for (const m of readFileSync(join('src/trust', name), 'utf8').matchAll(/finding\(\{\s*id: '(truststore\.[a-z-]+)'/g)) ids.add(m[1]!);
+    for (const m of readFileSync(join('src/trust', name), 'utf8').matchAll(
+      /finding\(\{\s*id: '(truststore\.[a-z-]+)'/g,
+    ))
+      ids.add(m[1]!);
   }
   return [...ids].sort();
 }
@@ -30,8 +33,14 @@ test('every truststore finding id in the code is in TRUSTSTORE_FINDING_IDS', () 
 test('every truststore finding id appears in docs/findings.md, and the docs list no truststore id the code lacks', () => {
   const rows = documented();
   const docIds = new Set(rows.map((r) => r.id));
-  assert.deepEqual(TRUSTSTORE_FINDING_IDS.filter((id) => !docIds.has(id)), []);
+  assert.deepEqual(
+    TRUSTSTORE_FINDING_IDS.filter((id) => !docIds.has(id)),
+    [],
+  );
   const known = new Set<string>(TRUSTSTORE_FINDING_IDS);
-  assert.deepEqual([...docIds].filter((id) => id.startsWith('truststore.') && !known.has(id)), []);
+  assert.deepEqual(
+    [...docIds].filter((id) => id.startsWith('truststore.') && !known.has(id)),
+    [],
+  );
   for (const r of rows) assert.ok(['error', 'warning', 'info'].includes(r.severity), `${r.id}: severity ${r.severity}`);
 });

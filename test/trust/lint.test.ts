@@ -18,7 +18,11 @@ const now = new Date();
 
 // One root and intermediate shared by the cases; each case adds what it is about.
 const root = await issue({ subject: 'CN=Lint Root,O=mtlsgate test', profile: 'root-ca' });
-const inter = await issue({ subject: 'CN=Lint Intermediate,O=mtlsgate test', profile: 'intermediate-ca', issuer: root });
+const inter = await issue({
+  subject: 'CN=Lint Intermediate,O=mtlsgate test',
+  profile: 'intermediate-ca',
+  issuer: root,
+});
 
 function ca(subject: string, issuer: Issued, extra: Partial<IssueSpec> = {}): Promise<Issued> {
   return issue({ subject, profile: 'intermediate-ca', issuer, publicKeyFrom: root, ...extra });
@@ -49,7 +53,13 @@ const cases: Array<{ id: string; severity: Finding['severity']; findings: () => 
     id: 'truststore.expired',
     severity: 'warning',
     findings: async () =>
-      lintOf(root, await ca('CN=Old CA', root, { notBefore: new Date(now.getTime() - 400 * DAY), notAfter: new Date(now.getTime() - DAY) })),
+      lintOf(
+        root,
+        await ca('CN=Old CA', root, {
+          notBefore: new Date(now.getTime() - 400 * DAY),
+          notAfter: new Date(now.getTime() - DAY),
+        }),
+      ),
   },
   {
     id: 'truststore.expires-soon',
@@ -57,11 +67,24 @@ const cases: Array<{ id: string; severity: Finding['severity']; findings: () => 
     findings: async () => lintOf(root, await ca('CN=Soon CA', root, { notAfter: new Date(now.getTime() + 10 * DAY) })),
   },
   { id: 'truststore.duplicate', severity: 'warning', findings: async () => lintOf(root, inter, inter) },
-  { id: 'truststore.insecure-signature', severity: 'warning', findings: async () => lintOf(root, await ca('CN=SHA1 CA', root, { hash: 'sha1' })) },
+  {
+    id: 'truststore.insecure-signature',
+    severity: 'warning',
+    findings: async () => lintOf(root, await ca('CN=SHA1 CA', root, { hash: 'sha1' })),
+  },
   {
     id: 'truststore.weak-key',
     severity: 'warning',
-    findings: async () => lintOf(root, await issue({ subject: 'CN=RSA1024 CA', profile: 'intermediate-ca', issuer: root, key: { type: 'rsa', bits: 1024 } })),
+    findings: async () =>
+      lintOf(
+        root,
+        await issue({
+          subject: 'CN=RSA1024 CA',
+          profile: 'intermediate-ca',
+          issuer: root,
+          key: { type: 'rsa', bits: 1024 },
+        }),
+      ),
   },
   { id: 'truststore.incomplete-chain', severity: 'warning', findings: async () => lintOf(inter) },
   {
@@ -69,7 +92,11 @@ const cases: Array<{ id: string; severity: Finding['severity']; findings: () => 
     severity: 'warning',
     findings: async () => lintOf(root, await issue({ subject: 'CN=Lint Root,O=mtlsgate test', profile: 'root-ca' })),
   },
-  { id: 'truststore.contains-private-key', severity: 'error', findings: async () => lintPem(root.certPem + root.keyPem) },
+  {
+    id: 'truststore.contains-private-key',
+    severity: 'error',
+    findings: async () => lintPem(root.certPem + root.keyPem),
+  },
   {
     id: 'truststore.too-deep',
     severity: 'warning',
@@ -86,9 +113,11 @@ const cases: Array<{ id: string; severity: Finding['severity']; findings: () => 
     severity: 'warning',
     findings: async () => {
       // ~170-byte names: 420 of them overflow the 65,535 bytes of a CertificateRequest's CA list. One key for all.
-      const long = (i: number): string => `CN=Lint CA ${i} ${'with a long name '.repeat(6)},OU=Certificate Authorities,O=mtlsgate test`;
+      const long = (i: number): string =>
+        `CN=Lint CA ${i} ${'with a long name '.repeat(6)},OU=Certificate Authorities,O=mtlsgate test`;
       const cas: Issued[] = [];
-      for (let i = 0; i < 420; i++) cas.push(await issue({ subject: long(i), profile: 'root-ca', publicKeyFrom: root }));
+      for (let i = 0; i < 420; i++)
+        cas.push(await issue({ subject: long(i), profile: 'root-ca', publicKeyFrom: root }));
       return lintOf(...cas);
     },
   },
@@ -101,7 +130,8 @@ const cases: Array<{ id: string; severity: Finding['severity']; findings: () => 
 
 /** ~170-byte names: 420 of them overflow the 65,535 bytes of a CertificateRequest's CA list. One key for all. */
 async function longNameCas(): Promise<Issued[]> {
-  const long = (i: number): string => `CN=Lint CA ${i} ${'with a long name '.repeat(6)},OU=Certificate Authorities,O=mtlsgate test`;
+  const long = (i: number): string =>
+    `CN=Lint CA ${i} ${'with a long name '.repeat(6)},OU=Certificate Authorities,O=mtlsgate test`;
   const cas: Issued[] = [];
   for (let i = 0; i < 420; i++) cas.push(await issue({ subject: long(i), profile: 'root-ca', publicKeyFrom: root }));
   return cas;
@@ -111,13 +141,42 @@ async function longNameCas(): Promise<Issued[]> {
 function nameConstrainedCa(): string {
   const dir = tmpDir();
   const key = join(dir, 'nc.key');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', join(dir, 'nc.pem'), '-subj', '/CN=Name Constrained CA', '-days', '30', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-addext', 'nameConstraints=critical,permitted;DNS:.example.com'], { stdio: 'pipe' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      join(dir, 'nc.pem'),
+      '-subj',
+      '/CN=Name Constrained CA',
+      '-days',
+      '30',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+      '-addext',
+      'nameConstraints=critical,permitted;DNS:.example.com',
+    ],
+    { stdio: 'pipe' },
+  );
   return readFileSync(join(dir, 'nc.pem'), 'utf8');
 }
 
 test('constraints-not-judged names the constrained CA and its extension; a bundle that fits in a CertificateRequest does not get it', async () => {
   const nc = nameConstrainedCa();
-  const big = only(lintPem((await longNameCas()).map((c) => c.certPem).join('') + nc), 'truststore.constraints-not-judged');
+  const big = only(
+    lintPem((await longNameCas()).map((c) => c.certPem).join('') + nc),
+    'truststore.constraints-not-judged',
+  );
   assert.equal(big.length, 1);
   assert.match(big[0]!.title, /^1 CA certificate\(s\) carry name constraints/);
   assert.deepEqual(big[0]!.evidence.certificates, ['420: CN=Name Constrained CA (name constraints)']);
@@ -142,8 +201,20 @@ for (const c of cases) {
 }
 
 test('every lint id has a case here (and so is tested against the clean bundle above)', () => {
-  const lintIds = TRUSTSTORE_FINDING_IDS.filter((id) => !['truststore.file-not-found', 'truststore.unreadable', 'truststore.parse-error', 'truststore.empty', 'truststore.wrong-format'].includes(id));
-  assert.deepEqual(lintIds.filter((id) => !cases.some((c) => c.id === id)), []);
+  const lintIds = TRUSTSTORE_FINDING_IDS.filter(
+    (id) =>
+      ![
+        'truststore.file-not-found',
+        'truststore.unreadable',
+        'truststore.parse-error',
+        'truststore.empty',
+        'truststore.wrong-format',
+      ].includes(id),
+  );
+  assert.deepEqual(
+    lintIds.filter((id) => !cases.some((c) => c.id === id)),
+    [],
+  );
 });
 
 test('not-ca: a non-CA leaf is a warning naming index and subject; a self-signed one is a pinned client (info)', async () => {
@@ -172,21 +243,37 @@ test("incomplete-chain: a CA of the issuer's name with another key is named in t
   const [f] = only(lintOf(rekeyed, inter), 'truststore.incomplete-chain');
   assert.ok(f);
   assert.equal(f.evidence.index, 1);
-  assert.deepEqual(f.evidence.sameNameOtherKey, [`0: subject key id ${parseCert(rekeyed.der).info.subjectKeyId!.replace(/(..)(?!$)/g, '$1:').toUpperCase()}`]);
+  assert.deepEqual(f.evidence.sameNameOtherKey, [
+    `0: subject key id ${parseCert(rekeyed.der)
+      .info.subjectKeyId!.replace(/(..)(?!$)/g, '$1:')
+      .toUpperCase()}`,
+  ]);
   assert.match(f.detail, /another key/);
 });
 
 test('expired and not-yet-valid certificates are warnings; with every certificate expired they are errors', async () => {
-  const old = await ca('CN=Old CA', root, { notBefore: new Date(now.getTime() - 400 * DAY), notAfter: new Date(now.getTime() - DAY) });
+  const old = await ca('CN=Old CA', root, {
+    notBefore: new Date(now.getTime() - 400 * DAY),
+    notAfter: new Date(now.getTime() - DAY),
+  });
   const future = await ca('CN=Future CA', root, { notBefore: new Date(now.getTime() + 10 * DAY) });
   const f = only(lintOf(root, old, future), 'truststore.expired');
-  assert.deepEqual(f.map((x) => [x.evidence.index, x.severity]), [[1, 'warning'], [2, 'warning']]);
+  assert.deepEqual(
+    f.map((x) => [x.evidence.index, x.severity]),
+    [
+      [1, 'warning'],
+      [2, 'warning'],
+    ],
+  );
   assert.match(f[0]!.title, /expired on /);
   assert.match(f[1]!.title, /is not valid until /);
   // Ten years on, root and intermediate have both expired: every client is denied.
   const later = new Date(now.getTime() + 3650 * DAY);
   const all = only(lintPem(root.certPem + inter.certPem, later), 'truststore.expired');
-  assert.deepEqual(all.map((x) => x.severity), ['error', 'error']);
+  assert.deepEqual(
+    all.map((x) => x.severity),
+    ['error', 'error'],
+  );
 });
 
 test('expires-soon names the date and the days left, and does not fire at 30 days or more', async () => {
@@ -222,7 +309,12 @@ test('insecure-signature notes when it is the self-signature of a root', async (
 });
 
 test('weak-key gives the key type and size', async () => {
-  const weak = await issue({ subject: 'CN=RSA1024 CA', profile: 'intermediate-ca', issuer: root, key: { type: 'rsa', bits: 1024 } });
+  const weak = await issue({
+    subject: 'CN=RSA1024 CA',
+    profile: 'intermediate-ca',
+    issuer: root,
+    key: { type: 'rsa', bits: 1024 },
+  });
   const [f] = only(lintOf(root, weak), 'truststore.weak-key');
   assert.ok(f);
   assert.match(f.title, /weak RSA 1024 bits key/);
@@ -233,7 +325,12 @@ test('incomplete-chain gives the issuer DN and authority key id needed', async (
   const [f] = only(lintOf(inter), 'truststore.incomplete-chain');
   assert.ok(f);
   assert.equal(f.evidence.issuerNeeded, 'CN=Lint Root,O=mtlsgate test');
-  assert.equal(f.evidence.authorityKeyId, parseCert(root.der).info.subjectKeyId!.replace(/(..)(?!$)/g, '$1:').toUpperCase());
+  assert.equal(
+    f.evidence.authorityKeyId,
+    parseCert(root.der)
+      .info.subjectKeyId!.replace(/(..)(?!$)/g, '$1:')
+      .toUpperCase(),
+  );
   assert.match(f.fix, /cat issuer-ca\.pem >> truststore\.pem/);
   assert.match(f.detail, /Could not find issuer for certificate/);
 });
@@ -268,12 +365,23 @@ test('too-deep flags only the CA whose clients would need five CAs', async () =>
   assert.equal(f.length, 1);
   assert.equal(f[0]!.evidence.index, 0);
   assert.equal(f[0]!.evidence.caCount, 5);
-  assert.deepEqual(f[0]!.evidence.path, ['4: CN=Lint Root,O=mtlsgate test', '3: CN=CA 1', '2: CN=CA 2', '1: CN=CA 3', '0: CN=CA 4']);
+  assert.deepEqual(f[0]!.evidence.path, [
+    '4: CN=Lint Root,O=mtlsgate test',
+    '3: CN=CA 1',
+    '2: CN=CA 2',
+    '1: CN=CA 3',
+    '0: CN=CA 4',
+  ]);
 });
 
 test('a loop of cross-signed CAs neither hangs nor counts as a root', async () => {
   // A and B sign each other (same key, so the key ids agree): neither is self-signed.
-  const a = await issue({ subject: 'CN=Loop A', profile: 'intermediate-ca', issuer: await issue({ subject: 'CN=Loop B', profile: 'root-ca', publicKeyFrom: root }), publicKeyFrom: root });
+  const a = await issue({
+    subject: 'CN=Loop A',
+    profile: 'intermediate-ca',
+    issuer: await issue({ subject: 'CN=Loop B', profile: 'root-ca', publicKeyFrom: root }),
+    publicKeyFrom: root,
+  });
   const b = await issue({ subject: 'CN=Loop B', profile: 'intermediate-ca', issuer: a, publicKeyFrom: root });
   const f = lintOf(a, b);
   assert.deepEqual(only(f, 'truststore.incomplete-chain'), []);
@@ -316,7 +424,9 @@ test('after a parse error, fix commands stop pointing at positions', () => {
 async function bigBundle(total: number): Promise<string> {
   const marker = 'a7e57a7e57a7e57a7e57a7e57a7e57a7';
   const level1 = await Promise.all(Array.from({ length: 9 }, (_, i) => ca(`CN=Big CA ${i}`, root, { serial: marker })));
-  const level2 = await Promise.all(Array.from({ length: 40 }, (_, i) => ca(`CN=Big CA ${i % 9}.${i}`, level1[i % 9]!, { serial: marker })));
+  const level2 = await Promise.all(
+    Array.from({ length: 40 }, (_, i) => ca(`CN=Big CA ${i % 9}.${i}`, level1[i % 9]!, { serial: marker })),
+  );
   const templates = [...level1, ...level2].map((c) => c.der);
   const markerBytes = Buffer.from(marker, 'hex');
   const blocks = [root.certPem];
@@ -324,7 +434,9 @@ async function bigBundle(total: number): Promise<string> {
     const der = Buffer.from(templates[n % templates.length]!);
     const at = der.indexOf(markerBytes);
     der.writeUInt32BE(n, at + 4);
-    blocks.push(`-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`);
+    blocks.push(
+      `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`,
+    );
   }
   return blocks.join('');
 }
@@ -335,14 +447,20 @@ test('a 10,000-certificate bundle lints well under the 2 s bound', async () => {
   // certificates under 50 names, so a chain walk that tries every same-named issuer never ends.
   const { certs, findings } = await inWorker<{ certs: number; findings: Pick<Finding, 'id' | 'evidence'>[] }>(
     'lint of 10,000 certificates',
-    { load: new URL('../../src/trust/load.ts', import.meta.url), lint: new URL('../../src/trust/lint.ts', import.meta.url) },
+    {
+      load: new URL('../../src/trust/load.ts', import.meta.url),
+      lint: new URL('../../src/trust/lint.ts', import.meta.url),
+    },
     `((t) => ({ certs: t.truststore.certs.length,
       findings: m.lint.lintTruststore(t.truststore, t.file, data.now).map((f) => ({ id: f.id, evidence: f.evidence })) }))(m.load.truststoreFromPem(data.pem, 'big.pem'))`,
     { pem, now },
   );
   assert.equal(certs, 10_000);
   // Nothing wrong with any certificate; only the bundle's size: its CA names overflow a CertificateRequest.
-  assert.deepEqual(findings.map((f) => f.id), ['truststore.ca-names-too-large']);
+  assert.deepEqual(
+    findings.map((f) => f.id),
+    ['truststore.ca-names-too-large'],
+  );
   assert.ok(Number(findings[0]!.evidence.caNamesBytes) > 65_535);
 });
 

@@ -56,14 +56,22 @@ test('parse errors in the middle of a bundle: one per bad block, naming it; the 
   const notACert = '-----BEGIN CERTIFICATE-----\nMAMCAQA=\n-----END CERTIFICATE-----\n';
   const r = await readTruststore(write('broken.pem', root.certPem + badBase64 + notACert + inter.certPem));
   assert.deepEqual(ids(r), ['truststore.parse-error', 'truststore.parse-error']);
-  assert.deepEqual(r.findings.map((f) => f.evidence.block), [1, 2]);
+  assert.deepEqual(
+    r.findings.map((f) => f.evidence.block),
+    [1, 2],
+  );
   assert.match(r.findings[0]!.title, /PEM block 1/);
   assert.match(r.findings[0]!.fix, /grep -n -- '-----BEGIN' \S+ \| sed -n '2p'/);
-  assert.deepEqual(r.truststore?.certs.map((c) => c.info.subject), ['CN=Load Root', 'CN=Load Intermediate']);
+  assert.deepEqual(
+    r.truststore?.certs.map((c) => c.info.subject),
+    ['CN=Load Root', 'CN=Load Intermediate'],
+  );
 });
 
 test('only broken blocks: parse errors and truststore.empty', async () => {
-  const r = await readTruststore(write('all-broken.pem', '-----BEGIN CERTIFICATE-----\nMAMCAQA=\n-----END CERTIFICATE-----\n'));
+  const r = await readTruststore(
+    write('all-broken.pem', '-----BEGIN CERTIFICATE-----\nMAMCAQA=\n-----END CERTIFICATE-----\n'),
+  );
   assert.deepEqual(ids(r), ['truststore.parse-error', 'truststore.empty']);
   assert.equal(r.truststore, null);
 });
@@ -102,12 +110,17 @@ test('a file that is not certificates at all: truststore.wrong-format', async ()
 });
 
 test('truststoreFromPem: the same findings from memory, with the source as given', () => {
-  const r = truststoreFromPem(root.certPem + '-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n' + inter.certPem, 's3://bucket/ts.pem');
+  const r = truststoreFromPem(
+    root.certPem + '-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n' + inter.certPem,
+    's3://bucket/ts.pem',
+  );
   assert.deepEqual(ids(r), ['truststore.parse-error']);
   assert.equal(r.truststore?.source, 's3://bucket/ts.pem');
   assert.equal(r.truststore?.certs.length, 2);
   assert.match(r.findings[0]!.fix, / truststore\.pem /, 'commands use a local copy of an s3 bundle');
   // DER bytes passed as a latin1 string are still recognised.
-  assert.deepEqual(ids(truststoreFromPem(root.der.toString('latin1'), 's3://bucket/root.der')), ['truststore.wrong-format']);
+  assert.deepEqual(ids(truststoreFromPem(root.der.toString('latin1'), 's3://bucket/root.der')), [
+    'truststore.wrong-format',
+  ]);
   assert.deepEqual(ids(truststoreFromPem('', 's3://bucket/empty.pem')), ['truststore.empty']);
 });

@@ -57,7 +57,10 @@ test('detail is wrapped at 100 columns, evidence aligned with arrays one per lin
     { color: false },
   );
   const lines = out.split('\n');
-  assert.ok(lines.every((l) => l.length <= 100 || l.includes('$ ')), out);
+  assert.ok(
+    lines.every((l) => l.length <= 100 || l.includes('$ ')),
+    out,
+  );
   assert.ok(lines.includes('      index:   3'), out);
   assert.ok(lines.includes('      subject: CN=x'), out);
   assert.ok(lines.includes('      paths:   a'), out);
@@ -71,7 +74,11 @@ test('detail is wrapped at 100 columns, evidence aligned with arrays one per lin
 });
 
 test('colour only when asked: ANSI codes and ✗ ! i markers, none of them without colour', () => {
-  const list = [f('truststore.empty', 'error'), f('truststore.expired', 'warning'), f('truststore.expires-soon', 'info')];
+  const list = [
+    f('truststore.empty', 'error'),
+    f('truststore.expired', 'warning'),
+    f('truststore.expires-soon', 'info'),
+  ];
   const plain = renderFindings(list, { color: false });
   assert.doesNotMatch(plain, /\x1b\[/);
   const coloured = renderFindings(list, { color: true });
@@ -81,14 +88,19 @@ test('colour only when asked: ANSI codes and ✗ ! i markers, none of them witho
 });
 
 test('control characters from certificate names cannot reach the terminal', () => {
-  const out = renderFindings([finding({
-    id: 'truststore.not-ca',
-    severity: 'warning',
-    title: 'certificate 0 (CN=\x1b[2Jevil)',
-    detail: 'x\x07',
-    fix: '',
-    evidence: { subject: 'CN=\x1b]0;t\x07' },
-  })], { color: false });
+  const out = renderFindings(
+    [
+      finding({
+        id: 'truststore.not-ca',
+        severity: 'warning',
+        title: 'certificate 0 (CN=\x1b[2Jevil)',
+        detail: 'x\x07',
+        fix: '',
+        evidence: { subject: 'CN=\x1b]0;t\x07' },
+      }),
+    ],
+    { color: false },
+  );
   assert.doesNotMatch(out, /[\x1b\x07]/);
   assert.match(out, /CN=\\x1b\[2Jevil/);
 });

@@ -9,7 +9,9 @@ import { tmpDir } from '../helpers/pki.js';
 /** fetch() must settle by itself: a hang fails the test after 5 s instead of holding the suite. */
 async function settle<T>(p: Promise<T>): Promise<{ ok: T } | { err: Error }> {
   let timer: NodeJS.Timeout | undefined;
-  const hang = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('fetch hung for 5 s')), 5000)));
+  const hang = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error('fetch hung for 5 s')), 5000)),
+  );
   try {
     return { ok: await Promise.race([p, hang]) };
   } catch (e) {

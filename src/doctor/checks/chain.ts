@@ -32,25 +32,31 @@ function explain(k: Known, a: ChainAnalysis, d: Defect, c: Cert, ts: string): Fi
   const certPath = k.certPath ?? 'client.crt';
   switch (d.code) {
     case 'DEPTH_ZERO_SELF_SIGNED_CERT':
-      return a.sameSubjectInTruststore ? selfSignedModified(k, c, a.sameSubjectInTruststore) : finding({
-        id: 'chain.self-signed-untrusted',
-        severity: 'error',
-        title: 'the client certificate is self-signed and is not in the truststore',
-        detail: 'API Gateway accepts a self-signed client certificate only when that exact certificate is in the ' +
-          'truststore; otherwise: "Access denied. Reason: self-signed certificate".',
-        fix: `cat ${shellQuote(certPath)} >> ${shellQuote(ts)}   # then upload the truststore again (a new S3 object ` +
-          `version) and reload`,
-        evidence: { subject: c.info.subject, fingerprintSha256: c.info.fingerprintSha256 },
-      });
+      return a.sameSubjectInTruststore
+        ? selfSignedModified(k, c, a.sameSubjectInTruststore)
+        : finding({
+            id: 'chain.self-signed-untrusted',
+            severity: 'error',
+            title: 'the client certificate is self-signed and is not in the truststore',
+            detail:
+              'API Gateway accepts a self-signed client certificate only when that exact certificate is in the ' +
+              'truststore; otherwise: "Access denied. Reason: self-signed certificate".',
+            fix:
+              `cat ${shellQuote(certPath)} >> ${shellQuote(ts)}   # then upload the truststore again (a new S3 object ` +
+              `version) and reload`,
+            evidence: { subject: c.info.subject, fingerprintSha256: c.info.fingerprintSha256 },
+          });
     case OWN_CODES.clientIntermediatesIgnored: {
       const sent = k.intermediates.map((i) => i.info.subject);
       return finding({
         id: 'chain.client-intermediates-ignored',
         severity: 'error',
         title: 'the path closes only with intermediates the client sends, and API Gateway ignores those',
-        detail: 'OpenSSL alone would accept this chain, but API Gateway builds the path from the truststore only: ' +
+        detail:
+          'OpenSSL alone would accept this chain, but API Gateway builds the path from the truststore only: ' +
           '"Could not find issuer for certificate". Put every intermediate CA in the truststore.',
-        fix: `# append the intermediate CA certificates (not the client certificate) to the truststore:\nopenssl ` +
+        fix:
+          `# append the intermediate CA certificates (not the client certificate) to the truststore:\nopenssl ` +
           `crl2pkcs7 -nocrl -certfile ${shellQuote(certPath)} | openssl pkcs7 -print_certs | awk '/subject=/{n++} ` +
           `n>1' >> ${shellQuote(ts)}`,
         evidence: { missingIssuer: c.info.issuer, authorityKeyId: c.info.authorityKeyId, clientSent: sent },
@@ -63,20 +69,28 @@ function explain(k: Known, a: ChainAnalysis, d: Defect, c: Cert, ts: string): Fi
         id: 'chain.issuer-missing',
         severity: 'error',
         title: `the truststore has no certificate for the issuer "${titleText(c.info.issuer)}"`,
-        detail: `The ${d.depth === 0 ? 'client certificate' : `CA "${c.info.subject}"`} was issued by a CA that is ` +
+        detail:
+          `The ${d.depth === 0 ? 'client certificate' : `CA "${c.info.subject}"`} was issued by a CA that is ` +
           `not in the truststore: "Access denied. Reason: Could not find issuer for certificate". The truststore ` +
           `must hold the issuing CA and every CA above it up to the root.`,
-        fix: `# get the issuer's certificate (ask the CA, or look at the client's chain) and append it and its ` +
+        fix:
+          `# get the issuer's certificate (ask the CA, or look at the client's chain) and append it and its ` +
           `parents:\ncat ISSUER-CA.pem ROOT-CA.pem >> ${shellQuote(ts)}`,
-        evidence: { needIssuer: c.info.issuer, authorityKeyId: c.info.authorityKeyId, truststoreSubjects: truststoreSubjects(k) },
+        evidence: {
+          needIssuer: c.info.issuer,
+          authorityKeyId: c.info.authorityKeyId,
+          truststoreSubjects: truststoreSubjects(k),
+        },
       });
     case 'UNABLE_TO_GET_ISSUER_CERT':
       return finding({
         id: 'chain.root-missing',
         severity: 'error',
-        title: `the truststore holds "${titleText(c.info.subject)}" but not the root CA above it ` +
+        title:
+          `the truststore holds "${titleText(c.info.subject)}" but not the root CA above it ` +
           `("${titleText(c.info.issuer)}")`,
-        detail: 'API Gateway requires the complete chain of trust up to a self-signed root in the truststore; an ' +
+        detail:
+          'API Gateway requires the complete chain of trust up to a self-signed root in the truststore; an ' +
           'intermediate alone is not enough: "Could not find issuer for certificate".',
         fix: `cat ROOT-CA.pem >> ${shellQuote(ts)}   # the root whose subject is "${c.info.issuer}"`,
         evidence: { ...at, authorityKeyId: c.info.authorityKeyId },
@@ -86,9 +100,11 @@ function explain(k: Known, a: ChainAnalysis, d: Defect, c: Cert, ts: string): Fi
       return finding({
         id: 'chain.signature-invalid',
         severity: 'error',
-        title: `the signature on ${d.depth === 0 ? 'the client certificate' : `"${titleText(c.info.subject)}"`} does ` +
+        title:
+          `the signature on ${d.depth === 0 ? 'the client certificate' : `"${titleText(c.info.subject)}"`} does ` +
           `not verify with the truststore's "${titleText(issuer?.info.subject ?? c.info.issuer)}"`,
-        detail: 'The certificate was altered after signing, or a different CA with the same name (and key id) is in ' +
+        detail:
+          'The certificate was altered after signing, or a different CA with the same name (and key id) is in ' +
           'the truststore. API Gateway: "The certificate\'s content must not have been altered"; OpenSSL: ' +
           '"certificate signature failure".',
         fix: `openssl verify -CAfile ${shellQuote(ts)} -show_chain ${shellQuote(certPath)}`,
@@ -100,33 +116,37 @@ function explain(k: Known, a: ChainAnalysis, d: Defect, c: Cert, ts: string): Fi
       if (d.depth === 0) return null;
       return d.code === 'CERT_HAS_EXPIRED'
         ? finding({
-          id: 'chain.ca-expired',
-          severity: 'error',
-          title: `CA certificate "${titleText(c.info.subject)}" expired on ${c.info.notAfter}`,
-          detail: 'Every certificate on the path must be valid now; an expired CA denies every client under it: ' +
-            '"certificate has expired". API Gateway does not warn when truststore certificates expire.',
-          fix: 'renew the CA certificate (same key and subject keep issued client certificates valid), replace it in ' +
-            'the truststore and upload it again',
-          evidence: { ...at, notAfter: c.info.notAfter },
-        })
+            id: 'chain.ca-expired',
+            severity: 'error',
+            title: `CA certificate "${titleText(c.info.subject)}" expired on ${c.info.notAfter}`,
+            detail:
+              'Every certificate on the path must be valid now; an expired CA denies every client under it: ' +
+              '"certificate has expired". API Gateway does not warn when truststore certificates expire.',
+            fix:
+              'renew the CA certificate (same key and subject keep issued client certificates valid), replace it in ' +
+              'the truststore and upload it again',
+            evidence: { ...at, notAfter: c.info.notAfter },
+          })
         : finding({
-          id: 'chain.ca-not-yet-valid',
-          severity: 'error',
-          title: `CA certificate "${titleText(c.info.subject)}" is not valid until ${c.info.notBefore}`,
-          detail: 'Every certificate on the path must be valid now: "certificate is not yet valid".',
-          fix: 'check the clocks, or re-issue the CA certificate with an earlier notBefore',
-          evidence: { ...at, notBefore: c.info.notBefore },
-        });
+            id: 'chain.ca-not-yet-valid',
+            severity: 'error',
+            title: `CA certificate "${titleText(c.info.subject)}" is not valid until ${c.info.notBefore}`,
+            detail: 'Every certificate on the path must be valid now: "certificate is not yet valid".',
+            fix: 'check the clocks, or re-issue the CA certificate with an earlier notBefore',
+            evidence: { ...at, notBefore: c.info.notBefore },
+          });
     case 'INVALID_CA':
       return finding({
         id: 'chain.not-a-ca',
         severity: 'error',
         title: `"${titleText(c.info.subject)}" issued a certificate but is not a CA`,
-        detail: `Its basic constraints ` +
+        detail:
+          `Its basic constraints ` +
           `(${c.info.basicConstraints ? `CA:${String(c.info.basicConstraints.ca).toUpperCase()}` : 'absent'}) or key ` +
           `usage (${c.info.keyUsage?.join(', ') ?? 'absent'}) do not allow signing certificates. OpenSSL refuses the ` +
           `path: "invalid CA certificate" / "unsuitable certificate purpose".`,
-        fix: 're-issue that CA certificate with basicConstraints = critical,CA:TRUE and keyUsage = keyCertSign, ' +
+        fix:
+          're-issue that CA certificate with basicConstraints = critical,CA:TRUE and keyUsage = keyCertSign, ' +
           'cRLSign',
         evidence: at,
       });
@@ -135,9 +155,11 @@ function explain(k: Known, a: ChainAnalysis, d: Defect, c: Cert, ts: string): Fi
       return finding({
         id: 'chain.ca-purpose',
         severity: 'error',
-        title: `CA "${titleText(c.info.subject)}" may not issue client certificates (extended key ` +
+        title:
+          `CA "${titleText(c.info.subject)}" may not issue client certificates (extended key ` +
           `usage: ${titleText(c.info.extendedKeyUsage?.join(', ') ?? 'absent')})`,
-        detail: 'A CA whose extended key usage is present must include clientAuth for OpenSSL to accept client ' +
+        detail:
+          'A CA whose extended key usage is present must include clientAuth for OpenSSL to accept client ' +
           'certificates under it: "unsuitable certificate purpose".',
         fix: 're-issue the CA certificate without an extended key usage, or with clientAuth in it',
         evidence: at,
@@ -146,9 +168,11 @@ function explain(k: Known, a: ChainAnalysis, d: Defect, c: Cert, ts: string): Fi
       return finding({
         id: 'chain.path-length-exceeded',
         severity: 'error',
-        title: `CA "${titleText(c.info.subject)}" allows ${c.info.basicConstraints?.pathLength ?? 0} CA(s) below it, ` +
+        title:
+          `CA "${titleText(c.info.subject)}" allows ${c.info.basicConstraints?.pathLength ?? 0} CA(s) below it, ` +
           `and the path has more`,
-        detail: 'Its pathLenConstraint limits how many intermediate CAs may follow it: "path length constraint ' +
+        detail:
+          'Its pathLenConstraint limits how many intermediate CAs may follow it: "path length constraint ' +
           'exceeded".',
         fix: 'issue the client certificate from a CA higher up, or re-issue the constrained CA with a larger pathlen',
         evidence: { ...at, pathLength: c.info.basicConstraints?.pathLength ?? null },
@@ -157,9 +181,11 @@ function explain(k: Known, a: ChainAnalysis, d: Defect, c: Cert, ts: string): Fi
       return finding({
         id: 'chain.too-long',
         severity: 'error',
-        title: `the path has ${a.rulesChain.certs.length - 1} CA certificates; API Gateway allows at ` +
+        title:
+          `the path has ${a.rulesChain.certs.length - 1} CA certificates; API Gateway allows at ` +
           `most ${k.policy.maxCaCerts}`,
-        detail: '"Certificates can have a maximum chain length of four" (the client certificate not counted). A deep ' +
+        detail:
+          '"Certificates can have a maximum chain length of four" (the client certificate not counted). A deep ' +
           'private PKI is denied even when every certificate is right.',
         fix: 'issue client certificates from a CA at most four levels deep (root plus three intermediates)',
         evidence: { path: a.rulesChain.certs.map((x) => x.info.subject) },
@@ -171,7 +197,8 @@ function explain(k: Known, a: ChainAnalysis, d: Defect, c: Cert, ts: string): Fi
         id: 'chain.insecure-signature',
         severity: 'error',
         title: `CA "${titleText(c.info.subject)}" is signed with ${titleText(c.info.signatureAlgorithm.name)}`,
-        detail: 'API Gateway requires SHA-256 or stronger on every certificate of the path: "Client cert using an ' +
+        detail:
+          'API Gateway requires SHA-256 or stronger on every certificate of the path: "Client cert using an ' +
           'insecure Signature Algorithm".',
         fix: 're-issue that CA certificate with SHA-256 (same key and subject), replace it in the truststore',
         evidence: { ...at, signatureAlgorithm: c.info.signatureAlgorithm.name },
@@ -183,7 +210,8 @@ function explain(k: Known, a: ChainAnalysis, d: Defect, c: Cert, ts: string): Fi
         id: 'chain.insecure-signature',
         severity: 'error',
         title: `CA "${titleText(c.info.subject)}" has a weak key (${describeKey(c)})`,
-        detail: 'API Gateway requires RSA-2048+ or ECDSA-256+ on every certificate of the path: "Client cert using ' +
+        detail:
+          'API Gateway requires RSA-2048+ or ECDSA-256+ on every certificate of the path: "Client cert using ' +
           'an insecure Signature Algorithm".',
         fix: 'the CA needs a new, stronger key; its client certificates must be re-issued',
         evidence: { ...at, key: describeKey(c) },
@@ -203,27 +231,36 @@ function selfSignedModified(k: Known, client: Cert, copy: Cert): Finding {
     ['signature algorithm', client.info.signatureAlgorithm.name, copy.info.signatureAlgorithm.name],
   ];
   for (const [what, a, b] of pairs) if (a !== b) differs.push(`${what}: client ${a} / truststore ${b}`);
-  if (differs.length === 0) differs.push('same fields, different bytes (the signature or an extension changed: the file was edited or corrupted)');
+  if (differs.length === 0)
+    differs.push(
+      'same fields, different bytes (the signature or an extension changed: the file was edited or corrupted)',
+    );
   const certPath = k.certPath ?? 'client.crt';
   const keyPath = k.keyFile?.path ?? 'private.key';
   const rsa = client.info.modulusSha1 !== null;
-  const digest = (c: Cert | null | undefined): string => (c ? ((rsa ? c.info.modulusSha1 : c.info.spkiSha256) ?? '-') : '-');
+  const digest = (c: Cert | null | undefined): string =>
+    c ? ((rsa ? c.info.modulusSha1 : c.info.spkiSha256) ?? '-') : '-';
   return finding({
     id: 'chain.self-signed-modified',
     severity: 'error',
-    title: 'the truststore holds a different certificate with this subject: the client certificate was changed after ' +
+    title:
+      'the truststore holds a different certificate with this subject: the client certificate was changed after ' +
       'it was put in the truststore',
-    detail: 'API Gateway accepts a self-signed client certificate only if that exact certificate is in the ' +
-      'truststore. The one presented has the same subject as the truststore\'s copy but other content (regenerated, ' +
+    detail:
+      'API Gateway accepts a self-signed client certificate only if that exact certificate is in the ' +
+      "truststore. The one presented has the same subject as the truststore's copy but other content (regenerated, " +
       're-signed or corrupted): "Access denied. Reason: self-signed certificate". The key, the client certificate ' +
       'and the truststore copy must all match.',
-    fix: `# compare (all three must be equal):\nopenssl ${rsa ? 'rsa' : 'pkey'} ` +
+    fix:
+      `# compare (all three must be equal):\nopenssl ${rsa ? 'rsa' : 'pkey'} ` +
       `-noout ${rsa ? '-modulus' : '-pubout'} -in ${shellQuote(keyPath)} | openssl sha1\nopenssl x509 ` +
       `-noout ${rsa ? '-modulus' : '-pubkey'} -in ${shellQuote(certPath)} | openssl ` +
       `sha1\ndiff ${shellQuote(certPath)} <(openssl x509 -in TRUSTSTORE-COPY.pem)\n# fix: replace the truststore ` +
       `copy with the certificate the client uses (or give the client the old one back)`,
     evidence: {
-      [rsa ? 'key modulus sha1' : 'key SPKI SHA-256']: k.key ? ((rsa ? k.key.info.modulusSha1 : k.key.info.spkiSha256) ?? '-') : '(no key given)',
+      [rsa ? 'key modulus sha1' : 'key SPKI SHA-256']: k.key
+        ? ((rsa ? k.key.info.modulusSha1 : k.key.info.spkiSha256) ?? '-')
+        : '(no key given)',
       [rsa ? 'client cert modulus sha1' : 'client cert SPKI SHA-256']: digest(client),
       [rsa ? 'truststore copy modulus sha1' : 'truststore copy SPKI SHA-256']: digest(copy),
       differs,

@@ -18,9 +18,13 @@ export function checkKeyPair(k: Known): Finding[] {
   const evidence: Finding['evidence'] = rsa
     ? {
         [`openssl rsa -noout -modulus -in ${keyPath} | openssl sha1`]: key.info.modulusSha1 ?? '(not an RSA key)',
-        [`openssl x509 -noout -modulus -in ${certPath} | openssl sha1`]: leaf.info.modulusSha1 ?? '(not an RSA certificate)',
+        [`openssl x509 -noout -modulus -in ${certPath} | openssl sha1`]:
+          leaf.info.modulusSha1 ?? '(not an RSA certificate)',
       }
-    : { [`key ${keyPath} SPKI SHA-256`]: key.info.spkiSha256, [`certificate ${certPath} SPKI SHA-256`]: leaf.info.spkiSha256 };
+    : {
+        [`key ${keyPath} SPKI SHA-256`]: key.info.spkiSha256,
+        [`certificate ${certPath} SPKI SHA-256`]: leaf.info.spkiSha256,
+      };
   if (trustCopy) {
     evidence[rsa ? 'truststore copy (same subject) modulus sha1' : 'truststore copy (same subject) SPKI SHA-256'] =
       (rsa ? trustCopy.info.modulusSha1 : trustCopy.info.spkiSha256) ?? '(not RSA)';
@@ -32,9 +36,12 @@ export function checkKeyPair(k: Known): Finding[] {
       severity: 'error',
       title: `the private key does not belong to the certificate ${certPath}`,
       detail: `The key's public half differs from the certificate's, so the TLS handshake fails on the client ("unable to set private key file", "key values mismatch") or the server rejects the signature. ${
-        matchesTrustCopy ? 'The key does match the truststore\'s copy of this subject: the client certificate file was replaced or regenerated after the truststore was made.' : 'All digests must be equal.'
+        matchesTrustCopy
+          ? "The key does match the truststore's copy of this subject: the client certificate file was replaced or regenerated after the truststore was made."
+          : 'All digests must be equal.'
       }`,
-      fix: `# find the certificate that goes with the key:\nfor f in *.crt *.pem; do echo "$f $(openssl x509 -noout ` +
+      fix:
+        `# find the certificate that goes with the key:\nfor f in *.crt *.pem; do echo "$f $(openssl x509 -noout ` +
         `-pubkey -in "$f" 2>/dev/null | openssl sha256)"; done\necho "key $(openssl pkey -pubout ` +
         `-in ${shellQuote(keyPath)} | openssl sha256)"`,
       evidence,

@@ -45,14 +45,65 @@ tlsv1 tlsv1.0 tlsv1.1 tlsv1.2 tlsv1.3`;
 
 /** Short letter -> long name. */
 export const SHORT: Readonly<Record<string, string>> = {
-  a: 'append', b: 'cookie', c: 'cookie-jar', d: 'data', e: 'referer', f: 'fail', g: 'globoff', h: 'help', i: 'include',
-  j: 'junk-session-cookies', k: 'insecure', l: 'list-only', m: 'max-time', n: 'netrc', o: 'output', p: 'proxytunnel',
-  q: 'disable', r: 'range', s: 'silent', t: 'telnet-option', u: 'user', v: 'verbose', w: 'write-out', x: 'proxy',
-  y: 'speed-time', z: 'time-cond', A: 'user-agent', B: 'use-ascii', C: 'continue-at', D: 'dump-header', E: 'cert',
-  F: 'form', G: 'get', H: 'header', I: 'head', J: 'remote-header-name', K: 'config', L: 'location', M: 'manual',
-  N: 'buffer', O: 'remote-name', P: 'ftp-port', Q: 'quote', R: 'remote-time', S: 'show-error', T: 'upload-file',
-  U: 'proxy-user', V: 'version', X: 'request', Y: 'speed-limit', Z: 'parallel', '0': 'http1.0', '1': 'tlsv1',
-  '2': 'sslv2', '3': 'sslv3', '4': 'ipv4', '6': 'ipv6', '#': 'progress-bar', ':': 'next',
+  a: 'append',
+  b: 'cookie',
+  c: 'cookie-jar',
+  d: 'data',
+  e: 'referer',
+  f: 'fail',
+  g: 'globoff',
+  h: 'help',
+  i: 'include',
+  j: 'junk-session-cookies',
+  k: 'insecure',
+  l: 'list-only',
+  m: 'max-time',
+  n: 'netrc',
+  o: 'output',
+  p: 'proxytunnel',
+  q: 'disable',
+  r: 'range',
+  s: 'silent',
+  t: 'telnet-option',
+  u: 'user',
+  v: 'verbose',
+  w: 'write-out',
+  x: 'proxy',
+  y: 'speed-time',
+  z: 'time-cond',
+  A: 'user-agent',
+  B: 'use-ascii',
+  C: 'continue-at',
+  D: 'dump-header',
+  E: 'cert',
+  F: 'form',
+  G: 'get',
+  H: 'header',
+  I: 'head',
+  J: 'remote-header-name',
+  K: 'config',
+  L: 'location',
+  M: 'manual',
+  N: 'buffer',
+  O: 'remote-name',
+  P: 'ftp-port',
+  Q: 'quote',
+  R: 'remote-time',
+  S: 'show-error',
+  T: 'upload-file',
+  U: 'proxy-user',
+  V: 'version',
+  X: 'request',
+  Y: 'speed-limit',
+  Z: 'parallel',
+  '0': 'http1.0',
+  '1': 'tlsv1',
+  '2': 'sslv2',
+  '3': 'sslv3',
+  '4': 'ipv4',
+  '6': 'ipv6',
+  '#': 'progress-bar',
+  ':': 'next',
 };
 
 export type ArgKind = 'value' | 'bool' | 'none';
@@ -79,7 +130,8 @@ export function lookupLong(word: string): LongLookup {
   if (exact) return { kind: 'found', name: word, arg: exact, negated: false, abbreviatedFrom: null };
   if (word.startsWith('no-')) {
     const base = LONG.get(word.slice(3));
-    if (base === 'bool') return { kind: 'found', name: word.slice(3), arg: 'bool', negated: true, abbreviatedFrom: null };
+    if (base === 'bool')
+      return { kind: 'found', name: word.slice(3), arg: 'bool', negated: true, abbreviatedFrom: null };
   }
   const candidates = [...LONG.keys()].filter((n) => n.startsWith(word));
   if (candidates.length === 1) {

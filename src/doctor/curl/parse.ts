@@ -53,14 +53,39 @@ export interface CurlCommand {
 
 export function emptyCommand(dialect: Dialect = 'posix', program: string | null = null): CurlCommand {
   return {
-    program, dialect, urls: [], cert: null, key: null, certType: null, keyType: null, passphrase: null, cacert: null,
-    capath: null, resolve: [], connectTo: [], insecure: false, verbose: false, hostHeader: null, tlsMin: null,
-    tlsMax: null, method: null, data: false, proxy: null, maxTime: null, configFiles: [], ignored: [], unknown: [],
-    missingValue: [], notes: [],
+    program,
+    dialect,
+    urls: [],
+    cert: null,
+    key: null,
+    certType: null,
+    keyType: null,
+    passphrase: null,
+    cacert: null,
+    capath: null,
+    resolve: [],
+    connectTo: [],
+    insecure: false,
+    verbose: false,
+    hostHeader: null,
+    tlsMin: null,
+    tlsMax: null,
+    method: null,
+    data: false,
+    proxy: null,
+    maxTime: null,
+    configFiles: [],
+    ignored: [],
+    unknown: [],
+    missingValue: [],
+    notes: [],
   };
 }
 
-export function parseCurlArgs(args: readonly string[], opts: { dialect?: Dialect; program?: string | null } = {}): CurlCommand {
+export function parseCurlArgs(
+  args: readonly string[],
+  opts: { dialect?: Dialect; program?: string | null } = {},
+): CurlCommand {
   const c = emptyCommand(opts.dialect ?? 'posix', opts.program ?? null);
   let options = true;
   for (let i = 0; i < args.length; i++) {
@@ -82,7 +107,12 @@ export function parseCurlArgs(args: readonly string[], opts: { dialect?: Dialect
 const SECRET_OPTION = /pass|pwd|secret|token|user|usr|bearer|auth/i;
 
 /** Returns false when parsing must stop (--next). */
-function longOption(c: CurlCommand, arg: string, next: () => string | undefined, peek: () => string | undefined): boolean {
+function longOption(
+  c: CurlCommand,
+  arg: string,
+  next: () => string | undefined,
+  peek: () => string | undefined,
+): boolean {
   let word = arg.slice(2);
   let attached: string | undefined;
   const eq = word.indexOf('=');
@@ -98,14 +128,26 @@ function longOption(c: CurlCommand, arg: string, next: () => string | undefined,
   // A misspelt or ambiguous --pass/--user would otherwise put the secret after it among the URLs, and on screen.
   const hideSecret = (secretLike: boolean): void => {
     const v = peek();
-    if (secretLike && attached === undefined && v !== undefined && !v.startsWith('-') && !/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) {
+    if (
+      secretLike &&
+      attached === undefined &&
+      v !== undefined &&
+      !v.startsWith('-') &&
+      !/^[a-z][a-z0-9+.-]*:\/\//i.test(v)
+    ) {
       next();
       note(c, `the word after --${word} was taken as its value and is not shown`);
     }
   };
   if (found.kind === 'ambiguous') {
     c.unknown.push(`--${word}`);
-    note(c, `--${word} is ambiguous to curl (it could be ${found.candidates.slice(0, 4).map((n) => '--' + n).join(', ')}${found.candidates.length > 4 ? ', ...' : ''}): curl stops with "option --${word}: is ambiguous"`);
+    note(
+      c,
+      `--${word} is ambiguous to curl (it could be ${found.candidates
+        .slice(0, 4)
+        .map((n) => '--' + n)
+        .join(', ')}${found.candidates.length > 4 ? ', ...' : ''}): curl stops with "option --${word}: is ambiguous"`,
+    );
     hideSecret(found.candidates.some((n) => SECRET_OPTION.test(n) && LONG.get(n) === 'value'));
     return true;
   }
@@ -114,13 +156,20 @@ function longOption(c: CurlCommand, arg: string, next: () => string | undefined,
     hideSecret(SECRET_OPTION.test(word));
     return true;
   }
-  if (found.abbreviatedFrom !== null) note(c, `--${found.abbreviatedFrom} is read as --${found.name}: curl 7.88 takes unambiguous abbreviations, but spell it out`);
+  if (found.abbreviatedFrom !== null)
+    note(
+      c,
+      `--${found.abbreviatedFrom} is read as --${found.name}: curl 7.88 takes unambiguous abbreviations, but spell it out`,
+    );
   if (attached !== undefined) {
     if (found.arg !== 'value') {
       c.unknown.push(`--${word}=`);
       return true;
     }
-    note(c, `--${found.name}=VALUE: only recent curl (2025 and later) accepts this form; curl 7.88 stops with "option --${found.name}=...: is unknown". Write --${found.name} VALUE`);
+    note(
+      c,
+      `--${found.name}=VALUE: only recent curl (2025 and later) accepts this form; curl 7.88 stops with "option --${found.name}=...: is unknown". Write --${found.name} VALUE`,
+    );
   }
   let value: string | undefined;
   if (found.arg === 'value') {
@@ -154,7 +203,13 @@ function shortOptions(c: CurlCommand, arg: string, next: () => string | undefine
   return true;
 }
 
-const TLS_MIN: Record<string, string> = { tlsv1: '1.0', 'tlsv1.0': '1.0', 'tlsv1.1': '1.1', 'tlsv1.2': '1.2', 'tlsv1.3': '1.3' };
+const TLS_MIN: Record<string, string> = {
+  tlsv1: '1.0',
+  'tlsv1.0': '1.0',
+  'tlsv1.1': '1.1',
+  'tlsv1.2': '1.2',
+  'tlsv1.3': '1.3',
+};
 
 /** Apply one option; `shown` is how it was written (for the ignored list). Returns false to stop parsing. */
 function apply(c: CurlCommand, name: string, value: string | undefined, negated: boolean, shown: string): boolean {
@@ -211,15 +266,31 @@ function apply(c: CurlCommand, name: string, value: string | undefined, negated:
     case 'head':
       c.method ??= 'HEAD';
       return true;
-    case 'data': case 'data-ascii': case 'data-binary': case 'data-raw': case 'data-urlencode': case 'json': case 'form': case 'form-string':
+    case 'data':
+    case 'data-ascii':
+    case 'data-binary':
+    case 'data-raw':
+    case 'data-urlencode':
+    case 'json':
+    case 'form':
+    case 'form-string':
       c.data = true;
       c.method ??= 'POST';
-      note(c, `${shown}: curl sends a request body (POST); the live probe sends a plain GET, as the client certificate is judged before any request`);
+      note(
+        c,
+        `${shown}: curl sends a request body (POST); the live probe sends a plain GET, as the client certificate is judged before any request`,
+      );
       return true;
     case 'url':
       c.urls.push(maskCurlUrl(c, v));
       return true;
-    case 'proxy': case 'preproxy': case 'socks4': case 'socks4a': case 'socks5': case 'socks5-hostname': case 'proxy1.0':
+    case 'proxy':
+    case 'preproxy':
+    case 'socks4':
+    case 'socks4a':
+    case 'socks5':
+    case 'socks5-hostname':
+    case 'proxy1.0':
       c.proxy = maskCurlUrl(c, v);
       note(c, `${shown}: curl goes through a proxy; the live probe connects directly`);
       return true;
@@ -230,9 +301,17 @@ function apply(c: CurlCommand, name: string, value: string | undefined, negated:
     }
     case 'config':
       c.configFiles.push(v);
-      note(c, `${shown} ${v}: curl reads more options from that file; mtlsgate does not, so options in it are not diagnosed`);
+      note(
+        c,
+        `${shown} ${v}: curl reads more options from that file; mtlsgate does not, so options in it are not diagnosed`,
+      );
       return true;
-    case 'proxy-cert': case 'proxy-key': case 'proxy-cert-type': case 'proxy-key-type': case 'proxy-pass': case 'proxy-cacert':
+    case 'proxy-cert':
+    case 'proxy-key':
+    case 'proxy-cert-type':
+    case 'proxy-key-type':
+    case 'proxy-pass':
+    case 'proxy-cacert':
       note(c, `${shown} is for an HTTPS proxy, not for the server: the server never sees it (use --${name.slice(6)})`);
       ignore(c, shown);
       return true;
@@ -243,7 +322,8 @@ function apply(c: CurlCommand, name: string, value: string | undefined, negated:
     case 'next':
       note(c, `${shown}: only the options and URLs before it are diagnosed`);
       return false;
-    case 'sslv2': case 'sslv3':
+    case 'sslv2':
+    case 'sslv3':
       note(c, `${shown}: SSLv2/SSLv3 are not supported by curl any more`);
       ignore(c, shown);
       return true;
@@ -295,7 +375,14 @@ export interface EffectiveUrl {
   port: number | null;
 }
 
-const GUESSES: ReadonlyArray<[RegExp, string]> = [[/^ftp\./i, 'ftp'], [/^dict\./i, 'dict'], [/^ldap\./i, 'ldap'], [/^imap\./i, 'imap'], [/^smtp\./i, 'smtp'], [/^pop3\./i, 'pop3']];
+const GUESSES: ReadonlyArray<[RegExp, string]> = [
+  [/^ftp\./i, 'ftp'],
+  [/^dict\./i, 'dict'],
+  [/^ldap\./i, 'ldap'],
+  [/^imap\./i, 'imap'],
+  [/^smtp\./i, 'smtp'],
+  [/^pop3\./i, 'pop3'],
+];
 const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443, ftp: 21 };
 
 /** What curl makes of a URL argument: a URL without a scheme is http:// (or ftp:// for ftp.host, ...). */

@@ -62,7 +62,18 @@ const CURL_LINE = /(?:^|\n)[ \t]*c?url(?:\.exe)?:[ \t]*\(\d+\).*/i;
 /** The longest live probe: --timeout's maximum, 600 s. */
 const MAX_LIVE_MS = 600_000;
 /** curl findings after which curl stops before connecting although mtlsgate could read the files. */
-const CURL_STOPS = new Set(['curl.cert-type-mismatch', 'curl.p12-without-cert-type', 'curl.cert-type-p12-on-pem', 'curl.key-type-mismatch', 'curl.cert-type-invalid', 'curl.key-type-invalid', 'curl.unknown-option', 'curl.missing-value', 'curl.cacert-not-pem', 'curl.cacert-not-found']);
+const CURL_STOPS = new Set([
+  'curl.cert-type-mismatch',
+  'curl.p12-without-cert-type',
+  'curl.cert-type-p12-on-pem',
+  'curl.key-type-mismatch',
+  'curl.cert-type-invalid',
+  'curl.key-type-invalid',
+  'curl.unknown-option',
+  'curl.missing-value',
+  'curl.cacert-not-pem',
+  'curl.cacert-not-found',
+]);
 
 export async function runCurlDoctor(input: CurlDoctorInput): Promise<CurlDoctorReport> {
   const cwd = input.cwd ?? process.cwd();
@@ -72,11 +83,16 @@ export async function runCurlDoctor(input: CurlDoctorInput): Promise<CurlDoctorR
 
   const files = await loadCurlFiles(c, cwd);
   const fileCheck = checkCurlFiles(c, files);
-  const mapped = errorText !== undefined || input.exitCode !== undefined
-    ? mapCurlError({ exitCode: input.exitCode, message: errorText }, { cert: c.cert, key: c.key, host: first?.host ?? null, port: first?.port ?? null })
-    : null;
+  const mapped =
+    errorText !== undefined || input.exitCode !== undefined
+      ? mapCurlError(
+          { exitCode: input.exitCode, message: errorText },
+          { cert: c.cert, key: c.key, host: first?.host ?? null, port: first?.port ?? null },
+        )
+      : null;
   const curlFindings = [...(mapped?.findings ?? []), ...checkCommand(c), ...fileCheck.findings];
-  if (pastedError !== undefined && input.error === undefined) c.notes.push('the curl error pasted after the command was read as --error');
+  if (pastedError !== undefined && input.error === undefined)
+    c.notes.push('the curl error pasted after the command was read as --error');
 
   const named = offlineFiles(c, input, cwd);
   const report = await diagnose({
@@ -105,9 +121,17 @@ export async function runCurlDoctor(input: CurlDoctorInput): Promise<CurlDoctorR
 }
 
 /** curl's error says "the key could not be loaded"; the file checks say why. Name them in the error's evidence. */
-const LOCAL_ERRORS = new Set(['curl.cert-file-not-found', 'curl.cert-not-loaded', 'curl.key-not-loaded', 'curl.p12-not-loaded', 'curl.local-cert-problem', 'curl.client-cert-refused-locally']);
+const LOCAL_ERRORS = new Set([
+  'curl.cert-file-not-found',
+  'curl.cert-not-loaded',
+  'curl.key-not-loaded',
+  'curl.p12-not-loaded',
+  'curl.local-cert-problem',
+  'curl.client-cert-refused-locally',
+]);
 
-const CAUSES = /^(curl\.|key\.|pkcs12\.|cert\.(file-not-found|parse-error|wrong-format|is-private-key|is-pkcs12|refused-by-client-tls)$)/;
+const CAUSES =
+  /^(curl\.|key\.|pkcs12\.|cert\.(file-not-found|parse-error|wrong-format|is-private-key|is-pkcs12|refused-by-client-tls)$)/;
 
 function linkCauses(errors: Finding[], checks: Finding[]): void {
   const causes = checks.filter((f) => f.severity === 'error' && CAUSES.test(f.id)).map((f) => f.id);
@@ -119,7 +143,8 @@ function readCommand(input: CurlDoctorInput): { command: CurlCommand; pastedErro
     throw new UserError('E_USAGE', 'doctor curl: give the curl command either after -- or with --line, not both');
   }
   if (input.line !== undefined) {
-    if (input.line.trim() === '') throw new UserError('E_CURL_LINE', 'doctor curl: --line is empty; paste the whole curl command');
+    if (input.line.trim() === '')
+      throw new UserError('E_CURL_LINE', 'doctor curl: --line is empty; paste the whole curl command');
     const t = tokenize(input.line, input.home !== undefined ? { home: input.home } : {});
     const c = parseCurlArgs(t.args, { dialect: t.dialect, program: t.program });
     c.notes.unshift(...t.notes);
@@ -127,10 +152,16 @@ function readCommand(input: CurlDoctorInput): { command: CurlCommand; pastedErro
     return { command: c, pastedError: pasted };
   }
   if (input.args === undefined || input.args.length === 0) {
-    throw new UserError('E_USAGE', 'doctor curl: give curl\'s arguments after -- (mtlsgate doctor curl -- --cert client.crt https://HOST/) or the whole command with --line');
+    throw new UserError(
+      'E_USAGE',
+      "doctor curl: give curl's arguments after -- (mtlsgate doctor curl -- --cert client.crt https://HOST/) or the whole command with --line",
+    );
   }
   const args = /^curl(\.exe)?$/i.test(input.args[0]!.split(/[\\/]/).pop() ?? '') ? input.args.slice(1) : input.args;
-  return { command: parseCurlArgs(args, { program: args === input.args ? null : input.args[0]! }), pastedError: undefined };
+  return {
+    command: parseCurlArgs(args, { program: args === input.args ? null : input.args[0]! }),
+    pastedError: undefined,
+  };
 }
 
 /** curl's `--cert` file name written back in curl's syntax, so the offline doctor splits it the same way. */
@@ -165,20 +196,24 @@ async function liveOptions(
   if (u.scheme !== 'https') return { skipped: `the URL is ${u.scheme}://, not https://` };
   const client = clientOf(c, files);
   // curl's -m, at most --timeout's own limit: a longer one would overflow Node's 32-bit timers (firing at once).
-  const timeoutMs = input.timeoutMs ?? (c.maxTime !== null ? Math.min(Math.round(c.maxTime * 1000), MAX_LIVE_MS) : undefined);
+  const timeoutMs =
+    input.timeoutMs ?? (c.maxTime !== null ? Math.min(Math.round(c.maxTime * 1000), MAX_LIVE_MS) : undefined);
   const notes: Finding[] = [];
   const stops = curlFindings.filter((f) => CURL_STOPS.has(f.id));
   if (stops.length > 0) {
-    notes.push(finding({
-      id: 'curl.live-not-as-curl',
-      severity: 'info',
-      title: 'curl itself would stop before connecting; the probe went ahead',
-      detail: `Because of ${stops.map((f) => f.id).join(', ')} curl ends before the handshake. The live probe used the `
-        + `files as mtlsgate read them${client ? ', client certificate included,' : ''} to show what the server does `
-        + 'once that is fixed.',
-      fix: '',
-      evidence: { curlStops: stops.map((f) => f.id) },
-    }));
+    notes.push(
+      finding({
+        id: 'curl.live-not-as-curl',
+        severity: 'info',
+        title: 'curl itself would stop before connecting; the probe went ahead',
+        detail:
+          `Because of ${stops.map((f) => f.id).join(', ')} curl ends before the handshake. The live probe used the ` +
+          `files as mtlsgate read them${client ? ', client certificate included,' : ''} to show what the server does ` +
+          'once that is fixed.',
+        fix: '',
+        evidence: { curlStops: stops.map((f) => f.id) },
+      }),
+    );
   }
   return {
     url: u.url,
@@ -193,26 +228,34 @@ async function liveOptions(
   };
 }
 
-/** The chain and key curl would present (the key from --key, else from the --cert file); undefined when there is none. */
+/**
+ * The chain and key curl would present (the key from --key, else from the --cert file); undefined when there is none.
+ */
 function clientOf(c: CurlCommand, files: CurlFiles): ProbeInput['client'] {
   const cert = files.cert;
   if (cert === null || cert.certs.length === 0) return undefined;
   const key = c.key !== null ? files.key?.keys[0] : cert.keys[0];
   if (key === undefined) return undefined;
-  return { chainPem: cert.certs.map((x) => x.x509.toString()).join(''), keyPem: key.keyObject.export({ type: 'pkcs8', format: 'pem' }).toString() };
+  return {
+    chainPem: cert.certs.map((x) => x.x509.toString()).join(''),
+    keyPem: key.keyObject.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  };
 }
 
 /** --cacert's certificates, plus those in --capath; undefined = the system CAs (as curl without either). */
 async function caPem(files: CurlFiles, c: CurlCommand, cwd: string): Promise<string | undefined> {
   const pems: string[] = [];
   if (files.cacert !== null) pems.push(...files.cacert.certs.map((x) => x.x509.toString()));
-  if (c.capath !== null && files.capath?.isDir && files.capath.hashed > 0) pems.push(...(await capathPems(resolve(cwd, c.capath))));
+  if (c.capath !== null && files.capath?.isDir && files.capath.hashed > 0)
+    pems.push(...(await capathPems(resolve(cwd, c.capath))));
   return pems.length > 0 ? pems.join('') : undefined;
 }
 
 async function capathPems(dir: string): Promise<string[]> {
   const out: string[] = [];
-  for (const name of readdirSync(dir).filter((n) => /^[0-9a-f]{8}\.\d+$/.test(n)).slice(0, 500)) {
+  for (const name of readdirSync(dir)
+    .filter((n) => /^[0-9a-f]{8}\.\d+$/.test(n))
+    .slice(0, 500)) {
     // readCapped, not readFileSync: a FIFO or /dev/zero under a hash name would hang or fill memory.
     const read = await readCapped(resolve(dir, name), 1 << 20);
     if (isLoadProblem(read)) continue; // an unreadable entry is skipped, as OpenSSL skips it
@@ -227,5 +270,12 @@ async function capathPems(dir: string): Promise<string[]> {
 
 /** The JSON document: `{ curl, error, verdict, findings, live }`, passphrases as "***". */
 export function toJson(r: CurlDoctorReport): Record<string, unknown> {
-  return { curl: redactCurlCommand(r.curl), error: r.error, verdict: r.verdict, findings: r.findings, live: r.live, liveSkipped: r.liveSkipped };
+  return {
+    curl: redactCurlCommand(r.curl),
+    error: r.error,
+    verdict: r.verdict,
+    findings: r.findings,
+    live: r.live,
+    liveSkipped: r.liveSkipped,
+  };
 }

@@ -16,7 +16,9 @@ import { firstItems } from '../../report/text.js';
 export type Dialect = 'posix' | 'windows';
 
 export interface Tokenized {
-  /** The program word as written (`curl`, `/usr/bin/curl`, `curl.exe`), null when the line starts with an option or URL. */
+  /**
+   * The program word as written (`curl`, `/usr/bin/curl`, `curl.exe`), null when the line starts with an option or URL.
+   */
   program: string | null;
   /** curl's arguments, in order. */
   args: string[];
@@ -55,7 +57,10 @@ export function tokenize(text: string, opts: TokenizeOptions = {}): Tokenized {
     program = first;
     i++;
   } else if (first !== undefined && !first.startsWith('-') && !/^[a-z][a-z0-9+.-]*:\/\//i.test(first)) {
-    throw new UserError('E_CURL_LINE', `the pasted line does not start with curl (first word: ${JSON.stringify(first.slice(0, 40))})`);
+    throw new UserError(
+      'E_CURL_LINE',
+      `the pasted line does not start with curl (first word: ${JSON.stringify(first.slice(0, 40))})`,
+    );
   }
   return { program, args: words.slice(i), dialect, notes: capNotes(notes), rest: rest.trim() };
 }
@@ -103,7 +108,10 @@ class Words {
 }
 
 function unterminated(kind: string, at: number): never {
-  throw new UserError('E_CURL_LINE', `unterminated ${kind} in the curl command (opened at character ${at + 1}); close it or paste the whole command`);
+  throw new UserError(
+    'E_CURL_LINE',
+    `unterminated ${kind} in the curl command (opened at character ${at + 1}); close it or paste the whole command`,
+  );
 }
 
 function splitPosix(s: string, notes: string[], home: string | undefined): Split {
@@ -125,7 +133,8 @@ function splitPosix(s: string, notes: string[], home: string | undefined): Split
       if (s[i + 1] === '\n') i += 2;
       else if (i + 1 < s.length) {
         if (s[i + 1] === ':') {
-          const note = 'an unquoted \\: reaches curl as a plain ":" (the shell eats the backslash): to escape a colon in --cert for curl, quote it (\'a\\:b.pem\') or write a\\\\:b.pem';
+          const note =
+            'an unquoted \\: reaches curl as a plain ":" (the shell eats the backslash): to escape a colon in --cert for curl, quote it (\'a\\:b.pem\') or write a\\\\:b.pem';
           if (!notes.includes(note)) notes.push(note);
         }
         w.add(s[i + 1]!);
@@ -156,7 +165,11 @@ function splitPosix(s: string, notes: string[], home: string | undefined): Split
       }
       w.end();
       const op = /^(\|\||&&|;;|[;|&])/.exec(s.slice(i))![1]!;
-      notes.push(op === '&' ? 'an unquoted & ends the command (a shell runs it in the background): quote URLs that contain &' : `the command ends at "${op}"; what follows was not read`);
+      notes.push(
+        op === '&'
+          ? 'an unquoted & ends the command (a shell runs it in the background): quote URLs that contain &'
+          : `the command ends at "${op}"; what follows was not read`,
+      );
       return { words: w.words, rest: s.slice(i + op.length) };
     } else if (c === '<' || c === '>') {
       i = redirect(s, i, w, notes);
@@ -168,7 +181,8 @@ function splitPosix(s: string, notes: string[], home: string | undefined): Split
       }
       i++;
     } else {
-      if (c === '$' && /[A-Za-z_{(]/.test(s[i + 1] ?? '')) expansion(s[i + 1] === '(' ? '$(...)' : `$${/^\$\{?([A-Za-z_][A-Za-z0-9_]*)/.exec(s.slice(i))?.[1] ?? ''}`);
+      if (c === '$' && /[A-Za-z_{(]/.test(s[i + 1] ?? ''))
+        expansion(s[i + 1] === '(' ? '$(...)' : `$${/^\$\{?([A-Za-z_][A-Za-z0-9_]*)/.exec(s.slice(i))?.[1] ?? ''}`);
       if (c === '`') expansion('`...`');
       w.add(c);
       i++;
@@ -193,7 +207,8 @@ function doubleQuoted(s: string, start: number, w: Words, expansion: (what: stri
       i += 2;
       continue;
     }
-    if (c === '$' && /[A-Za-z_{(]/.test(s[i + 1] ?? '')) expansion(s[i + 1] === '(' ? '$(...)' : `$${/^\$\{?([A-Za-z_][A-Za-z0-9_]*)/.exec(s.slice(i))?.[1] ?? ''}`);
+    if (c === '$' && /[A-Za-z_{(]/.test(s[i + 1] ?? ''))
+      expansion(s[i + 1] === '(' ? '$(...)' : `$${/^\$\{?([A-Za-z_][A-Za-z0-9_]*)/.exec(s.slice(i))?.[1] ?? ''}`);
     if (c === '`') expansion('`...`');
     out += c;
     i++;
@@ -203,7 +218,21 @@ function doubleQuoted(s: string, start: number, w: Words, expansion: (what: stri
   return i + 1;
 }
 
-const C_ESCAPES: Record<string, string> = { a: '\x07', b: '\b', e: '\x1b', E: '\x1b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\', "'": "'", '"': '"', '?': '?' };
+const C_ESCAPES: Record<string, string> = {
+  a: '\x07',
+  b: '\b',
+  e: '\x1b',
+  E: '\x1b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+  v: '\v',
+  '\\': '\\',
+  "'": "'",
+  '"': '"',
+  '?': '?',
+};
 
 /** bash's $'...': backslash escapes, nothing else. */
 function ansiC(s: string, start: number, w: Words): number {
@@ -291,8 +320,12 @@ function splitWindows(s: string, notes: string[]): Split {
     } else if (c === '<' || c === '>') {
       i = redirect(s, i, w, notes);
     } else {
-      if (c === '%' && /^%[A-Za-z_][A-Za-z0-9_]*%/.test(s.slice(i))) notes.push(`${/^%[^%]+%/.exec(s.slice(i))![0]} is not expanded: mtlsgate never evaluates the command line`);
-      if (c === '$' && /^\$(env:)?[A-Za-z_]/.test(s.slice(i))) notes.push(`${/^\$(env:)?[A-Za-z_][A-Za-z0-9_]*/.exec(s.slice(i))![0]} is not expanded: mtlsgate never evaluates the command line`);
+      if (c === '%' && /^%[A-Za-z_][A-Za-z0-9_]*%/.test(s.slice(i)))
+        notes.push(`${/^%[^%]+%/.exec(s.slice(i))![0]} is not expanded: mtlsgate never evaluates the command line`);
+      if (c === '$' && /^\$(env:)?[A-Za-z_]/.test(s.slice(i)))
+        notes.push(
+          `${/^\$(env:)?[A-Za-z_][A-Za-z0-9_]*/.exec(s.slice(i))![0]} is not expanded: mtlsgate never evaluates the command line`,
+        );
       w.add(c);
       i++;
     }

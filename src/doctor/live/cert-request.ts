@@ -11,10 +11,20 @@ import { readTlv } from '../../pki/der.js';
 import { alertName } from './alerts.js';
 
 export interface CertRequestProbe {
-  result: 'certificate-request' | 'no-certificate-request' | 'tls13-only' | 'alert' | 'not-tls' | 'closed' | 'timeout' | 'error';
+  result:
+    | 'certificate-request'
+    | 'no-certificate-request'
+    | 'tls13-only'
+    | 'alert'
+    | 'not-tls'
+    | 'closed'
+    | 'timeout'
+    | 'error';
   /** The server sent a CertificateRequest (true), finished its flight without one (false), or we cannot tell (null). */
   requested: boolean | null;
-  /** certificate_authorities as RFC 4514 strings, in the server's order; null when unknown. An empty list means "any". */
+  /**
+   * certificate_authorities as RFC 4514 strings, in the server's order; null when unknown. An empty list means "any".
+   */
   acceptableCAs: string[] | null;
   /** signature_algorithms of the CertificateRequest, as hex code points (0x0403 ...); null when none was read. */
   signatureAlgorithms: string[] | null;
@@ -42,7 +52,13 @@ export interface CertRequestOptions {
   maxBytes?: number;
 }
 
-const HS = { serverHello: 2, certificate: 11, serverKeyExchange: 12, certificateRequest: 13, serverHelloDone: 14 } as const;
+const HS = {
+  serverHello: 2,
+  certificate: 11,
+  serverKeyExchange: 12,
+  certificateRequest: 13,
+  serverHelloDone: 14,
+} as const;
 
 export function probeCertificateRequest(o: CertRequestOptions): Promise<CertRequestProbe> {
   const maxBytes = o.maxBytes ?? 256 * 1024;
@@ -59,16 +75,38 @@ export function probeCertificateRequest(o: CertRequestOptions): Promise<CertRequ
         socket.end(Buffer.from([21, 3, 3, 0, 2, 2, 90]));
         setTimeout(() => socket.destroy(), 1000).unref();
       } else socket.destroy();
-      resolve({ requested: null, acceptableCAs: null, signatureAlgorithms: null, serverCertsDer: [], cipherSuite: null, alert: null, notTls: null, preview: null, error: null, bytesReceived: received.length, ...r });
+      resolve({
+        requested: null,
+        acceptableCAs: null,
+        signatureAlgorithms: null,
+        serverCertsDer: [],
+        cipherSuite: null,
+        alert: null,
+        notTls: null,
+        preview: null,
+        error: null,
+        bytesReceived: received.length,
+        ...r,
+      });
     };
-    const timer = setTimeout(() => finish({ result: 'timeout', error: `no complete answer to a TLS 1.2 ClientHello within ${o.timeoutMs} ms` }), Math.max(1, o.timeoutMs));
-    socket.on('error', (e: NodeJS.ErrnoException) => finish({ result: 'error', error: `${e.code ?? 'ERROR'}: ${e.message}` }));
+    const timer = setTimeout(
+      () =>
+        finish({ result: 'timeout', error: `no complete answer to a TLS 1.2 ClientHello within ${o.timeoutMs} ms` }),
+      Math.max(1, o.timeoutMs),
+    );
+    socket.on('error', (e: NodeJS.ErrnoException) =>
+      finish({ result: 'error', error: `${e.code ?? 'ERROR'}: ${e.message}` }),
+    );
     socket.on('close', () => finish({ ...interpret(received, true), result: 'closed' }));
     socket.on('data', (chunk: Buffer) => {
       received = Buffer.concat([received, chunk]);
       const r = interpret(received, false);
       if (r !== null && r.result !== 'closed') return finish(r);
-      if (received.length >= maxBytes) finish({ result: 'error', error: `the server's handshake exceeded ${maxBytes} bytes without a ServerHelloDone` });
+      if (received.length >= maxBytes)
+        finish({
+          result: 'error',
+          error: `the server's handshake exceeded ${maxBytes} bytes without a ServerHelloDone`,
+        });
     });
     socket.connect({ host: o.host, port: o.port }, () => {
       socket.write(clientHello(o.servername));
@@ -83,7 +121,10 @@ type Partial2 = Partial<CertRequestProbe> & Pick<CertRequestProbe, 'result'>;
  * (a 'closed' result, possibly with the alert that preceded the close).
  */
 export function interpret(buf: Buffer, eof: boolean): Partial2 | null {
-  if (buf.length === 0) return eof ? { result: 'closed', error: 'the server closed the connection without answering the ClientHello' } : null;
+  if (buf.length === 0)
+    return eof
+      ? { result: 'closed', error: 'the server closed the connection without answering the ClientHello' }
+      : null;
   const first = buf[0]!;
   if (first !== 22 && first !== 21) return notTls(buf);
   const hs: Buffer[] = [];
@@ -92,7 +133,8 @@ export function interpret(buf: Buffer, eof: boolean): Partial2 | null {
     const type = buf[pos]!;
     const major = buf[pos + 1]!;
     const len = buf.readUInt16BE(pos + 3);
-    if ((type !== 22 && type !== 21) || major !== 3 || len > 18432) return pos === 0 ? notTls(buf) : { result: 'error', error: `malformed TLS record at byte ${pos}` };
+    if ((type !== 22 && type !== 21) || major !== 3 || len > 18432)
+      return pos === 0 ? notTls(buf) : { result: 'error', error: `malformed TLS record at byte ${pos}` };
     if (pos + 5 + len > buf.length) break;
     const body = buf.subarray(pos + 5, pos + 5 + len);
     pos += 5 + len;
@@ -100,19 +142,37 @@ export function interpret(buf: Buffer, eof: boolean): Partial2 | null {
       const alert = body.length >= 2 ? { level: body[0]!, description: body[1]!, name: alertName(body[1]!) } : null;
       const partial = parseHandshake(Buffer.concat(hs)).out;
       // protocol_version: the server will not speak TLS 1.2 (a TLS 1.3-only server); its request would be encrypted.
-      return { ...partial, result: alert?.description === 70 ? 'tls13-only' : 'alert', alert, requested: null, acceptableCAs: null, error: null };
+      return {
+        ...partial,
+        result: alert?.description === 70 ? 'tls13-only' : 'alert',
+        alert,
+        requested: null,
+        acceptableCAs: null,
+        error: null,
+      };
     }
     hs.push(body);
   }
   const parsed = parseHandshake(Buffer.concat(hs));
   if (parsed.done) return parsed.out;
-  if (eof) return { ...parsed.out, result: 'closed', requested: parsed.out.requested === true ? true : null, error: 'the server closed the connection before finishing its TLS 1.2 handshake flight' };
+  if (eof)
+    return {
+      ...parsed.out,
+      result: 'closed',
+      requested: parsed.out.requested === true ? true : null,
+      error: 'the server closed the connection before finishing its TLS 1.2 handshake flight',
+    };
   return null;
 }
 
 function notTls(buf: Buffer): Partial2 {
   const text = buf.subarray(0, 64).toString('latin1');
-  return { result: 'not-tls', notTls: /^HTTP\/\d/.test(text) ? 'http' : 'other', preview: text.replace(/[^\x20-\x7e]/g, '.'), error: null };
+  return {
+    result: 'not-tls',
+    notTls: /^HTTP\/\d/.test(text) ? 'http' : 'other',
+    preview: text.replace(/[^\x20-\x7e]/g, '.'),
+    error: null,
+  };
 }
 
 /** Walks the handshake messages received so far (they may span records, and a record may hold several). */
@@ -127,13 +187,28 @@ function parseHandshake(data: Buffer): { done: boolean; out: Partial2 } {
     pos += 4 + len;
     if (type === HS.serverHello && body.length >= 38) {
       const sidLen = body[34]!;
-      if (35 + sidLen + 2 <= body.length) out.cipherSuite = '0x' + body.readUInt16BE(35 + sidLen).toString(16).padStart(4, '0');
+      if (35 + sidLen + 2 <= body.length)
+        out.cipherSuite =
+          '0x' +
+          body
+            .readUInt16BE(35 + sidLen)
+            .toString(16)
+            .padStart(4, '0');
     } else if (type === HS.certificate) {
       out.serverCertsDer = readCertificateList(body);
     } else if (type === HS.certificateRequest) {
       const cr = readCertificateRequest(body);
-      if (cr === null) return { done: true, out: { ...out, result: 'error', requested: true, error: 'the CertificateRequest is malformed' } };
-      Object.assign(out, { result: 'certificate-request', requested: true, acceptableCAs: cr.cas, signatureAlgorithms: cr.sigalgs });
+      if (cr === null)
+        return {
+          done: true,
+          out: { ...out, result: 'error', requested: true, error: 'the CertificateRequest is malformed' },
+        };
+      Object.assign(out, {
+        result: 'certificate-request',
+        requested: true,
+        acceptableCAs: cr.cas,
+        signatureAlgorithms: cr.sigalgs,
+      });
     } else if (type === HS.serverHelloDone) {
       return { done: true, out };
     }
@@ -155,7 +230,10 @@ function readCertificateList(body: Buffer): Buffer[] {
   return certs;
 }
 
-/** TLS 1.2 CertificateRequest: certificate_types<1..255>, signature_algorithms<2..2^16-2>, certificate_authorities<0..2^16-1>. */
+/**
+ * TLS 1.2 CertificateRequest: certificate_types<1..255>, signature_algorithms<2..2^16-2>,
+ * certificate_authorities<0..2^16-1>.
+ */
 export function readCertificateRequest(body: Buffer): { cas: string[]; sigalgs: string[] } | null {
   let p = 0;
   if (body.length < 1) return null;
@@ -165,7 +243,14 @@ export function readCertificateRequest(body: Buffer): { cas: string[]; sigalgs: 
   p += 2;
   if (p + sigLen > body.length) return null;
   const sigalgs: string[] = [];
-  for (let i = 0; i + 1 < sigLen; i += 2) sigalgs.push('0x' + body.readUInt16BE(p + i).toString(16).padStart(4, '0'));
+  for (let i = 0; i + 1 < sigLen; i += 2)
+    sigalgs.push(
+      '0x' +
+        body
+          .readUInt16BE(p + i)
+          .toString(16)
+          .padStart(4, '0'),
+    );
   p += sigLen;
   if (p + 2 > body.length) return null;
   const casLen = body.readUInt16BE(p);
@@ -194,7 +279,8 @@ export function clientHello(servername: string): Buffer {
   }
   exts.push(ext(0x000a, vec2(u16s([0x001d, 0x0017, 0x0018, 0x0019])))); // supported_groups: x25519, P-256, P-384, P-521
   exts.push(ext(0x000b, Buffer.from([1, 0]))); // ec_point_formats: uncompressed
-  exts.push(ext(0x000d, vec2(u16s([0x0403, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806, 0x0401, 0x0501, 0x0601, 0x0807])))); // signature_algorithms
+  // signature_algorithms
+  exts.push(ext(0x000d, vec2(u16s([0x0403, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806, 0x0401, 0x0501, 0x0601, 0x0807]))));
   exts.push(ext(0x0017, Buffer.alloc(0))); // extended_master_secret
   exts.push(ext(0xff01, Buffer.from([0]))); // renegotiation_info (empty)
   const body = Buffer.concat([

@@ -14,21 +14,46 @@ import { explainReason } from './reasons.js';
 import type { ProbeReport } from './types.js';
 
 /** What the server made of the client certificate; judged: false when the probe never got that far or sent none. */
-export function liveVerdict(live: ProbeReport): { judged: boolean; accepted: boolean; reason: string | null; how: string } {
+export function liveVerdict(live: ProbeReport): {
+  judged: boolean;
+  accepted: boolean;
+  reason: string | null;
+  how: string;
+} {
   const o = live.outcome;
   const sent = live.tls?.clientCertSent === true;
   if (!sent) return { judged: false, accepted: false, reason: null, how: 'no client certificate was sent' };
   if (o.kind === 'http') {
     const r = refusesCertificate({ status: o.status, body: o.body });
-    if (r.refused) return { judged: true, accepted: false, reason: r.reason, how: r.reason ? `the server said "${r.reason}" (HTTP ${o.status})` : `the server refused it without saying why (HTTP ${o.status})` };
+    if (r.refused)
+      return {
+        judged: true,
+        accepted: false,
+        reason: r.reason,
+        how: r.reason
+          ? `the server said "${r.reason}" (HTTP ${o.status})`
+          : `the server refused it without saying why (HTTP ${o.status})`,
+      };
     return { judged: true, accepted: true, reason: null, how: `the server accepted it (HTTP ${o.status})` };
   }
-  if (o.kind === 'closed-after-handshake') return { judged: true, accepted: false, reason: null, how: 'the server closed the connection right after the handshake (no alert, no HTTP answer)' };
+  if (o.kind === 'closed-after-handshake')
+    return {
+      judged: true,
+      accepted: false,
+      reason: null,
+      how: 'the server closed the connection right after the handshake (no alert, no HTTP answer)',
+    };
   if (o.kind === 'tls-failed' && o.alert !== null) {
     const n = alertNumber(o.alert);
-    if (n !== null && CERT_REJECT_ALERTS.has(n)) return { judged: true, accepted: false, reason: null, how: `the server sent alert ${n} ${o.alert}` };
+    if (n !== null && CERT_REJECT_ALERTS.has(n))
+      return { judged: true, accepted: false, reason: null, how: `the server sent alert ${n} ${o.alert}` };
   }
-  return { judged: false, accepted: false, reason: null, how: 'the probe did not get to the point where the server judges the certificate' };
+  return {
+    judged: false,
+    accepted: false,
+    reason: null,
+    how: 'the probe did not get to the point where the server judges the certificate',
+  };
 }
 
 function alertNumber(name: string): number | null {
@@ -62,31 +87,32 @@ export function compareWithOffline(offline: OfflineReport, live: ProbeReport): F
     const reason = lv.reason ?? ov.reason;
     const explaining = offline.findings.filter((f) => explainReason(reason).findingIds.includes(f.id));
     const lead = explaining[0];
-    const said = lv.reason !== null
-      ? `the server said "${lv.reason}"`
-      : `${lv.how}; the offline doctor's reason: "${ov.reason}"`;
+    const said =
+      lv.reason !== null ? `the server said "${lv.reason}"` : `${lv.how}; the offline doctor's reason: "${ov.reason}"`;
     return finding({
       id: 'live.matches-offline',
       severity: 'info',
       title: `${said}${lead ? `; ${lead.title}` : ''}`,
-      detail: `The server's answer agrees with the offline verdict on these files, so the offline ` +
+      detail:
+        `The server's answer agrees with the offline verdict on these files, so the offline ` +
         `findings${explaining.length ? ` (${explaining.map((f) => f.id).join(', ')})` : ''} are what to fix.`,
       fix: lead?.fix ?? '',
       evidence: { ...base, ...mergeEvidence(explaining) },
     });
   }
   const why = lv.accepted
-    ? 'The server accepted the certificate although the offline doctor denies it with the files given: the server\'s truststore or rules differ from them (another truststore version, intermediates sent by the client allowed, not an API Gateway-compatible server).'
+    ? "The server accepted the certificate although the offline doctor denies it with the files given: the server's truststore or rules differ from them (another truststore version, intermediates sent by the client allowed, not an API Gateway-compatible server)."
     : ov.accepted
-      ? 'The server refused the certificate although it passes against the truststore given: the server uses another truststore (an older S3 object version, another domain\'s bundle) or other rules.'
+      ? "The server refused the certificate although it passes against the truststore given: the server uses another truststore (an older S3 object version, another domain's bundle) or other rules."
       : `The server denied it for another reason than the offline doctor predicts ("${ov.reason}"): the truststore given is not the one the server uses.`;
   return finding({
     id: 'live.differs-from-offline',
     severity: 'warning',
     title: `${lv.how}, but the offline doctor says ${offlineSays}`,
     detail: why,
-    fix: 'get the truststore the server really uses (mtlsgate: the domain\'s truststoreUri and version; API Gateway: ' +
-      'the custom domain\'s truststore URI and version) and run: mtlsgate doctor --url ... --truststore THAT.pem',
+    fix:
+      "get the truststore the server really uses (mtlsgate: the domain's truststoreUri and version; API Gateway: " +
+      "the custom domain's truststore URI and version) and run: mtlsgate doctor --url ... --truststore THAT.pem",
     evidence: base,
   });
 }
@@ -104,19 +130,29 @@ function mergeEvidence(fs: Finding[]): Finding['evidence'] {
   return out;
 }
 
-/** The client chain and key the probe presents, from what the offline doctor loaded; a finding when there is none to send. */
-export function clientForProbe(k: Known): { client: { chainPem: string; keyPem: string } | undefined; finding: Finding | null } {
+/**
+ * The client chain and key the probe presents, from what the offline doctor loaded; a finding when there is none to
+ * send.
+ */
+export function clientForProbe(k: Known): {
+  client: { chainPem: string; keyPem: string } | undefined;
+  finding: Finding | null;
+} {
   if (k.leaf === null) return { client: undefined, finding: null };
   if (k.key === null) {
-    return { client: undefined, finding: finding({
-      id: 'tls.client-cert-not-sent',
-      severity: 'warning',
-      title: 'the probe sent no client certificate: there is no usable private key',
-      detail: 'A client needs the certificate and its private key; curl fails with "(58) unable to set private key ' +
-        'file" (or sends nothing). See the key findings above.',
-      fix: 'give the key: --key client.key (and --pass for an encrypted one)',
-      evidence: { certificate: k.certPath },
-    }) };
+    return {
+      client: undefined,
+      finding: finding({
+        id: 'tls.client-cert-not-sent',
+        severity: 'warning',
+        title: 'the probe sent no client certificate: there is no usable private key',
+        detail:
+          'A client needs the certificate and its private key; curl fails with "(58) unable to set private key ' +
+          'file" (or sends nothing). See the key findings above.',
+        fix: 'give the key: --key client.key (and --pass for an encrypted one)',
+        evidence: { certificate: k.certPath },
+      }),
+    };
   }
   return { client: { chainPem: pem([k.leaf, ...k.intermediates]), keyPem: keyPem(k.key) }, finding: null };
 }

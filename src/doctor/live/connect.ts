@@ -8,10 +8,16 @@ import { Socket } from 'node:net';
 import tls, { type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
 import { alertFromError } from './alerts.js';
 
-export type TcpResult = { ok: true; address: string; ms: number } | { ok: false; code: string; error: string; timeout: boolean; address: string };
+export type TcpResult =
+  | { ok: true; address: string; ms: number }
+  | { ok: false; code: string; error: string; timeout: boolean; address: string };
 
 /** Tries each address in turn until one accepts, within the deadline. */
-export async function connectTcp(addresses: readonly string[], port: number, deadline: number): Promise<{ socket: Socket | null; attempts: TcpResult[] }> {
+export async function connectTcp(
+  addresses: readonly string[],
+  port: number,
+  deadline: number,
+): Promise<{ socket: Socket | null; attempts: TcpResult[] }> {
   const attempts: TcpResult[] = [];
   for (const address of addresses) {
     const left = deadline - Date.now();
@@ -30,12 +36,24 @@ function connectOne(address: string, port: number, ms: number): Promise<{ socket
     const s = new Socket();
     const timer = setTimeout(() => {
       s.destroy();
-      resolve({ socket: null, result: { ok: false, code: 'ETIMEDOUT', error: `no answer to the TCP connection within ${ms} ms`, timeout: true, address } });
+      resolve({
+        socket: null,
+        result: {
+          ok: false,
+          code: 'ETIMEDOUT',
+          error: `no answer to the TCP connection within ${ms} ms`,
+          timeout: true,
+          address,
+        },
+      });
     }, ms);
     s.once('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       s.destroy();
-      resolve({ socket: null, result: { ok: false, code: e.code ?? 'ERROR', error: e.message, timeout: false, address } });
+      resolve({
+        socket: null,
+        result: { ok: false, code: e.code ?? 'ERROR', error: e.message, timeout: false, address },
+      });
     });
     s.connect({ host: address, port }, () => {
       clearTimeout(timer);
@@ -66,7 +84,10 @@ export interface TlsFailed {
   timeout: boolean;
 }
 
-export function handshake(socket: Socket, o: { host: string; servername: string; context: SecureContext; deadline: number }): Promise<TlsDone | TlsFailed> {
+export function handshake(
+  socket: Socket,
+  o: { host: string; servername: string; context: SecureContext; deadline: number },
+): Promise<TlsDone | TlsFailed> {
   const t0 = Date.now();
   return new Promise((resolve) => {
     let done = false;
@@ -83,7 +104,13 @@ export function handshake(socket: Socket, o: { host: string; servername: string;
       });
     } catch (e) {
       socket.destroy();
-      return resolve({ ok: false, code: (e as NodeJS.ErrnoException).code ?? 'ERROR', error: (e as Error).message, alert: null, timeout: false });
+      return resolve({
+        ok: false,
+        code: (e as NodeJS.ErrnoException).code ?? 'ERROR',
+        error: (e as Error).message,
+        alert: null,
+        timeout: false,
+      });
     }
     const fail = (code: string, error: string, alert: number | null, timeout: boolean): void => {
       if (done) return;
@@ -92,8 +119,19 @@ export function handshake(socket: Socket, o: { host: string; servername: string;
       s.destroy();
       resolve({ ok: false, code, error, alert, timeout });
     };
-    const timer = setTimeout(() => fail('ETIMEDOUT', `the TLS handshake did not finish within ${Math.round((o.deadline - t0) / 100) / 10} s`, null, true), Math.max(1, o.deadline - t0));
-    s.on('error', (e: NodeJS.ErrnoException) => fail(e.code ?? 'ERROR', firstLine(e.message), alertFromError(e), false));
+    const timer = setTimeout(
+      () =>
+        fail(
+          'ETIMEDOUT',
+          `the TLS handshake did not finish within ${Math.round((o.deadline - t0) / 100) / 10} s`,
+          null,
+          true,
+        ),
+      Math.max(1, o.deadline - t0),
+    );
+    s.on('error', (e: NodeJS.ErrnoException) =>
+      fail(e.code ?? 'ERROR', firstLine(e.message), alertFromError(e), false),
+    );
     s.on('close', () => fail('ECONNRESET', 'the server closed the connection during the TLS handshake', null, false));
     s.once('secureConnect', () => {
       if (done) return;
@@ -142,13 +180,24 @@ function peerChain(s: TLSSocket): Buffer[] {
 }
 
 export type HttpResult =
-  | { kind: 'response'; status: number; headers: Record<string, string>; body: string; truncated: boolean; truncatedBy: 'cap' | 'timeout' | 'closed' | null; ms: number }
+  | {
+      kind: 'response';
+      status: number;
+      headers: Record<string, string>;
+      body: string;
+      truncated: boolean;
+      truncatedBy: 'cap' | 'timeout' | 'closed' | null;
+      ms: number;
+    }
   | { kind: 'closed'; code: string; error: string }
   | { kind: 'alert'; code: string; error: string; alert: number }
   | { kind: 'bad-response'; code: string; error: string }
   | { kind: 'timeout' };
 
-export function exchange(socket: TLSSocket, o: { path: string; hostHeader: string; deadline: number; maxBodyBytes: number }): Promise<HttpResult> {
+export function exchange(
+  socket: TLSSocket,
+  o: { path: string; hostHeader: string; deadline: number; maxBodyBytes: number },
+): Promise<HttpResult> {
   const t0 = Date.now();
   return new Promise((resolve) => {
     let done = false;
@@ -172,7 +221,10 @@ export function exchange(socket: TLSSocket, o: { path: string; hostHeader: strin
       truncatedBy,
       ms: Date.now() - t0,
     });
-    const timer = setTimeout(() => finish(response ? body('timeout') : { kind: 'timeout' }), Math.max(1, o.deadline - t0));
+    const timer = setTimeout(
+      () => finish(response ? body('timeout') : { kind: 'timeout' }),
+      Math.max(1, o.deadline - t0),
+    );
     let req: http.ClientRequest;
     try {
       req = http.request({
@@ -185,7 +237,11 @@ export function exchange(socket: TLSSocket, o: { path: string; hostHeader: strin
     } catch (e) {
       clearTimeout(timer);
       socket.destroy();
-      return resolve({ kind: 'bad-response', code: (e as NodeJS.ErrnoException).code ?? 'ERROR', error: `the request could not be sent: ${(e as Error).message}` });
+      return resolve({
+        kind: 'bad-response',
+        code: (e as NodeJS.ErrnoException).code ?? 'ERROR',
+        error: `the request could not be sent: ${(e as Error).message}`,
+      });
     }
     req.on('error', (e: NodeJS.ErrnoException) => {
       if (response) return finish(body('closed')); // the body ended early: keep what arrived
@@ -197,7 +253,8 @@ export function exchange(socket: TLSSocket, o: { path: string; hostHeader: strin
     });
     req.on('response', (res) => {
       const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+      for (const [k, v] of Object.entries(res.headers))
+        if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
       response = { status: res.statusCode ?? 0, headers };
       res.on('data', (c: Buffer) => {
         chunks.push(c);

@@ -12,7 +12,14 @@ import { sortFindings, type Finding } from '../../report/finding.js';
 import { alertName } from './alerts.js';
 import { probeCertificateRequest, type CertRequestProbe } from './cert-request.js';
 import { connectTcp, exchange, handshake, type HttpResult } from './connect.js';
-import { alertFinding, closedAfterHandshake, dnsFinding, handshakeFinding, tcpFinding, type HandshakeContext } from './findings-conn.js';
+import {
+  alertFinding,
+  closedAfterHandshake,
+  dnsFinding,
+  handshakeFinding,
+  tcpFinding,
+  type HandshakeContext,
+} from './findings-conn.js';
 import { clientRequestFindings, serverFindings } from './findings-cert.js';
 import { httpFailureFinding, httpFindings, refusesCertificate, type HttpCheck } from './findings-http.js';
 import { parseTarget, resolveTarget, type Target } from './target.js';
@@ -29,7 +36,14 @@ export async function probe(input: ProbeInput): Promise<ProbeReport> {
   const target = parseTarget(input.url, input.resolve ?? [], input.connectTo ?? []);
   const timings: Record<string, number> = {};
   const lap = (name: string, from: number): number => (timings[name] = Date.now() - from);
-  const base = { url: target.url, addresses: [] as string[], connectedTo: null as string | null, applied: target.applied, tls: null as ProbeReport['tls'], timings };
+  const base = {
+    url: target.url,
+    addresses: [] as string[],
+    connectedTo: null as string | null,
+    applied: target.applied,
+    tls: null as ProbeReport['tls'],
+    timings,
+  };
   const done = (r: Pick<ProbeReport, 'outcome' | 'findings'> & Partial<ProbeReport>): ProbeReport => {
     timings['total'] = Date.now() - started;
     return { ...base, ...r, findings: sortFindings(r.findings) };
@@ -39,7 +53,10 @@ export async function probe(input: ProbeInput): Promise<ProbeReport> {
   const resolved = await resolveTarget(target, deadline - t);
   lap('dns', t);
   if (!resolved.ok) {
-    return done({ outcome: resolved.timeout ? { kind: 'timeout', stage: 'dns' } : { kind: 'dns-failed', error: resolved.error }, findings: [dnsFinding(target, resolved, timeoutMs)] });
+    return done({
+      outcome: resolved.timeout ? { kind: 'timeout', stage: 'dns' } : { kind: 'dns-failed', error: resolved.error },
+      findings: [dnsFinding(target, resolved, timeoutMs)],
+    });
   }
   base.addresses = resolved.addresses;
 
@@ -48,7 +65,10 @@ export async function probe(input: ProbeInput): Promise<ProbeReport> {
   lap('tcp', t);
   if (!tcp.socket) {
     const last = tcp.attempts[tcp.attempts.length - 1];
-    const outcome: ProbeOutcome = !last || (!last.ok && last.timeout) ? { kind: 'timeout', stage: 'tcp' } : { kind: 'tcp-failed', code: last.ok ? 'ERROR' : last.code, error: last.ok ? '' : last.error };
+    const outcome: ProbeOutcome =
+      !last || (!last.ok && last.timeout)
+        ? { kind: 'timeout', stage: 'tcp' }
+        : { kind: 'tcp-failed', code: last.ok ? 'ERROR' : last.code, error: last.ok ? '' : last.error };
     return done({ outcome, findings: [tcpFinding(target, tcp.attempts, timeoutMs)] });
   }
   const address = tcp.attempts[tcp.attempts.length - 1]!.address;
@@ -56,9 +76,21 @@ export async function probe(input: ProbeInput): Promise<ProbeReport> {
 
   const client = clientContext(input);
   // The CertificateRequest is read on a second connection of our own, at the same time.
-  const rawPromise = probeCertificateRequest({ host: address, port: target.connectPort, servername: target.servername, timeoutMs: Math.max(1, deadline - Date.now()) });
+  const rawPromise = probeCertificateRequest({
+    host: address,
+    port: target.connectPort,
+    servername: target.servername,
+    timeoutMs: Math.max(1, deadline - Date.now()),
+  });
   t = Date.now();
-  const hs = client.context ? await handshake(tcp.socket, { host: target.host, servername: target.servername, context: client.context, deadline }) : { ok: false as const, code: client.code, error: client.error ?? '', alert: null, timeout: false };
+  const hs = client.context
+    ? await handshake(tcp.socket, {
+        host: target.host,
+        servername: target.servername,
+        context: client.context,
+        deadline,
+      })
+    : { ok: false as const, code: client.code, error: client.error ?? '', alert: null, timeout: false };
   lap('tls', t);
   let after: HttpResult | null = null;
   if (hs.ok) {
@@ -81,13 +113,42 @@ export async function probe(input: ProbeInput): Promise<ProbeReport> {
   let outcome: ProbeOutcome;
   let serverAccepted = false;
   if (!hs.ok) {
-    outcome = hs.timeout ? { kind: 'timeout', stage: 'tls' } : { kind: 'tls-failed', error: hs.error, code: hs.code, alert: hs.alert === null ? null : alertName(hs.alert), afterHandshake: false };
-    findings.push(client.context ? handshakeFinding(hctx, hs) : handshakeFinding({ ...hctx, raw: { ...raw, result: 'error' } }, hs));
+    outcome = hs.timeout
+      ? { kind: 'timeout', stage: 'tls' }
+      : {
+          kind: 'tls-failed',
+          error: hs.error,
+          code: hs.code,
+          alert: hs.alert === null ? null : alertName(hs.alert),
+          afterHandshake: false,
+        };
+    findings.push(
+      client.context ? handshakeFinding(hctx, hs) : handshakeFinding({ ...hctx, raw: { ...raw, result: 'error' } }, hs),
+    );
   } else {
-    findings.push(...serverFindings({ target, chain, authorizationError: hs.authorizationError, identityError: hs.identityError, insecure: input.insecure === true, cacertGiven: input.cacertPem !== undefined, now: new Date() }));
+    findings.push(
+      ...serverFindings({
+        target,
+        chain,
+        authorizationError: hs.authorizationError,
+        identityError: hs.identityError,
+        insecure: input.insecure === true,
+        cacertGiven: input.cacertPem !== undefined,
+        now: new Date(),
+      }),
+    );
     ({ outcome, serverAccepted } = afterHandshake(after!, hctx, httpCtx, findings));
   }
-  findings.push(...clientRequestFindings({ target, raw, requested, clientChain: client.chain, clientLoadError: client.loadError, serverAccepted }));
+  findings.push(
+    ...clientRequestFindings({
+      target,
+      raw,
+      requested,
+      clientChain: client.chain,
+      clientLoadError: client.loadError,
+      serverAccepted,
+    }),
+  );
 
   return done({
     outcome,
@@ -108,22 +169,54 @@ export async function probe(input: ProbeInput): Promise<ProbeReport> {
   });
 }
 
-function afterHandshake(after: HttpResult, hctx: HandshakeContext, httpCtx: HttpCheck, findings: Finding[]): { outcome: ProbeOutcome; serverAccepted: boolean } {
+function afterHandshake(
+  after: HttpResult,
+  hctx: HandshakeContext,
+  httpCtx: HttpCheck,
+  findings: Finding[],
+): { outcome: ProbeOutcome; serverAccepted: boolean } {
   switch (after.kind) {
     case 'response': {
       findings.push(...httpFindings(httpCtx, after));
       const { status, headers, body, truncated, truncatedBy } = after;
-      return { outcome: { kind: 'http', status, headers, body, truncated, truncatedBy }, serverAccepted: !refusesCertificate(after).refused };
+      return {
+        outcome: { kind: 'http', status, headers, body, truncated, truncatedBy },
+        serverAccepted: !refusesCertificate(after).refused,
+      };
     }
     case 'closed':
       findings.push(closedAfterHandshake(hctx, after.code, after.error));
       return { outcome: { kind: 'closed-after-handshake' }, serverAccepted: false };
     case 'alert':
-      findings.push(alertFinding(hctx, after.alert, { code: after.code, error: after.error, alert: `${after.alert} ${alertName(after.alert)}`, clientCertificateSent: hctx.clientCertSent }, true));
-      return { outcome: { kind: 'tls-failed', error: after.error, code: after.code, alert: alertName(after.alert), afterHandshake: true }, serverAccepted: false };
+      findings.push(
+        alertFinding(
+          hctx,
+          after.alert,
+          {
+            code: after.code,
+            error: after.error,
+            alert: `${after.alert} ${alertName(after.alert)}`,
+            clientCertificateSent: hctx.clientCertSent,
+          },
+          true,
+        ),
+      );
+      return {
+        outcome: {
+          kind: 'tls-failed',
+          error: after.error,
+          code: after.code,
+          alert: alertName(after.alert),
+          afterHandshake: true,
+        },
+        serverAccepted: false,
+      };
     case 'bad-response':
       findings.push(httpFailureFinding(httpCtx, 'bad-response', after.error));
-      return { outcome: { kind: 'tls-failed', error: after.error, code: after.code, alert: null, afterHandshake: true }, serverAccepted: false };
+      return {
+        outcome: { kind: 'tls-failed', error: after.error, code: after.code, alert: null, afterHandshake: true },
+        serverAccepted: false,
+      };
     case 'timeout':
       findings.push(httpFailureFinding(httpCtx, 'timeout', ''));
       return { outcome: { kind: 'timeout', stage: 'http' }, serverAccepted: false };
@@ -150,7 +243,14 @@ function clientContext(input: ProbeInput): ClientContext {
   if (input.client) {
     const withCert = { ...ca, cert: input.client.chainPem, key: input.client.keyPem };
     try {
-      return { context: tls.createSecureContext(withCert), loaded: true, loadError: null, chain, code: '', error: null };
+      return {
+        context: tls.createSecureContext(withCert),
+        loaded: true,
+        loadError: null,
+        chain,
+        code: '',
+        error: null,
+      };
     } catch (e) {
       loadError = `${(e as NodeJS.ErrnoException).code ?? 'ERROR'}: ${(e as Error).message}`;
       // Node's security level refuses a SHA-1/MD5-signed certificate or a small key before connecting; the server
@@ -158,7 +258,14 @@ function clientContext(input: ProbeInput): ClientContext {
       // refusal is reported by the offline checks (cert.refused-by-client-tls; curl.client-cert-refused-locally).
       if (SECLEVEL_REFUSALS.has((e as NodeJS.ErrnoException).code ?? '')) {
         try {
-          return { context: tls.createSecureContext({ ...withCert, ciphers: 'DEFAULT@SECLEVEL=0' }), loaded: true, loadError: null, chain, code: '', error: null };
+          return {
+            context: tls.createSecureContext({ ...withCert, ciphers: 'DEFAULT@SECLEVEL=0' }),
+            loaded: true,
+            loadError: null,
+            chain,
+            code: '',
+            error: null,
+          };
         } catch {
           // refused at level 0 too: go on without it, with the first error
         }
@@ -168,12 +275,21 @@ function clientContext(input: ProbeInput): ClientContext {
   try {
     return { context: tls.createSecureContext(ca), loaded: false, loadError, chain, code: '', error: null };
   } catch (e) {
-    return { context: null, loaded: false, loadError, chain, code: (e as NodeJS.ErrnoException).code ?? 'ERROR', error: `the CA certificates to verify the server with (--cacert) cannot be used: ${(e as Error).message}` };
+    return {
+      context: null,
+      loaded: false,
+      loadError,
+      chain,
+      code: (e as NodeJS.ErrnoException).code ?? 'ERROR',
+      error: `the CA certificates to verify the server with (--cacert) cannot be used: ${(e as Error).message}`,
+    };
   }
 }
 
 function certificateDers(pem: string): Buffer[] {
-  return parsePem(pem).blocks.filter((b) => b.label === 'CERTIFICATE').map((b) => b.body);
+  return parsePem(pem)
+    .blocks.filter((b) => b.label === 'CERTIFICATE')
+    .map((b) => b.body);
 }
 
 function certInfos(ders: readonly Buffer[]): CertInfo[] {

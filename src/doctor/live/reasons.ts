@@ -76,6 +76,5 @@ function shortReason(s: string): string {
 
 /** What a server sent, safe to print: control characters (terminal escapes included) become '.'. */
 export function printable(s: string): string {
-   
   return s.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, '.');
 }

@@ -29,7 +29,11 @@ export interface Target {
 }
 
 /** Checks a probe URL: an https URL with a host; anything else is a usage error (the doctor probes HTTPS only). */
-export function parseTarget(rawUrl: string, resolve: readonly string[] = [], connectTo: readonly string[] = []): Target {
+export function parseTarget(
+  rawUrl: string,
+  resolve: readonly string[] = [],
+  connectTo: readonly string[] = [],
+): Target {
   const url = maskUrlPassword(rawUrl); // what is shown; the probe sends no credentials
   let u: URL;
   try {
@@ -38,9 +42,13 @@ export function parseTarget(rawUrl: string, resolve: readonly string[] = [], con
     throw new UserError('E_BAD_URL', `--url: "${url}" is not a URL; give https://host[:port]/path`);
   }
   if (u.protocol === 'http:') {
-    throw new UserError('E_BAD_URL', `--url: ${url} is plain HTTP; the doctor probes HTTPS (mutual TLS) only. Use https://${u.host}${u.pathname === '/' ? '' : u.pathname}`);
+    throw new UserError(
+      'E_BAD_URL',
+      `--url: ${url} is plain HTTP; the doctor probes HTTPS (mutual TLS) only. Use https://${u.host}${u.pathname === '/' ? '' : u.pathname}`,
+    );
   }
-  if (u.protocol !== 'https:') throw new UserError('E_BAD_URL', `--url: the doctor probes https:// URLs only, not ${u.protocol}`);
+  if (u.protocol !== 'https:')
+    throw new UserError('E_BAD_URL', `--url: the doctor probes https:// URLs only, not ${u.protocol}`);
   if (u.hostname === '') throw new UserError('E_BAD_URL', `--url: "${url}" has no host`);
   const host = u.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   const port = u.port === '' ? 443 : Number(u.port);
@@ -96,7 +104,10 @@ export function parseResolve(entry: string): { host: string; port: number; addre
   if (port > 65535) return bad();
   const host = m[1]!.replace(/^\[|\]$/g, '').toLowerCase();
   if (remove) return { host, port, addresses: [], remove };
-  const addresses = (m[3] ?? '').split(',').map((a) => a.trim().replace(/^\[|\]$/g, '')).filter((a) => a !== '');
+  const addresses = (m[3] ?? '')
+    .split(',')
+    .map((a) => a.trim().replace(/^\[|\]$/g, ''))
+    .filter((a) => a !== '');
   if (addresses.length === 0) return bad();
   for (const a of addresses) {
     if (isIP(a) === 0) throw new UserError('E_BAD_RESOLVE', `--resolve: "${a}" in "${entry}" is not an IP address`);
@@ -105,7 +116,12 @@ export function parseResolve(entry: string): { host: string; port: number; addre
 }
 
 /** curl --connect-to `HOST1:PORT1:HOST2:PORT2`; empty parts mean "any" (1) or "unchanged" (2). */
-export function parseConnectTo(entry: string): { host: string; port: number | null; toHost: string; toPort: number | null } {
+export function parseConnectTo(entry: string): {
+  host: string;
+  port: number | null;
+  toHost: string;
+  toPort: number | null;
+} {
   const m = /^(\[[^\]]*\]|[^:]*):(\d*):(\[[^\]]*\]|[^:]*):(\d*)$/.exec(entry.trim());
   const num = (s: string): number | null => {
     if (s === '') return null;
@@ -113,7 +129,11 @@ export function parseConnectTo(entry: string): { host: string; port: number | nu
     if (n > 65535) throw new UserError('E_BAD_CONNECT_TO', `--connect-to: port ${s} in "${entry}" is out of range`);
     return n;
   };
-  if (!m) throw new UserError('E_BAD_CONNECT_TO', `--connect-to: "${entry}" is not HOST1:PORT1:HOST2:PORT2 (parts may be empty)`);
+  if (!m)
+    throw new UserError(
+      'E_BAD_CONNECT_TO',
+      `--connect-to: "${entry}" is not HOST1:PORT1:HOST2:PORT2 (parts may be empty)`,
+    );
   const unbracket = (h: string): string => h.replace(/^\[|\]$/g, '').toLowerCase();
   return { host: unbracket(m[1]!), port: num(m[2]!), toHost: unbracket(m[3]!), toPort: num(m[4]!) };
 }
@@ -126,10 +146,22 @@ export async function resolveTarget(t: Target, timeoutMs: number): Promise<Resol
   if (isIP(t.connectHost) !== 0) return { ok: true, addresses: [t.connectHost] };
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<Resolved>((r) => {
-    timer = setTimeout(() => r({ ok: false, code: 'ETIMEOUT', error: `no DNS answer for ${t.connectHost} within ${timeoutMs} ms`, timeout: true }), Math.max(1, timeoutMs));
+    timer = setTimeout(
+      () =>
+        r({
+          ok: false,
+          code: 'ETIMEOUT',
+          error: `no DNS answer for ${t.connectHost} within ${timeoutMs} ms`,
+          timeout: true,
+        }),
+      Math.max(1, timeoutMs),
+    );
   });
   const query = lookup(t.connectHost, { all: true, verbatim: true }).then(
-    (list): Resolved => (list.length ? { ok: true, addresses: list.map((a) => a.address) } : { ok: false, code: 'ENOTFOUND', error: `${t.connectHost} has no address`, timeout: false }),
+    (list): Resolved =>
+      list.length
+        ? { ok: true, addresses: list.map((a) => a.address) }
+        : { ok: false, code: 'ENOTFOUND', error: `${t.connectHost} has no address`, timeout: false },
     (e: NodeJS.ErrnoException): Resolved => ({ ok: false, code: e.code ?? 'ERROR', error: e.message, timeout: false }),
   );
   try {

@@ -8,7 +8,10 @@ import type { Finding } from '../../report/finding.js';
 export interface ProbeInput {
   /** https://host[:port]/path */
   url: string;
-  /** Client certificate chain (leaf first) and key, already loaded and checked by the offline doctor; absent = none sent. */
+  /**
+   * Client certificate chain (leaf first) and key, already loaded and checked by the offline doctor; absent = none
+   * sent.
+   */
   client?: { chainPem: string; keyPem: string } | undefined;
   /** PEM of the CA(s) to verify the server with (curl --cacert); absent = Node's default roots. */
   cacertPem?: string | undefined;
@@ -35,7 +38,10 @@ export type ProbeOutcome =
       headers: Record<string, string>;
       body: string;
       truncated: boolean;
-      /** Why the body is incomplete: longer than maxBodyBytes, still coming at the deadline, or the connection ended first. */
+      /**
+       * Why the body is incomplete: longer than maxBodyBytes, still coming at the deadline, or the connection ended
+       * first.
+       */
       truncatedBy?: 'cap' | 'timeout' | 'closed' | null;
     }
   | { kind: 'timeout'; stage: 'dns' | 'tcp' | 'tls' | 'http' };

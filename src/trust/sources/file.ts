@@ -14,7 +14,8 @@ export function fileSource(uri: string): TruststoreSource {
         fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
         const st = await fh.stat();
         if (!st.isFile()) throw new Error(`${uri}: not a regular file`);
-        if (st.size > MAX_TRUSTSTORE_BYTES) throw new Error(`${uri}: ${st.size} bytes is over the ${MAX_TRUSTSTORE_BYTES} byte limit`);
+        if (st.size > MAX_TRUSTSTORE_BYTES)
+          throw new Error(`${uri}: ${st.size} bytes is over the ${MAX_TRUSTSTORE_BYTES} byte limit`);
         // Read what stat promised at most, so a file that grows while being read cannot exhaust memory.
         const buf = Buffer.alloc(st.size);
         let off = 0;
@@ -25,7 +26,8 @@ export function fileSource(uri: string): TruststoreSource {
         }
         // Rewritten in place while being read (truncated, then written again): the bytes may mix two versions.
         const after = await fh.stat();
-        if (off !== st.size || after.size !== st.size || after.mtimeMs !== st.mtimeMs) throw new Error(`${uri}: changed while being read (replace the file with a rename so readers see it whole)`);
+        if (off !== st.size || after.size !== st.size || after.mtimeMs !== st.mtimeMs)
+          throw new Error(`${uri}: changed while being read (replace the file with a rename so readers see it whole)`);
         return { bytes: buf.subarray(0, off), version: null };
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;

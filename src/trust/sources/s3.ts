@@ -71,8 +71,12 @@ export function s3Source(uri: string, version: string | undefined, opts: S3Optio
       const client = clientFor(opts);
       const abort = AbortSignal.timeout(opts.timeoutMs ?? 15_000);
       try {
-        const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(version && { VersionId: version }) }), { abortSignal: abort });
-        if (out.ContentLength !== undefined && out.ContentLength > MAX_TRUSTSTORE_BYTES) throw new Error(`${where}: ${out.ContentLength} bytes is over the ${MAX_TRUSTSTORE_BYTES} byte limit`);
+        const out = await client.send(
+          new GetObjectCommand({ Bucket: bucket, Key: key, ...(version && { VersionId: version }) }),
+          { abortSignal: abort },
+        );
+        if (out.ContentLength !== undefined && out.ContentLength > MAX_TRUSTSTORE_BYTES)
+          throw new Error(`${where}: ${out.ContentLength} bytes is over the ${MAX_TRUSTSTORE_BYTES} byte limit`);
         const bytes = Buffer.from(await out.Body!.transformToByteArray());
         return { bytes, version: out.VersionId ?? version ?? null };
       } catch (e) {
@@ -85,7 +89,10 @@ export function s3Source(uri: string, version: string | undefined, opts: S3Optio
 function s3Message(e: unknown, bucket: string): string {
   const err = e as { name?: string; message?: string; $metadata?: { httpStatusCode?: number }; code?: string };
   // The SDK names socket errors TimeoutError (so that it retries them): a reset is not a timeout.
-  if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return err.message === 'aborted' ? 'the connection closed before the whole object arrived' : 'connection reset by the S3 endpoint';
+  if (err.code === 'ECONNRESET' || err.code === 'EPIPE')
+    return err.message === 'aborted'
+      ? 'the connection closed before the whole object arrived'
+      : 'connection reset by the S3 endpoint';
   switch (err.name) {
     case 'NoSuchKey':
       return 'no such object';
@@ -105,8 +112,8 @@ function s3Message(e: unknown, bucket: string): string {
       return 'no AWS credentials found (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a profile)';
   }
   const status = err.$metadata?.httpStatusCode;
-  if (err.code === 'ECONNREFUSED' || /ECONNREFUSED/.test(err.message ?? '')) return 'connection refused (is the S3 endpoint right?)';
+  if (err.code === 'ECONNREFUSED' || /ECONNREFUSED/.test(err.message ?? ''))
+    return 'connection refused (is the S3 endpoint right?)';
   if (err.code === 'ENOTFOUND') return 'endpoint host not found';
   return `${err.name ?? 'error'}${status ? ` (HTTP ${status})` : ''}: ${(err.message ?? String(e)).split('\n')[0]}`;
 }
-
