@@ -159,8 +159,8 @@ const RESPONSE_DROP = new Set([
 type RawHeaders = Dispatcher.DispatchController['rawHeaders'];
 
 /**
- * The backend's response headers for `res.writeHead()`, from undici's raw list when it has one (names lowercased,
- * as before). undici 7's adapter for this handler API still parses that list into `parsed` for every response;
+ * The backend's response headers for `res.writeHead()`, from undici's raw list when it has one (names
+ * lowercased). undici 7's adapter for this handler API still parses that list into `parsed` for every response;
  * the deprecated onHeaders API would skip it, but measured no cheaper here.
  */
 function downstreamHeaders(
@@ -220,7 +220,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   readonly onClientClose = (): void => {
     if (this.settled || this.res.writableFinished) return;
     this.clientGone = true;
-    // Everything came from the backend but the client did not take it all: a failed exchange, as before.
+    // Everything came from the backend but the client did not take it all: a failed exchange.
     if (this.ended) this.settle(502);
     // Otherwise stop the backend exchange (undici drops that connection); onResponseError settles. Still queued
     // for a connection: onRequestStart aborts it.

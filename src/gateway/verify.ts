@@ -129,7 +129,7 @@ export interface Presentation {
 export const NOT_PRESENTED: Presentation = Object.freeze({ resumed: false, openssl: null, peer: null });
 
 /**
- * A TLS socket's presentation. The peer is read once and kept: Node 20 hands the socket's peer chain to the first
+ * A TLS socket's presentation. The peer is read once and kept: Node hands the socket's peer chain to the first
  * object it makes, and a second getPeerX509Certificate() returns the certificate without its chain.
  */
 export function tlsPresentation(socket: TLSSocket): Presentation {

@@ -1,6 +1,6 @@
 /**
  * pkijs and asn1js, loaded on first use: only PKCS#12 and BER-encoded PKCS#7 files need them, and loading them costs
- * every `serve` worker about 10 MiB it never uses. (Node 20.19+ requires their CommonJS builds synchronously, so the
+ * every `serve` worker about 10 MiB it never uses. (Node requires their CommonJS builds synchronously, so the
  * parsers stay synchronous.)
  */
 import { createRequire } from 'node:module';

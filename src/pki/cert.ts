@@ -1,6 +1,6 @@
 /**
  * Certificates: Node's X509Certificate validates the DER and does fingerprints, public keys and signature
- * checks; everything Node 20 lacks (signature algorithm, key usage bits, basic constraints, EKU names, key ids,
+ * checks; everything X509Certificate lacks (signature algorithm, key usage bits, basic constraints, EKU names, key ids,
  * RFC 4514 names) comes from our own walk over the DER, which is fast enough for bundles of 10k certificates.
  */
 import { createHash, X509Certificate } from 'node:crypto';

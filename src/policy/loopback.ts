@@ -62,7 +62,7 @@ export async function loopbackVerdict(input: LoopbackInput): Promise<LoopbackRes
           // default level, like the gateway) is the one that judges them.
           ciphers: 'DEFAULT@SECLEVEL=0',
           cert: input.chainPem,
-          // Node 20's TLS options take PEM, not KeyObject; the export stays in memory.
+          // Node's TLS options take PEM, not KeyObject; the export stays in memory.
           key: input.key.export({ type: 'pkcs8', format: 'pem' }),
           rejectUnauthorized: false,
         });
