@@ -16,7 +16,8 @@ import type { OpenSslResult } from './verdict.js';
 
 /**
  * OpenSSL's default security level, which Node's TLS server applies to a client chain (check_auth_level): 1 up
- * to OpenSSL 3.1 (Node 20), 2 from OpenSSL 3.2 (Node 22 and 24). docs/node-openssl.md, test/policy/node-runtime.test.ts.
+ * to OpenSSL 3.1 (Node 20), 2 from OpenSSL 3.2 (Node 22 and 24). docs/node-openssl.md,
+ * test/policy/node-runtime.test.ts.
  */
 export const SECURITY_LEVEL: 1 | 2 = opensslAtLeast(process.versions.openssl ?? '0', 3, 2) ? 2 : 1;
 
