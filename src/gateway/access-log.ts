@@ -2,13 +2,13 @@
  * The access and deny log: the lines a request, a denial or a refusal writes, built from the request's context.
  * Field names are part of the contract (docs/config.md, the e2e suites read them).
  */
-import { verdictFields } from '../policy/verdict.js';
 import type { ConnectionContext, RequestContext } from './context.js';
 import type { Logger } from './log.js';
 import type { GatewayState } from './state.js';
 import type { ConnectionVerdict } from './verify.js';
 import { MAX_CA_NAMES_BYTES } from '../trust/truststore.js';
 import { cutText } from '../report/text.js';
+import { verdictFields } from '../policy/verdict.js';
 
 /**
  * A certificate field (subject, issuer, serial) as a log line carries it. Any client picks these, up to the tens of

@@ -5,7 +5,6 @@
  * mtlsgate:request and mtlsgate:deny events, and the log records. Where no handshake ran, the policy's model
  * decides, as for a resumed session; the expected reasons are those of test/policy/scenarios.ts.
  */
-import { verdictFields } from '../../src/policy/verdict.js';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
@@ -30,6 +29,7 @@ import { reloader } from '../../src/gateway/reload.js';
 import type { ResponseSink } from '../../src/gateway/respond.js';
 import { buildState, type Generations } from '../../src/gateway/state.js';
 import { certCaches } from '../../src/gateway/verify.js';
+import { verdictFields } from '../../src/policy/verdict.js';
 
 const MAIN = 'localhost';
 const OTHER = 'other.test';
