@@ -117,7 +117,13 @@ function proxy(ctx: RequestContext, rt: Runtime): Step {
     host: ctx.headers.host ?? d.name,
     identity: ctx.verdict!.client!.headers,
   });
-  return forward(rt.pools, ctx, match, ctx.upstreamHeaders, rt.state.config.timeouts.backendMs);
+  return forward({
+    pools: rt.pools,
+    req: ctx,
+    match,
+    headers: ctx.upstreamHeaders,
+    timeoutMs: rt.state.config.timeouts.backendMs,
+  });
 }
 
 /** The request path, in order. */

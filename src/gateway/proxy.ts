@@ -66,13 +66,14 @@ export type ForwardedRequest = Pick<RequestContext, 'method' | 'headers' | 'body
  * Forward a request and stream the answer into its sink. `headers` come from upstreamHeaders(). Resolves with the
  * status when the exchange is over; never rejects.
  */
-export function forward(
-  pools: BackendPools,
-  req: ForwardedRequest,
-  match: RouteMatch,
-  headers: string[],
-  timeoutMs: number,
-): Promise<number> {
+export function forward(o: {
+  pools: BackendPools;
+  req: ForwardedRequest;
+  match: RouteMatch;
+  headers: string[];
+  timeoutMs: number;
+}): Promise<number> {
+  const { pools, req, match, headers, timeoutMs } = o;
   return new Promise<number>((resolve) => {
     const exchange = new Exchange(req.sink, req.requestId, timeoutMs, resolve);
     try {

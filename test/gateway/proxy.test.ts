@@ -211,13 +211,13 @@ before(async () => {
       identity: IDENTITY,
     });
     const timeoutMs = path.startsWith('/slow') ? SLOW_TIMEOUT_MS : 5000;
-    const p = forward(
+    const p = forward({
       pools,
-      { method: req.method!, headers: req.headers, body: req, sink: res, requestId },
+      req: { method: req.method!, headers: req.headers, body: req, sink: res, requestId },
       match,
       headers,
       timeoutMs,
-    );
+    });
     results.set(path, p);
   });
   front.listen(0, '127.0.0.1');
