@@ -138,7 +138,8 @@ export function createListener(cfg: GatewayConfig, rt: Runtime, tickets: TicketK
     const conn = connectionOf(socket);
     conn.protocol = socket.getProtocol();
     conn.presented = tlsPresentation(socket);
-    // A resumed TLS 1.2 session has no server name (OpenSSL keeps none for it): its requests' Host names the domain.
+    // A resumed TLS 1.2 session without a server name (OpenSSL 3.0 kept none; 3.5 does): its requests' Host names
+    // the domain.
     if (conn.servername === '' && conn.presented.resumed) return;
     connectionDomain(rt, conn, conn.servername);
     const d = conn.domain;
