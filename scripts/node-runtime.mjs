@@ -38,8 +38,9 @@ function main() {
     return;
   }
   if (process.platform === 'win32') {
-    console.error('node-runtime: Windows: install Node 24 yourself and set MTLSGATE_SYSTEM_NODE=1');
-    process.exit(1);
+    // npm's Windows package is a node.exe that a .bin link cannot stand in for: the machine's Node is used.
+    console.error(`node-runtime: on Windows npm scripts use the machine's node ${process.version} (22 or 24 needed)`);
+    return;
   }
   const pkg = platformPackage();
   const bin = join(runtimeDir, 'node_modules', pkg, 'bin', 'node');
