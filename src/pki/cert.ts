@@ -169,7 +169,7 @@ function verifiesWithOwnKey(x509: X509Certificate): boolean {
 }
 
 /** Colon-separated lowercase hex of the serial's magnitude (the DER sign octet dropped), as openssl -text. */
-function formatSerial(bytes: Buffer): string {
+export function formatSerial(bytes: Buffer): string {
   const negative = bytes.length > 0 && (bytes[0]! & 0x80) !== 0;
   let mag = negative ? twosComplement(bytes) : bytes;
   let i = 0;
@@ -205,7 +205,8 @@ function readValidity(der: Buffer, validity: Tlv, x509: X509Certificate): [Date,
 const UTC_TIME = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?Z$/;
 const GENERALIZED_TIME = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?(?:\.\d{1,9})?Z$/;
 
-function parseTime(der: Buffer, t: Tlv | undefined): Date | null {
+/** UTCTime or GeneralizedTime (RFC 5280 forms) as a Date; null when malformed. */
+export function parseTime(der: Buffer, t: Tlv | undefined): Date | null {
   if (!t) return null;
   const text = tlvValue(der, t).toString('latin1');
   let m: RegExpExecArray | null;
@@ -221,7 +222,7 @@ function parseTime(der: Buffer, t: Tlv | undefined): Date | null {
   return Number.isNaN(date.getTime()) ? null : date;
 }
 
-function describeSignatureAlgorithm(der: Buffer, alg: Tlv): SignatureAlgorithmInfo {
+export function describeSignatureAlgorithm(der: Buffer, alg: Tlv): SignatureAlgorithmInfo {
   const kids = tlvChildren(der, alg, 2) ?? [];
   const oid = readOid(der, kids[0]) ?? 'unknown';
   const entry = SIGNATURE_ALGORITHMS.get(oid);

@@ -1,0 +1,337 @@
+/**
+ * Certificate revocation lists (RFC 5280 §5): read from PEM or DER with our iterative DER reader, signatures checked
+ * with node:crypto (Node has no X509Crl), and the issuing CA found in a truststore by the exact DER of its name.
+ * This is the reader only; loading sources, refreshing and judging certificates come later (issue 14).
+ */
+import { constants, verify } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { describeSignatureAlgorithm, formatSerial, parseTime, splitCertificate } from './cert.js';
+import {
+  TAG_BIT_STRING,
+  TAG_BOOLEAN,
+  TAG_GENERALIZED_TIME,
+  TAG_INTEGER,
+  TAG_OCTET_STRING,
+  TAG_SEQUENCE,
+  TAG_UTC_TIME,
+  isContext,
+  isUniversal,
+  readOid,
+  readTlv,
+  tlvChildren,
+  tlvValue,
+} from './der.js';
+import type { Tlv } from './der.js';
+import { MAX_PROBLEMS } from './load.js';
+import { EXT_AUTHORITY_KEY_ID, formatName } from './oids.js';
+import { parsePem } from './pem.js';
+import type { Cert, SignatureAlgorithmInfo } from './types.js';
+
+export const EXT_CRL_NUMBER = '2.5.29.20';
+export const EXT_REASON_CODE = '2.5.29.21';
+export const EXT_INVALIDITY_DATE = '2.5.29.24';
+export const EXT_DELTA_CRL_INDICATOR = '2.5.29.27';
+export const EXT_ISSUING_DISTRIBUTION_POINT = '2.5.29.28';
+export const EXT_CERTIFICATE_ISSUER = '2.5.29.29';
+
+/** CRLReason names as RFC 5280 §5.3.1 and `openssl crl -text` spell them (value 7 is unused). */
+const REASONS: ReadonlyMap<number, string> = new Map([
+  [0, 'unspecified'],
+  [1, 'keyCompromise'],
+  [2, 'cACompromise'],
+  [3, 'affiliationChanged'],
+  [4, 'superseded'],
+  [5, 'cessationOfOperation'],
+  [6, 'certificateHold'],
+  [8, 'removeFromCRL'],
+  [9, 'privilegeWithdrawn'],
+  [10, 'aACompromise'],
+]);
+
+export interface RevokedEntry {
+  revokedAt: Date;
+  /** The reasonCode name (`keyCompromise`), or null when the entry has none. */
+  reason: string | null;
+}
+
+export interface Crl {
+  der: Buffer;
+  /** The issuer Name's DER: matched byte for byte against a CA's subject. */
+  issuerDer: Buffer;
+  /** RFC 4514, as CertInfo.issuer. */
+  issuer: string;
+  thisUpdate: Date;
+  nextUpdate: Date | null;
+  /** Keyed by serial in CertInfo.serial's form (colon-separated lowercase hex), so a certificate looks itself up. */
+  revoked: Map<string, RevokedEntry>;
+  crlNumber: bigint | null;
+  signatureAlgorithm: SignatureAlgorithmInfo;
+  tbsDer: Buffer;
+  signatureValue: Buffer;
+  /** OIDs of critical CRL or entry extensions we do not know: such a CRL must not be used (RFC 5280 §5.2). */
+  unknownCriticalExtensions: string[];
+  /**
+   * Known features this reader does not act on yet, which change what the CRL covers: an issuing distribution point
+   * (a partitioned CRL), a delta CRL indicator, an indirect CRL's certificate issuer entries.
+   */
+  unsupported: string[];
+}
+
+export interface CrlParse {
+  crls: Crl[];
+  problems: string[];
+}
+
+/** Reads every CRL in `bytes` (PEM blocks, or one DER CRL). Never throws; an unreadable block is one problem. */
+export function parseCrls(bytes: Buffer, source: string): CrlParse {
+  const crls: Crl[] = [];
+  const problems: string[] = [];
+  const add = (message: string): void => {
+    if (problems.length < MAX_PROBLEMS) problems.push(`${source}: ${message}`);
+    else if (problems.length === MAX_PROBLEMS) problems.push(`${source}: more unreadable CRLs, not listed one by one`);
+  };
+  if (bytes.length === 0) {
+    add('empty');
+    return { crls, problems };
+  }
+  // 0x30 is also the character '0', so text with a CRL block in it is read as PEM whatever its first byte.
+  if (bytes[0] === 0x30 && !bytes.includes('-----BEGIN X509 CRL-----')) {
+    const one = readCrl(bytes);
+    if (typeof one === 'string') add(`not a DER CRL: ${one}`);
+    else crls.push(one);
+    return { crls, problems };
+  }
+  const pem = parsePem(bytes);
+  for (const p of pem.problems) if (p.label === 'X509 CRL') add(p.message);
+  for (const block of pem.blocks) {
+    if (block.label !== 'X509 CRL') continue;
+    const one = readCrl(block.body);
+    if (typeof one === 'string') add(`pem block ${block.index} (X509 CRL): ${one}`);
+    else crls.push(one);
+  }
+  if (crls.length === 0 && problems.length === 0) add('no X509 CRL in it (neither PEM nor DER)');
+  return { crls, problems };
+}
+
+/** One DER CertificateList, or a one-line reason it is not one. */
+function readCrl(input: Buffer): Crl | string {
+  try {
+    return readCrlOrThrow(input);
+  } catch (e) {
+    // The walk below checks every TLV, so this is only a last guard: hostile input must never escape as a throw.
+    return e instanceof Error ? e.message.split('\n')[0]! : String(e);
+  }
+}
+
+function readCrlOrThrow(input: Buffer): Crl | string {
+  const outer = readTlv(input, 0);
+  if (!isUniversal(outer, TAG_SEQUENCE)) return 'no outer SEQUENCE';
+  const der = outer.end === input.length ? input : input.subarray(0, outer.end);
+  const top = tlvChildren(der, outer, 4);
+  const [tbs, sigAlg, sig] = top ?? [];
+  if (top?.length !== 3 || !isUniversal(tbs, TAG_SEQUENCE) || !isUniversal(sigAlg, TAG_SEQUENCE))
+    return 'not a CertificateList (tbsCertList, signatureAlgorithm, signature)';
+  if (!isUniversal(sig, TAG_BIT_STRING) || sig.end - sig.valueStart < 2 || der[sig.valueStart] !== 0)
+    return 'malformed signature BIT STRING';
+  const kids = tlvChildren(der, tbs);
+  if (!kids) return 'malformed tbsCertList';
+  let i = 0;
+  if (isUniversal(kids[0], TAG_INTEGER)) i++; // version v2; absent in v1
+  const [innerAlg, issuer, thisTlv] = kids.slice(i, i + 3);
+  i += 3;
+  if (!isUniversal(innerAlg, TAG_SEQUENCE) || !isUniversal(issuer, TAG_SEQUENCE)) return 'malformed tbsCertList';
+  // RFC 5280 §5.1.1.2: the two algorithm fields must match, else the signature covers a different claim.
+  if (!der.subarray(innerAlg.start, innerAlg.end).equals(der.subarray(sigAlg.start, sigAlg.end)))
+    return 'signature algorithm differs inside and outside tbsCertList';
+  const thisUpdate = parseTime(der, thisTlv);
+  if (!thisUpdate) return 'thisUpdate is missing or malformed';
+  let nextUpdate: Date | null = null;
+  if (isTime(kids[i])) {
+    nextUpdate = parseTime(der, kids[i]);
+    if (!nextUpdate) return 'nextUpdate is malformed';
+    i++;
+  }
+  const unknownCriticalExtensions: string[] = [];
+  const unsupported: string[] = [];
+  const revoked = new Map<string, RevokedEntry>();
+  if (isUniversal(kids[i], TAG_SEQUENCE)) {
+    const entries = tlvChildren(der, kids[i]!);
+    if (!entries) return 'malformed revokedCertificates';
+    for (const [n, entry] of entries.entries()) {
+      const read = readEntry(der, entry, unknownCriticalExtensions, unsupported);
+      if (typeof read === 'string') return `revoked entry ${n}: ${read}`;
+      revoked.set(read.serial, read.entry);
+    }
+    i++;
+  }
+  let crlNumber: bigint | null = null;
+  if (isContext(kids[i], 0)) {
+    const list = readExtensionList(der, kids[i]!);
+    if (!list) return 'malformed crlExtensions';
+    for (const ext of list) {
+      switch (ext.oid) {
+        case EXT_CRL_NUMBER:
+          crlNumber = readBigUint(der, ext.value);
+          if (crlNumber === null) return 'malformed CRL number';
+          break;
+        case EXT_AUTHORITY_KEY_ID:
+          break;
+        case EXT_ISSUING_DISTRIBUTION_POINT:
+          unsupported.push('issuing distribution point');
+          break;
+        case EXT_DELTA_CRL_INDICATOR:
+          unsupported.push('delta CRL indicator');
+          break;
+        default:
+          if (ext.critical) unknownCriticalExtensions.push(ext.oid);
+      }
+    }
+    i++;
+  }
+  if (i !== kids.length) return 'unexpected fields at the end of tbsCertList';
+  return {
+    der,
+    issuerDer: der.subarray(issuer.start, issuer.end),
+    issuer: formatName(der, issuer),
+    thisUpdate,
+    nextUpdate,
+    revoked,
+    crlNumber,
+    signatureAlgorithm: describeSignatureAlgorithm(der, sigAlg),
+    tbsDer: der.subarray(tbs.start, tbs.end),
+    signatureValue: der.subarray(sig.valueStart + 1, sig.end),
+    unknownCriticalExtensions: [...new Set(unknownCriticalExtensions)],
+    unsupported: [...new Set(unsupported)],
+  };
+}
+
+function readEntry(
+  der: Buffer,
+  entry: Tlv,
+  unknownCritical: string[],
+  unsupported: string[],
+): { serial: string; entry: RevokedEntry } | string {
+  const kids = isUniversal(entry, TAG_SEQUENCE) ? tlvChildren(der, entry, 4) : null;
+  const [serial, date, exts] = kids ?? [];
+  if (!isUniversal(serial, TAG_INTEGER) || serial.end === serial.valueStart) return 'malformed serial';
+  const revokedAt = parseTime(der, date);
+  if (!revokedAt) return 'malformed revocationDate';
+  let reason: string | null = null;
+  if (exts) {
+    const list = isUniversal(exts, TAG_SEQUENCE) ? readExtensionList(der, exts, false) : null;
+    if (!list || kids!.length > 3) return 'malformed crlEntryExtensions';
+    for (const ext of list) {
+      switch (ext.oid) {
+        case EXT_REASON_CODE: {
+          // ENUMERATED (universal 10), one small value.
+          const v = ext.value;
+          if (v.cls !== 0 || v.tag !== 10 || v.end - v.valueStart !== 1) return 'malformed reason code';
+          const code = der[v.valueStart]!;
+          reason = REASONS.get(code) ?? `unknown reason ${code}`;
+          break;
+        }
+        case EXT_INVALIDITY_DATE:
+          break;
+        case EXT_CERTIFICATE_ISSUER:
+          unsupported.push('certificate issuer entries (an indirect CRL)');
+          break;
+        default:
+          if (ext.critical) unknownCritical.push(ext.oid);
+      }
+    }
+  }
+  return { serial: formatSerial(tlvValue(der, serial)), entry: { revokedAt, reason } };
+}
+
+interface Extension {
+  oid: string;
+  critical: boolean;
+  /** The TLV inside the extnValue OCTET STRING. */
+  value: Tlv;
+}
+
+/** Extensions, from the `[0] EXPLICIT` wrapper (CRL) or the bare SEQUENCE (entry); null when any is malformed. */
+function readExtensionList(der: Buffer, t: Tlv, wrapped = true): Extension[] | null {
+  const seq = wrapped ? readTlv(der, t.valueStart, t.end) : t;
+  if (!isUniversal(seq, TAG_SEQUENCE)) return null;
+  const out: Extension[] = [];
+  for (const ext of tlvChildren(der, seq) ?? [null]) {
+    const kids = ext && isUniversal(ext, TAG_SEQUENCE) ? tlvChildren(der, ext, 4) : null;
+    const oid = readOid(der, kids?.[0]);
+    const critical = isUniversal(kids?.[1], TAG_BOOLEAN) && der[kids[1].valueStart] !== 0;
+    const octets = kids?.[kids.length - 1];
+    const value = isUniversal(octets, TAG_OCTET_STRING) ? readTlv(der, octets.valueStart, octets.end) : null;
+    if (!oid || !value || value.end !== octets!.end) return null;
+    out.push({ oid, critical, value });
+  }
+  return out;
+}
+
+/** A non-negative INTEGER of at most 20 octets (RFC 5280 §5.2.3's limit for CRL numbers), or null. */
+function readBigUint(der: Buffer, t: Tlv): bigint | null {
+  const v = isUniversal(t, TAG_INTEGER) ? tlvValue(der, t) : null;
+  if (!v || v.length === 0 || v.length > 21 || (v[0]! & 0x80) !== 0) return null;
+  return BigInt(`0x${v.toString('hex')}`);
+}
+
+function isTime(t: Tlv | undefined): t is Tlv {
+  return isUniversal(t, TAG_UTC_TIME) || isUniversal(t, TAG_GENERALIZED_TIME);
+}
+
+/** True when `issuerPublicKey` verifies the CRL's signature. Never throws. */
+export function verifyCrlSignature(crl: Crl, issuerPublicKey: KeyObject): boolean {
+  return verifySignedData(crl.tbsDer, crl.signatureAlgorithm, crl.signatureValue, issuerPublicKey);
+}
+
+/**
+ * Checks an X.509-style signature (tbs bytes, AlgorithmIdentifier, signature) with node:crypto. Certificates use
+ * X509Certificate.verify instead; this is for what Node has no class for (CRLs, and later OCSP responses).
+ */
+export function verifySignedData(tbs: Buffer, alg: SignatureAlgorithmInfo, signature: Buffer, key: KeyObject): boolean {
+  try {
+    if (alg.name === 'ED25519' || alg.name === 'ED448') return verify(null, tbs, key, signature);
+    if (!alg.hash || alg.hash === alg.oid) return false; // unknown algorithm or PSS digest
+    if (alg.name === 'rsassaPss') {
+      // The salt length is in the parameters; AUTO accepts what the signature carries, as OpenSSL's check does
+      // when the parameters are well formed.
+      const options = { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO };
+      return verify(alg.hash, tbs, options, signature);
+    }
+    return verify(alg.hash, tbs, key, signature);
+  } catch {
+    return false;
+  }
+}
+
+export interface CrlIssuer {
+  ca: Cert | null;
+  /** One line, null when `ca` is the CRL's issuer. */
+  problem: string | null;
+}
+
+/** The truststore CA that issued `crl`: same subject DER, its key verifies the signature, and cRLSign if it has KU. */
+export function crlIssuerFor(crl: Crl, cas: Cert[]): CrlIssuer {
+  const named = cas.filter((ca) => subjectDer(ca)?.equals(crl.issuerDer));
+  if (named.length === 0) return { ca: null, problem: `no CA in the truststore named ${crl.issuer}` };
+  let problem = `signed by another key than CA ${crl.issuer}'s`;
+  for (const ca of named) {
+    if (!verifyCrlSignature(crl, ca.x509.publicKey)) continue;
+    const usage = ca.info.keyUsage;
+    // RFC 5280 §4.2.1.3: without the key usage extension a CA key may sign anything.
+    if (usage && !usage.includes('cRLSign')) {
+      problem = `CA ${crl.issuer}'s key usage lacks cRLSign`;
+      continue; // a re-keyed twin of the CA with cRLSign may still follow
+    }
+    return { ca, problem: null };
+  }
+  return { ca: null, problem };
+}
+
+function subjectDer(ca: Cert): Buffer | null {
+  try {
+    const { subject } = splitCertificate(ca.der);
+    return ca.der.subarray(subject.start, subject.end);
+  } catch {
+    return null;
+  }
+}
