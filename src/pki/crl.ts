@@ -1,7 +1,7 @@
 /**
  * Certificate revocation lists (RFC 5280 §5): read from PEM or DER with our iterative DER reader, signatures checked
  * with node:crypto (Node has no X509Crl), and the issuing CA found in a truststore by the exact DER of its name.
- * This is the reader only; loading sources, refreshing and judging certificates come later (issue 14).
+ * The reader only: loading sources, refreshing and judging certificates belong to trust/ and policy/.
  */
 import { constants, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
