@@ -4,9 +4,6 @@
  * that ties what the server did to the offline verdict. Every finding lands in one list, each with its source.
  */
 import { isUserError } from '../errors.js';
-import type { CertInfo, KeyInfo } from '../pki/types.js';
-import type { ChainEnd } from '../policy/chain.js';
-import type { OpenSslResult, Verdict } from '../policy/verdict.js';
 import { hasErrorFindings, sortFindings } from '../report/finding.js';
 import type { Finding, FindingSource, SourcedFinding } from '../report/finding.js';
 import { gather, type DoctorInput, type Known, type Preloaded } from './known.js';
@@ -41,20 +38,10 @@ export interface DiagnoseInput {
   curl?: CurlPart;
 }
 
-export interface DiagnoseReport {
-  /** The gateway's verdict on the client certificate; null when it cannot be told (no certificate, no truststore). */
-  verdict: Verdict | null;
-  /** handshake: OpenSSL's real verdict through Node's TLS stack; prediction: the model (no usable key). */
-  verdictSource: 'handshake' | 'prediction' | null;
-  /** Every finding (curl's, the files', the live probe's), errors first within each source. */
+/** The offline report's fields, with every finding (curl's, the files', the live probe's) in one list. */
+export interface DiagnoseReport extends Omit<OfflineReport, 'findings'> {
+  /** Errors first within each source. */
   findings: SourcedFinding[];
-  /** The client certificate, then the chain it would send. */
-  certificates: CertInfo[];
-  key: KeyInfo | null;
-  /** The path the gateway's rules apply to, leaf first. */
-  chain: { subjects: string[]; end: ChainEnd } | null;
-  /** What OpenSSL said (handshake) or is expected to say (prediction). */
-  openssl: OpenSslResult | null;
   /** The live probe; null when none ran. */
   live: LiveReport | null;
   /** Why the probe asked for could not run (a URL or option it cannot use); null otherwise. */
