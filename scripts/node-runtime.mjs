@@ -5,7 +5,7 @@
 // MTLSGATE_SYSTEM_NODE=1 skips it and removes the link: the scripts then use the machine's own Node (22 or 24).
 // Runs on any Node the machine has (20 included), so it uses nothing but node: built-ins and npm.
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -33,7 +33,7 @@ function versionOf(bin) {
 
 function main() {
   if (process.env.MTLSGATE_SYSTEM_NODE === '1') {
-    if (existsSync(link) || isLink(link)) rmSync(link);
+    rmSync(link, { force: true });
     console.log(`node-runtime: MTLSGATE_SYSTEM_NODE=1, npm scripts use the machine's node ${process.version}`);
     return;
   }
@@ -63,17 +63,10 @@ function main() {
     }
   }
   mkdirSync(dirname(link), { recursive: true });
-  if (existsSync(link) || isLink(link)) rmSync(link);
+  // force: also a dangling link (a .runtime/ removed by hand), and nothing when there is none.
+  rmSync(link, { force: true });
   symlinkSync(relative(dirname(link), bin), link);
   console.log(`node-runtime: npm scripts run on node v${NODE_VERSION} (node_modules/.bin/node)`);
-}
-
-function isLink(p) {
-  try {
-    return lstatSync(p).isSymbolicLink();
-  } catch {
-    return false;
-  }
 }
 
 if (process.argv[1] && join(process.argv[1]) === fileURLToPath(import.meta.url)) main();
