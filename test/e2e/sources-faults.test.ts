@@ -81,6 +81,11 @@ before(async () => {
       const gid = Number(
         execFileSync('id', ['-g', 'nobody'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(),
       );
+      // The gateway loads bin/ and dist/ after the drop: a clone in a directory only root may enter (mktemp -d
+      // makes 0700) cannot serve as nobody. execFileSync throws then, and the case below says why it skips.
+      const entries = ['../../bin/mtlsgate.js', '../../dist/cli/main.js'].map((p) => new URL(p, import.meta.url));
+      const check = `for (const u of ${JSON.stringify(entries.map(String))}) require('fs').accessSync(new URL(u), 4)`;
+      execFileSync(process.execPath, ['-e', check], { uid, gid, stdio: 'ignore' });
       if (Number.isInteger(uid) && Number.isInteger(gid) && uid > 0) {
         // Loaded (as root) before the gateway's own code, which then runs as nobody.
         const preload = join(tmpDir(), 'drop-privileges.mjs');
@@ -436,7 +441,9 @@ describe('truststore sources failing', { concurrency: 2 }, () => {
         'permissions removed (chmod 000): refused, then recovered by the retry once readable again',
         async (tt) => {
           if (isRoot && !dropTo)
-            return tt.skip('running as root without a `nobody` user to drop to: permissions do not stop root');
+            return tt.skip(
+              'running as root without a `nobody` user that can read this clone: permissions do not stop root',
+            );
           await underTrickle(rig, async () => {
             const next = other(rig.serving);
             const before = await errorsTotal(rig);
