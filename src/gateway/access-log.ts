@@ -9,6 +9,9 @@ import type { ConnectionVerdict } from './verify.js';
 import { MAX_CA_NAMES_BYTES } from '../trust/truststore.js';
 import { cutText } from '../report/text.js';
 import { verdictFields } from '../policy/verdict.js';
+import { casWithoutCrl } from '../policy/revocation.js';
+import type { Cert } from '../pki/types.js';
+import { logCrlLoad, type DomainRevocation } from './revocation.js';
 
 /**
  * A certificate field (subject, issuer, serial) as a log line carries it. Any client picks these, up to the tens of
@@ -57,22 +60,21 @@ export function logRequest(log: Logger, ctx: RequestContext, latencyMs: number):
 export function logDenial(
   log: Logger,
   ctx: RequestContext,
-  domain: string,
-  cv: ConnectionVerdict,
-  reason: string,
+  o: { domain: string; cv: ConnectionVerdict; reason: string; code: string; extra: Record<string, unknown> | null },
 ): void {
-  const leaf = cv.client?.leaf.info;
+  const leaf = o.cv.client?.leaf.info;
   log.warn(
     {
       requestId: ctx.requestId,
-      domain,
-      code: verdictFields(cv.verdict).code,
+      domain: o.domain,
+      code: o.code,
       subject: leaf ? logField(leaf.subject) : null,
       issuer: leaf ? logField(leaf.issuer) : null,
       serial: leaf ? logField(leaf.serial) : null,
       fingerprint: leaf?.fingerprintSha256 ?? null,
+      ...o.extra,
     },
-    `Access denied. Reason: ${reason}`,
+    `Access denied. Reason: ${o.reason}`,
   );
 }
 
@@ -100,5 +102,28 @@ export function logTruststores(log: Logger, state: GatewayState, before: Gateway
       );
     }
     for (const w of d.truststoreWarnings) log.warn({ domain: d.name, id: w.id }, `truststore warning: ${w.title}`);
+    if (d.revocation) logRevocation(log, d.name, d.revocation, d.revocationErrors, d.verify.truststore.certs);
+  }
+}
+
+function logRevocation(
+  log: Logger,
+  domain: string,
+  r: DomainRevocation,
+  errors: readonly string[],
+  cas: readonly Cert[],
+): void {
+  const { mode, scope, onUnavailable } = r.policy;
+  log.info(
+    { domain, mode, scope, onUnavailable, sources: r.sources.length, crls: r.crls.inForce.length },
+    'revocation',
+  );
+  logCrlLoad(log, domain, { sources: [...r.sources], crls: r.crls, errors: [...errors] });
+  if (mode === 'crl' && !r.config.crl.fromDistributionPoints) {
+    for (const ca of casWithoutCrl(r.crls, cas, scope))
+      log.warn(
+        { domain, ca: logField(ca.info.subject) },
+        `no CRL from CA ${logField(ca.info.subject)}: certificates it issued get no revocation answer (onUnavailable: ${onUnavailable})`,
+      );
   }
 }

@@ -17,6 +17,50 @@ const truststoreUri = z
   .string()
   .refine((u) => /^(file|s3):\/\/./.test(u), { message: 'expected file://PATH or s3://BUCKET/KEY' });
 
+const crlSource = z.string().refine((u) => /^(file|s3|https?):\/\/./.test(u), {
+  message: 'expected file://PATH, s3://BUCKET/KEY or an http(s):// URL',
+});
+
+const httpUrl = z.string().refine(
+  (u) => {
+    try {
+      const url = new URL(u);
+      return url.protocol === 'http:' || url.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected an http:// or https:// URL' },
+);
+
+/** mutualTls.revocation; docs/config.md explains each key. */
+const revocation = z
+  .strictObject({
+    mode: z.enum(['off', 'crl', 'ocsp', 'prefer-ocsp', 'prefer-crl']).default('off'),
+    crl: z
+      .strictObject({
+        sources: z.array(crlSource).max(100).default([]),
+        fromDistributionPoints: z.boolean().default(false),
+        refreshSeconds: z.number().int().min(1).max(86_400).default(300),
+      })
+      .default({ sources: [], fromDistributionPoints: false, refreshSeconds: 300 }),
+    ocsp: z
+      .strictObject({
+        responder: httpUrl.optional(),
+        timeoutMs: z.number().int().min(100).max(60_000).default(2000),
+        nonce: z.boolean().default(true),
+      })
+      .default({ timeoutMs: 2000, nonce: true }),
+    onUnavailable: z.enum(['deny', 'allow']).default('deny'),
+    scope: z.enum(['leaf', 'chain']).default('leaf'),
+  })
+  .refine((r) => r.mode === 'off' || r.mode === 'ocsp' || r.crl.sources.length > 0 || r.crl.fromDistributionPoints, {
+    message: 'crl.sources is empty: list the CRLs (or set crl.fromDistributionPoints: true)',
+    path: ['crl', 'sources'],
+  });
+
+export type RevocationConfig = z.infer<typeof revocation>;
+
 const target = z.string().refine(
   (u) => {
     try {
@@ -55,6 +99,7 @@ const domain = z.strictObject({
     exposeReason: z.boolean().default(false),
     noCertificate: z.enum(['handshake', 'http403']).default('handshake'),
     trustClientIntermediates: z.boolean().default(false),
+    revocation: revocation.optional(),
   }),
   basePathMappings: z.array(z.strictObject({ basePath: basePath.default(''), target })).min(1),
 });
@@ -220,6 +265,8 @@ export async function loadConfig(file: string): Promise<GatewayConfig> {
 
 function resolvePaths(cfg: GatewayConfig, base: string): GatewayConfig {
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
+  const fileUri = (u: string): string =>
+    u.startsWith('file://') ? `file://${abs(decodeURIComponent(u.slice(7)))}` : u;
   return {
     ...cfg,
     tls: cfg.tls.ticketKeyFile === undefined ? cfg.tls : { ...cfg.tls, ticketKeyFile: abs(cfg.tls.ticketKeyFile) },
@@ -228,9 +275,13 @@ function resolvePaths(cfg: GatewayConfig, base: string): GatewayConfig {
       certificate: { ...d.certificate, cert: abs(d.certificate.cert), key: abs(d.certificate.key) },
       mutualTls: {
         ...d.mutualTls,
-        truststoreUri: d.mutualTls.truststoreUri.startsWith('file://')
-          ? `file://${abs(decodeURIComponent(d.mutualTls.truststoreUri.slice(7)))}`
-          : d.mutualTls.truststoreUri,
+        truststoreUri: fileUri(d.mutualTls.truststoreUri),
+        ...(d.mutualTls.revocation && {
+          revocation: {
+            ...d.mutualTls.revocation,
+            crl: { ...d.mutualTls.revocation.crl, sources: d.mutualTls.revocation.crl.sources.map(fileUri) },
+          },
+        }),
       },
     })),
   };

@@ -12,6 +12,10 @@ export interface Metrics {
   connectionsDroppedPerAddress: number;
   reloads: { ok: number; failed: number };
   truststoreErrors: Map<string, number>; // domain
+  /** Requests let through without a revocation answer (onUnavailable: allow), by domain. */
+  revocationUnavailableAllowed: Map<string, number>;
+  /** CRL refreshes where some source failed and kept its previous CRLs, by domain. */
+  crlRefreshErrors: Map<string, number>;
 }
 
 export function newMetrics(): Metrics {
@@ -23,6 +27,8 @@ export function newMetrics(): Metrics {
     connectionsDroppedPerAddress: 0,
     reloads: { ok: 0, failed: 0 },
     truststoreErrors: new Map(),
+    revocationUnavailableAllowed: new Map(),
+    crlRefreshErrors: new Map(),
   };
 }
 

@@ -1,13 +1,14 @@
 /**
  * The request path: an ordered list of stages over one RequestContext, read top to bottom in this file.
  *
- *   identify (the domain, 421) → single Host (400) → verify the client (403) → safe target (400) → route (404)
- *   → proxy (the backend's answer, 502/504) → complete (metrics, access log, events; always runs)
+ *   identify (the domain, 421) → single Host (400) → verify the client (403) → revocation (403)
+ *   → safe target (400) → route (404) → proxy (the backend's answer, 502/504)
+ *   → complete (metrics, access log, events; always runs)
  *
  * A stage answers the request and stops the pipeline (DONE), lets the next one run (NEXT), or hands back a
- * promise when it must wait (only the proxy does). Stages see no protocol objects: the context carries method,
- * target, headers, the body stream and a response sink, so an HTTP/2 stream can run the same list. A new stage
- * (revocation, authorization) is one function and one entry in STAGES.
+ * promise when it must wait (the proxy; revocation when an OCSP answer is not cached). Stages see no protocol
+ * objects: the context carries method, target, headers, the body stream and a response sink, so an HTTP/2 stream
+ * can run the same list. A new stage (authorization) is one function and one entry in STAGES.
  */
 import { denyChannel, requestChannel, type DenyEvent, type RequestEvent } from './events.js';
 import type { ConnectionContext, RequestContext, Runtime } from './context.js';
@@ -18,6 +19,9 @@ import { sendJson } from './respond.js';
 import { matchRoute, unsafeTarget } from './routes.js';
 import { lookupDomain } from './state.js';
 import { NO_CERTIFICATE, verifyConnection } from './verify.js';
+import { pathStatus, revocationLogFields, type DomainRevocation } from './revocation.js';
+import { revocationVerdict, type RevocationResult } from '../policy/revocation.js';
+import type { Denied } from '../policy/verdict.js';
 
 /** What a stage tells the pipeline: go on, or the request is answered. */
 export const NEXT = 0;
@@ -76,10 +80,37 @@ function verifyClient(ctx: RequestContext, rt: Runtime): Step {
     conn.requestLog = null;
   }
   ctx.verdict = cv;
-  if (cv.verdict.accepted) return NEXT;
-  const { reason, code } = cv.verdict;
+  return cv.verdict.accepted ? NEXT : deny(ctx, rt, cv.verdict, null);
+}
+
+/**
+ * Revocation, judged on every request against the data in force now: a CRL swapped in or an OCSP answer that
+ * changed reaches keep-alive connections and resumed sessions on their next request. Off: one null check.
+ */
+function checkRevocation(ctx: RequestContext, rt: Runtime): Step {
+  const r = ctx.domain!.revocation;
+  if (r === null) return NEXT;
+  const result = pathStatus(r, ctx.verdict!.path, new Date());
+  return result.status === 'good' ? NEXT : revocationAnswer(ctx, rt, r, result);
+}
+
+function revocationAnswer(ctx: RequestContext, rt: Runtime, r: DomainRevocation, result: RevocationResult): Step {
+  const verdict = revocationVerdict(result, r.policy.onUnavailable);
+  if (verdict.accepted) {
+    // onUnavailable: allow; counted so an operator sees how often no answer could be had.
+    inc(rt.metrics.revocationUnavailableAllowed, ctx.domain!.name);
+    return NEXT;
+  }
+  return deny(ctx, rt, verdict, revocationLogFields(result));
+}
+
+/** A 403: counted, logged with the reason (and what revocation found), published, answered. */
+function deny(ctx: RequestContext, rt: Runtime, verdict: Denied, extra: Record<string, unknown> | null): Step {
+  const d = ctx.domain!;
+  const cv = ctx.verdict!;
+  const { reason, code } = verdict;
   inc(rt.metrics.denials, `${d.name} ${code}`);
-  logDenial(rt.log, ctx, d.name, cv, reason);
+  logDenial(rt.log, ctx, { domain: d.name, cv, reason, code, extra });
   if (denyChannel.hasSubscribers) {
     const fingerprint = cv.client?.leaf.info.fingerprintSha256 ?? null;
     const event: DenyEvent = {
@@ -88,7 +119,7 @@ function verifyClient(ctx: RequestContext, rt: Runtime): Step {
       reason,
       code,
       stage: 'request',
-      remoteAddress: conn.remoteAddress,
+      remoteAddress: ctx.conn.remoteAddress,
       fingerprint,
     };
     denyChannel.publish(event);
@@ -127,7 +158,7 @@ function proxy(ctx: RequestContext, rt: Runtime): Step {
 }
 
 /** The request path, in order. */
-export const STAGES: readonly Stage[] = [identify, singleHost, verifyClient, safeTarget, route, proxy];
+export const STAGES: readonly Stage[] = [identify, singleHost, verifyClient, checkRevocation, safeTarget, route, proxy];
 
 /**
  * Run a request through every stage, then complete it. The one entry: the HTTP listener calls it for each request,

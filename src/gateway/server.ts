@@ -18,6 +18,7 @@ import type { Logger } from './log.js';
 import { newMetrics, type Metrics } from './metrics.js';
 import { backendPools, closePools } from './proxy.js';
 import { reloader, type ReloadResult } from './reload.js';
+import { crlRefresher } from './revocation.js';
 import { buildState, type GatewayState, type Generations } from './state.js';
 import { randomTicketKeys, readTicketKeys, ticketKeyRing } from './ticket-keys.js';
 import { certCaches } from './verify.js';
@@ -74,6 +75,7 @@ export async function startGateway(
   log.info({ address: server.address(), domains: [...rt.state.domains.keys()] }, 'listening');
 
   const reloads = reloader({ rt, generations, configPath, afterSwap: listener.refresh });
+  const refresher = crlRefresher(rt);
   const snapshot = (): AdminSnapshot => adminSnapshot(rt.state, reloads.lastErrors(), rt.metrics);
   const source: AdminSource = {
     snapshots: async () => [snapshot()],
@@ -96,6 +98,7 @@ export async function startGateway(
     adminSnapshot: snapshot,
     async close(deadlineMs = 10_000) {
       reloads.stop();
+      refresher.stop();
       const drained = connections.drain(deadlineMs);
       admin?.close();
       admin?.closeAllConnections();

@@ -8,10 +8,11 @@ import type { Finding } from '../report/finding.js';
 import { isLoadProblem, readCapped } from '../pki/read.js';
 import { DEFAULT_POLICY, type PolicyOptions } from '../policy/rules.js';
 import { truststoreFromPem } from '../trust/load.js';
-import { truststoreOracle } from '../trust/truststore.js';
+import { truststoreOracle, type Truststore } from '../trust/truststore.js';
 import { lintTruststore } from '../trust/lint.js';
 import { sourceFor } from '../trust/sources/index.js';
 import type { DomainConfig, GatewayConfig } from './config.js';
+import { loadCrlSources, revocationPolicy, type DomainRevocation } from './revocation.js';
 import { makeRoutes, type Route } from './routes.js';
 import { boundedCache, type VerifyContext } from './verify.js';
 
@@ -24,6 +25,10 @@ export interface DomainState {
   truststoreVersion: string | null;
   truststoreCertificates: number;
   truststoreWarnings: Finding[];
+  /** Null when mutualTls.revocation is off. */
+  revocation: DomainRevocation | null;
+  /** CRL sources that failed in this build and kept their previous CRLs (one line each). */
+  revocationErrors: string[];
   loadedAt: Date;
 }
 
@@ -61,7 +66,12 @@ export interface Generations {
   last: number;
 }
 
-export async function buildDomain(cfg: GatewayConfig, d: DomainConfig, generations: Generations): Promise<DomainState> {
+export async function buildDomain(
+  cfg: GatewayConfig,
+  d: DomainConfig,
+  generations: Generations,
+  previous: DomainState | null = null,
+): Promise<DomainState> {
   const name = d.domainName;
   const [certPem, keyPem] = await Promise.all([
     readText(d.certificate.cert, 'certificate.cert'),
@@ -120,6 +130,7 @@ export async function buildDomain(cfg: GatewayConfig, d: DomainConfig, generatio
   }
 
   const policy: PolicyOptions = { ...DEFAULT_POLICY, trustClientIntermediates: d.mutualTls.trustClientIntermediates };
+  const { revocation, revocationErrors } = await buildRevocation(cfg, d, truststore, previous);
   return {
     name,
     config: d,
@@ -129,8 +140,41 @@ export async function buildDomain(cfg: GatewayConfig, d: DomainConfig, generatio
     truststoreVersion: fetched.version,
     truststoreCertificates: truststore.certs.length,
     truststoreWarnings: warnings,
+    revocation,
+    revocationErrors,
     loadedAt: new Date(),
   };
+}
+
+/**
+ * The domain's CRLs. A source that fails keeps the CRLs the previous build had from it; with none to keep (start-up,
+ * a new source) the domain does not build, as with a truststore that cannot be loaded.
+ */
+async function buildRevocation(
+  cfg: GatewayConfig,
+  d: DomainConfig,
+  truststore: Truststore,
+  previous: DomainState | null,
+): Promise<{ revocation: DomainRevocation | null; revocationErrors: string[] }> {
+  const config = d.mutualTls.revocation;
+  if (!config || config.mode === 'off') return { revocation: null, revocationErrors: [] };
+  const load = await loadCrlSources({
+    config,
+    truststore,
+    previous: previous?.revocation?.sources ?? null,
+    s3: cfg.s3 ?? {},
+  });
+  const never = load.sources.find((s) => s.loadedAt === null);
+  if (never) throw new Error(`mutualTls.revocation.crl.sources: ${never.error}`);
+  const revocation: DomainRevocation = {
+    policy: revocationPolicy(config),
+    config,
+    crls: load.crls,
+    sources: load.sources,
+    refreshDueAt: Date.now() + config.crl.refreshSeconds * 1000,
+    refreshing: false,
+  };
+  return { revocation, revocationErrors: load.errors };
 }
 
 /** The domain for a TLS server name: exact, else a wildcard one level up (`*.example.com` for `a.example.com`). */
@@ -155,7 +199,7 @@ export async function buildState(
   const results = await Promise.all(
     cfg.domains.map(async (d, i) => {
       try {
-        return await buildDomain(cfg, d, generations);
+        return await buildDomain(cfg, d, generations, previous?.domains.get(d.domainName) ?? null);
       } catch (e) {
         errors.push({ domain: d.domainName, message: `domains[${i}].${(e as Error).message}` });
         return previous?.domains.get(d.domainName) ?? null;

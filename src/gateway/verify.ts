@@ -35,6 +35,8 @@ export interface ConnectionVerdict {
   client: ClientIdentity | null;
   /** OpenSSL's result from the handshake, or null where the model decided (resumed session, large truststore). */
   openssl: OpenSslResult | null;
+  /** The verified path, leaf first, up to the truststore anchor (empty when denied): what revocation checks. */
+  path: readonly Cert[];
 }
 
 export interface VerifyContext {
@@ -47,7 +49,7 @@ export interface VerifyContext {
    * Per truststore generation: chain fingerprints + OpenSSL code -> verdict and the backend's identity headers,
    * bounded by the characters of keys and header values as the certificate caches are by DER bytes.
    */
-  cache: BoundedCache<{ verdict: Verdict; headers: Record<string, string>; expires: number }>;
+  cache: BoundedCache<{ verdict: Verdict; headers: Record<string, string>; path: readonly Cert[]; expires: number }>;
 }
 
 /**
@@ -170,9 +172,11 @@ export function verifyConnection(p: Presentation, ctx: VerifyContext, caches: Ce
       verdict: denied('certificate could not be parsed', 'MTLSGATE_PARSE_ERROR'),
       client: null,
       openssl,
+      path: NO_PATH,
     };
   }
-  if (chain === null) return { generation: ctx.generation, verdict: NO_CERTIFICATE, client: null, openssl };
+  if (chain === null)
+    return { generation: ctx.generation, verdict: NO_CERTIFICATE, client: null, openssl, path: NO_PATH };
   const leafFp = chain.leaf.info.fingerprintSha256;
   if (!resumed && chain.sent.length > 0) {
     let bytes = 0;
@@ -192,6 +196,7 @@ export function verifyConnection(p: Presentation, ctx: VerifyContext, caches: Ce
     hit = {
       verdict,
       headers: verdict.accepted ? clientCertHeaders(chain.leaf, chain.sent) : {},
+      path: verdict.accepted ? analysis.opensslChain.certs : NO_PATH,
       expires: now + CACHE_TTL_MS,
     };
     // A trusted client chooses what it sends after its certificate, and the identity headers carry all of it
@@ -201,5 +206,7 @@ export function verifyConnection(p: Presentation, ctx: VerifyContext, caches: Ce
     cachePut(ctx.cache, key, hit, bytes);
   }
   const client: ClientIdentity = { leaf: chain.leaf, sent: chain.sent, headers: hit.headers };
-  return { generation: ctx.generation, verdict: hit.verdict, client, openssl };
+  return { generation: ctx.generation, verdict: hit.verdict, client, openssl, path: hit.path };
 }
+
+const NO_PATH: readonly Cert[] = Object.freeze([]);

@@ -40,6 +40,7 @@ export const OWN_CODES = {
   noCertificate: 'MTLSGATE_NO_CERTIFICATE',
   unmodelledExtension: 'MTLSGATE_UNMODELLED_EXTENSION',
   parseError: 'MTLSGATE_PARSE_ERROR',
+  revocationUnavailable: 'MTLSGATE_REVOCATION_UNAVAILABLE',
 } as const satisfies Record<string, OwnDenyCode>;
 
 const CATEGORY_BY_CODE: Partial<Record<DenyCode, DefectCategory>> = {

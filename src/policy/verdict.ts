@@ -28,6 +28,7 @@ export const OWN_DENY_CODES = {
   // EXTENSION is the kind found: name constraints, policy constraints or RFC 3779 resources.
   MTLSGATE_UNMODELLED_EXTENSION: "certificate chain uses EXTENSION, which only OpenSSL's own verification checks",
   MTLSGATE_PARSE_ERROR: 'certificate could not be parsed',
+  MTLSGATE_REVOCATION_UNAVAILABLE: 'revocation status unavailable',
 } as const satisfies Record<string, DenyReason>;
 
 export type OwnDenyCode = keyof typeof OWN_DENY_CODES;

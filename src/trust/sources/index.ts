@@ -1,14 +1,17 @@
 import { fileSource } from './file.js';
 import type { S3Options } from './s3.js';
+import { httpSource } from './http.js';
 import type { TruststoreSource } from './source.js';
 
 export type { TruststoreSource, TruststoreBytes } from './source.js';
 
 /**
- * The source for a truststoreUri: file:// or s3:// (the config schema allows no others). The AWS SDK is loaded on
+ * The source for a truststoreUri or CRL source: file://, s3:// or http(s):// (the config schema allows http(s) for
+ * CRLs only, as API Gateway reads truststores from S3 alone). The AWS SDK is loaded on
  * the first s3:// fetch only: it costs a few hundred milliseconds of start-up that file-only gateways never need.
  */
 export function sourceFor(uri: string, version: string | undefined, s3: S3Options = {}): TruststoreSource {
+  if (uri.startsWith('http://') || uri.startsWith('https://')) return httpSource(uri, { timeoutMs: s3.timeoutMs });
   if (!uri.startsWith('s3://')) return fileSource(uri);
   let real: Promise<TruststoreSource> | null = null;
   return {

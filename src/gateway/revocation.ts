@@ -1,0 +1,195 @@
+/**
+ * A domain's revocation data: the CRLs of its sources (file://, s3://, http(s)://) loaded against its truststore,
+ * refreshed on every reload and every refreshSeconds, and OCSP answers. Each source keeps its last good CRLs: a
+ * fetch that fails, or brings a CRL that cannot be used (bad signature, issuer without cRLSign), changes nothing and
+ * is reported, as a failed truststore load keeps the previous truststore.
+ *
+ * The pipeline's revocation stage (pipeline.ts) judges every request's certificate against what is in force at that
+ * moment, so a revocation reaches keep-alive connections and resumed sessions on their next request.
+ */
+import { parseCrls, type Crl } from '../pki/crl.js';
+import type { Cert } from '../pki/types.js';
+import {
+  buildCrlSet,
+  combineLevels,
+  crlStatus,
+  crlPathStatus,
+  levelsToCheck,
+  type CrlSet,
+  type LevelStatus,
+  type RevocationPolicy,
+  type RevocationResult,
+} from '../policy/revocation.js';
+import type { Truststore } from '../trust/truststore.js';
+import { sourceFor } from '../trust/sources/index.js';
+import type { S3Options } from '../trust/sources/s3.js';
+import type { RevocationConfig } from './config.js';
+import type { Runtime } from './context.js';
+import type { Logger } from './log.js';
+import { inc } from './metrics.js';
+import type { DomainState } from './state.js';
+
+/** What one configured CRL source last gave. */
+export interface CrlSourceState {
+  uri: string;
+  /** The last good CRLs: what is in force from this source. */
+  crls: readonly Crl[];
+  /** The S3 object version or HTTP ETag of those CRLs. */
+  version: string | null;
+  /** When `crls` were fetched; null when this source never loaded. */
+  loadedAt: Date | null;
+  /** Why the last fetch was not taken (one line), or null when it was. */
+  error: string | null;
+}
+
+export interface DomainRevocation {
+  policy: RevocationPolicy;
+  config: RevocationConfig;
+  /** Swapped whole by each refresh. */
+  crls: CrlSet;
+  sources: readonly CrlSourceState[];
+  /** Date.now() after which the refresher fetches the sources again. */
+  refreshDueAt: number;
+  refreshing: boolean;
+}
+
+export interface CrlLoad {
+  sources: CrlSourceState[];
+  crls: CrlSet;
+  /** One line per source that failed and kept its previous CRLs (or has none). */
+  errors: string[];
+}
+
+/**
+ * Fetch and check every source; a source that fails keeps `previous`'s CRLs for it. The CRL set is built against
+ * `truststore` (a reload may have changed the CAs that sign CRLs).
+ */
+export async function loadCrlSources(o: {
+  config: RevocationConfig;
+  truststore: Truststore;
+  previous: readonly CrlSourceState[] | null;
+  s3: S3Options;
+}): Promise<CrlLoad> {
+  const errors: string[] = [];
+  const sources = await Promise.all(
+    o.config.crl.sources.map(async (uri) => {
+      const before = o.previous?.find((s) => s.uri === uri) ?? null;
+      const keep = (why: string): CrlSourceState => {
+        errors.push(`${why}${before?.loadedAt ? ' (keeping the CRLs loaded before)' : ''}`);
+        return before ? { ...before, error: why } : { uri, crls: [], version: null, loadedAt: null, error: why };
+      };
+      let fetched;
+      try {
+        fetched = await sourceFor(uri, undefined, o.s3).fetch();
+      } catch (e) {
+        return keep((e as Error).message);
+      }
+      const { crls, problems } = parseCrls(fetched.bytes, uri);
+      if (problems.length > 0) return keep(problems[0]!);
+      // Checked alone against the truststore first: a CRL that cannot be used must not displace a good one.
+      const alone = buildCrlSet(
+        crls.map((crl) => ({ crl, source: uri })),
+        o.truststore.certs,
+      );
+      const refused = [...alone.refused.values()][0];
+      if (refused) return keep(`${uri}: the CRL of ${refused.issuer} cannot be used: ${refused.why}`);
+      return { uri, crls, version: fetched.version, loadedAt: new Date(), error: null };
+    }),
+  );
+  const all = sources.flatMap((s) => s.crls.map((crl) => ({ crl, source: s.uri })));
+  return { sources, crls: buildCrlSet(all, o.truststore.certs), errors };
+}
+
+export function revocationPolicy(c: RevocationConfig): RevocationPolicy {
+  return { mode: c.mode, onUnavailable: c.onUnavailable, scope: c.scope };
+}
+
+/**
+ * A path's revocation status under the domain's mode. Synchronous for CRLs (a map lookup per level); OCSP (a later
+ * stage of this module) answers from its cache or with a promise.
+ */
+export function pathStatus(r: DomainRevocation, path: readonly Cert[], now: Date): RevocationResult {
+  if (r.policy.mode === 'crl') return crlPathStatus(r.crls, path, r.policy.scope, now);
+  const levels = levelsToCheck(path, r.policy.scope);
+  return combineLevels(
+    levels.map(([cert, issuer]): [Cert, LevelStatus] => [cert, crlStatus(r.crls, cert, issuer, now)]),
+  );
+}
+
+/** When CRLs in force expire within this, each refresh warns (and serve --check says so). */
+export const EXPIRY_WARNING_MS = 24 * 3600_000;
+
+/** Log what a load or refresh found: failed sources, CRLs expired or close to it. */
+export function logCrlLoad(log: Logger, domain: string, load: CrlLoad, now = Date.now()): void {
+  for (const e of load.errors) log.error({ domain, error: e }, 'CRL source not loaded');
+  for (const t of load.crls.inForce) {
+    const next = t.crl.nextUpdate?.getTime();
+    if (next === undefined) continue;
+    const fields = { domain, source: t.source, issuer: t.crl.issuer, nextUpdate: t.crl.nextUpdate!.toISOString() };
+    if (next < now) log.error(fields, 'CRL expired (past its nextUpdate): its certificates follow onUnavailable');
+    else if (next - now < EXPIRY_WARNING_MS) log.warn(fields, 'CRL expires soon: publish a new one before nextUpdate');
+  }
+}
+
+/** What a revocation denial's log line carries besides the reason: when and why revoked, or why no answer. */
+export function revocationLogFields(r: RevocationResult): Record<string, unknown> {
+  if (r.status === 'revoked')
+    return {
+      revokedAt: r.revokedAt.toISOString(),
+      revocationReason: r.reason,
+      revocationSource: r.source,
+      revokedSubject: r.level === 0 ? undefined : r.cert.info.subject,
+    };
+  if (r.status === 'unavailable') return { revocationUnavailable: r.why, level: r.level };
+  return {};
+}
+
+/**
+ * Refreshes every domain's CRL sources when their refreshSeconds are up: one timer for the gateway instance, reading
+ * the state now serving (a reload's new domains are picked up, replaced ones dropped).
+ */
+export function crlRefresher(rt: Runtime): { stop(): void } {
+  const timer = setInterval(() => {
+    const now = Date.now();
+    for (const d of rt.state.domains.values()) {
+      const r = d.revocation;
+      if (!r || r.refreshing || now < r.refreshDueAt || r.config.crl.sources.length === 0) continue;
+      r.refreshing = true;
+      void refreshDomain(rt, d, r).finally(() => {
+        r.refreshing = false;
+        r.refreshDueAt = Date.now() + r.config.crl.refreshSeconds * 1000;
+      });
+    }
+  }, REFRESH_TICK_MS);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
+
+const REFRESH_TICK_MS = 1000;
+
+async function refreshDomain(rt: Runtime, d: DomainState, r: DomainRevocation): Promise<void> {
+  try {
+    const load = await loadCrlSources({
+      config: r.config,
+      truststore: d.verify.truststore,
+      previous: r.sources,
+      s3: rt.state.config.s3 ?? {},
+    });
+    const before = r.sources;
+    r.crls = load.crls;
+    r.sources = load.sources;
+    for (const s of load.sources) {
+      const old = before.find((b) => b.uri === s.uri);
+      if (s.error === null && (old?.version !== s.version || crlNumbers(old) !== crlNumbers(s)))
+        rt.log.info({ domain: d.name, source: s.uri, version: s.version, crls: s.crls.length }, 'CRL loaded');
+    }
+    if (load.errors.length > 0) inc(rt.metrics.crlRefreshErrors, d.name);
+    logCrlLoad(rt.log, d.name, load);
+  } catch (e) {
+    rt.log.error({ domain: d.name, error: (e as Error).message }, 'CRL refresh failed');
+  }
+}
+
+function crlNumbers(s: CrlSourceState | undefined): string {
+  return s ? s.crls.map((c) => `${c.crlNumber ?? c.thisUpdate.getTime()}`).join(',') : '';
+}
