@@ -146,6 +146,10 @@ export function crlStatus(set: CrlSet, cert: Cert, issuer: Cert, now: Date): Lev
     return { status: 'unavailable', code: 'UNABLE_TO_GET_CRL', why: `no CRL from ${issuer.info.subject}` };
   }
   const crl = entry.crl;
+  // A revocation stays true once the CA signed it: an entry counts even on a CRL past nextUpdate (where OpenSSL
+  // would report the CRL's age first), so onUnavailable: allow never admits a certificate its CA revoked.
+  const revoked = crl.revoked.get(cert.info.serial);
+  if (revoked) return { status: 'revoked', revokedAt: revoked.revokedAt, reason: revoked.reason, source: entry.source };
   if (crl.thisUpdate.getTime() > now.getTime() + CLOCK_SKEW_MS)
     return {
       status: 'unavailable',
@@ -158,8 +162,6 @@ export function crlStatus(set: CrlSet, cert: Cert, issuer: Cert, now: Date): Lev
       code: 'CRL_HAS_EXPIRED',
       why: `${entry.source}: the CRL of ${crl.issuer} expired at ${crl.nextUpdate.toISOString()} (nextUpdate)`,
     };
-  const revoked = crl.revoked.get(cert.info.serial);
-  if (revoked) return { status: 'revoked', revokedAt: revoked.revokedAt, reason: revoked.reason, source: entry.source };
   return { status: 'good', source: entry.source };
 }
 
