@@ -25,6 +25,7 @@ import type { Tlv } from './der.js';
 import { MAX_PROBLEMS } from './load.js';
 import { EXT_AUTHORITY_KEY_ID, formatName } from './oids.js';
 import { parsePem } from './pem.js';
+import { indexRevoked, NO_ENTRIES, type RevokedEntry, type RevokedIndex } from './crl-index.js';
 import type { Cert, SignatureAlgorithmInfo } from './types.js';
 
 export const EXT_CRL_NUMBER = '2.5.29.20';
@@ -48,11 +49,7 @@ const REASONS: ReadonlyMap<number, string> = new Map([
   [10, 'aACompromise'],
 ]);
 
-export interface RevokedEntry {
-  revokedAt: Date;
-  /** The reasonCode name (`keyCompromise`), or null when the entry has none. */
-  reason: string | null;
-}
+export type { RevokedEntry, RevokedIndex } from './crl-index.js';
 
 export interface Crl {
   der: Buffer;
@@ -62,8 +59,11 @@ export interface Crl {
   issuer: string;
   thisUpdate: Date;
   nextUpdate: Date | null;
-  /** Keyed by serial in CertInfo.serial's form (colon-separated lowercase hex), so a certificate looks itself up. */
-  revoked: Map<string, RevokedEntry>;
+  /**
+   * Keyed by serial in CertInfo.serial's form (colon-separated lowercase hex), so a certificate looks itself up.
+   * An index over the DER (see crl-index.ts): entries are read when looked up or iterated.
+   */
+  revoked: RevokedIndex;
   crlNumber: bigint | null;
   signatureAlgorithm: SignatureAlgorithmInfo;
   tbsDer: Buffer;
@@ -153,15 +153,17 @@ function readCrlOrThrow(input: Buffer): Crl | string {
   }
   const unknownCriticalExtensions: string[] = [];
   const unsupported: string[] = [];
-  const revoked = new Map<string, RevokedEntry>();
+  let revoked: RevokedIndex = NO_ENTRIES;
   if (isUniversal(kids[i], TAG_SEQUENCE)) {
-    const entries = tlvChildren(der, kids[i]!);
-    if (!entries) return 'malformed revokedCertificates';
-    for (const [n, entry] of entries.entries()) {
-      const read = readEntry(der, entry, unknownCriticalExtensions, unsupported);
-      if (typeof read === 'string') return `revoked entry ${n}: ${read}`;
-      revoked.set(read.serial, read.entry);
-    }
+    const read = (offset: number): { serial: string; entry: RevokedEntry } | string => {
+      const entry = readTlv(der, offset);
+      return entry ? readEntry(der, entry, [], []) : 'malformed';
+    };
+    const indexed = indexRevoked(der, kids[i]!, read);
+    if (typeof indexed === 'string') return indexed;
+    revoked = indexed.index;
+    unknownCriticalExtensions.push(...indexed.unknownCritical);
+    unsupported.push(...indexed.unsupported);
     i++;
   }
   let crlNumber: bigint | null = null;

@@ -4,6 +4,8 @@ import { createPublicKey } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { AsnParser, AsnSerializer, OctetString } from '@peculiar/asn1-schema';
+import { CertificateList, Extension } from '@peculiar/asn1-x509';
 import { certFromPem } from '../../src/pki/cert.js';
 import type { Cert } from '../../src/pki/types.js';
 import { crlIssuerFor, parseCrls, verifyCrlSignature } from '../../src/pki/crl.js';
@@ -156,7 +158,7 @@ test('DER reads the same as PEM', () => {
   const pem = onlyCrl(readFileSync(crlPem));
   const der = onlyCrl(readFileSync(crlDer));
   assert.ok(der.der.equals(pem.der));
-  assert.deepEqual(der.revoked, pem.revoked);
+  assert.deepEqual([...der.revoked], [...pem.revoked]);
   assert.equal(der.issuer, pem.issuer);
   assert.ok(verifyCrlSignature(der, ca.cert.x509.publicKey));
 });
@@ -287,4 +289,43 @@ test('property: any truncation or byte edit of a real CRL parses or gives proble
     }),
     { numRuns: 1000 },
   );
+});
+
+test('the entry index: lookups by serial form, misses, iteration order and size agree with a full read', () => {
+  const crl = onlyCrl(readFileSync(crlPem));
+  assert.equal(crl.revoked.size, 3);
+  for (const serial of ['01', '0a:1b', '80:ff']) assert.ok(crl.revoked.has(serial), serial);
+  // A leading zero octet is not part of the serial (DER's sign octet for 0x80ff), nor in a lookup.
+  assert.equal(crl.revoked.get('00:80:ff')?.reason, 'superseded');
+  for (const miss of ['02', '0a', '1b', '80', 'ff:80', '', 'zz', '-01', '0a:1b:00']) {
+    assert.equal(crl.revoked.get(miss), undefined, miss);
+    assert.equal(crl.revoked.has(miss), false, miss);
+  }
+  assert.deepEqual(
+    [...crl.revoked.keys()],
+    [...crl.revoked].map(([k]) => k),
+  );
+  assert.equal([...crl.revoked.values()].length, 3);
+});
+
+test('a critical entry extension we do not know, or a certificate issuer entry, is flagged at load', () => {
+  // Entry extensions openssl ca cannot write: added to a real CRL's first entry with the ASN.1 schema (the reader
+  // looks at the bytes before any signature check, so the signature need not match).
+  const withEntryExtension = (oid: string, critical: boolean): Buffer => {
+    const list = AsnParser.parse(readFileSync(crlDer), CertificateList);
+    const entry = list.tbsCertList.revokedCertificates![0]!;
+    const value = new OctetString(Buffer.from([0x0c, 0x01, 0x78])); // UTF8String 'x'
+    entry.crlEntryExtensions = [
+      ...(entry.crlEntryExtensions ?? []),
+      new Extension({ extnID: oid, critical, extnValue: value }),
+    ];
+    return Buffer.from(AsnSerializer.serialize(list));
+  };
+  const unknown = onlyCrl(withEntryExtension('1.3.6.1.4.1.55555.7', true));
+  assert.deepEqual(unknown.unknownCriticalExtensions, ['1.3.6.1.4.1.55555.7']);
+  assert.deepEqual(unknown.unsupported, []);
+  assert.deepEqual(onlyCrl(withEntryExtension('1.3.6.1.4.1.55555.7', false)).unknownCriticalExtensions, []);
+  const indirect = onlyCrl(withEntryExtension('2.5.29.29', true));
+  assert.deepEqual(indirect.unknownCriticalExtensions, []);
+  assert.deepEqual(indirect.unsupported, ['certificate issuer entries (an indirect CRL)']);
 });
