@@ -9,6 +9,7 @@ import { addMetrics, newMetrics, renderMetrics, snapshotMetrics } from './metric
 import type { Metrics, MetricsSnapshot } from './metrics.js';
 import type { ReloadResult } from './reload.js';
 import type { DomainLoadError, GatewayState } from './state.js';
+import type { DomainRevocation } from './revocation.js';
 
 export interface DomainReadiness {
   loaded: boolean;
@@ -26,6 +27,31 @@ export interface DomainSummary {
   certificates: number;
   warnings: string[];
   basePaths: string[];
+  /** Null when revocation is off. */
+  revocation: RevocationSummary | null;
+}
+
+export interface RevocationSummary {
+  mode: string;
+  scope: string;
+  onUnavailable: string;
+  sources: Array<{
+    uri: string;
+    version: string | null;
+    /** ISO 8601; null when it never loaded. */
+    loadedAt: string | null;
+    /** Why the last fetch was not taken, or null. */
+    error: string | null;
+  }>;
+  /** The CRLs in force. */
+  crls: Array<{
+    source: string;
+    issuer: string;
+    thisUpdate: string;
+    nextUpdate: string | null;
+    crlNumber: string | null;
+    entries: number;
+  }>;
 }
 
 /** One process's admin data, as plain data (a worker sends it to its primary over IPC). */
@@ -69,6 +95,29 @@ export function adminSnapshot(
       certificates: d.truststoreCertificates,
       warnings: d.truststoreWarnings.map((w) => `${w.id}: ${w.title}`),
       basePaths: d.routes.map((r) => r.basePath || '(none)'),
+      revocation: d.revocation ? revocationSummary(d.revocation) : null,
+    })),
+  };
+}
+
+function revocationSummary(r: DomainRevocation): RevocationSummary {
+  return {
+    mode: r.policy.mode,
+    scope: r.policy.scope,
+    onUnavailable: r.policy.onUnavailable,
+    sources: r.sources.map((s) => ({
+      uri: s.uri,
+      version: s.version,
+      loadedAt: s.loadedAt?.toISOString() ?? null,
+      error: s.error,
+    })),
+    crls: r.crls.inForce.map((t) => ({
+      source: t.source,
+      issuer: t.crl.issuer,
+      thisUpdate: t.crl.thisUpdate.toISOString(),
+      nextUpdate: t.crl.nextUpdate?.toISOString() ?? null,
+      crlNumber: t.crl.crlNumber?.toString() ?? null,
+      entries: t.crl.revoked.size,
     })),
   };
 }
@@ -131,7 +180,11 @@ export async function adminAnswer(method: string, url: string, source: AdminSour
   if (path === '/metrics') {
     const m = newMetrics();
     for (const s of snaps) addMetrics(m, s.metrics);
-    return { status: 200, contentType: 'text/plain; version=0.0.4', body: renderMetrics(m, ready, degraded) };
+    return {
+      status: 200,
+      contentType: 'text/plain; version=0.0.4',
+      body: renderMetrics(m, ready, degraded, first.domains),
+    };
   }
   // /domains: every worker loads the same config.
   return json(200, first.domains);

@@ -1,3 +1,5 @@
+import type { DomainSummary } from './admin.js';
+
 /**
  * Counters for the admin /metrics endpoint (Prometheus text format), modelled on Envoy's ssl.fail_verify_* counters.
  */
@@ -58,6 +60,8 @@ export interface MetricsSnapshot {
   connectionsDroppedPerAddress: number;
   reloads: { ok: number; failed: number };
   truststoreErrors: [domain: string, count: number][];
+  revocationUnavailableAllowed: [domain: string, count: number][];
+  crlRefreshErrors: [domain: string, count: number][];
 }
 
 export function snapshotMetrics(m: Metrics): MetricsSnapshot {
@@ -76,6 +80,8 @@ export function snapshotMetrics(m: Metrics): MetricsSnapshot {
     connectionsDroppedPerAddress: m.connectionsDroppedPerAddress,
     reloads: { ...m.reloads },
     truststoreErrors: [...m.truststoreErrors],
+    revocationUnavailableAllowed: [...m.revocationUnavailableAllowed],
+    crlRefreshErrors: [...m.crlRefreshErrors],
   };
 }
 
@@ -98,12 +104,23 @@ export function addMetrics(m: Metrics, s: MetricsSnapshot): void {
   for (const [domain, n] of s.truststoreErrors) {
     m.truststoreErrors.set(domain, (m.truststoreErrors.get(domain) ?? 0) + n);
   }
+  for (const [domain, n] of s.revocationUnavailableAllowed) {
+    m.revocationUnavailableAllowed.set(domain, (m.revocationUnavailableAllowed.get(domain) ?? 0) + n);
+  }
+  for (const [domain, n] of s.crlRefreshErrors) {
+    m.crlRefreshErrors.set(domain, (m.crlRefreshErrors.get(domain) ?? 0) + n);
+  }
 }
 
 const label = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
 /** ready: every domain serves; degraded: the last load of some domain failed and it serves its previous state. */
-export function renderMetrics(m: Metrics, ready: boolean, degraded: boolean): string {
+export function renderMetrics(
+  m: Metrics,
+  ready: boolean,
+  degraded: boolean,
+  domains: readonly DomainSummary[] = [],
+): string {
   const lines: string[] = [];
   lines.push('# TYPE mtlsgate_requests_total counter');
   for (const [domain, byStatus] of m.requests) {
@@ -131,7 +148,38 @@ export function renderMetrics(m: Metrics, ready: boolean, degraded: boolean): st
   );
   lines.push('# TYPE mtlsgate_truststore_errors_total counter');
   for (const [k, v] of m.truststoreErrors) lines.push(`mtlsgate_truststore_errors_total{domain="${label(k)}"} ${v}`);
+  lines.push('# TYPE mtlsgate_revocation_unavailable_allowed_total counter');
+  for (const [k, v] of m.revocationUnavailableAllowed)
+    lines.push(`mtlsgate_revocation_unavailable_allowed_total{domain="${label(k)}"} ${v}`);
+  lines.push('# TYPE mtlsgate_crl_refresh_errors_total counter');
+  for (const [k, v] of m.crlRefreshErrors) lines.push(`mtlsgate_crl_refresh_errors_total{domain="${label(k)}"} ${v}`);
+  lines.push(...crlGauges(domains));
   lines.push('# TYPE mtlsgate_ready gauge', `mtlsgate_ready ${ready ? 1 : 0}`);
   lines.push('# TYPE mtlsgate_degraded gauge', `mtlsgate_degraded ${degraded ? 1 : 0}`);
   return lines.join('\n') + '\n';
+}
+
+const seconds = (iso: string): string => String(Date.parse(iso) / 1000);
+
+/** Per CRL in force and per source (every worker loads the same sources: one worker's view is the gateway's). */
+function crlGauges(domains: readonly DomainSummary[]): string[] {
+  const next = ['# TYPE mtlsgate_crl_next_update_timestamp_seconds gauge'];
+  const thisUpdate = ['# TYPE mtlsgate_crl_this_update_timestamp_seconds gauge'];
+  const loaded = ['# TYPE mtlsgate_crl_source_loaded_timestamp_seconds gauge'];
+  const up = ['# TYPE mtlsgate_crl_source_up gauge'];
+  for (const d of domains) {
+    if (!d.revocation) continue;
+    const dom = label(d.domainName);
+    for (const c of d.revocation.crls) {
+      const l = `domain="${dom}",source="${label(c.source)}",issuer="${label(c.issuer)}"`;
+      thisUpdate.push(`mtlsgate_crl_this_update_timestamp_seconds{${l}} ${seconds(c.thisUpdate)}`);
+      if (c.nextUpdate) next.push(`mtlsgate_crl_next_update_timestamp_seconds{${l}} ${seconds(c.nextUpdate)}`);
+    }
+    for (const s of d.revocation.sources) {
+      const l = `domain="${dom}",source="${label(s.uri)}"`;
+      if (s.loadedAt) loaded.push(`mtlsgate_crl_source_loaded_timestamp_seconds{${l}} ${seconds(s.loadedAt)}`);
+      up.push(`mtlsgate_crl_source_up{${l}} ${s.error === null ? 1 : 0}`);
+    }
+  }
+  return [...next, ...thisUpdate, ...loaded, ...up];
 }

@@ -279,3 +279,34 @@ test('config: mode crl without sources is refused with the key path', async () =
   assert.equal(r.code, 2);
   assert.match(r.stderr, /domains\[0\]\.mutualTls\.revocation\.crl\.sources: crl\.sources is empty/);
 });
+
+test('metrics and /domains show the CRLs in force, their next update, source health and revocation denials', async () => {
+  await nodeRequest(as(revokedClient));
+  const metrics = (await gw.admin('/metrics')).body;
+  const issuer = 'CN=lifecycle Client CA,O=mtlsgate e2e';
+  const labels = `domain="${MAIN}",source="file://${crlFile}",issuer="${issuer}"`;
+  const next = new RegExp(`^mtlsgate_crl_next_update_timestamp_seconds\\{${escape(labels)}\\} (\\d+)$`, 'm').exec(
+    metrics,
+  );
+  assert.ok(next, metrics);
+  const domains = JSON.parse((await gw.admin('/domains')).body) as Array<{
+    domainName: string;
+    revocation: { mode: string; crls: Array<{ issuer: string; nextUpdate: string; entries: number }> } | null;
+  }>;
+  const main = domains.find((d) => d.domainName === MAIN)!;
+  assert.equal(main.revocation?.mode, 'crl');
+  assert.equal(main.revocation.crls.length, 1);
+  assert.equal(main.revocation.crls[0]!.issuer, issuer);
+  assert.equal(main.revocation.crls[0]!.entries, 1);
+  assert.equal(Number(next[1]), Date.parse(main.revocation.crls[0]!.nextUpdate) / 1000);
+  assert.match(
+    metrics,
+    new RegExp(`^mtlsgate_crl_source_up\\{domain="${escape(MAIN)}",source="file://[^"]+"\\} 1$`, 'm'),
+  );
+  const denied = new RegExp(`^mtlsgate_denials_total\\{domain="${escape(MAIN)}",code="CERT_REVOKED"\\} (\\d+)$`, 'm');
+  assert.ok(Number(denied.exec(metrics)?.[1]) >= 1, metrics);
+});
+
+function escape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
