@@ -13,11 +13,18 @@ export type { TruststoreSource, TruststoreBytes } from './source.js';
 export function sourceFor(uri: string, version: string | undefined, s3: S3Options = {}): TruststoreSource {
   if (uri.startsWith('http://') || uri.startsWith('https://')) return httpSource(uri, { timeoutMs: s3.timeoutMs });
   if (!uri.startsWith('s3://')) return fileSource(uri);
+  // A CRL source pins its object version in the URI (a list has no truststoreVersion beside each entry).
+  const pinned = /^(s3:\/\/[^?]+)\?versionId=([^&]+)$/.exec(uri);
+  if (pinned) return s3Pinned(uri, pinned[1]!, decodeURIComponent(pinned[2]!), s3);
+  return s3Pinned(uri, uri, version, s3);
+}
+
+function s3Pinned(uri: string, object: string, version: string | undefined, s3: S3Options): TruststoreSource {
   let real: Promise<TruststoreSource> | null = null;
   return {
     uri,
     async fetch() {
-      real ??= import('./s3.js').then((m) => m.s3Source(uri, version, s3));
+      real ??= import('./s3.js').then((m) => m.s3Source(object, version, s3));
       return (await real).fetch();
     },
   };
