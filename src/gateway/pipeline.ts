@@ -26,7 +26,10 @@ import type { Denied } from '../policy/verdict.js';
 /** What a stage tells the pipeline: go on, or the request is answered. */
 export const NEXT = 0;
 export const DONE = 1;
-/** A promise: the stage hands the answer to someone else (the backend) and resolves with its status. */
+/**
+ * A promise: the stage waits. It resolves with NEXT or DONE (a stage that waited for data: an OCSP answer), or with
+ * the HTTP status another party answered with (the backend; statuses are >= 200, so never NEXT or DONE).
+ */
 export type Step = typeof NEXT | typeof DONE | Promise<number>;
 export type Stage = (ctx: RequestContext, rt: Runtime) => Step;
 
@@ -165,12 +168,12 @@ export const STAGES: readonly Stage[] = [identify, singleHost, verifyClient, che
  * tests call it in-process and read the decisions off the context (domain, verdict, match, upstreamHeaders,
  * status, outcome). Returns a promise only when a stage had to wait (the backend).
  */
-export function runPipeline(rt: Runtime, ctx: RequestContext): void | Promise<void> {
+export function runPipeline(rt: Runtime, ctx: RequestContext, from = 0): void | Promise<void> {
   try {
-    for (let i = 0; i < STAGES.length; i++) {
+    for (let i = from; i < STAGES.length; i++) {
       const step = STAGES[i]!(ctx, rt);
       if (step === NEXT) continue;
-      if (step !== DONE) return settle(rt, ctx, step);
+      if (step !== DONE) return settle(rt, ctx, step, i + 1);
       break;
     }
   } catch (e) {
@@ -179,12 +182,17 @@ export function runPipeline(rt: Runtime, ctx: RequestContext): void | Promise<vo
   complete(rt, ctx);
 }
 
-async function settle(rt: Runtime, ctx: RequestContext, pending: Promise<number>): Promise<void> {
+async function settle(rt: Runtime, ctx: RequestContext, pending: Promise<number>, next: number): Promise<void> {
+  let v: number;
   try {
-    ctx.status = await pending;
+    v = await pending;
   } catch (e) {
     fail(rt, ctx, e);
+    complete(rt, ctx);
+    return;
   }
+  if (v === NEXT) return runPipeline(rt, ctx, next);
+  if (v !== DONE) ctx.status = v;
   complete(rt, ctx);
 }
 

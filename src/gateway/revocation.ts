@@ -7,6 +7,7 @@
  * The pipeline's revocation stage (pipeline.ts) judges every request's certificate against what is in force at that
  * moment, so a revocation reaches keep-alive connections and resumed sessions on their next request.
  */
+import { createHash } from 'node:crypto';
 import { parseCrls, type Crl } from '../pki/crl.js';
 import type { Cert } from '../pki/types.js';
 import {
@@ -38,6 +39,8 @@ export interface CrlSourceState {
   version: string | null;
   /** When `crls` were fetched; null when this source never loaded. */
   loadedAt: Date | null;
+  /** SHA-256 of the bytes `crls` were read from: an unchanged source is not parsed again. */
+  digest: string | null;
   /** Why the last fetch was not taken (one line), or null when it was. */
   error: string | null;
 }
@@ -76,7 +79,8 @@ export async function loadCrlSources(o: {
       const before = o.previous?.find((s) => s.uri === uri) ?? null;
       const keep = (why: string): CrlSourceState => {
         errors.push(`${why}${before?.loadedAt ? ' (keeping the CRLs loaded before)' : ''}`);
-        return before ? { ...before, error: why } : { uri, crls: [], version: null, loadedAt: null, error: why };
+        if (before) return { ...before, error: why };
+        return { uri, crls: [], version: null, loadedAt: null, digest: null, error: why };
       };
       let fetched;
       try {
@@ -84,6 +88,8 @@ export async function loadCrlSources(o: {
       } catch (e) {
         return keep((e as Error).message);
       }
+      const digest = createHash('sha256').update(fetched.bytes).digest('hex');
+      if (before?.digest === digest) return { ...before, version: fetched.version, loadedAt: new Date() };
       const { crls, problems } = parseCrls(fetched.bytes, uri);
       if (problems.length > 0) return keep(problems[0]!);
       // Checked alone against the truststore first: a CRL that cannot be used must not displace a good one.
@@ -93,7 +99,7 @@ export async function loadCrlSources(o: {
       );
       const refused = [...alone.refused.values()][0];
       if (refused) return keep(`${uri}: the CRL of ${refused.issuer} cannot be used: ${refused.why}`);
-      return { uri, crls, version: fetched.version, loadedAt: new Date(), error: null };
+      return { uri, crls, version: fetched.version, loadedAt: new Date(), digest, error: null };
     }),
   );
   const all = sources.flatMap((s) => s.crls.map((crl) => ({ crl, source: s.uri })));
