@@ -42,8 +42,10 @@ const revocation = z
         sources: z.array(crlSource).max(100).default([]),
         fromDistributionPoints: z.boolean().default(false),
         refreshSeconds: z.number().int().min(1).max(86_400).default(300),
+        // One fetch of one source, start to last byte; a slow source never holds up requests, only its refresh.
+        timeoutMs: z.number().int().min(100).max(300_000).default(15_000),
       })
-      .default({ sources: [], fromDistributionPoints: false, refreshSeconds: 300 }),
+      .default({ sources: [], fromDistributionPoints: false, refreshSeconds: 300, timeoutMs: 15_000 }),
     ocsp: z
       .strictObject({
         responder: httpUrl.optional(),

@@ -84,7 +84,7 @@ export async function loadCrlSources(o: {
       };
       let fetched;
       try {
-        fetched = await sourceFor(uri, undefined, o.s3).fetch();
+        fetched = await sourceFor(uri, undefined, { ...o.s3, timeoutMs: o.config.crl.timeoutMs }).fetch();
       } catch (e) {
         return keep((e as Error).message);
       }

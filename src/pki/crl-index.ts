@@ -67,7 +67,10 @@ const OID_CERTIFICATE_ISSUER = Buffer.from([0x55, 0x1d, 0x1d]);
  * CRL is refused whole, as OpenSSL refuses to decode it.
  */
 export function indexRevoked(der: Buffer, list: Tlv, read: EntryReader): IndexResult | string {
-  const offsets: number[] = [];
+  // Entry offsets, and where each positive serial's magnitude lies (for the hash, without reading it twice).
+  let offsets: Int32Array<ArrayBuffer> = new Int32Array(1024);
+  let spans: Int32Array<ArrayBuffer> = new Int32Array(2048);
+  let n = 0;
   const unknownCritical = new Set<string>();
   const unsupported = new Set<string>();
   // Serials that are negative INTEGERs (invalid, but seen): looked up by their formatted text instead.
@@ -75,26 +78,43 @@ export function indexRevoked(der: Buffer, list: Tlv, read: EntryReader): IndexRe
   let pos = list.valueStart;
   while (pos < list.end) {
     const entry = readTlv(der, pos, list.end);
-    if (!isUniversal(entry, TAG_SEQUENCE)) return `revoked entry ${offsets.length}: malformed`;
+    if (!isUniversal(entry, TAG_SEQUENCE)) return `revoked entry ${n}: malformed`;
     const serial = readTlv(der, entry.valueStart, entry.end);
     if (!isUniversal(serial, TAG_INTEGER) || serial.end === serial.valueStart)
-      return `revoked entry ${offsets.length}: malformed serial`;
+      return `revoked entry ${n}: malformed serial`;
     const date = readTlv(der, serial.end, entry.end);
-    if (!date || !timeShapeOk(der, date)) return `revoked entry ${offsets.length}: malformed revocationDate`;
+    if (!date || !timeShapeOk(der, date)) return `revoked entry ${n}: malformed revocationDate`;
     if (date.end < entry.end) {
       const why = scanExtensions(der, date.end, entry.end, unknownCritical, unsupported);
-      if (why !== null) return `revoked entry ${offsets.length}: ${why}`;
+      if (why !== null) return `revoked entry ${n}: ${why}`;
     }
-    if ((der[serial.valueStart]! & 0x80) !== 0)
+    if (n === offsets.length) {
+      offsets = grow(offsets);
+      spans = grow(spans);
+    }
+    offsets[n] = pos;
+    if ((der[serial.valueStart]! & 0x80) !== 0) {
       negative.set(formatSerial(der.subarray(serial.valueStart, serial.end)), pos);
-    offsets.push(pos);
+      spans[2 * n] = -1;
+    } else {
+      const [s, e] = magnitude(der, serial.valueStart, serial.end);
+      spans[2 * n] = s;
+      spans[2 * n + 1] = e;
+    }
+    n++;
     pos = entry.end;
   }
   return {
-    index: revokedMap(der, offsets, negative, read),
+    index: revokedMap(der, offsets.subarray(0, n), spans, negative, read),
     unknownCritical: [...unknownCritical],
     unsupported: [...unsupported],
   };
+}
+
+function grow(a: Int32Array): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
 }
 
 /** UTCTime YYMMDDHHMMSSZ or GeneralizedTime YYYYMMDDHHMMSSZ: checked by shape here, parsed on a hit. */
@@ -164,7 +184,13 @@ function fnv(der: Uint8Array, start: number, end: number): number {
   return h >>> 0;
 }
 
-function revokedMap(der: Buffer, offsets: number[], negative: Map<string, number>, read: EntryReader): RevokedIndex {
+function revokedMap(
+  der: Buffer,
+  offsets: Int32Array,
+  spans: Int32Array,
+  negative: Map<string, number>,
+  read: EntryReader,
+): RevokedIndex {
   let size = 16;
   while (size < offsets.length * 2) size *= 2;
   const mask = size - 1;
@@ -176,12 +202,12 @@ function revokedMap(der: Buffer, offsets: number[], negative: Map<string, number
     if ((der[serial.valueStart]! & 0x80) !== 0) return [-1, -1];
     return magnitude(der, serial.valueStart, serial.end);
   };
-  for (const off of offsets) {
-    const [s, e] = serialSpan(off);
+  for (let i = 0; i < offsets.length; i++) {
+    const s = spans[2 * i]!;
     if (s === -1) continue; // negative: in `negative`
-    let slot = fnv(der, s, e) & mask;
+    let slot = fnv(der, s, spans[2 * i + 1]!) & mask;
     while (table[slot] !== 0) slot = (slot + 1) & mask;
-    table[slot] = off + 1;
+    table[slot] = offsets[i]! + 1;
   }
   const find = (serial: string): number => {
     if (serial.startsWith('-')) return negative.get(serial) ?? -1;
