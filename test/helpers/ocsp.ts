@@ -227,7 +227,7 @@ function streamHuge(res: import('node:http').ServerResponse, sent: (n: number) =
   pump();
 }
 
-interface Signer {
+export interface Signer {
   key: KeyObject;
   /** The signer's subject Name DER, for responderID byName. */
   nameDer: Buffer;
@@ -235,11 +235,14 @@ interface Signer {
   certs: Buffer[];
 }
 
+/** `who` signing, named by its subject (responderID byName), with `certs` carried along. */
+export function signerOf(who: Issued, certs: Buffer[] = []): Signer {
+  const { subject } = splitCertificate(who.der);
+  return { key: createPrivateKey(who.keyPem), nameDer: who.der.subarray(subject.start, subject.end), certs };
+}
+
 async function signerFor(mode: FaultMode, issuer: Issued): Promise<Signer> {
-  const own = (who: Issued, certs: Buffer[]): Signer => {
-    const { subject } = splitCertificate(who.der);
-    return { key: createPrivateKey(who.keyPem), nameDer: who.der.subarray(subject.start, subject.end), certs };
-  };
+  const own = signerOf;
   if (mode === 'wrong-signer') {
     const rogue = await issue({ subject: 'CN=Rogue OCSP', profile: 'client', extKeyUsage: ['OCSPSigning'] });
     return own(rogue, [rogue.der]);
