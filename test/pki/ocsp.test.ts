@@ -305,7 +305,7 @@ test('fuzz: a flipped byte in the signed data is never accepted', () => {
 });
 
 test('deep nesting and a megabyte of input are read quickly, without recursion', () => {
-  let nested = Buffer.from([0x05, 0x00]);
+  let nested: Buffer = Buffer.from([0x05, 0x00]);
   for (let i = 0; i < 20_000; i++) nested = derSequence(nested);
   const big = derSequence(derTlv(0x0a, Buffer.from([0])), Buffer.alloc(1024 * 1024, 0x30));
   const started = performance.now();
