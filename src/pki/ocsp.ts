@@ -4,7 +4,14 @@
  * an answer about one certificate. Fetching and caching belong to trust/ocsp.ts.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { describeSignatureAlgorithm, formatSerial, parseCert, parseTime, splitCertificate } from './cert.js';
+import {
+  describeSignatureAlgorithm,
+  formatSerial,
+  parseCert,
+  parseTime,
+  signatureVerifies,
+  splitCertificate,
+} from './cert.js';
 import { REASONS, readExtensionList, verifySignedData } from './crl.js';
 import {
   TAG_BIT_STRING,
@@ -96,6 +103,7 @@ export interface ParsedOcspResponse {
   basic: BasicOcspResponse | null;
 }
 
+/** `responder` is the subject of the certificate whose key signed the answer (the issuer's or a delegate's). */
 export type OcspAnswer =
   | { status: 'good'; thisUpdate: Date; nextUpdate: Date | null; responder: string }
   | {
@@ -458,7 +466,7 @@ function findSigner(
   let why = '';
   for (const c of named) {
     const who = `delegated responder ${c.info.subject}`;
-    if (!c.x509.verify(issuer.x509.publicKey) || !subjectDerOf(issuer).equals(issuerDerOf(c)))
+    if (!signatureVerifies(c, issuer.x509.publicKey) || !subjectDerOf(issuer).equals(issuerDerOf(c)))
       why = `${who} is not issued by ${issuer.info.subject}`;
     else if (!(c.info.extendedKeyUsage ?? []).includes(OID_EKU_OCSP_SIGNING_NAME))
       why = `${who} lacks the OCSPSigning extended key usage`;

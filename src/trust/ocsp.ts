@@ -230,6 +230,7 @@ export function ocspChecker(o: OcspCheckerOptions): OcspChecker {
       if (entries.get(key) === entry) store(key, answer);
       return answer;
     });
+    entries.delete(key); // an expired entry: the new one goes to the back of the eviction order
     if (entries.size >= maxEntries) entries.delete(entries.keys().next().value!);
     entries.set(key, entry);
     return entry.pending;
