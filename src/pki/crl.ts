@@ -35,8 +35,11 @@ export const EXT_DELTA_CRL_INDICATOR = '2.5.29.27';
 export const EXT_ISSUING_DISTRIBUTION_POINT = '2.5.29.28';
 export const EXT_CERTIFICATE_ISSUER = '2.5.29.29';
 
-/** CRLReason names as RFC 5280 §5.3.1 and `openssl crl -text` spell them (value 7 is unused). */
-const REASONS: ReadonlyMap<number, string> = new Map([
+/**
+ * CRLReason names as RFC 5280 §5.3.1 and `openssl crl -text` spell them (value 7 is unused); OCSP's RevokedInfo
+ * carries the same ENUMERATED.
+ */
+export const REASONS: ReadonlyMap<number, string> = new Map([
   [0, 'unspecified'],
   [1, 'keyCompromise'],
   [2, 'cACompromise'],
@@ -245,15 +248,15 @@ function readEntry(
   return { serial: formatSerial(tlvValue(der, serial)), entry: { revokedAt, reason } };
 }
 
-interface Extension {
+export interface Extension {
   oid: string;
   critical: boolean;
   /** The TLV inside the extnValue OCTET STRING. */
   value: Tlv;
 }
 
-/** Extensions, from the `[0] EXPLICIT` wrapper (CRL) or the bare SEQUENCE (entry); null when any is malformed. */
-function readExtensionList(der: Buffer, t: Tlv, wrapped = true): Extension[] | null {
+/** Extensions, from an EXPLICIT wrapper (CRL, OCSP) or the bare SEQUENCE (entry); null when any is malformed. */
+export function readExtensionList(der: Buffer, t: Tlv, wrapped = true): Extension[] | null {
   const seq = wrapped ? readTlv(der, t.valueStart, t.end) : t;
   if (!isUniversal(seq, TAG_SEQUENCE)) return null;
   const out: Extension[] = [];
