@@ -11,6 +11,7 @@ import type { DomainState, GatewayState } from './state.js';
 import type { CertCaches, ConnectionVerdict, Presentation } from './verify.js';
 import type { Metrics } from './metrics.js';
 import type { BackendPools } from './proxy.js';
+import type { OcspChecker } from '../trust/ocsp.js';
 
 export interface ConnectionContext {
   /** The TLS server name, lowercase; '' when none (a resumed TLS 1.2 session: its requests' Host names the domain). */
@@ -131,4 +132,6 @@ export interface Runtime {
   readonly metrics: Metrics;
   readonly pools: BackendPools;
   readonly caches: CertCaches;
+  /** OCSP checkers (and their answer caches) by settings, kept across reloads. */
+  readonly ocsp: Map<string, OcspChecker>;
 }

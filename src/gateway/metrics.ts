@@ -18,6 +18,17 @@ export interface Metrics {
   revocationUnavailableAllowed: Map<string, number>;
   /** CRL refreshes where some source failed and kept its previous CRLs, by domain. */
   crlRefreshErrors: Map<string, number>;
+  /** OCSP answers by result and requests sent, over the instance's checkers (read from them at each snapshot). */
+  ocsp: OcspTotals;
+}
+
+export interface OcspTotals {
+  good: number;
+  revoked: number;
+  unknown: number;
+  error: number;
+  requests: number;
+  cacheHits: number;
 }
 
 export function newMetrics(): Metrics {
@@ -31,6 +42,7 @@ export function newMetrics(): Metrics {
     truststoreErrors: new Map(),
     revocationUnavailableAllowed: new Map(),
     crlRefreshErrors: new Map(),
+    ocsp: { good: 0, revoked: 0, unknown: 0, error: 0, requests: 0, cacheHits: 0 },
   };
 }
 
@@ -62,6 +74,7 @@ export interface MetricsSnapshot {
   truststoreErrors: [domain: string, count: number][];
   revocationUnavailableAllowed: [domain: string, count: number][];
   crlRefreshErrors: [domain: string, count: number][];
+  ocsp: OcspTotals;
 }
 
 export function snapshotMetrics(m: Metrics): MetricsSnapshot {
@@ -82,6 +95,7 @@ export function snapshotMetrics(m: Metrics): MetricsSnapshot {
     truststoreErrors: [...m.truststoreErrors],
     revocationUnavailableAllowed: [...m.revocationUnavailableAllowed],
     crlRefreshErrors: [...m.crlRefreshErrors],
+    ocsp: { ...m.ocsp },
   };
 }
 
@@ -110,6 +124,7 @@ export function addMetrics(m: Metrics, s: MetricsSnapshot): void {
   for (const [domain, n] of s.crlRefreshErrors) {
     m.crlRefreshErrors.set(domain, (m.crlRefreshErrors.get(domain) ?? 0) + n);
   }
+  for (const k of Object.keys(m.ocsp) as (keyof OcspTotals)[]) m.ocsp[k] += s.ocsp[k];
 }
 
 const label = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
@@ -154,6 +169,11 @@ export function renderMetrics(
   lines.push('# TYPE mtlsgate_crl_refresh_errors_total counter');
   for (const [k, v] of m.crlRefreshErrors) lines.push(`mtlsgate_crl_refresh_errors_total{domain="${label(k)}"} ${v}`);
   lines.push(...crlGauges(domains));
+  lines.push('# TYPE mtlsgate_ocsp_answers_total counter');
+  for (const result of ['good', 'revoked', 'unknown', 'error'] as const)
+    lines.push(`mtlsgate_ocsp_answers_total{result="${result}"} ${m.ocsp[result]}`);
+  lines.push('# TYPE mtlsgate_ocsp_requests_total counter', `mtlsgate_ocsp_requests_total ${m.ocsp.requests}`);
+  lines.push('# TYPE mtlsgate_ocsp_cache_hits_total counter', `mtlsgate_ocsp_cache_hits_total ${m.ocsp.cacheHits}`);
   lines.push('# TYPE mtlsgate_ready gauge', `mtlsgate_ready ${ready ? 1 : 0}`);
   lines.push('# TYPE mtlsgate_degraded gauge', `mtlsgate_degraded ${degraded ? 1 : 0}`);
   return lines.join('\n') + '\n';

@@ -19,7 +19,7 @@ import { sendJson } from './respond.js';
 import { matchRoute, unsafeTarget } from './routes.js';
 import { lookupDomain } from './state.js';
 import { NO_CERTIFICATE, verifyConnection } from './verify.js';
-import { pathStatus, revocationLogFields, type DomainRevocation } from './revocation.js';
+import { ocspCheckerFor, pathStatus, revocationLogFields, type DomainRevocation } from './revocation.js';
 import { revocationVerdict, type RevocationResult } from '../policy/revocation.js';
 import type { Denied } from '../policy/verdict.js';
 
@@ -93,11 +93,18 @@ function verifyClient(ctx: RequestContext, rt: Runtime): Step {
 function checkRevocation(ctx: RequestContext, rt: Runtime): Step {
   const r = ctx.domain!.revocation;
   if (r === null) return NEXT;
-  const result = pathStatus(r, ctx.verdict!.path, new Date());
+  const result = pathStatus(r, ctx.verdict!.path, new Date(), ocspCheckerFor(rt.ocsp, r));
+  if (result instanceof Promise) return result.then((res) => revocationAnswer(ctx, rt, r, res));
   return result.status === 'good' ? NEXT : revocationAnswer(ctx, rt, r, result);
 }
 
-function revocationAnswer(ctx: RequestContext, rt: Runtime, r: DomainRevocation, result: RevocationResult): Step {
+function revocationAnswer(
+  ctx: RequestContext,
+  rt: Runtime,
+  r: DomainRevocation,
+  result: RevocationResult,
+): typeof NEXT | typeof DONE {
+  if (result.status === 'good') return NEXT;
   const verdict = revocationVerdict(result, r.policy.onUnavailable);
   if (verdict.accepted) {
     // onUnavailable: allow; counted so an operator sees how often no answer could be had.
@@ -108,7 +115,7 @@ function revocationAnswer(ctx: RequestContext, rt: Runtime, r: DomainRevocation,
 }
 
 /** A 403: counted, logged with the reason (and what revocation found), published, answered. */
-function deny(ctx: RequestContext, rt: Runtime, verdict: Denied, extra: Record<string, unknown> | null): Step {
+function deny(ctx: RequestContext, rt: Runtime, verdict: Denied, extra: Record<string, unknown> | null): typeof DONE {
   const d = ctx.domain!;
   const cv = ctx.verdict!;
   const { reason, code } = verdict;
@@ -255,7 +262,7 @@ const FORBIDDEN = { message: 'Forbidden' };
 const NOT_FOUND = { message: 'Not Found' };
 const INTERNAL_ERROR = { message: 'Internal Server Error' };
 
-function answer(ctx: RequestContext, status: number, outcome: RequestContext['outcome'], body: unknown): Step {
+function answer(ctx: RequestContext, status: number, outcome: RequestContext['outcome'], body: unknown): typeof DONE {
   ctx.status = status;
   ctx.outcome = outcome;
   sendJson(ctx.sink, status, body, ctx.requestId);

@@ -22,12 +22,13 @@ import {
   type RevocationResult,
 } from '../policy/revocation.js';
 import type { Truststore } from '../trust/truststore.js';
+import { ocspChecker, type OcspAnswer, type OcspChecker } from '../trust/ocsp.js';
 import { sourceFor } from '../trust/sources/index.js';
 import type { S3Options } from '../trust/sources/s3.js';
 import type { RevocationConfig } from './config.js';
 import type { Runtime } from './context.js';
 import type { Logger } from './log.js';
-import { inc } from './metrics.js';
+import { inc, type OcspTotals } from './metrics.js';
 import type { DomainState } from './state.js';
 
 /** What one configured CRL source last gave. */
@@ -111,15 +112,101 @@ export function revocationPolicy(c: RevocationConfig): RevocationPolicy {
 }
 
 /**
- * A path's revocation status under the domain's mode. Synchronous for CRLs (a map lookup per level); OCSP (a later
- * stage of this module) answers from its cache or with a promise.
+ * A path's revocation status under the domain's mode. Synchronous for CRLs (a map lookup per level) and for OCSP
+ * answers in the checker's cache; a promise only while a responder is asked.
  */
-export function pathStatus(r: DomainRevocation, path: readonly Cert[], now: Date): RevocationResult {
-  if (r.policy.mode === 'crl') return crlPathStatus(r.crls, path, r.policy.scope, now);
+export function pathStatus(
+  r: DomainRevocation,
+  path: readonly Cert[],
+  now: Date,
+  ocsp: OcspChecker | null,
+): RevocationResult | Promise<RevocationResult> {
+  const mode = r.policy.mode;
+  if (mode === 'crl' || ocsp === null) return crlPathStatus(r.crls, path, r.policy.scope, now);
   const levels = levelsToCheck(path, r.policy.scope);
-  return combineLevels(
-    levels.map(([cert, issuer]): [Cert, LevelStatus] => [cert, crlStatus(r.crls, cert, issuer, now)]),
-  );
+  const statuses = levels.map(([cert, issuer]) => levelStatus(r, cert, issuer, now, ocsp));
+  if (!statuses.some((s) => s instanceof Promise))
+    return combineLevels(levels.map(([cert], i) => [cert, statuses[i] as LevelStatus]));
+  return Promise.all(statuses).then((done) => combineLevels(levels.map(([cert], i) => [cert, done[i]!])));
+}
+
+/** One certificate under ocsp, prefer-ocsp or prefer-crl: the preferred source, the other where it has no answer. */
+function levelStatus(
+  r: DomainRevocation,
+  cert: Cert,
+  issuer: Cert,
+  now: Date,
+  ocsp: OcspChecker,
+): LevelStatus | Promise<LevelStatus> {
+  const mode = r.policy.mode;
+  if (mode === 'prefer-crl') {
+    const byCrl = crlStatus(r.crls, cert, issuer, now);
+    if (byCrl.status !== 'unavailable') return byCrl;
+    return then(ocsp.check(cert, issuer), (a) => preferFirst(fromOcsp(a), byCrl));
+  }
+  return then(ocsp.check(cert, issuer), (a) => {
+    const byOcsp = fromOcsp(a);
+    if (mode === 'ocsp' || byOcsp.status !== 'unavailable') return byOcsp;
+    return preferFirst(crlStatus(r.crls, cert, issuer, now), byOcsp);
+  });
+}
+
+/** The fallback's answer, unless it has none either: then the preferred source's reason. */
+function preferFirst(fallback: LevelStatus, preferred: LevelStatus): LevelStatus {
+  return fallback.status === 'unavailable' ? preferred : fallback;
+}
+
+function then<A, B>(v: A | Promise<A>, f: (a: A) => B): B | Promise<B> {
+  return v instanceof Promise ? v.then(f) : f(v);
+}
+
+function fromOcsp(a: OcspAnswer): LevelStatus {
+  switch (a.status) {
+    case 'good':
+      return { status: 'good', source: `OCSP ${a.responder}` };
+    case 'revoked':
+      return { status: 'revoked', revokedAt: a.revokedAt, reason: a.reason, source: `OCSP ${a.responder}` };
+    case 'unknown':
+      return {
+        status: 'unavailable',
+        code: 'MTLSGATE_REVOCATION_UNAVAILABLE',
+        why: `OCSP responder ${a.responder} does not know the certificate (unknown)`,
+      };
+    default:
+      return { status: 'unavailable', code: 'MTLSGATE_REVOCATION_UNAVAILABLE', why: a.why };
+  }
+}
+
+/** The instance's OCSP checker for a domain's settings: checkers (and their caches) outlive reloads. */
+export function ocspCheckerFor(checkers: Map<string, OcspChecker>, r: DomainRevocation): OcspChecker | null {
+  if (r.policy.mode === 'crl') return null;
+  const o = r.config.ocsp;
+  const key = `${o.responder ?? ''} ${o.timeoutMs} ${o.nonce}`;
+  let c = checkers.get(key);
+  if (!c) {
+    c = ocspChecker({
+      timeoutMs: o.timeoutMs,
+      nonce: o.nonce,
+      ...(o.responder !== undefined && { responder: o.responder }),
+    });
+    checkers.set(key, c);
+  }
+  return c;
+}
+
+/** OCSP answers and requests over every checker of the instance, for /metrics. */
+export function ocspTotals(checkers: ReadonlyMap<string, OcspChecker>): OcspTotals {
+  const t: OcspTotals = { good: 0, revoked: 0, unknown: 0, error: 0, requests: 0, cacheHits: 0 };
+  for (const c of checkers.values()) {
+    const s = c.stats();
+    t.good += s.good;
+    t.revoked += s.revoked;
+    t.unknown += s.unknown;
+    t.error += s.error;
+    t.requests += s.requests;
+    t.cacheHits += s.cacheHits;
+  }
+  return t;
 }
 
 /** When CRLs in force expire within this, each refresh warns (and serve --check says so). */

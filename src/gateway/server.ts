@@ -18,7 +18,7 @@ import type { Logger } from './log.js';
 import { newMetrics, type Metrics } from './metrics.js';
 import { backendPools, closePools } from './proxy.js';
 import { reloader, type ReloadResult } from './reload.js';
-import { crlRefresher } from './revocation.js';
+import { crlRefresher, ocspTotals } from './revocation.js';
 import { buildState, type GatewayState, type Generations } from './state.js';
 import { randomTicketKeys, readTicketKeys, ticketKeyRing } from './ticket-keys.js';
 import { certCaches } from './verify.js';
@@ -57,7 +57,14 @@ export async function startGateway(
     // Each message starts with the key path (domains[i]....), so the user finds the line to fix.
     throw new GatewayStartError(built.errors.map((e) => e.message).join('; '));
   }
-  const rt: Runtime = { state: built.state, log, metrics: newMetrics(), pools: backendPools(), caches: certCaches() };
+  const rt: Runtime = {
+    state: built.state,
+    log,
+    metrics: newMetrics(),
+    pools: backendPools(),
+    caches: certCaches(),
+    ocsp: new Map(),
+  };
   logTruststores(log, rt.state, null);
   let initialKeys: Buffer;
   try {
@@ -76,7 +83,10 @@ export async function startGateway(
 
   const reloads = reloader({ rt, generations, configPath, afterSwap: listener.refresh });
   const refresher = crlRefresher(rt);
-  const snapshot = (): AdminSnapshot => adminSnapshot(rt.state, reloads.lastErrors(), rt.metrics);
+  const snapshot = (): AdminSnapshot => {
+    rt.metrics.ocsp = ocspTotals(rt.ocsp);
+    return adminSnapshot(rt.state, reloads.lastErrors(), rt.metrics);
+  };
   const source: AdminSource = {
     snapshots: async () => [snapshot()],
     reloads: async () => [await reloads.reload()],
@@ -104,6 +114,7 @@ export async function startGateway(
       admin?.closeAllConnections();
       await drained;
       await closePools(rt.pools);
+      for (const c of rt.ocsp.values()) c.close();
     },
   };
 }

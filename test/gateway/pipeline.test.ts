@@ -121,7 +121,7 @@ before(async () => {
     },
   });
   const log = makeLogger('json', 'info', out);
-  rt = { state: built.state, log, metrics: newMetrics(), pools: backendPools(), caches: certCaches() };
+  rt = { state: built.state, log, metrics: newMetrics(), pools: backendPools(), caches: certCaches(), ocsp: new Map() };
   subscribe('mtlsgate:request', onRequest);
   subscribe('mtlsgate:deny', onDeny);
   subscribe('mtlsgate:reload', onReload);
