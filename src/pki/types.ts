@@ -53,6 +53,10 @@ export interface CertInfo {
   basicConstraints: BasicConstraintsInfo | null;
   subjectKeyId: string | null; // lowercase hex
   authorityKeyId: string | null; // lowercase hex
+  /** URIs of the CRL distribution points' fullName GeneralNames, in order; empty when there are none. */
+  crlDistributionPoints: string[];
+  /** Authority information access id-ad-ocsp URIs (the OCSP responders), in order; empty when there are none. */
+  ocspUrls: string[];
   /** SHA-256 of the DER, uppercase colon hex as `openssl x509 -fingerprint -sha256` prints it. */
   fingerprintSha256: string;
   /** `openssl x509 -noout -modulus -in F | openssl sha1` digest (lowercase hex), RSA only. */
