@@ -35,7 +35,7 @@ export const EXT_ISSUING_DISTRIBUTION_POINT = '2.5.29.28';
 export const EXT_CERTIFICATE_ISSUER = '2.5.29.29';
 
 /** CRLReason names as RFC 5280 §5.3.1 and `openssl crl -text` spell them (value 7 is unused). */
-const REASONS: ReadonlyMap<number, string> = new Map([
+export const CRL_REASONS: ReadonlyMap<number, string> = new Map([
   [0, 'unspecified'],
   [1, 'keyCompromise'],
   [2, 'cACompromise'],
@@ -47,6 +47,13 @@ const REASONS: ReadonlyMap<number, string> = new Map([
   [9, 'privilegeWithdrawn'],
   [10, 'aACompromise'],
 ]);
+
+/** The CRLReason code of a reason name, any case (`keyCompromise`, `KEYCOMPROMISE`); null when unknown. */
+export function crlReasonCode(name: string): number | null {
+  const want = name.toLowerCase();
+  for (const [code, known] of CRL_REASONS) if (known.toLowerCase() === want) return code;
+  return null;
+}
 
 export interface RevokedEntry {
   revokedAt: Date;
@@ -227,7 +234,7 @@ function readEntry(
           const v = ext.value;
           if (v.cls !== 0 || v.tag !== 10 || v.end - v.valueStart !== 1) return 'malformed reason code';
           const code = der[v.valueStart]!;
-          reason = REASONS.get(code) ?? `unknown reason ${code}`;
+          reason = CRL_REASONS.get(code) ?? `unknown reason ${code}`;
           break;
         }
         case EXT_INVALIDITY_DATE:
