@@ -4,6 +4,7 @@
  * put in an Info object.
  */
 import type { KeyObject, X509Certificate } from 'node:crypto';
+import type { Crl } from './crl.js';
 
 export type KeyType = 'rsa' | 'rsa-pss' | 'ec' | 'ed25519' | 'ed448' | 'dsa' | 'unknown';
 
@@ -99,6 +100,7 @@ export type FileFormat =
   | 'der-encrypted-private-key'
   | 'pkcs12'
   | 'pkcs7' // DER PKCS#7 (a .p7b)
+  | 'der-crl' // a DER certificate revocation list
   | 'empty'
   | 'unknown';
 
@@ -116,7 +118,8 @@ export type LoadProblemKind =
   | 'pkcs12-wrong-passphrase'
   | 'pkcs12-legacy-encryption'
   | 'pkcs12-parse-error'
-  | 'pkcs7-parse-error';
+  | 'pkcs7-parse-error'
+  | 'crl-parse-error';
 
 export interface LoadProblem {
   kind: LoadProblemKind;
@@ -135,6 +138,8 @@ export interface LoadedFile {
   keys: PrivateKey[];
   /** Number of private keys seen in the file, including ones that could not be decrypted. */
   keyBlocks: number;
+  /** Certificate revocation lists (X509 CRL blocks, or the file as one DER CRL). */
+  crls: Crl[];
   problems: LoadProblem[];
   /** File mode bits when known (for "key readable by others"). */
   mode: number | null;
