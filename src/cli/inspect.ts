@@ -28,7 +28,7 @@ export function inspectCommand(ctx: CliContext): Command {
     .argument('<files...>', 'files to read (PEM, DER, PKCS#12, PKCS#7, CRLs; bundles too)')
     .option(
       '--json',
-      `print JSON: { files: [{ path, format, certificates, keys, crls, problems }] } (a CRL lists its first ${CRL_INFO_ENTRIES} entries)`,
+      `print JSON: { files: [{ path, format, certificates, keys, problems, crls? }] } (crls: when the file has any, each with its first ${CRL_INFO_ENTRIES} entries)`,
     )
     .option('--pass <passphrase>', 'passphrase for encrypted private keys and PKCS#12 files')
     .addHelpText(
@@ -75,8 +75,8 @@ function renderJson(files: LoadedFile[]): string {
     format: f.format,
     certificates: f.certs.map((cert) => cert.info),
     keys: f.keys.map((k) => k.info),
-    crls: f.crls.map((crl) => describeCrl(crl)),
     problems: f.problems,
+    ...(f.crls.length > 0 ? { crls: f.crls.map((crl) => describeCrl(crl)) } : {}),
     ...(f.pkcs12 ? { pkcs12: f.pkcs12 } : {}),
   }));
   return JSON.stringify({ files: out }, null, 2) + '\n';
