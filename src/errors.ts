@@ -28,11 +28,17 @@ export const CLI_ERROR_CODES = {
   E_UNKNOWN_VARIANT: 'pki issue: no such certificate variant',
   E_BAD_DOMAIN: 'pki init: --domain is not a DNS name',
   E_PKI_EXISTS: 'pki init: the directory already holds a PKI (use --force to replace it)',
-  E_PKI_NOT_FOUND: 'pki issue: the PKI directory does not exist',
-  E_PKI_BAD_FILE: 'pki issue: a CA certificate or key of the PKI cannot be read',
-  E_PKI_KEY_MISMATCH: 'pki issue: a CA key does not belong to its certificate',
-  E_PKI_FILE_MISSING: 'pki issue: a file of the PKI is missing',
+  E_PKI_NOT_FOUND: 'pki issue, revoke, crl: the PKI directory does not exist',
+  E_PKI_BAD_FILE: 'pki issue, revoke, crl: a CA certificate or key of the PKI cannot be read',
+  E_PKI_KEY_MISMATCH: 'pki issue, revoke, crl: a CA key does not belong to its certificate',
+  E_PKI_FILE_MISSING: 'pki issue, revoke, crl: a file of the PKI is missing',
   E_NOT_A_DIRECTORY: 'pki: the path exists and is not a directory',
+  E_BAD_REASON: "pki revoke: --reason is not a revocation reason OpenSSL's CA database records",
+  E_BAD_DAYS: 'pki crl, pki revoke: --days is not a whole number from 1 to 3650',
+  E_NOT_A_CERTIFICATE: 'pki revoke: the --cert file holds no certificate',
+  E_PKI_NOT_ISSUER: "pki revoke: the certificate was not issued by the PKI's root or intermediate CA (or is the root)",
+  E_ALREADY_REVOKED: "pki revoke: the certificate is already revoked in the PKI's CA database",
+  E_PKI_BAD_INDEX: 'pki: a CA database (index.txt, root-index.txt) or the crlnumber file cannot be read',
 } as const;
 
 export type CliErrorCode = keyof typeof CLI_ERROR_CODES;

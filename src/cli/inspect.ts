@@ -1,7 +1,7 @@
 /**
- * `mtlsgate inspect FILE... [--json] [--pass PASS]`: what is really in certificate, key, PKCS#12 and PKCS#7
+ * `mtlsgate inspect FILE... [--json] [--pass PASS]`: what is really in certificate, key, CRL, PKCS#12 and PKCS#7
  * files, read from the bytes (not the file name). Problems go to stderr as `mtlsgate: FILE: message`; the exit
- * code is 2 when some file gave neither a certificate nor a key.
+ * code is 2 when some file gave no certificate, key or CRL.
  */
 import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
@@ -9,6 +9,8 @@ import { Command } from 'commander';
 import type { CliContext } from './context.js';
 import { wantsColor } from './io.js';
 import { colors, renderCertInfo, renderKeyInfo } from './render-cert.js';
+import { renderCrlInfo } from './render-crl.js';
+import { CRL_INFO_ENTRIES, describeCrl } from '../pki/crl.js';
 import type { Colors } from './render-cert.js';
 import { loadFile } from '../pki/load.js';
 import { splitCurlCertArg } from '../pki/curl-arg.js';
@@ -22,9 +24,12 @@ interface InspectOptions {
 
 export function inspectCommand(ctx: CliContext): Command {
   return new Command('inspect')
-    .description('show what is in certificate, private key, PKCS#12 and PKCS#7 files')
-    .argument('<files...>', 'files to read (PEM, DER, PKCS#12, PKCS#7; bundles too)')
-    .option('--json', 'print JSON: { files: [{ path, format, certificates, keys, problems }] }')
+    .description('show what is in certificate, private key, CRL, PKCS#12 and PKCS#7 files')
+    .argument('<files...>', 'files to read (PEM, DER, PKCS#12, PKCS#7, CRLs; bundles too)')
+    .option(
+      '--json',
+      `print JSON: { files: [{ path, format, certificates, keys, problems, crls? }] } (crls: when the file has any, each with its first ${CRL_INFO_ENTRIES} entries)`,
+    )
     .option('--pass <passphrase>', 'passphrase for encrypted private keys and PKCS#12 files')
     .addHelpText(
       'after',
@@ -47,7 +52,7 @@ export function inspectCommand(ctx: CliContext): Command {
       ctx.io.stdout.write(opts.json ? renderJson(loaded) : renderText(loaded, c));
       for (const file of loaded) {
         for (const p of file.problems) ctx.io.stderr.write(`mtlsgate: ${file.path}: ${p.message}\n`);
-        if (file.certs.length === 0 && file.keys.length === 0) ctx.setExitCode(2);
+        if (file.certs.length === 0 && file.keys.length === 0 && file.crls.length === 0) ctx.setExitCode(2);
       }
     });
 }
@@ -71,13 +76,16 @@ function renderJson(files: LoadedFile[]): string {
     certificates: f.certs.map((cert) => cert.info),
     keys: f.keys.map((k) => k.info),
     problems: f.problems,
+    ...(f.crls.length > 0 ? { crls: f.crls.map((crl) => describeCrl(crl)) } : {}),
     ...(f.pkcs12 ? { pkcs12: f.pkcs12 } : {}),
   }));
   return JSON.stringify({ files: out }, null, 2) + '\n';
 }
 
 function renderText(files: LoadedFile[], c: Colors): string {
-  const sections = files.filter((f) => f.certs.length > 0 || f.keys.length > 0).map((f) => renderFile(f, c).join('\n'));
+  const sections = files
+    .filter((f) => f.certs.length > 0 || f.keys.length > 0 || f.crls.length > 0)
+    .map((f) => renderFile(f, c).join('\n'));
   return sections.length ? sections.join('\n\n') + '\n' : '';
 }
 
@@ -105,6 +113,9 @@ function renderFile(file: LoadedFile, c: Colors): string[] {
       );
     }
   });
+  file.crls.forEach((crl, i) => {
+    lines.push(`  ${c.bold(`CRL ${i}`)}`, ...renderCrlInfo(describeCrl(crl), c).map((l) => `    ${l}`));
+  });
   return lines;
 }
 
@@ -115,6 +126,7 @@ const FORMAT_NAMES: Record<FileFormat, string> = {
   'der-encrypted-private-key': 'DER encrypted private key',
   pkcs12: 'PKCS#12',
   pkcs7: 'PKCS#7 (DER)',
+  'der-crl': 'DER CRL',
   empty: 'empty',
   unknown: 'unknown format',
 };
@@ -140,6 +152,7 @@ export function extensionNote(file: Pick<LoadedFile, 'path' | 'format' | 'pemLab
     '.crt': ['a certificate', file.certs.length > 0 || pemHas('CERTIFICATE')],
     '.cer': ['a certificate', file.certs.length > 0 || pemHas('CERTIFICATE')],
     '.key': ['a private key', file.format.includes('private-key') || pemHas('PRIVATE KEY')],
+    '.crl': ['a CRL', file.format === 'der-crl' || pemHas('X509 CRL')],
   };
   const rule = expect[ext];
   return rule && !rule[1] ? `the ${ext} extension suggests ${rule[0]}` : null;

@@ -9,6 +9,7 @@ import type { CliContext } from './context.js';
 import { inspectCommand } from './inspect.js';
 import { pkiCommand } from './pki.js';
 import { truststoreCommand } from './truststore.js';
+import { crlCommand } from './crl.js';
 import { doctorCommand } from './doctor.js';
 import { serveCommand } from './serve.js';
 import { demoCommand } from './demo.js';
@@ -29,7 +30,16 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .enablePositionalOptions()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .exitOverride();
-  for (const make of [serveCommand, demoCommand, doctorCommand, inspectCommand, pkiCommand, truststoreCommand]) {
+  const commands = [
+    serveCommand,
+    demoCommand,
+    doctorCommand,
+    inspectCommand,
+    pkiCommand,
+    truststoreCommand,
+    crlCommand,
+  ];
+  for (const make of commands) {
     program.addCommand(make(ctx));
   }
   // Sub-commands inherit output routing and exitOverride so nothing calls process.exit.

@@ -1,6 +1,7 @@
 /**
- * `mtlsgate pki init|issue`: a throwaway test PKI and deliberately broken client certificates, made
- * in-process (no openssl binary needed), for trying the doctor and for tests.
+ * `mtlsgate pki init|issue|revoke|crl`: a throwaway test PKI, deliberately broken client certificates and
+ * revocation data (CRLs, an OpenSSL CA database for `openssl ocsp`), made in-process (no openssl binary needed), for
+ * trying the doctor and for tests.
  */
 import { basename, join } from 'node:path';
 import { Command, Option } from 'commander';
@@ -9,6 +10,8 @@ import { shellQuote } from '../report/shell.js';
 import type { KeySpec, PkiFiles } from '../pki/generate.js';
 import { parseVariant, VARIANTS } from '../pki/variant-names.js';
 import type { CliContext } from './context.js';
+import { crlCommand, ocspOneLiner } from './pki-crl.js';
+import { revokeCommand } from './pki-revoke.js';
 
 const KEYS: Record<string, KeySpec> = { ec: { type: 'ec', curve: 'P-256' }, rsa: { type: 'rsa', bits: 2048 } };
 
@@ -18,6 +21,8 @@ export function pkiCommand(ctx: CliContext): Command {
   );
   pki.addCommand(initCommand(ctx));
   pki.addCommand(issueCommand(ctx));
+  pki.addCommand(revokeCommand(ctx));
+  pki.addCommand(crlCommand(ctx));
   return pki;
 }
 
@@ -60,9 +65,12 @@ function issueCommand(ctx: CliContext): Command {
       const variant = parseVariant(opts.variant);
       const depth = opts.depth === undefined ? undefined : parseDepth(opts.depth);
       const { issueVariant, loadPki } = await import('../pki/generate.js');
+      const { recordIssued } = await import('../pki/generate-revocation.js');
       const loaded = await loadPki(dir);
       const name = opts.name ?? variant;
       const v = await issueVariant(loaded, variant, { name, depth, cn: opts.cn });
+      // Only what DIR's own CAs signed goes in their databases; a variant's own CAs keep none.
+      const recorded = await recordIssued(loaded, [v.leaf, ...v.issuers]);
       const show = (file: string): string => join(dir, file);
       const written = [show(`${name}.crt`), show(`${name}.key`), ...(v.cas ? [show(`${name}-cas.pem`)] : [])];
       const verify = [
@@ -77,6 +85,12 @@ function issueCommand(ctx: CliContext): Command {
           `Wrote variant ${variant} (${VARIANTS[variant]}):`,
           ...written.map((f) => `  ${f}`),
           v.cas ? `The client must send ${name}.crt followed by ${name}-cas.pem (its CAs, issuer first).` : null,
+          ...(['intermediate', 'root'] as const)
+            .filter((ca) => recorded[ca] > 0)
+            .map(
+              (ca) =>
+                `Added ${recorded[ca]} valid (V) line(s) to ${show(ca === 'root' ? 'root-index.txt' : 'index.txt')}.`,
+            ),
           '',
           'Next:',
           `  mtlsgate inspect ${shellQuote(show(`${name}.crt`))}`,
@@ -110,6 +124,13 @@ function renderInit(dir: string, domain: string, files: PkiFiles): string {
     [files.selfSignedCert, 'self-signed client certificate (not trusted: for a failing case)'],
     [files.selfSignedKey, 'self-signed client key'],
     [files.truststore, 'truststore: root + intermediate, as a gateway would load it'],
+    [files.ocspResponderCert, 'OCSP responder certificate (issued by the intermediate, OCSPSigning)'],
+    [files.ocspResponderKey, 'OCSP responder key'],
+    [files.index, "intermediate CA's OpenSSL database (openssl ca, openssl ocsp -index)"],
+    [files.rootIndex, "root CA's OpenSSL database"],
+    [files.crlNumber, 'the next CRL number (hex)'],
+    [files.intermediateCrl, "intermediate CA's CRL (PEM, valid 7 days; nothing revoked yet)"],
+    [files.rootCrl, "root CA's CRL (PEM, valid 7 days; nothing revoked yet)"],
   ];
   const width = Math.max(...rows.map(([p]) => show(p).length));
   return [
@@ -120,6 +141,8 @@ function renderInit(dir: string, domain: string, files: PkiFiles): string {
     `  mtlsgate inspect ${shellQuote(show(files.clientCert))}`,
     `  mtlsgate doctor --cert ${shellQuote(show(files.clientCert))} --key ${shellQuote(show(files.clientKey))} --truststore ${shellQuote(show(files.truststore))}`,
     `  mtlsgate pki issue ${shellQuote(dir)} --variant expired   (see mtlsgate pki issue --help for the variants)`,
+    `  mtlsgate pki revoke ${shellQuote(dir)} --cert ${shellQuote(show(files.clientCert))} --reason keyCompromise`,
+    `  ${ocspOneLiner(dir)}`,
     '',
   ].join('\n');
 }

@@ -47,6 +47,9 @@ export function renderCertInfo(info: CertInfo, c: Colors): string[] {
     field('Authority key id', info.authorityKeyId ?? c.dim('absent'), c),
     field('SHA-256', info.fingerprintSha256, c),
   ];
+  // Shown only when present: most client certificates carry neither, and "absent" twice would be noise.
+  if (info.crlDistributionPoints.length > 0) lines.push(field('CRL', info.crlDistributionPoints.join(', '), c));
+  if (info.ocspUrls.length > 0) lines.push(field('OCSP', info.ocspUrls.join(', '), c));
   if (info.modulusSha1) lines.push(field('Modulus SHA-1', info.modulusSha1, c));
   lines.push(field('SPKI SHA-256', info.spkiSha256, c));
   return lines;

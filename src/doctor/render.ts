@@ -31,6 +31,7 @@ const GROUPS: ReadonlyArray<{ name: string; test: (id: string) => boolean }> = [
   { name: 'Certificate', test: (id) => id.startsWith('cert.') },
   { name: 'Chain', test: (id) => id.startsWith('chain.') },
   { name: 'Truststore', test: (id) => id.startsWith('truststore.') },
+  { name: 'CRL', test: (id) => id.startsWith('crl.') },
   { name: 'Other', test: () => true },
 ];
 

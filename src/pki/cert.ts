@@ -7,8 +7,10 @@ import { createHash, X509Certificate } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import type { BasicConstraintsInfo, Cert, CertInfo, SignatureAlgorithmInfo } from './types.js';
 import {
+  EXT_AUTHORITY_INFO_ACCESS,
   EXT_AUTHORITY_KEY_ID,
   EXT_BASIC_CONSTRAINTS,
+  EXT_CRL_DISTRIBUTION_POINTS,
   EXT_EXT_KEY_USAGE,
   EXT_KEY_USAGE,
   EXT_SUBJECT_ALT_NAME,
@@ -16,6 +18,7 @@ import {
   EXTENDED_KEY_USAGES,
   HASH_ALGORITHMS,
   KEY_USAGE_BITS,
+  OID_AD_OCSP,
   SIGNATURE_ALGORITHMS,
 } from './oids.js';
 import {
@@ -127,6 +130,8 @@ export function describeCert(x509: X509Certificate, der: Buffer, now: Date = new
     basicConstraints: ext.basicConstraints,
     subjectKeyId: ext.subjectKeyId,
     authorityKeyId: ext.authorityKeyId,
+    crlDistributionPoints: ext.crlDistributionPoints,
+    ocspUrls: ext.ocspUrls,
     fingerprintSha256: colonHex(createHash('sha256').update(der).digest('hex')).toUpperCase(),
     modulusSha1: modulusDigest(spki.modulusHex),
     spkiSha256: sha256Hex(spkiBytes),
@@ -248,6 +253,8 @@ interface Extensions {
   basicConstraints: BasicConstraintsInfo | null;
   subjectKeyId: string | null;
   authorityKeyId: string | null;
+  crlDistributionPoints: string[];
+  ocspUrls: string[];
 }
 
 function readExtensions(der: Buffer, list: Tlv[]): Extensions {
@@ -258,6 +265,8 @@ function readExtensions(der: Buffer, list: Tlv[]): Extensions {
     basicConstraints: null,
     subjectKeyId: null,
     authorityKeyId: null,
+    crlDistributionPoints: [],
+    ocspUrls: [],
   };
   for (const ext of list) {
     const kids = tlvChildren(der, ext, 3) ?? [];
@@ -290,9 +299,54 @@ function readExtensions(der: Buffer, list: Tlv[]): Extensions {
         out.authorityKeyId = keyId ? tlvValue(der, keyId).toString('hex') : null;
         break;
       }
+      case EXT_CRL_DISTRIBUTION_POINTS:
+        out.crlDistributionPoints = distributionPointUris(der, inner);
+        break;
+      case EXT_AUTHORITY_INFO_ACCESS:
+        out.ocspUrls = ocspUris(der, inner);
+        break;
     }
   }
   return out;
+}
+
+/**
+ * DistributionPoint ::= SEQUENCE { distributionPoint [0] { fullName [0] GeneralNames | ... }, reasons [1], cRLIssuer
+ * [2] }: the URIs of every fullName. A relative name or a cRLIssuer-only point names no place to fetch from.
+ */
+function distributionPointUris(der: Buffer, seq: Tlv): string[] {
+  const out: string[] = [];
+  if (!isUniversal(seq, TAG_SEQUENCE)) return out;
+  for (const dp of tlvChildren(der, seq) ?? []) {
+    const name = isUniversal(dp, TAG_SEQUENCE) ? tlvChildren(der, dp, 1)?.[0] : undefined;
+    if (!isContext(name, 0)) continue;
+    const choice = readTlv(der, name.valueStart, name.end);
+    if (isContext(choice, 0)) out.push(...uris(der, choice));
+  }
+  return out;
+}
+
+/** AccessDescription ::= SEQUENCE { accessMethod OID, accessLocation GeneralName }: the id-ad-ocsp URIs. */
+function ocspUris(der: Buffer, seq: Tlv): string[] {
+  const out: string[] = [];
+  if (!isUniversal(seq, TAG_SEQUENCE)) return out;
+  for (const ad of tlvChildren(der, seq) ?? []) {
+    const [method, location] = isUniversal(ad, TAG_SEQUENCE) ? (tlvChildren(der, ad, 2) ?? []) : [];
+    if (readOid(der, method) === OID_AD_OCSP && isContext(location, 6) && !location.constructed)
+      out.push(uriText(der, location));
+  }
+  return out;
+}
+
+/** The uniformResourceIdentifier ([6]) entries of a GeneralNames. */
+function uris(der: Buffer, names: Tlv): string[] {
+  return (tlvChildren(der, names) ?? [])
+    .filter((gn) => isContext(gn, 6) && !gn.constructed)
+    .map((gn) => uriText(der, gn));
+}
+
+function uriText(der: Buffer, gn: Tlv): string {
+  return formatGeneralName(der, gn).slice('URI:'.length);
 }
 
 function keyUsageNames(bits: Buffer): string[] {

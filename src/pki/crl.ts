@@ -22,7 +22,7 @@ import {
   tlvValue,
 } from './der.js';
 import type { Tlv } from './der.js';
-import { MAX_PROBLEMS } from './load.js';
+import { MAX_PROBLEMS } from './read.js';
 import { EXT_AUTHORITY_KEY_ID, formatName } from './oids.js';
 import { parsePem } from './pem.js';
 import { indexRevoked, NO_ENTRIES, type RevokedEntry, type RevokedIndex } from './crl-index.js';
@@ -39,7 +39,7 @@ export const EXT_CERTIFICATE_ISSUER = '2.5.29.29';
  * CRLReason names as RFC 5280 §5.3.1 and `openssl crl -text` spell them (value 7 is unused); OCSP's RevokedInfo
  * carries the same ENUMERATED.
  */
-export const REASONS: ReadonlyMap<number, string> = new Map([
+export const CRL_REASONS: ReadonlyMap<number, string> = new Map([
   [0, 'unspecified'],
   [1, 'keyCompromise'],
   [2, 'cACompromise'],
@@ -51,6 +51,13 @@ export const REASONS: ReadonlyMap<number, string> = new Map([
   [9, 'privilegeWithdrawn'],
   [10, 'aACompromise'],
 ]);
+
+/** The CRLReason code of a reason name, any case (`keyCompromise`, `KEYCOMPROMISE`); null when unknown. */
+export function crlReasonCode(name: string): number | null {
+  const want = name.toLowerCase();
+  for (const [code, known] of CRL_REASONS) if (known.toLowerCase() === want) return code;
+  return null;
+}
 
 export type { RevokedEntry, RevokedIndex } from './crl-index.js';
 
@@ -116,8 +123,8 @@ export function parseCrls(bytes: Buffer, source: string): CrlParse {
   return { crls, problems };
 }
 
-/** One DER CertificateList, or a one-line reason it is not one. */
-function readCrl(input: Buffer): Crl | string {
+/** One DER CertificateList, or a one-line reason it is not one. Never throws. */
+export function readCrl(input: Buffer): Crl | string {
   try {
     return readCrlOrThrow(input);
   } catch (e) {
@@ -232,7 +239,7 @@ function readEntry(
           const v = ext.value;
           if (v.cls !== 0 || v.tag !== 10 || v.end - v.valueStart !== 1) return 'malformed reason code';
           const code = der[v.valueStart]!;
-          reason = REASONS.get(code) ?? `unknown reason ${code}`;
+          reason = CRL_REASONS.get(code) ?? `unknown reason ${code}`;
           break;
         }
         case EXT_INVALIDITY_DATE:
@@ -339,4 +346,45 @@ function subjectDer(ca: Cert): Buffer | null {
   } catch {
     return null;
   }
+}
+
+/** Entries CrlInfo lists one by one; revokedCount says how many there are. */
+export const CRL_INFO_ENTRIES = 20;
+
+/** A CRL as JSON (inspect --json): the description, never the signature or the whole entry list. */
+export interface CrlInfo {
+  issuer: string;
+  thisUpdate: string; // ISO 8601
+  nextUpdate: string | null;
+  /** Whole days from now to nextUpdate (negative once past); null without nextUpdate. */
+  daysLeft: number | null;
+  /** Decimal, as `openssl crl -text` prints it (a bigint is not JSON); null when absent. */
+  crlNumber: string | null;
+  signatureAlgorithm: SignatureAlgorithmInfo;
+  revokedCount: number;
+  /** The first CRL_INFO_ENTRIES entries in CRL order. */
+  revoked: Array<{ serial: string; revokedAt: string; reason: string | null }>;
+  unsupported: string[];
+  unknownCriticalExtensions: string[];
+}
+
+export function describeCrl(crl: Crl, now: Date = new Date()): CrlInfo {
+  const revoked: CrlInfo['revoked'] = [];
+  for (const [serial, e] of crl.revoked) {
+    if (revoked.length === CRL_INFO_ENTRIES) break;
+    revoked.push({ serial, revokedAt: e.revokedAt.toISOString(), reason: e.reason });
+  }
+  const next = crl.nextUpdate;
+  return {
+    issuer: crl.issuer,
+    thisUpdate: crl.thisUpdate.toISOString(),
+    nextUpdate: next ? next.toISOString() : null,
+    daysLeft: next ? Math.floor((next.getTime() - now.getTime()) / 86_400_000) : null,
+    crlNumber: crl.crlNumber === null ? null : crl.crlNumber.toString(),
+    signatureAlgorithm: crl.signatureAlgorithm,
+    revokedCount: crl.revoked.size,
+    revoked,
+    unsupported: crl.unsupported,
+    unknownCriticalExtensions: crl.unknownCriticalExtensions,
+  };
 }

@@ -18,10 +18,15 @@ import { isIP } from 'node:net';
 import { promisify } from 'node:util';
 import { AsnParser, AsnSerializer, OctetString } from '@peculiar/asn1-schema';
 import {
+  AccessDescription,
   AlgorithmIdentifier,
+  AuthorityInfoAccessSyntax,
   AuthorityKeyIdentifier,
   BasicConstraints,
   Certificate,
+  CRLDistributionPoints,
+  DistributionPoint,
+  DistributionPointName,
   ExtendedKeyUsage,
   Extension,
   Extensions,
@@ -35,12 +40,15 @@ import {
   TBSCertificate,
   Validity,
   Version,
+  id_ad_ocsp,
   id_ce_authorityKeyIdentifier,
   id_ce_basicConstraints,
+  id_ce_cRLDistributionPoints,
   id_ce_extKeyUsage,
   id_ce_keyUsage,
   id_ce_subjectAltName,
   id_ce_subjectKeyIdentifier,
+  id_pe_authorityInfoAccess,
 } from '@peculiar/asn1-x509';
 import { formatName, parseSubject, toAsn1Name } from './generate-name.js';
 
@@ -89,6 +97,10 @@ export interface IssueSpec {
   extKeyUsage?: string[] | null;
   /** "DNS:x", "IP:1.2.3.4", "email:a@b", "URI:spiffe://x"; empty = no SAN extension. */
   sans?: string[];
+  /** OCSP responder URLs: an authority information access extension with one id-ad-ocsp entry each. */
+  ocspUrls?: string[];
+  /** CRL URLs: a CRL distribution points extension with one distribution point (fullName URI) each. */
+  crlUrls?: string[];
   /** Reuse another certificate's key pair (for "same subject, other content" cases, and to skip key generation). */
   publicKeyFrom?: Issued;
 }
@@ -191,7 +203,7 @@ function toPem(der: Buffer): string {
  * The signature algorithm follows the signer's key; parameters are NULL for RSA and absent for ECDSA/EdDSA (RFC 5758,
  * 8410).
  */
-function signatureAlgorithm(signer: KeyObject, hash: Hash): { id: AlgorithmIdentifier; digest: string | null } {
+export function signatureAlgorithm(signer: KeyObject, hash: Hash): { id: AlgorithmIdentifier; digest: string | null } {
   const type = signer.asymmetricKeyType;
   if (type === 'rsa') {
     const oid = {
@@ -290,6 +302,27 @@ function extensions(spec: IssueSpec, keyType: string, cn: string, ski: Buffer, a
       new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(toArrayBuffer(aki)) }),
     ),
   );
+  if (spec.crlUrls?.length) {
+    const points = spec.crlUrls.map(
+      (uri) =>
+        new DistributionPoint({
+          distributionPoint: new DistributionPointName({
+            fullName: [new GeneralName({ uniformResourceIdentifier: uri })],
+          }),
+        }),
+    );
+    out.push(extension(id_ce_cRLDistributionPoints, false, new CRLDistributionPoints(points)));
+  }
+  if (spec.ocspUrls?.length) {
+    const access = spec.ocspUrls.map(
+      (uri) =>
+        new AccessDescription({
+          accessMethod: id_ad_ocsp,
+          accessLocation: new GeneralName({ uniformResourceIdentifier: uri }),
+        }),
+    );
+    out.push(extension(id_pe_authorityInfoAccess, false, new AuthorityInfoAccessSyntax(access)));
+  }
   return out;
 }
 
@@ -344,6 +377,6 @@ function subjectKeyIdOf(cert: Certificate): Buffer | null {
   return ext ? Buffer.from(AsnParser.parse(ext.extnValue, SubjectKeyIdentifier).buffer) : null;
 }
 
-function toArrayBuffer(b: Buffer): ArrayBuffer {
+export function toArrayBuffer(b: Buffer): ArrayBuffer {
   return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
 }

@@ -2,13 +2,14 @@
  * A test PKI on disk: `initPki` writes one, `loadPki` reads its two CAs back so variants can be issued later.
  * Keys are written 0600 and unencrypted: this is for tests and demos, never for production.
  */
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { issue, issuedFrom } from './generate-cert.js';
 import { escapeDnValue } from './generate-name.js';
+import { recordIssued, writeCrls } from './generate-revocation.js';
 import type { Issued, KeySpec } from './generate-cert.js';
 
 /** Absolute-or-as-given paths of everything `initPki` writes. */
@@ -25,6 +26,13 @@ export interface PkiFiles {
   selfSignedCert: string; // self-signed.crt: self-signed client certificate with clientAuth
   selfSignedKey: string;
   truststore: string; // truststore.pem: root + intermediate
+  index: string; // index.txt: the intermediate's OpenSSL CA database
+  rootIndex: string; // root-index.txt: the root's
+  crlNumber: string; // crlnumber: the next CRL number, hex
+  intermediateCrl: string; // intermediate-ca.crl (PEM)
+  rootCrl: string; // root-ca.crl (PEM)
+  ocspResponderCert: string; // ocsp-responder.crt: issued by the intermediate, EKU OCSPSigning
+  ocspResponderKey: string;
 }
 
 export interface LoadedPki {
@@ -52,12 +60,20 @@ export function pkiFiles(dir: string): PkiFiles {
     selfSignedCert: p('self-signed.crt'),
     selfSignedKey: p('self-signed.key'),
     truststore: p('truststore.pem'),
+    index: p('index.txt'),
+    rootIndex: p('root-index.txt'),
+    crlNumber: p('crlnumber'),
+    intermediateCrl: p('intermediate-ca.crl'),
+    rootCrl: p('root-ca.crl'),
+    ocspResponderCert: p('ocsp-responder.crt'),
+    ocspResponderKey: p('ocsp-responder.key'),
   };
 }
 
 /**
  * Writes root CA -> intermediate CA (pathLen 0) -> server and client leaves, a self-signed client and the
- * truststore. Every certificate gets `key` (default EC P-256).
+ * truststore, and the revocation data: both CAs' OpenSSL databases, empty CRLs and an OCSP responder certificate.
+ * Every certificate gets `key` (default EC P-256).
  */
 export async function initPki(
   dir: string,
@@ -94,7 +110,7 @@ export async function initPki(
     issuer: root,
     key,
   });
-  const [server, client] = await Promise.all([
+  const [server, client, responder] = await Promise.all([
     issue({
       subject: `CN=${escapeDnValue(domain)}`,
       profile: 'server',
@@ -103,6 +119,14 @@ export async function initPki(
       sans: [isIP(domain) ? `IP:${domain}` : `DNS:${domain}`],
     }),
     issue({ subject: 'CN=client', profile: 'client', issuer: intermediate, key }),
+    issue({
+      subject: 'CN=mtlsgate Test OCSP Responder,O=mtlsgate test PKI',
+      issuer: intermediate,
+      key,
+      ca: false,
+      keyUsage: ['digitalSignature'],
+      extKeyUsage: ['OCSPSigning'],
+    }),
   ]);
   await writeCert(files.rootCert, root.certPem);
   await writeKey(files.rootKey, root.keyPem);
@@ -115,6 +139,15 @@ export async function initPki(
   await writeCert(files.selfSignedCert, selfSigned.certPem);
   await writeKey(files.selfSignedKey, selfSigned.keyPem);
   await writeCert(files.truststore, root.certPem + intermediate.certPem);
+  await writeCert(files.ocspResponderCert, responder.certPem);
+  await writeKey(files.ocspResponderKey, responder.keyPem);
+  // A forced re-init starts the databases and CRL numbers afresh: the old entries name another CA's serials.
+  await rm(files.index, { force: true });
+  await rm(files.rootIndex, { force: true });
+  await rm(files.crlNumber, { force: true });
+  const loaded: LoadedPki = { dir, files, root, intermediate };
+  await recordIssued(loaded, [intermediate, server, client, responder]);
+  await writeCrls(loaded);
   return files;
 }
 

@@ -9,11 +9,13 @@ import { parsePem } from './pem.js';
 import type { PemBlock } from './pem.js';
 import { certsFromPkcs7 } from './pkcs7.js';
 import { parsePkcs12 } from './pkcs12.js';
-import { DEFAULT_MAX_BYTES, isLoadProblem, readCapped } from './read.js';
+import { readCrl } from './crl.js';
+import { DEFAULT_MAX_BYTES, MAX_PROBLEMS, isLoadProblem, readCapped } from './read.js';
 import { sniffDer, sniffFormat } from './sniff.js';
 
 const CERT_LABELS = new Set(['CERTIFICATE', 'X509 CERTIFICATE', 'TRUSTED CERTIFICATE']);
 const PKCS7_LABELS = new Set(['PKCS7', 'PKCS #7 SIGNED DATA', 'CMS']);
+const CRL_LABEL = 'X509 CRL';
 
 export async function loadFile(path: string, opts: LoadOptions = {}): Promise<LoadedFile> {
   const read = await readCapped(path, opts.maxBytes ?? DEFAULT_MAX_BYTES);
@@ -76,6 +78,12 @@ function loadByFormat(file: LoadedFile, bytes: Buffer, passphrase: string | unde
       file.problems.push(...p7.problems);
       return;
     }
+    case 'der-crl': {
+      const crl = readCrl(bytes);
+      if (typeof crl === 'string') withProblem(file, 'crl-parse-error', `not a readable CRL: ${crl}`);
+      else file.crls.push(crl);
+      return;
+    }
     case 'unknown':
       withProblem(file, 'unknown-format', describeUnknown(bytes));
       return;
@@ -89,7 +97,9 @@ function loadPem(file: LoadedFile, bytes: Buffer, passphrase: string | undefined
       ? 'key-parse-error'
       : CERT_LABELS.has(p.label)
         ? 'cert-parse-error'
-        : 'unknown-format';
+        : p.label === CRL_LABEL
+          ? 'crl-parse-error'
+          : 'unknown-format';
     if (isPrivateKeyLabel(p.label)) file.keyBlocks++;
     file.problems.push({ kind, index: p.index, message: p.message });
   }
@@ -97,12 +107,12 @@ function loadPem(file: LoadedFile, bytes: Buffer, passphrase: string | undefined
     file.pemLabels.push(block.label);
     loadPemBlock(file, block, passphrase);
   }
-  if (file.certs.length === 0 && file.keyBlocks === 0 && file.problems.length === 0) {
+  if (file.certs.length === 0 && file.keyBlocks === 0 && file.crls.length === 0 && file.problems.length === 0) {
     const labels = [...new Set(file.pemLabels)].join(', ');
     withProblem(
       file,
       'unknown-format',
-      labels ? `no certificate or private key in the PEM (holds ${labels})` : 'no PEM blocks found',
+      labels ? `no certificate, private key or CRL in the PEM (holds ${labels})` : 'no PEM blocks found',
     );
   }
 }
@@ -117,8 +127,15 @@ function loadPemBlock(file: LoadedFile, block: PemBlock, passphrase: string | un
     const p7 = certsFromPkcs7(block.body);
     file.certs.push(...p7.certs);
     file.problems.push(...p7.problems.map((p) => ({ ...p, index: block.index })));
+  } else if (block.label === CRL_LABEL) {
+    const crl = readCrl(block.body);
+    if (typeof crl !== 'string') file.crls.push(crl);
+    else {
+      const message = `pem block ${block.index} (${CRL_LABEL}): ${crl}`;
+      file.problems.push({ kind: 'crl-parse-error', index: block.index, message });
+    }
   }
-  // Other blocks (CSRs, public keys, CRLs, EC PARAMETERS) are listed in pemLabels and otherwise ignored.
+  // Other blocks (CSRs, public keys, EC PARAMETERS) are listed in pemLabels and otherwise ignored.
 }
 
 function addCert(file: LoadedFile, der: Buffer, index: number): void {
@@ -141,8 +158,6 @@ function describeUnknown(bytes: Buffer): string {
       return 'a DER public key, not a certificate or private key';
     case 'csr':
       return 'a DER certificate signing request (CSR), not a certificate';
-    case 'crl':
-      return 'a DER certificate revocation list (CRL), not a certificate';
     default:
       break;
   }
@@ -152,12 +167,11 @@ function describeUnknown(bytes: Buffer): string {
   const head = bytes.subarray(0, 64).toString('latin1');
   if (/^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-)/.test(head)) return 'an OpenSSH public key, not an X.509 certificate';
   if (bytes[0] === 0x30)
-    return 'DER data that is not a certificate, private key, PKCS#12 or PKCS#7 (or it is truncated)';
+    return 'DER data that is not a certificate, private key, CRL, PKCS#12 or PKCS#7 (or it is truncated)';
   return 'not PEM, DER, PKCS#12 or PKCS#7 data';
 }
 
-/** Problems listed one by one; past this, one more problem counts the rest. */
-export const MAX_PROBLEMS = 100;
+export { MAX_PROBLEMS } from './read.js';
 
 /**
  * A hostile file holds as many broken blocks as fit in the read cap (350,000 BEGIN lines in 10 MB); one problem,
@@ -172,7 +186,18 @@ function capProblems(file: LoadedFile): void {
 }
 
 function emptyFile(path: string, format: FileFormat): LoadedFile {
-  return { path, format, pemLabels: [], certs: [], keys: [], keyBlocks: 0, problems: [], mode: null, size: 0 };
+  return {
+    path,
+    format,
+    pemLabels: [],
+    certs: [],
+    keys: [],
+    keyBlocks: 0,
+    crls: [],
+    problems: [],
+    mode: null,
+    size: 0,
+  };
 }
 
 function withProblem(file: LoadedFile, kind: LoadProblemKind, message: string): LoadedFile {

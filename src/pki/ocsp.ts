@@ -12,7 +12,7 @@ import {
   signatureVerifies,
   splitCertificate,
 } from './cert.js';
-import { REASONS, readExtensionList, verifySignedData } from './crl.js';
+import { CRL_REASONS, readExtensionList, verifySignedData } from './crl.js';
 import {
   TAG_BIT_STRING,
   TAG_GENERALIZED_TIME,
@@ -309,7 +309,7 @@ function readSingle(der: Buffer, t: Tlv): OcspSingleResponse | string {
       const e = isContext(ri[1], 0) ? readTlv(der, ri[1].valueStart, ri[1].end) : null;
       if (!e || e.cls !== 0 || e.tag !== 10 || e.end - e.valueStart !== 1) return 'malformed revocationReason';
       const code = der[e.valueStart]!;
-      reason = REASONS.get(code) ?? `unknown reason ${code}`;
+      reason = CRL_REASONS.get(code) ?? `unknown reason ${code}`;
     }
   } else return 'malformed certStatus';
   const thisUpdate = isUniversal(kids[2], TAG_GENERALIZED_TIME) ? parseTime(der, kids[2]) : null;

@@ -156,6 +156,9 @@ export const EXT_BASIC_CONSTRAINTS = '2.5.29.19';
 export const EXT_SUBJECT_KEY_ID = '2.5.29.14';
 export const EXT_AUTHORITY_KEY_ID = '2.5.29.35';
 export const EXT_SUBJECT_ALT_NAME = '2.5.29.17';
+export const EXT_CRL_DISTRIBUTION_POINTS = '2.5.29.31';
+export const EXT_AUTHORITY_INFO_ACCESS = '1.3.6.1.5.5.7.1.1';
+export const OID_AD_OCSP = '1.3.6.1.5.5.7.48.1';
 
 export const OID_PKCS7_DATA = '1.2.840.113549.1.7.1';
 export const OID_PKCS7_SIGNED_DATA = '1.2.840.113549.1.7.2';

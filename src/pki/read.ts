@@ -9,6 +9,9 @@ import type { LoadProblem } from './types.js';
 
 export const DEFAULT_MAX_BYTES = 10 * 1024 * 1024;
 
+/** Problems listed one by one; past this, one more problem counts the rest. */
+export const MAX_PROBLEMS = 100;
+
 export interface ReadFile {
   bytes: Buffer;
   /** Permission bits (mode & 0o7777). */

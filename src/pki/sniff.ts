@@ -110,6 +110,8 @@ export function sniffFormat(bytes: Buffer): FileFormat {
       return 'pkcs12';
     case 'pkcs7':
       return 'pkcs7';
+    case 'crl':
+      return 'der-crl';
     default:
       break;
   }

@@ -4,6 +4,7 @@
  * put in an Info object.
  */
 import type { KeyObject, X509Certificate } from 'node:crypto';
+import type { Crl } from './crl.js';
 
 export type KeyType = 'rsa' | 'rsa-pss' | 'ec' | 'ed25519' | 'ed448' | 'dsa' | 'unknown';
 
@@ -53,6 +54,10 @@ export interface CertInfo {
   basicConstraints: BasicConstraintsInfo | null;
   subjectKeyId: string | null; // lowercase hex
   authorityKeyId: string | null; // lowercase hex
+  /** URIs of the CRL distribution points' fullName GeneralNames, in order; empty when there are none. */
+  crlDistributionPoints: string[];
+  /** Authority information access id-ad-ocsp URIs (the OCSP responders), in order; empty when there are none. */
+  ocspUrls: string[];
   /** SHA-256 of the DER, uppercase colon hex as `openssl x509 -fingerprint -sha256` prints it. */
   fingerprintSha256: string;
   /** `openssl x509 -noout -modulus -in F | openssl sha1` digest (lowercase hex), RSA only. */
@@ -95,6 +100,7 @@ export type FileFormat =
   | 'der-encrypted-private-key'
   | 'pkcs12'
   | 'pkcs7' // DER PKCS#7 (a .p7b)
+  | 'der-crl' // a DER certificate revocation list
   | 'empty'
   | 'unknown';
 
@@ -112,7 +118,8 @@ export type LoadProblemKind =
   | 'pkcs12-wrong-passphrase'
   | 'pkcs12-legacy-encryption'
   | 'pkcs12-parse-error'
-  | 'pkcs7-parse-error';
+  | 'pkcs7-parse-error'
+  | 'crl-parse-error';
 
 export interface LoadProblem {
   kind: LoadProblemKind;
@@ -131,6 +138,8 @@ export interface LoadedFile {
   keys: PrivateKey[];
   /** Number of private keys seen in the file, including ones that could not be decrypted. */
   keyBlocks: number;
+  /** Certificate revocation lists (X509 CRL blocks, or the file as one DER CRL). */
+  crls: Crl[];
   problems: LoadProblem[];
   /** File mode bits when known (for "key readable by others"). */
   mode: number | null;

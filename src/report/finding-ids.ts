@@ -1,6 +1,6 @@
 /**
- * Every finding id the doctor and `truststore lint` can produce: the one table the FindingId type comes from.
- * docs/findings.md (and docs/doctor-curl.md for curl.*) list each of them; test/report/catalogues.test.ts checks
+ * Every finding id the doctor, `truststore lint` and `crl lint` can produce: the one table the FindingId type comes
+ * from. docs/findings.md (and docs/doctor-curl.md for curl.*) list each of them; test/report/catalogues.test.ts checks
  * both ways. An id is never renamed and never reused for another condition.
  */
 export const FINDING_IDS = [
@@ -44,6 +44,7 @@ export const FINDING_IDS = [
   'chain.too-long',
   'truststore.ca-names-too-large',
   'truststore.constraints-not-judged',
+  'truststore.contains-crl',
   'truststore.contains-private-key',
   'truststore.duplicate',
   'truststore.empty',
@@ -59,6 +60,16 @@ export const FINDING_IDS = [
   'truststore.unreadable',
   'truststore.weak-key',
   'truststore.wrong-format',
+  'crl.expired',
+  'crl.expires-soon',
+  'crl.issuer-no-crlsign',
+  'crl.issuer-not-in-truststore',
+  'crl.no-next-update',
+  'crl.not-yet-valid',
+  'crl.parse-error',
+  'crl.signature-invalid',
+  'crl.unknown-critical-extension',
+  'crl.unsupported',
   'doctor.handshake-failed',
   'doctor.model-disagreement',
   'doctor.no-truststore',

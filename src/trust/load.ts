@@ -86,6 +86,8 @@ function formatFindings(file: LoadedFile): Finding[] {
     case 'der-private-key':
     case 'der-encrypted-private-key':
       return [wrongFormat(file, 'a DER private key, not certificates', '', evidence)];
+    case 'der-crl':
+      return [wrongFormat(file, 'a DER certificate revocation list (CRL), not certificates', '', evidence)];
     case 'pem':
       if (file.pemLabels.some((l) => l === 'PKCS7' || l === 'PKCS #7 SIGNED DATA' || l === 'CMS')) {
         return [
@@ -97,10 +99,35 @@ function formatFindings(file: LoadedFile): Finding[] {
           ),
         ];
       }
-      return [];
+      return crlBlockFindings(file);
     default:
       return [];
   }
+}
+
+/**
+ * CRL blocks among the certificates: API Gateway reads a truststore's certificates only, and mtlsgate takes CRLs
+ * from a domain's revocation settings, so these are ignored where they are.
+ */
+function crlBlockFindings(file: LoadedFile): Finding[] {
+  const blocks = file.pemLabels.flatMap((label, i) => (label === 'X509 CRL' ? [i] : []));
+  if (blocks.length === 0) return [];
+  const f = shellQuote(localName(file.path));
+  return [
+    finding({
+      id: 'truststore.contains-crl',
+      severity: 'warning',
+      title: `${file.path}: PEM block${blocks.length === 1 ? '' : 's'} ${blocks.slice(0, 10).join(', ')}${blocks.length > 10 ? ', ...' : ''} ${blocks.length === 1 ? 'is a CRL' : 'are CRLs'}, which a truststore does not use`,
+      detail:
+        'A truststore holds CA certificates only: API Gateway and mtlsgate read nothing else from it, so revocation ' +
+        "is not checked because of these blocks. Keep CRLs in their own files, named in the domain's revocation " +
+        'settings, and check them with `mtlsgate crl lint`.',
+      fix:
+        `awk '/^[ \\t]*-----BEGIN X509 CRL-----/{s=1} !s; /^[ \\t]*-----END X509 CRL-----/{s=0}' ${f} > ${f}.nocrl\n` +
+        `mtlsgate crl lint CRL-FILE --truststore ${f}.nocrl`,
+      evidence: { file: file.path, blocks: blocks.map(String) },
+    }),
+  ];
 }
 
 function wrongFormat(file: LoadedFile, what: string, convert: string, evidence: Finding['evidence']): Finding {

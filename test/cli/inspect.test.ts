@@ -139,3 +139,103 @@ test('FILE:PASS naming a missing file: the error names FILE, never the password 
     assert.match(r.err, new RegExp(`gone\\.p12: no such file`));
   }
 });
+
+test('CRLs: PEM and DER, several in a file, the first 20 entries, expiry, unusable features; --json too', async () => {
+  const { makeCrl } = await import('../../src/pki/generate-crl.js');
+  const ca = await issue({ subject: 'CN=Inspect CRL CA,O=Example', profile: 'root-ca' });
+  const day = 86_400_000;
+  const revoked = Array.from({ length: 25 }, (_, i) => ({
+    serial: (0x1000 + i).toString(16),
+    revokedAt: new Date('2026-01-02T03:04:05Z'),
+    reason: i === 0 ? 'keyCompromise' : undefined,
+  }));
+  const fresh = makeCrl({
+    issuer: ca,
+    revoked,
+    crlNumber: 4096n,
+    nextUpdate: new Date(Date.now() + 6 * day + 3600_000),
+  });
+  const stale = makeCrl({
+    issuer: ca,
+    revoked: [],
+    thisUpdate: new Date(Date.now() - 10 * day),
+    nextUpdate: new Date(Date.now() - 2 * day - 3600_000),
+    extraExtensions: [
+      { oid: '1.3.6.1.4.1.55555.1', critical: true, value: Buffer.from([5, 0]) },
+      { oid: '2.5.29.28', critical: true, value: Buffer.from([0x30, 0]) }, // issuing distribution point
+    ],
+  });
+  const pemFile = join(fx.dir, 'two.crl');
+  const derFile = join(fx.dir, 'one.der');
+  writeFileSync(pemFile, fresh.pem + stale.pem);
+  writeFileSync(derFile, fresh.der);
+  const { out, err, code } = await mtlsgate('inspect', pemFile, derFile);
+  assert.equal(code, 0, err);
+  assert.equal(err, '');
+  assert.ok(out.startsWith(`${pemFile}: PEM, 2 X509 CRL\n  CRL 0\n`), out);
+  assert.ok(out.includes(`${derFile}: DER CRL (the .der extension`) === false);
+  assert.ok(out.includes(`${derFile}: DER CRL\n  CRL 0\n`), out);
+  for (const line of [
+    '    Issuer:             CN=Inspect CRL CA,O=Example',
+    '    CRL number:         4096',
+    '    Signature:          ecdsa-with-SHA256',
+    '    Revoked:            25 certificates',
+    '      10:00  2026-01-02 03:04:05Z  keyCompromise',
+    '      10:13  2026-01-02 03:04:05Z',
+    '      ... and 5 more',
+    '    Revoked:            0 certificates',
+    '    Unsupported:        issuing distribution point (mtlsgate does not use this CRL)',
+    '    Unknown critical:   1.3.6.1.4.1.55555.1 (the CRL must not be used)',
+  ])
+    assert.ok(out.includes(`${line}\n`), `missing: ${line}\n${out}`);
+  assert.doesNotMatch(out, /10:14 /);
+  assert.match(out, /Next update: +\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \(expires in 6 days\)/);
+  assert.match(out, /Next update: +\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \(expired 2 days ago\)/);
+
+  const json = await mtlsgate('inspect', '--json', pemFile);
+  const file = (JSON.parse(json.out) as { files: Array<{ format: string; crls: Array<Record<string, unknown>> }> })
+    .files[0]!;
+  assert.equal(file.format, 'pem');
+  assert.equal(file.crls.length, 2);
+  const [a, b] = file.crls;
+  assert.equal(a!.crlNumber, '4096');
+  assert.equal(a!.revokedCount, 25);
+  assert.equal((a!.revoked as unknown[]).length, 20);
+  assert.deepEqual((a!.revoked as unknown[])[0], {
+    serial: '10:00',
+    revokedAt: '2026-01-02T03:04:05.000Z',
+    reason: 'keyCompromise',
+  });
+  assert.equal(a!.daysLeft, 6);
+  assert.equal(b!.daysLeft, -3);
+  assert.deepEqual(b!.unknownCriticalExtensions, ['1.3.6.1.4.1.55555.1']);
+  assert.deepEqual(b!.unsupported, ['issuing distribution point']);
+});
+
+test('a broken CRL block is reported on stderr; a file with no CRL, certificate or key exits 2', async () => {
+  const file = join(fx.dir, 'broken.crl');
+  writeFileSync(file, '-----BEGIN X509 CRL-----\nMIIB\n-----END X509 CRL-----\n');
+  const r = await mtlsgate('inspect', file);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /^mtlsgate: .*broken\.crl: pem block 0 \(X509 CRL\): /);
+});
+
+test('certificates show their CRL distribution points and OCSP URLs when they have them', async () => {
+  const cert = await issue({
+    subject: 'CN=pointers',
+    crlUrls: ['http://crl.example/a.crl'],
+    ocspUrls: ['http://ocsp.example'],
+  });
+  const file = join(fx.dir, 'pointers.pem');
+  writeFileSync(file, cert.certPem);
+  const { out } = await mtlsgate('inspect', file);
+  assert.ok(out.includes('    CRL:                http://crl.example/a.crl\n'), out);
+  assert.ok(out.includes('    OCSP:               http://ocsp.example\n'), out);
+  const plain = await mtlsgate('inspect', fx.leafCert);
+  assert.doesNotMatch(plain.out, /CRL:|OCSP:/);
+  const json = JSON.parse((await mtlsgate('inspect', '--json', file)).out) as {
+    files: Array<{ certificates: Array<{ crlDistributionPoints: string[]; ocspUrls: string[] }> }>;
+  };
+  assert.deepEqual(json.files[0]!.certificates[0]!.crlDistributionPoints, ['http://crl.example/a.crl']);
+  assert.deepEqual(json.files[0]!.certificates[0]!.ocspUrls, ['http://ocsp.example']);
+});

@@ -403,3 +403,23 @@ test('no truststore: files are checked, the verdict is unknown', async () => {
   assert.equal(r.verdict, null);
   assert.equal(r.verdictSource, null);
 });
+
+test('a CRL given as --cert or --key is named as one', async () => {
+  const { makeCrl } = await import('../../src/pki/generate-crl.js');
+  const crl = makeCrl({ issuer: int, revoked: [] });
+  for (const [name, bytes] of [
+    ['crl.pem', crl.pem],
+    ['crl.der', crl.der],
+  ] as const) {
+    const file = w(name, bytes, 0o644);
+    const r = await expectFinding({ cert: file, key: join(dir, 'good.key'), truststore: ts() }, 'cert.wrong-format');
+    assert.match(
+      r.findings.find((f) => f.id === 'cert.wrong-format')!.title,
+      /is a certificate revocation list \(CRL\)/,
+    );
+    await expectFinding(
+      { cert: join(dir, 'good.crt'), key: file, truststore: ts() },
+      name === 'crl.der' ? 'key.wrong-format' : 'key.parse-error',
+    );
+  }
+});

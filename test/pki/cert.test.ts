@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   certFromPem,
@@ -266,4 +266,84 @@ test('SHA-1 signatures are named with their hash; RSA-PSS reads the hash from th
     name: 'rsassaPss',
     hash: 'sha384',
   });
+});
+
+/** The URIs `openssl x509 -text` prints under an extension header, in order. */
+function opensslUris(text: string, header: string, prefix: RegExp): string[] {
+  const at = text.indexOf(header);
+  if (at < 0) return [];
+  const block = text.slice(at + header.length).split(/\n {12}X509v3 |\n {12}Authority|\n {4}Signature/)[0]!;
+  return [...block.matchAll(new RegExp(`${prefix.source}(\\S+)`, 'g'))].map((m) => m[1]!);
+}
+
+test('CRL distribution points and OCSP URLs match openssl x509 -text; other names and methods are left out', () => {
+  const dir = opensslTmpDir();
+  const conf = join(dir, 'revocation.cnf');
+  const key = join(dir, 'r.key');
+  const cert = join(dir, 'r.pem');
+  writeFileSync(
+    conf,
+    [
+      '[req]',
+      'distinguished_name = dn',
+      '[dn]',
+      '[ext]',
+      'crlDistributionPoints = cdp1, cdp2, cdp3',
+      'authorityInfoAccess = OCSP;URI:http://ocsp.example.com/, caIssuers;URI:http://ca.example.com/ca.crt, ' +
+        'OCSP;URI:http://ocsp2.example.com:8888/x?y=1',
+      '[cdp1]',
+      'fullname = URI:http://crl.example.com/a.crl, DNS:not-a-uri.example',
+      '[cdp2]',
+      'fullname = URI:ldap://ldap.example.com/cn=CA?certificateRevocationList',
+      'reasons = keyCompromise',
+      '[cdp3]',
+      'relativename = rdn',
+      '[rdn]',
+      'CN = relative',
+      '',
+    ].join('\n'),
+  );
+  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key]
+    .concat(['-subj', '/CN=revocation', '-config', conf, '-extensions', 'ext', '-out', cert])); // prettier-ignore
+  const text = x509(cert, '-text');
+  const { info } = certFromPem(pem(cert));
+  assert.deepEqual(info.crlDistributionPoints, [
+    'http://crl.example.com/a.crl',
+    'ldap://ldap.example.com/cn=CA?certificateRevocationList',
+  ]);
+  assert.deepEqual(info.crlDistributionPoints, opensslUris(text, 'X509v3 CRL Distribution Points:', /URI:/));
+  assert.deepEqual(info.ocspUrls, ['http://ocsp.example.com/', 'http://ocsp2.example.com:8888/x?y=1']);
+  assert.deepEqual(info.ocspUrls, opensslUris(text, 'Authority Information Access:', /OCSP - URI:/));
+
+  const plain = certFromPem(pem(fx.leafCert)).info;
+  assert.deepEqual([plain.crlDistributionPoints, plain.ocspUrls], [[], []]);
+});
+
+test('hostile CRL distribution point and AIA extensions give empty lists, never a throw', async () => {
+  const { issue } = await import('../../src/pki/generate.js');
+  const made = await issue({
+    subject: 'CN=fuzz',
+    crlUrls: ['http://crl.example.com/x.crl'],
+    ocspUrls: ['http://ocsp.example.com'],
+  });
+  const der = made.der;
+  assert.deepEqual(parseCert(der).info.crlDistributionPoints, ['http://crl.example.com/x.crl']);
+  const uriAt = der.indexOf(Buffer.from('http://crl'));
+  const ocspAt = der.indexOf(Buffer.from('http://ocsp'));
+  // Every single-byte change to the two extensions' bytes: a result or a parse error, never an escape.
+  for (const base of [uriAt - 12, ocspAt - 16]) {
+    for (let at = base; at < base + 16; at++) {
+      for (const v of [0x00, 0x30, 0x80, 0x86, 0xa0, 0xff]) {
+        const bytes = Buffer.from(der);
+        bytes[at] = v;
+        let info;
+        try {
+          info = parseCert(bytes).info;
+        } catch {
+          continue; // OpenSSL refused the certificate: fine
+        }
+        assert.ok(Array.isArray(info.crlDistributionPoints) && Array.isArray(info.ocspUrls));
+      }
+    }
+  }
 });

@@ -166,3 +166,30 @@ test('a bundle of 10,000 certificates loads, in linear time (a hang guard; bench
   // A guard against quadratic work, not a benchmark (bench/ measures speed): generous for a loaded shared machine.
   assert.ok(loadMs < 20_000, `load took ${loadMs.toFixed(0)} ms`);
 });
+
+test('CRLs are read, not called an unknown format: DER, PEM blocks beside certificates, broken blocks', async () => {
+  const { issue } = await import('../../src/pki/generate.js');
+  const { makeCrl } = await import('../../src/pki/generate-crl.js');
+  const ca = await issue({ subject: 'CN=Load CRL CA', profile: 'root-ca' });
+  const crl = makeCrl({ issuer: ca, revoked: [{ serial: '01', revokedAt: new Date() }] });
+  const der = loadBytes(crl.der, 'x.crl');
+  assert.equal(der.format, 'der-crl');
+  assert.deepEqual(der.problems, []);
+  assert.equal(der.crls.length, 1);
+  assert.equal(der.crls[0]!.issuer, 'CN=Load CRL CA');
+
+  const mixed = loadBytes(Buffer.from(ca.certPem + crl.pem + crl.pem), 'mixed.pem');
+  assert.deepEqual([mixed.format, mixed.certs.length, mixed.crls.length, mixed.problems], ['pem', 1, 2, []]);
+  assert.deepEqual(mixed.pemLabels, ['CERTIFICATE', 'X509 CRL', 'X509 CRL']);
+
+  const broken = loadBytes(Buffer.from(`${crl.pem}-----BEGIN X509 CRL-----\nMIIB\n-----END X509 CRL-----\n`), 'b');
+  assert.equal(broken.crls.length, 1);
+  assert.deepEqual(
+    broken.problems.map((p) => [p.kind, p.index]),
+    [['crl-parse-error', 1]],
+  );
+  const truncated = loadBytes(crl.der.subarray(0, crl.der.length - 1), 't');
+  assert.notEqual(truncated.format, 'der-crl');
+  assert.equal(truncated.crls.length, 0);
+  assert.equal(truncated.problems.length, 1);
+});

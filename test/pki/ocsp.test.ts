@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { parseCert } from '../../src/pki/cert.js';
-import { REASONS } from '../../src/pki/crl.js';
+import { CRL_REASONS } from '../../src/pki/crl.js';
 import { derSequence, derTlv } from '../../src/pki/der-write.js';
 import { issue } from '../../src/pki/generate.js';
 import type { Issued } from '../../src/pki/generate.js';
@@ -125,7 +125,7 @@ test('revoked, with the time and reason from the index (the CRL reader`s reason 
   if (a.status !== 'revoked') return;
   assert.deepEqual(a.revokedAt, REVOKED_AT);
   assert.equal(a.reason, 'keyCompromise');
-  assert.equal(a.reason, REASONS.get(1));
+  assert.equal(a.reason, CRL_REASONS.get(1));
 });
 
 test('a serial missing from the index is unknown', () => {

@@ -37,6 +37,15 @@ test('DER private keys: PKCS#8, PKCS#1, SEC1; and other DER: SPKI, CSR, CRL', ()
   assert.equal(sniffDer(read(fx.leafCertDerCrt)), 'certificate');
 });
 
+test('a DER CRL is sniffed as der-crl', async () => {
+  const { issue } = await import('../../src/pki/generate.js');
+  const { makeCrl } = await import('../../src/pki/generate-crl.js');
+  const crl = makeCrl({ issuer: await issue({ subject: 'CN=Sniff CA', profile: 'root-ca' }), revoked: [] });
+  assert.equal(sniffDer(crl.der), 'crl');
+  assert.equal(sniffFormat(crl.der), 'der-crl');
+  assert.equal(sniffFormat(Buffer.from(crl.pem)), 'pem');
+});
+
 test('hostile bytes: random, truncated, nested, huge lengths: an answer, never a throw, quickly', () => {
   const t = performance.now();
   for (let i = 0; i < 2000; i++) sniffFormat(randomBytes(1 + (i % 200)));

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { issue } from '../../src/pki/generate.js';
@@ -123,4 +124,29 @@ test('truststoreFromPem: the same findings from memory, with the source as given
     'truststore.wrong-format',
   ]);
   assert.deepEqual(ids(truststoreFromPem('', 's3://bucket/empty.pem')), ['truststore.empty']);
+});
+
+test('CRLs in a truststore: a finding, never a crash', async () => {
+  const { makeCrl } = await import('../../src/pki/generate-crl.js');
+  const crl = makeCrl({ issuer: inter, revoked: [{ serial: '01', revokedAt: new Date(), reason: 'superseded' }] });
+  const der = await readTruststore(write('crl.der', crl.der));
+  assert.deepEqual(ids(der), ['truststore.wrong-format']);
+  assert.match(der.findings[0]!.title, /a DER certificate revocation list \(CRL\), not certificates/);
+  assert.equal(der.truststore, null);
+
+  const only = await readTruststore(write('only-crl.pem', crl.pem));
+  assert.deepEqual(ids(only), ['truststore.contains-crl', 'truststore.empty']);
+  assert.deepEqual(only.findings[1]!.evidence.pemBlocks, ['X509 CRL']);
+
+  const mixed = await readTruststore(write('mixed.pem', root.certPem + crl.pem + inter.certPem + crl.pem));
+  assert.deepEqual(ids(mixed), ['truststore.contains-crl']);
+  assert.equal(mixed.findings[0]!.severity, 'warning');
+  assert.match(mixed.findings[0]!.title, /PEM blocks 1, 3 are CRLs, which a truststore does not use$/);
+  assert.deepEqual(mixed.findings[0]!.evidence.blocks, ['1', '3']);
+  assert.equal(mixed.truststore?.certs.length, 2);
+  // The fix's awk line leaves the certificates only.
+  execFileSync('sh', ['-c', mixed.findings[0]!.fix.split('\n')[0]!]);
+  const clean = await readTruststore(join(dir, 'mixed.pem.nocrl'));
+  assert.deepEqual(ids(clean), []);
+  assert.equal(clean.truststore?.certs.length, 2);
 });

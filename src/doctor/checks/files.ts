@@ -78,6 +78,18 @@ export function checkCertFile(k: Known): Finding[] {
         evidence: { path, format: 'PKCS#7' },
       }),
     );
+  } else if (f.format === 'der-crl' || (f.certs.length === 0 && f.crls.length > 0)) {
+    out.push(
+      finding({
+        id: 'cert.wrong-format',
+        severity: 'error',
+        title: `${path} is a certificate revocation list (CRL), not a certificate`,
+        detail: `A CRL lists revoked serial numbers; it cannot identify a client. ${CURL_PEM_NOTE}`,
+        fix: `mtlsgate inspect ${shellQuote(path)}   # shows the CRL; give the client certificate file instead`,
+        evidence: { path, format: 'CRL' },
+      }),
+    );
+    return out;
   } else if (f.format === 'unknown') {
     out.push(
       finding({
@@ -254,11 +266,11 @@ export function checkKeyFile(k: Known): Finding[] {
           evidence: { path, labels: someLabels(f) },
         }),
       );
-    } else if (f.format === 'unknown' || f.format === 'pem') {
+    } else if (f.format === 'unknown' || f.format === 'pem' || f.format === 'der-crl') {
       const parse = problem(f, 'key-parse-error');
       out.push(
         finding({
-          id: f.format === 'unknown' ? 'key.wrong-format' : 'key.parse-error',
+          id: f.format === 'pem' ? 'key.parse-error' : 'key.wrong-format',
           severity: 'error',
           title: `${path} holds no readable private key`,
           detail: parse ? parse.message : 'No PRIVATE KEY block was found.',

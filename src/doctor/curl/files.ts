@@ -532,6 +532,8 @@ function describe(f: LoadedFile): string {
       return 'PKCS#12';
     case 'pkcs7':
       return 'PKCS#7';
+    case 'der-crl':
+      return 'DER CRL';
     default:
       return f.format;
   }
