@@ -65,6 +65,8 @@ export interface Crl {
   /** Keyed by serial in CertInfo.serial's form (colon-separated lowercase hex), so a certificate looks itself up. */
   revoked: Map<string, RevokedEntry>;
   crlNumber: bigint | null;
+  /** The authority key identifier's keyIdentifier (lowercase hex, as CertInfo.subjectKeyId), or null. */
+  authorityKeyId: string | null;
   signatureAlgorithm: SignatureAlgorithmInfo;
   tbsDer: Buffer;
   signatureValue: Buffer;
@@ -165,6 +167,7 @@ function readCrlOrThrow(input: Buffer): Crl | string {
     i++;
   }
   let crlNumber: bigint | null = null;
+  let authorityKeyId: string | null = null;
   if (isContext(kids[i], 0)) {
     const list = readExtensionList(der, kids[i]!);
     if (!list) return 'malformed crlExtensions';
@@ -174,8 +177,13 @@ function readCrlOrThrow(input: Buffer): Crl | string {
           crlNumber = readBigUint(der, ext.value);
           if (crlNumber === null) return 'malformed CRL number';
           break;
-        case EXT_AUTHORITY_KEY_ID:
+        case EXT_AUTHORITY_KEY_ID: {
+          const keyId = isUniversal(ext.value, TAG_SEQUENCE)
+            ? (tlvChildren(der, ext.value) ?? []).find((t) => isContext(t, 0))
+            : undefined;
+          authorityKeyId = keyId ? tlvValue(der, keyId).toString('hex') : null;
           break;
+        }
         case EXT_ISSUING_DISTRIBUTION_POINT:
           unsupported.push('issuing distribution point');
           break;
@@ -197,6 +205,7 @@ function readCrlOrThrow(input: Buffer): Crl | string {
     nextUpdate,
     revoked,
     crlNumber,
+    authorityKeyId,
     signatureAlgorithm: describeSignatureAlgorithm(der, sigAlg),
     tbsDer: der.subarray(tbs.start, tbs.end),
     signatureValue: der.subarray(sig.valueStart + 1, sig.end),
