@@ -302,9 +302,10 @@ function refusedFinding(o: {
     severity: o.severity,
     title: `the CRL of "${titleText(name)}" in ${titleText(o.file)} cannot be used: ${titleText(o.why)}`,
     detail:
-      `The gateway refuses this CRL when it loads it (a CRL source that brings it is not taken), so ` +
-      `certificates of ${name} have no revocation status unless another CRL of that CA is in force. OpenSSL ` +
-      `reports it as ${o.code}. The gateway follows onUnavailable (${o.k.revocation.onUnavailable}).`,
+      `The gateway refuses this CRL when it loads it: a CRL source that brings it is not taken (at start-up ` +
+      `the domain does not load; on a refresh the source keeps its previous CRLs). Without another CRL of that ` +
+      `CA in force, certificates of ${name} have no revocation status (OpenSSL: ${o.code}) and follow ` +
+      `onUnavailable (${o.k.revocation.onUnavailable}).`,
     fix: fix[o.code] ?? 'publish a full CRL (no delta, no issuing distribution point, not indirect)',
     evidence: { crlFile: o.file, crlIssuer: name, code: o.code, why: o.why },
   });
