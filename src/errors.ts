@@ -17,6 +17,7 @@ export const CLI_ERROR_CODES = {
   E_BAD_RESOLVE: 'a --resolve entry is not host:port:address[,address]',
   E_BAD_CONNECT_TO: 'a --connect-to entry is not HOST1:PORT1:HOST2:PORT2',
   E_CACERT: 'the --cacert file cannot be read or holds no certificate',
+  E_CRL: 'a doctor --crl file cannot be read or is not a CRL (PEM or DER)',
   E_STDIN: '--line - found nothing, or more than 1 MiB, on stdin',
   E_CURL_LINE: 'the pasted curl command cannot be read (it does not start with curl, or a quote is not closed)',
   E_CONFIG: 'the gateway configuration file is missing, unreadable, not JSON/YAML, or breaks the schema',

@@ -30,6 +30,9 @@ interface DoctorOptions {
   connectTo: string[];
   insecure?: boolean;
   timeout: string;
+  crl: string[];
+  revocationScope?: 'leaf' | 'chain';
+  onUnavailable?: 'deny' | 'allow';
 }
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -51,7 +54,23 @@ export function doctorCommand(ctx: CliContext): Command {
         '--trust-client-intermediates',
         'let intermediates sent by the client close the path (API Gateway does not)',
       )
-      .option('--at <iso-date>', 'judge validity at this time instead of now (predicts; no handshake)')
+      .option('--at <iso-date>', 'judge validity (and CRL times) at this time instead of now (predicts; no handshake)')
+      .option(
+        '--crl <file>',
+        "judge revocation by this CRL (PEM or DER), as the gateway's revocation.mode: crl (repeatable)",
+        collect,
+        [],
+      )
+      .addOption(
+        new Option('--revocation-scope <scope>', 'with --crl: check the client certificate only, or every CA too')
+          .choices(['leaf', 'chain'])
+          .default(undefined, 'leaf'),
+      )
+      .addOption(
+        new Option('--on-unavailable <what>', 'with --crl: deny or allow a certificate without a usable CRL')
+          .choices(['deny', 'allow'])
+          .default(undefined, 'deny'),
+      )
       .option(
         '--url <https-url>',
         'probe this endpoint as a client would, with --cert/--key, and compare with the offline verdict',
@@ -77,7 +96,7 @@ export function doctorCommand(ctx: CliContext): Command {
       .option('--json', 'print the report as JSON')
       .addHelpText(
         'after',
-        '\nExit status: 0 nothing is wrong, 1 the certificate would be denied or a check failed, 2 usage error.\n\nExamples:\n  mtlsgate doctor --cert client.crt --key client.key --truststore truststore.pem\n  mtlsgate doctor --url https://api.example.com/ping --cert client.crt --key client.key --truststore truststore.pem\n  mtlsgate doctor --url https://mtls.example.test:8443/ --resolve mtls.example.test:8443:127.0.0.1 --cacert root-ca.crt --cert client.crt --key client.key',
+        '\nExit status: 0 nothing is wrong, 1 the certificate would be denied or a check failed, 2 usage error.\n\nExamples:\n  mtlsgate doctor --cert client.crt --key client.key --truststore truststore.pem\n  mtlsgate doctor --cert client.crt --key client.key --truststore truststore.pem --crl ca.crl.pem\n  mtlsgate doctor --url https://api.example.com/ping --cert client.crt --key client.key --truststore truststore.pem\n  mtlsgate doctor --url https://mtls.example.test:8443/ --resolve mtls.example.test:8443:127.0.0.1 --cacert root-ca.crt --cert client.crt --key client.key',
       )
       .action(async (o: DoctorOptions) => {
         requireNonEmptyCertPath('--cert', o.cert);
@@ -89,6 +108,12 @@ export function doctorCommand(ctx: CliContext): Command {
               'or --url to probe an endpoint; see mtlsgate doctor --help',
           );
         }
+        for (const f of o.crl) requireNonEmptyPath('--crl', f);
+        if (o.crl.length > 0 && o.truststore === undefined)
+          throw new UserError('E_USAGE', 'doctor: --crl needs --truststore (the CAs that sign the CRLs)');
+        const revocationOption = o.revocationScope !== undefined ? 'revocation-scope' : 'on-unavailable';
+        if (o.crl.length === 0 && (o.revocationScope !== undefined || o.onUnavailable !== undefined))
+          throw new UserError('E_USAGE', `doctor: --${revocationOption} applies to revocation; add --crl FILE`);
         if (o.url === undefined) {
           const live = ['cacert', 'insecure']
             .filter((k) => o[k as keyof DoctorOptions] !== undefined)
@@ -119,6 +144,10 @@ export function doctorCommand(ctx: CliContext): Command {
           ...(o.truststore !== undefined && { truststore: o.truststore }),
           ...(now !== undefined && { now }),
           policy: { trustClientIntermediates: o.trustClientIntermediates === true },
+          ...(o.crl.length > 0 && {
+            crls: o.crl,
+            revocation: { scope: o.revocationScope ?? 'leaf', onUnavailable: o.onUnavailable ?? 'deny' },
+          }),
         };
         const cacertPem = o.cacert === undefined ? undefined : await readCacert(o.cacert);
         const live =

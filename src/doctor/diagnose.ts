@@ -56,6 +56,7 @@ const NO_OFFLINE: OfflineReport = {
   key: null,
   chain: null,
   openssl: null,
+  revocation: null,
 };
 
 export async function diagnose(input: DiagnoseInput): Promise<DiagnoseReport> {
@@ -91,6 +92,7 @@ export async function diagnose(input: DiagnoseInput): Promise<DiagnoseReport> {
     key: offline.key,
     chain: offline.chain,
     openssl: offline.openssl,
+    revocation: offline.revocation,
     live,
     liveSkipped,
   };

@@ -11,6 +11,10 @@ import type { Truststore } from '../trust/truststore.js';
 import { readTruststore } from '../trust/load.js';
 import type { Finding } from '../report/finding.js';
 import { DEFAULT_POLICY, type PolicyOptions } from '../policy/rules.js';
+import type { RevocationPolicy } from '../policy/revocation.js';
+import { parseCrls, type Crl } from '../pki/crl.js';
+import { isLoadProblem, readCapped } from '../pki/read.js';
+import { UserError } from '../errors.js';
 
 export interface DoctorInput {
   /** `--cert`, possibly curl's `file:passphrase`. */
@@ -20,6 +24,16 @@ export interface DoctorInput {
   truststore?: string;
   now?: Date;
   policy?: Partial<PolicyOptions>;
+  /** `--crl` files: the verdict then includes revocation by them, as the gateway's `revocation.mode: crl`. */
+  crls?: string[];
+  /** The gateway's `mutualTls.revocation` scope and onUnavailable (defaults leaf, deny). */
+  revocation?: Partial<Pick<RevocationPolicy, 'scope' | 'onUnavailable'>>;
+}
+
+/** One `--crl` file and the CRLs in it. */
+export interface CrlFile {
+  path: string;
+  crls: Crl[];
 }
 
 export interface Known {
@@ -42,6 +56,9 @@ export interface Known {
   truststoreFile: LoadedFile | null;
   /** Findings produced while reading the truststore (not found, parse errors, wrong format). */
   truststoreFindings: Finding[];
+  /** The `--crl` files, read; null when none was given (revocation is not judged). */
+  crlFiles: CrlFile[] | null;
+  revocation: Pick<RevocationPolicy, 'scope' | 'onUnavailable'>;
 }
 
 /** Files another reader already loaded with the same passphrase (doctor curl reads them as curl would). */
@@ -65,10 +82,11 @@ export async function gather(input: DoctorInput, preloaded?: Preloaded): Promise
     }
   }
   const loadOpts = passphrase === undefined ? {} : { passphrase };
-  const [certFile, keyFile, trust] = await Promise.all([
+  const [certFile, keyFile, trust, crlFiles] = await Promise.all([
     preloaded ? preloaded.certFile : certPath === null ? null : loadFile(certPath, loadOpts),
     preloaded ? preloaded.keyFile : input.key === undefined ? null : loadFile(input.key, loadOpts),
     input.truststore === undefined ? null : readTruststore(input.truststore),
+    input.crls === undefined || input.crls.length === 0 ? null : Promise.all(input.crls.map(readCrlFile)),
   ]);
 
   const leaf = certFile?.certs[0] ?? null;
@@ -97,5 +115,19 @@ export async function gather(input: DoctorInput, preloaded?: Preloaded): Promise
     truststore: trust?.truststore ?? null,
     truststoreFile: trust?.file ?? null,
     truststoreFindings: trust?.findings ?? [],
+    crlFiles,
+    revocation: { scope: input.revocation?.scope ?? 'leaf', onUnavailable: input.revocation?.onUnavailable ?? 'deny' },
   };
+}
+
+/**
+ * A `--crl` file: every block must be a CRL. Anything else is a usage error (one line, exit 2), as a CRL source the
+ * gateway cannot read is a start-up error: judging revocation without the CRL the user meant would mislead.
+ */
+async function readCrlFile(path: string): Promise<CrlFile> {
+  const read = await readCapped(path);
+  if (isLoadProblem(read)) throw new UserError('E_CRL', `--crl: ${path}: ${read.message}`);
+  const { crls, problems } = parseCrls(read.bytes, path);
+  if (problems.length > 0) throw new UserError('E_CRL', `--crl: ${problems[0]!} (expected a PEM or DER CRL)`);
+  return { path, crls };
 }

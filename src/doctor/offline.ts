@@ -13,6 +13,7 @@ import { checkCertFile, checkKeyFile, checkPkcs12 } from './checks/files.js';
 import { checkKeyPair } from './checks/pair.js';
 import { checkLeaf } from './checks/cert.js';
 import { checkChain } from './checks/chain.js';
+import { judgeRevocation, type RevocationReport } from './checks/revocation.js';
 import { finding, sortFindings, type Finding } from '../report/finding.js';
 import type { Known } from './known.js';
 
@@ -29,6 +30,8 @@ export interface OfflineReport {
   chain: { subjects: string[]; end: ChainEnd } | null;
   /** What OpenSSL said (handshake) or is expected to say (prediction). */
   openssl: OpenSslResult | null;
+  /** Revocation by the --crl files (part of the verdict); null when none was given or there is no verdict. */
+  revocation: RevocationReport | null;
 }
 
 export async function checkOffline(k: Known): Promise<OfflineReport> {
@@ -46,10 +49,18 @@ export async function checkOffline(k: Known): Promise<OfflineReport> {
   let source: OfflineReport['verdictSource'] = null;
   let openssl: OpenSslResult | null = null;
   let analysis: ChainAnalysis | null = null;
+  let revocation: RevocationReport | null = null;
   if (k.leaf && k.truststore) {
     analysis = analyzeChain(k.leaf, k.intermediates, k.truststore, k.policy, k.now);
     findings.push(...checkChain(k, analysis));
     ({ verdict, source, openssl } = await reachVerdict(k, analysis, findings));
+    if (k.crlFiles !== null) {
+      // The path the gateway checks: what OpenSSL verified (the gateway's ConnectionVerdict.path).
+      const path = verdict.accepted ? analysis.opensslChain.certs : [];
+      const judged = judgeRevocation({ k, verdict, path });
+      ({ verdict, report: revocation } = judged);
+      findings.push(...judged.findings);
+    }
   } else if (k.leaf && k.input.truststore === undefined) {
     findings.push(
       finding({
@@ -73,6 +84,7 @@ export async function checkOffline(k: Known): Promise<OfflineReport> {
       ? { subjects: analysis.rulesChain.certs.map((c) => c.info.subject), end: analysis.rulesChain.end }
       : null,
     openssl,
+    revocation,
   };
 }
 

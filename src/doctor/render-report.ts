@@ -40,6 +40,20 @@ function renderOffline(r: DiagnoseReport, opts: { color: boolean }): string {
     const end = r.chain.end === 'anchored' ? c.green('trusted root') : c.red(r.chain.end.replace(/-/g, ' '));
     lines.push(`  path: ${r.chain.subjects.join(c.dim(' → '))} ${c.dim('[')}${end}${c.dim(']')}`);
   }
+  if (r.revocation) {
+    const v = r.revocation;
+    const at =
+      v.level === null ? '' : v.level === 0 ? ' (the client certificate)' : ` (level ${v.level}: ${v.subject})`;
+    const what =
+      v.status === 'good'
+        ? c.green('not revoked')
+        : v.status === 'revoked'
+          ? c.red(`revoked${at} at ${v.revokedAt}${v.reason ? `, ${v.reason}` : ''}`)
+          : v.status === 'unavailable'
+            ? c.yellow(`no status${at}: ${v.code}`)
+            : 'not checked (denied before revocation is judged)';
+    lines.push(`  revocation: ${what}` + c.dim(` [CRL, scope ${v.scope}, onUnavailable ${v.onUnavailable}]`));
+  }
   if (r.openssl && !r.openssl.authorized) {
     const said = r.verdictSource === 'handshake' ? 'said' : 'would say';
     lines.push(c.dim(`  OpenSSL ${said}: ${r.openssl.message ?? r.openssl.code}`));

@@ -30,6 +30,7 @@ const GROUPS: ReadonlyArray<{ name: string; test: (id: string) => boolean }> = [
   { name: 'Files', test: (id) => id.startsWith('cert.file-') || id.startsWith('key.') || id.startsWith('pkcs12.') },
   { name: 'Certificate', test: (id) => id.startsWith('cert.') },
   { name: 'Chain', test: (id) => id.startsWith('chain.') },
+  { name: 'Revocation', test: (id) => id.startsWith('revocation.') },
   { name: 'Truststore', test: (id) => id.startsWith('truststore.') },
   { name: 'CRL', test: (id) => id.startsWith('crl.') },
   { name: 'Other', test: () => true },

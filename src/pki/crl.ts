@@ -75,6 +75,8 @@ export interface Crl {
    */
   revoked: RevokedIndex;
   crlNumber: bigint | null;
+  /** The authority key identifier's keyIdentifier (lowercase hex, as CertInfo.subjectKeyId), or null. */
+  authorityKeyId: string | null;
   signatureAlgorithm: SignatureAlgorithmInfo;
   tbsDer: Buffer;
   signatureValue: Buffer;
@@ -177,6 +179,7 @@ function readCrlOrThrow(input: Buffer): Crl | string {
     i++;
   }
   let crlNumber: bigint | null = null;
+  let authorityKeyId: string | null = null;
   if (isContext(kids[i], 0)) {
     const list = readExtensionList(der, kids[i]!);
     if (!list) return 'malformed crlExtensions';
@@ -186,8 +189,13 @@ function readCrlOrThrow(input: Buffer): Crl | string {
           crlNumber = readBigUint(der, ext.value);
           if (crlNumber === null) return 'malformed CRL number';
           break;
-        case EXT_AUTHORITY_KEY_ID:
+        case EXT_AUTHORITY_KEY_ID: {
+          const keyId = isUniversal(ext.value, TAG_SEQUENCE)
+            ? (tlvChildren(der, ext.value) ?? []).find((t) => isContext(t, 0))
+            : undefined;
+          authorityKeyId = keyId ? tlvValue(der, keyId).toString('hex') : null;
           break;
+        }
         case EXT_ISSUING_DISTRIBUTION_POINT:
           unsupported.push('issuing distribution point');
           break;
@@ -209,6 +217,7 @@ function readCrlOrThrow(input: Buffer): Crl | string {
     nextUpdate,
     revoked,
     crlNumber,
+    authorityKeyId,
     signatureAlgorithm: describeSignatureAlgorithm(der, sigAlg),
     tbsDer: der.subarray(tbs.start, tbs.end),
     signatureValue: der.subarray(sig.valueStart + 1, sig.end),

@@ -55,8 +55,9 @@ export const EMPTY_CRL_SET: CrlSet = Object.freeze({ byIssuer: new Map(), refuse
 
 /**
  * The CRLs usable against a truststore. A CRL is refused when it carries a critical extension we do not know, a
- * feature that changes its scope (delta, partitioned, indirect), or no truststore CA of its name both verifies its
- * signature and may sign CRLs (key usage with cRLSign, or no key usage extension, RFC 5280 §4.2.1.3).
+ * feature that changes its scope (delta, partitioned, indirect), or no truststore CA of its name and authority key
+ * id both verifies its signature and may sign CRLs (key usage with cRLSign, or no key usage extension, RFC 5280
+ * §4.2.1.3).
  */
 export function buildCrlSet(crls: ReadonlyArray<{ crl: Crl; source: string }>, cas: readonly Cert[]): CrlSet {
   const byIssuer = new Map<string, TrustedCrl>();
@@ -80,9 +81,15 @@ export function buildCrlSet(crls: ReadonlyArray<{ crl: Crl; source: string }>, c
       refuse('UNABLE_TO_GET_CRL', `uses ${crl.unsupported.join(', ')}, which mtlsgate does not apply`);
       continue;
     }
-    const named = (byName.get(crl.issuer) ?? []).filter((ca) => subjectMatches(ca, crl));
-    if (named.length === 0) {
+    const sameName = (byName.get(crl.issuer) ?? []).filter((ca) => subjectMatches(ca, crl));
+    if (sameName.length === 0) {
       refuse('UNABLE_TO_GET_CRL_ISSUER', `no CA in the truststore named ${crl.issuer}`);
+      continue;
+    }
+    // OpenSSL (X509_check_akid) takes a CRL whose authority key id names another key for no CRL of this CA at all.
+    const named = sameName.filter((ca) => akidMatches(ca, crl));
+    if (named.length === 0) {
+      refuse('UNABLE_TO_GET_CRL', `its authority key id ${crl.authorityKeyId} is not the key of CA ${crl.issuer}`);
       continue;
     }
     const signers = named.filter((ca) => verifyCrlSignature(crl, ca.x509.publicKey));
@@ -122,6 +129,11 @@ function newer(a: Crl, b: Crl): boolean {
 
 function subjectMatches(ca: Cert, crl: Crl): boolean {
   return ca.info.subject === crl.issuer;
+}
+
+/** As X509_check_akid on the key id: a CA without a subject key id matches any. */
+function akidMatches(ca: Cert, crl: Crl): boolean {
+  return crl.authorityKeyId === null || ca.info.subjectKeyId === null || ca.info.subjectKeyId === crl.authorityKeyId;
 }
 
 /** One certificate's status from one source of revocation data. */

@@ -248,6 +248,37 @@ test('HTTP answers: a stated deny reason tied to the offline findings, a hidden 
   assert.equal(find(notFound, 'http.status').severity, 'warning');
 });
 
+test("a gateway's revocation denial: the server says revoked, or has no revocation status, and what to do", async () => {
+  const answer = async (reason: string): Promise<ReturnType<typeof find>> => {
+    const r = await probe({
+      url: await serve(strict, { status: 403, body: JSON.stringify({ message: `Access denied. Reason: ${reason}` }) }),
+      cacertPem: root.certPem,
+      client: client(good),
+    });
+    return find(r, 'http.access-denied');
+  };
+  const revoked = await answer('certificate revoked');
+  assert.match(revoked.title, /the server says the client certificate is revoked: "certificate revoked" \(HTTP 403\)/);
+  assert.deepEqual(revoked.evidence['codes'], ['CERT_REVOKED']);
+  assert.deepEqual(revoked.evidence['explainedBy'], ['revocation.revoked']);
+  assert.match(revoked.fix, /issue a new certificate/);
+  assert.match(revoked.fix, /--crl SERVER-CRL\.pem/);
+
+  const cases = [
+    ['unable to get certificate CRL', 'UNABLE_TO_GET_CRL', /publish a fresh CRL/],
+    ['CRL has expired', 'CRL_HAS_EXPIRED', /publish a fresh CRL/],
+    ['revocation status unavailable', 'MTLSGATE_REVOCATION_UNAVAILABLE', /OCSP responder reachable/],
+  ] as const;
+  for (const [reason, code, fix] of cases) {
+    const f = await answer(reason);
+    assert.match(f.title, /the server could not learn whether the client certificate is revoked/, reason);
+    assert.ok((f.evidence['codes'] as string[]).includes(code), `${reason}: ${String(f.evidence['codes'])}`);
+    assert.match(f.detail, /onUnavailable: deny/);
+    assert.match(f.fix, fix);
+    assert.match(f.fix, /onUnavailable: allow/);
+  }
+});
+
 test('a certificate the TLS library refuses to load is reported, and the probe goes on without it', async () => {
   const r = await probe({
     url: await serve(strict),

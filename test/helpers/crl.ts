@@ -1,7 +1,11 @@
 /**
- * CRLs made by OpenSSL's own `openssl ca -gencrl` for a CA of the test PKI (an `Issued`): the CA's database lists
- * the revoked certificates, so the CRL is what a real OpenSSL CA would publish. Files are written with a rename, as
- * the gateway's docs ask of anyone replacing a CRL in place.
+ * CRLs for the tests:
+ * - `crlCa()`, `revoke()`, `gencrl()`: OpenSSL's own `openssl ca` for CAs made by `issue()`: each CA gets a database,
+ *   revocations go through `openssl ca -revoke` and CRLs through `-gencrl` (times and extensions as asked), so the
+ *   CRLs our reader and policy judge are OpenSSL's.
+ * - `opensslCrl()`: the same in one call, written with a rename, as the gateway's docs ask of anyone replacing a
+ *   CRL in place.
+ * - `bigCrl()`: a CRL of a million entries, as DER built here (`openssl ca` takes 20 s for one).
  */
 import { createPrivateKey, randomBytes, sign, X509Certificate } from 'node:crypto';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
@@ -11,18 +15,102 @@ import type { Issued } from '../../src/pki/generate.js';
 import { openssl } from './openssl.js';
 import { tmpDir } from './pki.js';
 
+export interface CrlCa {
+  name: string;
+  issued: Issued;
+  config: string;
+  certFile: string;
+  keyFile: string;
+  dir: string;
+}
+
+/** Extension sections of every CA's config, for gencrl's `extensions`. */
+export const CRL_EXTENSIONS = {
+  /** authorityKeyIdentifier, as `openssl ca` is usually configured. */
+  plain: 'crl_ext',
+  /** Plus a critical extension no one knows. */
+  unknownCritical: 'crl_ext_unknown_critical',
+  /** No extension at all (a v1 CRL). */
+  none: null,
+} as const;
+
+/** An `openssl ca` database for `issued` (a CA made by issue()), in `dir` under `name`. */
+export function crlCa(dir: string, issued: Issued, name: string): CrlCa {
+  const base = join(dir, name);
+  const certFile = `${base}.pem`;
+  const keyFile = `${base}.key`;
+  writeFileSync(certFile, issued.certPem);
+  writeFileSync(keyFile, issued.keyPem, { mode: 0o600 });
+  writeFileSync(`${base}.index`, '');
+  writeFileSync(`${base}.crlnumber`, '1000\n');
+  const config = `${base}.cnf`;
+  writeFileSync(
+    config,
+    [
+      '[ca]',
+      'default_ca = CA_default',
+      '[CA_default]',
+      `database = ${base}.index`,
+      `certificate = ${certFile}`,
+      `private_key = ${keyFile}`,
+      `crlnumber = ${base}.crlnumber`,
+      'default_md = sha256',
+      'default_crl_days = 7',
+      '[crl_ext]',
+      'authorityKeyIdentifier = keyid:always',
+      '[crl_ext_unknown_critical]',
+      'authorityKeyIdentifier = keyid:always',
+      '1.3.6.1.4.1.55555.1 = critical,ASN1:UTF8String:must understand',
+      '',
+    ].join('\n'),
+  );
+  return { name, issued, config, certFile, keyFile, dir };
+}
+
+let revoked = 0;
+
+/** `openssl ca -revoke` of a certificate (by its PEM), with a reasonCode when given. */
+export function revoke(ca: CrlCa, cert: Issued, reason?: string): void {
+  const file = join(ca.dir, `${ca.name}-revoked-${revoked++}.pem`);
+  writeFileSync(file, cert.certPem);
+  openssl(['ca', '-config', ca.config, '-revoke', file, ...(reason ? ['-crl_reason', reason] : [])]);
+}
+
+/** OpenSSL's time form for -crl_lastupdate / -crl_nextupdate. */
+function asn1Time(d: Date): string {
+  return d
+    .toISOString()
+    .replace(/[-:T]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+}
+
+/** `openssl ca -gencrl` into `dir/out`; by default valid from now for 7 days, with authorityKeyIdentifier. */
+export function gencrl(
+  ca: CrlCa,
+  out: string,
+  o: { lastUpdate?: Date; nextUpdate?: Date; extensions?: string | null } = {},
+): string {
+  const file = join(ca.dir, out);
+  const ext = o.extensions === undefined ? CRL_EXTENSIONS.plain : o.extensions;
+  openssl([
+    'ca', '-config', ca.config, '-gencrl', '-out', file,
+    ...(ext === null ? [] : ['-crlexts', ext]),
+    ...(o.lastUpdate ? ['-crl_lastupdate', asn1Time(o.lastUpdate)] : []),
+    ...(o.nextUpdate ? ['-crl_nextupdate', asn1Time(o.nextUpdate)] : []),
+  ]); // prettier-ignore
+  return file;
+}
+
 export interface Revocation {
   cert: Issued;
   /** An RFC 5280 reason name as `openssl ca -crl_reason` takes it (keyCompromise, superseded, ...). */
   reason?: string;
-  /** Default: one hour ago. */
-  at?: Date;
 }
 
 export interface CrlOptions {
   ca: Issued;
   revoked?: Revocation[];
-  /** Seconds from now to nextUpdate (default one day); negative is not possible with `openssl ca`, see `expired`. */
+  /** Seconds from now to nextUpdate (default one day). */
   validSeconds?: number;
   /** DER instead of PEM. */
   der?: boolean;
@@ -32,43 +120,14 @@ export interface CrlOptions {
 
 let counter = 0;
 
-/** `openssl ca -gencrl` for `ca`, revoking `revoked`; returns the file written. */
+/** `openssl ca -gencrl` for `ca`, revoking `revoked` first; returns the file written. */
 export function opensslCrl(o: CrlOptions): string {
   const dir = join(tmpDir(), `ca-${++counter}`);
   mkdirSync(dir, { recursive: true });
-  const keyFile = join(dir, 'ca.key');
-  const certFile = join(dir, 'ca.pem');
-  writeFileSync(keyFile, o.ca.keyPem, { mode: 0o600 });
-  writeFileSync(certFile, o.ca.certPem);
-  const index = (o.revoked ?? []).map((r) => {
-    const x = r.cert.x509;
-    const at = r.at ?? new Date(Date.now() - 3600_000);
-    const revoked = `${caTime(at)}${r.reason ? `,${r.reason}` : ''}`;
-    return `R\t${caTime(new Date(x.validTo))}\t${revoked}\t${evenHex(x.serialNumber)}\tunknown\t/CN=x\n`;
-  });
-  writeFileSync(join(dir, 'index.txt'), index.join(''));
-  writeFileSync(join(dir, 'crlnumber'), `${(0x1000 + counter).toString(16)}\n`);
-  const config = join(dir, 'ca.cnf');
-  writeFileSync(
-    config,
-    [
-      '[ca]',
-      'default_ca = CA_default',
-      '[CA_default]',
-      `database = ${join(dir, 'index.txt')}`,
-      `certificate = ${certFile}`,
-      `private_key = ${keyFile}`,
-      `crlnumber = ${join(dir, 'crlnumber')}`,
-      'default_md = sha256',
-      'crl_extensions = crl_ext',
-      '[crl_ext]',
-      'authorityKeyIdentifier = keyid:always',
-      '',
-    ].join('\n'),
-  );
-  const pem = join(dir, 'crl.pem');
-  openssl(['ca', '-config', config, '-gencrl', '-crlsec', String(o.validSeconds ?? 86_400), '-out', pem]);
-  const out = o.out ?? join(dir, o.der ? 'crl.der' : 'crl.pem');
+  const ca = crlCa(dir, o.ca, 'ca');
+  for (const r of o.revoked ?? []) revoke(ca, r.cert, r.reason);
+  const pem = gencrl(ca, 'crl.pem', { nextUpdate: new Date(Date.now() + (o.validSeconds ?? 86_400) * 1000) });
+  const out = o.out ?? join(dir, o.der ? 'crl.der' : 'crl.out.pem');
   const tmp = `${out}.tmp-${counter}`;
   if (o.der) openssl(['crl', '-in', pem, '-outform', 'DER', '-out', tmp]);
   else openssl(['crl', '-in', pem, '-out', tmp]);

@@ -128,6 +128,8 @@ test('a PEM CRL: issuer, times, CRL number and every revoked serial and reason a
   assert.equal(crl.nextUpdate!.getTime() - crl.thisUpdate.getTime(), 12 * 3600_000); // -crlhours 12
   assert.equal(crl.crlNumber, 0x1000n); // the crlnumber file holds hex
   assert.equal(crl.signatureAlgorithm.name, 'ecdsa-with-SHA256');
+  assert.equal(crl.authorityKeyId, ca.cert.info.subjectKeyId); // crl_ext: authorityKeyIdentifier = keyid:always
+  assert.ok(crl.authorityKeyId);
   assert.deepEqual(crl.unknownCriticalExtensions, []);
   assert.deepEqual(crl.unsupported, []);
 

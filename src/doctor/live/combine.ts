@@ -10,7 +10,7 @@ import type { Known } from '../known.js';
 import type { OfflineReport } from '../offline.js';
 import { alertName, CERT_REJECT_ALERTS } from './alerts.js';
 import { refusesCertificate } from './findings-http.js';
-import { explainReason } from './reasons.js';
+import { explainReason, REVOCATION_CODES } from './reasons.js';
 import type { ProbeReport } from './types.js';
 
 /** What the server made of the client certificate; judged: false when the probe never got that far or sent none. */
@@ -100,6 +100,18 @@ export function compareWithOffline(offline: OfflineReport, live: ProbeReport): F
       evidence: { ...base, ...mergeEvidence(explaining) },
     });
   }
+  const revocation = lv.reason !== null && explainReason(lv.reason).codes.some((c) => REVOCATION_CODES.has(c));
+  if (revocation && ov.accepted && offline.revocation === null)
+    return finding({
+      id: 'live.differs-from-offline',
+      severity: 'warning',
+      title: `${lv.how}, but the offline doctor says ${offlineSays} (revocation not checked offline)`,
+      detail:
+        'The server checks revocation and the offline doctor was given no CRL: the certificate passes ' +
+        "verification against the truststore, and the server's CRL (or OCSP answer) is what denies it.",
+      fix: "mtlsgate doctor --url ... --truststore SERVER-TRUSTSTORE.pem --crl SERVER-CRL.pem   # the server's CRLs",
+      evidence: base,
+    });
   const why = lv.accepted
     ? "The server accepted the certificate although the offline doctor denies it with the files given: the server's truststore or rules differ from them (another truststore version, intermediates sent by the client allowed, not an API Gateway-compatible server)."
     : ov.accepted

@@ -3,7 +3,7 @@
  */
 import { finding, type Finding } from '../../report/finding.js';
 import type { HttpResult } from './connect.js';
-import { explainReason, printable, statedReason } from './reasons.js';
+import { explainReason, printable, REVOCATION_CODES, statedReason, type ReasonExplanation } from './reasons.js';
 import type { Target } from './target.js';
 
 type Response = Extract<HttpResult, { kind: 'response' }>;
@@ -53,8 +53,10 @@ export function httpFindings(c: HttpCheck, r: Response): Finding[] {
     requestId: requestId === null ? null : printable(requestId),
   };
   const reason = statedReason(r.body);
-  if (reason !== null) {
-    const e = explainReason(reason);
+  const e = reason === null ? null : explainReason(reason);
+  if (reason !== null && e !== null && e.codes.some((code) => REVOCATION_CODES.has(code))) {
+    out.push(revocationDenial(r, reason, e, ev));
+  } else if (reason !== null && e !== null) {
     out.push(
       finding({
         id: 'http.access-denied',
@@ -126,11 +128,13 @@ export function httpFindings(c: HttpCheck, r: Response): Finding[] {
         title: 'the server refused the client certificate (HTTP 400 "The SSL certificate error")',
         detail:
           'nginx answers this when the certificate fails verification against ssl_client_certificate (unknown ' +
-          'issuer, expired, wrong purpose, ...). Its error log has the verify error: "client SSL certificate verify ' +
-          'error: (N:text)".',
+          'issuer, expired, wrong purpose, ...) or, with ssl_crl, when it is revoked ("certificate revoked") or ' +
+          'its issuer has no CRL there or only an expired one ("unable to get certificate CRL", "CRL has ' +
+          'expired"). Its error log has the verify error: "client SSL certificate verify error: (N:text)".',
         fix:
-          "read nginx's error log; check the certificate against the file nginx trusts: mtlsgate doctor --cert " +
-          'client.crt --key client.key --truststore SSL_CLIENT_CERTIFICATE.pem',
+          "read nginx's error log; check the certificate against the file nginx trusts (add --crl with the " +
+          'ssl_crl file when nginx has one): mtlsgate doctor --cert client.crt --key client.key --truststore ' +
+          'SSL_CLIENT_CERTIFICATE.pem --crl SSL_CRL.pem',
         evidence: ev,
       }),
     );
@@ -178,6 +182,48 @@ export function httpFindings(c: HttpCheck, r: Response): Finding[] {
     );
   }
   return out;
+}
+
+/** A stated revocation denial: the certificate is revoked, or the server could not learn its status. */
+function revocationDenial(r: Response, reason: string, e: ReasonExplanation, ev: Finding['evidence']): Finding {
+  const doctor =
+    `mtlsgate doctor --cert client.crt --key client.key --truststore SERVER-TRUSTSTORE.pem --crl SERVER-CRL.pem   ` +
+    `# the server's CRLs: which certificate, which CRL`;
+  const evidence = { ...ev, reason, codes: e.codes, explainedBy: e.findingIds };
+  if (e.codes.includes('CERT_REVOKED'))
+    return finding({
+      id: 'http.access-denied',
+      severity: 'error',
+      title: `the server says the client certificate is revoked: "${reason}" (HTTP ${r.status})`,
+      detail:
+        `The gateway checks revocation (mutualTls.revocation) and found the certificate, ` +
+        `or a CA above it under scope chain, on its issuer's CRL (CERT_REVOKED). A revoked certificate stays ` +
+        `revoked: the client needs a new certificate. The offline check that explains it: revocation.revoked.`,
+      fix: `# issue a new certificate (new key, new serial) from the same CA and deploy it with its key
+${doctor}`,
+      evidence,
+    });
+  const ocsp = e.codes.includes('MTLSGATE_REVOCATION_UNAVAILABLE');
+  return finding({
+    id: 'http.access-denied',
+    severity: 'error',
+    title: `the server could not learn whether the client certificate is revoked: "${reason}" (HTTP ${r.status})`,
+    detail:
+      `The gateway checks revocation (mutualTls.revocation) and had no usable answer for the certificate ` +
+      (ocsp
+        ? '(its OCSP responder was unreachable, slow, said unknown or gave a bad answer)'
+        : "(its issuer's CRL is missing, expired, not yet valid or refused)") +
+      `, so it denies under onUnavailable: deny (${e.codes.join(', ')}). The certificate itself may be fine: ` +
+      `this is the server's revocation data. ${e.findingIds.length ? `The offline checks that explain it: ${e.findingIds.join(', ')}.` : ''}`,
+    fix:
+      (ocsp
+        ? "the gateway's operator: make the OCSP responder reachable (its log line names it and why)"
+        : "the gateway's operator: publish a fresh CRL of the certificate's issuer where " +
+          'mutualTls.revocation.crl.sources reads it (its log names the CA and why)') +
+      `; or set onUnavailable: allow to let such certificates through
+${ocsp ? '' : doctor}`,
+    evidence,
+  });
 }
 
 export function httpFailureFinding(c: HttpCheck, kind: 'timeout' | 'bad-response', error: string): Finding {

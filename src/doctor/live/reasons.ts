@@ -29,7 +29,30 @@ const FINDINGS_BY_CODE: Readonly<Partial<Record<DenyCode, readonly FindingId[]>>
   [OWN_CODES.weakKey]: ['cert.weak-key', 'chain.insecure-signature'],
   EE_KEY_TOO_SMALL: ['cert.weak-key'],
   CA_KEY_TOO_SMALL: ['chain.insecure-signature'],
+  CERT_REVOKED: ['revocation.revoked'],
+  UNABLE_TO_GET_CRL: ['revocation.no-crl', 'revocation.crl-refused'],
+  CRL_HAS_EXPIRED: ['revocation.crl-expired'],
+  CRL_NOT_YET_VALID: ['revocation.crl-not-yet-valid'],
+  CRL_SIGNATURE_FAILURE: ['revocation.crl-refused'],
+  KEYUSAGE_NO_CRL_SIGN: ['revocation.crl-refused'],
+  UNHANDLED_CRITICAL_CRL_EXTENSION: ['revocation.crl-refused'],
+  UNABLE_TO_GET_CRL_ISSUER: ['revocation.crl-refused'],
+  // OCSP: no file the doctor reads explains it.
+  [OWN_CODES.revocationUnavailable]: [],
 };
+
+/** Codes of a revocation denial: the certificate is revoked, or its status could not be had (onUnavailable: deny). */
+export const REVOCATION_CODES: ReadonlySet<string> = new Set<DenyCode>([
+  'CERT_REVOKED',
+  'UNABLE_TO_GET_CRL',
+  'CRL_HAS_EXPIRED',
+  'CRL_NOT_YET_VALID',
+  'CRL_SIGNATURE_FAILURE',
+  'KEYUSAGE_NO_CRL_SIGN',
+  'UNHANDLED_CRITICAL_CRL_EXTENSION',
+  'UNABLE_TO_GET_CRL_ISSUER',
+  OWN_CODES.revocationUnavailable,
+]);
 
 export interface ReasonExplanation {
   reason: string;
