@@ -4,13 +4,12 @@
  */
 import type { ConnectionContext, RequestContext } from './context.js';
 import type { Logger } from './log.js';
-import type { GatewayState } from './state.js';
+import type { DomainState, GatewayState } from './state.js';
 import type { ConnectionVerdict } from './verify.js';
 import { MAX_CA_NAMES_BYTES } from '../trust/truststore.js';
 import { cutText } from '../report/text.js';
 import { verdictFields } from '../policy/verdict.js';
 import { casWithoutCrl } from '../policy/revocation.js';
-import type { Cert } from '../pki/types.js';
 import { logCrlLoad, type DomainRevocation } from './revocation.js';
 
 /**
@@ -102,23 +101,24 @@ export function logTruststores(log: Logger, state: GatewayState, before: Gateway
       );
     }
     for (const w of d.truststoreWarnings) log.warn({ domain: d.name, id: w.id }, `truststore warning: ${w.title}`);
-    if (d.revocation) logRevocation(log, d.name, d.revocation, d.revocationErrors, d.verify.truststore.certs);
+    if (d.revocation) logRevocation(log, d, d.revocation);
   }
 }
 
-function logRevocation(
-  log: Logger,
-  domain: string,
-  r: DomainRevocation,
-  errors: readonly string[],
-  cas: readonly Cert[],
-): void {
+function logRevocation(log: Logger, d: DomainState, r: DomainRevocation): void {
+  const domain = d.name;
+  const cas = d.verify.truststore.certs;
   const { mode, scope, onUnavailable } = r.policy;
   log.info(
     { domain, mode, scope, onUnavailable, sources: r.sources.length, crls: r.crls.inForce.length },
     'revocation',
   );
-  logCrlLoad(log, domain, { sources: [...r.sources], crls: r.crls, errors: [...errors] });
+  logCrlLoad(log, domain, {
+    sources: [...r.sources],
+    crls: r.crls,
+    errors: d.revocationErrors,
+    warnings: d.revocationWarnings,
+  });
   if (mode === 'crl' && !r.config.crl.fromDistributionPoints) {
     for (const ca of casWithoutCrl(r.crls, cas, scope))
       log.warn(

@@ -62,6 +62,8 @@ export interface CrlLoad {
   crls: CrlSet;
   /** One line per source that failed and kept its previous CRLs (or has none). */
   errors: string[];
+  /** CRLs loaded but not used (of a CA the truststore does not hold). */
+  warnings: string[];
 }
 
 /**
@@ -75,6 +77,7 @@ export async function loadCrlSources(o: {
   s3: S3Options;
 }): Promise<CrlLoad> {
   const errors: string[] = [];
+  const warnings: string[] = [];
   const sources = await Promise.all(
     o.config.crl.sources.map(async (uri) => {
       const before = o.previous?.find((s) => s.uri === uri) ?? null;
@@ -98,13 +101,18 @@ export async function loadCrlSources(o: {
         crls.map((crl) => ({ crl, source: uri })),
         o.truststore.certs,
       );
-      const refused = [...alone.refused.values()][0];
-      if (refused) return keep(`${uri}: the CRL of ${refused.issuer} cannot be used: ${refused.why}`);
+      // A CRL of a CA this truststore does not hold is harmless beside usable ones (a bundle of every CA's CRLs);
+      // alone, or any CRL that is wrong (signature, cRLSign, critical extension), refuses the whole fetch.
+      const refused = [...alone.refused.values()];
+      const wrong =
+        refused.find((r) => r.code !== 'UNABLE_TO_GET_CRL_ISSUER') ?? (alone.inForce.length ? null : refused[0]);
+      if (wrong) return keep(`${uri}: the CRL of ${wrong.issuer} cannot be used: ${wrong.why}`);
+      for (const r of refused) warnings.push(`${uri}: the CRL of ${r.issuer} is not used: ${r.why}`);
       return { uri, crls, version: fetched.version, loadedAt: new Date(), digest, error: null };
     }),
   );
   const all = sources.flatMap((s) => s.crls.map((crl) => ({ crl, source: s.uri })));
-  return { sources, crls: buildCrlSet(all, o.truststore.certs), errors };
+  return { sources, crls: buildCrlSet(all, o.truststore.certs), errors, warnings };
 }
 
 export function revocationPolicy(c: RevocationConfig): RevocationPolicy {
@@ -215,6 +223,7 @@ export const EXPIRY_WARNING_MS = 24 * 3600_000;
 /** Log what a load or refresh found: failed sources, CRLs expired or close to it. */
 export function logCrlLoad(log: Logger, domain: string, load: CrlLoad, now = Date.now()): void {
   for (const e of load.errors) log.error({ domain, error: e }, 'CRL source not loaded');
+  for (const w of load.warnings) log.warn({ domain, warning: w }, 'CRL not used');
   for (const t of load.crls.inForce) {
     const next = t.crl.nextUpdate?.getTime();
     if (next === undefined) continue;
@@ -273,7 +282,7 @@ async function refreshDomain(rt: Runtime, d: DomainState, r: DomainRevocation): 
     r.sources = load.sources;
     for (const s of load.sources) {
       const old = before.find((b) => b.uri === s.uri);
-      if (s.error === null && (old?.version !== s.version || crlNumbers(old) !== crlNumbers(s)))
+      if (s.error === null && old?.digest !== s.digest)
         rt.log.info({ domain: d.name, source: s.uri, version: s.version, crls: s.crls.length }, 'CRL loaded');
     }
     if (load.errors.length > 0) inc(rt.metrics.crlRefreshErrors, d.name);
@@ -281,8 +290,4 @@ async function refreshDomain(rt: Runtime, d: DomainState, r: DomainRevocation): 
   } catch (e) {
     rt.log.error({ domain: d.name, error: (e as Error).message }, 'CRL refresh failed');
   }
-}
-
-function crlNumbers(s: CrlSourceState | undefined): string {
-  return s ? s.crls.map((c) => `${c.crlNumber ?? c.thisUpdate.getTime()}`).join(',') : '';
 }

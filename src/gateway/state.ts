@@ -29,6 +29,8 @@ export interface DomainState {
   revocation: DomainRevocation | null;
   /** CRL sources that failed in this build and kept their previous CRLs (one line each). */
   revocationErrors: string[];
+  /** CRLs loaded in this build but not used (of a CA the truststore does not hold). */
+  revocationWarnings: string[];
   loadedAt: Date;
 }
 
@@ -130,7 +132,7 @@ export async function buildDomain(
   }
 
   const policy: PolicyOptions = { ...DEFAULT_POLICY, trustClientIntermediates: d.mutualTls.trustClientIntermediates };
-  const { revocation, revocationErrors } = await buildRevocation(cfg, d, truststore, previous);
+  const { revocation, revocationErrors, revocationWarnings } = await buildRevocation(cfg, d, truststore, previous);
   return {
     name,
     config: d,
@@ -142,6 +144,7 @@ export async function buildDomain(
     truststoreWarnings: warnings,
     revocation,
     revocationErrors,
+    revocationWarnings,
     loadedAt: new Date(),
   };
 }
@@ -155,9 +158,9 @@ async function buildRevocation(
   d: DomainConfig,
   truststore: Truststore,
   previous: DomainState | null,
-): Promise<{ revocation: DomainRevocation | null; revocationErrors: string[] }> {
+): Promise<{ revocation: DomainRevocation | null; revocationErrors: string[]; revocationWarnings: string[] }> {
   const config = d.mutualTls.revocation;
-  if (!config || config.mode === 'off') return { revocation: null, revocationErrors: [] };
+  if (!config || config.mode === 'off') return { revocation: null, revocationErrors: [], revocationWarnings: [] };
   const load = await loadCrlSources({
     config,
     truststore,
@@ -174,7 +177,7 @@ async function buildRevocation(
     refreshDueAt: Date.now() + config.crl.refreshSeconds * 1000,
     refreshing: false,
   };
-  return { revocation, revocationErrors: load.errors };
+  return { revocation, revocationErrors: load.errors, revocationWarnings: load.warnings };
 }
 
 /** The domain for a TLS server name: exact, else a wildcard one level up (`*.example.com` for `a.example.com`). */

@@ -310,3 +310,24 @@ test('metrics and /domains show the CRLs in force, their next update, source hea
 function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
+
+test("a source bundling another CA's CRL with this truststore's: loaded, the foreign one named as not used", async () => {
+  const bundle = join(w.dir, 'bundle.crl');
+  writeFileSync(
+    bundle,
+    readFileSync(opensslCrl({ ca: w.ca, revoked: [{ cert: revokedClient }] }), 'utf8') +
+      readFileSync(opensslCrl({ ca: w.otherCa }), 'utf8'),
+  );
+  const target = [{ basePath: '', target: echo.url }];
+  const r = await check({
+    domains: [
+      domainConfig(MAIN, w.server, w.truststore, target, {
+        revocation: { mode: 'crl', crl: { sources: [`file://${bundle}`] } },
+      }),
+    ],
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /"msg":"CRL not used"/);
+  assert.match(r.stdout, /the CRL of CN=lifecycle Other CA,O=mtlsgate e2e is not used: no CA in the truststore named/);
+  assert.doesNotMatch(r.stdout, /CRL source not loaded/);
+});
