@@ -19,7 +19,7 @@ import { sendJson } from './respond.js';
 import { matchRoute, unsafeTarget } from './routes.js';
 import { lookupDomain } from './state.js';
 import { NO_CERTIFICATE, verifyConnection } from './verify.js';
-import { ocspCheckerFor, pathStatus, revocationLogFields, type DomainRevocation } from './revocation.js';
+import { judgeRevocation, revocationLogFields, type DomainRevocation } from './revocation.js';
 import { revocationVerdict, type RevocationResult } from '../policy/revocation.js';
 import type { Denied } from '../policy/verdict.js';
 
@@ -93,7 +93,7 @@ function verifyClient(ctx: RequestContext, rt: Runtime): Step {
 function checkRevocation(ctx: RequestContext, rt: Runtime): Step {
   const r = ctx.domain!.revocation;
   if (r === null) return NEXT;
-  const result = pathStatus(r, ctx.verdict!.path, new Date(), ocspCheckerFor(rt.ocsp, r));
+  const result = judgeRevocation(rt, ctx.domain!, r, ctx.verdict!.path);
   if (result instanceof Promise) return result.then((res) => revocationAnswer(ctx, rt, r, res));
   return result.status === 'good' ? NEXT : revocationAnswer(ctx, rt, r, result);
 }

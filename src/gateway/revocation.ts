@@ -44,6 +44,8 @@ export interface CrlSourceState {
   digest: string | null;
   /** Why the last fetch was not taken (one line), or null when it was. */
   error: string | null;
+  /** A CRL distribution point named by a certificate (crl.fromDistributionPoints), not a configured source. */
+  discovered: boolean;
 }
 
 export interface DomainRevocation {
@@ -55,6 +57,8 @@ export interface DomainRevocation {
   /** Date.now() after which the refresher fetches the sources again. */
   refreshDueAt: number;
   refreshing: boolean;
+  /** Distribution points being fetched for the first time, by URL (concurrent requests share one fetch). */
+  discovering: Map<string, Promise<void>>;
 }
 
 export interface CrlLoad {
@@ -79,40 +83,135 @@ export async function loadCrlSources(o: {
   const errors: string[] = [];
   const warnings: string[] = [];
   const sources = await Promise.all(
-    o.config.crl.sources.map(async (uri) => {
-      const before = o.previous?.find((s) => s.uri === uri) ?? null;
-      const keep = (why: string): CrlSourceState => {
-        errors.push(`${why}${before?.loadedAt ? ' (keeping the CRLs loaded before)' : ''}`);
-        if (before) return { ...before, error: why };
-        return { uri, crls: [], version: null, loadedAt: null, digest: null, error: why };
-      };
-      let fetched;
-      try {
-        fetched = await sourceFor(uri, undefined, { ...o.s3, timeoutMs: o.config.crl.timeoutMs }).fetch();
-      } catch (e) {
-        return keep((e as Error).message);
-      }
-      const digest = createHash('sha256').update(fetched.bytes).digest('hex');
-      if (before?.digest === digest) return { ...before, version: fetched.version, loadedAt: new Date() };
-      const { crls, problems } = parseCrls(fetched.bytes, uri);
-      if (problems.length > 0) return keep(problems[0]!);
-      // Checked alone against the truststore first: a CRL that cannot be used must not displace a good one.
-      const alone = buildCrlSet(
-        crls.map((crl) => ({ crl, source: uri })),
-        o.truststore.certs,
-      );
-      // A CRL of a CA this truststore does not hold is harmless beside usable ones (a bundle of every CA's CRLs);
-      // alone, or any CRL that is wrong (signature, cRLSign, critical extension), refuses the whole fetch.
-      const refused = [...alone.refused.values()];
-      const wrong =
-        refused.find((r) => r.code !== 'UNABLE_TO_GET_CRL_ISSUER') ?? (alone.inForce.length ? null : refused[0]);
-      if (wrong) return keep(`${uri}: the CRL of ${wrong.issuer} cannot be used: ${wrong.why}`);
-      for (const r of refused) warnings.push(`${uri}: the CRL of ${r.issuer} is not used: ${r.why}`);
-      return { uri, crls, version: fetched.version, loadedAt: new Date(), digest, error: null };
-    }),
+    sourceUris(o.config, o.truststore, o.previous).map(([uri, discovered]) =>
+      loadSource({
+        uri,
+        discovered,
+        before: o.previous?.find((s) => s.uri === uri) ?? null,
+        config: o.config,
+        truststore: o.truststore,
+        s3: o.s3,
+        errors,
+        warnings,
+      }),
+    ),
   );
   const all = sources.flatMap((s) => s.crls.map((crl) => ({ crl, source: s.uri })));
   return { sources, crls: buildCrlSet(all, o.truststore.certs), errors, warnings };
+}
+
+/** At most this many distribution points per domain: certificates choose them, and each is a fetch per refresh. */
+export const MAX_DISCOVERED = 64;
+
+/**
+ * The sources to fetch, [uri, discovered]: the configured ones, then with crl.fromDistributionPoints the http(s)
+ * distribution points of the truststore's CAs and those learned from clients before.
+ */
+function sourceUris(
+  config: RevocationConfig,
+  truststore: Truststore,
+  previous: readonly CrlSourceState[] | null,
+): Array<[string, boolean]> {
+  const out = new Map<string, boolean>(config.crl.sources.map((u) => [u, false]));
+  if (!config.crl.fromDistributionPoints) return [...out];
+  const add = (u: string): void => {
+    const discovered = [...out.values()].filter(Boolean).length;
+    if (!out.has(u) && discovered < MAX_DISCOVERED && /^https?:\/\//.test(u)) out.set(u, true);
+  };
+  for (const ca of truststore.certs) for (const u of ca.info.crlDistributionPoints) add(u);
+  for (const s of previous ?? []) if (s.discovered) add(s.uri);
+  return [...out];
+}
+
+/** One source: fetched, parsed and checked against the truststore; on any failure the state `before` had. */
+async function loadSource(o: {
+  uri: string;
+  discovered: boolean;
+  before: CrlSourceState | null;
+  config: RevocationConfig;
+  truststore: Truststore;
+  s3: S3Options;
+  errors: string[];
+  warnings: string[];
+}): Promise<CrlSourceState> {
+  const { uri, before } = o;
+  const keep = (why: string): CrlSourceState => {
+    o.errors.push(`${why}${before?.loadedAt ? ' (keeping the CRLs loaded before)' : ''}`);
+    if (before) return { ...before, error: why };
+    return { uri, crls: [], version: null, loadedAt: null, digest: null, error: why, discovered: o.discovered };
+  };
+  let fetched;
+  try {
+    fetched = await sourceFor(uri, undefined, { ...o.s3, timeoutMs: o.config.crl.timeoutMs }).fetch();
+  } catch (e) {
+    return keep((e as Error).message);
+  }
+  const digest = createHash('sha256').update(fetched.bytes).digest('hex');
+  if (before?.digest === digest) return { ...before, version: fetched.version, loadedAt: new Date(), error: null };
+  const { crls, problems } = parseCrls(fetched.bytes, uri);
+  if (problems.length > 0) return keep(problems[0]!);
+  // Checked alone against the truststore first: a CRL that cannot be used must not displace a good one.
+  const alone = buildCrlSet(
+    crls.map((crl) => ({ crl, source: uri })),
+    o.truststore.certs,
+  );
+  // A CRL of a CA this truststore does not hold is harmless beside usable ones (a bundle of every CA's CRLs);
+  // alone, or any CRL that is wrong (signature, cRLSign, critical extension), refuses the whole fetch.
+  const refused = [...alone.refused.values()];
+  const wrong =
+    refused.find((r) => r.code !== 'UNABLE_TO_GET_CRL_ISSUER') ?? (alone.inForce.length ? null : refused[0]);
+  if (wrong) return keep(`${uri}: the CRL of ${wrong.issuer} cannot be used: ${wrong.why}`);
+  for (const r of refused) o.warnings.push(`${uri}: the CRL of ${r.issuer} is not used: ${r.why}`);
+  return { uri, crls, version: fetched.version, loadedAt: new Date(), digest, error: null, discovered: o.discovered };
+}
+
+/**
+ * With crl.fromDistributionPoints, the distribution points of certificates on a path that no CRL in force covers
+ * yet, fetched once (concurrent requests share the fetch) and added to the domain's sources, which the refresher
+ * then keeps fresh. Resolves when every such fetch has ended, well or not. Null when there is nothing to fetch.
+ */
+export function discoverCrls(o: {
+  r: DomainRevocation;
+  path: readonly Cert[];
+  truststore: Truststore;
+  s3: S3Options;
+  log: Logger;
+  domain: string;
+}): Promise<void> | null {
+  const { r } = o;
+  if (!r.config.crl.fromDistributionPoints || r.policy.mode === 'ocsp') return null;
+  const known = new Set(r.sources.map((s) => s.uri));
+  let discovered = r.sources.filter((s) => s.discovered).length + r.discovering.size;
+  const waits: Promise<void>[] = [];
+  for (const cert of o.path)
+    for (const uri of cert.info.crlDistributionPoints) {
+      const pending = r.discovering.get(uri);
+      if (pending) waits.push(pending);
+      if (pending || known.has(uri) || !/^https?:\/\//.test(uri) || discovered >= MAX_DISCOVERED) continue;
+      discovered++;
+      const errors: string[] = [];
+      const warnings: string[] = [];
+      const fetch = loadSource({
+        uri,
+        discovered: true,
+        before: null,
+        config: r.config,
+        truststore: o.truststore,
+        s3: o.s3,
+        errors,
+        warnings,
+      }).then((state) => {
+        r.discovering.delete(uri);
+        r.sources = [...r.sources, state];
+        const all = r.sources.flatMap((s) => s.crls.map((crl) => ({ crl, source: s.uri })));
+        r.crls = buildCrlSet(all, o.truststore.certs);
+        if (state.error === null) o.log.info({ domain: o.domain, source: uri }, 'CRL loaded (distribution point)');
+        logCrlLoad(o.log, o.domain, { sources: [state], crls: r.crls, errors, warnings });
+      });
+      r.discovering.set(uri, fetch);
+      waits.push(fetch);
+    }
+  return waits.length === 0 ? null : Promise.all(waits).then(() => undefined);
 }
 
 export function revocationPolicy(c: RevocationConfig): RevocationPolicy {
@@ -185,6 +284,24 @@ function fromOcsp(a: OcspAnswer): LevelStatus {
   }
 }
 
+/**
+ * What the pipeline's revocation stage asks: the path's status now, after fetching the distribution points of
+ * certificates no CRL covers yet (crl.fromDistributionPoints). A promise only while something is fetched.
+ */
+export function judgeRevocation(
+  rt: Runtime,
+  d: DomainState,
+  r: DomainRevocation,
+  path: readonly Cert[],
+): RevocationResult | Promise<RevocationResult> {
+  const ocsp = ocspCheckerFor(rt.ocsp, r);
+  const result = pathStatus(r, path, new Date(), ocsp);
+  if (result instanceof Promise || result.status !== 'unavailable') return result;
+  const s3 = rt.state.config.s3 ?? {};
+  const fetched = discoverCrls({ r, path, truststore: d.verify.truststore, s3, log: rt.log, domain: d.name });
+  return fetched === null ? result : fetched.then(() => pathStatus(r, path, new Date(), ocsp));
+}
+
 /** The instance's OCSP checker for a domain's settings: checkers (and their caches) outlive reloads. */
 export function ocspCheckerFor(checkers: Map<string, OcspChecker>, r: DomainRevocation): OcspChecker | null {
   if (r.policy.mode === 'crl') return null;
@@ -255,7 +372,7 @@ export function crlRefresher(rt: Runtime): { stop(): void } {
     const now = Date.now();
     for (const d of rt.state.domains.values()) {
       const r = d.revocation;
-      if (!r || r.refreshing || now < r.refreshDueAt || r.config.crl.sources.length === 0) continue;
+      if (!r || r.refreshing || now < r.refreshDueAt || r.sources.length === 0) continue;
       r.refreshing = true;
       void refreshDomain(rt, d, r).finally(() => {
         r.refreshing = false;

@@ -167,7 +167,7 @@ async function buildRevocation(
     previous: previous?.revocation?.sources ?? null,
     s3: cfg.s3 ?? {},
   });
-  const never = load.sources.find((s) => s.loadedAt === null);
+  const never = load.sources.find((s) => s.loadedAt === null && !s.discovered);
   if (never) throw new Error(`mutualTls.revocation.crl.sources: ${never.error}`);
   const revocation: DomainRevocation = {
     policy: revocationPolicy(config),
@@ -176,6 +176,7 @@ async function buildRevocation(
     sources: load.sources,
     refreshDueAt: Date.now() + config.crl.refreshSeconds * 1000,
     refreshing: false,
+    discovering: new Map(),
   };
   return { revocation, revocationErrors: load.errors, revocationWarnings: load.warnings };
 }

@@ -331,3 +331,65 @@ test("a source bundling another CA's CRL with this truststore's: loaded, the for
   assert.match(r.stdout, /the CRL of CN=lifecycle Other CA,O=mtlsgate e2e is not used: no CA in the truststore named/);
   assert.doesNotMatch(r.stdout, /CRL source not loaded/);
 });
+
+test('crl.fromDistributionPoints: the CRL a client certificate points to is fetched once, then judged', async () => {
+  let fetches = 0;
+  const body = readFileSync(opensslCrl({ ca: w.ca, revoked: [{ cert: revokedClient }], der: true }));
+  const dp = http.createServer((req, res) => {
+    fetches++;
+    if (req.url === '/issuing.crl') res.end(body);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => dp.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${(dp.address() as AddressInfo).port}`;
+  const [pointed, pointedRevoked, pointedNowhere] = await Promise.all([
+    issue({ subject: 'CN=dp good', profile: 'client', issuer: w.ca, crlUrls: [`${base}/issuing.crl`] }),
+    issue({
+      subject: 'CN=dp revoked',
+      profile: 'client',
+      issuer: w.ca,
+      crlUrls: [`${base}/issuing.crl`],
+      serial: revokedClient.x509.serialNumber,
+    }),
+    issue({ subject: 'CN=dp missing', profile: 'client', issuer: w.ca, crlUrls: [`${base}/missing.crl`] }),
+  ]);
+  const g = await startGateway({
+    config: {
+      domains: [
+        domainConfig(MAIN, w.server, w.truststore, [{ basePath: '', target: echo.url }], {
+          revocation: { mode: 'crl', crl: { fromDistributionPoints: true } },
+        }),
+      ],
+    },
+  });
+  try {
+    const at = (c: Issued) => ({ ...as(c), port: g.port });
+    // A distribution point that has no CRL, while no other CRL of the issuer is known: no answer, denied.
+    const missing = await nodeRequest(at(pointedNowhere));
+    assert.equal(missing.status, 403);
+    assert.deepEqual(JSON.parse(missing.text), { message: 'Access denied. Reason: unable to get certificate CRL' });
+    // Concurrent first requests share one fetch.
+    const first = await Promise.all([nodeRequest(at(pointed)), nodeRequest(at(pointed)), nodeRequest(at(pointed))]);
+    assert.deepEqual(
+      first.map((r) => r.status),
+      [200, 200, 200],
+    );
+    const revokedR = await nodeRequest(at(pointedRevoked));
+    assert.equal(revokedR.status, 403);
+    assert.deepEqual(JSON.parse(revokedR.text), { message: REVOKED });
+    assert.equal(fetches, 2, 'one fetch of each distribution point');
+    // The issuer's CRL now in force covers every certificate it issued, whatever distribution point they name.
+    assert.equal((await nodeRequest(at(pointedNowhere))).status, 200);
+    const domains = JSON.parse((await g.admin('/domains')).body) as Array<{
+      revocation: { sources: Array<{ uri: string; error: string | null }> };
+    }>;
+    const uris = domains[0]!.revocation.sources.map((s) => [s.uri, s.error === null]);
+    assert.deepEqual(uris, [
+      [`${base}/missing.crl`, false],
+      [`${base}/issuing.crl`, true],
+    ]);
+  } finally {
+    await g.stop();
+    dp.close();
+  }
+});
