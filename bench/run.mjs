@@ -1051,7 +1051,7 @@ async function phaseRevocation(b, servers) {
             });
             try {
               if (!probeOk(srv.probe))
-                throw new Error(`probe failed: ${srv.probe?.first_error || JSON.stringify(srv.probe)}`);
+                throw new Error(`the valid client is refused: ${srv.probe?.first_error || JSON.stringify(srv.probe)}`);
               await b.tb(srv, ['-m', 'hs', '-P', '4', '-w', '0', '-t', String(b.o.warm)], 30000);
               const r = await b.tb(srv, ['-m', 'hs', '-P', '8', '-w', '1', '-t', secs], (b.o.secs + 30) * 1000);
               // A valid client refused even once means revocation did not work: no rate to compare.
@@ -1154,10 +1154,11 @@ async function crlLoadTime(b) {
   try {
     const dist = path.join(path.dirname(b.gw.bin), '../dist');
     const load = (rel) => import(pathToFileURL(path.join(dist, rel)).href);
-    const [{ parseCrls }, { buildCrlSet }, { readTruststore }] = await Promise.all([
+    const [{ parseCrls }, { buildCrlSet, crlPathStatus }, { readTruststore }, { parseCert }] = await Promise.all([
       load('pki/crl.js'),
       load('policy/revocation.js'),
       load('trust/load.js'),
+      load('pki/cert.js'),
     ]);
     const cas = (await readTruststore(pki.truststore)).truststore.certs;
     const bytes = fs.readFileSync(fx.crl);
@@ -1177,9 +1178,19 @@ async function crlLoadTime(b) {
     const entries = set.inForce[0]?.crl.revoked.size;
     if (set.inForce.length !== 1 || entries !== CRL_ENTRIES)
       throw new Error(`expected 1 CRL of ${CRL_ENTRIES} entries in force, got ${set.inForce.length} (${entries})`);
-    out.inProcess = { bytes: bytes.length, firstS: times[0], warmS: stats(times.slice(1)) };
+    // What each request pays once the CRL is in force: the lookup of the client's serial (scope leaf).
+    const der = (file) => new X509Certificate(fs.readFileSync(file)).raw;
+    const chain = [pki.clientCert, path.join(pki.dir, 'intermediate-ca.crt'), path.join(pki.dir, 'root-ca.crt')];
+    const certPath = chain.map((f) => parseCert(der(f)));
+    const lookups = 200000;
+    let status;
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < lookups; i++) status = crlPathStatus(set, certPath, 'leaf', new Date()).status;
+    const lookupUs = Number(process.hrtime.bigint() - t0) / 1e3 / lookups;
+    if (status !== 'good') throw new Error(`the client's status against the CRL is ${status}, not good`);
+    out.inProcess = { bytes: bytes.length, firstS: times[0], warmS: stats(times.slice(1)), lookupUs };
     log(
-      `  parseCrls + buildCrlSet, ${(bytes.length / 2 ** 20).toFixed(1)} MiB PEM: ${fmt(times[0] * 1000)} ms cold, ${fmt(out.inProcess.warmS.med * 1000)} ms warm`,
+      `  parseCrls + buildCrlSet, ${(bytes.length / 2 ** 20).toFixed(1)} MiB PEM: ${fmt(times[0] * 1000)} ms cold, ${fmt(out.inProcess.warmS.med * 1000)} ms warm; a lookup ${fmt(lookupUs)} µs`,
     );
   } catch (e) {
     out.inProcessError = e.message;
@@ -1330,8 +1341,8 @@ function reportMarkdown(b, summary, servers, results, tgt, started, seconds) {
   L.push(
     'min / **median** / max over rounds; ratios are mtlsgate ÷ peer paired by round (for rates > 1 means mtlsgate is faster; for latency, CPU and memory > 1 means mtlsgate is worse).',
   );
-  L.push('');
-  L.push(mainTable(summary, servers, b.o.keys, b.o));
+  if (b.o.only.some((t) => ['hs', 'resume', 'ka', 'rate', 'rss'].includes(t)))
+    L.push('', mainTable(summary, servers, b.o.keys, b.o));
   const gwRss = b.runs.filter((r) => r.test === 'rss' && r.server === 'mtlsgate').map((r) => r.result);
   if (gwRss.length) {
     const mib = (xs) => xs.map((k) => fmt(k / 1024)).join(' + ');
@@ -1486,7 +1497,18 @@ function revocationReport(b, rev) {
       );
     }
   }
+  const other = rev.hs.filter((x) => x.result).map((x) => x.result.other_cores);
+  L.push(
+    '',
+    `Other processes used ${fmtS(stats(other))} cores during these runs (${other.filter((x) => x > 0.3).length} of ${other.length} above 0.3): the ratios are only as steady as that.`,
+  );
   const l = rev.load;
+  const offCore = stats(
+    rev.hs
+      .filter((x) => x.server === 'mtlsgate' && x.variant === 'off' && x.key === l?.key)
+      .map((x) => x.result?.per_server_core),
+  );
+  const offUs = offCore && 1e6 / offCore.med;
   if (l?.check)
     L.push(
       '',
@@ -1496,7 +1518,7 @@ function revocationReport(b, rev) {
   if (l?.inProcess)
     L.push(
       '',
-      `\`parseCrls\` + \`buildCrlSet\` on it (${fmt(l.inProcess.bytes / 2 ** 20)} MiB PEM) in one process: ${fmt(l.inProcess.firstS * 1000)} ms the first time, ${fmtS(times1000(l.inProcess.warmS))} ms the 4 times after.`,
+      `\`parseCrls\` + \`buildCrlSet\` on it (${fmt(l.inProcess.bytes / 2 ** 20)} MiB PEM) in one process: ${fmt(l.inProcess.firstS * 1000)} ms the first time, ${fmtS(times1000(l.inProcess.warmS))} ms the 4 times after. Once it is in force, judging a request (the client's serial looked up, \`crlPathStatus\`) takes ${fmt(l.inProcess.lookupUs)} µs${offUs ? `, ${fmt((100 * l.inProcess.lookupUs) / offUs)} % of the server CPU of a full handshake without revocation (${fmt(offUs)} µs, median of the ${l.key} runs above)` : ''}.`,
     );
   else if (l?.inProcessError) L.push('', `\`parseCrls\` + \`buildCrlSet\` failed: ${l.inProcessError}.`);
   return L;
