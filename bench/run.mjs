@@ -5,6 +5,7 @@
  * the end, on errors and on Ctrl-C; every run is time-bounded.
  */
 import { spawnSync } from 'node:child_process';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,7 +28,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BENCH = path.join(ROOT, 'bench');
 const BUILD = path.join(BENCH, '.build');
 const SNI = 'bench.test';
-const ALL_TESTS = ['hs', 'resume', 'ka', 'rate', 'rss', 'truststore', 'doctor', 'speed'];
+const ALL_TESTS = ['hs', 'resume', 'ka', 'rate', 'rss', 'truststore', 'doctor', 'speed', 'revocation'];
 const ALL_SERVERS = ['nginx', 'caddy', 'mtlsgate'];
 
 const HELP = `usage: npm run bench [-- options]     (or: node bench/run.mjs [options])
@@ -294,7 +295,109 @@ async function ensureTruststores(gwBin, pkis, sizes) {
   return files;
 }
 
+/** Entries in the bench's big CRL (issue 14's figure). */
+const CRL_ENTRIES = 100000;
+
+/** YYMMDDHHMMSSZ, the time format of an `openssl ca` database. */
+const caTime = (d) => d.toISOString().replace(/^\d\d(\d\d)-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d).*$/, '$1$2$3$4$5$6Z');
+
+/** A certificate's serial as an `openssl ca` database writes it: upper-case hex, an even number of digits. */
+const dbSerial = (hex) => (hex.length % 2 ? `0${hex}` : hex).toUpperCase();
+
+/**
+ * `openssl ca -gencrl -crldays 30` for a CA whose database is `index` (lines of an index.txt): the CRL a real
+ * OpenSSL CA would publish, written as PEM to `out`.
+ */
+function opensslCrl({ dir, cert, key, index, out }) {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'index.txt'), index);
+  fs.writeFileSync(path.join(dir, 'crlnumber'), '1000\n');
+  const config = path.join(dir, 'ca.cnf');
+  fs.writeFileSync(
+    config,
+    [
+      '[ca]',
+      'default_ca = CA_default',
+      '[CA_default]',
+      `database = ${path.join(dir, 'index.txt')}`,
+      `certificate = ${cert}`,
+      `private_key = ${key}`,
+      `crlnumber = ${path.join(dir, 'crlnumber')}`,
+      'default_md = sha256',
+      'crl_extensions = crl_ext',
+      '[crl_ext]',
+      'authorityKeyIdentifier = keyid:always',
+      '',
+    ].join('\n'),
+  );
+  const r = sh('openssl', ['ca', '-config', config, '-gencrl', '-crldays', '30', '-out', out + '.tmp'], {
+    timeout: 300000,
+  });
+  if (r.status !== 0) die(`openssl ca -gencrl (${dir}) failed: ${(r.stderr || r.stdout).trim()}`);
+  fs.renameSync(out + '.tmp', out);
+}
+
+/**
+ * Revocation fixtures for one PKI, cached in bench/.build/revocation: a CRL_ENTRIES-entry CRL from the intermediate
+ * (random 16-byte serials, never the client's), an empty CRL from the root (nginx's ssl_crl wants one for every
+ * level of the chain), both in one file for nginx, and an index listing the client as valid for `openssl ocsp`.
+ * Remade when the PKI is newer than they are or the CRLs (30 days) are over 10 days old.
+ */
+function ensureRevocationFixtures(pki) {
+  const dir = path.join(BUILD, 'revocation', pki.key);
+  const f = {
+    crl: path.join(dir, `intermediate-${CRL_ENTRIES}.crl.pem`),
+    rootCrl: path.join(dir, 'root.crl.pem'),
+    nginxCrls: path.join(dir, 'nginx-crls.pem'),
+    ocspIndex: path.join(dir, 'ocsp-index.txt'),
+    caCert: path.join(pki.dir, 'intermediate-ca.crt'),
+    caKey: path.join(pki.dir, 'intermediate-ca.key'),
+  };
+  const madeAt = fs.existsSync(f.ocspIndex) ? fs.statSync(f.ocspIndex).mtimeMs : 0;
+  if (madeAt > fs.statSync(pki.clientCert).mtimeMs && madeAt > Date.now() - 10 * 86400e3) return f;
+  log(`making the ${pki.key} revocation fixtures: a ${CRL_ENTRIES.toLocaleString('en-US')}-entry CRL (openssl ca)`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  const client = new X509Certificate(fs.readFileSync(pki.clientCert));
+  const clientSerial = dbSerial(client.serialNumber).replace(/^(00)+(?=..)/, '');
+  const serials = new Set();
+  while (serials.size < CRL_ENTRIES) {
+    const s = randomBytes(16);
+    s[0] = s[0] & 0x7f || 1; // positive, and no leading zero byte: the hex is the DER serial
+    const hex = s.toString('hex').toUpperCase();
+    if (hex !== clientSerial) serials.add(hex);
+  }
+  // Revoked over the past year, some with a reason code, as a long-lived CA's CRL would be.
+  const reasons = ['', 'keyCompromise', 'superseded', '', 'cessationOfOperation', 'affiliationChanged'];
+  const expires = caTime(new Date(Date.now() + 2 * 365 * 86400e3));
+  let i = 0;
+  const lines = [];
+  for (const s of serials) {
+    const at = caTime(new Date(Date.now() - Math.floor(Math.random() * 365 * 86400e3)));
+    const reason = reasons[i % reasons.length];
+    lines.push(`R\t${expires}\t${at}${reason ? `,${reason}` : ''}\t${s}\tunknown\t/CN=revoked ${i++}\n`);
+  }
+  opensslCrl({ dir: path.join(dir, 'intermediate'), cert: f.caCert, key: f.caKey, index: lines.join(''), out: f.crl });
+  opensslCrl({
+    dir: path.join(dir, 'root'),
+    cert: path.join(pki.dir, 'root-ca.crt'),
+    key: path.join(pki.dir, 'root-ca.key'),
+    index: '',
+    out: f.rootCrl,
+  });
+  fs.writeFileSync(f.nginxCrls, fs.readFileSync(f.crl, 'utf8') + fs.readFileSync(f.rootCrl, 'utf8'));
+  const subject = '/' + client.subject.split('\n').join('/');
+  const valid = `V\t${caTime(new Date(client.validTo))}\t\t${clientSerial}\tunknown\t${subject}\n`;
+  fs.writeFileSync(f.ocspIndex + '.tmp', valid);
+  fs.renameSync(f.ocspIndex + '.tmp', f.ocspIndex); // last: its mtime says the set is complete
+  return f;
+}
+
 // ---------- servers ----------
+/** mtlsgate's mutualTls.revocation values, in YAML flow style (the template's {{REVOCATION}}). */
+const REVOCATION_OFF = '{ mode: off }';
+const revocationCrl = (file) => `{ mode: crl, crl: { sources: [${JSON.stringify(`file://${file}`)}] } }`;
+const revocationOcsp = (port) => `{ mode: ocsp, ocsp: { responder: "http://127.0.0.1:${port}" } }`;
+
 const render = (template, vars) =>
   fs
     .readFileSync(path.join(BENCH, 'peers', template), 'utf8')
@@ -379,8 +482,20 @@ class Bench {
    * Start one server fresh; resolves once it accepts on its port and a probe (one handshake and request) succeeds.
    * requireOk: false resolves with the failed probe in srv.probe instead of throwing. caNames (nginx only): the
    * CA names sent in the CertificateRequest, when they should differ from the truststore (a big truststore).
+   * revocation (mtlsgate): its mutualTls.revocation in YAML flow style; sslCrl (nginx): a CRL file for ssl_crl.
    */
-  async startServer(kind, pki, { truststore = pki.truststore, caNames = truststore, tag = '', requireOk = true } = {}) {
+  async startServer(
+    kind,
+    pki,
+    {
+      truststore = pki.truststore,
+      caNames = truststore,
+      tag = '',
+      requireOk = true,
+      revocation = REVOCATION_OFF,
+      sslCrl = null,
+    } = {},
+  ) {
     const port = await freePort();
     const dir = path.join(BUILD, 'run', `${kind}-${pki.key}${tag}`);
     fs.rmSync(dir, { recursive: true, force: true });
@@ -397,6 +512,8 @@ class Bench {
       WORKERS: this.o.workers,
       NOFILE: hardNofile(),
       LOG_LEVEL: this.o.gwLogLevel,
+      REVOCATION: revocation,
+      SSL_CRL: sslCrl ? `ssl_crl ${sslCrl};` : '',
     };
     const err = fs.openSync(path.join(dir, 'stderr.log'), 'w');
     let rec;
@@ -695,6 +812,7 @@ async function phaseTruststore(b, servers) {
         SERVER_KEY: pki.serverKey,
         TRUSTSTORE: file,
         LOG_LEVEL: 'warn',
+        REVOCATION: REVOCATION_OFF,
       }),
     );
     const check = await b.timed('serve --check', ['serve', '--config', cfg, '--check'], b.o.reps);
@@ -846,6 +964,247 @@ async function phaseDoctor(b) {
   return out;
 }
 
+/**
+ * OpenSSL's own OCSP responder for a PKI's intermediate, answering from the fixtures' index (the client: good).
+ * -port takes a port only in OpenSSL 3.0: it listens on every address, for as long as this phase runs.
+ */
+async function startOcspResponder(pki, fx) {
+  const port = await freePort();
+  const dir = path.join(BUILD, 'run', `ocsp-${pki.key}`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const err = fs.openSync(path.join(dir, 'stderr.log'), 'w');
+  const rec = startProcess(
+    `openssl ocsp (${pki.key})`,
+    'openssl',
+    [
+      'ocsp',
+      '-index',
+      fx.ocspIndex,
+      '-port',
+      String(port),
+      '-rsigner',
+      fx.caCert,
+      '-rkey',
+      fx.caKey,
+      '-CA',
+      fx.caCert,
+      '-ndays',
+      '1', // a nextUpdate, so the answer may be cached
+      '-nrequest',
+      '1000000', // a bound; a warm cache asks a handful of times
+    ],
+    { stderr: err, stdout: err },
+  );
+  await waitForPort(port, rec, 10000);
+  return { port, rec, dir };
+}
+
+const probeOk = (p) => p && p.ok > 0 && p.errors === 0 && p.non200 === 0;
+
+/**
+ * Revocation (issue 14): full handshakes per server core with revocation in force against the same server without
+ * it, paired by round: mtlsgate off / 100,000-entry CRL / OCSP with a warm cache (the warm-up fills it), nginx
+ * without and with ssl_crl for reference. Then what loading that CRL costs: `serve --check` with it minus without,
+ * and parseCrls + buildCrlSet timed in this process on the private build.
+ */
+async function phaseRevocation(b, servers) {
+  if (!b.o.only.includes('revocation')) return null;
+  const res = { entries: CRL_ENTRIES, hs: [], ratios: {}, responders: {}, load: null };
+  const cases = [
+    ...(servers.includes('mtlsgate') ? ['off', 'crl', 'ocsp'].map((v) => ['mtlsgate', v]) : []),
+    ...(servers.includes('nginx') ? ['off', 'crl'].map((v) => ['nginx', v]) : []),
+  ];
+  const secs = String(b.o.secs);
+  const responders = {};
+  try {
+    for (const key of b.o.keys) {
+      try {
+        responders[key] = await startOcspResponder(b.pkis[key], b.revocation[key]);
+        res.responders[key] = { port: responders[key].port };
+      } catch (e) {
+        res.responders[key] = { error: e.message };
+        b.failures.push({ phase: 'revocation', server: 'openssl ocsp', key, error: e.message });
+        log(`  FAILED openssl ocsp (${key}): ${e.message}`);
+      }
+    }
+    for (let round = 0; round < b.o.rounds; round++) {
+      for (const key of round % 2 ? [...b.o.keys].reverse() : b.o.keys) {
+        const order = cases.map((_, i) => cases[(i + round) % cases.length]);
+        log(`revocation round ${round + 1}/${b.o.rounds}, ${key}: ${order.map((c) => c.join('/')).join(', ')}`);
+        for (const [kind, variant] of order) {
+          const pki = b.pkis[key];
+          const fx = b.revocation[key];
+          const rec = { server: kind, variant, key, round };
+          try {
+            if (variant === 'ocsp' && !responders[key]) throw new Error('no OCSP responder');
+            const srv = await b.startServer(kind, pki, {
+              tag: `-rev-${variant}`,
+              requireOk: false,
+              revocation:
+                variant === 'crl'
+                  ? revocationCrl(fx.crl)
+                  : variant === 'ocsp'
+                    ? revocationOcsp(responders[key].port)
+                    : REVOCATION_OFF,
+              sslCrl: kind === 'nginx' && variant === 'crl' ? fx.nginxCrls : null,
+            });
+            try {
+              if (!probeOk(srv.probe))
+                throw new Error(`the valid client is refused: ${srv.probe?.first_error || JSON.stringify(srv.probe)}`);
+              await b.tb(srv, ['-m', 'hs', '-P', '4', '-w', '0', '-t', String(b.o.warm)], 30000);
+              const r = await b.tb(srv, ['-m', 'hs', '-P', '8', '-w', '1', '-t', secs], (b.o.secs + 30) * 1000);
+              // A valid client refused even once means revocation did not work: no rate to compare.
+              if (r.non200 > 0 || r.ok === 0)
+                throw new Error(`${r.non200} non-200 of ${r.ok + r.non200} (${r.first_error || 'no error text'})`);
+              if (r.errors) log(`  ${kind}/${key} ${variant}: ${r.errors} errors (${r.first_error})`);
+              res.hs.push({ ...rec, result: r });
+              log(`  ${kind}/${key} revocation ${variant}: ${fmt(r.per_server_core)} hs/core, ${fmt(r.rate)} hs/s`);
+            } finally {
+              await stopProcess(srv.rec);
+            }
+          } catch (e) {
+            const error = e.message.split('\n').slice(0, 3).join(' | ');
+            res.hs.push({ ...rec, error });
+            b.failures.push({ phase: 'revocation', ...rec, error: e.message });
+            log(`  FAILED ${kind}/${key} revocation ${variant}: ${error}`);
+          }
+        }
+      }
+    }
+  } finally {
+    for (const r of Object.values(responders)) await stopProcess(r.rec, { graceMs: 2000 });
+  }
+  for (const [kind, variant] of cases) {
+    if (variant === 'off') continue;
+    res.ratios[`${kind}/${variant}`] ??= {};
+    for (const key of b.o.keys) {
+      const ratios = [];
+      for (let round = 0; round < b.o.rounds; round++) {
+        const get = (v) =>
+          res.hs.find((x) => x.server === kind && x.variant === v && x.key === key && x.round === round);
+        const on = get(variant);
+        const off = get('off')?.result?.per_server_core;
+        // A variant whose handshakes fail scores 0, as a truststore that makes them fail does.
+        if (off && on) ratios.push(on.error ? 0 : on.result.per_server_core / off);
+      }
+      res.ratios[`${kind}/${variant}`][key] = stats(ratios);
+    }
+  }
+  res.load = await crlLoadTime(b);
+  return res;
+}
+
+/**
+ * What loading the big CRL costs: `serve --check` (a whole gateway start: read, parse, check against the
+ * truststore) with it minus without, alternated, medians of at least 3; and parseCrls + buildCrlSet alone, in this
+ * process on the private build (the first call cold, then the median of 4 more).
+ */
+async function crlLoadTime(b) {
+  const pki = b.pkis.ec ?? b.pkis.rsa;
+  const fx = b.revocation[pki.key];
+  const out = { key: pki.key };
+  try {
+    const config = (name, revocation) => {
+      const dir = path.join(BUILD, 'run', `check-rev-${name}`);
+      fs.mkdirSync(dir, { recursive: true });
+      const file = path.join(dir, 'mtlsgate.yaml');
+      const vars = { PORT: 0, BACKEND_PORT: b.backendPort, SNI, SERVER_CERT: pki.serverCert };
+      Object.assign(vars, {
+        SERVER_KEY: pki.serverKey,
+        TRUSTSTORE: pki.truststore,
+        LOG_LEVEL: 'warn',
+        REVOCATION: revocation,
+      });
+      fs.writeFileSync(file, render('mtlsgate.yaml', vars));
+      return file;
+    };
+    const files = { off: config('off', REVOCATION_OFF), crl: config('crl', revocationCrl(fx.crl)) };
+    const runs = { off: [], crl: [] };
+    for (let i = 0; i < Math.max(3, b.o.reps); i++) {
+      for (const v of i % 2 ? ['crl', 'off'] : ['off', 'crl']) {
+        const [r] = await b.timed('serve --check', ['serve', '--config', files[v], '--check'], 1);
+        runs[v].push(r);
+      }
+    }
+    const bad = [...runs.off, ...runs.crl].find((r) => r.code !== 0);
+    if (bad) throw new Error(`serve --check exited ${bad.code}`);
+    out.check = {
+      off: stats(runs.off.map((r) => r.wall)),
+      crl: stats(runs.crl.map((r) => r.wall)),
+      peakRssMiB: {
+        off: stats(runs.off.map((r) => r.peakRssKiB / 1024)),
+        crl: stats(runs.crl.map((r) => r.peakRssKiB / 1024)),
+      },
+    };
+    out.check.added = out.check.crl.med - out.check.off.med;
+    log(
+      `  serve --check: ${fmt(out.check.off.med)} s without revocation, ${fmt(out.check.crl.med)} s with the CRL (+${fmt(out.check.added)} s)`,
+    );
+  } catch (e) {
+    out.checkError = e.message;
+    b.failures.push({
+      phase: 'revocation',
+      server: 'mtlsgate',
+      key: pki.key,
+      error: `CRL load (serve --check): ${e.message}`,
+    });
+    log(`  FAILED serve --check with the CRL: ${e.message}`);
+  }
+  try {
+    const dist = path.join(path.dirname(b.gw.bin), '../dist');
+    const load = (rel) => import(pathToFileURL(path.join(dist, rel)).href);
+    const [{ parseCrls }, { buildCrlSet, crlPathStatus }, { readTruststore }, { parseCert }] = await Promise.all([
+      load('pki/crl.js'),
+      load('policy/revocation.js'),
+      load('trust/load.js'),
+      load('pki/cert.js'),
+    ]);
+    const cas = (await readTruststore(pki.truststore)).truststore.certs;
+    const bytes = fs.readFileSync(fx.crl);
+    const source = `file://${fx.crl}`;
+    const times = [];
+    let set;
+    for (let i = 0; i < 5; i++) {
+      const t0 = process.hrtime.bigint();
+      const { crls, problems } = parseCrls(bytes, source);
+      if (problems.length) throw new Error(`parseCrls: ${problems[0]}`);
+      set = buildCrlSet(
+        crls.map((crl) => ({ crl, source })),
+        cas,
+      );
+      times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    }
+    const entries = set.inForce[0]?.crl.revoked.size;
+    if (set.inForce.length !== 1 || entries !== CRL_ENTRIES)
+      throw new Error(`expected 1 CRL of ${CRL_ENTRIES} entries in force, got ${set.inForce.length} (${entries})`);
+    // What each request pays once the CRL is in force: the lookup of the client's serial (scope leaf).
+    const der = (file) => new X509Certificate(fs.readFileSync(file)).raw;
+    const chain = [pki.clientCert, path.join(pki.dir, 'intermediate-ca.crt'), path.join(pki.dir, 'root-ca.crt')];
+    const certPath = chain.map((f) => parseCert(der(f)));
+    const lookups = 200000;
+    let status;
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < lookups; i++) status = crlPathStatus(set, certPath, 'leaf', new Date()).status;
+    const lookupUs = Number(process.hrtime.bigint() - t0) / 1e3 / lookups;
+    if (status !== 'good') throw new Error(`the client's status against the CRL is ${status}, not good`);
+    out.inProcess = { bytes: bytes.length, firstS: times[0], warmS: stats(times.slice(1)), lookupUs };
+    log(
+      `  parseCrls + buildCrlSet, ${(bytes.length / 2 ** 20).toFixed(1)} MiB PEM: ${fmt(times[0] * 1000)} ms cold, ${fmt(out.inProcess.warmS.med * 1000)} ms warm; a lookup ${fmt(lookupUs)} µs`,
+    );
+  } catch (e) {
+    out.inProcessError = e.message;
+    b.failures.push({
+      phase: 'revocation',
+      server: 'mtlsgate',
+      key: pki.key,
+      error: `CRL load (in process): ${e.message}`,
+    });
+    log(`  FAILED parseCrls + buildCrlSet: ${e.message}`);
+  }
+  return out;
+}
+
 /** The crypto ceiling: openssl speed on this machine, and what one TLS 1.3 mTLS handshake costs in signatures. */
 function phaseSpeed(b) {
   if (!b.o.only.includes('speed')) return null;
@@ -971,7 +1330,8 @@ function topFunctions(dir, skipPid) {
 }
 
 // ---------- report ----------
-function reportMarkdown(b, summary, servers, scale, doctor, speed, tgt, started, seconds) {
+function reportMarkdown(b, summary, servers, results, tgt, started, seconds) {
+  const { truststore: scale, doctor, speed, revocation } = results;
   const e = b.env.machine;
   const L = [];
   L.push(
@@ -981,8 +1341,8 @@ function reportMarkdown(b, summary, servers, scale, doctor, speed, tgt, started,
   L.push(
     'min / **median** / max over rounds; ratios are mtlsgate ÷ peer paired by round (for rates > 1 means mtlsgate is faster; for latency, CPU and memory > 1 means mtlsgate is worse).',
   );
-  L.push('');
-  L.push(mainTable(summary, servers, b.o.keys, b.o));
+  if (b.o.only.some((t) => ['hs', 'resume', 'ka', 'rate', 'rss'].includes(t)))
+    L.push('', mainTable(summary, servers, b.o.keys, b.o));
   const gwRss = b.runs.filter((r) => r.test === 'rss' && r.server === 'mtlsgate').map((r) => r.result);
   if (gwRss.length) {
     const mib = (xs) => xs.map((k) => fmt(k / 1024)).join(' + ');
@@ -1089,7 +1449,8 @@ function reportMarkdown(b, summary, servers, scale, doctor, speed, tgt, started,
       }
     }
   }
-  L.push('', 'Targets (issue 5), judged on the medians above:', '', targetsTable(tgt));
+  if (revocation) L.push('', ...revocationReport(b, revocation));
+  L.push('', 'Targets (issues 5 and 14), judged on the medians above:', '', targetsTable(tgt));
   const loadRuns = b.runs.filter((r) => r.result?.other_cores !== undefined);
   const noisy = loadRuns.filter((r) => r.result.other_cores > 0.3).length;
   const other = stats(loadRuns.filter((r) => ['hs', 'resume', 'ka'].includes(r.test)).map((r) => r.result.other_cores));
@@ -1108,6 +1469,59 @@ function reportMarkdown(b, summary, servers, scale, doctor, speed, tgt, started,
     );
   }
   return L.join('\n');
+}
+const times1000 = (s) => s && { ...s, min: s.min * 1000, med: s.med * 1000, max: s.max * 1000 };
+
+/** The report's Revocation section. */
+function revocationReport(b, rev) {
+  const n = rev.entries.toLocaleString('en-US');
+  const L = [
+    `Revocation (issue 14): full handshakes (\`hs\`, 8 clients, one request each) with revocation in force against the same server without it, paired by round: mtlsgate with a ${n}-entry CRL from the intermediate (\`mode: crl\`) and with OCSP (\`mode: ocsp\`, OpenSSL's \`openssl ocsp\` as responder, its answer cached during the warm-up); nginx with \`ssl_crl\` (the same CRL and the root's) for reference. Judged on every request: a client refused even once fails the run.`,
+    '',
+    '| server | key | full hs/s per server core: off | CRL | OCSP | ratio CRL ÷ off | ratio OCSP ÷ off |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  const kinds = [...new Set(rev.hs.map((x) => x.server))];
+  for (const kind of kinds) {
+    for (const key of b.o.keys) {
+      const at = (v) => rev.hs.filter((x) => x.server === kind && x.key === key && x.variant === v);
+      const rate = (v) => {
+        if (!at(v).length) return '–';
+        const ok = stats(at(v).map((x) => x.result?.per_server_core));
+        const fail = at(v).find((x) => x.error)?.error;
+        return `${ok ? fmtS(ok) : ''}${fail ? `${ok ? '; ' : ''}fails (${fail})` : ''}`;
+      };
+      const ratio = (v) => fmtS(rev.ratios[`${kind}/${v}`]?.[key]);
+      L.push(
+        `| ${kind} | ${key} | ${rate('off')} | ${rate('crl')} | ${rate('ocsp')} | ${ratio('crl')} | ${ratio('ocsp')} |`,
+      );
+    }
+  }
+  const other = rev.hs.filter((x) => x.result).map((x) => x.result.other_cores);
+  L.push(
+    '',
+    `Other processes used ${fmtS(stats(other))} cores during these runs (${other.filter((x) => x > 0.3).length} of ${other.length} above 0.3): the ratios are only as steady as that.`,
+  );
+  const l = rev.load;
+  const offCore = stats(
+    rev.hs
+      .filter((x) => x.server === 'mtlsgate' && x.variant === 'off' && x.key === l?.key)
+      .map((x) => x.result?.per_server_core),
+  );
+  const offUs = offCore && 1e6 / offCore.med;
+  if (l?.check)
+    L.push(
+      '',
+      `Loading the ${n}-entry CRL (${l.key}): \`serve --check\` takes ${fmtS(l.check.crl)} s with it and ${fmtS(l.check.off)} s without (medians **+${fmt(l.check.added)} s**; peak RSS ${fmt(l.check.peakRssMiB.crl?.med)} against ${fmt(l.check.peakRssMiB.off?.med)} MiB).`,
+    );
+  else if (l?.checkError) L.push('', `Loading the ${n}-entry CRL with \`serve --check\` failed: ${l.checkError}.`);
+  if (l?.inProcess)
+    L.push(
+      '',
+      `\`parseCrls\` + \`buildCrlSet\` on it (${fmt(l.inProcess.bytes / 2 ** 20)} MiB PEM) in one process: ${fmt(l.inProcess.firstS * 1000)} ms the first time, ${fmtS(times1000(l.inProcess.warmS))} ms the 4 times after. Once it is in force, judging a request (the client's serial looked up, \`crlPathStatus\`) takes ${fmt(l.inProcess.lookupUs)} µs${offUs ? `, ${fmt((100 * l.inProcess.lookupUs) / offUs)} % of the server CPU of a full handshake without revocation (${fmt(offUs)} µs, median of the ${l.key} runs above)` : ''}.`,
+    );
+  else if (l?.inProcessError) L.push('', `\`parseCrls\` + \`buildCrlSet\` failed: ${l.inProcessError}.`);
+  return L;
 }
 const fmtS = (s) => (s ? (s.n === 1 ? fmt(s.med) : `${fmt(s.min)} / **${fmt(s.med)}** / ${fmt(s.max)}`) : '–');
 
@@ -1154,6 +1568,8 @@ async function main() {
   for (const key of o.keys) b.pkis[key] = ensurePki(b.gw.bin, key);
   if (o.only.includes('truststore') || o.only.includes('doctor'))
     b.truststores = await ensureTruststores(b.gw.bin, b.pkis, [100, 1000, 10000]);
+  if (o.only.includes('revocation'))
+    b.revocation = Object.fromEntries(o.keys.map((key) => [key, ensureRevocationFixtures(b.pkis[key])]));
   await b.startBackend();
 
   const results = {
@@ -1174,20 +1590,11 @@ async function main() {
       results.truststore = await phaseTruststore(b, servers);
       results.doctor = await phaseDoctor(b);
       results.speed = phaseSpeed(b);
+      results.revocation = await phaseRevocation(b, servers);
       const summary = summarize(b.runs, servers, o.keys);
-      const tgt = targets(summary, results.truststore, results.doctor);
+      const tgt = targets(summary, results.truststore, results.doctor, results.revocation);
       const seconds = (Date.now() - started.getTime()) / 1000;
-      const md = reportMarkdown(
-        b,
-        summary,
-        servers,
-        results.truststore,
-        results.doctor,
-        results.speed,
-        tgt,
-        started,
-        seconds,
-      );
+      const md = reportMarkdown(b, summary, servers, results, tgt, started, seconds);
       Object.assign(results, {
         finished: new Date().toISOString(),
         seconds,

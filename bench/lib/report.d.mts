@@ -73,6 +73,11 @@ export function targets(
   summary: Record<string, Record<string, PartialRow | undefined> | undefined>,
   scale?: { hsRatio?: Record<string, Record<string, { med?: number } | null | undefined> | undefined> } | null,
   doctor?: ReadonlyArray<{ size: number; key: string; wall?: { med?: number } | null }> | null,
+  /** ratios: 'mtlsgate/crl' and 'mtlsgate/ocsp' -> key -> with ÷ without; load.check.added: seconds. */
+  revocation?: {
+    ratios?: Record<string, Record<string, { med?: number } | null | undefined> | undefined>;
+    load?: { check?: { added?: number } | null } | null;
+  } | null,
 ): Target[];
 
 export function targetsTable(list: readonly Target[]): string;
