@@ -996,7 +996,14 @@ async function startOcspResponder(pki, fx) {
     ],
     { stderr: err, stdout: err },
   );
-  await waitForPort(port, rec, 10000);
+  // Not waitForPort: openssl ocsp serves one connection at a time, and a probe connection that sends no request
+  // leaves it waiting on that connection (every OCSP query then times out). It prints ACCEPT once it listens.
+  const log = path.join(dir, 'stderr.log');
+  const end = Date.now() + 10000;
+  while (!/ACCEPT/.test(fs.readFileSync(log, 'utf8'))) {
+    if (rec.exited || Date.now() > end) throw new Error(`openssl ocsp did not start: ${fs.readFileSync(log, 'utf8')}`);
+    await sleep(50);
+  }
   return { port, rec, dir };
 }
 

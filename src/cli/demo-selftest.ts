@@ -38,7 +38,10 @@ function get(port: number, domain: string, ca: string, cert: string, key: string
   });
 }
 
-export async function runSelftest(io: Io, o: { port: number; domain: string; files: PkiFiles }): Promise<boolean> {
+export async function runSelftest(
+  io: Io,
+  o: { port: number; domain: string; files: PkiFiles; revoked: { cert: string; key: string } },
+): Promise<boolean> {
   const f = o.files;
   const good = await get(o.port, o.domain, f.rootCert, f.clientCert, f.clientKey);
   const subject = (JSON.parse(good.body) as { headers?: Record<string, string> }).headers?.['x-client-cert-subject-dn'];
@@ -55,5 +58,14 @@ export async function runSelftest(io: Io, o: { port: number; domain: string; fil
   const okDoc = reason === 'self-signed certificate' && explained;
   const fix = report.findings.find((x) => x.id.startsWith('chain.'))?.fix.split('\n')[0] ?? '(no fix)';
   io.stdout.write(`${okDoc ? 'ok  ' : 'FAIL'} doctor: ${reason ?? 'not denied'} -> ${fix}\n`);
-  return okGood && okBad && okDoc;
+  const gone = await get(o.port, o.domain, f.rootCert, o.revoked.cert, o.revoked.key);
+  const okGone = gone.status === 403 && gone.body.includes('certificate revoked');
+  io.stdout.write(`${okGone ? 'ok  ' : 'FAIL'} revoked request: HTTP ${gone.status} ${gone.body}\n`);
+  const why = await diagnose({
+    files: { cert: o.revoked.cert, key: o.revoked.key, truststore: f.truststore, crls: [f.intermediateCrl] },
+  });
+  const finding = why.findings.find((x) => x.id === 'revocation.revoked');
+  const okWhy = why.verdict?.accepted === false && why.verdict.code === 'CERT_REVOKED' && finding !== undefined;
+  io.stdout.write(`${okWhy ? 'ok  ' : 'FAIL'} doctor --crl: ${finding?.title ?? 'not revoked'}\n`);
+  return okGood && okBad && okDoc && okGone && okWhy;
 }

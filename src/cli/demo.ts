@@ -1,10 +1,12 @@
 /**
  * `mtlsgate demo`: the gateway on an embedded default, with nothing else to set up. Makes a demo PKI if none
- * exists, runs a built-in echo backend, serves https://mtls.example.test:8443 on 127.0.0.1 and prints a curl
- * command that is accepted, one that is denied, and the doctor command that explains the denial.
+ * exists, runs a built-in echo backend, serves https://mtls.example.test:8443 on 127.0.0.1 with revocation by the
+ * demo CAs' CRLs, and prints a curl command that is accepted, two that are denied (a self-signed certificate, a
+ * revoked one), and the doctor commands that explain the denials.
  */
 import { existsSync } from 'node:fs';
-import { relative, resolve } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
 import { Command } from 'commander';
 import type { CliContext } from './context.js';
 import { UserError } from '../errors.js';
@@ -29,10 +31,12 @@ export function demoCommand(ctx: CliContext): Command {
       const { initPki, pkiFiles } = generator;
       const dir = resolve(o.dir);
       const files = pkiFiles(dir);
-      if (!existsSync(files.truststore)) {
-        await initPki(dir, { domain: DEMO_DOMAIN });
+      // A demo PKI from before revocation has no CA database: made again.
+      if (!existsSync(files.truststore) || !existsSync(files.index)) {
+        await initPki(dir, { domain: DEMO_DOMAIN, force: true });
         ctx.io.stdout.write(`made a demo PKI in ${rel(dir)}\n`);
       }
+      const revoked = await ensureRevokedClient(dir);
       const echo = await startEcho();
       const cfg = configSchema.parse({
         listen: { host: '127.0.0.1', port },
@@ -42,7 +46,11 @@ export function demoCommand(ctx: CliContext): Command {
           {
             domainName: DEMO_DOMAIN,
             certificate: { cert: files.serverCert, key: files.serverKey },
-            mutualTls: { truststoreUri: `file://${files.truststore}`, exposeReason: true },
+            mutualTls: {
+              truststoreUri: `file://${files.truststore}`,
+              exposeReason: true,
+              revocation: { mode: 'crl', crl: { sources: [`file://${files.intermediateCrl}`] } },
+            },
             basePathMappings: [{ basePath: '(none)', target: echo.url }],
           },
         ],
@@ -64,7 +72,8 @@ export function demoCommand(ctx: CliContext): Command {
       out.write(
         `\nmtlsgate demo: https://${DEMO_DOMAIN}:${gport} on 127.0.0.1 -> echo backend ${echo.url}; admin http://127.0.0.1:${gw.adminAddress()?.port}/readyz\n`,
       );
-      out.write(`truststore: ${rel(files.truststore)} (demo root + intermediate CA)\n\n`);
+      out.write(`truststore: ${rel(files.truststore)} (demo root + intermediate CA)\n`);
+      out.write(`revocation: ${rel(files.intermediateCrl)} (the intermediate CA's CRL)\n\n`);
       out.write(`Accepted (client.crt is issued by the demo CA):\n  ${curl(files.clientCert, files.clientKey)}\n\n`);
       out.write(
         `Denied with 403 "Access denied. Reason: self-signed certificate" (self-signed.crt is not in the truststore):\n  ${curl(files.selfSignedCert, files.selfSignedKey)}\n\n`,
@@ -72,8 +81,14 @@ export function demoCommand(ctx: CliContext): Command {
       out.write(
         `Why it was denied, and the fix:\n  node bin/mtlsgate.js doctor --cert ${rel(files.selfSignedCert)} --key ${rel(files.selfSignedKey)} --truststore ${rel(files.truststore)}\n\n`,
       );
+      out.write(
+        `Denied with 403 "Access denied. Reason: certificate revoked" (revoked.crt is on the intermediate's CRL):\n  ${curl(revoked.cert, revoked.key)}\n\n`,
+      );
+      out.write(
+        `When and why it was revoked:\n  node bin/mtlsgate.js doctor --cert ${rel(revoked.cert)} --key ${rel(revoked.key)} --truststore ${rel(files.truststore)} --crl ${rel(files.intermediateCrl)}\n\n`,
+      );
       if (o.selftest) {
-        const ok = await runSelftest(ctx.io, { port: gport, domain: DEMO_DOMAIN, files });
+        const ok = await runSelftest(ctx.io, { port: gport, domain: DEMO_DOMAIN, files, revoked });
         await gw.close(1000);
         await echo.close();
         ctx.setExitCode(ok ? 0 : 1);
@@ -83,6 +98,27 @@ export function demoCommand(ctx: CliContext): Command {
       await waitForSignals(gw, log);
       await echo.close();
     });
+}
+
+/**
+ * The demo's revoked client (revoked.crt/.key, issued by the intermediate and revoked for keyCompromise), made once;
+ * the CRLs are issued again at every start so they never pass their nextUpdate.
+ */
+async function ensureRevokedClient(dir: string): Promise<{ cert: string; key: string }> {
+  const { issue, loadPki } = await import('../pki/generate.js');
+  const { revokeInPki, writeCrls } = await import('../pki/generate-revocation.js');
+  const cert = join(dir, 'revoked.crt');
+  const key = join(dir, 'revoked.key');
+  const pki = await loadPki(dir);
+  if (existsSync(cert) && existsSync(key)) {
+    await writeCrls(pki);
+    return { cert, key };
+  }
+  const leaf = await issue({ subject: 'CN=demo revoked client', profile: 'client', issuer: pki.intermediate });
+  await writeFile(key, leaf.keyPem, { mode: 0o600 });
+  await writeFile(cert, leaf.certPem);
+  await revokeInPki(pki, { cert: leaf.der, certPath: cert, reason: 'keyCompromise' });
+  return { cert, key };
 }
 
 function parsePort(s: string, flag: string): number {

@@ -359,7 +359,7 @@ export function revocationLogFields(r: RevocationResult): Record<string, unknown
       revocationSource: r.source,
       revokedSubject: r.level === 0 ? undefined : r.cert.info.subject,
     };
-  if (r.status === 'unavailable') return { revocationUnavailable: r.why, level: r.level };
+  if (r.status === 'unavailable') return { revocationUnavailable: r.why, revocationLevel: r.level };
   return {};
 }
 

@@ -81,7 +81,7 @@ export function formatIndex(entries: readonly CaDbEntry[]): string {
 export function validEntry(x509: X509Certificate): CaDbEntry {
   return {
     status: 'V',
-    expiry: indexTime(new Date(x509.validToDate)),
+    expiry: indexTime(new Date(x509.validTo)),
     revocation: '',
     serial: indexSerial(x509.serialNumber),
     file: 'unknown',

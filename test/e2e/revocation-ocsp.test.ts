@@ -138,6 +138,8 @@ test('a responder that never answers: 403 unavailable after ocsp.timeoutMs, and 
   const line = await gw.waitForLog((l) => l.msg === UNAVAILABLE, { from: mark });
   assert.equal(line.code, 'MTLSGATE_REVOCATION_UNAVAILABLE');
   assert.match(String(line.revocationUnavailable), /timed out/);
+  assert.equal(line.revocationLevel, 0, 'the leaf had no answer');
+  assert.equal(line.level, 'warn', "the record's own level is not overwritten");
 });
 
 test('a responder answering 500 under onUnavailable allow: served, and counted', async () => {
