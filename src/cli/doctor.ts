@@ -31,6 +31,8 @@ interface DoctorOptions {
   insecure?: boolean;
   timeout: string;
   crl: string[];
+  ocsp?: boolean;
+  ocspUrl?: string;
   revocationScope?: 'leaf' | 'chain';
   onUnavailable?: 'deny' | 'allow';
 }
@@ -61,13 +63,18 @@ export function doctorCommand(ctx: CliContext): Command {
         collect,
         [],
       )
+      .option('--ocsp', "judge revocation by asking each certificate's OCSP responder (its AIA), as mode: ocsp")
+      .option('--ocsp-url <url>', 'ask this OCSP responder instead (implies --ocsp; with --crl: prefer-ocsp)')
       .addOption(
-        new Option('--revocation-scope <scope>', 'with --crl: check the client certificate only, or every CA too')
+        new Option(
+          '--revocation-scope <scope>',
+          'with --crl or --ocsp: check the client certificate only, or every CA too',
+        )
           .choices(['leaf', 'chain'])
           .default(undefined, 'leaf'),
       )
       .addOption(
-        new Option('--on-unavailable <what>', 'with --crl: deny or allow a certificate without a usable CRL')
+        new Option('--on-unavailable <what>', 'with --crl or --ocsp: deny or allow a certificate without an answer')
           .choices(['deny', 'allow'])
           .default(undefined, 'deny'),
       )
@@ -96,7 +103,7 @@ export function doctorCommand(ctx: CliContext): Command {
       .option('--json', 'print the report as JSON')
       .addHelpText(
         'after',
-        '\nExit status: 0 nothing is wrong, 1 the certificate would be denied or a check failed, 2 usage error.\n\nExamples:\n  mtlsgate doctor --cert client.crt --key client.key --truststore truststore.pem\n  mtlsgate doctor --cert client.crt --key client.key --truststore truststore.pem --crl ca.crl.pem\n  mtlsgate doctor --url https://api.example.com/ping --cert client.crt --key client.key --truststore truststore.pem\n  mtlsgate doctor --url https://mtls.example.test:8443/ --resolve mtls.example.test:8443:127.0.0.1 --cacert root-ca.crt --cert client.crt --key client.key',
+        '\nExit status: 0 nothing is wrong, 1 the certificate would be denied or a check failed, 2 usage error.\n\nExamples:\n  mtlsgate doctor --cert client.crt --key client.key --truststore truststore.pem\n  mtlsgate doctor --cert client.crt --key client.key --truststore truststore.pem --crl ca.crl.pem\n  mtlsgate doctor --cert client.crt --key client.key --truststore truststore.pem --ocsp\n  mtlsgate doctor --url https://api.example.com/ping --cert client.crt --key client.key --truststore truststore.pem\n  mtlsgate doctor --url https://mtls.example.test:8443/ --resolve mtls.example.test:8443:127.0.0.1 --cacert root-ca.crt --cert client.crt --key client.key',
       )
       .action(async (o: DoctorOptions) => {
         requireNonEmptyCertPath('--cert', o.cert);
@@ -111,9 +118,20 @@ export function doctorCommand(ctx: CliContext): Command {
         for (const f of o.crl) requireNonEmptyPath('--crl', f);
         if (o.crl.length > 0 && o.truststore === undefined)
           throw new UserError('E_USAGE', 'doctor: --crl needs --truststore (the CAs that sign the CRLs)');
+        if (o.ocspUrl !== undefined && !/^https?:\/\/[^\s/]+/i.test(o.ocspUrl))
+          throw new UserError('E_USAGE', `doctor: --ocsp-url: expected an http:// URL, got "${o.ocspUrl}"`);
+        const ocsp = o.ocsp === true || o.ocspUrl !== undefined;
+        if (ocsp && o.truststore === undefined)
+          throw new UserError(
+            'E_USAGE',
+            'doctor: --ocsp needs --truststore (the path whose certificates are asked about)',
+          );
         const revocationOption = o.revocationScope !== undefined ? 'revocation-scope' : 'on-unavailable';
-        if (o.crl.length === 0 && (o.revocationScope !== undefined || o.onUnavailable !== undefined))
-          throw new UserError('E_USAGE', `doctor: --${revocationOption} applies to revocation; add --crl FILE`);
+        if (o.crl.length === 0 && !ocsp && (o.revocationScope !== undefined || o.onUnavailable !== undefined))
+          throw new UserError(
+            'E_USAGE',
+            `doctor: --${revocationOption} applies to revocation; add --crl FILE or --ocsp`,
+          );
         if (o.url === undefined) {
           const live = ['cacert', 'insecure']
             .filter((k) => o[k as keyof DoctorOptions] !== undefined)
@@ -144,8 +162,9 @@ export function doctorCommand(ctx: CliContext): Command {
           ...(o.truststore !== undefined && { truststore: o.truststore }),
           ...(now !== undefined && { now }),
           policy: { trustClientIntermediates: o.trustClientIntermediates === true },
-          ...(o.crl.length > 0 && {
-            crls: o.crl,
+          ...(o.crl.length > 0 && { crls: o.crl }),
+          ...(ocsp && { ocsp: { url: o.ocspUrl ?? null, timeoutMs } }),
+          ...((o.crl.length > 0 || ocsp) && {
             revocation: { scope: o.revocationScope ?? 'leaf', onUnavailable: o.onUnavailable ?? 'deny' },
           }),
         };

@@ -26,6 +26,11 @@ export interface DoctorInput {
   policy?: Partial<PolicyOptions>;
   /** `--crl` files: the verdict then includes revocation by them, as the gateway's `revocation.mode: crl`. */
   crls?: string[];
+  /**
+   * `--ocsp` / `--ocsp-url`: ask OCSP responders (url: instead of each certificate's AIA), as `mode: ocsp`, or
+   * `prefer-ocsp` with `crls`.
+   */
+  ocsp?: { url: string | null; timeoutMs?: number };
   /** The gateway's `mutualTls.revocation` scope and onUnavailable (defaults leaf, deny). */
   revocation?: Partial<Pick<RevocationPolicy, 'scope' | 'onUnavailable'>>;
 }
@@ -58,6 +63,8 @@ export interface Known {
   truststoreFindings: Finding[];
   /** The `--crl` files, read; null when none was given (revocation is not judged). */
   crlFiles: CrlFile[] | null;
+  /** `--ocsp`: null when OCSP is not asked. */
+  ocsp: { url: string | null; timeoutMs: number } | null;
   revocation: Pick<RevocationPolicy, 'scope' | 'onUnavailable'>;
 }
 
@@ -116,6 +123,7 @@ export async function gather(input: DoctorInput, preloaded?: Preloaded): Promise
     truststoreFile: trust?.file ?? null,
     truststoreFindings: trust?.findings ?? [],
     crlFiles,
+    ocsp: input.ocsp ? { url: input.ocsp.url, timeoutMs: input.ocsp.timeoutMs ?? 10_000 } : null,
     revocation: { scope: input.revocation?.scope ?? 'leaf', onUnavailable: input.revocation?.onUnavailable ?? 'deny' },
   };
 }

@@ -54,10 +54,10 @@ export async function checkOffline(k: Known): Promise<OfflineReport> {
     analysis = analyzeChain(k.leaf, k.intermediates, k.truststore, k.policy, k.now);
     findings.push(...checkChain(k, analysis));
     ({ verdict, source, openssl } = await reachVerdict(k, analysis, findings));
-    if (k.crlFiles !== null) {
+    if (k.crlFiles !== null || k.ocsp !== null) {
       // The path the gateway checks: what OpenSSL verified (the gateway's ConnectionVerdict.path).
       const path = verdict.accepted ? analysis.opensslChain.certs : [];
-      const judged = judgeRevocation({ k, verdict, path });
+      const judged = await judgeRevocation({ k, verdict, path });
       ({ verdict, report: revocation } = judged);
       findings.push(...judged.findings);
     }

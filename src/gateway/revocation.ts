@@ -12,17 +12,14 @@ import { parseCrls, type Crl } from '../pki/crl.js';
 import type { Cert } from '../pki/types.js';
 import {
   buildCrlSet,
-  combineLevels,
-  crlStatus,
-  crlPathStatus,
-  levelsToCheck,
+  GOOD,
+  pathRevocation,
   type CrlSet,
-  type LevelStatus,
   type RevocationPolicy,
   type RevocationResult,
 } from '../policy/revocation.js';
 import type { Truststore } from '../trust/truststore.js';
-import { ocspChecker, type OcspAnswer, type OcspChecker } from '../trust/ocsp.js';
+import { ocspChecker, type OcspChecker } from '../trust/ocsp.js';
 import { sourceFor } from '../trust/sources/index.js';
 import type { S3Options } from '../trust/sources/s3.js';
 import type { RevocationConfig } from './config.js';
@@ -59,6 +56,8 @@ export interface DomainRevocation {
   refreshing: boolean;
   /** Distribution points being fetched for the first time, by URL (concurrent requests share one fetch). */
   discovering: Map<string, Promise<void>>;
+  /** The instance's OCSP checker for these settings, found on first use (see ocspCheckerFor). */
+  ocsp: OcspChecker | null;
 }
 
 export interface CrlLoad {
@@ -218,70 +217,15 @@ export function revocationPolicy(c: RevocationConfig): RevocationPolicy {
   return { mode: c.mode, onUnavailable: c.onUnavailable, scope: c.scope };
 }
 
-/**
- * A path's revocation status under the domain's mode. Synchronous for CRLs (a map lookup per level) and for OCSP
- * answers in the checker's cache; a promise only while a responder is asked.
- */
+/** A path's revocation status under the domain's mode (see pathRevocation). */
 export function pathStatus(
   r: DomainRevocation,
   path: readonly Cert[],
   now: Date,
   ocsp: OcspChecker | null,
 ): RevocationResult | Promise<RevocationResult> {
-  const mode = r.policy.mode;
-  if (mode === 'crl' || ocsp === null) return crlPathStatus(r.crls, path, r.policy.scope, now);
-  const levels = levelsToCheck(path, r.policy.scope);
-  const statuses = levels.map(([cert, issuer]) => levelStatus(r, cert, issuer, now, ocsp));
-  if (!statuses.some((s) => s instanceof Promise))
-    return combineLevels(levels.map(([cert], i) => [cert, statuses[i] as LevelStatus]));
-  return Promise.all(statuses).then((done) => combineLevels(levels.map(([cert], i) => [cert, done[i]!])));
-}
-
-/** One certificate under ocsp, prefer-ocsp or prefer-crl: the preferred source, the other where it has no answer. */
-function levelStatus(
-  r: DomainRevocation,
-  cert: Cert,
-  issuer: Cert,
-  now: Date,
-  ocsp: OcspChecker,
-): LevelStatus | Promise<LevelStatus> {
-  const mode = r.policy.mode;
-  if (mode === 'prefer-crl') {
-    const byCrl = crlStatus(r.crls, cert, issuer, now);
-    if (byCrl.status !== 'unavailable') return byCrl;
-    return then(ocsp.check(cert, issuer), (a) => preferFirst(fromOcsp(a), byCrl));
-  }
-  return then(ocsp.check(cert, issuer), (a) => {
-    const byOcsp = fromOcsp(a);
-    if (mode === 'ocsp' || byOcsp.status !== 'unavailable') return byOcsp;
-    return preferFirst(crlStatus(r.crls, cert, issuer, now), byOcsp);
-  });
-}
-
-/** The fallback's answer, unless it has none either: then the preferred source's reason. */
-function preferFirst(fallback: LevelStatus, preferred: LevelStatus): LevelStatus {
-  return fallback.status === 'unavailable' ? preferred : fallback;
-}
-
-function then<A, B>(v: A | Promise<A>, f: (a: A) => B): B | Promise<B> {
-  return v instanceof Promise ? v.then(f) : f(v);
-}
-
-function fromOcsp(a: OcspAnswer): LevelStatus {
-  switch (a.status) {
-    case 'good':
-      return { status: 'good', source: `OCSP ${a.responder}` };
-    case 'revoked':
-      return { status: 'revoked', revokedAt: a.revokedAt, reason: a.reason, source: `OCSP ${a.responder}` };
-    case 'unknown':
-      return {
-        status: 'unavailable',
-        code: 'MTLSGATE_REVOCATION_UNAVAILABLE',
-        why: `OCSP responder ${a.responder} does not know the certificate (unknown)`,
-      };
-    default:
-      return { status: 'unavailable', code: 'MTLSGATE_REVOCATION_UNAVAILABLE', why: a.why };
-  }
+  if (r.policy.mode === 'off') return GOOD;
+  return pathRevocation({ mode: r.policy.mode, crls: r.crls, ocsp }, path, r.policy.scope, now);
 }
 
 /**
@@ -305,6 +249,7 @@ export function judgeRevocation(
 /** The instance's OCSP checker for a domain's settings: checkers (and their caches) outlive reloads. */
 export function ocspCheckerFor(checkers: Map<string, OcspChecker>, r: DomainRevocation): OcspChecker | null {
   if (r.policy.mode === 'crl') return null;
+  if (r.ocsp !== null) return r.ocsp;
   const o = r.config.ocsp;
   const key = `${o.responder ?? ''} ${o.timeoutMs} ${o.nonce}`;
   let c = checkers.get(key);
@@ -316,6 +261,7 @@ export function ocspCheckerFor(checkers: Map<string, OcspChecker>, r: DomainRevo
     });
     checkers.set(key, c);
   }
+  r.ocsp = c;
   return c;
 }
 

@@ -177,6 +177,7 @@ async function buildRevocation(
     refreshDueAt: Date.now() + config.crl.refreshSeconds * 1000,
     refreshing: false,
     discovering: new Map(),
+    ocsp: null,
   };
   return { revocation, revocationErrors: load.errors, revocationWarnings: load.warnings };
 }

@@ -9,6 +9,7 @@
  */
 import type { Crl } from '../pki/crl.js';
 import { verifyCrlSignature } from '../pki/crl.js';
+import type { OcspAnswer } from '../pki/ocsp.js';
 import type { Cert } from '../pki/types.js';
 import { reasonForCode } from './defect.js';
 import { ACCEPTED, denied, type DenyCode, type Verdict } from './verdict.js';
@@ -136,11 +137,14 @@ function akidMatches(ca: Cert, crl: Crl): boolean {
   return crl.authorityKeyId === null || ca.info.subjectKeyId === null || ca.info.subjectKeyId === crl.authorityKeyId;
 }
 
-/** One certificate's status from one source of revocation data. */
+/**
+ * One certificate's status from one source of revocation data. `ocsp`: the responder's answer it came from (absent
+ * when a CRL decided).
+ */
 export type LevelStatus =
-  | { status: 'good'; source: string }
-  | { status: 'revoked'; revokedAt: Date; reason: string | null; source: string }
-  | { status: 'unavailable'; code: DenyCode; why: string };
+  | { status: 'good'; source: string; ocsp?: OcspAnswer }
+  | { status: 'revoked'; revokedAt: Date; reason: string | null; source: string; ocsp?: OcspAnswer }
+  | { status: 'unavailable'; code: DenyCode; why: string; ocsp?: OcspAnswer };
 
 /** Clock skew allowed on a CRL's or OCSP answer's thisUpdate, as NATS's allowed_clockskew. */
 export const CLOCK_SKEW_MS = 30_000;
@@ -252,4 +256,85 @@ export function casWithoutCrl(set: CrlSet, cas: readonly Cert[], scope: Revocati
       !set.byIssuer.has(c.info.fingerprintSha256) &&
       (scope === 'chain' || !(c.info.selfSigned && issuersOfCas.has(c.info.subject))),
   );
+}
+
+/** Where OCSP answers come from: the gateway's cached checker, or the doctor's one-shot one. */
+export interface OcspSource {
+  /** A value when the answer is at hand (cached), a promise while a responder is asked; never rejects. */
+  check(cert: Cert, issuer: Cert): OcspAnswer | Promise<OcspAnswer>;
+}
+
+/** What revocation judges a path with: the mode's sources. */
+export interface RevocationData {
+  mode: Exclude<RevocationMode, 'off'>;
+  crls: CrlSet;
+  /** Null in crl mode. */
+  ocsp: OcspSource | null;
+}
+
+/**
+ * A path's status under a mode: the gateway's per request and the doctor's. Synchronous for CRLs (a map lookup per
+ * level) and for OCSP answers at hand; a promise only while a responder is asked.
+ */
+export function pathRevocation(
+  data: RevocationData,
+  path: readonly Cert[],
+  scope: RevocationPolicy['scope'],
+  now: Date,
+): RevocationResult | Promise<RevocationResult> {
+  if (data.mode === 'crl' || data.ocsp === null) return crlPathStatus(data.crls, path, scope, now);
+  const levels = levelsToCheck(path, scope);
+  const statuses = levels.map(([cert, issuer]) => levelStatus(data, cert, issuer, now));
+  if (!statuses.some((s) => s instanceof Promise))
+    return combineLevels(levels.map(([cert], i) => [cert, statuses[i] as LevelStatus]));
+  return Promise.all(statuses).then((done) => combineLevels(levels.map(([cert], i) => [cert, done[i]!])));
+}
+
+/** One certificate under a mode: the preferred source, and the other where the preferred one has no answer. */
+export function levelStatus(
+  data: RevocationData,
+  cert: Cert,
+  issuer: Cert,
+  now: Date,
+): LevelStatus | Promise<LevelStatus> {
+  const { mode, crls, ocsp } = data;
+  if (mode === 'crl' || ocsp === null) return crlStatus(crls, cert, issuer, now);
+  if (mode === 'prefer-crl') {
+    const byCrl = crlStatus(crls, cert, issuer, now);
+    if (byCrl.status !== 'unavailable') return byCrl;
+    return then(ocsp.check(cert, issuer), (a) => orElse(ocspStatus(a), byCrl));
+  }
+  return then(ocsp.check(cert, issuer), (a) => {
+    const byOcsp = ocspStatus(a);
+    if (mode === 'ocsp' || byOcsp.status !== 'unavailable') return byOcsp;
+    return orElse(crlStatus(crls, cert, issuer, now), byOcsp);
+  });
+}
+
+/** The fallback's answer, unless it has none either: then the preferred source's reason. */
+function orElse(fallback: LevelStatus, preferred: LevelStatus): LevelStatus {
+  return fallback.status === 'unavailable' ? preferred : fallback;
+}
+
+function then<A, B>(v: A | Promise<A>, f: (a: A) => B): B | Promise<B> {
+  return v instanceof Promise ? v.then(f) : f(v);
+}
+
+/** An OCSP answer as a level's status: unknown and every failure are no answer (onUnavailable decides). */
+export function ocspStatus(a: OcspAnswer): LevelStatus {
+  switch (a.status) {
+    case 'good':
+      return { status: 'good', source: `OCSP ${a.responder}`, ocsp: a };
+    case 'revoked':
+      return { status: 'revoked', revokedAt: a.revokedAt, reason: a.reason, source: `OCSP ${a.responder}`, ocsp: a };
+    case 'unknown':
+      return {
+        status: 'unavailable',
+        code: 'MTLSGATE_REVOCATION_UNAVAILABLE',
+        why: `OCSP responder ${a.responder} does not know the certificate (unknown)`,
+        ocsp: a,
+      };
+    default:
+      return { status: 'unavailable', code: 'MTLSGATE_REVOCATION_UNAVAILABLE', why: a.why, ocsp: a };
+  }
 }

@@ -76,6 +76,8 @@ export const FINDING_IDS = [
   'revocation.crl-refused',
   'revocation.no-crl',
   'revocation.not-revoked',
+  'revocation.ocsp-unavailable',
+  'revocation.ocsp-unknown',
   'revocation.revoked',
   'doctor.handshake-failed',
   'doctor.model-disagreement',

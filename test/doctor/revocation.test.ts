@@ -231,7 +231,19 @@ test('CLI: --crl repeatable, exit 1 on a revoked certificate, the revocation obj
   assert.equal(report.verdict && !report.verdict.accepted && report.verdict.code, 'CERT_REVOKED');
   assert.deepEqual(
     Object.keys(report.revocation!).sort(),
-    ['code', 'crl', 'level', 'onUnavailable', 'reason', 'revokedAt', 'scope', 'status', 'subject', 'why'].sort(),
+    [
+      'code',
+      'crl',
+      'level',
+      'ocsp',
+      'onUnavailable',
+      'reason',
+      'revokedAt',
+      'scope',
+      'status',
+      'subject',
+      'why',
+    ].sort(),
   );
   assert.equal(report.revocation?.status, 'revoked');
   assert.ok(report.findings.some((f) => f.id === 'revocation.revoked' && f.source === 'offline'));

@@ -1,20 +1,24 @@
 /**
- * Revocation by the `--crl` files: the gateway's own judgement (policy/revocation.ts) on the path it verified, so
- * the doctor's verdict is what `mutualTls.revocation: { mode: crl }` with those CRLs would give. Each level of the
- * path that revocation checks is explained: revoked, no CRL, a CRL out of its validity or refused, or not revoked.
+ * Revocation by the `--crl` files and/or OCSP (`--ocsp`): the gateway's own judgement (policy/revocation.ts) on the
+ * path it verified, so the doctor's verdict is what `mutualTls.revocation` with mode crl, ocsp or prefer-ocsp would
+ * give. Each level of the path that revocation checks is explained: revoked, no CRL, a CRL out of its validity or
+ * refused, the responder's answer or why there was none, or not revoked.
  */
 import type { Crl } from '../../pki/crl.js';
 import type { Cert } from '../../pki/types.js';
 import {
   buildCrlSet,
-  crlPathStatus,
-  crlStatus,
+  combineLevels,
+  levelStatus,
   levelsToCheck,
   revocationVerdict,
   type CrlSet,
   type LevelStatus,
+  type RevocationData,
   type RevocationPolicy,
 } from '../../policy/revocation.js';
+import type { OcspAnswer } from '../../pki/ocsp.js';
+import { ocspChecker } from '../../trust/ocsp.js';
 import type { DenyCode, Verdict } from '../../policy/verdict.js';
 import { finding, type Finding } from '../../report/finding.js';
 import { shellQuote } from '../../report/shell.js';
@@ -38,7 +42,19 @@ export interface RevocationReport {
   reason: string | null;
   /** The CRL that decided the status (for good: the one of the client certificate's issuer). */
   crl: CrlSummary | null;
+  /** The OCSP answer that decided it, when a responder did. */
+  ocsp: OcspSummary | null;
   /** Why there is no answer, one line; unavailable only. */
+  why: string | null;
+}
+
+export interface OcspSummary {
+  status: OcspAnswer['status'];
+  /** Who signed the answer (the CA or its delegated responder); null for an error. */
+  responder: string | null;
+  thisUpdate: string | null;
+  nextUpdate: string | null;
+  /** Why there was no usable answer, one line; error only. */
   why: string | null;
 }
 
@@ -64,7 +80,11 @@ export interface RevocationJudgement {
  * verdict), by the CRLs of `k.crlFiles`. A verdict already denied stays as it is: the gateway judges revocation
  * after verification, so a path it refuses is never looked up.
  */
-export function judgeRevocation(o: { k: Known; verdict: Verdict; path: readonly Cert[] }): RevocationJudgement {
+export async function judgeRevocation(o: {
+  k: Known;
+  verdict: Verdict;
+  path: readonly Cert[];
+}): Promise<RevocationJudgement> {
   const { k } = o;
   const files = k.crlFiles ?? [];
   const cas = k.truststore?.certs ?? [];
@@ -81,24 +101,49 @@ export function judgeRevocation(o: { k: Known; verdict: Verdict; path: readonly 
     return { verdict: o.verdict, report, findings };
   }
 
-  const result = crlPathStatus(set, o.path, policy.scope, k.now);
-  const verdict = revocationVerdict(result, policy.onUnavailable);
+  const checker = k.ocsp
+    ? ocspChecker({
+        timeoutMs: k.ocsp.timeoutMs,
+        nonce: true,
+        ...(k.ocsp.url !== null && { responder: k.ocsp.url }),
+        now: () => k.now.getTime(),
+      })
+    : null;
+  const data: RevocationData = {
+    mode: checker === null ? 'crl' : k.crlFiles === null ? 'ocsp' : 'prefer-ocsp',
+    crls: set,
+    ocsp: checker,
+  };
   const levels = levelsToCheck(o.path, policy.scope);
+  let statuses: LevelStatus[];
+  try {
+    statuses = await Promise.all(levels.map(([cert, issuer]) => levelStatus(data, cert, issuer, k.now)));
+  } finally {
+    checker?.close();
+  }
+  const result = combineLevels(levels.map(([cert], i) => [cert, statuses[i]!]));
+  const verdict = revocationVerdict(result, policy.onUnavailable);
   const explained = new Set<string>();
   levels.forEach(([cert, issuer], level) => {
-    const s = crlStatus(set, cert, issuer, k.now);
-    const f = explainLevel({ k, set, level, cert, issuer, s });
+    const s = statuses[level]!;
+    const f = s.ocsp
+      ? explainOcsp({ k, level, cert, issuer, s, answer: s.ocsp })
+      : explainLevel({ k, set, level, cert, issuer, s });
     if (f) findings.push(f);
     if (s.status === 'unavailable') explained.add(`${issuer.info.subject}\n${s.code}`);
   });
   findings.push(...refusedFiles(k, explained));
 
   let report: RevocationReport;
+  const decidedBy = (level: number): { crl: CrlSummary | null; ocsp: OcspSummary | null } => {
+    const s = statuses[level]!;
+    if (s.ocsp) return { crl: null, ocsp: ocspSummary(s.ocsp) };
+    const used = set.byIssuer.get(levels[level]![1].info.fingerprintSha256);
+    return { crl: used ? summary(used.crl, used.source) : null, ocsp: null };
+  };
   if (result.status === 'good') {
-    const used = set.byIssuer.get(levels[0]![1].info.fingerprintSha256);
-    report = { ...base, ...NOTHING, status: 'good', crl: used ? summary(used.crl, used.source) : null };
+    report = { ...base, ...NOTHING, status: 'good', ...decidedBy(0) };
   } else if (result.status === 'revoked') {
-    const used = set.byIssuer.get(levels[result.level]![1].info.fingerprintSha256);
     report = {
       ...base,
       ...NOTHING,
@@ -108,10 +153,9 @@ export function judgeRevocation(o: { k: Known; verdict: Verdict; path: readonly 
       code: 'CERT_REVOKED',
       revokedAt: result.revokedAt.toISOString(),
       reason: result.reason,
-      crl: used ? summary(used.crl, used.source) : null,
+      ...decidedBy(result.level),
     };
   } else {
-    const used = set.byIssuer.get(levels[result.level]![1].info.fingerprintSha256);
     report = {
       ...base,
       ...NOTHING,
@@ -119,7 +163,7 @@ export function judgeRevocation(o: { k: Known; verdict: Verdict; path: readonly 
       level: result.level,
       subject: result.cert.info.subject,
       code: result.code,
-      crl: used ? summary(used.crl, used.source) : null,
+      ...decidedBy(result.level),
       why: result.why,
     };
   }
@@ -133,8 +177,88 @@ const NOTHING = {
   revokedAt: null,
   reason: null,
   crl: null,
+  ocsp: null,
   why: null,
 } as const;
+
+function ocspSummary(a: OcspAnswer): OcspSummary {
+  if (a.status === 'error') return { status: 'error', responder: null, thisUpdate: null, nextUpdate: null, why: a.why };
+  return {
+    status: a.status,
+    responder: a.responder,
+    thisUpdate: a.thisUpdate.toISOString(),
+    nextUpdate: a.nextUpdate?.toISOString() ?? null,
+    why: null,
+  };
+}
+
+/** One level decided by an OCSP answer (or its absence, when no CRL stood in). */
+function explainOcsp(o: {
+  k: Known;
+  level: number;
+  cert: Cert;
+  issuer: Cert;
+  s: LevelStatus;
+  answer: OcspAnswer;
+}): Finding {
+  const { k, level, cert, issuer, answer } = o;
+  const who = level === 0 ? 'the client certificate' : `CA "${titleText(cert.info.subject)}"`;
+  const at = { level, subject: cert.info.subject, serial: cert.info.serial, issuer: issuer.info.subject };
+  const url = k.ocsp?.url ?? (cert.info.ocspUrls[0] || null);
+  const deny = k.revocation.onUnavailable === 'deny';
+  const follows = deny
+    ? 'With onUnavailable: deny (the default) the gateway denies it: "revocation status unavailable" ' +
+      '(MTLSGATE_REVOCATION_UNAVAILABLE)'
+    : 'With onUnavailable: allow the gateway lets it through unchecked (and counts it)';
+  if (answer.status === 'revoked')
+    return finding({
+      id: 'revocation.revoked',
+      severity: 'error',
+      title:
+        `${who} is revoked: the OCSP responder of "${titleText(issuer.info.subject)}" says so since ` +
+        `${answer.revokedAt.toISOString()}${answer.reason ? ` (${answer.reason})` : ''}`,
+      detail:
+        `The answer from ${url ?? 'the responder'}, signed by ${answer.responder}, says revoked. The gateway ` +
+        `denies it whatever onUnavailable says: "Access denied. Reason: certificate revoked" (CERT_REVOKED).` +
+        (level === 0 ? ' The client needs a new certificate.' : ' Every certificate this CA issued is refused.'),
+      fix: `# issue a new certificate (new key, new serial) from "${issuer.info.subject}" and deploy it with its key`,
+      evidence: { ...at, responderUrl: url, responder: answer.responder, revokedAt: answer.revokedAt.toISOString() },
+    });
+  if (answer.status === 'good')
+    return finding({
+      id: 'revocation.not-revoked',
+      severity: 'info',
+      title: `${who} is good according to the OCSP responder of "${titleText(issuer.info.subject)}"`,
+      detail:
+        `Answer signed by ${answer.responder}, produced for ${answer.thisUpdate.toISOString()}; next update ` +
+        `${answer.nextUpdate?.toISOString() ?? 'not given (the gateway keeps it at most an hour)'}.`,
+      fix: '',
+      evidence: { ...at, responderUrl: url, responder: answer.responder },
+    });
+  if (answer.status === 'unknown')
+    return finding({
+      id: 'revocation.ocsp-unknown',
+      severity: deny ? 'error' : 'warning',
+      title: `the OCSP responder of "${titleText(issuer.info.subject)}" does not know ${who} (unknown)`,
+      detail:
+        `${answer.responder} answered "unknown": the certificate is not in its database (issued by another CA of ` +
+        `the same name, or the responder's database is behind). ${follows}.`,
+      fix: "add the certificate to the responder's database (openssl ca: index.txt), or ask the right responder with --ocsp-url",
+      evidence: { ...at, responderUrl: url, responder: answer.responder },
+    });
+  return finding({
+    id: 'revocation.ocsp-unavailable',
+    severity: deny ? 'error' : 'warning',
+    title: `no OCSP answer for ${who}: ${titleText(answer.why)}`,
+    detail:
+      `The responder could not be asked or its answer could not be used (unreachable, timed out, not signed by ` +
+      `the CA or a delegated OCSP signer, wrong nonce, stale). ${follows}.`,
+    fix: url
+      ? `openssl ocsp -issuer ISSUER-CA.pem -cert ${k.certPath ?? 'client.crt'} -url ${url} -resp_text`
+      : 'the certificate names no OCSP responder (AIA): give one with --ocsp-url, or set ocsp.responder in the config',
+    evidence: { ...at, responderUrl: url, why: answer.why },
+  });
+}
 
 function summary(crl: Crl, file: string): CrlSummary {
   return {
