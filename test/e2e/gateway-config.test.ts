@@ -395,6 +395,7 @@ test('admin: /healthz, /readyz, /metrics counting requests and denials, /domains
         certificates: 1,
         warnings: (JSON.parse(domains.body) as { warnings: string[] }[])[0]!.warnings,
         basePaths: ['orders', '(none)'],
+        revocation: null,
       },
     ]);
 
