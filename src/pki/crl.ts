@@ -20,6 +20,7 @@ import {
   readTlv,
   tlvChildren,
   tlvValue,
+  guarded,
 } from './der.js';
 import type { Tlv } from './der.js';
 import { MAX_PROBLEMS } from './read.js';
@@ -127,12 +128,7 @@ export function parseCrls(bytes: Buffer, source: string): CrlParse {
 
 /** One DER CertificateList, or a one-line reason it is not one. Never throws. */
 export function readCrl(input: Buffer): Crl | string {
-  try {
-    return readCrlOrThrow(input);
-  } catch (e) {
-    // The walk below checks every TLV, so this is only a last guard: hostile input must never escape as a throw.
-    return e instanceof Error ? e.message.split('\n')[0]! : String(e);
-  }
+  return guarded(() => readCrlOrThrow(input));
 }
 
 function readCrlOrThrow(input: Buffer): Crl | string {

@@ -126,3 +126,15 @@ export function readSmallInt(buf: Buffer, t: Tlv | null | undefined): number | n
   for (const b of v) n = n * 256 + b;
   return n;
 }
+
+/**
+ * A reader's result, or its first error line as the one-line reason. The DER walks check every TLV; this is the last
+ * guard so that hostile input never escapes as a throw.
+ */
+export function guarded<T>(read: () => T | string): T | string {
+  try {
+    return read();
+  } catch (e) {
+    return e instanceof Error ? e.message.split('\n')[0]! : String(e);
+  }
+}

@@ -25,6 +25,7 @@ import {
   readTlv,
   tlvChildren,
   tlvValue,
+  guarded,
 } from './der.js';
 import type { Tlv } from './der.js';
 import { derExplicit, derNull, derOctetString, derOid, derSequence, derTlv } from './der-write.js';
@@ -169,12 +170,7 @@ export function ocspRequest({ cert, issuer, nonce }: { cert: Cert; issuer: Cert;
 
 /** An OCSPResponse, or a one-line reason it is malformed. Never throws. */
 export function parseOcspResponse(der: Buffer): ParsedOcspResponse | string {
-  try {
-    return readResponse(der);
-  } catch (e) {
-    // The walk checks every TLV; this is only a last guard so hostile input cannot escape as a throw.
-    return e instanceof Error ? e.message.split('\n')[0]! : String(e);
-  }
+  return guarded(() => readResponse(der));
 }
 
 function readResponse(input: Buffer): ParsedOcspResponse | string {
