@@ -162,20 +162,25 @@ test('revoked while holding a keep-alive connection and a TLS session: the next 
 });
 
 test('a CRL that fails to load keeps the previous one, and says so', async () => {
-  for (const bad of ['garbage', 'another CA']) {
+  // A CA of the same name as the truststore's, with another key: its CRL's signature does not verify.
+  const twin = await issue({ subject: w.ca.subject, profile: 'root-ca' });
+  for (const bad of ['garbage', 'another CA', 'signed by another key']) {
     const mark = gw.mark();
     if (bad === 'garbage') {
       writeFileSync(`${crlFile}.tmp`, 'not a CRL at all\n');
       renameSync(`${crlFile}.tmp`, crlFile);
-    } else {
+    } else if (bad === 'another CA') {
       // The other CA's CRL: its issuer is not in the truststore, so it cannot be used.
       opensslCrl({ ca: w.otherCa, out: crlFile });
+    } else {
+      opensslCrl({ ca: twin, out: crlFile });
     }
     const err = await gw.waitForLog((l) => l.msg === 'CRL source not loaded' && l.domain === MAIN, {
       from: mark,
       timeoutMs: 10_000,
     });
     assert.match(String(err.error), /keeping the CRLs loaded before/);
+    if (bad === 'signed by another key') assert.match(String(err.error), /is not the key of CA|another key/);
     assert.equal((await nodeRequest(as(revokedClient))).status, 403, `${bad}: still revoked`);
     assert.equal((await nodeRequest(as(w.client))).status, 200, `${bad}: still served`);
   }

@@ -12,6 +12,9 @@ import { opensslCrl } from '../helpers/crl.js';
 import { domainConfig, startGateway, type GatewayProcess } from '../helpers/gateway.js';
 import { nodeRequest } from '../helpers/http.js';
 import { makeWorld, type World } from '../helpers/lifecycle.js';
+import { writeClient } from '../helpers/pki.js';
+import { diagnose } from '../../src/doctor/diagnose.js';
+import { verdictFields } from '../../src/policy/verdict.js';
 import {
   startFaultResponder,
   startOpensslResponder,
@@ -160,6 +163,31 @@ test('prefer-ocsp: with the responder down, the CRL answers (revoked refused, go
   const r = await nodeRequest(as(revoked, PREFER));
   assert.equal(r.status, 403);
   assert.deepEqual(JSON.parse(r.text), { message: REVOKED });
+});
+
+test('the doctor with --ocsp agrees with the gateway: same verdict and code for good, revoked and no answer', async () => {
+  const truststore = w.truststore;
+  const cases: Array<[Issued, string, string | null]> = [
+    [good, AIA, null],
+    [revoked, AIA, null],
+    [good, SLOW, slow.url],
+  ];
+  for (const c of cases) {
+    const [client, domain, url] = c;
+    const files = writeClient(w.dir, `agree-${cases.indexOf(c)}`, client);
+    const report = await diagnose({
+      files: { cert: files.certFile, key: files.keyFile, truststore, ocsp: { url, timeoutMs: 800 } },
+    });
+    const mark = gw.mark();
+    const r = await nodeRequest(as(client, domain));
+    if (r.status === 200) {
+      assert.deepEqual(report.verdict, { accepted: true }, `${domain} ${client.subject}`);
+      continue;
+    }
+    const line = await gw.waitForLog((l) => l.msg.startsWith('Access denied'), { from: mark });
+    assert.equal(verdictFields(report.verdict!).code, line.code, `${domain} ${client.subject}`);
+    assert.equal(`Access denied. Reason: ${verdictFields(report.verdict!).reason}`, line.msg);
+  }
 });
 
 test('metrics count OCSP answers by result, requests sent and cache hits', async () => {
