@@ -164,6 +164,30 @@ test('a leading curl after -- is the program word, not a URL', async () => {
   assert.deepEqual([j.curl.program, j.curl.insecure, j.curl.urls], ['curl', true, ['https://x.test/']]);
 });
 
+test('a whole curl command pasted as one argument is read as --line reads it, and the report says so', async () => {
+  const line = `curl https://x.test/ --cert ${pki.clientCert} --key ${pki.clientKey}`;
+  for (const args of [[line], [`  ${line}  `], [`--cert ${pki.clientCert} --key ${pki.clientKey} https://x.test/`]]) {
+    const r = await cli(['doctor', 'curl', '--no-live', '--json', '--truststore', pki.truststore, '--', ...args]);
+    assert.equal(r.code, 0, r.err + r.out);
+    const j = JSON.parse(r.out) as {
+      curl: { urls: string[]; cert: string; key: string; notes: string[] };
+      verdict: { accepted: boolean };
+    };
+    assert.deepEqual(j.curl.urls, ['https://x.test/'], args[0]);
+    assert.equal(j.curl.cert, pki.clientCert);
+    assert.equal(j.curl.key, pki.clientKey);
+    assert.equal(j.verdict.accepted, true);
+    assert.ok(
+      j.curl.notes.some((n) => /whole command line.*read as --line/.test(n)),
+      j.curl.notes.join('|'),
+    );
+  }
+  // A plain URL, and a URL as its own argument after options, are not command lines.
+  const plain = await cli(['doctor', 'curl', '--no-live', '--json', '--', 'https://x.test/a b']);
+  const p = JSON.parse(plain.out) as { curl: { notes: string[] } };
+  assert.ok(!p.curl.notes.some((n) => /whole command line/.test(n)));
+});
+
 test("--line - reads the command from stdin; curl's error pasted after it is used", async () => {
   const pasted = `$ curl -sS --cert ${pki.clientCert} \\\n    --key ${join(dir, 'enc.key')} https://x.test/\nEnter PEM pass phrase:\ncurl: (58) unable to set private key file: '${join(dir, 'enc.key')}' type PEM\n`;
   const r = await cli(['doctor', 'curl', '--no-live', '--json', '--line', '-'], { stdin: pasted });

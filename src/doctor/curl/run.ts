@@ -145,11 +145,7 @@ function readCommand(input: CurlDoctorInput): { command: CurlCommand; pastedErro
   if (input.line !== undefined) {
     if (input.line.trim() === '')
       throw new UserError('E_CURL_LINE', 'doctor curl: --line is empty; paste the whole curl command');
-    const t = tokenize(input.line, input.home !== undefined ? { home: input.home } : {});
-    const c = parseCurlArgs(t.args, { dialect: t.dialect, program: t.program });
-    c.notes.unshift(...t.notes);
-    const pasted = CURL_LINE.exec(t.rest)?.[0].trim();
-    return { command: c, pastedError: pasted };
+    return fromLine(input.line, input.home);
   }
   if (input.args === undefined || input.args.length === 0) {
     throw new UserError(
@@ -157,11 +153,36 @@ function readCommand(input: CurlDoctorInput): { command: CurlCommand; pastedErro
       "doctor curl: give curl's arguments after -- (mtlsgate doctor curl -- --cert client.crt https://HOST/) or the whole command with --line",
     );
   }
+  // A whole command pasted in quotes arrives as one argument: read it as --line would, and say so.
+  if (input.args.length === 1 && looksLikeCommandLine(input.args[0]!)) {
+    const read = fromLine(input.args[0]!, input.home);
+    read.command.notes.unshift(
+      'the one argument after -- is a whole command line (it has spaces and options in it): read as --line reads it',
+    );
+    return read;
+  }
   const args = /^curl(\.exe)?$/i.test(input.args[0]!.split(/[\\/]/).pop() ?? '') ? input.args.slice(1) : input.args;
   return {
     command: parseCurlArgs(args, { program: args === input.args ? null : input.args[0]! }),
     pastedError: undefined,
   };
+}
+
+function fromLine(line: string, home: string | undefined): { command: CurlCommand; pastedError: string | undefined } {
+  const t = tokenize(line, home !== undefined ? { home } : {});
+  const c = parseCurlArgs(t.args, { dialect: t.dialect, program: t.program });
+  c.notes.unshift(...t.notes);
+  const pasted = CURL_LINE.exec(t.rest)?.[0].trim();
+  return { command: c, pastedError: pasted };
+}
+
+/**
+ * One argument that is a command line rather than a URL or an option: it starts with the curl program, or has an
+ * option after a space (` --cert`, ` -E`). A URL has no spaces, and a file name with spaces has no ` -x` in it.
+ */
+export function looksLikeCommandLine(arg: string): boolean {
+  const s = arg.trim();
+  return /^(?:\S*[\\/])?curl(?:\.exe)?\s/i.test(s) || (/\s/.test(s) && /\s--?[A-Za-z]/.test(s));
 }
 
 /** curl's `--cert` file name written back in curl's syntax, so the offline doctor splits it the same way. */
