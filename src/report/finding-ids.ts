@@ -34,6 +34,7 @@ export const FINDING_IDS = [
   'chain.ca-purpose',
   'chain.client-intermediates-ignored',
   'chain.insecure-signature',
+  'chain.issuer-key-mismatch',
   'chain.issuer-missing',
   'chain.not-a-ca',
   'chain.path-length-exceeded',

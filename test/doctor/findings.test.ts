@@ -5,6 +5,7 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { certFromPem } from '../../src/pki/cert.js';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { createPrivateKey } from 'node:crypto';
@@ -296,6 +297,22 @@ test('chain findings', async () => {
   assert.ok(Array.isArray(ev.differs) && ev.differs.length > 0);
   const otherRoot = await issue({ subject: 'CN=Other Root', profile: 'root-ca' });
   await run('issuer-missing', good, [otherRoot], 'chain.issuer-missing', 'Could not find issuer for certificate');
+  // The intermediate's name, another key: named as such, with both key ids, never as "no certificate for the issuer".
+  const rekeyed = await issue({ subject: int.subject, profile: 'intermediate-ca', issuer: root });
+  const mix = await run(
+    'rekeyed',
+    good,
+    [root, rekeyed],
+    'chain.issuer-key-mismatch',
+    'Could not find issuer for certificate',
+  );
+  assert.ok(!mix.findings.some((f) => f.id === 'chain.issuer-missing'), 'no contradiction');
+  const keyId = (hex: string | null): string => hex!.toUpperCase().match(/../g)!.join(':');
+  const m = mix.findings.find((f) => f.id === 'chain.issuer-key-mismatch')!;
+  assert.equal(m.evidence.authorityKeyId, keyId(certFromPem(good.certPem).info.authorityKeyId));
+  assert.deepEqual(m.evidence.truststoreCaSubjectKeyIds, [keyId(certFromPem(rekeyed.certPem).info.subjectKeyId)]);
+  assert.notEqual(m.evidence.authorityKeyId, (m.evidence.truststoreCaSubjectKeyIds as string[])[0]);
+  assert.match(m.detail, new RegExp(String(m.evidence.authorityKeyId)));
   await run('root-missing', good, [int], 'chain.root-missing', 'Could not find issuer for certificate');
   await run('sent-int', good, [root], 'chain.client-intermediates-ignored', 'Could not find issuer for certificate', [
     int,

@@ -47,6 +47,8 @@ export async function buildScenarios(): Promise<Scenario[]> {
     issue({ subject: 'CN=client,O=mtlsgate test', profile: 'client', issuer: int, publicKeyFrom: int, ...over });
   const good = await client();
   const otherRoot = await issue({ subject: 'CN=Other Root', profile: 'root-ca', publicKeyFrom: root });
+  // The intermediate's name with another key: a CA re-keyed under the same name, or an old bundle mixed with a new.
+  const rekeyedInt = await issue({ subject: int.subject, profile: 'intermediate-ca', issuer: root, key: ec });
 
   const selfSigned = await issue({ subject: 'CN=self-signed client', profile: 'client', key: ec });
   const selfSignedRegenerated = await issue({ subject: 'CN=self-signed client', profile: 'client', key: ec });
@@ -216,6 +218,7 @@ export async function buildScenarios(): Promise<Scenario[]> {
       'DEPTH_ZERO_SELF_SIGNED_CERT',
     ),
     s('issuer not in truststore', good, [otherRoot], NO_ISSUER, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'),
+    s('issuer re-keyed under the same name', good, [root, rekeyedInt], NO_ISSUER, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'),
     s('root missing from truststore', good, [int], NO_ISSUER, 'UNABLE_TO_GET_ISSUER_CERT'),
     s('client-sent intermediate ignored', good, [root], NO_ISSUER, 'MTLSGATE_CLIENT_INTERMEDIATES_IGNORED', {
       clientIntermediates: [int],

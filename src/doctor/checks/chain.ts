@@ -12,6 +12,49 @@ import { finding, type Finding } from '../../report/finding.js';
 import { titleText } from '../../report/text.js';
 import type { Known } from '../known.js';
 
+/** A key identifier as `openssl x509 -ext subjectKeyIdentifier` prints it: upper-case hex in colon pairs. */
+function keyIdText(hex: string | null): string {
+  return hex === null ? '(none)' : (hex.toUpperCase().match(/../g) ?? []).join(':');
+}
+
+/**
+ * The truststore has a CA of the issuer's name, but its key did not sign this certificate: a CA re-keyed under the
+ * same name, or an old and a new bundle mixed up. Saying "no certificate for the issuer" would contradict the
+ * truststore's list of subjects, which names it.
+ */
+function issuerKeyMismatch(k: Known, d: Defect, c: Cert, sameName: readonly Cert[], ts: string): Finding {
+  const who = d.depth === 0 ? 'the client certificate' : `CA "${titleText(c.info.subject)}"`;
+  const want = keyIdText(c.info.authorityKeyId);
+  const have = sameName.map((t) => keyIdText(t.info.subjectKeyId));
+  return finding({
+    id: 'chain.issuer-key-mismatch',
+    severity: 'error',
+    title:
+      `the truststore has a CA named "${titleText(c.info.issuer)}", but not the one that issued ${who}: ` +
+      'its key is another',
+    detail:
+      `${who[0]!.toUpperCase()}${who.slice(1)} was signed by a key whose identifier (its authority key id) is ` +
+      `${want}; the truststore's CA of that name has subject key id ${have.join(', ')}. Same name, other key: the ` +
+      'CA was re-keyed under the same name, or an old and a new bundle were mixed up. The gateway cannot find the ' +
+      'issuer: "Access denied. Reason: Could not find issuer for certificate". Put the CA certificate whose ' +
+      'subject key id is the authority key id above in the truststore (keep the other one too while clients of ' +
+      'both keys exist), or issue the client certificate again from the CA the truststore holds.',
+    fix:
+      `# which of your CA certificates has the key that signed it? (look for ${want})
+` +
+      'for f in *.pem *.crt; do echo "$f: $(openssl x509 -in "$f" -noout -ext subjectKeyIdentifier 2>/dev/null | ' +
+      `tail -1)"; done
+cat THE-MATCHING-CA.pem >> ${shellQuote(ts)}   # then upload the truststore again and reload`,
+    evidence: {
+      depth: d.depth,
+      issuer: c.info.issuer,
+      authorityKeyId: want,
+      truststoreCaSubjectKeyIds: have,
+      truststoreCaFingerprints: sameName.map((t) => t.info.fingerprintSha256),
+    },
+  });
+}
+
 export function checkChain(k: Known, a: ChainAnalysis): Finding[] {
   const out: Finding[] = [];
   const seen = new Set<string>();
@@ -64,7 +107,9 @@ function explain(k: Known, a: ChainAnalysis, d: Defect, c: Cert, ts: string): Fi
     }
     case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
     case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
-    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'SELF_SIGNED_CERT_IN_CHAIN': {
+      const sameName = (k.truststore?.certs ?? []).filter((t) => t.info.subject === c.info.issuer);
+      if (sameName.length > 0) return issuerKeyMismatch(k, d, c, sameName, ts);
       return finding({
         id: 'chain.issuer-missing',
         severity: 'error',
@@ -82,6 +127,7 @@ function explain(k: Known, a: ChainAnalysis, d: Defect, c: Cert, ts: string): Fi
           truststoreSubjects: truststoreSubjects(k),
         },
       });
+    }
     case 'UNABLE_TO_GET_ISSUER_CERT':
       return finding({
         id: 'chain.root-missing',
