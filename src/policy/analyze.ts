@@ -62,12 +62,26 @@ export function analyzeChain(
 export function decide(analysis: ChainAnalysis, openssl: OpenSslResult): Verdict {
   const defects = analysis.defects.slice();
   if (!openssl.authorized) {
-    const code = denyCodeOf(openssl.code, openssl.message);
-    defects.push({ code, category: categoryOf(code), depth: 0, openssl: true });
+    let result = openssl;
+    // A client key the TLS stack refuses (P-192, DSA) comes back from a handshake as an issuer error although the
+    // issuer is there: the key is the cause, and the model says what OpenSSL's verification makes of that key.
+    if (categoryOf(denyCodeOf(openssl.code, openssl.message)) === 'issuer' && leafKeyRefused(analysis))
+      result = analysis.predicted;
+    if (!result.authorized) {
+      const code = denyCodeOf(result.code, result.message);
+      defects.push({ code, category: categoryOf(code), depth: 0, openssl: true });
+    }
   }
   const primary = primaryDefect(defects);
   if (primary === null) return ACCEPTED;
   return denied(reasonFor(primary), primary.code);
+}
+
+/** The leaf's own key is weak (API Gateway's rule, or OpenSSL's level) while the model finds the issuer. */
+function leafKeyRefused(a: ChainAnalysis): boolean {
+  const weak = a.defects.some((d) => d.depth === 0 && (d.code === OWN_CODES.weakKey || d.code === 'EE_KEY_TOO_SMALL'));
+  const p = a.predicted;
+  return weak && (p.authorized || categoryOf(denyCodeOf(p.code, p.message)) !== 'issuer');
 }
 
 /** The doctor's offline verdict: the policy applied to the model's prediction of OpenSSL. */

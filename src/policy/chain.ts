@@ -61,7 +61,7 @@ function sigFitsKey(sigName: string, keyType: string): boolean {
 
 export function timeValid(c: Cert, now: Date): boolean {
   const t = now.getTime();
-  return Date.parse(c.info.notBefore) <= t && t <= Date.parse(c.info.notAfter);
+  return Date.parse(c.info.notBefore) <= t && t < Date.parse(c.info.notAfter);
 }
 
 /** X509_STORE_CTX_get1_issuer / find_issuer: the first matching candidate that is time-valid, else the last match. */

@@ -39,6 +39,11 @@ export function predictOpenSsl(chain: Chain, now: Date, purpose: Purpose = 'sslc
   if (buildError !== null) events.push(buildError);
 
   for (const d of constraintDefects(chain, purpose)) events.push(d.code);
+  // check_chain refuses an EC key given with explicit curve parameters (CVE-2020-0601-style curve substitution),
+  // the client's own included: OpenSSL 3's default, seen from `openssl verify` and Node's TLS server alike.
+  chain.certs.forEach((c, i) => {
+    if (explicitCurve(c) && (i < n - 1 || n === 1)) events.push('EC_KEY_EXPLICIT_PARAMS');
+  });
 
   chain.certs.forEach((c, i) => {
     if (!keyMeetsLevel(c)) events.push(i === 0 ? 'EE_KEY_TOO_SMALL' : 'CA_KEY_TOO_SMALL');
@@ -76,10 +81,19 @@ function internalVerify(chain: Chain, now: Date, events: string[]): void {
   }
 }
 
+/**
+ * X509_cmp_time counts a time equal to now as past: valid from the notBefore second itself, expired from the
+ * notAfter second itself (`openssl verify -attime` agrees, test/policy/openssl-boundaries.test.ts).
+ */
 function timeEvent(c: Cert, now: Date, events: string[]): void {
   const t = now.getTime();
   if (Date.parse(c.info.notBefore) > t) events.push('CERT_NOT_YET_VALID');
-  else if (Date.parse(c.info.notAfter) < t) events.push('CERT_HAS_EXPIRED');
+  else if (Date.parse(c.info.notAfter) <= t) events.push('CERT_HAS_EXPIRED');
+}
+
+/** An EC key whose parameters are spelled out rather than named by OID (our SPKI reader gives no curve name). */
+function explicitCurve(c: Cert): boolean {
+  return c.info.publicKey.type === 'ec' && c.info.publicKey.curve === null;
 }
 
 function keyMeetsLevel(c: Cert, level: 1 | 2 = SECURITY_LEVEL): boolean {

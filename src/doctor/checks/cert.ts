@@ -18,7 +18,7 @@ export function checkLeaf(k: Known): Finding[] {
   const path = k.certPath ?? 'client.crt';
   const who = { path, subject: i.subject, serial: i.serial };
   const t = k.now.getTime();
-  if (Date.parse(i.notAfter) < t) {
+  if (Date.parse(i.notAfter) <= t) {
     out.push(
       finding({
         id: 'cert.expired',
