@@ -13,12 +13,12 @@ import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { issue, type Issued } from '../../src/pki/generate.js';
 import { startEcho, type EchoBackend } from '../helpers/backends.js';
-import { runServe } from '../helpers/cli.js';
+import { cli as mtlsgateCli, runServe } from '../helpers/cli.js';
 import { opensslCrl, serialOf } from '../helpers/crl.js';
 import { domainConfig, startGateway, type GatewayProcess } from '../helpers/gateway.js';
 import { nodeRequest } from '../helpers/http.js';
 import { makeWorld, s3Env, sleep, startS3, type S3Fake, type World } from '../helpers/lifecycle.js';
-import { writeTruststore } from '../helpers/pki.js';
+import { writeClient, writeTruststore } from '../helpers/pki.js';
 
 const MAIN = 'crl.e2e.test';
 const ALLOW = 'allow.crl.e2e.test';
@@ -397,4 +397,24 @@ test('crl.fromDistributionPoints: the CRL a client certificate points to is fetc
     await g.stop();
     dp.close();
   }
+});
+
+test('doctor --url --json: the server revokes what the files accept; the live findings carry the verdict and exit 1', async () => {
+  const files = writeClient(w.dir, 'json-revoked', revokedClient);
+  const r = await mtlsgateCli([
+    'doctor', '--json', '--cert', files.certFile, '--key', files.keyFile, '--truststore', w.truststore,
+    '--url', `https://${MAIN}:${gw.port}/`, '--resolve', `${MAIN}:${gw.port}:127.0.0.1`, '--cacert', w.server.caFile,
+  ]); // prettier-ignore
+  const j = JSON.parse(r.out) as {
+    verdict: { accepted: boolean };
+    findings: Array<{ id: string; severity: string; source: string; title: string }>;
+  };
+  assert.deepEqual(j.verdict, { accepted: true }, 'offline, without --crl, the files are fine');
+  const live = j.findings.filter((f) => f.source === 'live');
+  const denied = live.find((f) => f.id === 'http.access-denied');
+  assert.ok(denied && denied.severity === 'error', JSON.stringify(live));
+  assert.match(denied.title, /revoked/);
+  assert.ok(live.some((f) => f.id === 'live.differs-from-offline'));
+  assert.ok(j.findings.every((f) => ['offline', 'live'].includes(f.source)));
+  assert.equal(r.code, 1, 'the exit status follows the live error');
 });
