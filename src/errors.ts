@@ -24,6 +24,7 @@ export const CLI_ERROR_CODES = {
   E_START: 'the gateway could not start: a domain could not be loaded, or the address is in use',
   E_FILE_NOT_FOUND: 'a file named on the command line does not exist',
   E_FILE_UNREADABLE: 'a file named on the command line cannot be read',
+  E_TRUSTSTORE_S3: 'an s3:// truststore cannot be fetched (no credentials, no such bucket, key or version, denied)',
   E_BAD_NAME: 'pki: a certificate name has characters other than letters, digits, ".", "_" and "-"',
   E_BAD_DEPTH: 'pki: --depth is not a whole number from 1 to 20, or is given to a variant other than deep-chain',
   E_UNKNOWN_VARIANT: 'pki issue: no such certificate variant',

@@ -31,6 +31,7 @@ interface DoctorOptions {
   insecure?: boolean;
   timeout: string;
   crl: string[];
+  truststoreVersion?: string;
   ocsp?: boolean;
   ocspUrl?: string;
   revocationScope?: 'leaf' | 'chain';
@@ -51,7 +52,8 @@ export function doctorCommand(ctx: CliContext): Command {
       .option('--cert <file[:pass]>', "client certificate (PEM, DER, PKCS#12; curl's file:passphrase works)")
       .option('--key <file>', 'private key (omit when it is in the --cert file)')
       .addOption(new Option('--pass <passphrase>', 'passphrase for the key or PKCS#12 file'))
-      .option('--truststore <file>', 'the CA bundle the gateway trusts (the PEM uploaded to S3)')
+      .option('--truststore <file>', 'the CA bundle the gateway trusts: a file, or s3://BUCKET/KEY[?versionId=V]')
+      .option('--truststore-version <id>', 'with an s3:// truststore: the object version (as truststoreVersion)')
       .option(
         '--trust-client-intermediates',
         'let intermediates sent by the client close the path (API Gateway does not)',
@@ -116,6 +118,8 @@ export function doctorCommand(ctx: CliContext): Command {
           );
         }
         for (const f of o.crl) requireNonEmptyPath('--crl', f);
+        if (o.truststoreVersion !== undefined && !o.truststore?.startsWith('s3://'))
+          throw new UserError('E_USAGE', 'doctor: --truststore-version applies to an s3:// --truststore');
         if (o.crl.length > 0 && o.truststore === undefined)
           throw new UserError('E_USAGE', 'doctor: --crl needs --truststore (the CAs that sign the CRLs)');
         if (o.ocspUrl !== undefined && !/^https?:\/\/[^\s/]+/i.test(o.ocspUrl))
@@ -160,6 +164,7 @@ export function doctorCommand(ctx: CliContext): Command {
           ...(o.key !== undefined && { key: o.key }),
           ...(o.pass !== undefined && { pass: o.pass }),
           ...(o.truststore !== undefined && { truststore: o.truststore }),
+          ...(o.truststoreVersion !== undefined && { truststoreVersion: o.truststoreVersion }),
           ...(now !== undefined && { now }),
           policy: { trustClientIntermediates: o.trustClientIntermediates === true },
           ...(o.crl.length > 0 && { crls: o.crl }),

@@ -35,13 +35,16 @@ function lintCommand(ctx: CliContext): Command {
     .description(
       'list what is wrong with a truststore bundle before uploading it: expired, non-CA, weak or duplicate certificates, missing issuers, private keys',
     )
-    .argument('<file>', 'the PEM bundle')
+    .argument('<file>', 'the PEM bundle: a file, or s3://BUCKET/KEY[?versionId=V] (the standard AWS settings apply)')
+    .option('--truststore-version <id>', 'with s3://: the object version to read')
     .option('--json', 'print { file, certificates, findings } as JSON', false)
     .option('--at <iso-date>', 'check validity at this time instead of now (e.g. 2030-01-01)')
-    .action(async (path: string, opts: { json: boolean; at?: string }) => {
+    .action(async (path: string, opts: { json: boolean; at?: string; truststoreVersion?: string }) => {
       requireNonEmptyPath('truststore lint FILE', path);
+      if (opts.truststoreVersion !== undefined && !path.startsWith('s3://'))
+        throw new UserError('E_USAGE', 'truststore lint: --truststore-version applies to an s3:// truststore');
       const now = opts.at === undefined ? new Date() : parseAt(opts.at);
-      const read = await readTruststore(path);
+      const read = await readTruststore(path, opts.truststoreVersion ? { version: opts.truststoreVersion } : {});
       const unreadable = read.findings.find(
         (f) => f.id === 'truststore.file-not-found' || f.id === 'truststore.unreadable',
       );

@@ -24,6 +24,8 @@ export interface DoctorInput {
   truststore?: string;
   now?: Date;
   policy?: Partial<PolicyOptions>;
+  /** With an s3:// truststore: the object version to read (as the gateway's truststoreVersion). */
+  truststoreVersion?: string;
   /** `--crl` files: the verdict then includes revocation by them, as the gateway's `revocation.mode: crl`. */
   crls?: string[];
   /**
@@ -92,7 +94,9 @@ export async function gather(input: DoctorInput, preloaded?: Preloaded): Promise
   const [certFile, keyFile, trust, crlFiles] = await Promise.all([
     preloaded ? preloaded.certFile : certPath === null ? null : loadFile(certPath, loadOpts),
     preloaded ? preloaded.keyFile : input.key === undefined ? null : loadFile(input.key, loadOpts),
-    input.truststore === undefined ? null : readTruststore(input.truststore),
+    input.truststore === undefined
+      ? null
+      : readTruststore(input.truststore, input.truststoreVersion ? { version: input.truststoreVersion } : {}),
     input.crls === undefined || input.crls.length === 0 ? null : Promise.all(input.crls.map(readCrlFile)),
   ]);
 

@@ -11,6 +11,8 @@ import { makeTruststore } from './truststore.js';
 import type { Truststore } from './truststore.js';
 import { localName } from './commands.js';
 import { shellQuote } from '../report/shell.js';
+import { UserError } from '../errors.js';
+import { sourceFor } from './sources/index.js';
 
 export interface TruststoreRead {
   /** Null when not a single certificate could be read. */
@@ -19,9 +21,21 @@ export interface TruststoreRead {
   findings: Finding[];
 }
 
-/** Reads a PEM bundle from disk; never throws (a missing file is a `truststore.file-not-found` finding). */
-export async function readTruststore(path: string): Promise<TruststoreRead> {
-  return fromLoaded(await loadFile(path), path);
+/**
+ * Reads a PEM bundle from disk, or from S3 (`s3://BUCKET/KEY`, `?versionId=V` or `version`) through the source the
+ * gateway reads truststores with. A file's problems are findings (a missing file is `truststore.file-not-found`);
+ * an S3 object that cannot be fetched is a UserError naming the URI and why, in one line.
+ */
+export async function readTruststore(path: string, opts: { version?: string } = {}): Promise<TruststoreRead> {
+  if (!path.startsWith('s3://')) return fromLoaded(await loadFile(path), path);
+  let fetched;
+  try {
+    fetched = await sourceFor(path, opts.version).fetch();
+  } catch (e) {
+    throw new UserError('E_TRUSTSTORE_S3', `--truststore: ${(e as Error).message}`);
+  }
+  const where = fetched.version ? `${path} (version ${fetched.version})` : path;
+  return truststoreFromPem(fetched.bytes.toString('latin1'), where);
 }
 
 /**
