@@ -222,14 +222,13 @@ export function crlPathStatus(
   scope: RevocationPolicy['scope'],
   now: Date,
 ): RevocationResult {
-  const levels = levelsToCheck(path, scope);
-  if (levels.length === 1) {
-    // The common case (scope leaf) without the intermediate arrays.
-    const [cert, issuer] = levels[0]!;
-    const s = crlStatus(set, cert, issuer, now);
-    if (s.status === 'good') return GOOD;
-    return combineLevels([[cert, s]]);
+  if (scope === 'leaf' && path.length > 0) {
+    // The common case, on every request: no arrays built.
+    const cert = path[0]!;
+    const s = crlStatus(set, cert, path[1] ?? cert, now);
+    return s.status === 'good' ? GOOD : combineLevels([[cert, s]]);
   }
+  const levels = levelsToCheck(path, scope);
   return combineLevels(levels.map(([cert, issuer]) => [cert, crlStatus(set, cert, issuer, now)]));
 }
 
