@@ -22,7 +22,8 @@ function keyIdText(hex: string | null): string {
  * same name, or an old and a new bundle mixed up. Saying "no certificate for the issuer" would contradict the
  * truststore's list of subjects, which names it.
  */
-function issuerKeyMismatch(k: Known, d: Defect, c: Cert, sameName: readonly Cert[], ts: string): Finding {
+function issuerKeyMismatch(o: { d: Defect; c: Cert; sameName: readonly Cert[]; ts: string }): Finding {
+  const { d, c, sameName, ts } = o;
   const who = d.depth === 0 ? 'the client certificate' : `CA "${titleText(c.info.subject)}"`;
   const want = keyIdText(c.info.authorityKeyId);
   const have = sameName.map((t) => keyIdText(t.info.subjectKeyId));
@@ -109,7 +110,7 @@ function explain(k: Known, a: ChainAnalysis, d: Defect, c: Cert, ts: string): Fi
     case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
     case 'SELF_SIGNED_CERT_IN_CHAIN': {
       const sameName = (k.truststore?.certs ?? []).filter((t) => t.info.subject === c.info.issuer);
-      if (sameName.length > 0) return issuerKeyMismatch(k, d, c, sameName, ts);
+      if (sameName.length > 0) return issuerKeyMismatch({ d, c, sameName, ts });
       return finding({
         id: 'chain.issuer-missing',
         severity: 'error',
