@@ -51,6 +51,7 @@ import {
   id_pe_authorityInfoAccess,
 } from '@peculiar/asn1-x509';
 import { formatName, parseSubject, toAsn1Name } from './generate-name.js';
+import { derOid, derSequence, derTlv } from './der-write.js';
 
 export type KeySpec =
   { type: 'rsa'; bits: number } | { type: 'ec'; curve: 'P-256' | 'P-384' | 'P-521' } | { type: 'ed25519' };
@@ -103,6 +104,21 @@ export interface IssueSpec {
   crlUrls?: string[];
   /** Reuse another certificate's key pair (for "same subject, other content" cases, and to skip key generation). */
   publicKeyFrom?: Issued;
+  /** A nameConstraints extension (RFC 5280 4.2.1.10), critical unless `critical: false`. */
+  nameConstraints?: NameConstraintsSpec;
+}
+
+/**
+ * Subtrees as `TYPE:value`: `DNS:.example.com`, `email:example.com`, `URI:.example.com`, `DirName:O=Example,C=US`,
+ * `RID:1.2.3`, `IP:10.0.0.0/8` (a prefix length or a dotted / colon mask) or `IP:hex:0a000001ff` for raw bytes of
+ * any length (malformed constraints, on purpose). An object adds minimum / maximum, which OpenSSL refuses.
+ */
+export type SubtreeSpec = string | { base: string; minimum?: number; maximum?: number };
+
+export interface NameConstraintsSpec {
+  permitted?: SubtreeSpec[];
+  excluded?: SubtreeSpec[];
+  critical?: boolean;
 }
 
 export interface Issued {
@@ -302,6 +318,16 @@ function extensions(spec: IssueSpec, keyType: string, cn: string, ski: Buffer, a
       new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(toArrayBuffer(aki)) }),
     ),
   );
+  if (spec.nameConstraints) {
+    const nc = spec.nameConstraints;
+    out.push(
+      new Extension({
+        extnID: '2.5.29.30',
+        critical: nc.critical ?? true,
+        extnValue: new OctetString(toArrayBuffer(nameConstraintsDer(nc))),
+      }),
+    );
+  }
   if (spec.crlUrls?.length) {
     const points = spec.crlUrls.map(
       (uri) =>
@@ -364,7 +390,73 @@ function generalName(san: string): GeneralName {
   if (colon > 0 && kind === 'IP' && isIP(value)) return new GeneralName({ iPAddress: value });
   if (colon > 0 && kind === 'EMAIL') return new GeneralName({ rfc822Name: value });
   if (colon > 0 && kind === 'URI') return new GeneralName({ uniformResourceIdentifier: value });
-  throw new Error(`bad subject alternative name "${san}" (want DNS:, IP:, email: or URI:)`);
+  if (colon > 0 && kind === 'RID') return new GeneralName({ registeredID: value });
+  throw new Error(`bad subject alternative name "${san}" (want DNS:, IP:, email:, URI: or RID:)`);
+}
+
+/** NameConstraints ::= SEQUENCE { permittedSubtrees [0] GeneralSubtrees OPTIONAL, excludedSubtrees [1] ... } */
+function nameConstraintsDer(nc: NameConstraintsSpec): Buffer {
+  const subtrees = (n: number, list: SubtreeSpec[] | undefined): Buffer[] =>
+    list === undefined ? [] : [derTlv(0xa0 | n, ...list.map(generalSubtree))];
+  return derSequence(...subtrees(0, nc.permitted), ...subtrees(1, nc.excluded));
+}
+
+/** GeneralSubtree ::= SEQUENCE { base GeneralName, minimum [0] INTEGER OPTIONAL, maximum [1] INTEGER OPTIONAL } */
+function generalSubtree(spec: SubtreeSpec): Buffer {
+  const { base, minimum, maximum } = typeof spec === 'string' ? { base: spec } : spec;
+  const int = (tag: number, v: number | undefined): Buffer[] =>
+    v === undefined ? [] : [derTlv(tag, smallIntBytes(v))];
+  return derSequence(constraintBase(base), ...int(0x80, minimum), ...int(0x81, maximum));
+}
+
+function smallIntBytes(v: number): Buffer {
+  const bytes: number[] = [];
+  for (let n = v; n > 0; n = Math.floor(n / 256)) bytes.unshift(n & 0xff);
+  if (bytes.length === 0 || bytes[0]! & 0x80) bytes.unshift(0);
+  return Buffer.from(bytes);
+}
+
+function constraintBase(base: string): Buffer {
+  const colon = base.indexOf(':');
+  const kind = base.slice(0, colon).toUpperCase();
+  const value = base.slice(colon + 1);
+  const ia5 = (tag: number): Buffer => derTlv(0x80 | tag, Buffer.from(value, 'latin1'));
+  if (colon <= 0) throw new Error(`bad name constraint "${base}"`);
+  if (kind === 'DNS') return ia5(2);
+  if (kind === 'EMAIL') return ia5(1);
+  if (kind === 'URI') return ia5(6);
+  if (kind === 'IP') return derTlv(0x87, ipConstraintBytes(value));
+  if (kind === 'RID') return Buffer.concat([Buffer.from([0x88]), derOid(value).subarray(1)]);
+  if (kind === 'DIRNAME') return derTlv(0xa4, Buffer.from(AsnSerializer.serialize(toAsn1Name(parseSubject(value)))));
+  throw new Error(`bad name constraint "${base}" (want DNS:, email:, URI:, IP:, DirName: or RID:)`);
+}
+
+/** address + mask: `10.0.0.0/8`, `10.0.0.0/255.0.0.0`, `2001:db8::/32`; `hex:...` is taken as raw bytes. */
+function ipConstraintBytes(value: string): Buffer {
+  if (value.startsWith('hex:')) return Buffer.from(value.slice(4), 'hex');
+  const [addr = '', mask = ''] = value.split('/');
+  const a = ipBytes(addr);
+  if (/^\d+$/.test(mask)) {
+    const bits = Number(mask);
+    const m = Buffer.alloc(a.length);
+    for (let i = 0; i < bits; i++) m[i >> 3]! |= 0x80 >> (i & 7);
+    return Buffer.concat([a, m]);
+  }
+  return Buffer.concat([a, ipBytes(mask)]);
+}
+
+function ipBytes(ip: string): Buffer {
+  const kind = isIP(ip);
+  if (kind === 4) return Buffer.from(ip.split('.').map(Number));
+  if (kind !== 6) throw new Error(`not an IP address: "${ip}"`);
+  const [head = '', tail] = ip.split('::');
+  const groups = (s: string): number[] => (s === '' ? [] : s.split(':').map((g) => parseInt(g, 16)));
+  const h = groups(head);
+  const t = tail === undefined ? [] : groups(tail);
+  const all = [...h, ...Array<number>(8 - h.length - t.length).fill(0), ...t];
+  const out = Buffer.alloc(16);
+  all.forEach((g, i) => out.writeUInt16BE(g, i * 2));
+  return out;
 }
 
 /** RFC 5280 4.2.1.2 method 1 (what OpenSSL does): SHA-1 of the subjectPublicKey bits. */

@@ -10,7 +10,7 @@
  * generate-variants.ts (the variants).
  */
 export { issue, generateKey } from './generate-cert.js';
-export type { Hash, Issued, IssueSpec, KeySpec, Profile } from './generate-cert.js';
+export type { Hash, Issued, IssueSpec, KeySpec, NameConstraintsSpec, Profile, SubtreeSpec } from './generate-cert.js';
 export { escapeDnValue } from './generate-name.js';
 export { initPki, loadPki, pkiFiles } from './generate-files.js';
 export type { LoadedPki, PkiFiles } from './generate-files.js';

@@ -8,6 +8,7 @@ import type { Truststore } from '../trust/truststore.js';
 import { buildChain, type Chain } from './chain.js';
 import { ruleDefects, unmodelledExtension, DEFAULT_POLICY, type PolicyOptions } from './rules.js';
 import { predictOpenSsl } from './openssl-model.js';
+import { nameConstraintsUnmodelled } from './name-constraints.js';
 import { OWN_CODES, categoryOf, denyCodeOf, primaryDefect, reasonFor, type Defect } from './defect.js';
 import { ACCEPTED, denied, type OpenSslResult, type Verdict } from './verdict.js';
 
@@ -93,7 +94,8 @@ export function predictVerdict(analysis: ChainAnalysis): Verdict {
  * The gateway's verdict where no handshake judged this chain against this truststore: a resumed TLS session (it
  * carries the verdict of its first handshake, perhaps under another domain or an older truststore) or a truststore
  * too large to name in the handshake (OpenSSL is not given it). The model stands in for OpenSSL; a chain carrying
- * what the model does not evaluate (name constraints, policies) is refused rather than guessed.
+ * what the model does not evaluate (policies, RFC 3779 resources, the rare name constraints it cannot follow) is
+ * refused rather than guessed.
  */
 export function decideWithoutHandshake(analysis: ChainAnalysis): Verdict {
   for (const chain of [analysis.rulesChain, analysis.opensslChain]) {
@@ -105,6 +107,12 @@ export function decideWithoutHandshake(analysis: ChainAnalysis): Verdict {
           OWN_CODES.unmodelledExtension,
         );
     }
+    const nc = nameConstraintsUnmodelled(chain);
+    if (nc !== null)
+      return denied(
+        `certificate chain uses ${nc}, which only OpenSSL's own verification checks`,
+        OWN_CODES.unmodelledExtension,
+      );
   }
   return predictVerdict(analysis);
 }

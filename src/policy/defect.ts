@@ -62,6 +62,12 @@ const CATEGORY_BY_CODE: Partial<Record<DenyCode, DefectCategory>> = {
   INVALID_CA: 'constraints',
   INVALID_PURPOSE: 'constraints',
   PATH_LENGTH_EXCEEDED: 'constraints',
+  PERMITTED_VIOLATION: 'constraints',
+  EXCLUDED_VIOLATION: 'constraints',
+  SUBTREE_MINMAX: 'constraints',
+  UNSUPPORTED_CONSTRAINT_TYPE: 'constraints',
+  UNSUPPORTED_CONSTRAINT_SYNTAX: 'constraints',
+  UNSUPPORTED_NAME_SYNTAX: 'constraints',
   [OWN_CODES.chainTooLong]: 'too-long',
   CERT_CHAIN_TOO_LONG: 'too-long',
 };

@@ -3,7 +3,7 @@
  * accepts every error and reads the last one afterwards (node-tls-notes.md), so the prediction replays OpenSSL
  * 3.0's verify_chain order and keeps the last error:
  *   build_chain -> check_extensions (leaf up) -> check_auth_level (SECURITY_LEVEL) -> internal_verify (root down:
- *   signature, then validity of each certificate).
+ *   signature, then validity of each certificate) -> check_name_constraints (name-constraints.ts).
  * It serves the doctor when no private key is given; where a key is given the real handshake is the oracle and
  * the test suite checks that this model agrees with it on every fixture.
  */
@@ -11,6 +11,7 @@ import type { Cert } from '../pki/types.js';
 import type { Chain } from './chain.js';
 import { signatureVerifies } from '../pki/cert.js';
 import { constraintDefects, unanchoredCode, type Purpose } from './rules.js';
+import { nameConstraintEvents } from './name-constraints.js';
 import { opensslText } from './defect.js';
 import type { OpenSslResult } from './verdict.js';
 
@@ -51,6 +52,9 @@ export function predictOpenSsl(chain: Chain, now: Date, purpose: Purpose = 'sslc
   });
 
   internalVerify(chain, now, events);
+
+  // UNMODELLED events are left out here: decideWithoutHandshake refuses such chains before asking the model.
+  for (const e of nameConstraintEvents(chain)) if (e.code !== 'UNMODELLED') events.push(e.code);
 
   const last = events[events.length - 1];
   if (last === undefined) return { authorized: true, code: null, message: null };

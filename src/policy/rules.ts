@@ -208,12 +208,12 @@ export function unhandledCriticalExtension(c: Cert): string | null {
 }
 
 /**
- * Extensions OpenSSL's verify acts on that our model of it (openssl-model.ts) does not evaluate: name
- * constraints, policy processing and RFC 3779 resources. Where the model stands in for a handshake (a resumed
- * session, a truststore too large to name in the handshake) a chain carrying one cannot be judged.
+ * Extensions OpenSSL's verify acts on that our model of it (openssl-model.ts) does not evaluate: policy
+ * processing, RFC 3779 resources and proxy certificates (name constraints are modelled: name-constraints.ts).
+ * Where the model stands in for a handshake (a resumed session, a truststore too large to name in the handshake)
+ * a chain carrying one cannot be judged.
  */
 const UNMODELLED_EXTENSIONS: ReadonlyMap<string, string> = new Map([
-  ['2.5.29.30', 'name constraints'],
   ['2.5.29.36', 'policy constraints'],
   ['2.5.29.33', 'policy mappings'],
   ['2.5.29.54', 'inhibit any-policy'],

@@ -84,8 +84,8 @@ function caNamesFindings(ts: Truststore): Finding[] {
 }
 
 /**
- * Past the CertificateRequest limit mtlsgate judges chains with its policy, which does not evaluate name or policy
- * constraints (see policy/rules.ts unmodelledExtension): a chain through a CA carrying them is refused
+ * Past the CertificateRequest limit mtlsgate judges chains with its policy, which does not evaluate policy constraints
+ * or RFC 3779 resources (see policy/rules.ts unmodelledExtension): a chain through a CA carrying them is refused
  * (MTLSGATE_UNMODELLED_EXTENSION) where OpenSSL would check them. Said before deployment, not found in the logs.
  */
 function constraintsNotJudgedFindings(ctx: LintContext, ts: Truststore): Finding[] {
@@ -108,8 +108,8 @@ function constraintsNotJudgedFindings(ctx: LintContext, ts: Truststore): Finding
         `mtlsgate cannot check with a bundle this large: clients under them are refused`,
       detail:
         'With more CA names than a CertificateRequest holds, mtlsgate does not hand the truststore to OpenSSL ' +
-        'for the handshake; its policy judges each chain instead, and the policy does not evaluate name constraints, ' +
-        'policy constraints or RFC 3779 resources. Rather than guess, it refuses a chain through such a CA ' +
+        'for the handshake; its policy judges each chain instead, and the policy does not evaluate policy constraints ' +
+        'or RFC 3779 resources. Rather than guess, it refuses a chain through such a CA ' +
         '(MTLSGATE_UNMODELLED_EXTENSION), where API Gateway, or mtlsgate with a smaller bundle, would check the ' +
         'constraint.',
       fix:

@@ -1,8 +1,8 @@
 /**
  * decideWithoutHandshake: the verdict the gateway uses where OpenSSL's handshake result does not apply (a resumed
  * session, a truststore too large to name). It is the model's prediction, except that a chain carrying an extension
- * the model does not evaluate (name constraints, policies) is refused rather than guessed. The name-constrained CA is
- * made by the openssl binary (our generator writes no name constraints).
+ * the model does not evaluate (policies, RFC 3779 resources) is refused rather than guessed; name constraints are
+ * modelled. The constrained CAs here are made by the openssl binary, so the extensions are OpenSSL's own encoding.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -98,23 +98,37 @@ function opensslLeaf(dir: string, ca: { keyFile: string; certFile: string }, cn:
   return execFileSync('openssl', ['x509', '-in', crt, '-outform', 'DER']);
 }
 
-test('a name-constrained CA: the model does not judge it, and says which extension', () => {
+test('a name-constrained CA: the model judges it as OpenSSL does (no longer refused as unmodelled)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mtlsgate-nc-'));
   const ca = opensslCa(dir, 'nameConstraints=critical,permitted;DNS:.example.com');
   const caCert = parseCert(execFileSync('openssl', ['x509', '-in', ca.certFile, '-outform', 'DER']));
-  assert.equal(unmodelledExtension(caCert), 'name constraints');
+  assert.equal(unmodelledExtension(caCert), null);
   const store = makeTruststore('nc', [caCert]);
-  // Outside the permitted subtree: OpenSSL would refuse it; the model cannot tell, so it must not accept.
-  const outside = parseCert(opensslLeaf(dir, ca, 'client.other.org'));
-  const analysis = analyzeChain(outside, [], store);
-  assert.equal(
-    predictVerdict(analysis).accepted,
-    true,
-    'the bare model would accept (it does not evaluate name constraints)',
+  const outside = verdictFields(
+    decideWithoutHandshake(analyzeChain(parseCert(opensslLeaf(dir, ca, 'client.other.org')), [], store)),
   );
+  assert.deepEqual(
+    [outside.accepted, outside.code, outside.reason],
+    [false, 'PERMITTED_VIOLATION', 'permitted subtree violation'],
+  );
+  const inside = decideWithoutHandshake(analyzeChain(parseCert(opensslLeaf(dir, ca, 'client.example.com')), [], store));
+  assert.equal(inside.accepted, true);
+});
+
+test('a CA with policy constraints: still refused where no handshake judged it, and says which extension', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mtlsgate-pc-'));
+  const ca = opensslCa(dir, 'policyConstraints=critical,inhibitPolicyMapping:0');
+  const caCert = parseCert(execFileSync('openssl', ['x509', '-in', ca.certFile, '-outform', 'DER']));
+  assert.equal(unmodelledExtension(caCert), 'policy constraints');
+  const analysis = analyzeChain(
+    parseCert(opensslLeaf(dir, ca, 'client.example.com')),
+    [],
+    makeTruststore('pc', [caCert]),
+  );
+  assert.equal(predictVerdict(analysis).accepted, true, 'the bare model would accept (it does not evaluate policies)');
   const v = verdictFields(decideWithoutHandshake(analysis));
   assert.deepEqual([v.accepted, v.code], [false, 'MTLSGATE_UNMODELLED_EXTENSION']);
-  assert.match(v.reason ?? '', /name constraints/);
+  assert.match(v.reason ?? '', /policy constraints/);
 });
 
 test("an ordinary chain: decideWithoutHandshake is the model's verdict, accepted or denied", async () => {

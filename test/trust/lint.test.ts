@@ -124,7 +124,7 @@ const cases: Array<{ id: string; severity: Finding['severity']; findings: () => 
   {
     id: 'truststore.constraints-not-judged',
     severity: 'warning',
-    findings: async () => lintPem((await longNameCas()).map((c) => c.certPem).join('') + nameConstrainedCa()),
+    findings: async () => lintPem((await longNameCas()).map((c) => c.certPem).join('') + policyConstrainedCa()),
   },
 ];
 
@@ -137,8 +137,8 @@ async function longNameCas(): Promise<Issued[]> {
   return cas;
 }
 
-/** A root CA with name constraints, made by the openssl binary (our generator writes none); its PEM. */
-function nameConstrainedCa(): string {
+/** A root CA with policy constraints, made by the openssl binary (our generator writes none); its PEM. */
+function policyConstrainedCa(): string {
   const dir = tmpDir();
   const key = join(dir, 'nc.key');
   execFileSync(
@@ -156,7 +156,7 @@ function nameConstrainedCa(): string {
       '-out',
       join(dir, 'nc.pem'),
       '-subj',
-      '/CN=Name Constrained CA',
+      '/CN=Policy Constrained CA',
       '-days',
       '30',
       '-addext',
@@ -164,7 +164,7 @@ function nameConstrainedCa(): string {
       '-addext',
       'keyUsage=critical,keyCertSign,cRLSign',
       '-addext',
-      'nameConstraints=critical,permitted;DNS:.example.com',
+      'policyConstraints=critical,inhibitPolicyMapping:0',
     ],
     { stdio: 'pipe' },
   );
@@ -172,15 +172,25 @@ function nameConstrainedCa(): string {
 }
 
 test('constraints-not-judged names the constrained CA and its extension; a bundle that fits in a CertificateRequest does not get it', async () => {
-  const nc = nameConstrainedCa();
+  const nc = policyConstrainedCa();
   const big = only(
     lintPem((await longNameCas()).map((c) => c.certPem).join('') + nc),
     'truststore.constraints-not-judged',
   );
   assert.equal(big.length, 1);
-  assert.match(big[0]!.title, /^1 CA certificate\(s\) carry name constraints/);
-  assert.deepEqual(big[0]!.evidence.certificates, ['420: CN=Name Constrained CA (name constraints)']);
+  assert.match(big[0]!.title, /^1 CA certificate\(s\) carry policy constraints/);
+  assert.deepEqual(big[0]!.evidence.certificates, ['420: CN=Policy Constrained CA (policy constraints)']);
   assert.deepEqual(only(lintPem(root.certPem + nc), 'truststore.constraints-not-judged'), []);
+});
+
+test('constraints-not-judged: name constraints are judged by the model, so a constrained CA gets no finding', async () => {
+  const nc = await issue({
+    subject: 'CN=Name Constrained CA',
+    profile: 'root-ca',
+    nameConstraints: { permitted: ['DNS:.example.com'] },
+  });
+  const all = lintPem((await longNameCas()).map((c) => c.certPem).join('') + nc.certPem);
+  assert.deepEqual(only(all, 'truststore.constraints-not-judged'), []);
 });
 
 test('a clean root + intermediate bundle has no findings at all', () => {
