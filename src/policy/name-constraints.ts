@@ -576,3 +576,33 @@ function toUtf8(tag: number, v: Buffer): Buffer | null {
   }
   return null;
 }
+
+/** Subtrees as text for a report (`DNS:.example.com`, `IP:10.0.0.0/255.0.0.0`); other types by their kind. */
+export function describeSubtrees(nc: NameConstraints): { permitted: string[]; excluded: string[] } {
+  const text = (g: GeneralName): string => {
+    const v = g.value;
+    switch (g.type) {
+      case GEN_DNS:
+        return `DNS:${v.toString('latin1')}`;
+      case GEN_EMAIL:
+        return `email:${v.toString('latin1')}`;
+      case GEN_URI:
+        return `URI:${v.toString('latin1')}`;
+      case GEN_IPADD: {
+        const half = v.length / 2;
+        const part = (b: Buffer): string =>
+          b.length === 4 ? [...b].join('.') : (b.toString('hex').match(/.{1,4}/g) ?? []).join(':');
+        return Number.isInteger(half) && (half === 4 || half === 16)
+          ? `IP:${part(v.subarray(0, half))}/${part(v.subarray(half))}`
+          : `IP:(${v.length} bytes)`;
+      }
+      case GEN_DIRNAME:
+        return 'DirName:(a directory name)';
+      case GEN_OTHERNAME:
+        return `otherName:${g.otherOid ?? '?'}`;
+      default:
+        return `(name type ${g.type})`;
+    }
+  };
+  return { permitted: nc.permitted.map((s) => text(s.base)), excluded: nc.excluded.map((s) => text(s.base)) };
+}

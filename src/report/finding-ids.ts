@@ -35,6 +35,7 @@ export const FINDING_IDS = [
   'chain.client-intermediates-ignored',
   'chain.insecure-signature',
   'chain.issuer-key-mismatch',
+  'chain.name-constraints',
   'chain.issuer-missing',
   'chain.not-a-ca',
   'chain.path-length-exceeded',

@@ -314,6 +314,26 @@ test('chain findings', async () => {
   assert.notEqual(m.evidence.authorityKeyId, (m.evidence.truststoreCaSubjectKeyIds as string[])[0]);
   assert.match(m.detail, new RegExp(String(m.evidence.authorityKeyId)));
   await run('root-missing', good, [int], 'chain.root-missing', 'Could not find issuer for certificate');
+  const fenced = await issue({
+    subject: 'CN=Fenced Intermediate',
+    profile: 'intermediate-ca',
+    issuer: root,
+    nameConstraints: { permitted: ['DNS:.clients.example', 'IP:10.0.0.0/8'], excluded: ['DNS:bad.clients.example'] },
+  });
+  const stray = await issue({ subject: 'CN=stray', profile: 'client', issuer: fenced, sans: ['DNS:a.elsewhere.test'] });
+  const nc = await run(
+    'name-constraints',
+    stray,
+    [root, fenced],
+    'chain.name-constraints',
+    'permitted subtree violation',
+  );
+  const ncEv = nc.findings.find((f) => f.id === 'chain.name-constraints')!.evidence;
+  assert.deepEqual(ncEv.permitted, ['DNS:.clients.example', 'IP:10.0.0.0/255.0.0.0']);
+  assert.deepEqual(ncEv.excluded, ['DNS:bad.clients.example']);
+  assert.ok((ncEv.names as string[]).includes('DNS:a.elsewhere.test'));
+  const banned = await issue({ subject: 'CN=b', profile: 'client', issuer: fenced, sans: ['DNS:bad.clients.example'] });
+  await run('excluded', banned, [root, fenced], 'chain.name-constraints', 'excluded subtree violation');
   await run('sent-int', good, [root], 'chain.client-intermediates-ignored', 'Could not find issuer for certificate', [
     int,
   ]);

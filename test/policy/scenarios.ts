@@ -47,6 +47,16 @@ export async function buildScenarios(): Promise<Scenario[]> {
     issue({ subject: 'CN=client,O=mtlsgate test', profile: 'client', issuer: int, publicKeyFrom: int, ...over });
   const good = await client();
   const otherRoot = await issue({ subject: 'CN=Other Root', profile: 'root-ca', publicKeyFrom: root });
+  // An intermediate allowed to issue for clients.example only (name constraints, modelled as OpenSSL checks them).
+  const constrainedInt = await issue({
+    subject: 'CN=Constrained Intermediate,O=mtlsgate test',
+    profile: 'intermediate-ca',
+    issuer: root,
+    publicKeyFrom: int,
+    nameConstraints: { permitted: ['DNS:.clients.example', 'email:clients.example'] },
+  });
+  const inside = await client({ issuer: constrainedInt, sans: ['DNS:a.clients.example'] });
+  const outside = await client({ issuer: constrainedInt, sans: ['DNS:a.elsewhere.example'] });
   // The intermediate's name with another key: a CA re-keyed under the same name, or an old bundle mixed with a new.
   const rekeyedInt = await issue({ subject: int.subject, profile: 'intermediate-ca', issuer: root, key: ec });
 
@@ -218,6 +228,14 @@ export async function buildScenarios(): Promise<Scenario[]> {
       'DEPTH_ZERO_SELF_SIGNED_CERT',
     ),
     s('issuer not in truststore', good, [otherRoot], NO_ISSUER, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'),
+    s('name-constrained CA, client inside', inside, [root, constrainedInt], null, null),
+    s(
+      'name-constrained CA, client outside',
+      outside,
+      [root, constrainedInt],
+      'permitted subtree violation',
+      'PERMITTED_VIOLATION',
+    ),
     s('issuer re-keyed under the same name', good, [root, rekeyedInt], NO_ISSUER, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'),
     s('root missing from truststore', good, [int], NO_ISSUER, 'UNABLE_TO_GET_ISSUER_CERT'),
     s('client-sent intermediate ignored', good, [root], NO_ISSUER, 'MTLSGATE_CLIENT_INTERMEDIATES_IGNORED', {

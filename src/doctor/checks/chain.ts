@@ -5,6 +5,7 @@
  */
 import type { Cert } from '../../pki/types.js';
 import type { ChainAnalysis } from '../../policy/analyze.js';
+import { constraintsOf, describeSubtrees, nameConstraintEvents } from '../../policy/name-constraints.js';
 import { OWN_CODES, type Defect } from '../../policy/defect.js';
 import { describeKey } from './cert.js';
 import { shellQuote } from '../../report/shell.js';
@@ -56,8 +57,53 @@ cat THE-MATCHING-CA.pem >> ${shellQuote(ts)}   # then upload the truststore agai
   });
 }
 
+/** Name-constraint failures on the path OpenSSL builds: which CA's constraints, which certificate, what it names. */
+function nameConstraintFindings(a: ChainAnalysis): Finding[] {
+  const certs = a.opensslChain.certs;
+  return nameConstraintEvents(a.opensslChain)
+    .filter((e) => e.code !== 'UNMODELLED')
+    .slice(0, 4)
+    .map((e) => {
+      const c = certs[e.depth]!;
+      const ca = certs[e.caDepth]!;
+      const nc = constraintsOf(ca);
+      const subtrees = nc && nc !== 'malformed' ? describeSubtrees(nc) : { permitted: [], excluded: [] };
+      const who = e.depth === 0 ? 'the client certificate' : `CA "${titleText(c.info.subject)}"`;
+      const names = [`subject ${c.info.subject}`, ...c.info.subjectAltNames];
+      const what: Record<string, string> = {
+        PERMITTED_VIOLATION: 'names something outside what the CA may issue for',
+        EXCLUDED_VIOLATION: 'names something the CA is forbidden to issue for',
+        SUBTREE_MINMAX: "uses minimum/maximum in the CA's constraints, which OpenSSL does not support",
+        UNSUPPORTED_CONSTRAINT_TYPE: 'meets a constraint of a name type OpenSSL cannot check',
+        UNSUPPORTED_NAME_SYNTAX: 'has a name OpenSSL cannot compare with the constraints',
+        UNSPECIFIED: 'has too many names × constraints for OpenSSL to check',
+      };
+      return finding({
+        id: 'chain.name-constraints',
+        severity: 'error',
+        title: `${who} ${what[e.code] ?? 'breaks the name constraints'} of CA "${titleText(ca.info.subject)}"`,
+        detail:
+          `The CA's name constraints: permitted ${subtrees.permitted.join(', ') || '(none)'}; excluded ` +
+          `${subtrees.excluded.join(', ') || '(none)'}. ${who[0]!.toUpperCase()}${who.slice(1)} names: ` +
+          `${names.join(', ')}. OpenSSL refuses the chain (${e.code}), and so does the gateway. A subject CN that ` +
+          'looks like a host name counts as one when the certificate has no DNS name in its SAN.',
+        fix:
+          "issue the certificate with names inside the CA's permitted subtrees (and outside the excluded ones), " +
+          'or from a CA without these constraints',
+        evidence: {
+          code: e.code,
+          depth: e.depth,
+          ca: ca.info.subject,
+          permitted: subtrees.permitted,
+          excluded: subtrees.excluded,
+          names,
+        },
+      });
+    });
+}
+
 export function checkChain(k: Known, a: ChainAnalysis): Finding[] {
-  const out: Finding[] = [];
+  const out: Finding[] = [...nameConstraintFindings(a)];
   const seen = new Set<string>();
   const truststorePath = k.truststore?.source ?? 'truststore.pem';
   for (const d of sortByDepth(a.defects)) {

@@ -10,6 +10,11 @@ import type { FindingId } from '../../report/finding.js';
 /** Offline finding ids (src/doctor/checks) that explain each code. */
 const FINDINGS_BY_CODE: Readonly<Partial<Record<DenyCode, readonly FindingId[]>>> = {
   DEPTH_ZERO_SELF_SIGNED_CERT: ['chain.self-signed-untrusted', 'chain.self-signed-modified'],
+  PERMITTED_VIOLATION: ['chain.name-constraints'],
+  EXCLUDED_VIOLATION: ['chain.name-constraints'],
+  SUBTREE_MINMAX: ['chain.name-constraints'],
+  UNSUPPORTED_CONSTRAINT_TYPE: ['chain.name-constraints'],
+  UNSUPPORTED_NAME_SYNTAX: ['chain.name-constraints'],
   UNABLE_TO_VERIFY_LEAF_SIGNATURE: ['chain.issuer-missing'],
   UNABLE_TO_GET_ISSUER_CERT_LOCALLY: ['chain.issuer-missing'],
   SELF_SIGNED_CERT_IN_CHAIN: ['chain.issuer-missing'],
