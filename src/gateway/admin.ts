@@ -4,6 +4,7 @@
  * admin listener of a single process and the primary of a multi-worker gateway (cluster.ts) answer with the same
  * code. Bind the admin listener to loopback.
  */
+import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { addMetrics, newMetrics, renderMetrics, snapshotMetrics } from './metrics.js';
 import type { Metrics, MetricsSnapshot } from './metrics.js';
@@ -93,7 +94,7 @@ export function adminSnapshot(
       truststoreUri: d.config.mutualTls.truststoreUri,
       truststoreVersion: d.truststoreVersion,
       certificates: d.truststoreCertificates,
-      warnings: d.truststoreWarnings.map((w) => `${w.id}: ${w.title}`),
+      warnings: bounded(d.truststoreWarnings.map((w) => `${w.id}: ${w.title}`)),
       basePaths: d.routes.map((r) => r.basePath || '(none)'),
       revocation: d.revocation ? revocationSummary(d.revocation) : null,
     })),
@@ -111,7 +112,7 @@ function revocationSummary(r: DomainRevocation): RevocationSummary {
       loadedAt: s.loadedAt?.toISOString() ?? null,
       error: s.error,
     })),
-    crls: r.crls.inForce.map((t) => ({
+    crls: r.crls.inForce.slice(0, MAX_LIST).map((t) => ({
       source: t.source,
       issuer: t.crl.issuer,
       thisUpdate: t.crl.thisUpdate.toISOString(),
@@ -120,6 +121,13 @@ function revocationSummary(r: DomainRevocation): RevocationSummary {
       entries: t.crl.revoked.size,
     })),
   };
+}
+
+/** Lists in admin answers stop at this many entries (and say how many more): every answer stays bounded. */
+export const MAX_LIST = 100;
+
+function bounded(list: string[]): string[] {
+  return list.length <= MAX_LIST ? list : [...list.slice(0, MAX_LIST), `... and ${list.length - MAX_LIST} more`];
 }
 
 /**
@@ -137,6 +145,7 @@ export interface AdminAnswer {
   status: number;
   contentType: string;
   body: string;
+  headers?: Record<string, string>;
 }
 
 const json = (status: number, body: unknown): AdminAnswer => ({
@@ -193,10 +202,36 @@ export async function adminAnswer(method: string, url: string, source: AdminSour
 const NO_WORKER = json(503, { message: 'no worker answered' });
 
 export function writeAnswer(res: ServerResponse, a: AdminAnswer): void {
-  res.writeHead(a.status, { 'content-type': a.contentType, 'content-length': Buffer.byteLength(a.body) });
+  res.writeHead(a.status, {
+    ...a.headers,
+    'content-type': a.contentType,
+    'content-length': Buffer.byteLength(a.body),
+  });
   res.end(a.body);
 }
 
-export async function handleAdmin(req: IncomingMessage, res: ServerResponse, source: AdminSource): Promise<void> {
-  writeAnswer(res, await adminAnswer(req.method ?? 'GET', req.url ?? '/', source));
+/**
+ * With admin.token, every endpoint but the health probes (which orchestrators call without credentials) wants
+ * `Authorization: Bearer TOKEN`, compared in constant time. Null when the request may go on.
+ */
+export function unauthorized(req: IncomingMessage, token: string | undefined): AdminAnswer | null {
+  if (token === undefined) return null;
+  const path = (req.url ?? '/').split('?')[0];
+  if (path === '/healthz' || path === '/readyz') return null;
+  const got = Buffer.from(req.headers.authorization ?? '');
+  const want = Buffer.from(`Bearer ${token}`);
+  if (got.length === want.length && timingSafeEqual(got, want)) return null;
+  return {
+    ...json(401, { message: 'Unauthorized' }),
+    headers: { 'www-authenticate': 'Bearer realm="mtlsgate admin"' },
+  };
+}
+
+export async function handleAdmin(
+  req: IncomingMessage,
+  res: ServerResponse,
+  source: AdminSource,
+  token: string | undefined,
+): Promise<void> {
+  writeAnswer(res, unauthorized(req, token) ?? (await adminAnswer(req.method ?? 'GET', req.url ?? '/', source)));
 }

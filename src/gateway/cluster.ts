@@ -8,7 +8,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { adminAnswer, writeAnswer, type AdminSnapshot, type AdminSource } from './admin.js';
+import { adminAnswer, unauthorized, writeAnswer, type AdminSnapshot, type AdminSource } from './admin.js';
 import type { GatewayConfig } from './config.js';
 import type { Logger } from './log.js';
 import type { ReloadResult } from './reload.js';
@@ -156,6 +156,8 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   let admin: http.Server | null = null;
   if (o.cfg.admin) {
     admin = http.createServer((req, res) => {
+      const refused = unauthorized(req, o.cfg.admin?.token);
+      if (refused) return writeAnswer(res, refused);
       void adminAnswer(req.method ?? 'GET', req.url ?? '/', source).then((a) => writeAnswer(res, a));
     });
     await new Promise<void>((resolve, reject) => {

@@ -11,6 +11,21 @@ import { isLoadProblem, readCapped } from '../pki/read.js';
 
 const port = z.number().int().min(0).max(65535);
 const hostPort = z.strictObject({ host: z.string().min(1).default('127.0.0.1'), port });
+
+const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|\[::1\]|localhost)$/i;
+
+/** The admin listener can reload the gateway: off loopback, only with a token. */
+const admin = z
+  .strictObject({
+    host: z.string().min(1).default('127.0.0.1'),
+    port,
+    // A bearer token for every endpoint but /healthz and /readyz (probes).
+    token: z.string().min(16, 'at least 16 characters').max(512).optional(),
+  })
+  .refine((a) => a.token !== undefined || LOOPBACK.test(a.host), {
+    message: 'required when admin.host is not a loopback address (the admin listener can reload the gateway)',
+    path: ['token'],
+  });
 const ms = (def: number) => z.number().int().min(1).max(3_600_000).default(def);
 
 const truststoreUri = z
@@ -108,7 +123,7 @@ const domain = z.strictObject({
 
 export const configSchema = z.strictObject({
   listen: hostPort.default({ host: '127.0.0.1', port: 8443 }),
-  admin: hostPort.optional(),
+  admin: admin.optional(),
   domains: z.array(domain).min(1),
   disableDefaultEndpoint: z
     .literal(true, { message: 'mtlsgate never serves these APIs without mutual TLS; only true is accepted' })

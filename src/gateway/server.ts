@@ -94,7 +94,8 @@ export async function startGateway(
   };
   let admin: http.Server | null = null;
   if (cfg.admin) {
-    admin = http.createServer((req, res) => void handleAdmin(req, res, source));
+    const token = cfg.admin.token;
+    admin = http.createServer((req, res) => void handleAdmin(req, res, source, token));
     await listen(admin, cfg.admin.host, cfg.admin.port);
     log.info({ address: admin.address() }, 'admin listening');
   }
