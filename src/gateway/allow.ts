@@ -77,7 +77,8 @@ function parseSan(raw: string): SanEntry | string {
     }
     case 'uri': {
       if (!PRINTABLE.test(value) || value.includes('\\')) return `expected a URI of visible ASCII, got "${raw}"`;
-      if (!/^[a-z][a-z0-9+.-]*:./i.test(value)) return `expected a URI with a scheme, e.g. URI:spiffe://..., got "${raw}"`;
+      if (!/^[a-z][a-z0-9+.-]*:./i.test(value))
+        return `expected a URI with a scheme, e.g. URI:spiffe://..., got "${raw}"`;
       const star = value.indexOf('*');
       if (star === -1) return { kind: 'URI', exact: value, prefix: null };
       if (star !== value.length - 1 || !value.endsWith('/*'))
@@ -152,7 +153,9 @@ export function allowEntryProblem(
 const fingerprintHex = (s: string): string => s.replace(/:/g, '').toLowerCase();
 
 function fingerprintKey(s: string): string {
-  return fingerprintHex(s).toUpperCase().replace(/(..)(?!$)/g, '$1:');
+  return fingerprintHex(s)
+    .toUpperCase()
+    .replace(/(..)(?!$)/g, '$1:');
 }
 
 /** Hex without colons, lowercase, without leading zeros: `00:a1` and `A1` are the same serial. */
@@ -260,7 +263,8 @@ export function dnsAdmitted(list: { dns: ReadonlySet<string>; dnsSuffixes: Reado
   const n = name.endsWith('.') ? name.slice(0, -1) : name;
   if (list.dns.has(n)) return `DNS:${n}`;
   const dot = n.indexOf('.');
-  if (dot <= 0 || n.charCodeAt(0) === 0x2a) return null;
+  // The label the star stands for must be a real one: not a star, not escaped bytes (`\x0d`) of a hostile SAN.
+  if (dot <= 0 || !LABEL.test(n.slice(0, dot))) return null;
   const suffix = n.slice(dot);
   return list.dnsSuffixes.has(suffix) ? `DNS:*${suffix}` : null;
 }
