@@ -215,7 +215,7 @@ export function compileAllow(c: AllowConfig): AllowList {
 }
 
 /** Which entry admitted the certificate (`subjectAltNames: DNS:*.example.com`), or null when none does. */
-export function admittedBy(list: AllowList, cert: Cert): string | null {
+export function admittedBy(list: AllowList, cert: Pick<Cert, 'info'>): string | null {
   const i = cert.info;
   if (list.fingerprints.has(i.fingerprintSha256)) return `sha256Fingerprints: ${i.fingerprintSha256}`;
   if (list.subjects.has(i.subject)) return `subjects: ${i.subject}`;
@@ -331,7 +331,7 @@ function networkText(bytes: Uint8Array, bits: number, family: 4 | 6): string {
 }
 
 /** The certificate's SANs by type, for the doctor: `{ DNS: [...], URI: [...], ... }`. */
-export function sansByType(cert: Cert): Record<string, string[]> {
+export function sansByType(cert: Pick<Cert, 'info'>): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const san of cert.info.subjectAltNames) {
     const colon = san.indexOf(':');
