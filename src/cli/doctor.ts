@@ -112,7 +112,7 @@ export function doctorCommand(ctx: CliContext): Command {
       .option('--json', 'print the report as JSON')
       .addHelpText(
         'after',
-        '\nExit status: 0 nothing is wrong, 1 the certificate would be denied or a check failed, 2 usage error.\n\nExamples:\n  mtlsgate doctor --cert client.crt --key client.key --truststore truststore.pem\n  mtlsgate doctor --cert client.crt --key client.key --truststore truststore.pem --crl ca.crl.pem\n  mtlsgate doctor --cert client.crt --key client.key --truststore truststore.pem --ocsp\n  mtlsgate doctor --url https://api.example.com/ping --cert client.crt --key client.key --truststore truststore.pem\n  mtlsgate doctor --url https://mtls.example.test:8443/ --resolve mtls.example.test:8443:127.0.0.1 --cacert root-ca.crt --cert client.crt --key client.key',
+        '\nExit status: 0 nothing is wrong, 1 the certificate would be denied or a check failed, 2 usage error.\n\nExamples:\n  mtlsgate doctor --cert client.crt --key client.key --truststore truststore.pem\n  mtlsgate doctor --cert client.crt --key client.key --truststore truststore.pem --crl ca.crl.pem\n  mtlsgate doctor --cert client.crt --key client.key --truststore truststore.pem --ocsp\n  mtlsgate doctor --config gateway.yaml --domain mtls.example.test --path /orders/42 --cert client.crt --key client.key\n  mtlsgate doctor --url https://api.example.com/ping --cert client.crt --key client.key --truststore truststore.pem\n  mtlsgate doctor --url https://mtls.example.test:8443/ --resolve mtls.example.test:8443:127.0.0.1 --cacert root-ca.crt --cert client.crt --key client.key',
       )
       .action(async (o: DoctorOptions) => {
         requireNonEmptyCertPath('--cert', o.cert);
