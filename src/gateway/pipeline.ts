@@ -1,12 +1,13 @@
 /**
  * The request path: an ordered list of stages over one RequestContext, read top to bottom in this file.
  *
- *   identify (the domain, 421) → single Host (400) → safe target (400) → route (the mapping, and with it the
- *   client certificate mode and allow-list) → verify the client (403) → allow-list (403) → revocation (403)
+ *   identify (the domain, 421) → single Host (400) → route (the mapping, and with it the client certificate mode
+ *   and allow-list) → verify the client (403) → allow-list (403) → revocation (403) → safe target (400)
  *   → no route (404) → proxy (the backend's answer, 502/504) → complete (metrics, access log, events; always runs)
  *
- * A path no mapping matches is judged under the domain's settings before its 404, as API Gateway judges the client
- * certificate before it routes: an unverified client learns nothing of the paths.
+ * The certificate is judged before the path is, as API Gateway judges it before it routes: a refused client learns
+ * nothing of the paths, and a path no mapping matches is judged under the domain's settings. The mapping an unsafe
+ * path seems to take only picks the mode; safe target refuses that path before anything is forwarded.
  *
  * A stage answers the request and stops the pipeline (DONE), lets the next one run (NEXT), or hands back a
  * promise when it must wait (the proxy; revocation when an OCSP answer is not cached). Stages see no protocol
@@ -211,11 +212,11 @@ function proxy(ctx: RequestContext, rt: Runtime): Step {
 export const STAGES: readonly Stage[] = [
   identify,
   singleHost,
-  safeTarget,
   route,
   verifyClient,
   allow,
   checkRevocation,
+  safeTarget,
   noRoute,
   proxy,
 ];
