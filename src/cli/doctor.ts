@@ -15,6 +15,9 @@ import { parseTarget } from '../doctor/live/target.js';
 import { doctorCurlCommand } from './doctor-curl.js';
 import { requireNonEmptyCertPath, requireNonEmptyPath } from './paths.js';
 import { parseTimeout } from './timeout.js';
+import { loadConfig, type DomainConfig } from '../gateway/config.js';
+import { checkRoute } from '../doctor/checks/route.js';
+import { sortFindings } from '../report/finding.js';
 
 interface DoctorOptions {
   cert?: string;
@@ -36,6 +39,9 @@ interface DoctorOptions {
   ocspUrl?: string;
   revocationScope?: 'leaf' | 'chain';
   onUnavailable?: 'deny' | 'allow';
+  config?: string;
+  domain?: string;
+  path?: string;
 }
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -102,15 +108,25 @@ export function doctorCommand(ctx: CliContext): Command {
       )
       .option('-k, --insecure', "report problems with the server's certificate as warnings, as curl -k")
       .option('--timeout <seconds>', 'time limit for the whole live probe', String(DEFAULT_TIMEOUT_MS / 1000))
+      .option('--config <file>', "the gateway's config: explain --path on --domain (mapping, mode, allow-list)")
+      .option('--domain <name>', 'with --config: the domain the client connects to')
+      .option('--path <path>', 'with --config: the request path (default /)')
       .option('--json', 'print the report as JSON')
       .addHelpText(
         'after',
-        '\nExit status: 0 nothing is wrong, 1 the certificate would be denied or a check failed, 2 usage error.\n\nExamples:\n  mtlsgate doctor --cert client.crt --key client.key --truststore truststore.pem\n  mtlsgate doctor --cert client.crt --key client.key --truststore truststore.pem --crl ca.crl.pem\n  mtlsgate doctor --cert client.crt --key client.key --truststore truststore.pem --ocsp\n  mtlsgate doctor --url https://api.example.com/ping --cert client.crt --key client.key --truststore truststore.pem\n  mtlsgate doctor --url https://mtls.example.test:8443/ --resolve mtls.example.test:8443:127.0.0.1 --cacert root-ca.crt --cert client.crt --key client.key',
+        '\nExit status: 0 nothing is wrong, 1 the certificate would be denied or a check failed, 2 usage error.\n\nExamples:\n  mtlsgate doctor --cert client.crt --key client.key --truststore truststore.pem\n  mtlsgate doctor --cert client.crt --key client.key --truststore truststore.pem --crl ca.crl.pem\n  mtlsgate doctor --cert client.crt --key client.key --truststore truststore.pem --ocsp\n  mtlsgate doctor --config gateway.yaml --domain mtls.example.test --path /orders/42 --cert client.crt --key client.key\n  mtlsgate doctor --url https://api.example.com/ping --cert client.crt --key client.key --truststore truststore.pem\n  mtlsgate doctor --url https://mtls.example.test:8443/ --resolve mtls.example.test:8443:127.0.0.1 --cacert root-ca.crt --cert client.crt --key client.key',
       )
       .action(async (o: DoctorOptions) => {
         requireNonEmptyCertPath('--cert', o.cert);
-        for (const k of ['key', 'truststore', 'cacert'] as const) requireNonEmptyPath(`--${k}`, o[k]);
-        if (o.url === undefined && o.cert === undefined && o.key === undefined && o.truststore === undefined) {
+        for (const k of ['key', 'truststore', 'cacert', 'config'] as const) requireNonEmptyPath(`--${k}`, o[k]);
+        const route = o.config === undefined ? null : await routeOptions(o);
+        if (
+          route === null &&
+          o.url === undefined &&
+          o.cert === undefined &&
+          o.key === undefined &&
+          o.truststore === undefined
+        ) {
           throw new UserError(
             'E_USAGE',
             'doctor: give --cert (with --key and --truststore for a full diagnosis), ' +
@@ -166,7 +182,10 @@ export function doctorCommand(ctx: CliContext): Command {
           ...(o.truststore !== undefined && { truststore: o.truststore }),
           ...(o.truststoreVersion !== undefined && { truststoreVersion: o.truststoreVersion }),
           ...(now !== undefined && { now }),
-          policy: { trustClientIntermediates: o.trustClientIntermediates === true },
+          policy: {
+            trustClientIntermediates:
+              o.trustClientIntermediates === true || route?.domain.mutualTls.trustClientIntermediates === true,
+          },
           ...(o.crl.length > 0 && { crls: o.crl }),
           ...(ocsp && { ocsp: { url: o.ocspUrl ?? null, timeoutMs } }),
           ...((o.crl.length > 0 || ocsp) && {
@@ -186,6 +205,23 @@ export function doctorCommand(ctx: CliContext): Command {
                 timeoutMs,
               };
         const report = await diagnose({ files, ...(live && { live }) });
+        if (route !== null) {
+          const info = report.certificates[0];
+          const found = checkRoute({
+            domain: route.domain,
+            path: route.path,
+            leaf: info === undefined ? null : { info },
+            verdict: report.verdict,
+          });
+          const offline = report.findings.filter((f) => f.source === 'offline');
+          const rest = report.findings.filter((f) => f.source !== 'offline');
+          const all = sortFindings([...offline, ...found.map((f) => ({ ...f, source: 'offline' as const }))]);
+          report.findings = [
+            ...rest.filter((f) => f.source === 'curl'),
+            ...all,
+            ...rest.filter((f) => f.source === 'live'),
+          ];
+        }
         const text = o.json
           ? JSON.stringify(report, null, 2) + '\n'
           : renderReport(report, { color: wantsColor(ctx.io) });
@@ -193,6 +229,35 @@ export function doctorCommand(ctx: CliContext): Command {
         ctx.setExitCode(hasErrors(report) ? 1 : 0);
       })
   );
+}
+
+/**
+ * --config, --domain, --path: the domain's config, and its truststore as --truststore when that is not given and the
+ * domain's is a file.
+ */
+async function routeOptions(o: DoctorOptions): Promise<{ domain: DomainConfig; path: string }> {
+  if (o.domain === undefined) throw new UserError('E_USAGE', 'doctor: --config needs --domain NAME');
+  const cfg = await loadConfig(o.config!);
+  const name = o.domain.toLowerCase().replace(/\.$/, '');
+  const dot = name.indexOf('.');
+  const domain =
+    cfg.domains.find((d) => d.domainName === name) ??
+    (dot > 0 ? cfg.domains.find((d) => d.domainName === `*${name.slice(dot)}`) : undefined);
+  if (domain === undefined)
+    throw new UserError(
+      'E_USAGE',
+      `doctor: --domain ${o.domain}: not in ${o.config} (its domains: ${cfg.domains.map((d) => d.domainName).join(', ')})`,
+    );
+  const uri = domain.mutualTls.truststoreUri;
+  if (o.truststore === undefined) {
+    if (!uri.startsWith('file://'))
+      throw new UserError(
+        'E_USAGE',
+        `doctor: ${domain.domainName}'s truststore is ${uri}: give it as --truststore FILE`,
+      );
+    o.truststore = uri.slice('file://'.length);
+  }
+  return { domain, path: o.path ?? '/' };
 }
 
 async function readCacert(path: string): Promise<string> {

@@ -11,6 +11,8 @@ import { cutText } from '../report/text.js';
 import { verdictFields } from '../policy/verdict.js';
 import { casWithoutCrl } from '../policy/revocation.js';
 import { logCrlLoad, type DomainRevocation } from './revocation.js';
+import type { AccessLogFormat } from './access-format.js';
+import { writeLine } from './log.js';
 
 /**
  * A certificate field (subject, issuer, serial) as a log line carries it. Any client picks these, up to the tens of
@@ -27,7 +29,8 @@ export function logField(s: string): string {
  */
 function requestLog(log: Logger, conn: ConnectionContext, cv: ConnectionVerdict, domain: string): Logger {
   let l = conn.requestLog;
-  if (l === null) {
+  // One connection may be judged differently per route (allow-lists): the child follows the verdict in use.
+  if (l === null || conn.requestLogFor !== cv) {
     const leaf = cv.client?.leaf.info;
     l = log.child({
       domain,
@@ -37,12 +40,17 @@ function requestLog(log: Logger, conn: ConnectionContext, cv: ConnectionVerdict,
       verdict: verdictFields(cv.verdict),
     });
     conn.requestLog = l;
+    conn.requestLogFor = cv;
   }
   return l;
 }
 
-/** One line per request, whatever answered it. */
-export function logRequest(log: Logger, ctx: RequestContext, latencyMs: number): void {
+/**
+ * One line per request, whatever answered it: logs.accessLogFormat's when set (written whatever logs.level says,
+ * as API Gateway's access log is apart from its execution log), else the JSON record.
+ */
+export function logRequest(log: Logger, ctx: RequestContext, latencyMs: number, format: AccessLogFormat | null): void {
+  if (format !== null) return writeLine(log, format.render(ctx, latencyMs));
   const cv = ctx.verdict;
   const d = ctx.domain;
   if (cv !== null && d !== undefined) {

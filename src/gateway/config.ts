@@ -8,6 +8,8 @@ import { Parser as YamlParser, parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { UserError } from '../errors.js';
 import { isLoadProblem, readCapped } from '../pki/read.js';
+import { allowEntryProblem } from './allow.js';
+import { accessLogProblem } from './access-format.js';
 
 const port = z.number().int().min(0).max(65535);
 const hostPort = z.strictObject({ host: z.string().min(1).default('127.0.0.1'), port });
@@ -100,6 +102,34 @@ const basePath = z
     message: 'a base path may contain only URL path characters',
   });
 
+/** A list of allow-list entries of one kind, each checked on its own so an error names its index. */
+const allowEntries = (key: Parameters<typeof allowEntryProblem>[0]) =>
+  z
+    .array(
+      z.string().superRefine((v, ctx) => {
+        const problem = allowEntryProblem(key, v);
+        if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+      }),
+    )
+    .optional();
+
+/** mutualTls.allow and basePathMappings[].allow: any one entry admits a verified certificate. */
+const allow = z.strictObject({
+  subjects: allowEntries('subjects'),
+  subjectAltNames: allowEntries('subjectAltNames'),
+  sha256Fingerprints: allowEntries('sha256Fingerprints'),
+  serialNumbers: allowEntries('serialNumbers'),
+});
+
+const clientCertificate = z.enum(['required', 'optional', 'none']);
+
+const mapping = z.strictObject({
+  basePath: basePath.default(''),
+  target,
+  clientCertificate: clientCertificate.optional(),
+  allow: allow.optional(),
+});
+
 const domain = z.strictObject({
   domainName: z
     .string()
@@ -110,15 +140,29 @@ const domain = z.strictObject({
     }),
   certificate: z.strictObject({ cert: z.string().min(1), key: z.string().min(1), passphrase: z.string().optional() }),
   securityPolicy: z.enum(['TLS_1_2', 'TLS_1_3']).default('TLS_1_2'),
-  mutualTls: z.strictObject({
-    truststoreUri,
-    truststoreVersion: z.string().min(1).optional(),
-    exposeReason: z.boolean().default(false),
-    noCertificate: z.enum(['handshake', 'http403']).default('handshake'),
-    trustClientIntermediates: z.boolean().default(false),
-    revocation: revocation.optional(),
-  }),
-  basePathMappings: z.array(z.strictObject({ basePath: basePath.default(''), target })).min(1),
+  mutualTls: z
+    .strictObject({
+      truststoreUri,
+      truststoreVersion: z.string().min(1).optional(),
+      exposeReason: z.boolean().default(false),
+      clientCertificate: z.enum(['required', 'optional']).default('required'),
+      noCertificate: z.enum(['handshake', 'http403']).optional(),
+      trustClientIntermediates: z.boolean().default(false),
+      revocation: revocation.optional(),
+      allow: allow.optional(),
+    })
+    .refine((m) => !(m.clientCertificate === 'optional' && m.noCertificate === 'handshake'), {
+      message:
+        'handshake contradicts clientCertificate: optional (its handshake completes without a certificate and ' +
+        'each route decides): remove noCertificate',
+      path: ['noCertificate'],
+    })
+    // An optional domain answers a missing certificate per route, so over HTTP.
+    .transform((m) => ({
+      ...m,
+      noCertificate: m.noCertificate ?? (m.clientCertificate === 'optional' ? 'http403' : 'handshake'),
+    })),
+  basePathMappings: z.array(mapping).min(1),
 });
 
 export const configSchema = z.strictObject({
@@ -174,6 +218,14 @@ export const configSchema = z.strictObject({
     .strictObject({
       format: z.enum(['json', 'pretty']).default('json'),
       level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+      accessLogFormat: z
+        .string()
+        .min(1)
+        .superRefine((v, ctx) => {
+          const problem = accessLogProblem(v);
+          if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+        })
+        .optional(),
     })
     .default({ format: 'json', level: 'info' }),
 });
@@ -257,6 +309,15 @@ export function parseConfig(text: string, file: string): GatewayConfig {
           `${file}: domains[${i}].basePathMappings[${j}].basePath: "${m.basePath || '(none)'}" is mapped twice`,
         );
       seen.add(m.basePath);
+      const at = `${file}: domains[${i}].basePathMappings[${j}]`;
+      // A required domain refuses a missing or unverified certificate on every path: a looser route could not be.
+      if (d.mutualTls.clientCertificate === 'required' && (m.clientCertificate ?? 'required') !== 'required')
+        throw new UserError(
+          'E_CONFIG',
+          `${at}.clientCertificate: ${m.clientCertificate} needs mutualTls.clientCertificate: optional on the domain`,
+        );
+      if (m.clientCertificate === 'none' && m.allow !== undefined)
+        throw new UserError('E_CONFIG', `${at}.allow: no effect where clientCertificate is none (remove one)`);
     });
   });
   return resolvePaths(cfg, dirname(resolve(file)));

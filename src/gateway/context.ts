@@ -12,6 +12,8 @@ import type { CertCaches, ConnectionVerdict, Presentation } from './verify.js';
 import type { Metrics } from './metrics.js';
 import type { BackendPools } from './proxy.js';
 import type { OcspChecker } from '../trust/ocsp.js';
+import type { AllowList } from './allow.js';
+import type { Denied } from '../policy/verdict.js';
 
 export interface ConnectionContext {
   /** The TLS server name, lowercase; '' when none (a resumed TLS 1.2 session: its requests' Host names the domain). */
@@ -26,8 +28,11 @@ export interface ConnectionContext {
   stateGeneration: number;
   /** Judged once per connection and truststore generation (verdict.generation). */
   verdict: ConnectionVerdict | null;
-  /** The request log for `verdict`: its fields are serialized once, not on every request of the connection. */
+  /** The request log for `requestLogFor`: its fields are serialized once, not on every request of the connection. */
   requestLog: Logger | null;
+  requestLogFor: ConnectionVerdict | null;
+  /** `verdict` as each allow-list judged it (a list differs per route): reset with `verdict`. */
+  allowed: Map<AllowList, ConnectionVerdict> | null;
 }
 
 export function connectionContext(c: {
@@ -46,6 +51,8 @@ export function connectionContext(c: {
     stateGeneration: -1,
     verdict: null,
     requestLog: null,
+    requestLogFor: null,
+    allowed: null,
   };
 }
 
@@ -54,6 +61,17 @@ export type RequestHeaders = Readonly<Record<string, string | string[] | undefin
   readonly host?: string;
   readonly connection?: string;
 };
+
+/**
+ * What an authorizer stage decided, for the access log ($context.authorizer.*): the contract between that stage and
+ * the log. Null until an authorizer ran.
+ */
+export interface AuthorizerResult {
+  principalId: string | null;
+  /** Why the authorizer failed or denied, else null. */
+  error: string | null;
+  latencyMs: number | null;
+}
 
 /** Why a request ended where it did: the stage that answered, or `proxied` when a backend did. */
 export type Outcome = 'misdirected' | 'refused' | 'denied' | 'no-route' | 'proxied' | 'error';
@@ -74,6 +92,8 @@ export interface RequestContext {
   readonly sink: ResponseSink;
   /** Host without port or trailing dot, lowercase; null when absent. */
   readonly host: string | null;
+  /** `HTTP/1.1`, as API Gateway's $context.protocol. */
+  readonly protocol: string;
   domain: DomainState | undefined;
   verdict: ConnectionVerdict | null;
   match: RouteMatch | null;
@@ -83,6 +103,11 @@ export interface RequestContext {
   outcome: Outcome | null;
   /** Why a request was refused before routing (400), for the log. */
   refusal: string | null;
+  /** The denial that answered 403, for the log. */
+  denied: Denied | null;
+  authorizer: AuthorizerResult | null;
+  /** Body bytes sent to the client. */
+  responseLength: number;
 }
 
 export function requestContext(r: {
@@ -94,6 +119,7 @@ export function requestContext(r: {
   rawHeaders: readonly string[];
   body: Readable;
   sink: ResponseSink;
+  protocol?: string;
 }): RequestContext {
   return {
     conn: r.conn,
@@ -106,6 +132,7 @@ export function requestContext(r: {
     body: r.body,
     sink: r.sink,
     host: hostOf(r.headers.host),
+    protocol: r.protocol ?? 'HTTP/1.1',
     domain: undefined,
     verdict: null,
     match: null,
@@ -113,6 +140,9 @@ export function requestContext(r: {
     status: 0,
     outcome: null,
     refusal: null,
+    denied: null,
+    authorizer: null,
+    responseLength: 0,
   };
 }
 

@@ -28,6 +28,7 @@ export function serveHttp1(server: https.Server, rt: Runtime): void {
       rawHeaders: req.rawHeaders,
       body: req,
       sink: res,
+      protocol: `HTTP/${req.httpVersion}`,
     });
     void runPipeline(rt, ctx);
   });

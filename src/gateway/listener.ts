@@ -47,6 +47,8 @@ export function releaseConnection(socket: TLSSocket): void {
   conn.stateGeneration = -1;
   conn.verdict = null;
   conn.requestLog = null;
+  conn.requestLogFor = null;
+  conn.allowed = null;
 }
 
 export interface Listener {

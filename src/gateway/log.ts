@@ -24,6 +24,12 @@ export function makeLogger(
 
 const SKIP = new Set(['level', 'time', 'msg']);
 
+/** A line of its own (logs.accessLogFormat's), written to where the logger writes, around pino's formatting. */
+export function writeLine(log: Logger, line: string): void {
+  const dest = (log as unknown as Record<symbol, { write(s: string): unknown }>)[pino.symbols.streamSym];
+  dest?.write(`${line}\n`);
+}
+
 function prettyStream(out: NodeJS.WritableStream): Writable {
   return new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -31,6 +37,11 @@ function prettyStream(out: NodeJS.WritableStream): Writable {
         if (!line) continue;
         try {
           const rec = JSON.parse(line) as Record<string, unknown>;
+          // An access log line in a JSON format of the operator's: as written.
+          if (rec.level === undefined || rec.msg === undefined) {
+            out.write(line + '\n');
+            continue;
+          }
           const fields = Object.entries(rec)
             .filter(([k, v]) => !SKIP.has(k) && v !== undefined && v !== null)
             .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)

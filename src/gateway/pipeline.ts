@@ -1,9 +1,13 @@
 /**
  * The request path: an ordered list of stages over one RequestContext, read top to bottom in this file.
  *
- *   identify (the domain, 421) → single Host (400) → verify the client (403) → revocation (403)
- *   → safe target (400) → route (404) → proxy (the backend's answer, 502/504)
- *   → complete (metrics, access log, events; always runs)
+ *   identify (the domain, 421) → single Host (400) → route (the mapping, and with it the client certificate mode
+ *   and allow-list) → verify the client (403) → allow-list (403) → revocation (403) → safe target (400)
+ *   → no route (404) → proxy (the backend's answer, 502/504) → complete (metrics, access log, events; always runs)
+ *
+ * The certificate is judged before the path is, as API Gateway judges it before it routes: a refused client learns
+ * nothing of the paths, and a path no mapping matches is judged under the domain's settings. The mapping an unsafe
+ * path seems to take only picks the mode; safe target refuses that path before anything is forwarded.
  *
  * A stage answers the request and stops the pipeline (DONE), lets the next one run (NEXT), or hands back a
  * promise when it must wait (the proxy; revocation when an OCSP answer is not cached). Stages see no protocol
@@ -18,10 +22,11 @@ import { forward, upstreamHeaders } from './proxy.js';
 import { sendJson } from './respond.js';
 import { matchRoute, unsafeTarget } from './routes.js';
 import { lookupDomain } from './state.js';
-import { NO_CERTIFICATE, verifyConnection } from './verify.js';
+import { NO_CERTIFICATE, verifyConnection, type ConnectionVerdict } from './verify.js';
+import { admittedBy, type AllowList } from './allow.js';
 import { judgeRevocation, revocationLogFields, type DomainRevocation } from './revocation.js';
 import { revocationVerdict, type RevocationResult } from '../policy/revocation.js';
-import type { Denied } from '../policy/verdict.js';
+import { denied, type Denied } from '../policy/verdict.js';
 
 /** What a stage tells the pipeline: go on, or the request is answered. */
 export const NEXT = 0;
@@ -72,19 +77,47 @@ function singleHost(ctx: RequestContext, rt: Runtime): Step {
   return refuse(ctx, rt, 'more than one Host header');
 }
 
-/** The connection's verdict, judged once per connection and truststore generation (a reload re-judges). */
+/**
+ * The connection's verdict, judged once per connection and truststore generation (a reload re-judges), as the
+ * route's mode wants it: `none` never looks at the certificate, `optional` lets a missing one through (no identity
+ * goes to the backend), `required` and `optional` refuse one that fails verification.
+ */
 function verifyClient(ctx: RequestContext, rt: Runtime): Step {
   const d = ctx.domain!;
+  const mode = ctx.match?.route.clientCertificate ?? d.config.mutualTls.clientCertificate;
+  if (mode === 'none') return NEXT;
   const conn = ctx.conn;
   let cv = conn.verdict;
   if (cv === null || cv.generation !== d.verify.generation) {
     cv = verifyConnection(conn.presented, d.verify, rt.caches);
     conn.verdict = cv;
-    conn.requestLog = null;
+    conn.allowed = null;
   }
+  if (mode === 'optional' && cv.verdict === NO_CERTIFICATE) return NEXT;
   ctx.verdict = cv;
   return cv.verdict.accepted ? NEXT : deny(ctx, rt, cv.verdict, null);
 }
+
+/**
+ * The allow-list of the route (else the domain's) over a verified certificate: judged once per connection and list,
+ * as neither changes under a connection (a reload builds new lists and re-judges).
+ */
+function allow(ctx: RequestContext, rt: Runtime): Step {
+  const cv = ctx.verdict;
+  const list = ctx.match !== null ? ctx.match.route.allow : ctx.domain!.allow;
+  if (cv === null || list === null) return NEXT;
+  const conn = ctx.conn;
+  let judged = conn.allowed?.get(list);
+  if (judged === undefined) {
+    judged = admittedBy(list, cv.client!.leaf) !== null ? cv : { ...cv, verdict: NOT_ALLOWED };
+    (conn.allowed ??= new Map<AllowList, ConnectionVerdict>()).set(list, judged);
+  }
+  if (judged === cv) return NEXT;
+  ctx.verdict = judged;
+  return deny(ctx, rt, NOT_ALLOWED, null);
+}
+
+const NOT_ALLOWED = denied('client certificate not allowed', 'MTLSGATE_NOT_ALLOWED');
 
 /**
  * Revocation, judged on every request against the data in force now: a CRL swapped in or an OCSP answer that
@@ -92,7 +125,8 @@ function verifyClient(ctx: RequestContext, rt: Runtime): Step {
  */
 function checkRevocation(ctx: RequestContext, rt: Runtime): Step {
   const r = ctx.domain!.revocation;
-  if (r === null) return NEXT;
+  // No certificate judged (a `none` route, none presented on an `optional` one): no identity reaches the backend.
+  if (r === null || ctx.verdict === null) return NEXT;
   const result = judgeRevocation(rt, ctx.domain!, r, ctx.verdict!.path);
   if (result instanceof Promise) return result.then((res) => revocationAnswer(ctx, rt, r, res));
   return result.status === 'good' ? NEXT : revocationAnswer(ctx, rt, r, result);
@@ -119,6 +153,7 @@ function deny(ctx: RequestContext, rt: Runtime, verdict: Denied, extra: Record<s
   const d = ctx.domain!;
   const cv = ctx.verdict!;
   const { reason, code } = verdict;
+  ctx.denied = verdict;
   inc(rt.metrics.denials, `${d.name} ${code}`);
   logDenial(rt.log, ctx, { domain: d.name, cv, reason, code, extra });
   if (denyChannel.hasSubscribers) {
@@ -143,8 +178,13 @@ function safeTarget(ctx: RequestContext, rt: Runtime): Step {
   return bad === null ? NEXT : refuse(ctx, rt, bad);
 }
 
+/** The mapping decides how the client is judged; a miss is judged under the domain's settings, then gets its 404. */
 function route(ctx: RequestContext): Step {
   ctx.match = matchRoute(ctx.domain!.routes, ctx.url);
+  return NEXT;
+}
+
+function noRoute(ctx: RequestContext): Step {
   return ctx.match === null ? answer(ctx, 404, 'no-route', NOT_FOUND) : NEXT;
 }
 
@@ -156,7 +196,8 @@ function proxy(ctx: RequestContext, rt: Runtime): Step {
     requestId: ctx.requestId,
     clientIp: ctx.conn.remoteAddress,
     host: ctx.headers.host ?? d.name,
-    identity: ctx.verdict!.client!.headers,
+    // Only a verified certificate's (optional and none routes may have none); a client's copies are always dropped.
+    identity: ctx.verdict?.client?.headers ?? NO_IDENTITY,
   });
   return forward({
     pools: rt.pools,
@@ -168,7 +209,17 @@ function proxy(ctx: RequestContext, rt: Runtime): Step {
 }
 
 /** The request path, in order. */
-export const STAGES: readonly Stage[] = [identify, singleHost, verifyClient, checkRevocation, safeTarget, route, proxy];
+export const STAGES: readonly Stage[] = [
+  identify,
+  singleHost,
+  route,
+  verifyClient,
+  allow,
+  checkRevocation,
+  safeTarget,
+  noRoute,
+  proxy,
+];
 
 /**
  * Run a request through every stage, then complete it. The one entry: the HTTP listener calls it for each request,
@@ -216,7 +267,7 @@ function complete(rt: Runtime, ctx: RequestContext): void {
   const d = ctx.domain;
   countRequest(rt.metrics, d?.name ?? NO_DOMAIN, ctx.status);
   const latencyMs = Math.round((performance.now() - ctx.started) * 1000) / 1000;
-  logRequest(rt.log, ctx, latencyMs);
+  logRequest(rt.log, ctx, latencyMs, rt.state.accessLog);
   if (requestChannel.hasSubscribers) {
     const event: RequestEvent = {
       requestId: ctx.requestId,
@@ -261,11 +312,12 @@ const BAD_REQUEST = { message: 'Bad Request' };
 const FORBIDDEN = { message: 'Forbidden' };
 const NOT_FOUND = { message: 'Not Found' };
 const INTERNAL_ERROR = { message: 'Internal Server Error' };
+const NO_IDENTITY: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 function answer(ctx: RequestContext, status: number, outcome: RequestContext['outcome'], body: unknown): typeof DONE {
   ctx.status = status;
   ctx.outcome = outcome;
-  sendJson(ctx.sink, status, body, ctx.requestId);
+  ctx.responseLength = sendJson(ctx.sink, status, body, ctx.requestId);
   return DONE;
 }
 

@@ -60,7 +60,8 @@ export async function closePools(pools: BackendPools): Promise<void> {
 }
 
 /** What the exchange with a backend needs of a request (a RequestContext provides it). */
-export type ForwardedRequest = Pick<RequestContext, 'method' | 'headers' | 'body' | 'sink' | 'requestId'>;
+export type ForwardedRequest = Pick<RequestContext, 'method' | 'headers' | 'body' | 'sink' | 'requestId'> &
+  Partial<Pick<RequestContext, 'responseLength'>>;
 
 /**
  * Forward a request and stream the answer into its sink. `headers` come from upstreamHeaders(). Resolves with the
@@ -75,7 +76,7 @@ export function forward(o: {
 }): Promise<number> {
   const { pools, req, match, headers, timeoutMs } = o;
   return new Promise<number>((resolve) => {
-    const exchange = new Exchange(req.sink, req.requestId, timeoutMs, resolve);
+    const exchange = new Exchange(req, timeoutMs, resolve);
     try {
       req.sink.on('close', exchange.onClientClose);
       const h = req.headers;
@@ -204,12 +205,18 @@ class Exchange implements Dispatcher.DispatchHandler {
   private clientGone = false;
   private settled = false;
 
+  private readonly res: ResponseSink;
+  private readonly requestId: string;
+
   constructor(
-    private readonly res: ResponseSink,
-    private readonly requestId: string,
+    /** Counts the body bytes relayed to the client (responseLength). */
+    private readonly req: ForwardedRequest,
     private readonly timeoutMs: number,
     private readonly resolve: (status: number) => void,
-  ) {}
+  ) {
+    this.res = req.sink;
+    this.requestId = req.requestId;
+  }
 
   private settle(status: number): void {
     if (this.settled) return;
@@ -251,6 +258,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.req.responseLength = (this.req.responseLength ?? 0) + chunk.length;
     // Backpressure: stop reading from the backend until the client's socket has taken what it has.
     if (!this.res.write(chunk) && !controller.paused) {
       controller.pause();
@@ -274,8 +282,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     const timeout = isTimeout(err);
     if (!this.clientGone) {
-      if (timeout) sendJson(this.res, 504, { message: 'Gateway Timeout' }, this.requestId);
-      else sendJson(this.res, 502, { message: 'Bad Gateway' }, this.requestId);
+      this.req.responseLength = timeout
+        ? sendJson(this.res, 504, { message: 'Gateway Timeout' }, this.requestId)
+        : sendJson(this.res, 502, { message: 'Bad Gateway' }, this.requestId);
     }
     this.settle(timeout ? 504 : 502);
   }

@@ -18,12 +18,15 @@ export interface ResponseSink {
   once(event: 'drain', listener: () => void): unknown;
 }
 
-export function sendJson(res: ResponseSink, status: number, body: unknown, requestId: string): void {
+/** Returns the body's length in bytes. */
+export function sendJson(res: ResponseSink, status: number, body: unknown, requestId: string): number {
   const text = JSON.stringify(body);
+  const length = Buffer.byteLength(text);
   res.writeHead(status, {
     'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
+    'content-length': length,
     'x-request-id': requestId,
   });
   res.end(text);
+  return length;
 }

@@ -1,3 +1,7 @@
+import { compileAllow, type AllowConfig, type AllowList } from './allow.js';
+
+export type ClientCertificateMode = 'required' | 'optional' | 'none';
+
 /**
  * Base path mappings, as API Gateway's: `/orders/42?x=1` on basePath `orders` reaches the target as `/42?x=1`
  * (plus the target URL's own path as a prefix); the empty base path forwards the whole path; the longest match wins.
@@ -13,9 +17,26 @@ export interface Route {
   /** `/basePath` and `/basePath/`, built once (matched on every request). */
   exact: string;
   under: string;
+  /** `/orders`, `/` for the empty base path: $context.resourcePath in the access log. */
+  resourcePath: string;
+  /** The mapping's own mode, else the domain's. */
+  clientCertificate: ClientCertificateMode;
+  /** The allow-list that judges its certificates: the mapping's own, else the domain's; null admits every one. */
+  allow: AllowList | null;
 }
 
-export function makeRoutes(mappings: readonly { basePath: string; target: string }[]): Route[] {
+export function makeRoutes(
+  mappings: readonly {
+    basePath: string;
+    target: string;
+    clientCertificate?: ClientCertificateMode | undefined;
+    allow?: AllowConfig | undefined;
+  }[],
+  domain: { clientCertificate: ClientCertificateMode; allow: AllowList | null } = {
+    clientCertificate: 'required',
+    allow: null,
+  },
+): Route[] {
   return mappings
     .map((m) => {
       const target = new URL(m.target);
@@ -26,6 +47,9 @@ export function makeRoutes(mappings: readonly { basePath: string; target: string
         origin: target.origin,
         exact: `/${m.basePath}`,
         under: `/${m.basePath}/`,
+        resourcePath: `/${m.basePath}`,
+        clientCertificate: m.clientCertificate ?? domain.clientCertificate,
+        allow: m.allow !== undefined ? compileAllow(m.allow) : domain.allow,
       };
     })
     .sort((a, b) => b.basePath.length - a.basePath.length);

@@ -15,6 +15,8 @@ import type { DomainConfig, GatewayConfig } from './config.js';
 import { loadCrlSources, revocationPolicy, type DomainRevocation } from './revocation.js';
 import { makeRoutes, type Route } from './routes.js';
 import { boundedCache, type VerifyContext } from './verify.js';
+import { compileAllow, type AllowList } from './allow.js';
+import { compileAccessLogFormat, type AccessLogFormat } from './access-format.js';
 
 export interface DomainState {
   name: string;
@@ -22,6 +24,8 @@ export interface DomainState {
   secureContext: tls.SecureContext;
   verify: VerifyContext;
   routes: Route[];
+  /** mutualTls.allow, compiled: judges requests no mapping matches (a mapping without its own list gets it too). */
+  allow: AllowList | null;
   truststoreVersion: string | null;
   truststoreCertificates: number;
   truststoreWarnings: Finding[];
@@ -38,6 +42,8 @@ export interface GatewayState {
   generation: number;
   config: GatewayConfig;
   domains: Map<string, DomainState>;
+  /** logs.accessLogFormat, compiled; null: the JSON request line. */
+  accessLog: AccessLogFormat | null;
 }
 
 export interface DomainLoadError {
@@ -133,12 +139,14 @@ export async function buildDomain(
 
   const policy: PolicyOptions = { ...DEFAULT_POLICY, trustClientIntermediates: d.mutualTls.trustClientIntermediates };
   const { revocation, revocationErrors, revocationWarnings } = await buildRevocation(cfg, d, truststore, previous);
+  const allow = d.mutualTls.allow ? compileAllow(d.mutualTls.allow) : null;
   return {
     name,
     config: d,
     secureContext,
     verify: { generation: ++generations.last, truststore, policy, oracle, cache: boundedCache() },
-    routes: makeRoutes(d.basePathMappings),
+    routes: makeRoutes(d.basePathMappings, { clientCertificate: d.mutualTls.clientCertificate, allow }),
+    allow,
     truststoreVersion: fetched.version,
     truststoreCertificates: truststore.certs.length,
     truststoreWarnings: warnings,
@@ -213,7 +221,9 @@ export async function buildState(
   );
   const domains = new Map<string, DomainState>();
   for (const r of results) if (r) domains.set(r.name, r);
-  return { state: { generation: ++generations.last, config: cfg, domains }, errors };
+  const format = cfg.logs.accessLogFormat;
+  const accessLog = format === undefined ? null : compileAccessLogFormat(format);
+  return { state: { generation: ++generations.last, config: cfg, domains, accessLog }, errors };
 }
 
 /**

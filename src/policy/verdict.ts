@@ -29,6 +29,7 @@ export const OWN_DENY_CODES = {
   MTLSGATE_UNMODELLED_EXTENSION: "certificate chain uses EXTENSION, which only OpenSSL's own verification checks",
   MTLSGATE_PARSE_ERROR: 'certificate could not be parsed',
   MTLSGATE_REVOCATION_UNAVAILABLE: 'revocation status unavailable',
+  MTLSGATE_NOT_ALLOWED: 'client certificate not allowed',
 } as const satisfies Record<string, DenyReason>;
 
 export type OwnDenyCode = keyof typeof OWN_DENY_CODES;

@@ -65,6 +65,7 @@ test('the minimal config gets every documented default', () => {
   assert.deepEqual(d.mutualTls, {
     truststoreUri: 'file:///etc/mtlsgate/truststore.pem',
     exposeReason: false,
+    clientCertificate: 'required',
     noCertificate: 'handshake',
     trustClientIntermediates: false,
   });
@@ -105,6 +106,7 @@ logs: { format: pretty, level: debug }
     truststoreUri: 's3://bucket/path/truststore.pem',
     truststoreVersion: '3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY',
     exposeReason: true,
+    clientCertificate: 'required',
     noCertificate: 'http403',
     trustClientIntermediates: true,
   });

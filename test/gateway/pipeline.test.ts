@@ -286,7 +286,9 @@ test("every policy scenario: the pipeline's verdict, status, deny event and log 
     }
     assert.equal(sink.status, 403, sc.name);
     assert.deepEqual(JSON.parse(sink.body), { message: `Access denied. Reason: ${sc.reason}` }, sc.name);
-    assert.equal(ctx.match, null, `${sc.name}: never routed`);
+    // The mapping is found first (it decides how the certificate is judged); nothing reaches the backend.
+    assert.equal(ctx.match?.route.basePath, 'api', `${sc.name}: its mapping`);
+    assert.equal(ctx.upstreamHeaders, null, `${sc.name}: never forwarded`);
     assert.equal(event.outcome, 'denied', sc.name);
     assert.deepEqual(
       denies.slice(denied0),
