@@ -8,6 +8,14 @@ import { Parser as YamlParser, parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { UserError } from '../errors.js';
 import { isLoadProblem, readCapped } from '../pki/read.js';
+import {
+  checkLambdaConfig,
+  isLambdaTarget,
+  lambdaMappingKeys,
+  lambdaTopLevel,
+  resolveHandler,
+  resolveLambdaTarget,
+} from './lambda/config.js';
 
 const port = z.number().int().min(0).max(65535);
 const hostPort = z.strictObject({ host: z.string().min(1).default('127.0.0.1'), port });
@@ -65,6 +73,7 @@ export type RevocationConfig = z.infer<typeof revocation>;
 
 const target = z.string().refine(
   (u) => {
+    if (isLambdaTarget(u)) return true;
     try {
       const url = new URL(u);
       return (url.protocol === 'http:' || url.protocol === 'https:') && url.search === '' && url.hash === '';
@@ -72,7 +81,10 @@ const target = z.string().refine(
       return false;
     }
   },
-  { message: 'expected an http:// or https:// URL without query or fragment, e.g. http://127.0.0.1:9000' },
+  {
+    message:
+      'expected an http:// or https:// URL without query or fragment, e.g. http://127.0.0.1:9000, or lambda:FILE#EXPORT',
+  },
 );
 
 const basePath = z
@@ -103,7 +115,7 @@ const domain = z.strictObject({
     trustClientIntermediates: z.boolean().default(false),
     revocation: revocation.optional(),
   }),
-  basePathMappings: z.array(z.strictObject({ basePath: basePath.default(''), target })).min(1),
+  basePathMappings: z.array(z.strictObject({ basePath: basePath.default(''), target, ...lambdaMappingKeys })).min(1),
 });
 
 export const configSchema = z.strictObject({
@@ -161,6 +173,7 @@ export const configSchema = z.strictObject({
       level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     })
     .default({ format: 'json', level: 'info' }),
+  ...lambdaTopLevel,
 });
 
 export type GatewayConfig = z.infer<typeof configSchema>;
@@ -244,6 +257,7 @@ export function parseConfig(text: string, file: string): GatewayConfig {
       seen.add(m.basePath);
     });
   });
+  checkLambdaConfig(cfg, file);
   return resolvePaths(cfg, dirname(resolve(file)));
 }
 
@@ -272,6 +286,7 @@ function resolvePaths(cfg: GatewayConfig, base: string): GatewayConfig {
   return {
     ...cfg,
     tls: cfg.tls.ticketKeyFile === undefined ? cfg.tls : { ...cfg.tls, ticketKeyFile: abs(cfg.tls.ticketKeyFile) },
+    authorizers: cfg.authorizers.map((a) => (a.handler ? { ...a, handler: resolveHandler(a.handler, base) } : a)),
     domains: cfg.domains.map((d) => ({
       ...d,
       certificate: { ...d.certificate, cert: abs(d.certificate.cert), key: abs(d.certificate.key) },
@@ -285,6 +300,7 @@ function resolvePaths(cfg: GatewayConfig, base: string): GatewayConfig {
           },
         }),
       },
+      basePathMappings: d.basePathMappings.map((m) => ({ ...m, target: resolveLambdaTarget(m.target, base) })),
     })),
   };
 }

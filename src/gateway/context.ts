@@ -12,6 +12,7 @@ import type { CertCaches, ConnectionVerdict, Presentation } from './verify.js';
 import type { Metrics } from './metrics.js';
 import type { BackendPools } from './proxy.js';
 import type { OcspChecker } from '../trust/ocsp.js';
+import type { Authorization } from './lambda/authorizer.js';
 
 export interface ConnectionContext {
   /** The TLS server name, lowercase; '' when none (a resumed TLS 1.2 session: its requests' Host names the domain). */
@@ -83,6 +84,10 @@ export interface RequestContext {
   outcome: Outcome | null;
   /** Why a request was refused before routing (400), for the log. */
   refusal: string | null;
+  /** The route's Lambda authorizer: who it said the client is, what went wrong, how long it took (null: none). */
+  authorizer: { principalId: string | null; error: string | null; latencyMs: number } | null;
+  /** What an allowing authorizer hands on to the backend or the Lambda integration. */
+  authorization: Authorization | null;
 }
 
 export function requestContext(r: {
@@ -113,6 +118,8 @@ export function requestContext(r: {
     status: 0,
     outcome: null,
     refusal: null,
+    authorizer: null,
+    authorization: null,
   };
 }
 

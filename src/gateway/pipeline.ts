@@ -2,7 +2,8 @@
  * The request path: an ordered list of stages over one RequestContext, read top to bottom in this file.
  *
  *   identify (the domain, 421) → single Host (400) → verify the client (403) → revocation (403)
- *   → safe target (400) → route (404) → proxy (the backend's answer, 502/504)
+ *   → safe target (400) → route (404) → Lambda authorizer (401/403/500) → Lambda integration (a `lambda:` target)
+ *   → proxy (the backend's answer, 502/504)
  *   → complete (metrics, access log, events; always runs)
  *
  * A stage answers the request and stops the pipeline (DONE), lets the next one run (NEXT), or hands back a
@@ -22,6 +23,8 @@ import { NO_CERTIFICATE, verifyConnection } from './verify.js';
 import { judgeRevocation, revocationLogFields, type DomainRevocation } from './revocation.js';
 import { revocationVerdict, type RevocationResult } from '../policy/revocation.js';
 import type { Denied } from '../policy/verdict.js';
+import { authorize } from './lambda/authorizer.js';
+import { invokeLambda } from './lambda/integration.js';
 
 /** What a stage tells the pipeline: go on, or the request is answered. */
 export const NEXT = 0;
@@ -156,7 +159,7 @@ function proxy(ctx: RequestContext, rt: Runtime): Step {
     requestId: ctx.requestId,
     clientIp: ctx.conn.remoteAddress,
     host: ctx.headers.host ?? d.name,
-    identity: ctx.verdict!.client!.headers,
+    identity: ctx.authorization?.identity ?? ctx.verdict!.client!.headers,
   });
   return forward({
     pools: rt.pools,
@@ -168,7 +171,17 @@ function proxy(ctx: RequestContext, rt: Runtime): Step {
 }
 
 /** The request path, in order. */
-export const STAGES: readonly Stage[] = [identify, singleHost, verifyClient, checkRevocation, safeTarget, route, proxy];
+export const STAGES: readonly Stage[] = [
+  identify,
+  singleHost,
+  verifyClient,
+  checkRevocation,
+  safeTarget,
+  route,
+  authorize,
+  invokeLambda,
+  proxy,
+];
 
 /**
  * Run a request through every stage, then complete it. The one entry: the HTTP listener calls it for each request,

@@ -13,9 +13,15 @@ export interface Route {
   /** `/basePath` and `/basePath/`, built once (matched on every request). */
   exact: string;
   under: string;
+  /** The Lambda authorizer's name, null when the route has none. */
+  authorizer: string | null;
+  /** For a `lambda:` target: the handler's resolved `FILE#EXPORT` and the event version; else null. */
+  lambda: { spec: string; payloadFormatVersion: '1.0' | '2.0' } | null;
 }
 
-export function makeRoutes(mappings: readonly { basePath: string; target: string }[]): Route[] {
+export function makeRoutes(
+  mappings: readonly { basePath: string; target: string; authorizer?: string; payloadFormatVersion?: '1.0' | '2.0' }[],
+): Route[] {
   return mappings
     .map((m) => {
       const target = new URL(m.target);
@@ -26,6 +32,10 @@ export function makeRoutes(mappings: readonly { basePath: string; target: string
         origin: target.origin,
         exact: `/${m.basePath}`,
         under: `/${m.basePath}/`,
+        authorizer: m.authorizer ?? null,
+        lambda: m.target.startsWith('lambda:')
+          ? { spec: m.target.slice('lambda:'.length), payloadFormatVersion: m.payloadFormatVersion ?? '1.0' }
+          : null,
       };
     })
     .sort((a, b) => b.basePath.length - a.basePath.length);

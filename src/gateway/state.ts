@@ -15,6 +15,7 @@ import type { DomainConfig, GatewayConfig } from './config.js';
 import { loadCrlSources, revocationPolicy, type DomainRevocation } from './revocation.js';
 import { makeRoutes, type Route } from './routes.js';
 import { boundedCache, type VerifyContext } from './verify.js';
+import { buildLambda, type LambdaState } from './lambda/state.js';
 
 export interface DomainState {
   name: string;
@@ -38,6 +39,8 @@ export interface GatewayState {
   generation: number;
   config: GatewayConfig;
   domains: Map<string, DomainState>;
+  /** Authorizers and Lambda integration handlers (lambda/state.ts). */
+  lambda: LambdaState;
 }
 
 export interface DomainLoadError {
@@ -201,6 +204,8 @@ export async function buildState(
   generations: Generations,
 ): Promise<{ state: GatewayState; errors: DomainLoadError[] }> {
   const errors: DomainLoadError[] = [];
+  const lambda = await buildLambda(cfg, previous?.lambda ?? null);
+  errors.push(...lambda.errors);
   const results = await Promise.all(
     cfg.domains.map(async (d, i) => {
       try {
@@ -213,7 +218,7 @@ export async function buildState(
   );
   const domains = new Map<string, DomainState>();
   for (const r of results) if (r) domains.set(r.name, r);
-  return { state: { generation: ++generations.last, config: cfg, domains }, errors };
+  return { state: { generation: ++generations.last, config: cfg, domains, lambda: lambda.lambda }, errors };
 }
 
 /**
