@@ -92,6 +92,8 @@ before(async () => {
   writeFileSync(join(w.dir, 'calls.log'), '');
   writeFileSync(join(w.dir, 'app.mjs'), APP);
   writeFileSync(join(w.dir, 'boom.mjs'), 'export const handler = async () => { throw new Error("app failed"); };\n');
+  writeFileSync(join(w.dir, 'hang.mjs'), 'export const handler = () => new Promise(() => {});\n');
+  writeFileSync(join(w.dir, 'bad.mjs'), 'export const handler = async () => ({ statusCode: "teapot", body: 5 });\n');
   urlAuth = http.createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
@@ -118,11 +120,15 @@ before(async () => {
     m('v1', 'lambda:./app.mjs#handler', { authorizer: 'auth' }),
     m('v2', 'lambda:./app.mjs', { payloadFormatVersion: '2.0' }),
     m('boom', 'lambda:./boom.mjs#handler'),
+    m('hang', 'lambda:./hang.mjs#handler'),
+    m('bad', 'lambda:./bad.mjs#handler'),
   ]);
   gw = await startGateway({
     dir: w.dir,
     config: {
       domains: [d],
+      // Bounds the integration's wait for a handler that never answers.
+      timeouts: { backendMs: 1500 },
       arn: { region: 'eu-west-1', accountId: '111122223333', apiId: 'orders', stage: 'prod' },
       stageVariables: { StageVar1: 'stageValue1' },
       authorizers: [
@@ -345,10 +351,30 @@ test('Lambda integration: a binary body goes in as base64 and comes back decoded
   }
 });
 
-test('Lambda integration: a handler that throws is 502 Internal server error', async () => {
-  const r = await get('/boom/x');
-  assert.equal(r.response?.status, 502);
-  assert.deepEqual(json(r.response!.text), { message: 'Internal server error' });
+test('Lambda integration: a handler that throws, hangs or answers garbage is 502 Internal server error', async () => {
+  for (const path of ['/boom/x', '/hang/x', '/bad/x']) {
+    const mark = gw.mark();
+    const r = await get(path);
+    assert.equal(r.response?.status, 502, path);
+    assert.deepEqual(json(r.response!.text), { message: 'Internal server error' });
+    const line = await gw.waitForLog((l) => l.msg === 'lambda integration error', { from: mark });
+    assert.match(
+      String(line.error),
+      path === '/boom/x' ? /app failed/ : path === '/hang/x' ? /timed out/ : /bad result/,
+    );
+  }
+  assert.equal((await get('/v2/still-up')).response?.status, 200);
+});
+
+test('Lambda integration: a body over 10 MB is 413 and the handler is not called', async () => {
+  const file = join(w.dir, 'big.bin');
+  writeFileSync(file, randomBytes(10 * 1024 * 1024 + 1));
+  const r = await get('/v2/big', ['x-binary: 1', 'content-type: application/octet-stream'], w.clientFiles, [
+    '--data-binary',
+    `@${file}`,
+  ]);
+  assert.equal(r.response?.status, 413, r.stderr);
+  assert.deepEqual(json(r.response!.text), { message: 'Request Entity Too Large' });
 });
 
 test('reload: a broken authorizer module keeps the previous one and the reload says so; fixed, the new one serves', async () => {
