@@ -10,6 +10,14 @@ import { UserError } from '../errors.js';
 import { isLoadProblem, readCapped } from '../pki/read.js';
 import { allowEntryProblem } from './allow.js';
 import { accessLogProblem } from './access-format.js';
+import {
+  checkLambdaConfig,
+  isLambdaTarget,
+  lambdaMappingKeys,
+  lambdaTopLevel,
+  resolveHandler,
+  resolveLambdaTarget,
+} from './lambda/config.js';
 
 const port = z.number().int().min(0).max(65535);
 const hostPort = z.strictObject({ host: z.string().min(1).default('127.0.0.1'), port });
@@ -82,6 +90,7 @@ export type RevocationConfig = z.infer<typeof revocation>;
 
 const target = z.string().refine(
   (u) => {
+    if (isLambdaTarget(u)) return true;
     try {
       const url = new URL(u);
       return (url.protocol === 'http:' || url.protocol === 'https:') && url.search === '' && url.hash === '';
@@ -89,7 +98,10 @@ const target = z.string().refine(
       return false;
     }
   },
-  { message: 'expected an http:// or https:// URL without query or fragment, e.g. http://127.0.0.1:9000' },
+  {
+    message:
+      'expected an http:// or https:// URL without query or fragment, e.g. http://127.0.0.1:9000, or lambda:FILE#EXPORT',
+  },
 );
 
 const basePath = z
@@ -128,6 +140,7 @@ const mapping = z.strictObject({
   target,
   clientCertificate: clientCertificate.optional(),
   allow: allow.optional(),
+  ...lambdaMappingKeys,
 });
 
 const domain = z.strictObject({
@@ -228,6 +241,7 @@ export const configSchema = z.strictObject({
         .optional(),
     })
     .default({ format: 'json', level: 'info' }),
+  ...lambdaTopLevel,
 });
 
 export type GatewayConfig = z.infer<typeof configSchema>;
@@ -320,6 +334,7 @@ export function parseConfig(text: string, file: string): GatewayConfig {
         throw new UserError('E_CONFIG', `${at}.allow: no effect where clientCertificate is none (remove one)`);
     });
   });
+  checkLambdaConfig(cfg, file);
   return resolvePaths(cfg, dirname(resolve(file)));
 }
 
@@ -348,6 +363,7 @@ function resolvePaths(cfg: GatewayConfig, base: string): GatewayConfig {
   return {
     ...cfg,
     tls: cfg.tls.ticketKeyFile === undefined ? cfg.tls : { ...cfg.tls, ticketKeyFile: abs(cfg.tls.ticketKeyFile) },
+    authorizers: cfg.authorizers.map((a) => (a.handler ? { ...a, handler: resolveHandler(a.handler, base) } : a)),
     domains: cfg.domains.map((d) => ({
       ...d,
       certificate: { ...d.certificate, cert: abs(d.certificate.cert), key: abs(d.certificate.key) },
@@ -361,6 +377,7 @@ function resolvePaths(cfg: GatewayConfig, base: string): GatewayConfig {
           },
         }),
       },
+      basePathMappings: d.basePathMappings.map((m) => ({ ...m, target: resolveLambdaTarget(m.target, base) })),
     })),
   };
 }

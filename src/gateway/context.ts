@@ -14,6 +14,7 @@ import type { BackendPools } from './proxy.js';
 import type { OcspChecker } from '../trust/ocsp.js';
 import type { AllowList } from './allow.js';
 import type { Denied } from '../policy/verdict.js';
+import type { Authorization } from './lambda/authorizer.js';
 
 export interface ConnectionContext {
   /** The TLS server name, lowercase; '' when none (a resumed TLS 1.2 session: its requests' Host names the domain). */
@@ -105,7 +106,10 @@ export interface RequestContext {
   refusal: string | null;
   /** The denial that answered 403, for the log. */
   denied: Denied | null;
+  /** The route's Lambda authorizer: who it said the client is, what went wrong, how long it took (null: none). */
   authorizer: AuthorizerResult | null;
+  /** What an allowing authorizer hands on to the backend or the Lambda integration. */
+  authorization: Authorization | null;
   /** Body bytes sent to the client. */
   responseLength: number;
 }
@@ -142,6 +146,7 @@ export function requestContext(r: {
     refusal: null,
     denied: null,
     authorizer: null,
+    authorization: null,
     responseLength: 0,
   };
 }

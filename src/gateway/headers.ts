@@ -34,7 +34,8 @@ export function isGatewayOwned(name: string): boolean {
   const n = name.includes('_') ? name.replace(/_/g, '-') : name;
   // All of X-Forwarded-*, not only the For/Proto/Host the gateway sets: backends read others too (Prefix, Port,
   // Ssl, Scheme, Server, Client-Cert, Tls-Client-Cert), and only the gateway speaks for the connection.
-  return DROP.has(n) || n.startsWith('x-client-cert') || n.startsWith('x-forwarded-');
+  // x-authorizer-*: a Lambda authorizer's context, set only by the gateway.
+  return DROP.has(n) || n.startsWith('x-client-cert') || n.startsWith('x-forwarded-') || n.startsWith('x-authorizer-');
 }
 
 /** Identity headers for a verified client certificate, computed once per connection. */

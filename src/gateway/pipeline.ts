@@ -3,7 +3,8 @@
  *
  *   identify (the domain, 421) → single Host (400) → route (the mapping, and with it the client certificate mode
  *   and allow-list) → verify the client (403) → allow-list (403) → revocation (403) → safe target (400)
- *   → no route (404) → proxy (the backend's answer, 502/504) → complete (metrics, access log, events; always runs)
+ *   → no route (404) → Lambda authorizer (401/403/500) → Lambda integration (a `lambda:` target, 502)
+ *   → proxy (the backend's answer, 502/504) → complete (metrics, access log, events; always runs)
  *
  * The certificate is judged before the path is, as API Gateway judges it before it routes: a refused client learns
  * nothing of the paths, and a path no mapping matches is judged under the domain's settings. The mapping an unsafe
@@ -27,6 +28,8 @@ import { admittedBy, type AllowList } from './allow.js';
 import { judgeRevocation, revocationLogFields, type DomainRevocation } from './revocation.js';
 import { revocationVerdict, type RevocationResult } from '../policy/revocation.js';
 import { denied, type Denied } from '../policy/verdict.js';
+import { authorize } from './lambda/authorizer.js';
+import { invokeLambda } from './lambda/integration.js';
 
 /** What a stage tells the pipeline: go on, or the request is answered. */
 export const NEXT = 0;
@@ -196,8 +199,9 @@ function proxy(ctx: RequestContext, rt: Runtime): Step {
     requestId: ctx.requestId,
     clientIp: ctx.conn.remoteAddress,
     host: ctx.headers.host ?? d.name,
-    // Only a verified certificate's (optional and none routes may have none); a client's copies are always dropped.
-    identity: ctx.verdict?.client?.headers ?? NO_IDENTITY,
+    // An authorizer's identity (certificate headers plus its context), else only a verified certificate's (optional
+    // and none routes may have none); a client's copies are always dropped.
+    identity: ctx.authorization?.identity ?? ctx.verdict?.client?.headers ?? NO_IDENTITY,
   });
   return forward({
     pools: rt.pools,
@@ -218,6 +222,8 @@ export const STAGES: readonly Stage[] = [
   checkRevocation,
   safeTarget,
   noRoute,
+  authorize,
+  invokeLambda,
   proxy,
 ];
 

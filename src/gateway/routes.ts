@@ -23,6 +23,10 @@ export interface Route {
   clientCertificate: ClientCertificateMode;
   /** The allow-list that judges its certificates: the mapping's own, else the domain's; null admits every one. */
   allow: AllowList | null;
+  /** The Lambda authorizer's name, null when the route has none. */
+  authorizer: string | null;
+  /** For a `lambda:` target: the handler's resolved `FILE#EXPORT` and the event version; else null. */
+  lambda: { spec: string; payloadFormatVersion: '1.0' | '2.0' } | null;
 }
 
 export function makeRoutes(
@@ -31,6 +35,8 @@ export function makeRoutes(
     target: string;
     clientCertificate?: ClientCertificateMode | undefined;
     allow?: AllowConfig | undefined;
+    authorizer?: string | undefined;
+    payloadFormatVersion?: '1.0' | '2.0' | undefined;
   }[],
   domain: { clientCertificate: ClientCertificateMode; allow: AllowList | null } = {
     clientCertificate: 'required',
@@ -50,6 +56,10 @@ export function makeRoutes(
         resourcePath: `/${m.basePath}`,
         clientCertificate: m.clientCertificate ?? domain.clientCertificate,
         allow: m.allow !== undefined ? compileAllow(m.allow) : domain.allow,
+        authorizer: m.authorizer ?? null,
+        lambda: m.target.startsWith('lambda:')
+          ? { spec: m.target.slice('lambda:'.length), payloadFormatVersion: m.payloadFormatVersion ?? '1.0' }
+          : null,
       };
     })
     .sort((a, b) => b.basePath.length - a.basePath.length);

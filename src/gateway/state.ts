@@ -17,6 +17,7 @@ import { makeRoutes, type Route } from './routes.js';
 import { boundedCache, type VerifyContext } from './verify.js';
 import { compileAllow, type AllowList } from './allow.js';
 import { compileAccessLogFormat, type AccessLogFormat } from './access-format.js';
+import { buildLambda, type LambdaState } from './lambda/state.js';
 
 export interface DomainState {
   name: string;
@@ -44,6 +45,8 @@ export interface GatewayState {
   domains: Map<string, DomainState>;
   /** logs.accessLogFormat, compiled; null: the JSON request line. */
   accessLog: AccessLogFormat | null;
+  /** Authorizers and Lambda integration handlers (lambda/state.ts). */
+  lambda: LambdaState;
 }
 
 export interface DomainLoadError {
@@ -209,6 +212,8 @@ export async function buildState(
   generations: Generations,
 ): Promise<{ state: GatewayState; errors: DomainLoadError[] }> {
   const errors: DomainLoadError[] = [];
+  const lambda = await buildLambda(cfg, previous?.lambda ?? null);
+  errors.push(...lambda.errors);
   const results = await Promise.all(
     cfg.domains.map(async (d, i) => {
       try {
@@ -223,7 +228,10 @@ export async function buildState(
   for (const r of results) if (r) domains.set(r.name, r);
   const format = cfg.logs.accessLogFormat;
   const accessLog = format === undefined ? null : compileAccessLogFormat(format);
-  return { state: { generation: ++generations.last, config: cfg, domains, accessLog }, errors };
+  return {
+    state: { generation: ++generations.last, config: cfg, domains, accessLog, lambda: lambda.lambda },
+    errors,
+  };
 }
 
 /**
