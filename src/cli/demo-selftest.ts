@@ -10,18 +10,24 @@ interface Answer {
   body: string;
 }
 
-function get(port: number, domain: string, ca: string, cert: string, key: string): Promise<Answer> {
+function get(
+  port: number,
+  domain: string,
+  ca: string,
+  cert: string | null,
+  key: string | null,
+  o: { path?: string; headers?: Record<string, string> } = {},
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = https.request(
       {
         host: '127.0.0.1',
         port,
         servername: domain,
-        path: '/hello',
-        headers: { host: `${domain}:${port}` },
+        path: o.path ?? '/hello',
+        headers: { host: `${domain}:${port}`, ...o.headers },
         ca: readFileSync(ca),
-        cert: readFileSync(cert),
-        key: readFileSync(key),
+        ...(cert !== null && key !== null && { cert: readFileSync(cert), key: readFileSync(key) }),
         agent: false,
         timeout: 5000,
       },
@@ -67,5 +73,19 @@ export async function runSelftest(
   const finding = why.findings.find((x) => x.id === 'revocation.revoked');
   const okWhy = why.verdict?.accepted === false && why.verdict.code === 'CERT_REVOKED' && finding !== undefined;
   io.stdout.write(`${okWhy ? 'ok  ' : 'FAIL'} doctor --crl: ${finding?.title ?? 'not revoked'}\n`);
-  return okGood && okBad && okDoc && okGone && okWhy;
+  const open = await get(o.port, o.domain, f.rootCert, null, null, { path: '/public/hello' });
+  const okOpen = open.status === 200;
+  io.stdout.write(`${okOpen ? 'ok  ' : 'FAIL'} /public without a certificate: HTTP ${open.status}\n`);
+  const noToken = await get(o.port, o.domain, f.rootCert, f.clientCert, f.clientKey, { path: '/orders/42' });
+  const order = await get(o.port, o.domain, f.rootCert, f.clientCert, f.clientKey, {
+    path: '/orders/42',
+    headers: { 'x-demo-token': 'letmein' },
+  });
+  const body = order.status === 200 ? (JSON.parse(order.body) as { order?: string; clientCert?: string }) : {};
+  const okLambda =
+    noToken.status === 401 && order.status === 200 && body.order === '42' && body.clientCert === 'CN=client';
+  io.stdout.write(
+    `${okLambda ? 'ok  ' : 'FAIL'} /orders: without the token HTTP ${noToken.status}; with it HTTP ${order.status} ${order.body}\n`,
+  );
+  return okGood && okBad && okDoc && okGone && okWhy && okOpen && okLambda;
 }

@@ -2,7 +2,8 @@
  * `mtlsgate demo`: the gateway on an embedded default, with nothing else to set up. Makes a demo PKI if none
  * exists, runs a built-in echo backend, serves https://mtls.example.test:8443 on 127.0.0.1 with revocation by the
  * demo CAs' CRLs, and prints a curl command that is accepted, two that are denied (a self-signed certificate, a
- * revoked one), and the doctor commands that explain the denials.
+ * revoked one), and the doctor commands that explain the denials. Two more routes show API Gateway emulation:
+ * /public takes no certificate, /orders runs a Lambda authorizer and a Lambda handler from the demo directory.
  */
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -37,11 +38,20 @@ export function demoCommand(ctx: CliContext): Command {
         ctx.io.stdout.write(`made a demo PKI in ${rel(dir)}\n`);
       }
       const revoked = await ensureRevokedClient(dir);
+      const lambda = await ensureLambdaFiles(dir);
       const echo = await startEcho();
       const cfg = configSchema.parse({
         listen: { host: '127.0.0.1', port },
         admin: { host: '127.0.0.1', port: adminPort },
         logs: { format: o.selftest ? 'json' : 'pretty', level: o.selftest ? 'warn' : 'info' },
+        authorizers: [
+          {
+            name: 'demoAuth',
+            handler: `${lambda.authorizer}#handler`,
+            identitySource: ['$request.header.x-demo-token'],
+            authorizerResultTtlInSeconds: 60,
+          },
+        ],
         domains: [
           {
             domainName: DEMO_DOMAIN,
@@ -49,9 +59,21 @@ export function demoCommand(ctx: CliContext): Command {
             mutualTls: {
               truststoreUri: `file://${files.truststore}`,
               exposeReason: true,
+              // Each route decides: / wants a verified certificate, /public none, /orders one and the authorizer.
+              clientCertificate: 'optional',
               revocation: { mode: 'crl', crl: { sources: [`file://${files.intermediateCrl}`] } },
             },
-            basePathMappings: [{ basePath: '(none)', target: echo.url }],
+            basePathMappings: [
+              { basePath: '(none)', target: echo.url, clientCertificate: 'required' },
+              { basePath: 'public', target: echo.url, clientCertificate: 'none' },
+              {
+                basePath: 'orders',
+                target: `lambda:${lambda.app}#handler`,
+                payloadFormatVersion: '2.0',
+                clientCertificate: 'required',
+                authorizer: 'demoAuth',
+              },
+            ],
           },
         ],
       });
@@ -83,6 +105,17 @@ export function demoCommand(ctx: CliContext): Command {
       );
       out.write(
         `Denied with 403 "Access denied. Reason: certificate revoked" (revoked.crt is on the intermediate's CRL):\n  ${curl(revoked.cert, revoked.key)}\n\n`,
+      );
+      const base = `curl --resolve ${DEMO_DOMAIN}:${gport}:127.0.0.1 --cacert ${rel(files.rootCert)}`;
+      const auth = `--cert ${rel(files.clientCert)} --key ${rel(files.clientKey)}`;
+      out.write(
+        `No certificate needed on /public (clientCertificate: none):\n  ${base} https://${DEMO_DOMAIN}:${gport}/public/hello\n\n`,
+      );
+      out.write(
+        `/orders: the certificate, then a Lambda authorizer (${rel(lambda.authorizer)}) wanting x-demo-token: letmein, ` +
+          `then a Lambda handler (${rel(lambda.app)}) with API Gateway's events:\n` +
+          `  ${base} ${auth} -H 'x-demo-token: letmein' https://${DEMO_DOMAIN}:${gport}/orders/42\n` +
+          `  ${base} ${auth} https://${DEMO_DOMAIN}:${gport}/orders/42   # 401 Unauthorized: no token\n\n`,
       );
       out.write(
         `When and why it was revoked:\n  node bin/mtlsgate.js doctor --cert ${rel(revoked.cert)} --key ${rel(revoked.key)} --truststore ${rel(files.truststore)} --crl ${rel(files.intermediateCrl)}\n\n`,
@@ -120,6 +153,45 @@ async function ensureRevokedClient(dir: string): Promise<{ cert: string; key: st
   await revokeInPki(pki, { cert: leaf.der, certPath: cert, reason: 'keyCompromise' });
   return { cert, key };
 }
+
+/** The demo's Lambda authorizer and handler, written once into the demo directory for the user to read and change. */
+async function ensureLambdaFiles(dir: string): Promise<{ authorizer: string; app: string }> {
+  const authorizer = join(dir, 'authorizer.mjs');
+  const app = join(dir, 'app.mjs');
+  if (!existsSync(authorizer)) await writeFile(authorizer, DEMO_AUTHORIZER);
+  if (!existsSync(app)) await writeFile(app, DEMO_APP);
+  return { authorizer, app };
+}
+
+/** A REQUEST authorizer (payload 1.0) as API Gateway runs one: the client certificate is in requestContext.identity. */
+const DEMO_AUTHORIZER = `// mtlsgate demo: a Lambda REQUEST authorizer, run by the gateway as API Gateway would run it.
+export const handler = async (event) => {
+  const cert = event.requestContext.identity.clientCert;
+  const token = event.headers['x-demo-token'] ?? event.headers['X-Demo-Token'];
+  const effect = token === 'letmein' ? 'Allow' : 'Deny';
+  return {
+    principalId: cert ? cert.subjectDN : 'anonymous',
+    policyDocument: {
+      Version: '2012-10-17',
+      Statement: [{ Action: 'execute-api:Invoke', Effect: effect, Resource: event.methodArn }],
+    },
+    context: { certSerial: cert ? cert.serialNumber : 'none' },
+  };
+};
+`;
+
+/** A Lambda proxy handler (payload 2.0): what the authorizer said and the client certificate come in the event. */
+const DEMO_APP = `// mtlsgate demo: a Lambda handler behind the gateway, with API Gateway's HTTP API (2.0) event.
+export const handler = async (event) => ({
+  statusCode: 200,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({
+    order: event.rawPath.split('/').pop(),
+    authorizer: event.requestContext.authorizer,
+    clientCert: event.requestContext.authentication?.clientCert.subjectDN ?? null,
+  }),
+});
+`;
 
 function parsePort(s: string, flag: string): number {
   const n = Number(s);
