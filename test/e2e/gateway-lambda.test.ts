@@ -129,6 +129,14 @@ before(async () => {
       domains: [d],
       // Bounds the integration's wait for a handler that never answers.
       timeouts: { backendMs: 1500 },
+      // API Gateway's access log format, with the authorizer's variables.
+      logs: {
+        format: 'json',
+        level: 'info',
+        accessLogFormat:
+          '{"kind":"access","path":"$context.path","status":"$context.status",' +
+          '"principal":"$context.authorizer.principalId","authLatency":"$context.authorizer.latency"}',
+      },
       arn: { region: 'eu-west-1', accountId: '111122223333', apiId: 'orders', stage: 'prod' },
       stageVariables: { StageVar1: 'stageValue1' },
       authorizers: [
@@ -185,6 +193,15 @@ test('allow: the backend gets the context as x-authorizer-* (sanitised); spoofed
   assert.equal(h['x-authorizer-role'], undefined);
   assert.equal(h['x_authorizer_role'], undefined);
   assert.equal(h['x-client-cert-subject-dn'], 'CN=lifecycle client,O=mtlsgate e2e');
+  // The access log line in API Gateway's format carries what the authorizer said.
+  const line = await gw.waitForLog(
+    (l) => (l as Record<string, unknown>).kind === 'access' && (l as Record<string, unknown>).path === '/api/orders/1',
+  );
+  const access = line as unknown as Record<string, string>;
+  assert.equal(access.status, '200');
+  assert.notEqual(access.principal, '-');
+  assert.ok(access.principal, JSON.stringify(access));
+  assert.match(access.authLatency ?? '', /^\d+(\.\d+)?$/);
 });
 
 test('explicit deny, implicit deny and Unauthorized are answered as API Gateway does', async () => {
