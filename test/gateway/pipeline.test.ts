@@ -9,13 +9,14 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { EventEmitter, once } from 'node:events';
+import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { testPki, tmpDir, type TestPki } from '../helpers/pki.js';
+import { RecordingSink } from '../helpers/sink.js';
 import { buildScenarios, type Scenario } from '../policy/scenarios.js';
 import { configSchema, type GatewayConfig } from '../../src/gateway/config.js';
 import { connectionContext, requestContext, type RequestContext, type Runtime } from '../../src/gateway/context.js';
@@ -26,7 +27,6 @@ import { newMetrics, snapshotMetrics } from '../../src/gateway/metrics.js';
 import { refuseWithoutCertificate, runPipeline } from '../../src/gateway/pipeline.js';
 import { backendPools, closePools } from '../../src/gateway/proxy.js';
 import { reloader } from '../../src/gateway/reload.js';
-import type { ResponseSink } from '../../src/gateway/respond.js';
 import { buildState, type Generations } from '../../src/gateway/state.js';
 import { certCaches } from '../../src/gateway/verify.js';
 import { verdictFields } from '../../src/policy/verdict.js';
@@ -135,42 +135,6 @@ after(async () => {
   slowServer.closeAllConnections();
   await Promise.all([echo.close(), new Promise((r) => resetServer.close(r)), new Promise((r) => slowServer.close(r))]);
 });
-
-/** What the pipeline wrote as the answer. */
-class RecordingSink extends EventEmitter implements ResponseSink {
-  headersSent = false;
-  writableFinished = false;
-  destroyed = false;
-  status = 0;
-  headers: Record<string, string> = {};
-  body = '';
-  writeHead(status: number, headers: Record<string, string | number> | string[]): this {
-    this.status = status;
-    const list = Array.isArray(headers) ? headers : Object.entries(headers).flat().map(String);
-    for (let i = 0; i < list.length; i += 2) this.headers[list[i]!] = list[i + 1]!;
-    this.headersSent = true;
-    return this;
-  }
-  write(chunk: Buffer): boolean {
-    this.body += chunk.toString('utf8');
-    return true;
-  }
-  end(arg?: string | (() => void)): this {
-    if (typeof arg === 'string') this.body += arg;
-    this.writableFinished = true;
-    if (typeof arg === 'function') process.nextTick(arg);
-    process.nextTick(() => this.emit('close'));
-    return this;
-  }
-  destroy(): this {
-    this.destroyed = true;
-    process.nextTick(() => this.emit('close'));
-    return this;
-  }
-  setTimeout(): this {
-    return this;
-  }
-}
 
 interface Sent {
   servername?: string;
