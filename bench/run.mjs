@@ -5,7 +5,7 @@
  * the end, on errors and on Ctrl-C; every run is time-bounded.
  */
 import { spawnSync } from 'node:child_process';
-import { randomBytes, X509Certificate } from 'node:crypto';
+import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,7 +28,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BENCH = path.join(ROOT, 'bench');
 const BUILD = path.join(BENCH, '.build');
 const SNI = 'bench.test';
-const ALL_TESTS = ['hs', 'resume', 'ka', 'rate', 'rss', 'truststore', 'doctor', 'speed', 'revocation'];
+const ALL_TESTS = ['hs', 'resume', 'ka', 'rate', 'rss', 'truststore', 'doctor', 'speed', 'revocation', 'authz'];
 const ALL_SERVERS = ['nginx', 'caddy', 'mtlsgate'];
 
 const HELP = `usage: npm run bench [-- options]     (or: node bench/run.mjs [options])
@@ -297,6 +297,8 @@ async function ensureTruststores(gwBin, pkis, sizes) {
 
 /** Entries in the bench's big CRL (issue 14's figure). */
 const CRL_ENTRIES = 100000;
+/** Fingerprints in the authorization test's allow-list (issue 15's benchmark size). */
+const ALLOW_ENTRIES = 10000;
 
 /** YYMMDDHHMMSSZ, the time format of an `openssl ca` database. */
 const caTime = (d) => d.toISOString().replace(/^\d\d(\d\d)-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d).*$/, '$1$2$3$4$5$6Z');
@@ -494,6 +496,7 @@ class Bench {
       requireOk = true,
       revocation = REVOCATION_OFF,
       sslCrl = null,
+      editConfig = (yaml) => yaml,
     } = {},
   ) {
     const port = await freePort();
@@ -541,7 +544,7 @@ class Bench {
         stdout: err,
       });
     } else {
-      fs.writeFileSync(path.join(dir, 'mtlsgate.yaml'), render('mtlsgate.yaml', vars));
+      fs.writeFileSync(path.join(dir, 'mtlsgate.yaml'), editConfig(render('mtlsgate.yaml', vars)));
       const args = [
         ...this.o.gwNodeArgs,
         ...(this.profileDir ? [`--cpu-prof`, `--cpu-prof-dir=${this.profileDir}`] : []),
@@ -1015,6 +1018,104 @@ const probeOk = (p) => p && p.ok > 0 && p.errors === 0 && p.non200 === 0;
  * without and with ssl_crl for reference. Then what loading that CRL costs: `serve --check` with it minus without,
  * and parseCrls + buildCrlSet timed in this process on the private build.
  */
+/**
+ * Authorization (issue 15): keep-alive proxied requests per server core, mtlsgate alone, paired by round: no
+ * authorization, a 10,000-entry allow-list (the client's fingerprint last), and a Lambda authorizer whose decision is
+ * cached (the warm-up fills the cache). The variants edit the rendered config: an allow line under mutualTls, an
+ * authorizers list and the mapping's authorizer.
+ */
+async function phaseAuthz(b, servers) {
+  if (!b.o.only.includes('authz') || !servers.includes('mtlsgate')) return null;
+  const res = { entries: ALLOW_ENTRIES, ka: [], ratios: {} };
+  const dir = path.join(BUILD, 'authz');
+  fs.mkdirSync(dir, { recursive: true });
+  const authorizer = path.join(dir, 'authorizer.mjs');
+  fs.writeFileSync(
+    authorizer,
+    'export const handler = async (event) => ({ principalId: "bench", policyDocument: { Version: "2012-10-17", ' +
+      'Statement: [{ Action: "execute-api:Invoke", Effect: "Allow", Resource: event.methodArn }] } });\n',
+  );
+  const variants = ['plain', 'allow', 'authorizer'];
+  const secs = String(b.o.secs);
+  for (let round = 0; round < b.o.rounds; round++) {
+    for (const key of round % 2 ? [...b.o.keys].reverse() : b.o.keys) {
+      const pki = b.pkis[key];
+      const fp = sh('openssl', ['x509', '-in', pki.clientCert, '-noout', '-fingerprint', '-sha256'])
+        .stdout.trim()
+        .split('=')[1];
+      const fillers = Array.from({ length: ALLOW_ENTRIES - 1 }, (_, i) =>
+        JSON.stringify(createHash('sha256').update(`filler ${i}`).digest('hex').toUpperCase().match(/../g).join(':')),
+      );
+      const allowLine = `      allow: { sha256Fingerprints: [${[...fillers, JSON.stringify(fp)].join(', ')}] }\n`;
+      const edit = {
+        plain: (y) => y,
+        allow: (y) => y.replace(/^( {6}revocation: .*\n)/m, `$1${allowLine}`),
+        authorizer: (y) =>
+          y
+            .replace(
+              /^(domains:)/m,
+              `authorizers: [{ name: bench, handler: ${JSON.stringify(`${authorizer}#handler`)} }]\n$1`,
+            )
+            .replace(/^( {8}target: .*\n)/m, '$1        authorizer: bench\n'),
+      };
+      const order = variants.map((_, i) => variants[(i + round) % variants.length]);
+      log(`authorization round ${round + 1}/${b.o.rounds}, ${key}: ${order.join(', ')}`);
+      for (const v of order) {
+        try {
+          const srv = await b.startServer('mtlsgate', pki, { tag: `-authz-${v}`, editConfig: edit[v] });
+          try {
+            await b.tb(srv, ['-m', 'ka', '-n', '64', '-w', '0', '-t', String(b.o.warm)], 30000);
+            const r = await b.tb(srv, ['-m', 'ka', '-n', '64', '-w', '1', '-t', secs], (b.o.secs + 30) * 1000);
+            if (r.non200 > 0 || r.ok === 0) throw new Error(`${r.non200} non-200 of ${r.ok + r.non200}`);
+            res.ka.push({ variant: v, key, round, result: r });
+            log(`  mtlsgate/${key} ${v}: ${fmt(r.per_server_core)} req/s per core`);
+          } finally {
+            await stopProcess(srv.rec);
+          }
+        } catch (e) {
+          res.ka.push({ variant: v, key, round, error: e.message.split('\n')[0] });
+          b.failures.push({ phase: 'authz', variant: v, key, round, error: e.message });
+          log(`  FAILED ${v} (${key}): ${e.message.split('\n')[0]}`);
+        }
+      }
+    }
+  }
+  for (const v of ['allow', 'authorizer']) {
+    res.ratios[v] = {};
+    for (const key of b.o.keys) {
+      const ratios = [];
+      for (let round = 0; round < b.o.rounds; round++) {
+        const get = (x) => res.ka.find((y) => y.variant === x && y.key === key && y.round === round);
+        const [base, with_] = [get('plain'), get(v)];
+        if (base?.result && with_)
+          ratios.push(with_.error ? 0 : with_.result.per_server_core / base.result.per_server_core);
+      }
+      res.ratios[v][key] = stats(ratios);
+    }
+  }
+  return res;
+}
+
+/** The report's Authorization section. */
+function authzReport(b, a) {
+  const L = [
+    `Authorization (issue 15): keep-alive proxied requests per server core (\`ka\`, 64 connections), mtlsgate with a ${a.entries.toLocaleString('en-US')}-entry allow-list (\`mutualTls.allow.sha256Fingerprints\`, the client last) and with a Lambda authorizer whose decision is cached, against the same server with neither, paired by round.`,
+    '',
+    '| key | req/s per core: plain | allow-list | authorizer (cached) | ratio allow ÷ plain | ratio authorizer ÷ plain |',
+    '|---|---|---|---|---|---|',
+  ];
+  for (const key of b.o.keys) {
+    const rate = (v) =>
+      fmtS(
+        stats(a.ka.filter((x) => x.variant === v && x.key === key && x.result).map((x) => x.result.per_server_core)),
+      );
+    L.push(
+      `| ${key} | ${rate('plain')} | ${rate('allow')} | ${rate('authorizer')} | ${fmtS(a.ratios.allow?.[key])} | ${fmtS(a.ratios.authorizer?.[key])} |`,
+    );
+  }
+  return L.join('\n');
+}
+
 async function phaseRevocation(b, servers) {
   if (!b.o.only.includes('revocation')) return null;
   const res = { entries: CRL_ENTRIES, hs: [], ratios: {}, responders: {}, load: null };
@@ -1457,7 +1558,8 @@ function reportMarkdown(b, summary, servers, results, tgt, started, seconds) {
     }
   }
   if (revocation) L.push('', ...revocationReport(b, revocation));
-  L.push('', 'Targets (issues 5 and 14), judged on the medians above:', '', targetsTable(tgt));
+  if (results.authz) L.push('', authzReport(b, results.authz));
+  L.push('', 'Targets (issues 5, 14 and 15), judged on the medians above:', '', targetsTable(tgt));
   const loadRuns = b.runs.filter((r) => r.result?.other_cores !== undefined);
   const noisy = loadRuns.filter((r) => r.result.other_cores > 0.3).length;
   const other = stats(loadRuns.filter((r) => ['hs', 'resume', 'ka'].includes(r.test)).map((r) => r.result.other_cores));
@@ -1598,8 +1700,9 @@ async function main() {
       results.doctor = await phaseDoctor(b);
       results.speed = phaseSpeed(b);
       results.revocation = await phaseRevocation(b, servers);
+      results.authz = await phaseAuthz(b, servers);
       const summary = summarize(b.runs, servers, o.keys);
-      const tgt = targets(summary, results.truststore, results.doctor, results.revocation);
+      const tgt = targets(summary, results.truststore, results.doctor, results.revocation, results.authz);
       const seconds = (Date.now() - started.getTime()) / 1000;
       const md = reportMarkdown(b, summary, servers, results, tgt, started, seconds);
       Object.assign(results, {

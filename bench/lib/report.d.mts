@@ -78,6 +78,8 @@ export function targets(
     ratios?: Record<string, Record<string, { med?: number } | null | undefined> | undefined>;
     load?: { check?: { added?: number } | null } | null;
   } | null,
+  /** ratios: 'allow' and 'authorizer' -> key -> with ÷ without (keep-alive requests per core). */
+  authz?: { ratios?: Record<string, Record<string, { med?: number } | null | undefined> | undefined> } | null,
 ): Target[];
 
 export function targetsTable(list: readonly Target[]): string;

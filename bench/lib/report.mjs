@@ -175,7 +175,7 @@ export function mainTable(summary, servers, keys, o) {
 }
 
 /** The issue's targets, each met or not, with the figure it was judged on. */
-export function targets(summary, scale, doctor, revocation) {
+export function targets(summary, scale, doctor, revocation, authz) {
   const med = (id, key, which = 'ratios', who = 'nginx') => summary[id]?.[key]?.[which]?.[who]?.med;
   const t = [];
   const add = (target, value, ok, unit = '×') =>
@@ -231,6 +231,14 @@ export function targets(summary, scale, doctor, revocation) {
   // The whole start-up cost (read, parse, checks against the truststore) in a real gateway process.
   const load = revocation?.load?.check?.added;
   add('loading a 100,000-entry CRL < 1 s (serve --check, with − without)', load, load < 1, 's');
+  for (const key of ['rsa', 'ec']) {
+    const v = authz?.ratios?.authorizer?.[key]?.med;
+    add(`keep-alive requests per core with a cached authorizer decision ≥ 0.9 × without (${key})`, v, v >= 0.9);
+  }
+  for (const key of ['rsa', 'ec']) {
+    const v = authz?.ratios?.allow?.[key]?.med;
+    add(`keep-alive requests per core with a 10,000-entry allow-list ≥ 0.95 × without (${key})`, v, v >= 0.95);
+  }
   return t;
 }
 

@@ -348,7 +348,7 @@ test('targets: loading the 100,000-entry CRL must add strictly less than 1 s to 
 
 test('targets: missing figures (no runs, a null stats, NaN) are "not measured", never "met" or "not met"', () => {
   const empty = targets({}, null, null);
-  assert.equal(empty.length, 20);
+  assert.equal(empty.length, 24);
   for (const t of empty) assert.deepEqual([t.status, t.value], ['not measured', null], t.target);
   const nulls = targets({
     hs_core: { rsa: { ratios: { nginx: null } } },
