@@ -95,8 +95,15 @@ export async function loadCrlSources(o: {
       }),
     ),
   );
-  const all = sources.flatMap((s) => s.crls.map((crl) => ({ crl, source: s.uri })));
-  return { sources, crls: buildCrlSet(all, o.truststore.certs), errors, warnings };
+  return { sources, crls: crlSetOf(sources, o.truststore), errors, warnings };
+}
+
+/** The CRLs in force from every source's last good CRLs, checked against the truststore. */
+function crlSetOf(sources: readonly CrlSourceState[], truststore: Truststore): CrlSet {
+  return buildCrlSet(
+    sources.flatMap((s) => s.crls.map((crl) => ({ crl, source: s.uri }))),
+    truststore.certs,
+  );
 }
 
 /** At most this many distribution points per domain: certificates choose them, and each is a fetch per refresh. */
@@ -202,8 +209,7 @@ export function discoverCrls(o: {
       }).then((state) => {
         r.discovering.delete(uri);
         r.sources = [...r.sources, state];
-        const all = r.sources.flatMap((s) => s.crls.map((crl) => ({ crl, source: s.uri })));
-        r.crls = buildCrlSet(all, o.truststore.certs);
+        r.crls = crlSetOf(r.sources, o.truststore);
         if (state.error === null) o.log.info({ domain: o.domain, source: uri }, 'CRL loaded (distribution point)');
         logCrlLoad(o.log, o.domain, { sources: [state], crls: r.crls, errors, warnings });
       });

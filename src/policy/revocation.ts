@@ -82,7 +82,7 @@ export function buildCrlSet(crls: ReadonlyArray<{ crl: Crl; source: string }>, c
       refuse('UNABLE_TO_GET_CRL', `uses ${crl.unsupported.join(', ')}, which mtlsgate does not apply`);
       continue;
     }
-    const sameName = (byName.get(crl.issuer) ?? []).filter((ca) => subjectMatches(ca, crl));
+    const sameName = byName.get(crl.issuer) ?? [];
     if (sameName.length === 0) {
       refuse('UNABLE_TO_GET_CRL_ISSUER', `no CA in the truststore named ${crl.issuer}`);
       continue;
@@ -126,10 +126,6 @@ export function buildCrlSet(crls: ReadonlyArray<{ crl: Crl; source: string }>, c
 function newer(a: Crl, b: Crl): boolean {
   if (a.crlNumber !== null && b.crlNumber !== null && a.crlNumber !== b.crlNumber) return a.crlNumber > b.crlNumber;
   return a.thisUpdate.getTime() > b.thisUpdate.getTime();
-}
-
-function subjectMatches(ca: Cert, crl: Crl): boolean {
-  return ca.info.subject === crl.issuer;
 }
 
 /** As X509_check_akid on the key id: a CA without a subject key id matches any. */
