@@ -25,7 +25,7 @@ import { matchRoute, unsafeTarget } from './routes.js';
 import { lookupDomain } from './state.js';
 import { NO_CERTIFICATE, verifyConnection, type ConnectionVerdict } from './verify.js';
 import { admittedBy, type AllowList } from './allow.js';
-import { judgeRevocation, revocationLogFields, type DomainRevocation } from './revocation.js';
+import { requestRevocation, revocationLogFields, type DomainRevocation } from './revocation.js';
 import { revocationVerdict, type RevocationResult } from '../policy/revocation.js';
 import { denied, type Denied } from '../policy/verdict.js';
 import { authorize } from './lambda/authorizer.js';
@@ -130,7 +130,7 @@ function checkRevocation(ctx: RequestContext, rt: Runtime): Step {
   const r = ctx.domain!.revocation;
   // No certificate judged (a `none` route, none presented on an `optional` one): no identity reaches the backend.
   if (r === null || ctx.verdict === null) return NEXT;
-  const result = judgeRevocation(rt, ctx.domain!, r, ctx.verdict!.path);
+  const result = requestRevocation(rt, ctx.domain!, r, ctx.verdict!.path);
   if (result instanceof Promise) return result.then((res) => revocationAnswer(ctx, rt, r, res));
   return result.status === 'good' ? NEXT : revocationAnswer(ctx, rt, r, result);
 }

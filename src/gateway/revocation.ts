@@ -238,7 +238,7 @@ export function pathStatus(
  * What the pipeline's revocation stage asks: the path's status now, after fetching the distribution points of
  * certificates no CRL covers yet (crl.fromDistributionPoints). A promise only while something is fetched.
  */
-export function judgeRevocation(
+export function requestRevocation(
   rt: Runtime,
   d: DomainState,
   r: DomainRevocation,
