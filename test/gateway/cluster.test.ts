@@ -11,7 +11,7 @@ import type { ReloadResult } from '../../src/gateway/reload.js';
 function snapshot(fill: (m: Metrics) => void, o: Partial<AdminSnapshot> = {}): AdminSnapshot {
   const m = newMetrics();
   fill(m);
-  return { metrics: snapshotMetrics(m), ready: true, degraded: false, readiness: {}, domains: [], ...o };
+  return { metrics: snapshotMetrics(m), ready: true, degraded: false, readiness: {}, domains: [], gauges: [], ...o };
 }
 
 function cluster(snaps: AdminSnapshot[], reloads: ReloadResult[] = [], workers = 2): AdminSource {
