@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what mtlsgate's tests use: npm dependencies (from the lock file), the curl/openssl clients, nginx
 # for the doctor's interop test (a peer server with ssl_verify_client on; the test skips visibly without it), and
-# python3-cryptography-vectors, the fuzz tests' seed corpus (test/fuzz; its tests skip visibly without it).
+# python3-cryptography-vectors, the fuzz tests' seed corpus (test/fuzz; its tests skip visibly without it), and
+# prometheus for its promtool, which lints /metrics and unit-tests the alerts of docs/metrics.md (where systemd
+# runs, the package also starts a Prometheus server on :9090; `systemctl disable --now prometheus` stops it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -9,6 +11,7 @@ command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 [ -d /usr/lib/python3/dist-packages/cryptography_vectors ] || need+=(python3-cryptography-vectors)
+command -v promtool >/dev/null || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     # Not fatal: without nginx its test skips visibly; without curl/openssl the end-to-end tests say what is missing.

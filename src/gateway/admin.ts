@@ -6,8 +6,10 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { addMetrics, newMetrics, renderMetrics, snapshotMetrics } from './metrics.js';
+import { addMetrics, newMetrics, snapshotMetrics } from './metrics.js';
 import type { Metrics, MetricsSnapshot } from './metrics.js';
+import { domainGauges, gaugesOncePerDomain, type DomainGauges } from './metrics-gauges.js';
+import { renderMetrics } from './metrics-render.js';
 import type { ReloadResult } from './reload.js';
 import type { DomainLoadError, GatewayState } from './state.js';
 import type { DomainRevocation } from './revocation.js';
@@ -64,6 +66,8 @@ export interface AdminSnapshot {
   degraded: boolean;
   readiness: Record<string, DomainReadiness>;
   domains: DomainSummary[];
+  /** Certificate expiry and truststore gauges, per domain (rendered once per domain, never added up). */
+  gauges: DomainGauges[];
 }
 
 export function adminSnapshot(
@@ -98,6 +102,7 @@ export function adminSnapshot(
       basePaths: d.routes.map((r) => r.basePath || '(none)'),
       revocation: d.revocation ? revocationSummary(d.revocation) : null,
     })),
+    gauges: domainGauges(state),
   };
 }
 
@@ -189,10 +194,12 @@ export async function adminAnswer(method: string, url: string, source: AdminSour
   if (path === '/metrics') {
     const m = newMetrics();
     for (const s of snaps) addMetrics(m, s.metrics);
+    // Counters add up over workers; gauges read from the state are each domain's once.
+    const gauges = gaugesOncePerDomain(snaps.map((s) => s.gauges));
     return {
       status: 200,
       contentType: 'text/plain; version=0.0.4',
-      body: renderMetrics(m, ready, degraded, first.domains),
+      body: renderMetrics({ metrics: m, ready, degraded, domains: first.domains, gauges }),
     };
   }
   // /domains: every worker loads the same config.

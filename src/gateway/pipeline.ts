@@ -18,7 +18,7 @@
 import { denyChannel, requestChannel, type DenyEvent, type RequestEvent } from './events.js';
 import type { ConnectionContext, RequestContext, Runtime } from './context.js';
 import { logDenial, logNoCertificate, logRefusal, logRequest } from './access-log.js';
-import { countRequest, inc, NO_DOMAIN } from './metrics.js';
+import { countVerifyFailure, inc, NO_DOMAIN, NO_DOMAIN_LABELS, recordRequest } from './metrics.js';
 import { forward, upstreamHeaders } from './proxy.js';
 import { sendJson } from './respond.js';
 import { matchRoute, unsafeTarget } from './routes.js';
@@ -158,6 +158,7 @@ function deny(ctx: RequestContext, rt: Runtime, verdict: Denied, extra: Record<s
   const { reason, code } = verdict;
   ctx.denied = verdict;
   inc(rt.metrics.denials, `${d.name} ${code}`);
+  countVerifyFailure(rt.metrics, d.name, code);
   logDenial(rt.log, ctx, { domain: d.name, cv, reason, code, extra });
   if (denyChannel.hasSubscribers) {
     const fingerprint = cv.client?.leaf.info.fingerprintSha256 ?? null;
@@ -209,6 +210,8 @@ function proxy(ctx: RequestContext, rt: Runtime): Step {
     match,
     headers: ctx.upstreamHeaders,
     timeoutMs: rt.state.config.timeouts.backendMs,
+    metrics: rt.metrics,
+    domain: d.name,
   });
 }
 
@@ -271,8 +274,11 @@ function fail(rt: Runtime, ctx: RequestContext, e: unknown): void {
 /** The last stage, whatever answered: count, write the access log line, publish the request event. */
 function complete(rt: Runtime, ctx: RequestContext): void {
   const d = ctx.domain;
-  countRequest(rt.metrics, d?.name ?? NO_DOMAIN, ctx.status);
-  const latencyMs = Math.round((performance.now() - ctx.started) * 1000) / 1000;
+  const elapsedMs = performance.now() - ctx.started;
+  // Labels made with the state: the route's as configured, else the domain's, else none's.
+  const labels = ctx.match?.route.labels ?? d?.unrouted ?? NO_DOMAIN_LABELS;
+  recordRequest(rt.metrics, labels, ctx.status, elapsedMs / 1000);
+  const latencyMs = Math.round(elapsedMs * 1000) / 1000;
   logRequest(rt.log, ctx, latencyMs, rt.state.accessLog);
   if (requestChannel.hasSubscribers) {
     const event: RequestEvent = {
@@ -299,6 +305,7 @@ export function refuseWithoutCertificate(rt: Runtime, domain: string | null, rem
   const reason = NO_CERTIFICATE.reason;
   logNoCertificate(rt.log, domain, remote, reason);
   if (domain !== null) inc(rt.metrics.denials, `${domain} ${NO_CERTIFICATE.code}`);
+  countVerifyFailure(rt.metrics, domain ?? NO_DOMAIN, NO_CERTIFICATE.code);
   if (denyChannel.hasSubscribers) {
     const event: DenyEvent = {
       domain,

@@ -80,7 +80,10 @@ export function reloader(o: ReloaderOptions): Reloader {
     retainPools(rt.pools, origins, fresh.config.timeouts.backendMs);
     await o.afterSwap();
     if (errors.length > 0) rt.metrics.reloads.failed++;
-    else rt.metrics.reloads.ok++;
+    else {
+      rt.metrics.reloads.ok++;
+      rt.metrics.lastReloadSuccess = Date.now() / 1000;
+    }
     logTruststores(rt.log, fresh, state);
     for (const w of warnings) rt.log.warn(w);
     scheduleRetry(errors.length > 0);

@@ -65,6 +65,8 @@ export async function startGateway(
     caches: certCaches(),
     ocsp: new Map(),
   };
+  // The start is the first load in which every domain loaded.
+  rt.metrics.lastReloadSuccess = Date.now() / 1000;
   logTruststores(log, rt.state, null);
   let initialKeys: Buffer;
   try {

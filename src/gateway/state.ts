@@ -5,6 +5,8 @@
  */
 import tls from 'node:tls';
 import type { Finding } from '../report/finding.js';
+import { certFromPem } from '../pki/cert.js';
+import type { Cert } from '../pki/types.js';
 import { isLoadProblem, readCapped } from '../pki/read.js';
 import { DEFAULT_POLICY, type PolicyOptions } from '../policy/rules.js';
 import { truststoreFromPem } from '../trust/load.js';
@@ -14,6 +16,7 @@ import { sourceFor } from '../trust/sources/index.js';
 import type { DomainConfig, GatewayConfig } from './config.js';
 import { loadCrlSources, revocationPolicy, type DomainRevocation } from './revocation.js';
 import { makeRoutes, type Route } from './routes.js';
+import { NO_ROUTE, requestLabels, type RequestLabels } from './metrics.js';
 import { boundedCache, type VerifyContext } from './verify.js';
 import { compileAllow, type AllowList } from './allow.js';
 import { compileAccessLogFormat, type AccessLogFormat } from './access-format.js';
@@ -25,11 +28,15 @@ export interface DomainState {
   secureContext: tls.SecureContext;
   verify: VerifyContext;
   routes: Route[];
+  /** The labels of requests no mapping matched, for metrics. */
+  unrouted: RequestLabels;
   /** mutualTls.allow, compiled: judges requests no mapping matches (a mapping without its own list gets it too). */
   allow: AllowList | null;
   truststoreVersion: string | null;
   truststoreCertificates: number;
   truststoreWarnings: Finding[];
+  /** The server certificate (the first of certificate.cert); null in the unlikely case only OpenSSL can read it. */
+  serverCert: Cert | null;
   /** Null when mutualTls.revocation is off. */
   revocation: DomainRevocation | null;
   /** CRL sources that failed in this build and kept their previous CRLs (one line each). */
@@ -140,6 +147,7 @@ export async function buildDomain(
     throw new Error(`certificate.cert: ${d.certificate.cert}: ${serverCertMessage(e)}`);
   }
 
+  const serverCert = leafOf(certPem);
   const policy: PolicyOptions = { ...DEFAULT_POLICY, trustClientIntermediates: d.mutualTls.trustClientIntermediates };
   const { revocation, revocationErrors, revocationWarnings } = await buildRevocation(cfg, d, truststore, previous);
   const allow = d.mutualTls.allow ? compileAllow(d.mutualTls.allow) : null;
@@ -148,11 +156,13 @@ export async function buildDomain(
     config: d,
     secureContext,
     verify: { generation: ++generations.last, truststore, policy, oracle, cache: boundedCache() },
-    routes: makeRoutes(d.basePathMappings, { clientCertificate: d.mutualTls.clientCertificate, allow }),
+    routes: makeRoutes(d.basePathMappings, { name, clientCertificate: d.mutualTls.clientCertificate, allow }),
+    unrouted: requestLabels(name, NO_ROUTE),
     allow,
     truststoreVersion: fetched.version,
     truststoreCertificates: truststore.certs.length,
     truststoreWarnings: warnings,
+    serverCert,
     revocation,
     revocationErrors,
     revocationWarnings,
@@ -256,6 +266,15 @@ async function readText(path: string, what: string): Promise<string> {
   if (!text.includes('-----BEGIN'))
     throw new Error(`${what}: ${path}: not PEM (run \`mtlsgate inspect\` on it to see what it is)`);
   return text;
+}
+
+/** The metrics read its dates: a file OpenSSL took but our parser does not must not stop the domain. */
+function leafOf(pem: string): Cert | null {
+  try {
+    return certFromPem(pem);
+  } catch {
+    return null;
+  }
 }
 
 function serverCertMessage(e: unknown): string {

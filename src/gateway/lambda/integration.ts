@@ -7,6 +7,7 @@ import type { RequestContext, Runtime } from '../context.js';
 import { requestFacts, sendWithErrorType } from './authorizer.js';
 import { eventBody, proxyEventV1, proxyEventV2 } from './events.js';
 import { invokeHandler } from './invoke.js';
+import { countBackendError } from '../metrics.js';
 
 /** API Gateway's payload limit. */
 export const MAX_REQUEST_BODY = 10 * 1024 * 1024;
@@ -85,6 +86,7 @@ async function integrate(
 }
 
 function failed(ctx: RequestContext, rt: Runtime, error: string, latencyMs: number): number {
+  countBackendError(rt.metrics, ctx.domain!.name, 'lambda');
   rt.log.warn(
     { requestId: ctx.requestId, domain: ctx.domain!.name, target: ctx.match!.route.lambda?.spec, error, latencyMs },
     'lambda integration error',
