@@ -109,9 +109,12 @@ export async function watchFiles(o: WatchOptions): Promise<FileWatch> {
   };
 
   const setPaths = async (paths: readonly string[]): Promise<void> => {
+    // A reload that ends after close() (at shutdown) must not start watching again.
+    if (closed) return;
     const wanted = new Set(paths.map((p) => resolve(p)));
     for (const p of [...digests.keys()]) if (!wanted.has(p)) digests.delete(p);
     for (const p of wanted) if (!digests.has(p)) digests.set(p, await digestOf(p));
+    if (closed) return;
     const dirs = new Set([...wanted].map((p) => dirname(p)));
     for (const [dir, w] of watchers)
       if (!dirs.has(dir)) {

@@ -3,7 +3,8 @@
  * the gateway's own log lines, not by sleeps: after SIGTERM /readyz answers 503 at once; the listener still accepts
  * during `shutdown.drainDelayMs` and serves new connections; every answer from then on (on a keep-alive connection
  * too, and one already waiting for a slow backend) says `Connection: close`; after the delay new connections are
- * refused, the request in flight completes, and the process exits 0 once it has.
+ * refused, an idle keep-alive connection is closed, the request in flight completes, and the process exits 0 once
+ * it has.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import { startSlowBackend, type Backend } from '../helpers/backends.js';
 import { domainConfig, startGateway, type GatewayProcess, type LogLine } from '../helpers/gateway.js';
 import { keepAliveAgent, nodeRequest, request, type NodeResponse, type Target } from '../helpers/http.js';
 import { makeWorld, sleep, type World } from '../helpers/lifecycle.js';
+import { tlsConnect } from '../helpers/tls.js';
 
 /** Long enough that a loaded two-core machine still fits a new connection and a request into it. */
 const DRAIN_DELAY_MS = 3000;
@@ -50,6 +52,13 @@ async function drainScenario(args: string[], listeners: number): Promise<void> {
   try {
     const warm = await get(good, idleAgent, 1);
     assert.equal(warm.headers.connection, 'keep-alive', 'before SIGTERM answers keep the connection');
+    // A keep-alive connection that stays idle through the drain: closed by the gateway once the listener stops.
+    const idle = await tlsConnect({ ...good, servername: w.domain });
+    const idleAnswered = new Promise<void>((r) => idle.once('data', () => r()));
+    const idleClosed = new Promise<number>((r) => idle.once('close', () => r(Date.now())));
+    idle.on('error', () => undefined);
+    idle.write(`GET /?delay=1 HTTP/1.1\r\nHost: ${w.domain}\r\n\r\n`);
+    await idleAnswered;
 
     // In flight at SIGTERM, on a keep-alive connection, still waiting for its backend when the listener stops.
     const started = slow.started;
@@ -85,6 +94,10 @@ async function drainScenario(args: string[], listeners: number): Promise<void> {
         Date.parse(l.time) - Date.parse(draining.time) >= DRAIN_DELAY_MS - 50,
         `stopped accepting ${Date.parse(l.time) - Date.parse(draining.time)} ms after SIGTERM`,
       );
+    const stoppedAt = Math.min(...stoppedAccepting().map((l) => Date.parse(l.time)));
+    const closedAt = await Promise.race([idleClosed, sleep(10_000).then(() => NaN)]);
+    assert.ok(!Number.isNaN(closedAt), 'the idle keep-alive connection was closed once the listener stopped');
+    assert.ok(closedAt >= stoppedAt - 50, 'and not before');
     const refused = await request(good, false, '/', 3000);
     assert.equal(refused.error, 'ECONNREFUSED', JSON.stringify(refused));
     assert.equal(gw.exitCode, null, 'still running: a request is in flight');
