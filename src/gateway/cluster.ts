@@ -8,8 +8,8 @@
 import cluster, { type Worker } from 'node:cluster';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { adminAnswer, unauthorized, writeAnswer, type AdminSnapshot, type AdminSource } from './admin.js';
 import { resolve } from 'node:path';
+import { adminAnswer, unauthorized, writeAnswer, type AdminSnapshot, type AdminSource } from './admin.js';
 import { loadConfig, type GatewayConfig } from './config.js';
 import type { Logger } from './log.js';
 import type { ReloadResult } from './reload.js';
