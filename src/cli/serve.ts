@@ -39,7 +39,13 @@ export function serveCommand(ctx: CliContext): Command {
       process.on('SIGHUP', onEarlyHup);
       if (workers > 1 && !o.check && cluster.isPrimary) {
         try {
-          await runPrimary({ workers, cfg, log, onStartError: (m) => new UserError('E_START', `${o.config}: ${m}`) });
+          await runPrimary({
+            workers,
+            cfg,
+            configPath: o.config,
+            log,
+            onStartError: (m) => new UserError('E_START', `${o.config}: ${m}`),
+          });
         } finally {
           process.off('SIGHUP', onEarlyHup);
         }
@@ -53,7 +59,11 @@ export function serveCommand(ctx: CliContext): Command {
           : cluster.isWorker
             ? { ...cfg, admin: undefined }
             : cfg;
-        gw = await startGateway(run, log, o.config, { ticketKeys: workerTicketKeys() });
+        gw = await startGateway(run, log, o.config, {
+          ticketKeys: workerTicketKeys(),
+          // A worker's primary watches the files; --check only loads them.
+          watchFiles: !cluster.isWorker && !o.check,
+        });
       } catch (e) {
         if (cluster.isWorker && e instanceof Error)
           process.send?.({ type: 'start-error', message: e.message } satisfies ToPrimary);

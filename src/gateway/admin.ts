@@ -144,6 +144,8 @@ export interface AdminSource {
   reloads(): Promise<ReloadResult[]>;
   /** How many workers should answer, or null for a single process (whose answers then name no worker count). */
   workers: number | null;
+  /** True once the gateway drains (SIGTERM): /readyz answers 503 at once, so load balancers stop sending. */
+  draining?: () => boolean;
 }
 
 export interface AdminAnswer {
@@ -178,6 +180,7 @@ export async function adminAnswer(method: string, url: string, source: AdminSour
   if (!wanted) return json(404, { message: 'Not Found', endpoints: ADMIN_ENDPOINTS });
   // A single process's health needs no data; a cluster's says how many workers answered.
   if (path === '/healthz' && cluster === null) return json(200, { status: 'ok' });
+  if (path === '/readyz' && source.draining?.()) return json(503, { ready: false, draining: true });
   const snaps = await source.snapshots();
   if (path === '/healthz') return json(200, { status: 'ok', workers: snaps.length });
   if (snaps.length === 0) return NO_WORKER;

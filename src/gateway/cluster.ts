@@ -8,18 +8,23 @@
 import cluster, { type Worker } from 'node:cluster';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
 import { adminAnswer, unauthorized, writeAnswer, type AdminSnapshot, type AdminSource } from './admin.js';
-import type { GatewayConfig } from './config.js';
+import { loadConfig, type GatewayConfig } from './config.js';
 import type { Logger } from './log.js';
 import type { ReloadResult } from './reload.js';
 import type { Gateway } from './server.js';
+import { drainDelayFor } from './shutdown.js';
 import { TICKET_KEYS_ENV, randomTicketKeys } from './ticket-keys.js';
+import { watchedPaths, watchFiles } from './watch.js';
 
 /** What the primary asks a worker for: its admin data, or a reload whose result it reports. */
 export type Question = 'snapshot' | 'reload';
 
 export type ToWorker =
-  { type: 'ask'; id: number; question: Question } | { type: 'reload' } | { type: 'stop'; deadlineMs: number };
+  | { type: 'ask'; id: number; question: Question }
+  | { type: 'reload'; changedFiles?: string[] }
+  | { type: 'stop'; deadlineMs: number; drainDelayMs: number };
 export type ToPrimary =
   | { type: 'ready'; port: number }
   | { type: 'start-error'; message: string }
@@ -39,13 +44,15 @@ export function serveAsWorker(gw: Gateway, reload: () => void): Promise<void> {
     process.once('disconnect', () => void gw.close(5_000).then(resolve));
     process.on('message', (m: unknown) => {
       if (!isToWorker(m)) return;
-      if (m.type === 'reload') reload();
+      // A watched file changed (the primary watches): only what reads it is built again.
+      if (m.type === 'reload' && m.changedFiles) void gw.reload({ changedFiles: m.changedFiles });
+      else if (m.type === 'reload') reload();
       else if (m.type === 'ask' && m.question === 'snapshot') {
         process.send?.({ type: 'snapshot', id: m.id, snapshot: gw.adminSnapshot() } satisfies ToPrimary);
       } else if (m.type === 'ask' && m.question === 'reload') {
         void gw.reload().then((result) => process.send?.({ type: 'reloaded', id: m.id, result } satisfies ToPrimary));
       } else if (m.type === 'stop') {
-        void gw.close(m.deadlineMs).then(() => {
+        void gw.close(m.deadlineMs, { drainDelayMs: m.drainDelayMs }).then(() => {
           process.disconnect?.();
           resolve();
         });
@@ -57,6 +64,8 @@ export function serveAsWorker(gw: Gateway, reload: () => void): Promise<void> {
 export interface PrimaryOptions {
   workers: number;
   cfg: GatewayConfig;
+  /** The config file (watched with watch.enabled, and read again to follow the files it names). */
+  configPath: string;
   log: Logger;
   /** Worker start-up failures, reported as the CLI's one-line error. */
   onStartError: (message: string) => Error;
@@ -151,6 +160,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
     snapshots: () => ask('snapshot') as Promise<AdminSnapshot[]>,
     reloads: () => ask('reload') as Promise<ReloadResult[]>,
     workers: o.workers,
+    draining: () => stopping,
   };
 
   let admin: http.Server | null = null;
@@ -167,19 +177,51 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
     o.log.info({ address: admin.address() as AddressInfo }, 'admin listening');
   }
 
+  // The primary watches (one watcher, and every worker reloads the same files at once, as with SIGHUP).
+  const configPath = resolve(o.configPath);
+  const followConfig = async (): Promise<void> => {
+    let next: GatewayConfig;
+    try {
+      next = await loadConfig(configPath);
+    } catch {
+      return; // each worker's reload reports the config error; the files watched stay those of the last good one
+    }
+    await watch?.setPaths(watchedPaths(next, configPath));
+  };
+  const watch = o.cfg.watch.enabled
+    ? await watchFiles({
+        paths: watchedPaths(o.cfg, configPath),
+        debounceMs: o.cfg.watch.debounceMs,
+        log: o.log,
+        onChange: (files) => {
+          o.log.info({ files }, 'watched files changed: reloading what reads them');
+          live().forEach((w) => w.send({ type: 'reload', changedFiles: files } satisfies ToWorker));
+          if (files.includes(configPath)) void followConfig();
+        },
+      })
+    : null;
+
   await new Promise<void>((resolve) => {
-    const onHup = (): void => live().forEach((w) => w.send({ type: 'reload' } satisfies ToWorker));
+    const onHup = (): void => {
+      live().forEach((w) => w.send({ type: 'reload' } satisfies ToWorker));
+      if (watch) void followConfig();
+    };
     const onStop = (signal: string): void => {
       if (stopping) return;
       stopping = true;
-      o.log.info({ signal }, 'draining and stopping');
+      const drainDelayMs = drainDelayFor(signal, o.cfg.shutdown.drainDelayMs);
+      o.log.info({ signal, drainDelayMs }, 'draining and stopping');
       process.off('SIGHUP', onHup);
+      watch?.close();
       const workers = live();
       let left = workers.length;
       if (left === 0) return resolve();
       // A worker that does not stop within the deadline (+ slack) is killed, so the primary always exits.
       const deadlineMs = o.cfg.timeouts.shutdownMs;
-      const killer = setTimeout(() => workers.forEach((w) => w.process.kill('SIGKILL')), deadlineMs + 5_000);
+      const killer = setTimeout(
+        () => workers.forEach((w) => w.process.kill('SIGKILL')),
+        drainDelayMs + deadlineMs + 5_000,
+      );
       for (const w of workers) {
         w.once('exit', () => {
           if (--left === 0) {
@@ -187,7 +229,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
             resolve();
           }
         });
-        w.send({ type: 'stop', deadlineMs } satisfies ToWorker);
+        w.send({ type: 'stop', deadlineMs, drainDelayMs } satisfies ToWorker);
       }
     };
     process.on('SIGHUP', onHup);

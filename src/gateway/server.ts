@@ -17,19 +17,24 @@ import { createListener } from './listener.js';
 import type { Logger } from './log.js';
 import { newMetrics, type Metrics } from './metrics.js';
 import { backendPools, closePools } from './proxy.js';
-import { reloader, type ReloadResult } from './reload.js';
+import { reloader, type ReloadOptions, type ReloadResult } from './reload.js';
 import { crlRefresher, ocspTotals } from './revocation.js';
 import { buildState, type GatewayState, type Generations } from './state.js';
 import { randomTicketKeys, readTicketKeys, ticketKeyRing } from './ticket-keys.js';
 import { certCaches } from './verify.js';
+import { watchedPaths, watchFiles, type FileWatch } from './watch.js';
 
-export type { ReloadResult } from './reload.js';
+export type { ReloadOptions, ReloadResult } from './reload.js';
 
 export interface Gateway {
   address(): AddressInfo;
   adminAddress(): AddressInfo | null;
-  reload(): Promise<ReloadResult>;
-  close(deadlineMs?: number): Promise<void>;
+  reload(o?: ReloadOptions): Promise<ReloadResult>;
+  /**
+   * Drain and stop: /readyz answers 503 and every answer says `Connection: close` at once; the listener accepts for
+   * `drainDelayMs` more, then stops; requests in flight get `deadlineMs` from then to finish.
+   */
+  close(deadlineMs?: number, o?: { drainDelayMs?: number }): Promise<void>;
   state(): GatewayState;
   metrics: Metrics;
   /** What the admin endpoints answer from (a worker sends it to its primary). */
@@ -43,6 +48,8 @@ export class GatewayStartError extends Error {
 export interface StartOptions {
   /** Session ticket keys shared with sibling workers (the primary's); else tls.ticketKeyFile, else random. */
   ticketKeys?: Buffer;
+  /** false: never watch files, whatever `watch.enabled` says (a cluster worker: its primary watches). */
+  watchFiles?: boolean;
 }
 
 export async function startGateway(
@@ -79,11 +86,28 @@ export async function startGateway(
   const listener = createListener(cfg, rt, ticketKeyRing(initialKeys));
   const server = listener.server;
   const connections = trackConnections(server, rt, cfg.limits.maxConnectionsPerAddress);
-  serveHttp1(server, rt);
+  const http1 = serveHttp1(server, rt);
   await listen(server, cfg.listen.host, cfg.listen.port);
   log.info({ address: server.address(), domains: [...rt.state.domains.keys()] }, 'listening');
 
-  const reloads = reloader({ rt, generations, configPath, afterSwap: listener.refresh });
+  let watch: FileWatch | null = null;
+  const afterSwap = async (): Promise<void> => {
+    await listener.refresh();
+    await watch?.setPaths(watchedPaths(rt.state.config, configPath));
+  };
+  const reloads = reloader({ rt, generations, configPath, afterSwap });
+  if (cfg.watch.enabled && opts.watchFiles !== false) {
+    watch = await watchFiles({
+      paths: watchedPaths(cfg, configPath),
+      debounceMs: cfg.watch.debounceMs,
+      log,
+      onChange: (files) => {
+        log.info({ files }, 'watched files changed: reloading what reads them');
+        void reloads.reload({ changedFiles: files });
+      },
+    });
+  }
+  let draining = false;
   const refresher = crlRefresher(rt);
   const snapshot = (): AdminSnapshot => {
     rt.metrics.ocsp = ocspTotals(rt.ocsp);
@@ -93,6 +117,7 @@ export async function startGateway(
     snapshots: async () => [snapshot()],
     reloads: async () => [await reloads.reload()],
     workers: null,
+    draining: () => draining,
   };
   let admin: http.Server | null = null;
   if (cfg.admin) {
@@ -109,13 +134,24 @@ export async function startGateway(
     state: () => rt.state,
     metrics: rt.metrics,
     adminSnapshot: snapshot,
-    async close(deadlineMs = 10_000) {
+    async close(deadlineMs = 10_000, o = {}) {
+      draining = true;
+      http1.closeAfterAnswers(connections.tlsSockets());
       reloads.stop();
       refresher.stop();
+      watch?.close();
+      const delayMs = o.drainDelayMs ?? 0;
+      if (delayMs > 0) {
+        log.info({ drainDelayMs: delayMs }, 'draining: not ready, still accepting connections');
+        await new Promise((r) => setTimeout(r, delayMs));
+      }
+      // The listener closes now; whatever is in flight has deadlineMs from here.
       const drained = connections.drain(deadlineMs);
+      log.info({ deadlineMs }, 'stopped accepting connections');
+      await drained;
+      // Last: the probes see the drain (503) until the end.
       admin?.close();
       admin?.closeAllConnections();
-      await drained;
       await closePools(rt.pools);
       for (const c of rt.ocsp.values()) c.close();
     },

@@ -3,6 +3,7 @@
  * built in full before it serves, and swapped as one reference on reload. A domain whose new build fails keeps
  * serving with its previous state (Caddy's "build new, swap, keep old on error").
  */
+import { createHash } from 'node:crypto';
 import tls from 'node:tls';
 import type { Finding } from '../report/finding.js';
 import { certFromPem } from '../pki/cert.js';
@@ -21,6 +22,7 @@ import { boundedCache, type VerifyContext } from './verify.js';
 import { compileAllow, type AllowList } from './allow.js';
 import { compileAccessLogFormat, type AccessLogFormat } from './access-format.js';
 import { buildLambda, type LambdaState } from './lambda/state.js';
+import { domainPaths } from './watch.js';
 
 export interface DomainState {
   name: string;
@@ -43,6 +45,9 @@ export interface DomainState {
   revocationErrors: string[];
   /** CRLs loaded in this build but not used (of a CA the truststore does not hold). */
   revocationWarnings: string[];
+  /** SHA-256 of what this build read: certificate + key (+ passphrase, policy), and the truststore's bytes. */
+  digests: { certificate: string; truststore: string };
+  /** When the truststore in use was loaded (kept across builds that reused it). */
   loadedAt: Date;
 }
 
@@ -89,6 +94,8 @@ export async function buildDomain(
   d: DomainConfig,
   generations: Generations,
   previous: DomainState | null = null,
+  /** Take from `previous` what the same bytes would build again: its parsed truststore, its TLS context. */
+  reuseUnchanged = false,
 ): Promise<DomainState> {
   const name = d.domainName;
   const [certPem, keyPem] = await Promise.all([
@@ -102,7 +109,58 @@ export async function buildDomain(
   } catch (e) {
     throw new Error(`mutualTls.truststoreUri: ${(e as Error).message}`);
   }
-  const text = fetched.bytes.toString('latin1');
+  const digests = {
+    certificate: digestOf([certPem, keyPem, d.certificate.passphrase ?? '', d.securityPolicy]),
+    truststore: digestOf([fetched.bytes]),
+  };
+  const policy: PolicyOptions = { ...DEFAULT_POLICY, trustClientIntermediates: d.mutualTls.trustClientIntermediates };
+  // The same truststore bytes judged by the same policy: the same verdicts, so the verify context (its generation
+  // and verdict cache) carries on, and open connections are not judged again.
+  const kept =
+    reuseUnchanged &&
+    previous !== null &&
+    previous.digests.truststore === digests.truststore &&
+    previous.verify.policy.trustClientIntermediates === policy.trustClientIntermediates
+      ? previous
+      : null;
+  const { truststore, warnings } = kept
+    ? { truststore: kept.verify.truststore, warnings: kept.truststoreWarnings }
+    : parseTruststore(d, fetched.bytes);
+
+  // A truststore whose CA names overflow a CertificateRequest cannot be given to OpenSSL (every handshake would
+  // fail): the context then names no CA (an empty `ca`, not Node's public roots) and the model judges chains.
+  const oracle = kept ? kept.verify.oracle : truststoreOracle(truststore);
+  const secureContext =
+    kept && kept.digests.certificate === digests.certificate
+      ? kept.secureContext
+      : serverContext(d, { certPem, keyPem, truststore, oracle });
+
+  const serverCert = kept && kept.digests.certificate === digests.certificate ? kept.serverCert : leafOf(certPem);
+  const { revocation, revocationErrors, revocationWarnings } = await buildRevocation(cfg, d, truststore, previous);
+  const allow = d.mutualTls.allow ? compileAllow(d.mutualTls.allow) : null;
+  return {
+    name,
+    config: d,
+    secureContext,
+    verify: kept ? kept.verify : { generation: ++generations.last, truststore, policy, oracle, cache: boundedCache() },
+    routes: makeRoutes(d.basePathMappings, { name, clientCertificate: d.mutualTls.clientCertificate, allow }),
+    unrouted: requestLabels(name, NO_ROUTE),
+    allow,
+    truststoreVersion: fetched.version,
+    truststoreCertificates: truststore.certs.length,
+    truststoreWarnings: warnings,
+    serverCert,
+    revocation,
+    revocationErrors,
+    revocationWarnings,
+    digests,
+    loadedAt: kept ? kept.loadedAt : new Date(),
+  };
+}
+
+/** The truststore's certificates and lint warnings; a bundle that cannot serve (empty, cut short, not PEM) throws. */
+function parseTruststore(d: DomainConfig, bytes: Buffer): { truststore: Truststore; warnings: Finding[] } {
+  const text = bytes.toString('latin1');
   const { truststore, file, findings } = truststoreFromPem(text, d.mutualTls.truststoreUri);
   const fatal = findings.find(
     (f) => f.severity === 'error' && (f.id === 'truststore.empty' || f.id === 'truststore.wrong-format'),
@@ -123,17 +181,20 @@ export async function buildDomain(
     );
   // With the file, lint also sees what is not a certificate (a private key uploaded by mistake).
   const warnings = [...findings, ...lintTruststore(truststore, file)].filter((f) => f.severity !== 'info');
+  return { truststore, warnings };
+}
 
-  // A truststore whose CA names overflow a CertificateRequest cannot be given to OpenSSL (every handshake would
-  // fail): the context then names no CA (an empty `ca`, not Node's public roots) and the model judges chains.
-  const oracle = truststoreOracle(truststore);
-  let secureContext: tls.SecureContext;
+/** The domain's TLS context: its certificate and key, and the truststore's CA names when OpenSSL can carry them. */
+function serverContext(
+  d: DomainConfig,
+  o: { certPem: string; keyPem: string; truststore: Truststore; oracle: VerifyContext['oracle'] },
+): tls.SecureContext {
   try {
-    secureContext = tls.createSecureContext({
-      cert: certPem,
-      key: keyPem,
+    return tls.createSecureContext({
+      cert: o.certPem,
+      key: o.keyPem,
       ...(d.certificate.passphrase !== undefined && { passphrase: d.certificate.passphrase }),
-      ca: oracle === 'handshake' ? [truststore.pem] : [],
+      ca: o.oracle === 'handshake' ? [o.truststore.pem] : [],
       minVersion: d.securityPolicy === 'TLS_1_3' ? 'TLSv1.3' : 'TLSv1.2',
       ciphers: TLS12_CIPHERS,
       honorCipherOrder: true,
@@ -146,28 +207,13 @@ export async function buildDomain(
       throw new Error(`certificate.key: ${d.certificate.key}: ${serverCertMessage(e)}`);
     throw new Error(`certificate.cert: ${d.certificate.cert}: ${serverCertMessage(e)}`);
   }
+}
 
-  const serverCert = leafOf(certPem);
-  const policy: PolicyOptions = { ...DEFAULT_POLICY, trustClientIntermediates: d.mutualTls.trustClientIntermediates };
-  const { revocation, revocationErrors, revocationWarnings } = await buildRevocation(cfg, d, truststore, previous);
-  const allow = d.mutualTls.allow ? compileAllow(d.mutualTls.allow) : null;
-  return {
-    name,
-    config: d,
-    secureContext,
-    verify: { generation: ++generations.last, truststore, policy, oracle, cache: boundedCache() },
-    routes: makeRoutes(d.basePathMappings, { name, clientCertificate: d.mutualTls.clientCertificate, allow }),
-    unrouted: requestLabels(name, NO_ROUTE),
-    allow,
-    truststoreVersion: fetched.version,
-    truststoreCertificates: truststore.certs.length,
-    truststoreWarnings: warnings,
-    serverCert,
-    revocation,
-    revocationErrors,
-    revocationWarnings,
-    loadedAt: new Date(),
-  };
+/** SHA-256 over the parts, each length-prefixed so that no two different lists hash alike. */
+function digestOf(parts: ReadonlyArray<string | Buffer>): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(`${Buffer.byteLength(p)}:`).update(p);
+  return h.digest('hex');
 }
 
 /**
@@ -215,19 +261,28 @@ export function lookupDomain(state: GatewayState, servername: string): DomainSta
 /**
  * Build every domain. At start-up (no previous state) any failure is returned and nothing serves; on reload a
  * failing domain keeps its previous state and the error is returned alongside the new state.
+ *
+ * With `changedFiles` (a watched file changed) only what changed is built: a domain whose config is the same and
+ * that reads none of those files is kept as it is, and a domain that is built takes its unchanged parts from before.
  */
 export async function buildState(
   cfg: GatewayConfig,
   previous: GatewayState | null,
   generations: Generations,
+  changedFiles: ReadonlySet<string> | null = null,
 ): Promise<{ state: GatewayState; errors: DomainLoadError[] }> {
   const errors: DomainLoadError[] = [];
   const lambda = await buildLambda(cfg, previous?.lambda ?? null);
   errors.push(...lambda.errors);
+  const sameS3 = JSON.stringify(cfg.s3) === JSON.stringify(previous?.config.s3);
   const results = await Promise.all(
     cfg.domains.map(async (d, i) => {
+      const before = previous?.domains.get(d.domainName) ?? null;
+      const incremental = changedFiles !== null && before !== null && sameS3;
+      if (incremental && !domainPaths(d).some((p) => changedFiles.has(p)) && sameDomainConfig(before.config, d))
+        return before;
       try {
-        return await buildDomain(cfg, d, generations, previous?.domains.get(d.domainName) ?? null);
+        return await buildDomain(cfg, d, generations, before, incremental);
       } catch (e) {
         errors.push({ domain: d.domainName, message: `domains[${i}].${(e as Error).message}` });
         return previous?.domains.get(d.domainName) ?? null;
@@ -242,6 +297,10 @@ export async function buildState(
     state: { generation: ++generations.last, config: cfg, domains, accessLog, lambda: lambda.lambda },
     errors,
   };
+}
+
+function sameDomainConfig(a: DomainConfig, b: DomainConfig): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 /**
