@@ -22,6 +22,7 @@ import { crlRefresher, ocspTotals } from './revocation.js';
 import { buildState, type GatewayState, type Generations } from './state.js';
 import { randomTicketKeys, readTicketKeys, ticketKeyRing } from './ticket-keys.js';
 import { certCaches } from './verify.js';
+import { closeHost, handlerHost, type HandlerHost } from './lambda/pool.js';
 
 export type { ReloadResult } from './reload.js';
 
@@ -51,8 +52,26 @@ export async function startGateway(
   configPath: string | null = null,
   opts: StartOptions = {},
 ): Promise<Gateway> {
+  const handlers = handlerHost(log);
+  try {
+    return await start({ cfg, log, configPath, opts, handlers });
+  } catch (e) {
+    // The workers of the handlers that did load.
+    await closeHost(handlers);
+    throw e;
+  }
+}
+
+async function start(o: {
+  cfg: GatewayConfig;
+  log: Logger;
+  configPath: string | null;
+  opts: StartOptions;
+  handlers: HandlerHost;
+}): Promise<Gateway> {
+  const { cfg, log, configPath, opts, handlers } = o;
   const generations: Generations = { last: 0 };
-  const built = await buildState(cfg, null, generations);
+  const built = await buildState(cfg, null, generations, handlers);
   if (built.errors.length > 0) {
     // Each message starts with the key path (domains[i]....), so the user finds the line to fix.
     throw new GatewayStartError(built.errors.map((e) => e.message).join('; '));
@@ -64,6 +83,7 @@ export async function startGateway(
     pools: backendPools(),
     caches: certCaches(),
     ocsp: new Map(),
+    handlers,
   };
   logTruststores(log, rt.state, null);
   let initialKeys: Buffer;
@@ -114,6 +134,8 @@ export async function startGateway(
       admin?.close();
       admin?.closeAllConnections();
       await drained;
+      // After the drain: calls in flight had their time to finish; a worker still busy (a loop) is terminated.
+      await closeHost(rt.handlers);
       await closePools(rt.pools);
       for (const c of rt.ocsp.values()) c.close();
     },

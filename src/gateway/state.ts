@@ -18,6 +18,7 @@ import { boundedCache, type VerifyContext } from './verify.js';
 import { compileAllow, type AllowList } from './allow.js';
 import { compileAccessLogFormat, type AccessLogFormat } from './access-format.js';
 import { buildLambda, type LambdaState } from './lambda/state.js';
+import type { HandlerHost } from './lambda/pool.js';
 
 export interface DomainState {
   name: string;
@@ -204,15 +205,17 @@ export function lookupDomain(state: GatewayState, servername: string): DomainSta
 
 /**
  * Build every domain. At start-up (no previous state) any failure is returned and nothing serves; on reload a
- * failing domain keeps its previous state and the error is returned alongside the new state.
+ * failing domain keeps its previous state and the error is returned alongside the new state. Handler modules start
+ * their workers in `handlers`, the gateway instance's.
  */
 export async function buildState(
   cfg: GatewayConfig,
   previous: GatewayState | null,
   generations: Generations,
+  handlers: HandlerHost,
 ): Promise<{ state: GatewayState; errors: DomainLoadError[] }> {
   const errors: DomainLoadError[] = [];
-  const lambda = await buildLambda(cfg, previous?.lambda ?? null);
+  const lambda = await buildLambda(cfg, previous?.lambda ?? null, handlers);
   errors.push(...lambda.errors);
   const results = await Promise.all(
     cfg.domains.map(async (d, i) => {
