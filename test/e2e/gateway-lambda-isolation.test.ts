@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startEcho, type EchoBackend } from '../helpers/backends.js';
+import { runServe } from '../helpers/cli.js';
 import { domainConfig, startGateway, type GatewayProcess } from '../helpers/gateway.js';
 import { makeWorld, type World } from '../helpers/lifecycle.js';
 import { tmpDir } from '../helpers/pki.js';
@@ -226,6 +227,30 @@ test('reload: a swapped handler file answers anew; an unchanged handler keeps it
   assert.equal(bad.status, 500);
   assert.match(bad.body, /swap\.mjs: no function exported as \\"handler\\" \(the module loaded before keeps serving\)/);
   assert.equal((await get('/swap/x')).response?.text, 'v2, swapped');
+});
+
+test('serve --check: a module that takes a while to load (top-level await) loads; one that loops is an error', async () => {
+  const dir = tmpDir();
+  writeFileSync(
+    join(dir, 'slow.mjs'),
+    'await new Promise((r) => setTimeout(r, 500));\nexport const handler = async () => ({ statusCode: 200 });\n',
+  );
+  const config = (target: string) => {
+    const file = join(dir, `${target}.json`);
+    const d = domainConfig(DOMAIN, w.server, w.truststore, [{ basePath: '', target: `lambda:./${target}.mjs` }]);
+    writeFileSync(file, JSON.stringify({ domains: [d] }));
+    return file;
+  };
+  const slow = await runServe(['--config', config('slow'), '--check']);
+  assert.equal(slow.code, 0, slow.stderr);
+  assert.match(slow.stdout, /slow\.json: ok \(1 domain\(s\) loaded\)/);
+  writeFileSync(join(dir, 'loops.mjs'), 'for (;;) {}\n');
+  const loops = await runServe(['--config', config('loops'), '--check']);
+  assert.equal(loops.code, 2);
+  assert.match(
+    loops.stderr,
+    /domains\[0\]\.basePathMappings\[0\]\.target: .*loops\.mjs: not loaded within 10000 ms \(Lambda's init limit\)\n$/,
+  );
 });
 
 test('SIGTERM with a worker in an endless loop: the gateway drains, terminates it and exits promptly', async () => {

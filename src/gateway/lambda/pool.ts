@@ -242,7 +242,7 @@ function spawn(pool: HandlerPool): Promise<void> {
     stderr: true,
     ...(entry.execArgv && { execArgv: entry.execArgv }),
   });
-  // Idle workers do not keep the process alive; a call in progress does, with its timer.
+  // Idle workers do not keep the process alive; a load or a call in progress does, with its timer.
   worker.unref();
   const slot: Slot = { worker, ready: false, job: null, ended: false, crash: null };
   pool.slots.add(slot);
@@ -253,10 +253,9 @@ function spawn(pool: HandlerPool): Promise<void> {
     const loadTimer = setTimeout(() => {
       if (slot.ready || slot.ended) return;
       void end(pool, slot);
-      notLoaded(`${pool.file}: not loaded within ${LOAD_TIMEOUT_MS} ms`);
+      notLoaded(`${pool.file}: not loaded within ${LOAD_TIMEOUT_MS} ms (Lambda's init limit)`);
       dispatch(pool);
     }, LOAD_TIMEOUT_MS);
-    loadTimer.unref();
     // The slot is gone already. The first worker's failure is the load error; a later one's is logged here.
     const notLoaded = (message: string): void => {
       clearTimeout(loadTimer);
