@@ -10,6 +10,7 @@ import { logTruststores } from './access-log.js';
 import { inc } from './metrics.js';
 import { retainPools } from './proxy.js';
 import { buildState, type DomainLoadError, type DomainState, type GatewayState, type Generations } from './state.js';
+import { retireReplaced } from './lambda/state.js';
 
 export interface ReloadResult {
   ok: boolean;
@@ -80,7 +81,7 @@ export function reloader(o: ReloaderOptions): Reloader {
       warnings.push('listen address changes need a restart; still listening on the old address');
       next = { ...next, listen: state.config.listen };
     }
-    const { state: fresh, errors } = await buildState(next, state, o.generations, changed);
+    const { state: fresh, errors } = await buildState(next, state, o.generations, rt.handlers, changed);
     for (const e of errors) {
       inc(rt.metrics.truststoreErrors, e.domain);
       rt.log.error({ domain: e.domain, error: e.message }, 'reload: domain kept its previous state');
@@ -89,6 +90,7 @@ export function reloader(o: ReloaderOptions): Reloader {
     lastErrors = errors;
     const origins = new Set([...fresh.domains.values()].flatMap((d) => d.routes.map((r) => r.origin)));
     retainPools(rt.pools, origins, fresh.config.timeouts.backendMs);
+    retireReplaced(rt.handlers, fresh.lambda);
     await o.afterSwap();
     if (errors.length > 0) rt.metrics.reloads.failed++;
     else {

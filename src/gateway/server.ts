@@ -23,6 +23,7 @@ import { buildState, type GatewayState, type Generations } from './state.js';
 import { randomTicketKeys, readTicketKeys, ticketKeyRing } from './ticket-keys.js';
 import { certCaches } from './verify.js';
 import { watchedPaths, watchFiles, type FileWatch } from './watch.js';
+import { closeHost, handlerHost, type HandlerHost } from './lambda/pool.js';
 
 export type { ReloadOptions, ReloadResult } from './reload.js';
 
@@ -58,8 +59,26 @@ export async function startGateway(
   configPath: string | null = null,
   opts: StartOptions = {},
 ): Promise<Gateway> {
+  const handlers = handlerHost(log);
+  try {
+    return await start({ cfg, log, configPath, opts, handlers });
+  } catch (e) {
+    // The workers of the handlers that did load.
+    await closeHost(handlers);
+    throw e;
+  }
+}
+
+async function start(o: {
+  cfg: GatewayConfig;
+  log: Logger;
+  configPath: string | null;
+  opts: StartOptions;
+  handlers: HandlerHost;
+}): Promise<Gateway> {
+  const { cfg, log, configPath, opts, handlers } = o;
   const generations: Generations = { last: 0 };
-  const built = await buildState(cfg, null, generations);
+  const built = await buildState(cfg, null, generations, handlers);
   if (built.errors.length > 0) {
     // Each message starts with the key path (domains[i]....), so the user finds the line to fix.
     throw new GatewayStartError(built.errors.map((e) => e.message).join('; '));
@@ -71,6 +90,7 @@ export async function startGateway(
     pools: backendPools(),
     caches: certCaches(),
     ocsp: new Map(),
+    handlers,
   };
   // The start is the first load in which every domain loaded.
   rt.metrics.lastReloadSuccess = Date.now() / 1000;
@@ -152,6 +172,8 @@ export async function startGateway(
       // Last: the probes see the drain (503) until the end.
       admin?.close();
       admin?.closeAllConnections();
+      // After the drain: calls in flight had their time to finish; a worker still busy (a loop) is terminated.
+      await closeHost(rt.handlers);
       await closePools(rt.pools);
       for (const c of rt.ocsp.values()) c.close();
     },

@@ -23,6 +23,7 @@ import { compileAllow, type AllowList } from './allow.js';
 import { compileAccessLogFormat, type AccessLogFormat } from './access-format.js';
 import { buildLambda, type LambdaState } from './lambda/state.js';
 import { domainPaths } from './watch.js';
+import type { HandlerHost } from './lambda/pool.js';
 
 export interface DomainState {
   name: string;
@@ -260,7 +261,8 @@ export function lookupDomain(state: GatewayState, servername: string): DomainSta
 
 /**
  * Build every domain. At start-up (no previous state) any failure is returned and nothing serves; on reload a
- * failing domain keeps its previous state and the error is returned alongside the new state.
+ * failing domain keeps its previous state and the error is returned alongside the new state. Handler modules start
+ * their workers in `handlers`, the gateway instance's.
  *
  * With `changedFiles` (a watched file changed) only what changed is built: a domain whose config is the same and
  * that reads none of those files is kept as it is, and a domain that is built takes its unchanged parts from before.
@@ -269,10 +271,11 @@ export async function buildState(
   cfg: GatewayConfig,
   previous: GatewayState | null,
   generations: Generations,
+  handlers: HandlerHost,
   changedFiles: ReadonlySet<string> | null = null,
 ): Promise<{ state: GatewayState; errors: DomainLoadError[] }> {
   const errors: DomainLoadError[] = [];
-  const lambda = await buildLambda(cfg, previous?.lambda ?? null);
+  const lambda = await buildLambda(cfg, previous?.lambda ?? null, handlers);
   errors.push(...lambda.errors);
   const sameS3 = JSON.stringify(cfg.s3) === JSON.stringify(previous?.config.s3);
   const results = await Promise.all(
