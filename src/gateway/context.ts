@@ -15,6 +15,7 @@ import type { OcspChecker } from '../trust/ocsp.js';
 import type { AllowList } from './allow.js';
 import type { Denied } from '../policy/verdict.js';
 import type { Authorization } from './lambda/authorizer.js';
+import type { DenialRing } from './denials.js';
 
 export interface ConnectionContext {
   /** The TLS server name, lowercase; '' when none (a resumed TLS 1.2 session: its requests' Host names the domain). */
@@ -169,4 +170,6 @@ export interface Runtime {
   readonly caches: CertCaches;
   /** OCSP checkers (and their answer caches) by settings, kept across reloads. */
   readonly ocsp: Map<string, OcspChecker>;
+  /** Recent denials (admin.denialsBuffer of them), for /denials. */
+  readonly denials: DenialRing;
 }

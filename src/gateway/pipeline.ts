@@ -21,6 +21,7 @@ import { logDenial, logNoCertificate, logRefusal, logRequest } from './access-lo
 import { countRequest, inc, NO_DOMAIN } from './metrics.js';
 import { forward, upstreamHeaders } from './proxy.js';
 import { sendJson } from './respond.js';
+import { recordDenial, recordRequestDenial } from './denials.js';
 import { matchRoute, unsafeTarget } from './routes.js';
 import { lookupDomain } from './state.js';
 import { NO_CERTIFICATE, verifyConnection, type ConnectionVerdict } from './verify.js';
@@ -158,6 +159,7 @@ function deny(ctx: RequestContext, rt: Runtime, verdict: Denied, extra: Record<s
   const { reason, code } = verdict;
   ctx.denied = verdict;
   inc(rt.metrics.denials, `${d.name} ${code}`);
+  recordRequestDenial(rt.denials, ctx, { status: 403, code, reason });
   logDenial(rt.log, ctx, { domain: d.name, cv, reason, code, extra });
   if (denyChannel.hasSubscribers) {
     const fingerprint = cv.client?.leaf.info.fingerprintSha256 ?? null;
@@ -299,6 +301,23 @@ export function refuseWithoutCertificate(rt: Runtime, domain: string | null, rem
   const reason = NO_CERTIFICATE.reason;
   logNoCertificate(rt.log, domain, remote, reason);
   if (domain !== null) inc(rt.metrics.denials, `${domain} ${NO_CERTIFICATE.code}`);
+  if (rt.denials.capacity > 0) {
+    recordDenial(rt.denials, {
+      time: Date.now(),
+      domain,
+      route: null,
+      status: null,
+      code: NO_CERTIFICATE.code,
+      reason,
+      requestId: null,
+      stage: 'handshake',
+      sourceIp: remote ?? null,
+      leaf: null,
+      sent: [],
+      path: null,
+      generation: domain === null ? null : (rt.state.domains.get(domain)?.verify.generation ?? null),
+    });
+  }
   if (denyChannel.hasSubscribers) {
     const event: DenyEvent = {
       domain,

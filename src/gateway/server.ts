@@ -22,6 +22,9 @@ import { crlRefresher, ocspTotals } from './revocation.js';
 import { buildState, type GatewayState, type Generations } from './state.js';
 import { randomTicketKeys, readTicketKeys, ticketKeyRing } from './ticket-keys.js';
 import { certCaches } from './verify.js';
+import { denialRing } from './denials.js';
+import { uiAssets } from './admin-ui.js';
+import { certsPage, denialViews, type CertsPage, type CertsQuery, type DenialView } from './admin-views.js';
 
 export type { ReloadResult } from './reload.js';
 
@@ -34,6 +37,9 @@ export interface Gateway {
   metrics: Metrics;
   /** What the admin endpoints answer from (a worker sends it to its primary). */
   adminSnapshot(): AdminSnapshot;
+  /** /certs and /denials of this process (a worker sends them to its primary). */
+  certs(q: CertsQuery): CertsPage;
+  denials(limit: number): Promise<DenialView[]>;
 }
 
 export class GatewayStartError extends Error {
@@ -64,6 +70,7 @@ export async function startGateway(
     pools: backendPools(),
     caches: certCaches(),
     ocsp: new Map(),
+    denials: denialRing(cfg.admin?.denialsBuffer ?? 0),
   };
   logTruststores(log, rt.state, null);
   let initialKeys: Buffer;
@@ -85,17 +92,21 @@ export async function startGateway(
   const refresher = crlRefresher(rt);
   const snapshot = (): AdminSnapshot => {
     rt.metrics.ocsp = ocspTotals(rt.ocsp);
-    return adminSnapshot(rt.state, reloads.lastErrors(), rt.metrics);
+    return adminSnapshot(rt.state, reloads.lastErrors(), rt.metrics, reloads.lastReload());
   };
+  const certs = (q: CertsQuery): CertsPage => certsPage(rt.state, q, new Date());
+  const denials = (limit: number): Promise<DenialView[]> => denialViews({ ring: rt.denials, state: rt.state, limit });
   const source: AdminSource = {
     snapshots: async () => [snapshot()],
     reloads: async () => [await reloads.reload()],
+    certs: async (q) => certs(q),
+    denials: async (limit) => [await denials(limit)],
     workers: null,
   };
   let admin: http.Server | null = null;
   if (cfg.admin) {
-    const token = cfg.admin.token;
-    admin = http.createServer((req, res) => void handleAdmin(req, res, source, token));
+    const o = { source, token: cfg.admin.token, ui: uiAssets() };
+    admin = http.createServer((req, res) => void handleAdmin(req, res, o));
     await listen(admin, cfg.admin.host, cfg.admin.port);
     log.info({ address: admin.address() }, 'admin listening');
   }
@@ -107,6 +118,8 @@ export async function startGateway(
     state: () => rt.state,
     metrics: rt.metrics,
     adminSnapshot: snapshot,
+    certs,
+    denials,
     async close(deadlineMs = 10_000) {
       reloads.stop();
       refresher.stop();

@@ -6,6 +6,9 @@
 import tls from 'node:tls';
 import type { Finding } from '../report/finding.js';
 import { isLoadProblem, readCapped } from '../pki/read.js';
+import { parseCert } from '../pki/cert.js';
+import { parsePem } from '../pki/pem.js';
+import type { Cert } from '../pki/types.js';
 import { DEFAULT_POLICY, type PolicyOptions } from '../policy/rules.js';
 import { truststoreFromPem } from '../trust/load.js';
 import { truststoreOracle, type Truststore } from '../trust/truststore.js';
@@ -30,6 +33,8 @@ export interface DomainState {
   truststoreVersion: string | null;
   truststoreCertificates: number;
   truststoreWarnings: Finding[];
+  /** certificate.cert parsed: the server certificate, then its chain (for the admin's expiry views). */
+  serverChain: Cert[];
   /** Null when mutualTls.revocation is off. */
   revocation: DomainRevocation | null;
   /** CRL sources that failed in this build and kept their previous CRLs (one line each). */
@@ -140,6 +145,15 @@ export async function buildDomain(
     throw new Error(`certificate.cert: ${d.certificate.cert}: ${serverCertMessage(e)}`);
   }
 
+  const serverChain = parsePem(certPem)
+    .blocks.filter((b) => b.label === 'CERTIFICATE')
+    .flatMap((b) => {
+      try {
+        return [parseCert(b.body)];
+      } catch {
+        return []; // OpenSSL took the file above; a block only our parser refuses is left out of the views
+      }
+    });
   const policy: PolicyOptions = { ...DEFAULT_POLICY, trustClientIntermediates: d.mutualTls.trustClientIntermediates };
   const { revocation, revocationErrors, revocationWarnings } = await buildRevocation(cfg, d, truststore, previous);
   const allow = d.mutualTls.allow ? compileAllow(d.mutualTls.allow) : null;
@@ -153,6 +167,7 @@ export async function buildDomain(
     truststoreVersion: fetched.version,
     truststoreCertificates: truststore.certs.length,
     truststoreWarnings: warnings,
+    serverChain,
     revocation,
     revocationErrors,
     revocationWarnings,

@@ -8,6 +8,9 @@ import { adminAnswer, type AdminSnapshot, type AdminSource } from '../../src/gat
 import { newMetrics, snapshotMetrics, countRequest, inc, type Metrics } from '../../src/gateway/metrics.js';
 import type { ReloadResult } from '../../src/gateway/reload.js';
 
+const NO_CERTS = async (): Promise<null> => null;
+const NO_DENIALS = async (): Promise<never[]> => [];
+
 function snapshot(fill: (m: Metrics) => void, o: Partial<AdminSnapshot> = {}): AdminSnapshot {
   const m = newMetrics();
   fill(m);
@@ -15,7 +18,7 @@ function snapshot(fill: (m: Metrics) => void, o: Partial<AdminSnapshot> = {}): A
 }
 
 function cluster(snaps: AdminSnapshot[], reloads: ReloadResult[] = [], workers = 2): AdminSource {
-  return { snapshots: async () => snaps, reloads: async () => reloads, workers };
+  return { snapshots: async () => snaps, reloads: async () => reloads, certs: NO_CERTS, denials: NO_DENIALS, workers };
 }
 
 const metricLines = (body: string, name: string): string[] => body.split('\n').filter((l) => l.startsWith(name));
@@ -98,6 +101,8 @@ test('a single process answers the same endpoints without a worker count', async
   const one: AdminSource = {
     snapshots: async () => [snapshot(() => {})],
     reloads: async () => [{ ok: true, errors: [], warnings: [] }],
+    certs: NO_CERTS,
+    denials: NO_DENIALS,
     workers: null,
   };
   const body = async (method: string, path: string): Promise<unknown> =>

@@ -19,6 +19,7 @@ import { runPipeline } from '../../src/gateway/pipeline.js';
 import { backendPools, closePools } from '../../src/gateway/proxy.js';
 import { buildState } from '../../src/gateway/state.js';
 import { certCaches } from '../../src/gateway/verify.js';
+import { denialRing } from '../../src/gateway/denials.js';
 import { compileAccessLogFormat } from '../../src/gateway/access-format.js';
 import { issue, type Issued } from '../../src/pki/generate.js';
 
@@ -130,6 +131,7 @@ before(async () => {
     pools: backendPools(),
     caches: certCaches(),
     ocsp: new Map(),
+    denials: denialRing(10),
   };
 });
 

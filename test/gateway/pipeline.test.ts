@@ -29,6 +29,7 @@ import { backendPools, closePools } from '../../src/gateway/proxy.js';
 import { reloader } from '../../src/gateway/reload.js';
 import { buildState, type Generations } from '../../src/gateway/state.js';
 import { certCaches } from '../../src/gateway/verify.js';
+import { denialRing } from '../../src/gateway/denials.js';
 import { verdictFields } from '../../src/policy/verdict.js';
 
 const MAIN = 'localhost';
@@ -121,7 +122,15 @@ before(async () => {
     },
   });
   const log = makeLogger('json', 'info', out);
-  rt = { state: built.state, log, metrics: newMetrics(), pools: backendPools(), caches: certCaches(), ocsp: new Map() };
+  rt = {
+    state: built.state,
+    log,
+    metrics: newMetrics(),
+    pools: backendPools(),
+    caches: certCaches(),
+    ocsp: new Map(),
+    denials: denialRing(10),
+  };
   subscribe('mtlsgate:request', onRequest);
   subscribe('mtlsgate:deny', onDeny);
   subscribe('mtlsgate:reload', onReload);
