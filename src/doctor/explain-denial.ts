@@ -50,6 +50,12 @@ export interface DomainToExplainWith {
   revocation: { crls: ReadonlyArray<{ crl: Crl; source: string }>; policy: RevocationPolicy } | null;
 }
 
+/** Codes about the request's route rather than the chain: explained by `doctor --config --path`'s findings. */
+const ROUTE_FINDINGS: Readonly<Record<string, readonly string[]>> = {
+  MTLSGATE_NO_CERTIFICATE: ['route.certificate-required'],
+  MTLSGATE_NOT_ALLOWED: ['route.not-allowed'],
+};
+
 /** Stands for the client's certificate file in fix commands: the gateway never had the client's file name. */
 const CLIENT_CERT = 'client.crt';
 
@@ -60,7 +66,7 @@ export async function explainDenial(
 ): Promise<DenialExplanation | null> {
   if (!isDenyCode(d.code)) return null;
   const found = await findings(d, domain);
-  const wanted = d.code === 'MTLSGATE_NO_CERTIFICATE' ? ['route.certificate-required'] : findingIdsForCode(d.code);
+  const wanted = ROUTE_FINDINGS[d.code] ?? findingIdsForCode(d.code);
   const f =
     found.find((x) => wanted.includes(x.id) && x.severity === 'error') ?? found.find((x) => wanted.includes(x.id));
   if (f) return { findingId: f.id, title: f.title, detail: f.detail, fix: f.fix };
