@@ -12,6 +12,8 @@ import { domainConfig, startGateway, type GatewayProcess } from '../helpers/gate
 import { nodeRequest } from '../helpers/http.js';
 import { serverIdentity, tmpDir, writeClient, writeTruststore, type ServerIdentity } from '../helpers/pki.js';
 import { curl } from '../helpers/proc.js';
+import type { CertsPage, DenialView } from '../../src/gateway/admin-views.js';
+import type { DomainSummary } from '../../src/gateway/admin.js';
 
 const DOMAIN = 'views.e2e.test';
 const DAY = 86_400_000;
@@ -48,49 +50,52 @@ after(async () => {
   await gw?.stop();
 });
 
-const json = async (path: string): Promise<{ status: number; body: any }> => {
+const json = async <T = unknown>(path: string): Promise<{ status: number; body: T }> => {
   const r = await gw.admin(path);
-  return { status: r.status, body: JSON.parse(r.body) };
+  return { status: r.status, body: JSON.parse(r.body) as T };
 };
+const certs = (q = '') => json<CertsPage>(`/certs${q}`);
+const denials = (q = '') => json<{ limit: number; denials: DenialView[] }>(`/denials${q}`);
+const domains = async () => (await json<DomainSummary[]>('/domains')).body[0]!;
 
 test('/certs: server chain and truststore, soonest expiry first, with days to expiry and lint warnings', async () => {
-  const { status, body } = await json('/certs');
+  const { status, body } = await certs();
   assert.equal(status, 200);
   assert.deepEqual([body.total, body.truncated, body.next, body.expiresSoonDays], [5, false, null, 30]);
-  const rows = body.certificates.map((c: any) => [c.role, c.index, c.subject, c.status]);
+  const rows = body.certificates.map((c) => [c.role, c.index, c.subject, c.status] as const);
   assert.deepEqual(rows[0], ['truststore', 1, 'CN=Views Soon CA', 'expires-soon']);
   assert.deepEqual(rows.at(-1), ['truststore', 0, 'CN=Views Later CA', 'valid']);
   assert.deepEqual(
-    rows.filter((r: unknown[]) => r[0] === 'server').map((r: unknown[]) => [r[1], r[2]]),
+    rows.filter((r) => r[0] === 'server').map((r) => [r[1], r[2]]),
     [
       [0, `CN=${DOMAIN}`],
       [1, 'CN=e2e Server CA,O=mtlsgate e2e'],
     ],
   );
-  const soon = body.certificates[0];
+  const soon = body.certificates[0]!;
   assert.equal(soon.daysToExpiry, 9, 'ten days minus the seconds since issue: 9 whole days');
   assert.equal(soon.notAfter.slice(0, 10), new Date(Date.now() + 10 * DAY).toISOString().slice(0, 10));
   assert.match(soon.fingerprintSha256, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
-  for (const key of ['issuer', 'serial', 'notBefore']) assert.equal(typeof soon[key], 'string', key);
-  const stray = body.certificates.find((c: any) => c.subject === 'CN=Views stray leaf');
+  for (const key of ['issuer', 'serial', 'notBefore'] as const) assert.equal(typeof soon[key], 'string', key);
+  const stray = body.certificates.find((c) => c.subject === 'CN=Views stray leaf')!;
   assert.ok(
-    stray.warnings.some((w: any) => w.id === 'truststore.not-ca' && w.severity !== 'info'),
+    stray.warnings.some((w) => w.id === 'truststore.not-ca' && w.severity !== 'info'),
     JSON.stringify(stray.warnings),
   );
   assert.deepEqual(soon.warnings, []);
 
-  const page = (await json('/certs?limit=2&offset=1&role=truststore')).body;
+  const page = (await certs('?limit=2&offset=1&role=truststore')).body;
   assert.deepEqual([page.total, page.certificates.length, page.truncated, page.next], [3, 2, false, null]);
-  const first = (await json('/certs?limit=1')).body;
+  const first = (await certs('?limit=1')).body;
   assert.deepEqual([first.certificates.length, first.truncated, first.next], [1, true, 1]);
-  assert.equal((await json(`/certs?domain=other.test`)).body.total, 0);
+  assert.equal((await certs('?domain=other.test')).body.total, 0);
 
   for (const [q, message] of [
     ['limit=0', 'limit: expected an integer from 1 to 500, got "0"'],
     ['limit=501', 'limit: expected an integer from 1 to 500, got "501"'],
     ['role=ca', 'role: expected server or truststore, got "ca"'],
   ]) {
-    const r = await json(`/certs?${q}`);
+    const r = await certs(`?${q}`);
     assert.deepEqual([r.status, r.body], [400, { message }], q!);
   }
 });
@@ -130,43 +135,43 @@ test('/denials: the last denialsBuffer refusals, newest first, with the doctor e
   assert.equal(c.response?.status, 403, c.stderr);
   ids.push(String(c.response!.headers['x-request-id']));
 
-  const { status, body } = await json('/denials?limit=1000');
+  const { status, body } = await denials('?limit=1000');
   assert.equal(status, 200);
   assert.equal(body.denials.length, 5, 'denialsBuffer: 5 of the 8 denials are kept');
   assert.deepEqual(
-    body.denials.map((d: any) => d.requestId),
+    body.denials.map((d) => d.requestId),
     ids.slice(-5).reverse(),
     'newest first',
   );
-  const times = body.denials.map((d: any) => Date.parse(d.time));
+  const times = body.denials.map((d) => Date.parse(d.time));
   assert.deepEqual(
     times,
     [...times].sort((a, b) => b - a),
   );
 
-  const [newest, next] = body.denials;
+  const [newest, next] = body.denials as [DenialView, DenialView];
   assert.deepEqual(
     [newest.domain, newest.route, newest.status, newest.code, newest.reason, newest.stage, newest.sourceIp],
     [DOMAIN, '', 403, 'DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate', 'request', '127.0.0.1'],
   );
-  assert.equal(newest.client.subject, 'CN=lone self-signed client');
-  assert.equal(newest.client.issuer, 'CN=lone self-signed client');
-  assert.match(newest.client.fingerprintSha256, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
-  assert.equal(newest.explanation.findingId, 'chain.self-signed-untrusted');
-  assert.equal(newest.explanation.fix.split('   #')[0], `cat client.crt >> ${truststore}`);
+  assert.equal(newest.client!.subject, 'CN=lone self-signed client');
+  assert.equal(newest.client!.issuer, 'CN=lone self-signed client');
+  assert.match(newest.client!.fingerprintSha256, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+  assert.equal(newest.explanation!.findingId, 'chain.self-signed-untrusted');
+  assert.equal(newest.explanation!.fix.split('   #')[0], `cat client.crt >> ${truststore}`);
   assert.equal(newest.reloadedSince, false);
   assert.equal(newest.pid, gw.pid);
   assert.equal(next.code, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
-  assert.equal(next.explanation.findingId, 'chain.issuer-missing');
-  assert.match(next.explanation.title, /Views stranger CA/);
+  assert.equal(next.explanation!.findingId, 'chain.issuer-missing');
+  assert.match(next.explanation!.title, /Views stranger CA/);
 
   assert.deepEqual(
-    (await json('/denials?limit=2')).body.denials.map((d: any) => d.requestId),
+    (await denials('?limit=2')).body.denials.map((d) => d.requestId),
     ids.slice(-2).reverse(),
   );
-  assert.equal((await json('/denials')).body.limit, 50);
+  assert.equal((await denials()).body.limit, 50);
   for (const bad of ['abc', '0', '1001', '-3']) {
-    const r = await json(`/denials?limit=${bad}`);
+    const r = await denials(`?limit=${bad}`);
     assert.deepEqual(
       [r.status, r.body],
       [400, { message: `limit: expected an integer from 1 to 1000, got "${bad}"` }],
@@ -176,37 +181,31 @@ test('/denials: the last denialsBuffer refusals, newest first, with the doctor e
 });
 
 test('/domains: server and truststore expiry, and the last reload per domain (failed, then ok)', async () => {
-  const before = (await json('/domains')).body[0];
-  assert.equal(before.serverCertificate.subject, `CN=${DOMAIN}`);
-  assert.equal(before.serverCertificate.status, 'valid');
-  assert.deepEqual(
-    [
-      before.truststoreEarliestExpiry.subject,
-      before.truststoreEarliestExpiry.status,
-      before.truststoreEarliestExpiry.daysToExpiry,
-    ],
-    ['CN=Views Soon CA', 'expires-soon', 9],
-  );
+  const before = await domains();
+  assert.equal(before.serverCertificate!.subject, `CN=${DOMAIN}`);
+  assert.equal(before.serverCertificate!.status, 'valid');
+  const earliest = before.truststoreEarliestExpiry!;
+  assert.deepEqual([earliest.subject, earliest.status, earliest.daysToExpiry], ['CN=Views Soon CA', 'expires-soon', 9]);
   assert.equal(before.reload, null, 'no reload yet');
   assert.ok(Date.parse(before.loadedAt) <= Date.now());
 
   writeFileSync(truststore, 'not a certificate\n');
   const failed = await gw.admin('/reload', 'POST');
   assert.equal(failed.status, 500, failed.body);
-  const afterFail = (await json('/domains')).body[0];
-  assert.equal(afterFail.reload.result, 'failed');
-  assert.match(afterFail.reload.error, /^domains\[0\]\.mutualTls\.truststoreUri: /);
+  const afterFail = await domains();
+  assert.equal(afterFail.reload?.result, 'failed');
+  assert.match(afterFail.reload!.error!, /^domains\[0\]\.mutualTls\.truststoreUri: /);
   assert.equal(afterFail.loadedAt, before.loadedAt, 'the domain kept its previous state');
 
   writeTruststore(dir, 'truststore', [laterCa, soonCa, pinnedLeaf]);
   const ok = await gw.admin('/reload', 'POST');
   assert.equal(ok.status, 200, ok.body);
-  const afterOk = (await json('/domains')).body[0];
-  assert.deepEqual([afterOk.reload.result, afterOk.reload.error], ['ok', null]);
-  assert.ok(Date.parse(afterOk.reload.at) >= Date.parse(afterFail.reload.at));
+  const afterOk = await domains();
+  assert.deepEqual([afterOk.reload?.result, afterOk.reload?.error], ['ok', null]);
+  assert.ok(Date.parse(afterOk.reload!.at) >= Date.parse(afterFail.reload!.at));
   assert.notEqual(afterOk.loadedAt, before.loadedAt);
 
   // A denial from before the reload is now explained against the truststore loaded since, and says so.
-  const d = (await json('/denials?limit=1')).body.denials[0];
+  const d = (await denials('?limit=1')).body.denials[0]!;
   assert.equal(d.reloadedSince, true);
 });
