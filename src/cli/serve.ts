@@ -53,7 +53,9 @@ export function serveCommand(ctx: CliContext): Command {
           : cluster.isWorker
             ? { ...cfg, admin: undefined }
             : cfg;
-        gw = await startGateway(run, log, o.config, { ticketKeys: workerTicketKeys() });
+        // A worker keeps the denials its primary's /denials asks for, though it runs no admin listener.
+        const denialsBuffer = cluster.isWorker ? cfg.admin?.denialsBuffer : undefined;
+        gw = await startGateway(run, log, o.config, { ticketKeys: workerTicketKeys(), denialsBuffer });
       } catch (e) {
         if (cluster.isWorker && e instanceof Error)
           process.send?.({ type: 'start-error', message: e.message } satisfies ToPrimary);

@@ -49,6 +49,8 @@ export class GatewayStartError extends Error {
 export interface StartOptions {
   /** Session ticket keys shared with sibling workers (the primary's); else tls.ticketKeyFile, else random. */
   ticketKeys?: Buffer;
+  /** Recent denials to keep; default admin.denialsBuffer (none without an admin listener). */
+  denialsBuffer?: number | undefined;
 }
 
 export async function startGateway(
@@ -70,7 +72,7 @@ export async function startGateway(
     pools: backendPools(),
     caches: certCaches(),
     ocsp: new Map(),
-    denials: denialRing(cfg.admin?.denialsBuffer ?? 0),
+    denials: denialRing(opts.denialsBuffer ?? cfg.admin?.denialsBuffer ?? 0),
   };
   logTruststores(log, rt.state, null);
   let initialKeys: Buffer;
