@@ -218,9 +218,13 @@ function renderTimeline(page) {
         ),
         el('span', { class: 'track' }, bar),
         el('span', { class: 'when' }, `${shortDate(c.notAfter)} · ${inDays(c.daysToExpiry)}`),
-        el('span', { class: 'muted small' }, c.domain),
-        ...c.warnings.map((/** @type {{ id: string; title: string }} */ w) =>
-          el('span', { class: 'tag', title: w.title }, w.id),
+        el(
+          'span',
+          { class: 'meta' },
+          el('span', { class: 'muted small' }, c.domain),
+          ...c.warnings.map((/** @type {{ id: string; title: string }} */ w) =>
+            el('span', { class: 'tag', title: w.title }, w.id),
+          ),
         ),
       ),
     );
@@ -238,7 +242,7 @@ function renderServers(page) {
       el(
         'tr',
         {},
-        el('td', {}, c.domain),
+        el('td', { class: 'nowrap' }, c.domain),
         el('td', {}, String(c.index)),
         el('td', {}, c.subject),
         el('td', {}, c.issuer),
@@ -280,7 +284,7 @@ function renderDenials(denials) {
           el(
             'p',
             { class: 'explanation-title' },
-            x.title,
+            el('span', { class: 'text' }, x.title),
             x.findingId ? el('span', { class: 'tag' }, x.findingId) : null,
           ),
           x.detail ? el('p', { class: 'explanation-detail' }, x.detail) : null,

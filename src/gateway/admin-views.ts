@@ -48,7 +48,8 @@ export function expiryOf(c: Cert, now: Date): Expiry {
   return {
     subject: cutText(info.subject, TEXT_MAX),
     notAfter: info.notAfter,
-    daysToExpiry: Math.floor(left / DAY_MS),
+    // Whole days either way: 3 days and an hour ago is -3 (`+ 0` makes -0 plain 0).
+    daysToExpiry: Math.trunc(left / DAY_MS) + 0,
     status,
   };
 }
