@@ -167,14 +167,16 @@ function renderDomains(domains) {
       el(
         'tr',
         { 'data-domain': d.domainName },
-        el('td', { class: 'domain-name' }, d.domainName),
+        el('td', { class: 'domain-name nowrap' }, d.domainName),
         el(
           'td',
           {},
           el(
             'ul',
             { class: 'plain' },
-            ...d.basePaths.map((/** @type {string} */ p) => el('li', {}, `/${p === '(none)' ? '' : p}`)),
+            ...d.basePaths.map((/** @type {string} */ p) =>
+              el('li', { class: 'nowrap' }, `/${p === '(none)' ? '' : p}`),
+            ),
           ),
         ),
         el(
