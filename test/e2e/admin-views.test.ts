@@ -66,7 +66,10 @@ test('/certs: server chain and truststore, soonest expiry first, with days to ex
   assert.deepEqual(rows[0], ['truststore', 1, 'CN=Views Soon CA', 'expires-soon']);
   assert.deepEqual(rows.at(-1), ['truststore', 0, 'CN=Views Later CA', 'valid']);
   assert.deepEqual(
-    rows.filter((r) => r[0] === 'server').map((r) => [r[1], r[2]]),
+    rows
+      .filter((r) => r[0] === 'server')
+      .map((r) => [r[1], r[2]])
+      .sort((a, b) => Number(a[0]) - Number(b[0])),
     [
       [0, `CN=${DOMAIN}`],
       [1, 'CN=e2e Server CA,O=mtlsgate e2e'],
