@@ -14,6 +14,8 @@ export const CLI_ERROR_CODES = {
   E_BAD_LOG_FORMAT: '--log-format is neither json nor pretty',
   E_BAD_EXIT_CODE: '--exit-code is not a plain decimal from 0 to 255',
   E_BAD_URL: '--url is not an https:// URL with a host',
+  E_HEALTH_URL: 'health: --url is not an http:// or https:// URL',
+  E_BAD_TIMEOUT_MS: 'health: --timeout-ms is not a whole number of milliseconds from 1 to 600000',
   E_BAD_RESOLVE: 'a --resolve entry is not host:port:address[,address]',
   E_BAD_CONNECT_TO: 'a --connect-to entry is not HOST1:PORT1:HOST2:PORT2',
   E_CACERT: 'the --cacert file cannot be read or holds no certificate',

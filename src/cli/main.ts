@@ -13,6 +13,7 @@ import { crlCommand } from './crl.js';
 import { doctorCommand } from './doctor.js';
 import { serveCommand } from './serve.js';
 import { demoCommand } from './demo.js';
+import { healthCommand } from './health.js';
 import { VERSION } from '../version.js';
 
 export async function main(argv: string[], io: Io): Promise<number> {
@@ -33,6 +34,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   const commands = [
     serveCommand,
     demoCommand,
+    healthCommand,
     doctorCommand,
     inspectCommand,
     pkiCommand,

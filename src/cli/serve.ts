@@ -39,7 +39,13 @@ export function serveCommand(ctx: CliContext): Command {
       process.on('SIGHUP', onEarlyHup);
       if (workers > 1 && !o.check && cluster.isPrimary) {
         try {
-          await runPrimary({ workers, cfg, log, onStartError: (m) => new UserError('E_START', `${o.config}: ${m}`) });
+          await runPrimary({
+            workers,
+            cfg,
+            configPath: o.config,
+            log,
+            onStartError: (m) => new UserError('E_START', `${o.config}: ${m}`),
+          });
         } finally {
           process.off('SIGHUP', onEarlyHup);
         }
@@ -55,7 +61,12 @@ export function serveCommand(ctx: CliContext): Command {
             : cfg;
         // A worker keeps the denials its primary's /denials asks for, though it runs no admin listener.
         const denialsBuffer = cluster.isWorker ? cfg.admin?.denialsBuffer : undefined;
-        gw = await startGateway(run, log, o.config, { ticketKeys: workerTicketKeys(), denialsBuffer });
+        gw = await startGateway(run, log, o.config, {
+          ticketKeys: workerTicketKeys(),
+          denialsBuffer,
+          // A worker's primary watches the files; --check only loads them.
+          watchFiles: !cluster.isWorker && !o.check,
+        });
       } catch (e) {
         if (cluster.isWorker && e instanceof Error)
           process.send?.({ type: 'start-error', message: e.message } satisfies ToPrimary);

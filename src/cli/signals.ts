@@ -1,6 +1,7 @@
 /** Process signals for a running gateway: SIGHUP reloads (coalesced), SIGTERM/SIGINT drain and stop. */
 import type { Gateway } from '../gateway/server.js';
 import type { Logger } from '../gateway/log.js';
+import { drainDelayFor } from '../gateway/shutdown.js';
 
 /** A reload trigger that turns a storm of requests into at most one reload in flight plus one queued. */
 export function coalescedReload(gw: Gateway): () => void {
@@ -24,13 +25,14 @@ export function coalescedReload(gw: Gateway): () => void {
 
 export function waitForSignals(gw: Gateway, log: Logger): Promise<void> {
   // The start-up config's, like the primary's with --workers (docs/config.md: the other timeouts need a restart).
-  const deadlineMs = gw.state().config.timeouts.shutdownMs;
+  const { timeouts, shutdown } = gw.state().config;
   return new Promise((resolve) => {
     const onHup = coalescedReload(gw);
     const onStop = (sig: string): void => {
-      log.info({ signal: sig }, 'draining and stopping');
+      const drainDelayMs = drainDelayFor(sig, shutdown.drainDelayMs);
+      log.info({ signal: sig, drainDelayMs }, 'draining and stopping');
       process.off('SIGHUP', onHup);
-      gw.close(deadlineMs).then(() => {
+      gw.close(timeouts.shutdownMs, { drainDelayMs }).then(() => {
         log.info('stopped');
         resolve();
       });

@@ -97,20 +97,25 @@ export function logNoCertificate(log: Logger, domain: string | null, remote: str
 
 export function logTruststores(log: Logger, state: GatewayState, before: GatewayState | null): void {
   for (const d of state.domains.values()) {
-    if (before?.domains.get(d.name) === d) continue; // kept from before: already logged
-    const truststore = d.config.mutualTls.truststoreUri;
-    const loaded = { domain: d.name, truststore, version: d.truststoreVersion, certificates: d.truststoreCertificates };
-    log.info(loaded, 'truststore loaded');
-    if (d.verify.oracle === 'model') {
-      log.warn(
-        { domain: d.name, certificates: d.truststoreCertificates, caNamesBytes: d.verify.truststore.caNamesBytes },
-        `truststore too large to name in the TLS handshake (CA names over ${MAX_CA_NAMES_BYTES} bytes): ` +
-          "clients are not told which CAs are trusted, and mtlsgate's policy verifies their chains itself",
-      );
-    }
-    for (const w of d.truststoreWarnings) log.warn({ domain: d.name, id: w.id }, `truststore warning: ${w.title}`);
+    const prev = before?.domains.get(d.name);
+    if (prev === d) continue; // kept from before: already logged
+    if (prev?.verify.truststore !== d.verify.truststore) logTruststore(log, d);
     if (d.revocation) logRevocation(log, d, d.revocation);
   }
+}
+
+function logTruststore(log: Logger, d: DomainState): void {
+  const truststore = d.config.mutualTls.truststoreUri;
+  const loaded = { domain: d.name, truststore, version: d.truststoreVersion, certificates: d.truststoreCertificates };
+  log.info(loaded, 'truststore loaded');
+  if (d.verify.oracle === 'model') {
+    log.warn(
+      { domain: d.name, certificates: d.truststoreCertificates, caNamesBytes: d.verify.truststore.caNamesBytes },
+      `truststore too large to name in the TLS handshake (CA names over ${MAX_CA_NAMES_BYTES} bytes): ` +
+        "clients are not told which CAs are trusted, and mtlsgate's policy verifies their chains itself",
+    );
+  }
+  for (const w of d.truststoreWarnings) log.warn({ domain: d.name, id: w.id }, `truststore warning: ${w.title}`);
 }
 
 function logRevocation(log: Logger, d: DomainState, r: DomainRevocation): void {

@@ -7,7 +7,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { addMetrics, newMetrics, renderMetrics, snapshotMetrics } from './metrics.js';
+import { addMetrics, newMetrics, snapshotMetrics } from './metrics.js';
 import type { Metrics, MetricsSnapshot } from './metrics.js';
 import type { LastReload, ReloadResult } from './reload.js';
 import { isUiPath, uiAnswer, type UiAssets } from './admin-ui.js';
@@ -22,6 +22,8 @@ import {
   type DenialView,
   type Expiry,
 } from './admin-views.js';
+import { domainGauges, gaugesOncePerDomain, type DomainGauges } from './metrics-gauges.js';
+import { renderMetrics } from './metrics-render.js';
 import type { DomainLoadError, GatewayState } from './state.js';
 import type { DomainRevocation } from './revocation.js';
 import type { Cert } from '../pki/types.js';
@@ -94,6 +96,8 @@ export interface AdminSnapshot {
   degraded: boolean;
   readiness: Record<string, DomainReadiness>;
   domains: DomainSummary[];
+  /** Certificate expiry and truststore gauges, per domain (rendered once per domain, never added up). */
+  gauges: DomainGauges[];
 }
 
 export function adminSnapshot(
@@ -134,6 +138,7 @@ export function adminSnapshot(
       loadedAt: d.loadedAt.toISOString(),
       reload: lastReload === null ? null : domainReload(lastReload, d.name),
     })),
+    gauges: domainGauges(state),
   };
 }
 
@@ -187,6 +192,8 @@ export interface AdminSource {
   denials(limit: number): Promise<DenialView[][]>;
   /** How many workers should answer, or null for a single process (whose answers then name no worker count). */
   workers: number | null;
+  /** True once the gateway drains (SIGTERM): /readyz answers 503 at once, so load balancers stop sending. */
+  draining?: () => boolean;
 }
 
 export interface AdminAnswer {
@@ -231,6 +238,7 @@ export async function adminAnswer(method: string, url: string, source: AdminSour
   if (!wanted) return json(404, { message: 'Not Found', endpoints: ADMIN_ENDPOINTS });
   // A single process's health needs no data; a cluster's says how many workers answered.
   if (path === '/healthz' && cluster === null) return json(200, { status: 'ok' });
+  if (path === '/readyz' && source.draining?.()) return json(503, { ready: false, draining: true });
   const snaps = await source.snapshots();
   if (path === '/healthz') return json(200, { status: 'ok', workers: snaps.length });
   if (snaps.length === 0) return NO_WORKER;
@@ -247,10 +255,12 @@ export async function adminAnswer(method: string, url: string, source: AdminSour
   if (path === '/metrics') {
     const m = newMetrics();
     for (const s of snaps) addMetrics(m, s.metrics);
+    // Counters add up over workers; gauges read from the state are each domain's once.
+    const gauges = gaugesOncePerDomain(snaps.map((s) => s.gauges));
     return {
       status: 200,
       contentType: 'text/plain; version=0.0.4',
-      body: renderMetrics(m, ready, degraded, first.domains),
+      body: renderMetrics({ metrics: m, ready, degraded, domains: first.domains, gauges }),
     };
   }
   // /domains: every worker loads the same config; a reload one of them failed is what its state says.

@@ -8,21 +8,26 @@
 import cluster, { type Worker } from 'node:cluster';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
 import { handleAdmin, type AdminSnapshot, type AdminSource } from './admin.js';
 import { uiAssets } from './admin-ui.js';
 import type { CertsPage, CertsQuery, DenialView } from './admin-views.js';
-import type { GatewayConfig } from './config.js';
+import { loadConfig, type GatewayConfig } from './config.js';
 import type { Logger } from './log.js';
 import type { ReloadResult } from './reload.js';
 import type { Gateway } from './server.js';
+import { drainDelayFor } from './shutdown.js';
 import { TICKET_KEYS_ENV, randomTicketKeys } from './ticket-keys.js';
+import { watchedPaths, watchFiles } from './watch.js';
 
 /** What the primary asks a worker for: its admin data, a reload whose result it reports, or a view. */
 export type Question =
   { kind: 'snapshot' } | { kind: 'reload' } | { kind: 'certs'; query: CertsQuery } | { kind: 'denials'; limit: number };
 
 export type ToWorker =
-  { type: 'ask'; id: number; question: Question } | { type: 'reload' } | { type: 'stop'; deadlineMs: number };
+  | { type: 'ask'; id: number; question: Question }
+  | { type: 'reload'; changedFiles?: string[] }
+  | { type: 'stop'; deadlineMs: number; drainDelayMs: number };
 export type ToPrimary =
   | { type: 'ready'; port: number }
   | { type: 'start-error'; message: string }
@@ -43,10 +48,12 @@ export function serveAsWorker(gw: Gateway, reload: () => void): Promise<void> {
     process.once('disconnect', () => void gw.close(5_000).then(resolve));
     process.on('message', (m: unknown) => {
       if (!isToWorker(m)) return;
-      if (m.type === 'reload') reload();
+      // A watched file changed (the primary watches): only what reads it is built again.
+      if (m.type === 'reload' && m.changedFiles) void gw.reload({ changedFiles: m.changedFiles });
+      else if (m.type === 'reload') reload();
       else if (m.type === 'ask') answer(gw, m.id, m.question);
       else if (m.type === 'stop') {
-        void gw.close(m.deadlineMs).then(() => {
+        void gw.close(m.deadlineMs, { drainDelayMs: m.drainDelayMs }).then(() => {
           process.disconnect?.();
           resolve();
         });
@@ -66,6 +73,8 @@ function answer(gw: Gateway, id: number, q: Question): void {
 export interface PrimaryOptions {
   workers: number;
   cfg: GatewayConfig;
+  /** The config file (watched with watch.enabled, and read again to follow the files it names). */
+  configPath: string;
   log: Logger;
   /** Worker start-up failures, reported as the CLI's one-line error. */
   onStartError: (message: string) => Error;
@@ -163,6 +172,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
     certs: async (query) => ((await ask({ kind: 'certs', query }, true))[0] as CertsPage | undefined) ?? null,
     denials: (limit) => ask({ kind: 'denials', limit }) as Promise<DenialView[][]>,
     workers: o.workers,
+    draining: () => stopping,
   };
 
   let admin: http.Server | null = null;
@@ -176,19 +186,51 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
     o.log.info({ address: admin.address() as AddressInfo }, 'admin listening');
   }
 
+  // The primary watches (one watcher, and every worker reloads the same files at once, as with SIGHUP).
+  const configPath = resolve(o.configPath);
+  const followConfig = async (): Promise<void> => {
+    let next: GatewayConfig;
+    try {
+      next = await loadConfig(configPath);
+    } catch {
+      return; // each worker's reload reports the config error; the files watched stay those of the last good one
+    }
+    await watch?.setPaths(watchedPaths(next, configPath));
+  };
+  const watch = o.cfg.watch.enabled
+    ? await watchFiles({
+        paths: watchedPaths(o.cfg, configPath),
+        debounceMs: o.cfg.watch.debounceMs,
+        log: o.log,
+        onChange: (files) => {
+          o.log.info({ files }, 'watched files changed: reloading what reads them');
+          live().forEach((w) => w.send({ type: 'reload', changedFiles: files } satisfies ToWorker));
+          if (files.includes(configPath)) void followConfig();
+        },
+      })
+    : null;
+
   await new Promise<void>((resolve) => {
-    const onHup = (): void => live().forEach((w) => w.send({ type: 'reload' } satisfies ToWorker));
+    const onHup = (): void => {
+      live().forEach((w) => w.send({ type: 'reload' } satisfies ToWorker));
+      if (watch) void followConfig();
+    };
     const onStop = (signal: string): void => {
       if (stopping) return;
       stopping = true;
-      o.log.info({ signal }, 'draining and stopping');
+      const drainDelayMs = drainDelayFor(signal, o.cfg.shutdown.drainDelayMs);
+      o.log.info({ signal, drainDelayMs }, 'draining and stopping');
       process.off('SIGHUP', onHup);
+      watch?.close();
       const workers = live();
       let left = workers.length;
       if (left === 0) return resolve();
       // A worker that does not stop within the deadline (+ slack) is killed, so the primary always exits.
       const deadlineMs = o.cfg.timeouts.shutdownMs;
-      const killer = setTimeout(() => workers.forEach((w) => w.process.kill('SIGKILL')), deadlineMs + 5_000);
+      const killer = setTimeout(
+        () => workers.forEach((w) => w.process.kill('SIGKILL')),
+        drainDelayMs + deadlineMs + 5_000,
+      );
       for (const w of workers) {
         w.once('exit', () => {
           if (--left === 0) {
@@ -196,7 +238,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
             resolve();
           }
         });
-        w.send({ type: 'stop', deadlineMs } satisfies ToWorker);
+        w.send({ type: 'stop', deadlineMs, drainDelayMs } satisfies ToWorker);
       }
     };
     process.on('SIGHUP', onHup);

@@ -229,6 +229,19 @@ export const configSchema = z.strictObject({
       sessionLifetimeSec: z.number().int().min(1).max(86_400).default(300),
     })
     .default({ sessionResumption: true, sessionLifetimeSec: 300 }),
+  // Mounted Secrets and ConfigMaps change by a symlink swap in their directory: watch.ts watches the directories.
+  watch: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      debounceMs: z.number().int().min(0).max(60_000).default(200),
+    })
+    .default({ enabled: false, debounceMs: 200 }),
+  shutdown: z
+    .strictObject({
+      // SIGTERM: /readyz fails at once and the listener still accepts this long, while load balancers let go of it.
+      drainDelayMs: z.number().int().min(0).max(3_600_000).default(0),
+    })
+    .default({ drainDelayMs: 0 }),
   logs: z
     .strictObject({
       format: z.enum(['json', 'pretty']).default('json'),

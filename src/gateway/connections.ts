@@ -9,6 +9,8 @@ import type { Runtime } from './context.js';
 import { releaseConnection } from './listener.js';
 
 export interface Connections {
+  /** The connections past their TLS handshake. */
+  tlsSockets(): Iterable<TLSSocket>;
   /**
    * Stop accepting, end what is unused, let requests in progress finish until `deadlineMs`, then end the rest.
    * Resolves once the listener is closed.
@@ -80,6 +82,9 @@ export function trackConnections(server: https.Server, rt: Runtime, perAddressMa
   };
 
   return {
+    *tlsSockets() {
+      for (const c of connections.values()) if (c.tls !== null) yield c.tls;
+    },
     async drain(deadlineMs) {
       const closed = new Promise<void>((r) => server.close(() => r()));
       closeUnused();

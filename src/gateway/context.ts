@@ -16,6 +16,7 @@ import type { AllowList } from './allow.js';
 import type { Denied } from '../policy/verdict.js';
 import type { Authorization } from './lambda/authorizer.js';
 import type { DenialRing } from './denials.js';
+import type { HandlerHost } from './lambda/pool.js';
 
 export interface ConnectionContext {
   /** The TLS server name, lowercase; '' when none (a resumed TLS 1.2 session: its requests' Host names the domain). */
@@ -172,4 +173,6 @@ export interface Runtime {
   readonly ocsp: Map<string, OcspChecker>;
   /** Recent denials (admin.denialsBuffer of them), for /denials. */
   readonly denials: DenialRing;
+  /** The worker pools of the Lambda handler modules, serving or finishing after a reload. */
+  readonly handlers: HandlerHost;
 }

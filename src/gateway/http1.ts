@@ -15,10 +15,20 @@ import { runPipeline } from './pipeline.js';
 const kLastResponse = Symbol('mtlsgate.lastResponse');
 type Http1Socket = TLSSocket & { [kLastResponse]?: http.ServerResponse };
 
-export function serveHttp1(server: https.Server, rt: Runtime): void {
+export interface Http1 {
+  /**
+   * From now on every answer says `Connection: close` and its connection ends after it (a draining gateway sends its
+   * keep-alive clients elsewhere), and so do the answers not yet begun on these connections.
+   */
+  closeAfterAnswers(sockets: Iterable<TLSSocket>): void;
+}
+
+export function serveHttp1(server: https.Server, rt: Runtime): Http1 {
+  let draining = false;
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     const socket = req.socket as Http1Socket;
     socket[kLastResponse] = res;
+    if (draining) res.shouldKeepAlive = false;
     const ctx = requestContext({
       conn: connectionOf(socket),
       requestId: randomUUID(),
@@ -72,6 +82,18 @@ export function serveHttp1(server: https.Server, rt: Runtime): void {
     const domain = String((req.socket as TLSSocket).servername || '-');
     rt.log.info({ requestId, domain, method: 'CONNECT', path: req.url, status: 405 }, 'request');
   });
+
+  return {
+    closeAfterAnswers(sockets) {
+      draining = true;
+      for (const s of sockets) {
+        const last = (s as Http1Socket)[kLastResponse];
+        // Node writes `Connection: close` (and ends the connection after the answer) when this is false as the head
+        // is written; an answer whose head is out already ends its connection when the listener's drain sweeps it.
+        if (last !== undefined && !last.headersSent) last.shouldKeepAlive = false;
+      }
+    },
+  };
 }
 
 const CONNECT_ALLOW = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';

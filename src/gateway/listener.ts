@@ -9,6 +9,7 @@ import type { SecureContext, SecureContextOptions, TLSSocket } from 'node:tls';
 import type { GatewayConfig } from './config.js';
 import { connectionContext, type ConnectionContext, type Runtime } from './context.js';
 import { connectionDomain, refuseWithoutCertificate } from './pipeline.js';
+import { countHandshake, NO_DOMAIN } from './metrics.js';
 import { TLS12_CIPHERS, type GatewayState } from './state.js';
 import { readTicketKeys, type TicketKeyRing } from './ticket-keys.js';
 import { NOT_PRESENTED, tlsPresentation } from './verify.js';
@@ -141,10 +142,11 @@ export function createListener(cfg: GatewayConfig, rt: Runtime, tickets: TicketK
     conn.protocol = socket.getProtocol();
     conn.presented = tlsPresentation(socket);
     // A resumed TLS 1.2 session without a server name (OpenSSL 3.0 kept none; 3.5 does): its requests' Host names
-    // the domain.
-    if (conn.servername === '' && conn.presented.resumed) return;
+    // the domain (counted under none: the Host is the client's choice).
+    if (conn.servername === '' && conn.presented.resumed) return countHandshake(rt.metrics, NO_DOMAIN, true, true);
     connectionDomain(rt, conn, conn.servername);
     const d = conn.domain;
+    countHandshake(rt.metrics, d?.name ?? NO_DOMAIN, true, conn.presented.resumed);
     if (!d) {
       // Only reachable if a reload removed the domain during this handshake: say so rather than vanish.
       const where = { remote: socket.remoteAddress, servername: socket.servername || null };
@@ -159,6 +161,8 @@ export function createListener(cfg: GatewayConfig, rt: Runtime, tickets: TicketK
 
   server.on('tlsClientError', (err, socket) => {
     rt.metrics.handshakeErrors++;
+    // The domain the SNI callback found, if it ran: a configured name, never the one the client sent.
+    countHandshake(rt.metrics, (socket as GatewaySocket)[kConn]?.domain?.name ?? NO_DOMAIN, false, false);
     if ((err as NodeJS.ErrnoException).code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE') {
       const conn = connectionOf(socket as TLSSocket);
       connectionDomain(rt, conn, conn.servername);

@@ -18,7 +18,7 @@
 import { denyChannel, requestChannel, type DenyEvent, type RequestEvent } from './events.js';
 import type { ConnectionContext, RequestContext, Runtime } from './context.js';
 import { logDenial, logNoCertificate, logRefusal, logRequest } from './access-log.js';
-import { countRequest, inc, NO_DOMAIN } from './metrics.js';
+import { countVerifyFailure, inc, NO_DOMAIN, NO_DOMAIN_LABELS, recordRequest } from './metrics.js';
 import { forward, upstreamHeaders } from './proxy.js';
 import { sendJson } from './respond.js';
 import { recordDenial, recordRequestDenial } from './denials.js';
@@ -26,7 +26,7 @@ import { matchRoute, unsafeTarget } from './routes.js';
 import { lookupDomain } from './state.js';
 import { NO_CERTIFICATE, verifyConnection, type ConnectionVerdict } from './verify.js';
 import { admittedBy, type AllowList } from './allow.js';
-import { judgeRevocation, revocationLogFields, type DomainRevocation } from './revocation.js';
+import { requestRevocation, revocationLogFields, type DomainRevocation } from './revocation.js';
 import { revocationVerdict, type RevocationResult } from '../policy/revocation.js';
 import { denied, type Denied } from '../policy/verdict.js';
 import { authorize } from './lambda/authorizer.js';
@@ -131,7 +131,7 @@ function checkRevocation(ctx: RequestContext, rt: Runtime): Step {
   const r = ctx.domain!.revocation;
   // No certificate judged (a `none` route, none presented on an `optional` one): no identity reaches the backend.
   if (r === null || ctx.verdict === null) return NEXT;
-  const result = judgeRevocation(rt, ctx.domain!, r, ctx.verdict!.path);
+  const result = requestRevocation(rt, ctx.domain!, r, ctx.verdict!.path);
   if (result instanceof Promise) return result.then((res) => revocationAnswer(ctx, rt, r, res));
   return result.status === 'good' ? NEXT : revocationAnswer(ctx, rt, r, result);
 }
@@ -160,6 +160,7 @@ function deny(ctx: RequestContext, rt: Runtime, verdict: Denied, extra: Record<s
   ctx.denied = verdict;
   inc(rt.metrics.denials, `${d.name} ${code}`);
   recordRequestDenial(rt.denials, ctx, { status: 403, code, reason });
+  countVerifyFailure(rt.metrics, d.name, code);
   logDenial(rt.log, ctx, { domain: d.name, cv, reason, code, extra });
   if (denyChannel.hasSubscribers) {
     const fingerprint = cv.client?.leaf.info.fingerprintSha256 ?? null;
@@ -211,6 +212,8 @@ function proxy(ctx: RequestContext, rt: Runtime): Step {
     match,
     headers: ctx.upstreamHeaders,
     timeoutMs: rt.state.config.timeouts.backendMs,
+    metrics: rt.metrics,
+    domain: d.name,
   });
 }
 
@@ -273,8 +276,11 @@ function fail(rt: Runtime, ctx: RequestContext, e: unknown): void {
 /** The last stage, whatever answered: count, write the access log line, publish the request event. */
 function complete(rt: Runtime, ctx: RequestContext): void {
   const d = ctx.domain;
-  countRequest(rt.metrics, d?.name ?? NO_DOMAIN, ctx.status);
-  const latencyMs = Math.round((performance.now() - ctx.started) * 1000) / 1000;
+  const elapsedMs = performance.now() - ctx.started;
+  // Labels made with the state: the route's as configured, else the domain's, else none's.
+  const labels = ctx.match?.route.labels ?? d?.unrouted ?? NO_DOMAIN_LABELS;
+  recordRequest(rt.metrics, labels, ctx.status, elapsedMs / 1000);
+  const latencyMs = Math.round(elapsedMs * 1000) / 1000;
   logRequest(rt.log, ctx, latencyMs, rt.state.accessLog);
   if (requestChannel.hasSubscribers) {
     const event: RequestEvent = {
@@ -318,6 +324,7 @@ export function refuseWithoutCertificate(rt: Runtime, domain: string | null, rem
       generation: domain === null ? null : (rt.state.domains.get(domain)?.verify.generation ?? null),
     });
   }
+  countVerifyFailure(rt.metrics, domain ?? NO_DOMAIN, NO_CERTIFICATE.code);
   if (denyChannel.hasSubscribers) {
     const event: DenyEvent = {
       domain,

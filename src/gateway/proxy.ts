@@ -11,6 +11,7 @@ import { isGatewayOwned } from './headers.js';
 import type { RouteMatch } from './routes.js';
 import { sendJson, type ResponseSink } from './respond.js';
 import type { RequestContext } from './context.js';
+import { countBackendError, type BackendErrorKind, type Metrics } from './metrics.js';
 
 /** A gateway instance's keep-alive pools, one per backend origin, each with the timeout it was made with. */
 export interface BackendPools {
@@ -65,7 +66,7 @@ export type ForwardedRequest = Pick<RequestContext, 'method' | 'headers' | 'body
 
 /**
  * Forward a request and stream the answer into its sink. `headers` come from upstreamHeaders(). Resolves with the
- * status when the exchange is over; never rejects.
+ * status when the exchange is over; never rejects. With `metrics`, a backend failure is counted under `domain`.
  */
 export function forward(o: {
   pools: BackendPools;
@@ -73,10 +74,12 @@ export function forward(o: {
   match: RouteMatch;
   headers: string[];
   timeoutMs: number;
+  metrics?: Metrics;
+  domain?: string;
 }): Promise<number> {
   const { pools, req, match, headers, timeoutMs } = o;
   return new Promise<number>((resolve) => {
-    const exchange = new Exchange(req, timeoutMs, resolve);
+    const exchange = new Exchange(req, timeoutMs, resolve, o.metrics ?? null, o.domain ?? '');
     try {
       req.sink.on('close', exchange.onClientClose);
       const h = req.headers;
@@ -196,6 +199,26 @@ const isTimeout = (e: Error): boolean =>
   e instanceof undiciErrors.BodyTimeoutError ||
   e instanceof undiciErrors.ConnectTimeoutError;
 
+/** Errors of the TCP connect (undici passes the socket's own). */
+const CONNECT_CODES = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EADDRNOTAVAIL',
+]);
+
+/** What went wrong with a backend, as metrics count it: timeouts are what is answered 504. */
+export function backendErrorKind(e: Error): BackendErrorKind {
+  if (isTimeout(e)) return 'timeout';
+  const code = (e as NodeJS.ErrnoException).code ?? '';
+  if (CONNECT_CODES.has(code)) return 'connect';
+  if (e instanceof undiciErrors.SocketError || code === 'ECONNRESET' || code === 'EPIPE') return 'reset';
+  if (code.startsWith('HPE_') || e instanceof undiciErrors.ResponseContentLengthMismatchError) return 'protocol';
+  return 'other';
+}
+
 /** One request's undici handler: relays the response into `res` and settles `forward()`'s promise exactly once. */
 class Exchange implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | null = null;
@@ -213,6 +236,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     private readonly req: ForwardedRequest,
     private readonly timeoutMs: number,
     private readonly resolve: (status: number) => void,
+    private readonly metrics: Metrics | null,
+    private readonly domain: string,
   ) {
     this.res = req.sink;
     this.requestId = req.requestId;
@@ -274,6 +299,8 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
     if (this.settled) return;
+    // The client leaving aborted the exchange: not the backend's failure.
+    if (!this.clientGone && this.metrics !== null) countBackendError(this.metrics, this.domain, backendErrorKind(err));
     if (this.res.headersSent) {
       // Mid-body failure: the status is out; the only honest signal left is to cut the connection.
       this.res.destroy();

@@ -2,13 +2,15 @@
  * Reloads: one at a time, each building a whole new state and swapping it in; a domain whose build fails keeps
  * its previous state, and a failed load is retried with backoff until its source is back.
  */
+import { resolve } from 'node:path';
 import { loadConfig, type GatewayConfig } from './config.js';
 import type { Runtime } from './context.js';
 import { reloadChannel, type ReloadEvent } from './events.js';
 import { logTruststores } from './access-log.js';
 import { inc } from './metrics.js';
 import { retainPools } from './proxy.js';
-import { buildState, type DomainLoadError, type Generations } from './state.js';
+import { buildState, type DomainLoadError, type DomainState, type GatewayState, type Generations } from './state.js';
+import { retireReplaced } from './lambda/state.js';
 
 export interface ReloadResult {
   ok: boolean;
@@ -27,8 +29,16 @@ export interface LastReload {
   errors: DomainLoadError[];
 }
 
+export interface ReloadOptions {
+  /**
+   * Watched files whose content changed (absolute paths): only what reads them is built again, and the config is
+   * read again only if it is one of them. Without: a full reload (SIGHUP, POST /reload).
+   */
+  changedFiles?: readonly string[];
+}
+
 export interface Reloader {
-  reload(): Promise<ReloadResult>;
+  reload(o?: ReloadOptions): Promise<ReloadResult>;
   /** Null until a reload has finished. */
   lastReload(): LastReload | null;
   /** The errors of the last reload (empty after a clean one): what /readyz reports. */
@@ -56,19 +66,21 @@ export function reloader(o: ReloaderOptions): Reloader {
   let retryTimer: NodeJS.Timeout | null = null;
   let retryDelayMs = RETRY_MIN_MS;
 
-  const reload = (): Promise<ReloadResult> => {
-    const run = reloading.then(reloadOnce, reloadOnce);
+  const reload = (ro: ReloadOptions = {}): Promise<ReloadResult> => {
+    const once = (): Promise<ReloadResult> => reloadOnce(ro.changedFiles ? new Set(ro.changedFiles) : null);
+    const run = reloading.then(once, once);
     reloading = run.catch(() => undefined);
     return run;
   };
 
-  async function reloadOnce(): Promise<ReloadResult> {
+  async function reloadOnce(changed: ReadonlySet<string> | null): Promise<ReloadResult> {
     const started = performance.now();
     const warnings: string[] = [];
     const state = rt.state;
     let next: GatewayConfig;
+    const readConfig = o.configPath !== null && (changed === null || changed.has(resolve(o.configPath)));
     try {
-      next = o.configPath ? await loadConfig(o.configPath) : state.config;
+      next = readConfig ? await loadConfig(o.configPath!) : state.config;
     } catch (e) {
       rt.metrics.reloads.failed++;
       const err = { domain: '(config)', message: (e as Error).message };
@@ -79,7 +91,7 @@ export function reloader(o: ReloaderOptions): Reloader {
       warnings.push('listen address changes need a restart; still listening on the old address');
       next = { ...next, listen: state.config.listen };
     }
-    const { state: fresh, errors } = await buildState(next, state, o.generations);
+    const { state: fresh, errors } = await buildState(next, state, o.generations, rt.handlers, changed);
     for (const e of errors) {
       inc(rt.metrics.truststoreErrors, e.domain);
       rt.log.error({ domain: e.domain, error: e.message }, 'reload: domain kept its previous state');
@@ -88,10 +100,15 @@ export function reloader(o: ReloaderOptions): Reloader {
     lastErrors = errors;
     const origins = new Set([...fresh.domains.values()].flatMap((d) => d.routes.map((r) => r.origin)));
     retainPools(rt.pools, origins, fresh.config.timeouts.backendMs);
+    retireReplaced(rt.handlers, fresh.lambda);
     await o.afterSwap();
     if (errors.length > 0) rt.metrics.reloads.failed++;
-    else rt.metrics.reloads.ok++;
+    else {
+      rt.metrics.reloads.ok++;
+      rt.metrics.lastReloadSuccess = Date.now() / 1000;
+    }
     logTruststores(rt.log, fresh, state);
+    if (changed !== null) logUpdates(rt, fresh, state);
     for (const w of warnings) rt.log.warn(w);
     scheduleRetry(errors.length > 0);
     return published({ ok: errors.length === 0, errors, warnings }, started);
@@ -142,4 +159,23 @@ export function reloader(o: ReloaderOptions): Reloader {
       retryTimer = null;
     },
   };
+}
+
+/** After a reload of changed files: one line per domain built again, naming what of it changed. */
+function logUpdates(rt: Runtime, fresh: GatewayState, before: GatewayState): void {
+  for (const d of fresh.domains.values()) {
+    const prev = before.domains.get(d.name);
+    if (prev === d) continue;
+    rt.log.info({ domain: d.name, changed: prev ? changedParts(prev, d) : ['added'] }, 'reload: domain updated');
+  }
+}
+
+function changedParts(prev: DomainState, d: DomainState): string[] {
+  const parts: string[] = [];
+  if (JSON.stringify(prev.config) !== JSON.stringify(d.config)) parts.push('config');
+  if (prev.digests.certificate !== d.digests.certificate) parts.push('certificate');
+  if (prev.verify.truststore !== d.verify.truststore) parts.push('truststore');
+  const crls = (s: DomainState): string => JSON.stringify(s.revocation?.sources.map((x) => [x.uri, x.digest]) ?? []);
+  if (crls(prev) !== crls(d)) parts.push('crl');
+  return parts;
 }

@@ -238,7 +238,7 @@ export function pathStatus(
  * What the pipeline's revocation stage asks: the path's status now, after fetching the distribution points of
  * certificates no CRL covers yet (crl.fromDistributionPoints). A promise only while something is fetched.
  */
-export function judgeRevocation(
+export function requestRevocation(
   rt: Runtime,
   d: DomainState,
   r: DomainRevocation,
@@ -273,7 +273,7 @@ export function ocspCheckerFor(checkers: Map<string, OcspChecker>, r: DomainRevo
 
 /** OCSP answers and requests over every checker of the instance, for /metrics. */
 export function ocspTotals(checkers: ReadonlyMap<string, OcspChecker>): OcspTotals {
-  const t: OcspTotals = { good: 0, revoked: 0, unknown: 0, error: 0, requests: 0, cacheHits: 0 };
+  const t: OcspTotals = { good: 0, revoked: 0, unknown: 0, error: 0, requests: 0, cacheHits: 0, entries: 0 };
   for (const c of checkers.values()) {
     const s = c.stats();
     t.good += s.good;
@@ -282,6 +282,7 @@ export function ocspTotals(checkers: ReadonlyMap<string, OcspChecker>): OcspTota
     t.error += s.error;
     t.requests += s.requests;
     t.cacheHits += s.cacheHits;
+    t.entries += s.entries;
   }
   return t;
 }

@@ -1,4 +1,5 @@
 import { compileAllow, type AllowConfig, type AllowList } from './allow.js';
+import { requestLabels, type RequestLabels } from './metrics.js';
 
 export type ClientCertificateMode = 'required' | 'optional' | 'none';
 
@@ -27,6 +28,8 @@ export interface Route {
   authorizer: string | null;
   /** For a `lambda:` target: the handler's resolved `FILE#EXPORT` and the event version; else null. */
   lambda: { spec: string; payloadFormatVersion: '1.0' | '2.0' } | null;
+  /** Its requests' metric labels: the domain and resourcePath, never the path a client sent. */
+  labels: RequestLabels;
 }
 
 export function makeRoutes(
@@ -38,7 +41,7 @@ export function makeRoutes(
     authorizer?: string | undefined;
     payloadFormatVersion?: '1.0' | '2.0' | undefined;
   }[],
-  domain: { clientCertificate: ClientCertificateMode; allow: AllowList | null } = {
+  domain: { name?: string; clientCertificate: ClientCertificateMode; allow: AllowList | null } = {
     clientCertificate: 'required',
     allow: null,
   },
@@ -60,6 +63,7 @@ export function makeRoutes(
         lambda: m.target.startsWith('lambda:')
           ? { spec: m.target.slice('lambda:'.length), payloadFormatVersion: m.payloadFormatVersion ?? '1.0' }
           : null,
+        labels: requestLabels(domain.name ?? '', `/${m.basePath}`),
       };
     })
     .sort((a, b) => b.basePath.length - a.basePath.length);

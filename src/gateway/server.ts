@@ -17,7 +17,7 @@ import { createListener } from './listener.js';
 import type { Logger } from './log.js';
 import { newMetrics, type Metrics } from './metrics.js';
 import { backendPools, closePools } from './proxy.js';
-import { reloader, type ReloadResult } from './reload.js';
+import { reloader, type ReloadOptions, type ReloadResult } from './reload.js';
 import { crlRefresher, ocspTotals } from './revocation.js';
 import { buildState, type GatewayState, type Generations } from './state.js';
 import { randomTicketKeys, readTicketKeys, ticketKeyRing } from './ticket-keys.js';
@@ -25,14 +25,20 @@ import { certCaches } from './verify.js';
 import { denialRing } from './denials.js';
 import { uiAssets } from './admin-ui.js';
 import { certsPage, denialViews, type CertsPage, type CertsQuery, type DenialView } from './admin-views.js';
+import { watchedPaths, watchFiles, type FileWatch } from './watch.js';
+import { closeHost, handlerHost, type HandlerHost } from './lambda/pool.js';
 
-export type { ReloadResult } from './reload.js';
+export type { ReloadOptions, ReloadResult } from './reload.js';
 
 export interface Gateway {
   address(): AddressInfo;
   adminAddress(): AddressInfo | null;
-  reload(): Promise<ReloadResult>;
-  close(deadlineMs?: number): Promise<void>;
+  reload(o?: ReloadOptions): Promise<ReloadResult>;
+  /**
+   * Drain and stop: /readyz answers 503 and every answer says `Connection: close` at once; the listener accepts for
+   * `drainDelayMs` more, then stops; requests in flight get `deadlineMs` from then to finish.
+   */
+  close(deadlineMs?: number, o?: { drainDelayMs?: number }): Promise<void>;
   state(): GatewayState;
   metrics: Metrics;
   /** What the admin endpoints answer from (a worker sends it to its primary). */
@@ -51,6 +57,8 @@ export interface StartOptions {
   ticketKeys?: Buffer;
   /** Recent denials to keep; default admin.denialsBuffer (none without an admin listener). */
   denialsBuffer?: number | undefined;
+  /** false: never watch files, whatever `watch.enabled` says (a cluster worker: its primary watches). */
+  watchFiles?: boolean;
 }
 
 export async function startGateway(
@@ -59,8 +67,26 @@ export async function startGateway(
   configPath: string | null = null,
   opts: StartOptions = {},
 ): Promise<Gateway> {
+  const handlers = handlerHost(log);
+  try {
+    return await start({ cfg, log, configPath, opts, handlers });
+  } catch (e) {
+    // The workers of the handlers that did load.
+    await closeHost(handlers);
+    throw e;
+  }
+}
+
+async function start(o: {
+  cfg: GatewayConfig;
+  log: Logger;
+  configPath: string | null;
+  opts: StartOptions;
+  handlers: HandlerHost;
+}): Promise<Gateway> {
+  const { cfg, log, configPath, opts, handlers } = o;
   const generations: Generations = { last: 0 };
-  const built = await buildState(cfg, null, generations);
+  const built = await buildState(cfg, null, generations, handlers);
   if (built.errors.length > 0) {
     // Each message starts with the key path (domains[i]....), so the user finds the line to fix.
     throw new GatewayStartError(built.errors.map((e) => e.message).join('; '));
@@ -73,7 +99,10 @@ export async function startGateway(
     caches: certCaches(),
     ocsp: new Map(),
     denials: denialRing(opts.denialsBuffer ?? cfg.admin?.denialsBuffer ?? 0),
+    handlers,
   };
+  // The start is the first load in which every domain loaded.
+  rt.metrics.lastReloadSuccess = Date.now() / 1000;
   logTruststores(log, rt.state, null);
   let initialKeys: Buffer;
   try {
@@ -86,11 +115,28 @@ export async function startGateway(
   const listener = createListener(cfg, rt, ticketKeyRing(initialKeys));
   const server = listener.server;
   const connections = trackConnections(server, rt, cfg.limits.maxConnectionsPerAddress);
-  serveHttp1(server, rt);
+  const http1 = serveHttp1(server, rt);
   await listen(server, cfg.listen.host, cfg.listen.port);
   log.info({ address: server.address(), domains: [...rt.state.domains.keys()] }, 'listening');
 
-  const reloads = reloader({ rt, generations, configPath, afterSwap: listener.refresh });
+  let watch: FileWatch | null = null;
+  const afterSwap = async (): Promise<void> => {
+    await listener.refresh();
+    await watch?.setPaths(watchedPaths(rt.state.config, configPath));
+  };
+  const reloads = reloader({ rt, generations, configPath, afterSwap });
+  if (cfg.watch.enabled && opts.watchFiles !== false) {
+    watch = await watchFiles({
+      paths: watchedPaths(cfg, configPath),
+      debounceMs: cfg.watch.debounceMs,
+      log,
+      onChange: (files) => {
+        log.info({ files }, 'watched files changed: reloading what reads them');
+        void reloads.reload({ changedFiles: files });
+      },
+    });
+  }
+  let draining = false;
   const refresher = crlRefresher(rt);
   const snapshot = (): AdminSnapshot => {
     rt.metrics.ocsp = ocspTotals(rt.ocsp);
@@ -104,6 +150,7 @@ export async function startGateway(
     certs: async (q) => certs(q),
     denials: async (limit) => [await denials(limit)],
     workers: null,
+    draining: () => draining,
   };
   let admin: http.Server | null = null;
   if (cfg.admin) {
@@ -122,13 +169,26 @@ export async function startGateway(
     adminSnapshot: snapshot,
     certs,
     denials,
-    async close(deadlineMs = 10_000) {
+    async close(deadlineMs = 10_000, o = {}) {
+      draining = true;
+      http1.closeAfterAnswers(connections.tlsSockets());
       reloads.stop();
       refresher.stop();
+      watch?.close();
+      const delayMs = o.drainDelayMs ?? 0;
+      if (delayMs > 0) {
+        log.info({ drainDelayMs: delayMs }, 'draining: not ready, still accepting connections');
+        await new Promise((r) => setTimeout(r, delayMs));
+      }
+      // The listener closes now; whatever is in flight has deadlineMs from here.
       const drained = connections.drain(deadlineMs);
+      log.info({ deadlineMs }, 'stopped accepting connections');
+      await drained;
+      // Last: the probes see the drain (503) until the end.
       admin?.close();
       admin?.closeAllConnections();
-      await drained;
+      // After the drain: calls in flight had their time to finish; a worker still busy (a loop) is terminated.
+      await closeHost(rt.handlers);
       await closePools(rt.pools);
       for (const c of rt.ocsp.values()) c.close();
     },

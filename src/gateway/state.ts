@@ -3,6 +3,7 @@
  * built in full before it serves, and swapped as one reference on reload. A domain whose new build fails keeps
  * serving with its previous state (Caddy's "build new, swap, keep old on error").
  */
+import { createHash } from 'node:crypto';
 import tls from 'node:tls';
 import type { Finding } from '../report/finding.js';
 import { isLoadProblem, readCapped } from '../pki/read.js';
@@ -17,10 +18,13 @@ import { sourceFor } from '../trust/sources/index.js';
 import type { DomainConfig, GatewayConfig } from './config.js';
 import { loadCrlSources, revocationPolicy, type DomainRevocation } from './revocation.js';
 import { makeRoutes, type Route } from './routes.js';
+import { NO_ROUTE, requestLabels, type RequestLabels } from './metrics.js';
 import { boundedCache, type VerifyContext } from './verify.js';
 import { compileAllow, type AllowList } from './allow.js';
 import { compileAccessLogFormat, type AccessLogFormat } from './access-format.js';
 import { buildLambda, type LambdaState } from './lambda/state.js';
+import { domainPaths } from './watch.js';
+import type { HandlerHost } from './lambda/pool.js';
 
 export interface DomainState {
   name: string;
@@ -28,12 +32,14 @@ export interface DomainState {
   secureContext: tls.SecureContext;
   verify: VerifyContext;
   routes: Route[];
+  /** The labels of requests no mapping matched, for metrics. */
+  unrouted: RequestLabels;
   /** mutualTls.allow, compiled: judges requests no mapping matches (a mapping without its own list gets it too). */
   allow: AllowList | null;
   truststoreVersion: string | null;
   truststoreCertificates: number;
   truststoreWarnings: Finding[];
-  /** certificate.cert parsed: the server certificate, then its chain (for the admin's expiry views). */
+  /** certificate.cert parsed: the server certificate, then its chain (for expiry metrics and the admin's views). */
   serverChain: Cert[];
   /** Null when mutualTls.revocation is off. */
   revocation: DomainRevocation | null;
@@ -41,6 +47,9 @@ export interface DomainState {
   revocationErrors: string[];
   /** CRLs loaded in this build but not used (of a CA the truststore does not hold). */
   revocationWarnings: string[];
+  /** SHA-256 of what this build read: certificate + key (+ passphrase, policy), and the truststore's bytes. */
+  digests: { certificate: string; truststore: string };
+  /** When the truststore in use was loaded (kept across builds that reused it). */
   loadedAt: Date;
 }
 
@@ -87,6 +96,8 @@ export async function buildDomain(
   d: DomainConfig,
   generations: Generations,
   previous: DomainState | null = null,
+  /** Take from `previous` what the same bytes would build again: its parsed truststore, its TLS context. */
+  reuseUnchanged = false,
 ): Promise<DomainState> {
   const name = d.domainName;
   const [certPem, keyPem] = await Promise.all([
@@ -100,7 +111,58 @@ export async function buildDomain(
   } catch (e) {
     throw new Error(`mutualTls.truststoreUri: ${(e as Error).message}`);
   }
-  const text = fetched.bytes.toString('latin1');
+  const digests = {
+    certificate: digestOf([certPem, keyPem, d.certificate.passphrase ?? '', d.securityPolicy]),
+    truststore: digestOf([fetched.bytes]),
+  };
+  const policy: PolicyOptions = { ...DEFAULT_POLICY, trustClientIntermediates: d.mutualTls.trustClientIntermediates };
+  // The same truststore bytes judged by the same policy: the same verdicts, so the verify context (its generation
+  // and verdict cache) carries on, and open connections are not judged again.
+  const kept =
+    reuseUnchanged &&
+    previous !== null &&
+    previous.digests.truststore === digests.truststore &&
+    previous.verify.policy.trustClientIntermediates === policy.trustClientIntermediates
+      ? previous
+      : null;
+  const { truststore, warnings } = kept
+    ? { truststore: kept.verify.truststore, warnings: kept.truststoreWarnings }
+    : parseTruststore(d, fetched.bytes);
+
+  // A truststore whose CA names overflow a CertificateRequest cannot be given to OpenSSL (every handshake would
+  // fail): the context then names no CA (an empty `ca`, not Node's public roots) and the model judges chains.
+  const oracle = kept ? kept.verify.oracle : truststoreOracle(truststore);
+  const secureContext =
+    kept && kept.digests.certificate === digests.certificate
+      ? kept.secureContext
+      : serverContext(d, { certPem, keyPem, truststore, oracle });
+
+  const serverChain = kept && kept.digests.certificate === digests.certificate ? kept.serverChain : chainOf(certPem);
+  const { revocation, revocationErrors, revocationWarnings } = await buildRevocation(cfg, d, truststore, previous);
+  const allow = d.mutualTls.allow ? compileAllow(d.mutualTls.allow) : null;
+  return {
+    name,
+    config: d,
+    secureContext,
+    verify: kept ? kept.verify : { generation: ++generations.last, truststore, policy, oracle, cache: boundedCache() },
+    routes: makeRoutes(d.basePathMappings, { name, clientCertificate: d.mutualTls.clientCertificate, allow }),
+    unrouted: requestLabels(name, NO_ROUTE),
+    allow,
+    truststoreVersion: fetched.version,
+    truststoreCertificates: truststore.certs.length,
+    truststoreWarnings: warnings,
+    serverChain,
+    revocation,
+    revocationErrors,
+    revocationWarnings,
+    digests,
+    loadedAt: kept ? kept.loadedAt : new Date(),
+  };
+}
+
+/** The truststore's certificates and lint warnings; a bundle that cannot serve (empty, cut short, not PEM) throws. */
+function parseTruststore(d: DomainConfig, bytes: Buffer): { truststore: Truststore; warnings: Finding[] } {
+  const text = bytes.toString('latin1');
   const { truststore, file, findings } = truststoreFromPem(text, d.mutualTls.truststoreUri);
   const fatal = findings.find(
     (f) => f.severity === 'error' && (f.id === 'truststore.empty' || f.id === 'truststore.wrong-format'),
@@ -121,17 +183,20 @@ export async function buildDomain(
     );
   // With the file, lint also sees what is not a certificate (a private key uploaded by mistake).
   const warnings = [...findings, ...lintTruststore(truststore, file)].filter((f) => f.severity !== 'info');
+  return { truststore, warnings };
+}
 
-  // A truststore whose CA names overflow a CertificateRequest cannot be given to OpenSSL (every handshake would
-  // fail): the context then names no CA (an empty `ca`, not Node's public roots) and the model judges chains.
-  const oracle = truststoreOracle(truststore);
-  let secureContext: tls.SecureContext;
+/** The domain's TLS context: its certificate and key, and the truststore's CA names when OpenSSL can carry them. */
+function serverContext(
+  d: DomainConfig,
+  o: { certPem: string; keyPem: string; truststore: Truststore; oracle: VerifyContext['oracle'] },
+): tls.SecureContext {
   try {
-    secureContext = tls.createSecureContext({
-      cert: certPem,
-      key: keyPem,
+    return tls.createSecureContext({
+      cert: o.certPem,
+      key: o.keyPem,
       ...(d.certificate.passphrase !== undefined && { passphrase: d.certificate.passphrase }),
-      ca: oracle === 'handshake' ? [truststore.pem] : [],
+      ca: o.oracle === 'handshake' ? [o.truststore.pem] : [],
       minVersion: d.securityPolicy === 'TLS_1_3' ? 'TLSv1.3' : 'TLSv1.2',
       ciphers: TLS12_CIPHERS,
       honorCipherOrder: true,
@@ -144,35 +209,13 @@ export async function buildDomain(
       throw new Error(`certificate.key: ${d.certificate.key}: ${serverCertMessage(e)}`);
     throw new Error(`certificate.cert: ${d.certificate.cert}: ${serverCertMessage(e)}`);
   }
+}
 
-  const serverChain = parsePem(certPem)
-    .blocks.filter((b) => b.label === 'CERTIFICATE')
-    .flatMap((b) => {
-      try {
-        return [parseCert(b.body)];
-      } catch {
-        return []; // OpenSSL took the file above; a block only our parser refuses is left out of the views
-      }
-    });
-  const policy: PolicyOptions = { ...DEFAULT_POLICY, trustClientIntermediates: d.mutualTls.trustClientIntermediates };
-  const { revocation, revocationErrors, revocationWarnings } = await buildRevocation(cfg, d, truststore, previous);
-  const allow = d.mutualTls.allow ? compileAllow(d.mutualTls.allow) : null;
-  return {
-    name,
-    config: d,
-    secureContext,
-    verify: { generation: ++generations.last, truststore, policy, oracle, cache: boundedCache() },
-    routes: makeRoutes(d.basePathMappings, { clientCertificate: d.mutualTls.clientCertificate, allow }),
-    allow,
-    truststoreVersion: fetched.version,
-    truststoreCertificates: truststore.certs.length,
-    truststoreWarnings: warnings,
-    serverChain,
-    revocation,
-    revocationErrors,
-    revocationWarnings,
-    loadedAt: new Date(),
-  };
+/** SHA-256 over the parts, each length-prefixed so that no two different lists hash alike. */
+function digestOf(parts: ReadonlyArray<string | Buffer>): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(`${Buffer.byteLength(p)}:`).update(p);
+  return h.digest('hex');
 }
 
 /**
@@ -219,20 +262,31 @@ export function lookupDomain(state: GatewayState, servername: string): DomainSta
 
 /**
  * Build every domain. At start-up (no previous state) any failure is returned and nothing serves; on reload a
- * failing domain keeps its previous state and the error is returned alongside the new state.
+ * failing domain keeps its previous state and the error is returned alongside the new state. Handler modules start
+ * their workers in `handlers`, the gateway instance's.
+ *
+ * With `changedFiles` (a watched file changed) only what changed is built: a domain whose config is the same and
+ * that reads none of those files is kept as it is, and a domain that is built takes its unchanged parts from before.
  */
 export async function buildState(
   cfg: GatewayConfig,
   previous: GatewayState | null,
   generations: Generations,
+  handlers: HandlerHost,
+  changedFiles: ReadonlySet<string> | null = null,
 ): Promise<{ state: GatewayState; errors: DomainLoadError[] }> {
   const errors: DomainLoadError[] = [];
-  const lambda = await buildLambda(cfg, previous?.lambda ?? null);
+  const lambda = await buildLambda(cfg, previous?.lambda ?? null, handlers);
   errors.push(...lambda.errors);
+  const sameS3 = JSON.stringify(cfg.s3) === JSON.stringify(previous?.config.s3);
   const results = await Promise.all(
     cfg.domains.map(async (d, i) => {
+      const before = previous?.domains.get(d.domainName) ?? null;
+      const incremental = changedFiles !== null && before !== null && sameS3;
+      if (incremental && !domainPaths(d).some((p) => changedFiles.has(p)) && sameDomainConfig(before.config, d))
+        return before;
       try {
-        return await buildDomain(cfg, d, generations, previous?.domains.get(d.domainName) ?? null);
+        return await buildDomain(cfg, d, generations, before, incremental);
       } catch (e) {
         errors.push({ domain: d.domainName, message: `domains[${i}].${(e as Error).message}` });
         return previous?.domains.get(d.domainName) ?? null;
@@ -247,6 +301,10 @@ export async function buildState(
     state: { generation: ++generations.last, config: cfg, domains, accessLog, lambda: lambda.lambda },
     errors,
   };
+}
+
+function sameDomainConfig(a: DomainConfig, b: DomainConfig): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 /**
@@ -271,6 +329,19 @@ async function readText(path: string, what: string): Promise<string> {
   if (!text.includes('-----BEGIN'))
     throw new Error(`${what}: ${path}: not PEM (run \`mtlsgate inspect\` on it to see what it is)`);
   return text;
+}
+
+/** The certificates of certificate.cert, for the expiry metrics and views. */
+function chainOf(pem: string): Cert[] {
+  return parsePem(pem)
+    .blocks.filter((b) => b.label === 'CERTIFICATE')
+    .flatMap((b) => {
+      try {
+        return [parseCert(b.body)];
+      } catch {
+        return []; // OpenSSL took the file; a block only our parser refuses is left out of the views
+      }
+    });
 }
 
 function serverCertMessage(e: unknown): string {

@@ -5,7 +5,7 @@
  */
 import { constants, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { describeSignatureAlgorithm, formatSerial, parseTime, splitCertificate } from './cert.js';
+import { describeSignatureAlgorithm, formatSerial, parseTime } from './cert.js';
 import {
   TAG_BIT_STRING,
   TAG_BOOLEAN,
@@ -27,7 +27,7 @@ import { MAX_PROBLEMS } from './read.js';
 import { EXT_AUTHORITY_KEY_ID, formatName } from './oids.js';
 import { parsePem } from './pem.js';
 import { indexRevoked, NO_ENTRIES, type RevokedEntry, type RevokedIndex } from './crl-index.js';
-import type { Cert, SignatureAlgorithmInfo } from './types.js';
+import type { SignatureAlgorithmInfo } from './types.js';
 
 export const EXT_CRL_NUMBER = '2.5.29.20';
 export const EXT_REASON_CODE = '2.5.29.21';
@@ -317,39 +317,6 @@ export function verifySignedData(tbs: Buffer, alg: SignatureAlgorithmInfo, signa
     return verify(alg.hash, tbs, key, signature);
   } catch {
     return false;
-  }
-}
-
-export interface CrlIssuer {
-  ca: Cert | null;
-  /** One line, null when `ca` is the CRL's issuer. */
-  problem: string | null;
-}
-
-/** The truststore CA that issued `crl`: same subject DER, its key verifies the signature, and cRLSign if it has KU. */
-export function crlIssuerFor(crl: Crl, cas: Cert[]): CrlIssuer {
-  const named = cas.filter((ca) => subjectDer(ca)?.equals(crl.issuerDer));
-  if (named.length === 0) return { ca: null, problem: `no CA in the truststore named ${crl.issuer}` };
-  let problem = `signed by another key than CA ${crl.issuer}'s`;
-  for (const ca of named) {
-    if (!verifyCrlSignature(crl, ca.x509.publicKey)) continue;
-    const usage = ca.info.keyUsage;
-    // RFC 5280 §4.2.1.3: without the key usage extension a CA key may sign anything.
-    if (usage && !usage.includes('cRLSign')) {
-      problem = `CA ${crl.issuer}'s key usage lacks cRLSign`;
-      continue; // a re-keyed twin of the CA with cRLSign may still follow
-    }
-    return { ca, problem: null };
-  }
-  return { ca: null, problem };
-}
-
-function subjectDer(ca: Cert): Buffer | null {
-  try {
-    const { subject } = splitCertificate(ca.der);
-    return ca.der.subarray(subject.start, subject.end);
-  } catch {
-    return null;
   }
 }
 

@@ -19,6 +19,7 @@ import { domainConfig, startGateway, type GatewayProcess } from '../helpers/gate
 import { makeWorld, type World } from '../helpers/lifecycle.js';
 import { writeClient, type ClientFiles } from '../helpers/pki.js';
 import { curl } from '../helpers/proc.js';
+import { parseMetrics, value } from '../helpers/metrics.js';
 import { REPO } from '../helpers/build.js';
 
 const DOMAIN = 'lambda.e2e.test';
@@ -369,6 +370,12 @@ test('Lambda integration: a binary body goes in as base64 and comes back decoded
 });
 
 test('Lambda integration: a handler that throws, hangs or answers garbage is 502 Internal server error', async () => {
+  const lambdaErrors = async () =>
+    value(parseMetrics((await gw.admin('/metrics')).body), 'mtlsgate_backend_errors_total', {
+      domain: DOMAIN,
+      kind: 'lambda',
+    });
+  const before = await lambdaErrors();
   for (const path of ['/boom/x', '/hang/x', '/bad/x']) {
     const mark = gw.mark();
     const r = await get(path);
@@ -381,6 +388,7 @@ test('Lambda integration: a handler that throws, hangs or answers garbage is 502
     );
   }
   assert.equal((await get('/v2/still-up')).response?.status, 200);
+  assert.equal(await lambdaErrors(), before + 3, 'each counted as a backend error of kind lambda');
 });
 
 test('Lambda integration: a body over 10 MB is 413 and the handler is not called', async () => {

@@ -10,6 +10,7 @@ import { issue, type Issued } from '../../src/pki/generate.js';
 import { startEcho, type EchoBackend } from '../helpers/backends.js';
 import { domainConfig, startGateway, type GatewayProcess } from '../helpers/gateway.js';
 import { nodeRequest } from '../helpers/http.js';
+import { parseMetrics, samples, value } from '../helpers/metrics.js';
 import {
   serverIdentity,
   tmpDir,
@@ -26,14 +27,17 @@ let server: ServerIdentity;
 let client: ClientFiles;
 let root: Issued;
 let truststore = '';
+const ROOT_NOT_AFTER = new Date('2033-05-06T07:08:09Z');
+let startedAt = 0;
 
 before(async () => {
   const dir = tmpDir();
   server = await serverIdentity(dir, [DOMAIN]);
-  root = await issue({ subject: 'CN=Workers Root', profile: 'root-ca' });
+  root = await issue({ subject: 'CN=Workers Root', profile: 'root-ca', notAfter: ROOT_NOT_AFTER });
   client = writeClient(dir, 'client', await issue({ subject: 'CN=worker client', profile: 'client', issuer: root }));
   truststore = writeTruststore(dir, 'truststore', [root]);
   echo = await startEcho();
+  startedAt = Date.now() / 1000;
   gw = await startGateway({
     config: { domains: [domainConfig(DOMAIN, server, truststore, [{ basePath: '', target: echo.url }])] },
     dir,
@@ -78,6 +82,30 @@ test('two workers serve the listener; the primary merges their counters', async 
   assert.ok(m, metrics);
   assert.equal(Number(m[1]), n, 'the sum over both workers counts every request once');
   assert.match(metrics, /^mtlsgate_ready 1$/m);
+  // The new families merge the same way: counters and the histogram add up over the workers...
+  const f = parseMetrics(metrics);
+  const d = { domain: DOMAIN };
+  assert.equal(value(f, 'mtlsgate_route_requests_total', { ...d, route: '/', status_class: '2xx' }), n);
+  assert.equal(value(f, 'mtlsgate_request_duration_seconds_count', { ...d, route: '/' }), n);
+  assert.equal(samples(f, 'mtlsgate_request_duration_seconds_bucket', { ...d, route: '/', le: '+Inf' })[0]?.value, n);
+  assert.equal(value(f, 'mtlsgate_tls_handshakes_total', { ...d, result: 'ok', resumed: 'false' }), n);
+  // ...gauges read from the state are the domain's once, not one per worker nor their sum...
+  const notAfter = samples(f, 'mtlsgate_truststore_cert_not_after_timestamp_seconds', d);
+  assert.deepEqual(
+    notAfter.map((s) => [s.labels.subject, s.value]),
+    [['CN=Workers Root', ROOT_NOT_AFTER.getTime() / 1000]],
+  );
+  assert.equal(
+    value(f, 'mtlsgate_truststore_earliest_not_after_timestamp_seconds', d),
+    ROOT_NOT_AFTER.getTime() / 1000,
+  );
+  assert.equal(value(f, 'mtlsgate_truststore_certificates', d), 1);
+  assert.equal(samples(f, 'mtlsgate_server_cert_not_after_timestamp_seconds', d).length, 1);
+  const loaded = value(f, 'mtlsgate_truststore_loaded_timestamp_seconds', d);
+  assert.ok(loaded >= startedAt && loaded <= Date.now() / 1000, `loaded at ${loaded}`);
+  // ...and the last reload success is a time (the latest worker's), not a sum of two.
+  const success = value(f, 'mtlsgate_last_reload_success_timestamp_seconds');
+  assert.ok(success >= startedAt && success <= Date.now() / 1000, `last success ${success}`);
   const ready = JSON.parse((await gw.admin('/readyz')).body) as { ready: boolean; workers: number };
   assert.deepEqual([ready.ready, ready.workers], [true, 2]);
 });
@@ -85,9 +113,18 @@ test('two workers serve the listener; the primary merges their counters', async 
 test('POST /reload reaches every worker: a truststore change applies on all of them', async () => {
   const other = await issue({ subject: 'CN=Other Root', profile: 'root-ca' });
   writeFileSync(truststore, other.certPem);
+  const t0 = Date.now() / 1000;
   const r = await gw.admin('/reload', 'POST');
   assert.equal(r.status, 200, r.body);
   assert.equal((JSON.parse(r.body) as { workers: number }).workers, 2);
+  const f = parseMetrics((await gw.admin('/metrics')).body);
+  assert.equal(value(f, 'mtlsgate_reloads_total', { result: 'ok' }), 2, 'one reload on each worker, added up');
+  assert.ok(value(f, 'mtlsgate_last_reload_success_timestamp_seconds') >= t0);
+  // Both workers now hold the other CA: its notAfter, once.
+  assert.deepEqual(
+    samples(f, 'mtlsgate_truststore_cert_not_after_timestamp_seconds', { domain: DOMAIN }).map((s) => s.labels.subject),
+    ['CN=Other Root'],
+  );
   // New connections land on either worker; every one must see the new truststore.
   for (let i = 0; i < 12; i++) {
     const res = await get();

@@ -199,4 +199,6 @@ test('metrics count OCSP answers by result, requests sent and cache hits', async
   assert.ok(value('mtlsgate_ocsp_answers_total\\{result="error"\\}') >= 1);
   assert.ok(value('mtlsgate_ocsp_cache_hits_total') >= 2, 'later requests are answered from the cache');
   assert.ok(value('mtlsgate_ocsp_requests_total') < value('mtlsgate_ocsp_answers_total\\{result="good"\\}') + 10);
+  // The good client's answer at least is cached now (until its nextUpdate, or for an hour without one).
+  assert.ok(value('mtlsgate_ocsp_cache_entries') >= 1, metrics);
 });

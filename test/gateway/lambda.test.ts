@@ -1,12 +1,12 @@
 /**
  * The Lambda emulation's parts in-process: the events (type-checked against @types/aws-lambda's, so `npm run
  * typecheck` fails when a field is missing or of the wrong type, and asserted at run time), AWS's example REQUEST
- * authorizer run unchanged, policy evaluation, handler invocation (async, callback, throwing, hanging, garbage,
- * oversized), module loading errors, proxy results, context headers, and the config's cross-references.
+ * authorizer run unchanged, policy evaluation (with NotAction and NotResource), Lambda's invocation semantics (async,
+ * callback, throwing, hanging, garbage, oversized; the worker threads that run them are pool.test.ts's), proxy
+ * results, context headers, and the config's cross-references.
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type {
   APIGatewayAuthorizerResult,
@@ -28,21 +28,18 @@ import {
   proxyEventV2,
   type RequestFacts,
 } from '../../src/gateway/lambda/events.js';
-import { InvokeError, invokeHandler, loadHandler, MAX_RESULT_BYTES } from '../../src/gateway/lambda/invoke.js';
+import { importHandler, InvokeError, invokeHandler, MAX_RESULT_BYTES } from '../../src/gateway/lambda/invoke.js';
 import { BadResult, contextHeaders, judge, parseResult } from '../../src/gateway/lambda/policy.js';
 import { responseV1, responseV2 } from '../../src/gateway/lambda/integration.js';
-import { tmpDir } from '../helpers/pki.js';
 import type { Cert } from '../../src/pki/types.js';
 
 const ARN = { region: 'eu-west-1', accountId: '111122223333', apiId: 'orders', stage: 'prod' };
 let leaf: Cert;
-let dir: string;
 
 before(async () => {
   const ca = await issue({ subject: 'CN=Lambda Test CA,O=mtlsgate', profile: 'root-ca' });
   const client = await issue({ subject: 'CN=lambda client,O=mtlsgate', profile: 'client', issuer: ca });
   leaf = parseCert(client.der);
-  dir = tmpDir();
 });
 
 function facts(o: Partial<RequestFacts> = {}): RequestFacts {
@@ -160,7 +157,7 @@ test('proxy events (1.0 and 2.0) have the types of APIGatewayProxyEvent and APIG
 });
 
 test("AWS's example REQUEST authorizer runs unchanged: Allow for the right parameters, Unauthorized otherwise", async () => {
-  const h = await loadHandler(`${join(import.meta.dirname, 'lambda', 'aws-request-authorizer.mjs')}#handler`, null);
+  const fn = await importHandler(join(import.meta.dirname, 'lambda', 'aws-request-authorizer.mjs'), 'handler');
   const f = facts({
     rawHeaders: ['headerauth1', 'headerValue1'],
     rawQuery: 'QueryString1=queryValue1',
@@ -170,7 +167,7 @@ test("AWS's example REQUEST authorizer runs unchanged: Allow for the right param
   const log = console.log;
   console.log = () => undefined;
   try {
-    const result = (await invokeHandler({ fn: h.fn, event, timeoutMs: 2000, functionName: 'aws' })) as
+    const result = JSON.parse(await invokeHandler({ fn, event, timeoutMs: 2000, functionName: 'aws' })) as
       APIGatewayAuthorizerResult | undefined;
     assert.equal(result?.principalId, 'me');
     const d = parseResult(result, { version: '1.0', simple: false });
@@ -178,7 +175,7 @@ test("AWS's example REQUEST authorizer runs unchanged: Allow for the right param
     assert.deepEqual(d.context, { stringKey: 'stringval', numberKey: 123, booleanKey: true });
     const wrong = authorizerEventV1({ ...f, rawQuery: 'QueryString1=nope' });
     await assert.rejects(
-      invokeHandler({ fn: h.fn, event: wrong, timeoutMs: 2000, functionName: 'aws' }),
+      invokeHandler({ fn, event: wrong, timeoutMs: 2000, functionName: 'aws' }),
       (e: InvokeError) => e.handlerMessage === 'Unauthorized',
     );
   } finally {
@@ -229,6 +226,71 @@ test('policy evaluation: explicit Deny wins, wildcards, resource matching agains
   ];
   for (const [name, statements, arn, want] of cases)
     assert.equal(judge(parseResult(policy(statements), { version: '1.0', simple: false }), arn), want, name);
+});
+
+test('NotAction and NotResource apply a statement to what they do not name, as IAM does', () => {
+  const notAction = (Effect: string, NotAction: unknown, Resource: unknown = '*') => ({ Effect, NotAction, Resource });
+  const notResource = (Effect: string, NotResource: unknown, Action: unknown = 'execute-api:Invoke') => ({
+    Effect,
+    Action,
+    NotResource,
+  });
+  const cases: [string, unknown[], string, string][] = [
+    ['NotAction of another action: Invoke is allowed', [notAction('Allow', 's3:*')], `${BASE}/GET/42`, 'allow'],
+    ['NotAction of Invoke: not allowed', [notAction('Allow', 'execute-api:Invoke')], `${BASE}/GET/42`, 'implicit-deny'],
+    ['NotAction wildcard covers Invoke', [notAction('Allow', 'execute-api:*')], `${BASE}/GET/42`, 'implicit-deny'],
+    ['NotAction is case-insensitive', [notAction('Allow', 'EXECUTE-API:INVOKE')], `${BASE}/GET/42`, 'implicit-deny'],
+    ['NotAction list', [notAction('Allow', ['s3:GetObject', 'sqs:*'])], `${BASE}/GET/42`, 'allow'],
+    [
+      'Deny with NotAction of others denies Invoke',
+      [st('Allow', '*'), notAction('Deny', 'execute-api:ManageConnections')],
+      `${BASE}/GET/42`,
+      'explicit-deny',
+    ],
+    [
+      'NotResource: everything but the admin path',
+      [notResource('Allow', `${BASE}/*/admin/*`)],
+      `${BASE}/GET/orders/1`,
+      'allow',
+    ],
+    [
+      'NotResource: the named path is not allowed',
+      [notResource('Allow', `${BASE}/*/admin/*`)],
+      `${BASE}/GET/admin/users`,
+      'implicit-deny',
+    ],
+    [
+      'Deny NotResource: all but the public path denied',
+      [st('Allow', '*'), notResource('Deny', [`${BASE}/GET/public`, `${BASE}/GET/health`])],
+      `${BASE}/GET/private`,
+      'explicit-deny',
+    ],
+    [
+      'Deny NotResource: the public path stays allowed',
+      [st('Allow', '*'), notResource('Deny', [`${BASE}/GET/public`, `${BASE}/GET/health`])],
+      `${BASE}/GET/health`,
+      'allow',
+    ],
+    [
+      'NotAction and NotResource together',
+      [{ Effect: 'Allow', NotAction: 's3:*', NotResource: `${BASE}/DELETE/*` }],
+      `${BASE}/DELETE/x`,
+      'implicit-deny',
+    ],
+  ];
+  for (const [name, statements, arn, want] of cases)
+    assert.equal(judge(parseResult(policy(statements), { version: '1.0', simple: false }), arn), want, name);
+  const bad: [unknown, RegExp][] = [
+    [{ Effect: 'Allow', Action: 'execute-api:Invoke', NotAction: 's3:*', Resource: '*' }, /both Action and NotAction/],
+    [
+      { Effect: 'Allow', Action: 'execute-api:Invoke', Resource: '*', NotResource: 'x' },
+      /both Resource and NotResource/,
+    ],
+    [{ Effect: 'Allow', NotAction: [], Resource: '*' }, /NotAction is missing/],
+    [{ Effect: 'Allow', Action: 'execute-api:Invoke', NotResource: 5 }, /NotResource is missing/],
+  ];
+  for (const [statement, message] of bad)
+    assert.throws(() => parseResult(policy([statement]), { version: '1.0', simple: false }), message);
 });
 
 test('a policy cached on one path is judged again for the next: {proxy+} needs a wildcard Resource', () => {
@@ -287,8 +349,8 @@ test('context headers: lowercase token names, no control characters in values, n
 });
 
 test('invokeHandler: async, callback and plain return values; throw, reject, hang, garbage and oversize fail', async () => {
-  const run = (fn: (...a: never[]) => unknown, timeoutMs = 300) =>
-    invokeHandler({ fn: fn as never, event: { x: 1 }, timeoutMs, functionName: 't' });
+  const run = async (fn: (...a: never[]) => unknown, timeoutMs = 300) =>
+    JSON.parse(await invokeHandler({ fn: fn as never, event: { x: 1 }, timeoutMs, functionName: 't' })) as unknown;
   assert.deepEqual(await run(async (e: { x: number }) => ({ got: e.x })), { got: 1 });
   assert.deepEqual(await run((_e: unknown, _c: unknown, cb: (e: null, r: unknown) => void) => cb(null, 'ok')), 'ok');
   assert.deepEqual(
@@ -319,27 +381,6 @@ test('invokeHandler: async, callback and plain return values; throw, reject, han
   await fails(async () => ({ n: 1n }), 'not-json');
   await fails(async () => 'x'.repeat(10 * 1024 * 1024), 'too-large');
   assert.ok(MAX_RESULT_BYTES < 10 * 1024 * 1024);
-});
-
-test('loadHandler: a missing file, a missing export and a module that throws are errors naming the file', async () => {
-  const ok = join(dir, 'ok.mjs');
-  writeFileSync(ok, 'export const handler = async () => 1; export function other() {}\n');
-  const h = await loadHandler(`${ok}#handler`, null);
-  assert.equal(await invokeHandler({ fn: h.fn, event: {}, timeoutMs: 100, functionName: 'ok' }), 1);
-  assert.equal(await loadHandler(`${ok}#handler`, h), h, 'unchanged file: not imported again');
-  await assert.rejects(loadHandler(`${join(dir, 'nope.mjs')}#handler`, null), /nope\.mjs: no such file/);
-  await assert.rejects(
-    loadHandler(`${ok}#missing`, null),
-    /ok\.mjs: no function exported as "missing" \(functions: handler, other\)/,
-  );
-  const throws = join(dir, 'throws.mjs');
-  writeFileSync(throws, 'throw new Error("top-level failure");\n');
-  await assert.rejects(loadHandler(`${throws}#handler`, null), /throws\.mjs: cannot be imported: top-level failure/);
-  // A changed file is imported again (a new query string), and the new code answers.
-  writeFileSync(ok, 'export const handler = async () => 22;\n');
-  const again = await loadHandler(`${ok}#handler`, h);
-  assert.notEqual(again, h);
-  assert.equal(await invokeHandler({ fn: again.fn, event: {}, timeoutMs: 100, functionName: 'ok' }), 22);
 });
 
 test('proxy results: 1.0 structured, 2.0 inferred, base64 decoded, bad ones refused', () => {

@@ -18,6 +18,7 @@ import { newMetrics, snapshotMetrics } from '../../src/gateway/metrics.js';
 import { runPipeline } from '../../src/gateway/pipeline.js';
 import { backendPools, closePools } from '../../src/gateway/proxy.js';
 import { buildState } from '../../src/gateway/state.js';
+import { handlerHost } from '../../src/gateway/lambda/pool.js';
 import { certCaches } from '../../src/gateway/verify.js';
 import { denialRing } from '../../src/gateway/denials.js';
 import { compileAccessLogFormat } from '../../src/gateway/access-format.js';
@@ -109,8 +110,6 @@ before(async () => {
       },
     ],
   });
-  const built = await buildState(cfg, null, { last: 0 });
-  assert.deepEqual(built.errors, []);
   const out = new Writable({
     write(chunk: Buffer, _enc, cb) {
       for (const line of chunk.toString('utf8').split('\n')) {
@@ -124,14 +123,19 @@ before(async () => {
       cb();
     },
   });
+  const log = makeLogger('json', 'info', out);
+  const handlers = handlerHost(log);
+  const built = await buildState(cfg, null, { last: 0 }, handlers);
+  assert.deepEqual(built.errors, []);
   rt = {
     state: built.state,
-    log: makeLogger('json', 'info', out),
+    log,
     metrics: newMetrics(),
     pools: backendPools(),
     caches: certCaches(),
     ocsp: new Map(),
     denials: denialRing(10),
+    handlers,
   };
 });
 

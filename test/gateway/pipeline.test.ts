@@ -28,6 +28,7 @@ import { refuseWithoutCertificate, runPipeline } from '../../src/gateway/pipelin
 import { backendPools, closePools } from '../../src/gateway/proxy.js';
 import { reloader } from '../../src/gateway/reload.js';
 import { buildState, type Generations } from '../../src/gateway/state.js';
+import { handlerHost } from '../../src/gateway/lambda/pool.js';
 import { certCaches } from '../../src/gateway/verify.js';
 import { denialRing, recentDenials } from '../../src/gateway/denials.js';
 import { verdictFields } from '../../src/policy/verdict.js';
@@ -111,8 +112,6 @@ before(async () => {
   writeFileSync(configPath, JSON.stringify(raw));
   const cfg: GatewayConfig = configSchema.parse(raw);
   generations = { last: 0 };
-  const built = await buildState(cfg, null, generations);
-  assert.deepEqual(built.errors, []);
   const out = new Writable({
     write(chunk: Buffer, _enc, cb) {
       for (const line of chunk.toString('utf8').split('\n')) {
@@ -122,6 +121,9 @@ before(async () => {
     },
   });
   const log = makeLogger('json', 'info', out);
+  const handlers = handlerHost(log);
+  const built = await buildState(cfg, null, generations, handlers);
+  assert.deepEqual(built.errors, []);
   rt = {
     state: built.state,
     log,
@@ -130,6 +132,7 @@ before(async () => {
     caches: certCaches(),
     ocsp: new Map(),
     denials: denialRing(10),
+    handlers,
   };
   subscribe('mtlsgate:request', onRequest);
   subscribe('mtlsgate:deny', onDeny);

@@ -11,6 +11,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backendPools, closePools, forward, upstreamHeaders } from '../../src/gateway/proxy.js';
 import { makeRoutes, matchRoute } from '../../src/gateway/routes.js';
+import { newMetrics, snapshotMetrics } from '../../src/gateway/metrics.js';
 
 const IDENTITY = { 'client-cert': ':AAAA:', 'x-client-cert-subject-dn': 'CN=verified client' };
 // Bigger than what loopback socket buffers hold in flight (about 8 MiB on Linux defaults), so a stalled client
@@ -22,6 +23,12 @@ let backend: http.Server;
 let front: http.Server;
 let frontPort: number;
 const pools = backendPools();
+/** Backend failures, counted with each request's path as its domain label. */
+const metrics = newMetrics();
+const backendErrors = (path: string): string[] =>
+  snapshotMetrics(metrics)
+    .backendErrors.filter(([d]) => d === path)
+    .flatMap(([, kind, n]) => Array<string>(n).fill(kind));
 const backendSockets = new Set<net.Socket>();
 /** forward()'s result per request path, and how it wrote into the front's response. */
 const results = new Map<string, Promise<number>>();
@@ -217,6 +224,8 @@ before(async () => {
       match,
       headers,
       timeoutMs,
+      metrics,
+      domain: path,
     });
     results.set(path, p);
   });
@@ -460,6 +469,7 @@ test("the backend resetting mid-body cuts the client's connection (the status wa
     assert.ok(a.cut, `${path}: the client saw the response cut short`);
     assert.ok(a.body.length >= 64 * 1024 && a.body.length < 1024 * 1024, `${path}: ${a.body.length} bytes of 1 MiB`);
     assert.equal(await results.get(path), 502, path);
+    assert.deepEqual(backendErrors(path), ['reset'], path);
   }
 });
 
@@ -469,6 +479,7 @@ test('a backend that is not listening is a 502 JSON answer with the request id',
   assert.deepEqual(JSON.parse(a.body.toString()), { message: 'Bad Gateway' });
   assert.match(pairs(a.rawHeaders).find(([n]) => n === 'x-request-id')![1], /^rid-\d+$/);
   assert.equal(await results.get('/dead/x'), 502);
+  assert.deepEqual(backendErrors('/dead/x'), ['connect']);
 });
 
 test('a backend that does not answer in time is a 504 JSON answer, and the backend exchange is dropped', async () => {
@@ -480,6 +491,7 @@ test('a backend that does not answer in time is a 504 JSON answer, and the backe
   assert.ok(took >= SLOW_TIMEOUT_MS - 20 && took < 3000, `answered after ${took} ms`);
   assert.equal(await results.get('/slow/x'), 504);
   assert.equal(await seen.get('/slow/x')!.closedEarly, true);
+  assert.deepEqual(backendErrors('/slow/x'), ['timeout']);
 });
 
 test('a client leaving mid-response aborts the backend exchange', async () => {
@@ -491,6 +503,7 @@ test('a client leaving mid-response aborts the backend exchange', async () => {
   const closedEarly = await Promise.race([seen.get('/hold/body')!.closedEarly!, sleep(3000).then(() => 'still open')]);
   assert.equal(closedEarly, true, 'the backend saw its response closed before it finished');
   assert.equal(await results.get('/hold/body'), 502);
+  assert.deepEqual(backendErrors('/hold/body'), [], 'the client left: not a backend error');
 });
 
 test('a client leaving before the backend answered aborts the backend exchange too', async () => {
@@ -503,6 +516,7 @@ test('a client leaving before the backend answered aborts the backend exchange t
     true,
   );
   assert.equal(await results.get('/hold-head/x'), 502);
+  assert.deepEqual(backendErrors('/hold-head/x'), [], 'the client left: not a backend error');
 });
 
 test("HEAD keeps the backend's Content-Length and sends no body; the client connection stays usable", async () => {

@@ -8,7 +8,8 @@ import { AsnParser, AsnSerializer, OctetString } from '@peculiar/asn1-schema';
 import { CertificateList, Extension } from '@peculiar/asn1-x509';
 import { certFromPem } from '../../src/pki/cert.js';
 import type { Cert } from '../../src/pki/types.js';
-import { crlIssuerFor, parseCrls, verifyCrlSignature } from '../../src/pki/crl.js';
+import { parseCrls, verifyCrlSignature } from '../../src/pki/crl.js';
+import { buildCrlSet } from '../../src/policy/revocation.js';
 import type { Crl } from '../../src/pki/crl.js';
 import { openssl, opensslTmpDir } from '../helpers/openssl.js';
 
@@ -200,27 +201,40 @@ test('RSA PKCS#1, RSA-PSS and Ed25519 signatures verify too, as openssl crl -ver
     assert.equal(crl.signatureAlgorithm.name, expected);
     assert.ok(verifyCrlSignature(crl, createPublicKey(readFileSync(issuer.certFile))), kind);
     assert.ok(!verifyCrlSignature(crl, ca.cert.x509.publicKey), kind);
-    assert.equal(crlIssuerFor(crl, [ca.cert, issuer.cert]).ca, issuer.cert);
+    assert.equal(issuerOf(crl, [ca.cert, issuer.cert]).ca, issuer.cert);
   }
 });
 
-test('crlIssuerFor: the CA named by the issuer DER whose key signed it, else a one-line reason', () => {
+/** The CA a CRL is taken from against `cas`, or why it is refused: buildCrlSet's answer for one CRL. */
+function issuerOf(crl: Crl, cas: Cert[]): { ca: Cert | null; problem: string | null } {
+  const set = buildCrlSet([{ crl, source: 'test' }], cas);
+  const trusted = set.inForce[0];
+  if (trusted) return { ca: trusted.issuer, problem: null };
+  const refused = set.refused.get(crl.issuer);
+  return { ca: null, problem: refused ? `${refused.code}: ${refused.why}` : null };
+}
+
+test('a CRL is taken from the CA named by its issuer whose key signed it, else a one-line reason', () => {
   const crl = onlyCrl(readFileSync(crlPem));
-  assert.deepEqual(crlIssuerFor(crl, [noCrlSign.cert, twin.cert, ca.cert]), { ca: ca.cert, problem: null });
-  assert.deepEqual(crlIssuerFor(crl, [noCrlSign.cert]), {
+  assert.deepEqual(issuerOf(crl, [noCrlSign.cert, twin.cert, ca.cert]), { ca: ca.cert, problem: null });
+  assert.deepEqual(issuerOf(crl, [noCrlSign.cert]), {
     ca: null,
-    problem: 'no CA in the truststore named CN=CRL Test CA,O=Example,C=US',
+    problem: 'UNABLE_TO_GET_CRL_ISSUER: no CA in the truststore named CN=CRL Test CA,O=Example,C=US',
   });
-  assert.deepEqual(crlIssuerFor(crl, [twin.cert]), {
-    ca: null,
-    problem: "signed by another key than CA CN=CRL Test CA,O=Example,C=US's",
-  });
+  const byTwin = issuerOf(crl, [twin.cert]);
+  assert.equal(byTwin.ca, null);
+  // The twin has the CA's name but another key, so the CRL's authority key id names a key it does not have.
+  assert.equal(
+    byTwin.problem,
+    `UNABLE_TO_GET_CRL: its authority key id ${crl.authorityKeyId} is not the key of CA CN=CRL Test CA,O=Example,C=US`,
+  );
+  assert.notEqual(crl.authorityKeyId, twin.cert.info.subjectKeyId);
 
   const unfit = onlyCrl(readFileSync(gencrl(noCrlSign, 'no-crlsign.crl.pem')));
   assert.ok(verifyCrlSignature(unfit, noCrlSign.cert.x509.publicKey));
-  assert.deepEqual(crlIssuerFor(unfit, [ca.cert, noCrlSign.cert]), {
+  assert.deepEqual(issuerOf(unfit, [ca.cert, noCrlSign.cert]), {
     ca: null,
-    problem: "CA CN=No cRLSign CA's key usage lacks cRLSign",
+    problem: "KEYUSAGE_NO_CRL_SIGN: CA CN=No cRLSign CA's key usage lacks cRLSign",
   });
 });
 

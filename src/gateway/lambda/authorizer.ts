@@ -11,7 +11,9 @@ import type { ResponseSink } from '../respond.js';
 import type { Route } from '../routes.js';
 import type { AuthorizerConfig } from './config.js';
 import { authorizerEventV1, authorizerEventV2, clientCertOf, methodArn, type RequestFacts } from './events.js';
-import { InvokeError, invokeHandler, invokeUrl } from './invoke.js';
+import { InvokeError } from './invoke.js';
+import { invokeUrl } from './invoke-url.js';
+import { invokePool } from './pool.js';
 import { BadResult, contextHeaders, judge, parseResult, type Decision, type Verdict } from './policy.js';
 import type { AuthorizerRuntime, DecisionCache, LambdaState } from './state.js';
 
@@ -114,21 +116,49 @@ export function authorize(ctx: RequestContext, rt: Runtime): Step {
     }
   }
   const started = performance.now();
-  return call(ctx, rt, a, values).then(
-    (decision) => {
-      const latencyMs = elapsed(started);
-      if (ttl > 0) cachePut(a.cache, key, decision, ttl);
-      return decide(ctx, rt, decision, arn, latencyMs);
-    },
+  return callOnce(ctx, rt, a, values, key).then(
+    (decision) => decide(ctx, rt, decision, arn, elapsed(started)),
     (e: unknown) => {
       const latencyMs = elapsed(started);
       if (e instanceof InvokeError && e.handlerMessage === 'Unauthorized') {
         ctx.authorizer = { principalId: null, error: 'Unauthorized', latencyMs };
         return refuse(ctx, rt, 401, UNAUTHORIZED, 'UnauthorizedException', 'AUTHORIZER_UNAUTHORIZED');
       }
-      return fail(ctx, rt, a.config.name, (e as Error).message, latencyMs);
+      // A call refused by a full queue is logged once per burst, by its pool.
+      const quiet = e instanceof InvokeError && e.kind === 'throttled';
+      return fail(ctx, rt, a.config.name, (e as Error).message, latencyMs, quiet);
     },
   );
+}
+
+/**
+ * The authorizer's decision for a cache miss. With caching on, requests that miss with the same key while a call
+ * is in progress wait for that call instead of each making one (a burst of one client's requests is one call).
+ */
+function callOnce(
+  ctx: RequestContext,
+  rt: Runtime,
+  a: AuthorizerRuntime,
+  values: string[],
+  key: string,
+): Promise<Decision> {
+  const ttl = a.config.authorizerResultTtlInSeconds;
+  if (ttl === 0) return call(ctx, rt, a, values);
+  const pending = a.cache.pending.get(key);
+  if (pending !== undefined) return pending;
+  const p = call(ctx, rt, a, values).then(
+    (decision) => {
+      a.cache.pending.delete(key);
+      cachePut(a.cache, key, decision, ttl);
+      return decision;
+    },
+    (e: unknown) => {
+      a.cache.pending.delete(key);
+      throw e;
+    },
+  );
+  a.cache.pending.set(key, p);
+  return p;
 }
 
 async function call(ctx: RequestContext, rt: Runtime, a: AuthorizerRuntime, values: string[]): Promise<Decision> {
@@ -137,7 +167,7 @@ async function call(ctx: RequestContext, rt: Runtime, a: AuthorizerRuntime, valu
   const event = c.payloadFormatVersion === '2.0' ? authorizerEventV2(facts, values) : authorizerEventV1(facts);
   const result =
     a.handler !== null
-      ? await invokeHandler({ fn: a.handler.fn, event, timeoutMs: c.timeoutMs, functionName: c.name })
+      ? await invokePool(a.handler, { event, timeoutMs: c.timeoutMs, functionName: c.name })
       : await invokeUrl({ url: c.url!, event, timeoutMs: c.timeoutMs });
   try {
     return parseResult(result, { version: c.payloadFormatVersion, simple: c.enableSimpleResponses });
@@ -193,7 +223,14 @@ function refuse(
   return DONE;
 }
 
-function fail(ctx: RequestContext, rt: Runtime, name: string, error: string, latencyMs: number): typeof DONE {
+function fail(
+  ctx: RequestContext,
+  rt: Runtime,
+  name: string,
+  error: string,
+  latencyMs: number,
+  quiet = false,
+): typeof DONE {
   ctx.authorizer = { principalId: null, error, latencyMs };
   const d = ctx.domain!;
   inc(rt.metrics.denials, `${d.name} AUTHORIZER_ERROR`);
@@ -202,7 +239,8 @@ function fail(ctx: RequestContext, rt: Runtime, name: string, error: string, lat
     code: 'AUTHORIZER_ERROR',
     reason: `authorizer ${name}: ${error}`,
   });
-  rt.log.warn({ requestId: ctx.requestId, domain: d.name, authorizer: name, error, latencyMs }, 'authorizer error');
+  if (!quiet)
+    rt.log.warn({ requestId: ctx.requestId, domain: d.name, authorizer: name, error, latencyMs }, 'authorizer error');
   send(ctx, 500, CONFIG_ERROR, 'AuthorizerConfigurationException');
   ctx.outcome = 'error';
   return DONE;

@@ -1,7 +1,7 @@
 /**
- * The Lambda emulation's part of the config schema: the top-level `arn`, `stageVariables` and `authorizers`, and
- * what a base path mapping adds (`authorizer`, `payloadFormatVersion`, `lambda:` targets). config.ts plugs these in;
- * docs/config.md explains each key.
+ * The Lambda emulation's part of the config schema: the top-level `arn`, `stageVariables`, `authorizers` and
+ * `lambda`, and what a base path mapping adds (`authorizer`, `payloadFormatVersion`, `lambda:` targets). config.ts
+ * plugs these in; docs/config.md explains each key.
  */
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
@@ -89,6 +89,15 @@ export const lambdaTopLevel = {
     .default({ region: 'us-east-1', accountId: '123456789012', apiId: 'mtlsgate', stage: '$default' }),
   stageVariables: z.record(z.string().regex(/^[A-Za-z0-9_]+$/), z.string()).optional(),
   authorizers: z.array(authorizer).max(100).default([]),
+  /** How local handler modules run: worker threads per module, their queue and heap (pool.ts). */
+  lambda: z
+    .strictObject({
+      workersPerHandler: z.number().int().min(1).max(16).default(2),
+      queuePerHandler: z.number().int().min(0).max(10_000).default(100),
+      // Lambda's default memory size; V8 needs a few MB of heap just to start a worker.
+      memoryMb: z.number().int().min(16).max(4096).default(128),
+    })
+    .default({ workersPerHandler: 2, queuePerHandler: 100, memoryMb: 128 }),
 };
 
 /** What a base path mapping adds. */

@@ -3,7 +3,6 @@
  * authorizer event (2.0), and the proxy integration events of both versions. The certificate part
  * (`clientCert`) comes from the verified leaf, the same parsed data the backend's certificate headers are made of.
  */
-import { randomUUID } from 'node:crypto';
 import { asn1TimePrint, isGatewayOwned } from '../headers.js';
 import type { Cert } from '../../pki/types.js';
 
@@ -433,9 +432,4 @@ export function proxyEventV2(
     isBase64Encoded: body.isBase64Encoded,
     ...(f.stageVariables && { stageVariables: f.stageVariables }),
   };
-}
-
-/** For handlers that read context.awsRequestId and the like. */
-export function newInvocationId(): string {
-  return randomUUID();
 }

@@ -6,7 +6,9 @@
 import type { RequestContext, Runtime } from '../context.js';
 import { requestFacts, sendWithErrorType } from './authorizer.js';
 import { eventBody, proxyEventV1, proxyEventV2 } from './events.js';
-import { invokeHandler } from './invoke.js';
+import { InvokeError } from './invoke.js';
+import { invokePool } from './pool.js';
+import { countBackendError } from '../metrics.js';
 
 /** API Gateway's payload limit. */
 export const MAX_REQUEST_BODY = 10 * 1024 * 1024;
@@ -30,25 +32,32 @@ async function integrate(
   rt: Runtime,
   target: { spec: string; payloadFormatVersion: '1.0' | '2.0' },
 ): Promise<number> {
-  const lambda = rt.state.lambda;
-  const handler = lambda.functions.get(target.spec);
-  if (handler === undefined) return failed(ctx, rt, 'the handler is not loaded (see the reload errors)', 0);
+  if (!rt.state.lambda.functions.has(target.spec))
+    return failed(ctx, rt, 'the handler is not loaded (see the reload errors)', 0);
   const bytes = await readBody(ctx);
   if (bytes === 'too-large') {
-    // The rest of the body is not read: the connection closes after this answer.
+    // A client still sending when the connection closes under it never reads the 413 (curl: "Broken pipe"), so
+    // a body declared up to twice the limit is read and dropped first; anything larger gets the answer and the
+    // connection closes.
+    const declared = Number(ctx.headers['content-length']);
+    const drain = Number.isFinite(declared) && declared <= 2 * MAX_REQUEST_BODY;
     ctx.body.resume();
     if (!ctx.sink.headersSent) {
       const text = JSON.stringify(TOO_LARGE);
       ctx.sink.writeHead(413, {
         'content-type': 'application/json',
         'content-length': Buffer.byteLength(text),
-        connection: 'close',
+        ...(!drain && { connection: 'close' }),
         'x-request-id': ctx.requestId,
       });
       ctx.sink.end(text);
     }
     return 413;
   }
+  // Looked up after the body is in: a reload meanwhile may have replaced the handler (and ended the old pool).
+  const lambda = rt.state.lambda;
+  const handler = lambda.functions.get(target.spec);
+  if (handler === undefined) return failed(ctx, rt, 'the handler is not loaded (see the reload errors)', 0);
   const ct = ctx.headers['content-type'];
   const body = eventBody(bytes, typeof ct === 'string' ? ct : undefined);
   const facts = requestFacts(ctx, lambda);
@@ -60,14 +69,15 @@ async function integrate(
   const started = performance.now();
   let result: unknown;
   try {
-    result = await invokeHandler({
-      fn: handler.fn,
+    result = await invokePool(handler, {
       event,
       timeoutMs: rt.state.config.timeouts.backendMs,
-      functionName: handler.spec.slice(handler.spec.lastIndexOf('/') + 1),
+      functionName: handler.label,
     });
   } catch (e) {
-    return failed(ctx, rt, (e as Error).message, elapsed(started));
+    // A call refused by a full queue is logged once per burst, by its pool.
+    const quiet = e instanceof InvokeError && e.kind === 'throttled';
+    return failed(ctx, rt, (e as Error).message, elapsed(started), quiet);
   }
   const res = v2 ? responseV2(result) : responseV1(result);
   if (typeof res === 'string') return failed(ctx, rt, `bad result: ${res}`, elapsed(started));
@@ -84,11 +94,13 @@ async function integrate(
   return res.status;
 }
 
-function failed(ctx: RequestContext, rt: Runtime, error: string, latencyMs: number): number {
-  rt.log.warn(
-    { requestId: ctx.requestId, domain: ctx.domain!.name, target: ctx.match!.route.lambda?.spec, error, latencyMs },
-    'lambda integration error',
-  );
+function failed(ctx: RequestContext, rt: Runtime, error: string, latencyMs: number, quiet = false): number {
+  countBackendError(rt.metrics, ctx.domain!.name, 'lambda');
+  if (!quiet)
+    rt.log.warn(
+      { requestId: ctx.requestId, domain: ctx.domain!.name, target: ctx.match!.route.lambda?.spec, error, latencyMs },
+      'lambda integration error',
+    );
   sendWithErrorType(ctx.sink, 502, INTERNAL, ctx.requestId, 'InternalServerErrorException');
   return 502;
 }

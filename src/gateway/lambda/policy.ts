@@ -1,13 +1,18 @@
 /**
  * An authorizer's answer, judged as API Gateway judges it: an IAM policy (explicit Deny wins over Allow; no
- * matching Allow is an implicit deny; `*` and `?` wildcards in Action and Resource), or for payload 2.0 with simple
- * responses `{isAuthorized, context}`. A result of any other shape is an authorizer configuration error.
+ * matching Allow is an implicit deny; `*` and `?` wildcards in Action and Resource; NotAction and NotResource
+ * apply a statement to what they do not name), or for payload 2.0 with simple responses `{isAuthorized, context}`.
+ * A result of any other shape is an authorizer configuration error.
  */
 
 export interface Statement {
   effect: 'Allow' | 'Deny';
   actions: RegExp[];
+  /** `NotAction`: the statement applies to every action the patterns do not match. */
+  notAction: boolean;
   resources: RegExp[];
+  /** `NotResource`: the statement applies to every resource the patterns do not match. */
+  notResource: boolean;
 }
 
 /** A checked result, ready to judge any request's ARN (a cached one judges the requests after it). */
@@ -55,20 +60,34 @@ export function parseResult(r: unknown, o: { version: '1.0' | '2.0'; simple: boo
     const st = s as Record<string, unknown>;
     if (st.Effect !== 'Allow' && st.Effect !== 'Deny')
       throw new BadResult(`Statement[${i}].Effect is not Allow or Deny`);
-    const actions = asList(st.Action);
-    const resources = asList(st.Resource);
-    if (!actions || !actions.every((a) => typeof a === 'string'))
-      throw new BadResult(`Statement[${i}].Action is missing`);
-    if (!resources || !resources.every((a) => typeof a === 'string'))
-      throw new BadResult(`Statement[${i}].Resource is missing`);
+    const action = element(st, i, 'Action', 'NotAction');
+    const resource = element(st, i, 'Resource', 'NotResource');
     return {
       effect: st.Effect,
       // IAM matches action names case-insensitively, resources (ARNs) exactly.
-      actions: (actions as string[]).map((a) => wildcard(a, true)),
-      resources: (resources as string[]).map((a) => wildcard(a)),
+      actions: action.patterns.map((a) => wildcard(a, true)),
+      notAction: action.not,
+      resources: resource.patterns.map((a) => wildcard(a)),
+      notResource: resource.not,
     };
   });
   return { kind: 'policy', principalId: String(principalId), statements, context };
+}
+
+/** A statement's `Action` or `NotAction` (`Resource` or `NotResource`): exactly one of the two, as IAM requires. */
+function element(
+  st: Record<string, unknown>,
+  i: number,
+  name: 'Action' | 'Resource',
+  notName: 'NotAction' | 'NotResource',
+): { patterns: string[]; not: boolean } {
+  if (st[name] !== undefined && st[notName] !== undefined)
+    throw new BadResult(`Statement[${i}] has both ${name} and ${notName}`);
+  const not = st[notName] !== undefined;
+  const list = asList(not ? st[notName] : st[name]);
+  if (!list || !list.every((a) => typeof a === 'string'))
+    throw new BadResult(`Statement[${i}].${not ? notName : name} is missing`);
+  return { patterns: list as string[], not };
 }
 
 function parseContext(v: unknown, version: '1.0' | '2.0'): Record<string, unknown> {
@@ -92,7 +111,9 @@ export function judge(d: Decision, arn: string): Verdict {
   if (d.kind === 'simple') return d.isAuthorized ? 'allow' : 'implicit-deny';
   let allowed = false;
   for (const s of d.statements) {
-    if (!s.actions.some((a) => a.test(INVOKE)) || !s.resources.some((r) => r.test(arn))) continue;
+    // With NotAction / NotResource a statement applies where its patterns do not match.
+    if (s.actions.some((a) => a.test(INVOKE)) === s.notAction) continue;
+    if (s.resources.some((r) => r.test(arn)) === s.notResource) continue;
     if (s.effect === 'Deny') return 'explicit-deny';
     allowed = true;
   }

@@ -1,20 +1,23 @@
 /**
- * The Lambda emulation's part of a gateway state: the authorizers (each with its module or URL and its decision
- * cache) and the integration handlers, loaded whole at start and on every reload. A module that fails to load on a
- * reload keeps the one loaded before (and the reload reports it); at start it stops the gateway.
+ * The Lambda emulation's part of a gateway state: the authorizers (each with its handler pool or URL and its
+ * decision cache) and the integration handlers, loaded whole at start and on every reload. A module that fails to
+ * load on a reload keeps the pool loaded before (and the reload reports it); at start it stops the gateway. After a
+ * reload's swap, the pools the new state no longer uses finish their calls and end (retireReplaced).
  */
 import type { GatewayConfig } from '../config.js';
 import type { DomainLoadError } from '../state.js';
 import type { AuthorizerConfig } from './config.js';
 import { LAMBDA_PREFIX, isLambdaTarget } from './config.js';
 import type { ArnSettings } from './events.js';
-import { loadHandler, type LoadedHandler } from './invoke.js';
+import { loadHandler, retirePool, type HandlerHost, type HandlerPool } from './pool.js';
 import type { Decision } from './policy.js';
 
 /** Decisions by domain, certificate and identity source values; bounded, oldest dropped first. */
 export interface DecisionCache {
   map: Map<string, { decision: Decision; expires: number }>;
   max: number;
+  /** Calls in progress by cache key: requests that miss together wait for one call. */
+  pending: Map<string, Promise<Decision>>;
 }
 
 export const DECISION_CACHE_MAX = 10_000;
@@ -22,7 +25,7 @@ export const DECISION_CACHE_MAX = 10_000;
 export interface AuthorizerRuntime {
   config: AuthorizerConfig;
   /** Null for a `url:` authorizer. */
-  handler: LoadedHandler | null;
+  handler: HandlerPool | null;
   cache: DecisionCache;
 }
 
@@ -31,34 +34,33 @@ export interface LambdaState {
   stageVariables: Record<string, string> | null;
   authorizers: Map<string, AuthorizerRuntime>;
   /** Integration handlers by resolved `FILE#EXPORT`. */
-  functions: Map<string, LoadedHandler>;
+  functions: Map<string, HandlerPool>;
 }
-
-export const NO_LAMBDA: LambdaState = Object.freeze({
-  arn: { region: 'us-east-1', accountId: '123456789012', apiId: 'mtlsgate', stage: '$default' },
-  stageVariables: null,
-  authorizers: new Map(),
-  functions: new Map(),
-});
 
 export async function buildLambda(
   cfg: GatewayConfig,
   previous: LambdaState | null,
+  host: HandlerHost,
 ): Promise<{ lambda: LambdaState; errors: DomainLoadError[] }> {
   const errors: DomainLoadError[] = [];
   const kept = previous === null ? '' : ' (the module loaded before keeps serving)';
-  const previousFn = (spec: string): LoadedHandler | null => {
+  const previousPool = (spec: string): HandlerPool | null => {
     for (const a of previous?.authorizers.values() ?? []) if (a.handler?.spec === spec) return a.handler;
     return previous?.functions.get(spec) ?? null;
   };
-  const load = async (spec: string, where: string): Promise<LoadedHandler | null> => {
-    const before = previousFn(spec);
-    try {
-      return await loadHandler(spec, before);
-    } catch (e) {
-      errors.push({ domain: '(lambda)', message: `${where}: ${(e as Error).message}${before ? kept : ''}` });
-      return before;
+  // One load per module, however many authorizers and mappings name it: they share its pool.
+  const loads = new Map<string, Promise<HandlerPool | Error>>();
+  const load = async (spec: string, where: string): Promise<HandlerPool | null> => {
+    const before = previousPool(spec);
+    let loading = loads.get(spec);
+    if (loading === undefined) {
+      loading = loadHandler({ spec, previous: before, settings: cfg.lambda, host }).catch((e: Error) => e);
+      loads.set(spec, loading);
     }
+    const r = await loading;
+    if (!(r instanceof Error)) return r;
+    errors.push({ domain: '(lambda)', message: `${where}: ${r.message}${before ? kept : ''}` });
+    return before;
   };
   const authorizers = new Map<string, AuthorizerRuntime>();
   await Promise.all(
@@ -66,16 +68,23 @@ export async function buildLambda(
       const handler = a.handler === undefined ? null : await load(a.handler, `authorizers[${i}].handler`);
       // Not loaded and nothing to keep: the name stays unknown, and its routes answer 500 as a broken authorizer.
       if (a.handler !== undefined && handler === null) return;
-      authorizers.set(a.name, { config: a, handler, cache: { map: new Map(), max: DECISION_CACHE_MAX } });
+      authorizers.set(a.name, {
+        config: a,
+        handler,
+        cache: { map: new Map(), max: DECISION_CACHE_MAX, pending: new Map() },
+      });
     }),
   );
-  const functions = new Map<string, LoadedHandler>();
+  const functions = new Map<string, HandlerPool>();
+  const mappings = new Set<string>();
   await Promise.all(
     cfg.domains.flatMap((d, i) =>
       d.basePathMappings.map(async (m, j) => {
         if (!isLambdaTarget(m.target)) return;
         const spec = m.target.slice(LAMBDA_PREFIX.length);
-        if (functions.has(spec)) return;
+        // The first mapping naming a module reports its error; the others would repeat it.
+        if (mappings.has(spec)) return;
+        mappings.add(spec);
         const h = await load(spec, `domains[${i}].basePathMappings[${j}].target`);
         if (h) functions.set(spec, h);
       }),
@@ -85,6 +94,13 @@ export async function buildLambda(
     lambda: { arn: cfg.arn, stageVariables: cfg.stageVariables ?? null, authorizers, functions },
     errors: dedupe(errors),
   };
+}
+
+/** After a reload's swap: the pools `lambda` does not use finish what they are running, then end. */
+export function retireReplaced(host: HandlerHost, lambda: LambdaState): void {
+  const used = new Set<HandlerPool>(lambda.functions.values());
+  for (const a of lambda.authorizers.values()) if (a.handler !== null) used.add(a.handler);
+  for (const pool of host.pools) if (!used.has(pool)) retirePool(pool);
 }
 
 /** One module used by several mappings fails once per mapping; the first mention is enough. */
