@@ -1,5 +1,6 @@
-// Lint for src/, test/, bench/ and scripts/: ESLint's and typescript-eslint's recommended rules, formatting left to
-// prettier, and lines kept readable (≤ 120 characters; long strings and URLs may run on).
+// Lint for src/, test/, bench/, scripts/ and ui/ (the dashboard's browser modules): ESLint's and typescript-eslint's
+// recommended rules, formatting left to prettier, and lines kept readable (≤ 120 characters; long strings and URLs
+// may run on).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
@@ -35,6 +36,19 @@ export default tseslint.config(
         { code: 120, ignoreUrls: true, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreRegExpLiterals: true },
       ],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['ui/**/*.js'],
+    languageOptions: { globals: { ...globals.browser } },
+    rules: {
+      // Text from certificates reaches the page only as text nodes (ui/view.js): no markup sinks at all.
+      'no-restricted-properties': [
+        'error',
+        { property: 'innerHTML', message: 'use el()/textContent: certificate text may hold markup' },
+        { property: 'outerHTML', message: 'use el()/textContent: certificate text may hold markup' },
+        { property: 'insertAdjacentHTML', message: 'use el()/textContent: certificate text may hold markup' },
+      ],
     },
   },
 );

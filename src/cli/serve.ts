@@ -59,8 +59,11 @@ export function serveCommand(ctx: CliContext): Command {
           : cluster.isWorker
             ? { ...cfg, admin: undefined }
             : cfg;
+        // A worker keeps the denials its primary's /denials asks for, though it runs no admin listener.
+        const denialsBuffer = cluster.isWorker ? cfg.admin?.denialsBuffer : undefined;
         gw = await startGateway(run, log, o.config, {
           ticketKeys: workerTicketKeys(),
+          denialsBuffer,
           // A worker's primary watches the files; --check only loads them.
           watchFiles: !cluster.isWorker && !o.check,
         });

@@ -1,18 +1,32 @@
 /**
- * The admin endpoints: /healthz, /readyz, /reload, /metrics, /domains. Each process describes itself as data (an
- * AdminSnapshot, a ReloadResult); `adminAnswer` merges what one or several processes said and renders it, so the
- * admin listener of a single process and the primary of a multi-worker gateway (cluster.ts) answer with the same
- * code. Bind the admin listener to loopback.
+ * The admin endpoints: /healthz, /readyz, /reload, /metrics, /domains, /certs, /denials, and the dashboard's files
+ * under /ui (admin-ui.ts). Each process describes itself as data (an AdminSnapshot, a ReloadResult, the views of
+ * admin-views.ts); `adminAnswer` merges what one or several processes said and renders it, so the admin listener of
+ * a single process and the primary of a multi-worker gateway (cluster.ts) answer with the same code. Bind the admin
+ * listener to loopback.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { addMetrics, newMetrics, snapshotMetrics } from './metrics.js';
 import type { Metrics, MetricsSnapshot } from './metrics.js';
+import type { LastReload, ReloadResult } from './reload.js';
+import { isUiPath, uiAnswer, type UiAssets } from './admin-ui.js';
+import {
+  earliestExpiring,
+  expiryOf,
+  mergeDenials,
+  parseCertsQuery,
+  parseDenialsLimit,
+  type CertsPage,
+  type CertsQuery,
+  type DenialView,
+  type Expiry,
+} from './admin-views.js';
 import { domainGauges, gaugesOncePerDomain, type DomainGauges } from './metrics-gauges.js';
 import { renderMetrics } from './metrics-render.js';
-import type { ReloadResult } from './reload.js';
 import type { DomainLoadError, GatewayState } from './state.js';
 import type { DomainRevocation } from './revocation.js';
+import type { Cert } from '../pki/types.js';
 
 export interface DomainReadiness {
   loaded: boolean;
@@ -32,6 +46,22 @@ export interface DomainSummary {
   basePaths: string[];
   /** Null when revocation is off. */
   revocation: RevocationSummary | null;
+  /** The server certificate's expiry (null if it could not be parsed). */
+  serverCertificate: Expiry | null;
+  /** The truststore certificate that expires first. */
+  truststoreEarliestExpiry: Expiry | null;
+  /** ISO 8601: when the state serving now was built. */
+  loadedAt: string;
+  /** The last reload as it concerned this domain; null before the first reload. */
+  reload: DomainReload | null;
+}
+
+export interface DomainReload {
+  /** ISO 8601. */
+  at: string;
+  /** failed: the domain kept its previous state (or, with a config error, nothing was reloaded). */
+  result: 'ok' | 'failed';
+  error: string | null;
 }
 
 export interface RevocationSummary {
@@ -74,7 +104,9 @@ export function adminSnapshot(
   state: GatewayState,
   lastErrors: readonly DomainLoadError[],
   metrics: Metrics,
+  lastReload: LastReload | null = null,
 ): AdminSnapshot {
+  const now = new Date();
   const cfgDomains = state.config.domains;
   const readiness: Record<string, DomainReadiness> = {};
   for (const d of cfgDomains) {
@@ -101,9 +133,21 @@ export function adminSnapshot(
       warnings: bounded(d.truststoreWarnings.map((w) => `${w.id}: ${w.title}`)),
       basePaths: d.routes.map((r) => r.basePath || '(none)'),
       revocation: d.revocation ? revocationSummary(d.revocation) : null,
+      serverCertificate: d.serverChain[0] ? expiryOf(d.serverChain[0], now) : null,
+      truststoreEarliestExpiry: expiryIfAny(earliestExpiring(d.verify.truststore.certs), now),
+      loadedAt: d.loadedAt.toISOString(),
+      reload: lastReload === null ? null : domainReload(lastReload, d.name),
     })),
     gauges: domainGauges(state),
   };
+}
+
+const expiryIfAny = (c: Cert | null, now: Date): Expiry | null => (c === null ? null : expiryOf(c, now));
+
+function domainReload(r: LastReload, domain: string): DomainReload {
+  // A config error reloaded nothing: it concerns every domain.
+  const err = r.errors.find((e) => e.domain === domain) ?? r.errors.find((e) => e.domain === '(config)');
+  return { at: r.at.toISOString(), result: err ? 'failed' : 'ok', error: err?.message ?? null };
 }
 
 function revocationSummary(r: DomainRevocation): RevocationSummary {
@@ -142,6 +186,10 @@ function bounded(list: string[]): string[] {
 export interface AdminSource {
   snapshots(): Promise<AdminSnapshot[]>;
   reloads(): Promise<ReloadResult[]>;
+  /** A page of /certs, from one process: every worker loads the same config and truststores. Null: none answered. */
+  certs(q: CertsQuery): Promise<CertsPage | null>;
+  /** Each process's newest denials (each keeps its own ring). */
+  denials(limit: number): Promise<DenialView[][]>;
   /** How many workers should answer, or null for a single process (whose answers then name no worker count). */
   workers: number | null;
   /** True once the gateway drains (SIGTERM): /readyz answers 503 at once, so load balancers stop sending. */
@@ -161,7 +209,16 @@ const json = (status: number, body: unknown): AdminAnswer => ({
   body: JSON.stringify(body, null, 2) + '\n',
 });
 
-export const ADMIN_ENDPOINTS = ['/healthz', '/readyz', 'POST /reload', '/metrics', '/domains'];
+export const ADMIN_ENDPOINTS = [
+  '/healthz',
+  '/readyz',
+  'POST /reload',
+  '/metrics',
+  '/domains',
+  '/certs',
+  '/denials',
+  '/ui',
+];
 
 export async function adminAnswer(method: string, url: string, source: AdminSource): Promise<AdminAnswer> {
   const path = url.split('?')[0];
@@ -176,6 +233,7 @@ export async function adminAnswer(method: string, url: string, source: AdminSour
     const warnings = [...new Set(results.flatMap((r) => r.warnings))];
     return json(ok ? 200 : 500, { ok, workers: results.length, errors: results.flatMap((r) => r.errors), warnings });
   }
+  if (get && (path === '/certs' || path === '/denials')) return viewAnswer(path, url, source);
   const wanted = get && (path === '/healthz' || path === '/readyz' || path === '/metrics' || path === '/domains');
   if (!wanted) return json(404, { message: 'Not Found', endpoints: ADMIN_ENDPOINTS });
   // A single process's health needs no data; a cluster's says how many workers answered.
@@ -205,8 +263,31 @@ export async function adminAnswer(method: string, url: string, source: AdminSour
       body: renderMetrics({ metrics: m, ready, degraded, domains: first.domains, gauges }),
     };
   }
-  // /domains: every worker loads the same config.
-  return json(200, first.domains);
+  // /domains: every worker loads the same config; a reload one of them failed is what its state says.
+  return json(
+    200,
+    first.domains.map((d) => {
+      const reloads = snaps.map((s) => s.domains.find((x) => x.domainName === d.domainName)?.reload);
+      const failed = reloads.find((r) => r?.result === 'failed');
+      return failed ? { ...d, reload: failed } : d;
+    }),
+  );
+}
+
+async function viewAnswer(path: string, url: string, source: AdminSource): Promise<AdminAnswer> {
+  const params = new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : '');
+  if (path === '/certs') {
+    const q = parseCertsQuery(params);
+    if (typeof q === 'string') return json(400, { message: q });
+    const page = await source.certs(q);
+    return page === null ? NO_WORKER : json(200, page);
+  }
+  const limit = parseDenialsLimit(params);
+  if (typeof limit === 'string') return json(400, { message: limit });
+  const lists = await source.denials(limit);
+  if (source.workers !== null && lists.length === 0) return NO_WORKER;
+  const denials = mergeDenials(lists, limit);
+  return json(200, { limit, ...(source.workers !== null && { workers: lists.length }), denials });
 }
 
 const NO_WORKER = json(503, { message: 'no worker answered' });
@@ -226,8 +307,9 @@ export function writeAnswer(res: ServerResponse, a: AdminAnswer): void {
  */
 export function unauthorized(req: IncomingMessage, token: string | undefined): AdminAnswer | null {
   if (token === undefined) return null;
-  const path = (req.url ?? '/').split('?')[0];
-  if (path === '/healthz' || path === '/readyz') return null;
+  const path = (req.url ?? '/').split('?')[0]!;
+  // The dashboard's files hold no data (the page asks for the token and sends it with each data request).
+  if (path === '/healthz' || path === '/readyz' || isUiPath(path)) return null;
   const got = Buffer.from(req.headers.authorization ?? '');
   const want = Buffer.from(`Bearer ${token}`);
   if (got.length === want.length && timingSafeEqual(got, want)) return null;
@@ -237,11 +319,18 @@ export function unauthorized(req: IncomingMessage, token: string | undefined): A
   };
 }
 
+/** One admin request, in a single process or in a cluster's primary. */
 export async function handleAdmin(
   req: IncomingMessage,
   res: ServerResponse,
-  source: AdminSource,
-  token: string | undefined,
+  o: { source: AdminSource; token: string | undefined; ui: UiAssets },
 ): Promise<void> {
-  writeAnswer(res, unauthorized(req, token) ?? (await adminAnswer(req.method ?? 'GET', req.url ?? '/', source)));
+  const method = req.method ?? 'GET';
+  const url = req.url ?? '/';
+  writeAnswer(
+    res,
+    uiAnswer(method, url, req.headers, o.ui) ??
+      unauthorized(req, o.token) ??
+      (await adminAnswer(method, url, o.source)),
+  );
 }

@@ -9,7 +9,9 @@ import cluster, { type Worker } from 'node:cluster';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
-import { adminAnswer, unauthorized, writeAnswer, type AdminSnapshot, type AdminSource } from './admin.js';
+import { handleAdmin, type AdminSnapshot, type AdminSource } from './admin.js';
+import { uiAssets } from './admin-ui.js';
+import type { CertsPage, CertsQuery, DenialView } from './admin-views.js';
 import { loadConfig, type GatewayConfig } from './config.js';
 import type { Logger } from './log.js';
 import type { ReloadResult } from './reload.js';
@@ -18,8 +20,9 @@ import { drainDelayFor } from './shutdown.js';
 import { TICKET_KEYS_ENV, randomTicketKeys } from './ticket-keys.js';
 import { watchedPaths, watchFiles } from './watch.js';
 
-/** What the primary asks a worker for: its admin data, or a reload whose result it reports. */
-export type Question = 'snapshot' | 'reload';
+/** What the primary asks a worker for: its admin data, a reload whose result it reports, or a view. */
+export type Question =
+  { kind: 'snapshot' } | { kind: 'reload' } | { kind: 'certs'; query: CertsQuery } | { kind: 'denials'; limit: number };
 
 export type ToWorker =
   | { type: 'ask'; id: number; question: Question }
@@ -29,7 +32,8 @@ export type ToPrimary =
   | { type: 'ready'; port: number }
   | { type: 'start-error'; message: string }
   | { type: 'snapshot'; id: number; snapshot: AdminSnapshot }
-  | { type: 'reloaded'; id: number; result: ReloadResult };
+  | { type: 'reloaded'; id: number; result: ReloadResult }
+  | { type: 'view'; id: number; view: CertsPage | DenialView[] };
 
 const isToWorker = (m: unknown): m is ToWorker =>
   typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string';
@@ -47,11 +51,8 @@ export function serveAsWorker(gw: Gateway, reload: () => void): Promise<void> {
       // A watched file changed (the primary watches): only what reads it is built again.
       if (m.type === 'reload' && m.changedFiles) void gw.reload({ changedFiles: m.changedFiles });
       else if (m.type === 'reload') reload();
-      else if (m.type === 'ask' && m.question === 'snapshot') {
-        process.send?.({ type: 'snapshot', id: m.id, snapshot: gw.adminSnapshot() } satisfies ToPrimary);
-      } else if (m.type === 'ask' && m.question === 'reload') {
-        void gw.reload().then((result) => process.send?.({ type: 'reloaded', id: m.id, result } satisfies ToPrimary));
-      } else if (m.type === 'stop') {
+      else if (m.type === 'ask') answer(gw, m.id, m.question);
+      else if (m.type === 'stop') {
         void gw.close(m.deadlineMs, { drainDelayMs: m.drainDelayMs }).then(() => {
           process.disconnect?.();
           resolve();
@@ -59,6 +60,14 @@ export function serveAsWorker(gw: Gateway, reload: () => void): Promise<void> {
       }
     });
   });
+}
+
+function answer(gw: Gateway, id: number, q: Question): void {
+  const send = (m: ToPrimary): void => void process.send?.(m);
+  if (q.kind === 'snapshot') send({ type: 'snapshot', id, snapshot: gw.adminSnapshot() });
+  else if (q.kind === 'reload') void gw.reload().then((result) => send({ type: 'reloaded', id, result }));
+  else if (q.kind === 'certs') send({ type: 'view', id, view: gw.certs(q.query) });
+  else void gw.denials(q.limit).then((view) => send({ type: 'view', id, view }));
 }
 
 export interface PrimaryOptions {
@@ -83,10 +92,10 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   const pending = new Map<number, { answers: unknown[]; expected: number; done: (a: unknown[]) => void }>();
 
   const onMessage = (m: ToPrimary): void => {
-    if (m.type !== 'snapshot' && m.type !== 'reloaded') return;
+    if (m.type !== 'snapshot' && m.type !== 'reloaded' && m.type !== 'view') return;
     const p = pending.get(m.id);
     if (!p) return;
-    p.answers.push(m.type === 'snapshot' ? m.snapshot : m.result);
+    p.answers.push(m.type === 'snapshot' ? m.snapshot : m.type === 'reloaded' ? m.result : m.view);
     if (p.answers.length === p.expected) {
       pending.delete(m.id);
       p.done(p.answers);
@@ -137,9 +146,9 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
 
   const live = (): Worker[] =>
     Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
-  /** Every live worker's answer, or those that came within ADMIN_TIMEOUT_MS. */
-  const ask = (question: Question): Promise<unknown[]> => {
-    const workers = live();
+  /** Every live worker's answer (or the first one's, with `one`), or those that came within ADMIN_TIMEOUT_MS. */
+  const ask = (question: Question, one = false): Promise<unknown[]> => {
+    const workers = one ? live().slice(0, 1) : live();
     const id = ++nextId;
     return new Promise((resolve) => {
       if (workers.length === 0) return resolve([]);
@@ -157,19 +166,19 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
     });
   };
   const source: AdminSource = {
-    snapshots: () => ask('snapshot') as Promise<AdminSnapshot[]>,
-    reloads: () => ask('reload') as Promise<ReloadResult[]>,
+    snapshots: () => ask({ kind: 'snapshot' }) as Promise<AdminSnapshot[]>,
+    reloads: () => ask({ kind: 'reload' }) as Promise<ReloadResult[]>,
+    // Every worker loads the same config and truststores: one worker's certificates are all of them.
+    certs: async (query) => ((await ask({ kind: 'certs', query }, true))[0] as CertsPage | undefined) ?? null,
+    denials: (limit) => ask({ kind: 'denials', limit }) as Promise<DenialView[][]>,
     workers: o.workers,
     draining: () => stopping,
   };
 
   let admin: http.Server | null = null;
   if (o.cfg.admin) {
-    admin = http.createServer((req, res) => {
-      const refused = unauthorized(req, o.cfg.admin?.token);
-      if (refused) return writeAnswer(res, refused);
-      void adminAnswer(req.method ?? 'GET', req.url ?? '/', source).then((a) => writeAnswer(res, a));
-    });
+    const options = { source, token: o.cfg.admin.token, ui: uiAssets() };
+    admin = http.createServer((req, res) => void handleAdmin(req, res, options));
     await new Promise<void>((resolve, reject) => {
       admin!.once('error', reject);
       admin!.listen(o.cfg.admin!.port, o.cfg.admin!.host, () => resolve());

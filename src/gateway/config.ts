@@ -31,6 +31,8 @@ const admin = z
     port,
     // A bearer token for every endpoint but /healthz and /readyz (probes).
     token: z.string().min(16, 'at least 16 characters').max(512).optional(),
+    // Recent denials kept for /denials and the dashboard (per process); 0 keeps none.
+    denialsBuffer: z.number().int().min(0).max(10_000).default(200),
   })
   .refine((a) => a.token !== undefined || LOOPBACK.test(a.host), {
     message: 'required when admin.host is not a loopback address (the admin listener can reload the gateway)',

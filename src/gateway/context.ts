@@ -15,6 +15,7 @@ import type { OcspChecker } from '../trust/ocsp.js';
 import type { AllowList } from './allow.js';
 import type { Denied } from '../policy/verdict.js';
 import type { Authorization } from './lambda/authorizer.js';
+import type { DenialRing } from './denials.js';
 import type { HandlerHost } from './lambda/pool.js';
 
 export interface ConnectionContext {
@@ -170,6 +171,8 @@ export interface Runtime {
   readonly caches: CertCaches;
   /** OCSP checkers (and their answer caches) by settings, kept across reloads. */
   readonly ocsp: Map<string, OcspChecker>;
+  /** Recent denials (admin.denialsBuffer of them), for /denials. */
+  readonly denials: DenialRing;
   /** The worker pools of the Lambda handler modules, serving or finishing after a reload. */
   readonly handlers: HandlerHost;
 }

@@ -34,7 +34,7 @@ export function domainGauges(state: GatewayState): DomainGauges[] {
       truststoreLoadedAt: d.loadedAt.getTime() / 1000,
       truststoreVersion: d.truststoreVersion,
       truststoreCertificates: d.truststoreCertificates,
-      serverCertNotAfter: d.serverCert ? seconds(d.serverCert.info.notAfter) : null,
+      serverCertNotAfter: d.serverChain[0] ? seconds(d.serverChain[0].info.notAfter) : null,
       truststore: [...byName.values()],
     };
   });

@@ -21,6 +21,7 @@ import { logDenial, logNoCertificate, logRefusal, logRequest } from './access-lo
 import { countVerifyFailure, inc, NO_DOMAIN, NO_DOMAIN_LABELS, recordRequest } from './metrics.js';
 import { forward, upstreamHeaders } from './proxy.js';
 import { sendJson } from './respond.js';
+import { recordDenial, recordRequestDenial } from './denials.js';
 import { matchRoute, unsafeTarget } from './routes.js';
 import { lookupDomain } from './state.js';
 import { NO_CERTIFICATE, verifyConnection, type ConnectionVerdict } from './verify.js';
@@ -158,6 +159,7 @@ function deny(ctx: RequestContext, rt: Runtime, verdict: Denied, extra: Record<s
   const { reason, code } = verdict;
   ctx.denied = verdict;
   inc(rt.metrics.denials, `${d.name} ${code}`);
+  recordRequestDenial(rt.denials, ctx, { status: 403, code, reason });
   countVerifyFailure(rt.metrics, d.name, code);
   logDenial(rt.log, ctx, { domain: d.name, cv, reason, code, extra });
   if (denyChannel.hasSubscribers) {
@@ -305,6 +307,23 @@ export function refuseWithoutCertificate(rt: Runtime, domain: string | null, rem
   const reason = NO_CERTIFICATE.reason;
   logNoCertificate(rt.log, domain, remote, reason);
   if (domain !== null) inc(rt.metrics.denials, `${domain} ${NO_CERTIFICATE.code}`);
+  if (rt.denials.capacity > 0) {
+    recordDenial(rt.denials, {
+      time: Date.now(),
+      domain,
+      route: null,
+      status: null,
+      code: NO_CERTIFICATE.code,
+      reason,
+      requestId: null,
+      stage: 'handshake',
+      sourceIp: remote ?? null,
+      leaf: null,
+      sent: [],
+      path: null,
+      generation: domain === null ? null : (rt.state.domains.get(domain)?.verify.generation ?? null),
+    });
+  }
   countVerifyFailure(rt.metrics, domain ?? NO_DOMAIN, NO_CERTIFICATE.code);
   if (denyChannel.hasSubscribers) {
     const event: DenyEvent = {

@@ -22,6 +22,13 @@ export interface ReloadResult {
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 60_000;
 
+/** The last reload that finished: when, whether it was clean, and its errors (a config error names no domain). */
+export interface LastReload {
+  at: Date;
+  ok: boolean;
+  errors: DomainLoadError[];
+}
+
 export interface ReloadOptions {
   /**
    * Watched files whose content changed (absolute paths): only what reads them is built again, and the config is
@@ -32,6 +39,8 @@ export interface ReloadOptions {
 
 export interface Reloader {
   reload(o?: ReloadOptions): Promise<ReloadResult>;
+  /** Null until a reload has finished. */
+  lastReload(): LastReload | null;
   /** The errors of the last reload (empty after a clean one): what /readyz reports. */
   lastErrors(): DomainLoadError[];
   /** No more retries (at shutdown). */
@@ -50,6 +59,7 @@ export interface ReloaderOptions {
 export function reloader(o: ReloaderOptions): Reloader {
   const { rt } = o;
   let lastErrors: DomainLoadError[] = [];
+  let last: LastReload | null = null;
   // One reload at a time: SIGHUP and POST /reload can overlap, and a slow one (an S3 fetch) finishing last would
   // swap in files older than those of the reload that started after it.
   let reloading: Promise<unknown> = Promise.resolve();
@@ -105,6 +115,7 @@ export function reloader(o: ReloaderOptions): Reloader {
   }
 
   function published(r: ReloadResult, started: number): ReloadResult {
+    last = { at: new Date(), ok: r.ok, errors: r.errors };
     if (reloadChannel.hasSubscribers) {
       const event: ReloadEvent = {
         ...r,
@@ -142,6 +153,7 @@ export function reloader(o: ReloaderOptions): Reloader {
   return {
     reload,
     lastErrors: () => lastErrors,
+    lastReload: () => last,
     stop() {
       if (retryTimer) clearTimeout(retryTimer);
       retryTimer = null;

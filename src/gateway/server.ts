@@ -22,6 +22,9 @@ import { crlRefresher, ocspTotals } from './revocation.js';
 import { buildState, type GatewayState, type Generations } from './state.js';
 import { randomTicketKeys, readTicketKeys, ticketKeyRing } from './ticket-keys.js';
 import { certCaches } from './verify.js';
+import { denialRing } from './denials.js';
+import { uiAssets } from './admin-ui.js';
+import { certsPage, denialViews, type CertsPage, type CertsQuery, type DenialView } from './admin-views.js';
 import { watchedPaths, watchFiles, type FileWatch } from './watch.js';
 import { closeHost, handlerHost, type HandlerHost } from './lambda/pool.js';
 
@@ -40,6 +43,9 @@ export interface Gateway {
   metrics: Metrics;
   /** What the admin endpoints answer from (a worker sends it to its primary). */
   adminSnapshot(): AdminSnapshot;
+  /** /certs and /denials of this process (a worker sends them to its primary). */
+  certs(q: CertsQuery): CertsPage;
+  denials(limit: number): Promise<DenialView[]>;
 }
 
 export class GatewayStartError extends Error {
@@ -49,6 +55,8 @@ export class GatewayStartError extends Error {
 export interface StartOptions {
   /** Session ticket keys shared with sibling workers (the primary's); else tls.ticketKeyFile, else random. */
   ticketKeys?: Buffer;
+  /** Recent denials to keep; default admin.denialsBuffer (none without an admin listener). */
+  denialsBuffer?: number | undefined;
   /** false: never watch files, whatever `watch.enabled` says (a cluster worker: its primary watches). */
   watchFiles?: boolean;
 }
@@ -90,6 +98,7 @@ async function start(o: {
     pools: backendPools(),
     caches: certCaches(),
     ocsp: new Map(),
+    denials: denialRing(opts.denialsBuffer ?? cfg.admin?.denialsBuffer ?? 0),
     handlers,
   };
   // The start is the first load in which every domain loaded.
@@ -131,18 +140,22 @@ async function start(o: {
   const refresher = crlRefresher(rt);
   const snapshot = (): AdminSnapshot => {
     rt.metrics.ocsp = ocspTotals(rt.ocsp);
-    return adminSnapshot(rt.state, reloads.lastErrors(), rt.metrics);
+    return adminSnapshot(rt.state, reloads.lastErrors(), rt.metrics, reloads.lastReload());
   };
+  const certs = (q: CertsQuery): CertsPage => certsPage(rt.state, q, new Date());
+  const denials = (limit: number): Promise<DenialView[]> => denialViews({ ring: rt.denials, state: rt.state, limit });
   const source: AdminSource = {
     snapshots: async () => [snapshot()],
     reloads: async () => [await reloads.reload()],
+    certs: async (q) => certs(q),
+    denials: async (limit) => [await denials(limit)],
     workers: null,
     draining: () => draining,
   };
   let admin: http.Server | null = null;
   if (cfg.admin) {
-    const token = cfg.admin.token;
-    admin = http.createServer((req, res) => void handleAdmin(req, res, source, token));
+    const o = { source, token: cfg.admin.token, ui: uiAssets() };
+    admin = http.createServer((req, res) => void handleAdmin(req, res, o));
     await listen(admin, cfg.admin.host, cfg.admin.port);
     log.info({ address: admin.address() }, 'admin listening');
   }
@@ -154,6 +167,8 @@ async function start(o: {
     state: () => rt.state,
     metrics: rt.metrics,
     adminSnapshot: snapshot,
+    certs,
+    denials,
     async close(deadlineMs = 10_000, o = {}) {
       draining = true;
       http1.closeAfterAnswers(connections.tlsSockets());

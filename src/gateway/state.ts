@@ -6,9 +6,10 @@
 import { createHash } from 'node:crypto';
 import tls from 'node:tls';
 import type { Finding } from '../report/finding.js';
-import { certFromPem } from '../pki/cert.js';
-import type { Cert } from '../pki/types.js';
 import { isLoadProblem, readCapped } from '../pki/read.js';
+import { parseCert } from '../pki/cert.js';
+import { parsePem } from '../pki/pem.js';
+import type { Cert } from '../pki/types.js';
 import { DEFAULT_POLICY, type PolicyOptions } from '../policy/rules.js';
 import { truststoreFromPem } from '../trust/load.js';
 import { truststoreOracle, type Truststore } from '../trust/truststore.js';
@@ -38,8 +39,8 @@ export interface DomainState {
   truststoreVersion: string | null;
   truststoreCertificates: number;
   truststoreWarnings: Finding[];
-  /** The server certificate (the first of certificate.cert); null in the unlikely case only OpenSSL can read it. */
-  serverCert: Cert | null;
+  /** certificate.cert parsed: the server certificate, then its chain (for expiry metrics and the admin's views). */
+  serverChain: Cert[];
   /** Null when mutualTls.revocation is off. */
   revocation: DomainRevocation | null;
   /** CRL sources that failed in this build and kept their previous CRLs (one line each). */
@@ -136,7 +137,7 @@ export async function buildDomain(
       ? kept.secureContext
       : serverContext(d, { certPem, keyPem, truststore, oracle });
 
-  const serverCert = kept && kept.digests.certificate === digests.certificate ? kept.serverCert : leafOf(certPem);
+  const serverChain = kept && kept.digests.certificate === digests.certificate ? kept.serverChain : chainOf(certPem);
   const { revocation, revocationErrors, revocationWarnings } = await buildRevocation(cfg, d, truststore, previous);
   const allow = d.mutualTls.allow ? compileAllow(d.mutualTls.allow) : null;
   return {
@@ -150,7 +151,7 @@ export async function buildDomain(
     truststoreVersion: fetched.version,
     truststoreCertificates: truststore.certs.length,
     truststoreWarnings: warnings,
-    serverCert,
+    serverChain,
     revocation,
     revocationErrors,
     revocationWarnings,
@@ -330,13 +331,17 @@ async function readText(path: string, what: string): Promise<string> {
   return text;
 }
 
-/** The metrics read its dates: a file OpenSSL took but our parser does not must not stop the domain. */
-function leafOf(pem: string): Cert | null {
-  try {
-    return certFromPem(pem);
-  } catch {
-    return null;
-  }
+/** The certificates of certificate.cert, for the expiry metrics and views. */
+function chainOf(pem: string): Cert[] {
+  return parsePem(pem)
+    .blocks.filter((b) => b.label === 'CERTIFICATE')
+    .flatMap((b) => {
+      try {
+        return [parseCert(b.body)];
+      } catch {
+        return []; // OpenSSL took the file; a block only our parser refuses is left out of the views
+      }
+    });
 }
 
 function serverCertMessage(e: unknown): string {

@@ -22,6 +22,9 @@ import type { DomainGauges } from '../../src/gateway/metrics-gauges.js';
 import type { ReloadResult } from '../../src/gateway/reload.js';
 import { parseMetrics, samples, value } from '../helpers/metrics.js';
 
+const NO_CERTS = async (): Promise<null> => null;
+const NO_DENIALS = async (): Promise<never[]> => [];
+
 function snapshot(fill: (m: Metrics) => void, o: Partial<AdminSnapshot> = {}): AdminSnapshot {
   const m = newMetrics();
   fill(m);
@@ -29,7 +32,7 @@ function snapshot(fill: (m: Metrics) => void, o: Partial<AdminSnapshot> = {}): A
 }
 
 function cluster(snaps: AdminSnapshot[], reloads: ReloadResult[] = [], workers = 2): AdminSource {
-  return { snapshots: async () => snaps, reloads: async () => reloads, workers };
+  return { snapshots: async () => snaps, reloads: async () => reloads, certs: NO_CERTS, denials: NO_DENIALS, workers };
 }
 
 const metricLines = (body: string, name: string): string[] => body.split('\n').filter((l) => l.startsWith(name));
@@ -224,6 +227,8 @@ test('a single process answers the same endpoints without a worker count', async
   const one: AdminSource = {
     snapshots: async () => [snapshot(() => {})],
     reloads: async () => [{ ok: true, errors: [], warnings: [] }],
+    certs: NO_CERTS,
+    denials: NO_DENIALS,
     workers: null,
   };
   const body = async (method: string, path: string): Promise<unknown> =>

@@ -20,6 +20,7 @@ import { backendPools, closePools } from '../../src/gateway/proxy.js';
 import { buildState } from '../../src/gateway/state.js';
 import { handlerHost } from '../../src/gateway/lambda/pool.js';
 import { certCaches } from '../../src/gateway/verify.js';
+import { denialRing } from '../../src/gateway/denials.js';
 import { compileAccessLogFormat } from '../../src/gateway/access-format.js';
 import { issue, type Issued } from '../../src/pki/generate.js';
 
@@ -133,6 +134,7 @@ before(async () => {
     pools: backendPools(),
     caches: certCaches(),
     ocsp: new Map(),
+    denials: denialRing(10),
     handlers,
   };
 });

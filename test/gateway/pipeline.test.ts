@@ -30,6 +30,7 @@ import { reloader } from '../../src/gateway/reload.js';
 import { buildState, type Generations } from '../../src/gateway/state.js';
 import { handlerHost } from '../../src/gateway/lambda/pool.js';
 import { certCaches } from '../../src/gateway/verify.js';
+import { denialRing, recentDenials } from '../../src/gateway/denials.js';
 import { verdictFields } from '../../src/policy/verdict.js';
 
 const MAIN = 'localhost';
@@ -130,6 +131,7 @@ before(async () => {
     pools: backendPools(),
     caches: certCaches(),
     ocsp: new Map(),
+    denials: denialRing(10),
     handlers,
   };
   subscribe('mtlsgate:request', onRequest);
@@ -310,6 +312,16 @@ test('no certificate: 403 under noCertificate http403; at the handshake, one den
   const counted = snapshotMetrics(rt.metrics).denials.find(([d, c]) => d === MAIN && c === 'MTLSGATE_NO_CERTIFICATE');
   assert.equal(counted?.[2], 2, 'the 403 and the handshake refusal');
   assert.ok(logs.some((l) => l.msg === 'connection refused: no client certificate' && l.remote === '192.0.2.8'));
+  // Both kept for /denials, newest first: the handshake refusal (no status, no request), then the 403.
+  const [handshake, request] = recentDenials(rt.denials, 2);
+  assert.deepEqual(
+    [handshake?.stage, handshake?.status, handshake?.requestId, handshake?.sourceIp, handshake?.path],
+    ['handshake', null, null, '192.0.2.8', null],
+  );
+  assert.deepEqual(
+    [request?.stage, request?.status, request?.code, request?.requestId, request?.leaf],
+    ['request', 403, 'MTLSGATE_NO_CERTIFICATE', ctx.requestId, null],
+  );
 });
 
 test('421: a Host naming another domain, an unknown server name, TLS 1.2 on a TLS_1_3 domain', async () => {

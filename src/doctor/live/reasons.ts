@@ -76,6 +76,11 @@ for (const code of [...(Object.keys(FINDINGS_BY_CODE) as DenyCode[]), OWN_CODES.
   BY_REASON.set(reason.toLowerCase(), e);
 }
 
+/** The offline finding ids that explain a deny code (none for a code no file check explains). */
+export function findingIdsForCode(code: string): readonly string[] {
+  return FINDINGS_BY_CODE[code as DenyCode] ?? [];
+}
+
 /** What a stated reason means; unknown reasons come back with no codes and no findings. */
 export function explainReason(reason: string): ReasonExplanation {
   return BY_REASON.get(reason.trim().toLowerCase()) ?? { reason, codes: [], findingIds: [] };

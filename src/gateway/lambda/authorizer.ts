@@ -6,6 +6,7 @@
  */
 import type { RequestContext, Runtime } from '../context.js';
 import { inc } from '../metrics.js';
+import { recordRequestDenial } from '../denials.js';
 import type { ResponseSink } from '../respond.js';
 import type { Route } from '../routes.js';
 import type { AuthorizerConfig } from './config.js';
@@ -206,12 +207,13 @@ function refuse(
   ctx: RequestContext,
   rt: Runtime,
   status: number,
-  body: unknown,
+  body: { message: string },
   errorType: string,
   code: string,
 ): typeof DONE {
   const d = ctx.domain!;
   inc(rt.metrics.denials, `${d.name} ${code}`);
+  recordRequestDenial(rt.denials, ctx, { status, code, reason: body.message });
   rt.log.info(
     { requestId: ctx.requestId, domain: d.name, code, principalId: ctx.authorizer?.principalId ?? null },
     'authorizer refused the request',
@@ -232,6 +234,11 @@ function fail(
   ctx.authorizer = { principalId: null, error, latencyMs };
   const d = ctx.domain!;
   inc(rt.metrics.denials, `${d.name} AUTHORIZER_ERROR`);
+  recordRequestDenial(rt.denials, ctx, {
+    status: 500,
+    code: 'AUTHORIZER_ERROR',
+    reason: `authorizer ${name}: ${error}`,
+  });
   if (!quiet)
     rt.log.warn({ requestId: ctx.requestId, domain: d.name, authorizer: name, error, latencyMs }, 'authorizer error');
   send(ctx, 500, CONFIG_ERROR, 'AuthorizerConfigurationException');

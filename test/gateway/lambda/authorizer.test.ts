@@ -19,6 +19,7 @@ import { newMetrics } from '../../../src/gateway/metrics.js';
 import { runPipeline } from '../../../src/gateway/pipeline.js';
 import { backendPools, closePools } from '../../../src/gateway/proxy.js';
 import { buildState } from '../../../src/gateway/state.js';
+import { denialRing } from '../../../src/gateway/denials.js';
 import { closeHost, closePool, handlerHost } from '../../../src/gateway/lambda/pool.js';
 import { certCaches } from '../../../src/gateway/verify.js';
 
@@ -74,6 +75,7 @@ before(async () => {
     pools: backendPools(),
     caches: certCaches(),
     ocsp: new Map(),
+    denials: denialRing(0),
     handlers,
   };
 });
