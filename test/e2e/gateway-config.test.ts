@@ -387,15 +387,31 @@ test('admin: /healthz, /readyz, /metrics counting requests and denials, /domains
 
     const domains = await gw.admin('/domains');
     assert.equal(domains.status, 200);
-    assert.deepEqual(JSON.parse(domains.body), [
+    const listed = JSON.parse(domains.body) as Array<Record<string, unknown>>;
+    const expiry = (subject: string): Record<string, unknown> => ({
+      subject,
+      notAfter: (
+        listed[0]![subject.startsWith(`CN=${DOMAIN}`) ? 'serverCertificate' : 'truststoreEarliestExpiry'] as {
+          notAfter: string;
+        }
+      ).notAfter,
+      daysToExpiry: 364,
+      status: 'valid',
+    });
+    assert.match(String(listed[0]?.loadedAt), /^\d{4}-\d\d-\d\dT[\d:.]+Z$/);
+    assert.deepEqual(listed, [
       {
         domainName: DOMAIN,
         truststoreUri: `file://${w.truststore}`,
         truststoreVersion: null,
         certificates: 1,
-        warnings: (JSON.parse(domains.body) as { warnings: string[] }[])[0]!.warnings,
+        warnings: listed[0]!.warnings,
         basePaths: ['orders', '(none)'],
         revocation: null,
+        serverCertificate: expiry(`CN=${DOMAIN}`),
+        truststoreEarliestExpiry: expiry('CN=lifecycle Client CA,O=mtlsgate e2e'),
+        loadedAt: listed[0]!.loadedAt,
+        reload: null,
       },
     ]);
 

@@ -98,7 +98,7 @@ logs: { format: pretty, level: debug }
 `,
     FILE,
   );
-  assert.deepEqual(c.admin, { host: '127.0.0.1', port: 9901 });
+  assert.deepEqual(c.admin, { host: '127.0.0.1', port: 9901, denialsBuffer: 200 });
   const d = c.domains[0]!;
   assert.equal(d.domainName, 'mtls.example.test', 'domain names are case-insensitive: lower-cased');
   assert.equal(d.securityPolicy, 'TLS_1_3');
