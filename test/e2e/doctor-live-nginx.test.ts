@@ -7,6 +7,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -26,7 +27,19 @@ function findNginx(): string | null {
 }
 
 const children: ChildProcess[] = [];
-after(() => children.forEach((c) => c.kill('SIGKILL')));
+// SIGTERM: nginx's master stops its workers and exits (SIGKILL would leave the workers running, orphaned).
+after(async () => {
+  await Promise.all(
+    children.map(async (c) => {
+      if (c.exitCode !== null || c.signalCode !== null) return;
+      const exited = once(c, 'exit');
+      c.kill('SIGTERM');
+      const timer = setTimeout(() => c.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }),
+  );
+});
 
 /** nginx on a free port with ssl_verify_client on, serving nginx.e2e.test; `extra` goes into its server block. */
 async function startNginx(o: {

@@ -14,7 +14,7 @@ import { authorizerEventV1, authorizerEventV2, clientCertOf, methodArn, type Req
 import { InvokeError } from './invoke.js';
 import { invokeUrl } from './invoke-url.js';
 import { invokePool } from './pool.js';
-import { BadResult, contextHeaders, judge, parseResult, type Decision, type Verdict } from './policy.js';
+import { BadResult, judge, parseResult, type Decision, type Verdict } from './policy.js';
 import type { AuthorizerRuntime, DecisionCache, LambdaState } from './state.js';
 
 /** What an allowing authorizer passes on. */
@@ -188,11 +188,10 @@ function decide(
   ctx.authorizer = { principalId: d.principalId, error: null, latencyMs };
   if (verdict === 'allow') {
     const certHeaders = ctx.verdict?.client?.headers ?? NO_HEADERS;
-    const extra = contextHeaders(d.context);
     let identity = certHeaders;
-    if (extra.length > 0) {
+    if (d.headers.length > 0) {
       identity = { ...certHeaders };
-      for (const [name, value] of extra) identity[name] = value;
+      for (const [name, value] of d.headers) identity[name] = value;
     }
     ctx.authorization = { principalId: d.principalId, context: d.context, identity };
     return NEXT;

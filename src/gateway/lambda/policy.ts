@@ -16,9 +16,14 @@ export interface Statement {
 }
 
 /** A checked result, ready to judge any request's ARN (a cached one judges the requests after it). */
-export type Decision =
-  | { kind: 'policy'; principalId: string; statements: Statement[]; context: Record<string, unknown> }
-  | { kind: 'simple'; isAuthorized: boolean; principalId: null; context: Record<string, unknown> };
+export type Decision = (
+  | { kind: 'policy'; principalId: string; statements: Statement[] }
+  | { kind: 'simple'; isAuthorized: boolean; principalId: null }
+) & {
+  context: Record<string, unknown>;
+  /** The context as backend headers, made once: a cached decision serves many requests. */
+  headers: [string, string][];
+};
 
 export type Verdict = 'allow' | 'explicit-deny' | 'implicit-deny';
 
@@ -46,7 +51,13 @@ export function parseResult(r: unknown, o: { version: '1.0' | '2.0'; simple: boo
   const context = parseContext(res.context, o.version);
   if (o.simple) {
     if (typeof res.isAuthorized !== 'boolean') throw new BadResult('isAuthorized is not a boolean');
-    return { kind: 'simple', isAuthorized: res.isAuthorized, principalId: null, context };
+    return {
+      kind: 'simple',
+      isAuthorized: res.isAuthorized,
+      principalId: null,
+      context,
+      headers: contextHeaders(context),
+    };
   }
   const principalId = res.principalId;
   if (typeof principalId !== 'string' && typeof principalId !== 'number') throw new BadResult('principalId is missing');
@@ -71,7 +82,7 @@ export function parseResult(r: unknown, o: { version: '1.0' | '2.0'; simple: boo
       notResource: resource.not,
     };
   });
-  return { kind: 'policy', principalId: String(principalId), statements, context };
+  return { kind: 'policy', principalId: String(principalId), statements, context, headers: contextHeaders(context) };
 }
 
 /** A statement's `Action` or `NotAction` (`Resource` or `NotResource`): exactly one of the two, as IAM requires. */
