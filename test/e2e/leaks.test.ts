@@ -26,7 +26,8 @@ const DOMAIN = 'leaks.e2e.test';
 /** Slack over the baseline: a few descriptors (a backend pool connection more or less), 8 MiB of heap. */
 const FD_SLACK = 6;
 const HEAP_SLACK = 8 * 1024 * 1024;
-const RSS_SLACK = 64 * 1024 * 1024;
+/** RSS growth allowed over the second of two identical storms. */
+const RSS_SLACK = 32 * 1024 * 1024;
 
 const PROBE = `import { renameSync, writeFileSync } from 'node:fs';
 import v8 from 'node:v8';
@@ -80,7 +81,10 @@ before(async () => {
       timeouts: { idleMs: 3000 },
       domains: [domainConfig(DOMAIN, w.server, w.truststore, [{ basePath: '', target: echo.url }])],
     },
-    env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${preload}`.trim(), MTLSGATE_E2E_PROBE: probeOut },
+    env: {
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${preload}`.trim(),
+      MTLSGATE_E2E_PROBE: probeOut,
+    },
   });
 });
 
@@ -148,32 +152,11 @@ async function postReloads(count: number): Promise<Record<number, number>> {
 
 const MiB = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 
-test('100 SIGHUPs in a second and 200 POST /reload under a trickle: no request failed; descriptors, handles, timers, heap and RSS back near the baseline', async () => {
-  const good: Target = {
-    port: gw.port,
-    servername: DOMAIN,
-    ca: w.server.caPem,
-    cert: w.client.certPem,
-    key: w.client.keyPem,
-  };
-  const denied: Target = { ...good, cert: w.otherClient.certPem, key: w.otherClient.keyPem };
-
-  // Warm-up: the same traffic and as many reloads as the storm, so that pools, caches, lazily made things, the JIT's
-  // code and the allocator's high-water mark exist at the baseline. The heap after GC grows ~1 MiB over the first
-  // few hundred reloads, then stays flat (2,000 were tried); RSS rises ~70 MiB over the first 200 on Node 24
-  // (OpenSSL 3.5's contexts), then 0.5 MiB per 200 more (6 rounds of 200 were tried): retention, not a leak.
-  // The warm-up repeats the storm's shape (SIGHUP bursts while POSTs follow): concurrent builds set a higher
-  // allocator high-water mark than POSTs one at a time, and that mark belongs in the baseline.
-  const warm = startLoad(good, { ratePerSec: 30, durationMs: 3000, freshEvery: 2 });
-  for (let burst = 0; burst < 10; burst++) {
-    for (let i = 0; i < 10; i++) process.kill(gw.pid, 'SIGHUP');
-    await sleep(100);
-  }
-  assert.deepEqual(await postReloads(200), { 200: 200 }, 'every warm-up POST /reload succeeded');
-  assert.deepEqual((await warm.done).failures, []);
-  await sleep(500);
-  const base = await probe();
-
+/**
+ * One storm under traffic: 100 SIGHUPs (10 bursts of 10, 100 ms apart), then 200 POST /reload, while accepted and
+ * denied clients keep connecting; asserts that nothing failed.
+ */
+async function storm(good: Target, denied: Target): Promise<void> {
   const mark = gw.mark();
   const ok = startLoad(good, { ratePerSec: 20, durationMs: 60_000, freshEvery: 2, path: '/leaks' });
   const no = startLoad(denied, { ratePerSec: 4, durationMs: 60_000, freshEvery: 1, path: '/denied' });
@@ -209,11 +192,40 @@ test('100 SIGHUPs in a second and 200 POST /reload under a trickle: no request f
   assert.ok(loads >= 201, `truststore loaded ${loads} times (200 POSTs and the coalesced SIGHUPs)`);
   const metrics = (await gw.admin('/metrics')).body;
   assert.match(metrics, /^mtlsgate_reloads_total\{result="failed"\} 0$/m);
+}
 
+test('two storms of 100 SIGHUPs in a second and 200 POST /reload under a trickle: no request failed; descriptors, handles, timers and heap back near the baseline, RSS flat', async () => {
+  const good: Target = {
+    port: gw.port,
+    servername: DOMAIN,
+    ca: w.server.caPem,
+    cert: w.client.certPem,
+    key: w.client.keyPem,
+  };
+  const denied: Target = { ...good, cert: w.otherClient.certPem, key: w.otherClient.keyPem };
+
+  // Warm-up: the same traffic and as many reloads as the storm, so that pools, caches, lazily made things, the JIT's
+  // code and the allocator's high-water mark exist at the baseline. The heap after GC grows ~1 MiB over the first
+  // few hundred reloads, then stays flat (2,000 were tried). RSS rises ~70 MiB over the first 200 reloads on Node 24
+  // (OpenSSL 3.5's contexts) and, after this warm-up, still 30-70 MiB in the first storm depending on the run: the
+  // allocator's high-water mark, not a leak, so RSS is judged on the second storm, where a leak would grow it again.
+  const warm = startLoad(good, { ratePerSec: 30, durationMs: 3000, freshEvery: 2 });
+  for (let burst = 0; burst < 10; burst++) {
+    for (let i = 0; i < 10; i++) process.kill(gw.pid, 'SIGHUP');
+    await sleep(100);
+  }
+  assert.deepEqual(await postReloads(200), { 200: 200 }, 'every warm-up POST /reload succeeded');
+  assert.deepEqual((await warm.done).failures, []);
+  await sleep(500);
+  const base = await probe();
+
+  await storm(good, denied);
+  const mid = await settled(base);
+  await storm(good, denied);
   const end = await settled(base);
   const report =
     `baseline fds ${base.fds} ${JSON.stringify(base.fdKinds)}, after ${end.fds} ${JSON.stringify(end.fdKinds)}; ` +
-    `handles ${JSON.stringify(base.resources)} -> ${JSON.stringify(end.resources)}; heap ${MiB(base.heapUsed)} -> ${MiB(end.heapUsed)}; rss ${MiB(base.rss)} -> ${MiB(end.rss)}`;
+    `handles ${JSON.stringify(base.resources)} -> ${JSON.stringify(end.resources)}; heap ${MiB(base.heapUsed)} -> ${MiB(end.heapUsed)}; rss ${MiB(base.rss)} -> ${MiB(mid.rss)} -> ${MiB(end.rss)}`;
   console.log(`# leaks: ${report}`);
   assert.ok(end.fds <= base.fds + FD_SLACK, `descriptors back near the baseline: ${report}`);
   assert.ok((end.fdKinds.file ?? 0) <= (base.fdKinds.file ?? 0), `no file left open: ${report}`);
@@ -225,7 +237,12 @@ test('100 SIGHUPs in a second and 200 POST /reload under a trickle: no request f
     );
   }
   assert.ok(end.heapUsed <= base.heapUsed + HEAP_SLACK, `heap after a full GC back near the baseline: ${report}`);
-  assert.ok(end.rss <= base.rss + RSS_SLACK, `RSS within ${MiB(RSS_SLACK)} of the baseline: ${report}`);
+  // RSS after the first storm moves with the allocator's high-water mark (tens of MiB from run to run, with no
+  // change in the code); a leak grows it again in the second storm, which retention does not.
+  assert.ok(
+    end.rss <= mid.rss + RSS_SLACK,
+    `RSS grew at most ${MiB(RSS_SLACK)} in the second storm: ${MiB(mid.rss)} -> ${MiB(end.rss)}; ${report}`,
+  );
   assert.equal(gw.stderr, '', 'nothing on stderr');
 
   await gw.stop();
