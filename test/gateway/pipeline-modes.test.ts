@@ -14,15 +14,12 @@ import { configSchema } from '../../src/gateway/config.js';
 import { connectionContext, requestContext, type RequestContext, type Runtime } from '../../src/gateway/context.js';
 import { startEcho, type EchoBackend } from '../../src/gateway/echo.js';
 import { makeLogger } from '../../src/gateway/log.js';
-import { newMetrics, snapshotMetrics } from '../../src/gateway/metrics.js';
+import { snapshotMetrics } from '../../src/gateway/metrics.js';
 import { runPipeline } from '../../src/gateway/pipeline.js';
-import { backendPools, closePools } from '../../src/gateway/proxy.js';
-import { buildState } from '../../src/gateway/state.js';
-import { handlerHost } from '../../src/gateway/lambda/pool.js';
-import { certCaches } from '../../src/gateway/verify.js';
-import { denialRing } from '../../src/gateway/denials.js';
+import { closePools } from '../../src/gateway/proxy.js';
 import { compileAccessLogFormat } from '../../src/gateway/access-format.js';
 import { issue, type Issued } from '../../src/pki/generate.js';
+import { testRuntime } from '../helpers/runtime.js';
 
 const OPT = 'opt.test';
 const REQ = 'req.test';
@@ -124,19 +121,7 @@ before(async () => {
     },
   });
   const log = makeLogger('json', 'info', out);
-  const handlers = handlerHost(log);
-  const built = await buildState(cfg, null, { last: 0 }, handlers);
-  assert.deepEqual(built.errors, []);
-  rt = {
-    state: built.state,
-    log,
-    metrics: newMetrics(),
-    pools: backendPools(),
-    caches: certCaches(),
-    ocsp: new Map(),
-    denials: denialRing(10),
-    handlers,
-  };
+  rt = await testRuntime({ cfg, log });
 });
 
 after(async () => {

@@ -23,15 +23,14 @@ import { connectionContext, requestContext, type RequestContext, type Runtime } 
 import { startEcho, type EchoBackend } from '../../src/gateway/echo.js';
 import type { DenyEvent, ReloadEvent, RequestEvent } from '../../src/gateway/events.js';
 import { makeLogger } from '../../src/gateway/log.js';
-import { newMetrics, snapshotMetrics } from '../../src/gateway/metrics.js';
+import { snapshotMetrics } from '../../src/gateway/metrics.js';
 import { refuseWithoutCertificate, runPipeline } from '../../src/gateway/pipeline.js';
-import { backendPools, closePools } from '../../src/gateway/proxy.js';
+import { closePools } from '../../src/gateway/proxy.js';
 import { reloader } from '../../src/gateway/reload.js';
-import { buildState, type Generations } from '../../src/gateway/state.js';
-import { handlerHost } from '../../src/gateway/lambda/pool.js';
-import { certCaches } from '../../src/gateway/verify.js';
-import { denialRing, recentDenials } from '../../src/gateway/denials.js';
+import { type Generations } from '../../src/gateway/state.js';
+import { recentDenials } from '../../src/gateway/denials.js';
 import { verdictFields } from '../../src/policy/verdict.js';
+import { testRuntime } from '../helpers/runtime.js';
 
 const MAIN = 'localhost';
 const OTHER = 'other.test';
@@ -121,19 +120,7 @@ before(async () => {
     },
   });
   const log = makeLogger('json', 'info', out);
-  const handlers = handlerHost(log);
-  const built = await buildState(cfg, null, generations, handlers);
-  assert.deepEqual(built.errors, []);
-  rt = {
-    state: built.state,
-    log,
-    metrics: newMetrics(),
-    pools: backendPools(),
-    caches: certCaches(),
-    ocsp: new Map(),
-    denials: denialRing(10),
-    handlers,
-  };
+  rt = await testRuntime({ cfg, log, generations });
   subscribe('mtlsgate:request', onRequest);
   subscribe('mtlsgate:deny', onDeny);
   subscribe('mtlsgate:reload', onReload);

@@ -15,13 +15,10 @@ import { configSchema } from '../../../src/gateway/config.js';
 import { connectionContext, requestContext, type Runtime } from '../../../src/gateway/context.js';
 import { startEcho, type EchoBackend } from '../../../src/gateway/echo.js';
 import { makeLogger } from '../../../src/gateway/log.js';
-import { newMetrics } from '../../../src/gateway/metrics.js';
 import { runPipeline } from '../../../src/gateway/pipeline.js';
-import { backendPools, closePools } from '../../../src/gateway/proxy.js';
-import { buildState } from '../../../src/gateway/state.js';
-import { denialRing } from '../../../src/gateway/denials.js';
-import { closeHost, closePool, handlerHost } from '../../../src/gateway/lambda/pool.js';
-import { certCaches } from '../../../src/gateway/verify.js';
+import { closePools } from '../../../src/gateway/proxy.js';
+import { closeHost, closePool } from '../../../src/gateway/lambda/pool.js';
+import { testRuntime } from '../../helpers/runtime.js';
 
 const DOMAIN = 'authz.test';
 let echo: EchoBackend;
@@ -65,19 +62,7 @@ before(async () => {
   });
   const quiet = new Writable({ write: (_c, _e, cb) => cb() });
   const log = makeLogger('json', 'info', quiet);
-  const handlers = handlerHost(log);
-  const built = await buildState(cfg, null, { last: 0 }, handlers);
-  assert.deepEqual(built.errors, []);
-  rt = {
-    state: built.state,
-    log,
-    metrics: newMetrics(),
-    pools: backendPools(),
-    caches: certCaches(),
-    ocsp: new Map(),
-    denials: denialRing(0),
-    handlers,
-  };
+  rt = await testRuntime({ cfg, log, denials: 0 });
 });
 
 after(async () => {
