@@ -207,5 +207,15 @@ export async function request(
   }
 }
 
-export const keepAliveAgent = (maxSockets = 4): https.Agent =>
-  new https.Agent({ keepAlive: true, maxSockets, keepAliveMsecs: 1000 });
+/**
+ * `freeSocketTimeoutMs`: an idle pooled connection is closed by the client after this long. Shorter than the
+ * server's idle timeout, it avoids keep-alive's race (a request written as the server closes the idle connection
+ * fails with ECONNRESET, which says nothing about the server).
+ */
+export const keepAliveAgent = (maxSockets = 4, freeSocketTimeoutMs?: number): https.Agent =>
+  new https.Agent({
+    keepAlive: true,
+    maxSockets,
+    keepAliveMsecs: 1000,
+    ...(freeSocketTimeoutMs !== undefined && { timeout: freeSocketTimeoutMs }),
+  });

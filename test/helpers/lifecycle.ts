@@ -89,7 +89,8 @@ export function startLoad(
     path?: string;
   },
 ): Load {
-  const agent = keepAliveAgent(o.keepAliveSockets ?? 4);
+  // Idle pooled connections end on the client's side after 1 s, before any gateway's idle timeout in the tests.
+  const agent = keepAliveAgent(o.keepAliveSockets ?? 4, 1000);
   const outcomes: Outcome[] = [];
   const keepAlive: Outcome[] = [];
   const fresh: Outcome[] = [];
