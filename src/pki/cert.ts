@@ -3,7 +3,7 @@
  * checks; everything X509Certificate lacks (signature algorithm, key usage bits, basic constraints, EKU names, key ids,
  * RFC 4514 names) comes from our own walk over the DER, which is fast enough for bundles of 10k certificates.
  */
-import { createHash, X509Certificate } from 'node:crypto';
+import { hash, X509Certificate } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import type { BasicConstraintsInfo, Cert, CertInfo, SignatureAlgorithmInfo } from './types.js';
 import {
@@ -108,7 +108,8 @@ export function describeCert(x509: X509Certificate, der: Buffer, now: Date = new
   const p = splitCertificate(der);
   const [notBefore, notAfter] = readValidity(der, p.validity, x509);
   const subject = formatName(der, p.subject);
-  const issuer = formatName(der, p.issuer);
+  // A root's issuer is its subject's very octets: format them once.
+  const issuer = sameOctets(der, p.subject, p.issuer) ? subject : formatName(der, p.issuer);
   const selfIssued = namesEqual(der, p.subject, p.issuer, subject, issuer);
   const spkiBytes = der.subarray(p.spki.start, p.spki.end);
   const spki = describeSpki(spkiBytes);
@@ -132,7 +133,7 @@ export function describeCert(x509: X509Certificate, der: Buffer, now: Date = new
     authorityKeyId: ext.authorityKeyId,
     crlDistributionPoints: ext.crlDistributionPoints,
     ocspUrls: ext.ocspUrls,
-    fingerprintSha256: colonHex(createHash('sha256').update(der).digest('hex')).toUpperCase(),
+    fingerprintSha256: colonHex(hash('sha256', der, 'hex')).toUpperCase(),
     modulusSha1: modulusDigest(spki.modulusHex),
     spkiSha256: sha256Hex(spkiBytes),
   };
@@ -144,6 +145,10 @@ export function describeCert(x509: X509Certificate, der: Buffer, now: Date = new
     get: () => (selfSigned ??= selfIssued && verifiesWithOwnKey(x509)),
   });
   return info;
+}
+
+function sameOctets(der: Buffer, a: Tlv, b: Tlv): boolean {
+  return a.end - a.start === b.end - b.start && der.compare(der, a.start, a.end, b.start, b.end) === 0;
 }
 
 /** The fields of a certificate's DER, located once by our own reader; throws on a malformed certificate. */
