@@ -15,7 +15,7 @@ import { parseTarget } from '../doctor/live/target.js';
 import { doctorCurlCommand } from './doctor-curl.js';
 import { requireNonEmptyCertPath, requireNonEmptyPath } from './paths.js';
 import { parseTimeout } from './timeout.js';
-import { loadConfig, type DomainConfig } from '../gateway/config.js';
+import type { DomainConfig } from '../gateway/config.js';
 import { checkRoute } from '../doctor/checks/route.js';
 import { sortFindings } from '../report/finding.js';
 
@@ -237,6 +237,8 @@ export function doctorCommand(ctx: CliContext): Command {
  */
 async function routeOptions(o: DoctorOptions): Promise<{ domain: DomainConfig; path: string }> {
   if (o.domain === undefined) throw new UserError('E_USAGE', 'doctor: --config needs --domain NAME');
+  // Loaded only for --config: the config schema (zod, yaml) is a quarter of the doctor's start-up otherwise.
+  const { loadConfig } = await import('../gateway/config.js');
   const cfg = await loadConfig(o.config!);
   const name = o.domain.toLowerCase().replace(/\.$/, '');
   const dot = name.indexOf('.');

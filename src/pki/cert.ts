@@ -3,7 +3,7 @@
  * checks; everything X509Certificate lacks (signature algorithm, key usage bits, basic constraints, EKU names, key ids,
  * RFC 4514 names) comes from our own walk over the DER, which is fast enough for bundles of 10k certificates.
  */
-import { createHash, X509Certificate } from 'node:crypto';
+import { hash, X509Certificate } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import type { BasicConstraintsInfo, Cert, CertInfo, SignatureAlgorithmInfo } from './types.js';
 import {
@@ -108,7 +108,8 @@ export function describeCert(x509: X509Certificate, der: Buffer, now: Date = new
   const p = splitCertificate(der);
   const [notBefore, notAfter] = readValidity(der, p.validity, x509);
   const subject = formatName(der, p.subject);
-  const issuer = formatName(der, p.issuer);
+  // A root's issuer is its subject's very octets: format them once.
+  const issuer = sameOctets(der, p.subject, p.issuer) ? subject : formatName(der, p.issuer);
   const selfIssued = namesEqual(der, p.subject, p.issuer, subject, issuer);
   const spkiBytes = der.subarray(p.spki.start, p.spki.end);
   const spki = describeSpki(spkiBytes);
@@ -132,7 +133,7 @@ export function describeCert(x509: X509Certificate, der: Buffer, now: Date = new
     authorityKeyId: ext.authorityKeyId,
     crlDistributionPoints: ext.crlDistributionPoints,
     ocspUrls: ext.ocspUrls,
-    fingerprintSha256: colonHex(createHash('sha256').update(der).digest('hex')).toUpperCase(),
+    fingerprintSha256: colonHex(hash('sha256', der, 'hex')).toUpperCase(),
     modulusSha1: modulusDigest(spki.modulusHex),
     spkiSha256: sha256Hex(spkiBytes),
   };
@@ -144,6 +145,10 @@ export function describeCert(x509: X509Certificate, der: Buffer, now: Date = new
     get: () => (selfSigned ??= selfIssued && verifiesWithOwnKey(x509)),
   });
   return info;
+}
+
+function sameOctets(der: Buffer, a: Tlv, b: Tlv): boolean {
+  return a.end - a.start === b.end - b.start && der.compare(der, a.start, a.end, b.start, b.end) === 0;
 }
 
 /** The fields of a certificate's DER, located once by our own reader; throws on a malformed certificate. */
@@ -195,9 +200,9 @@ function twosComplement(bytes: Buffer): Buffer {
 }
 
 export function colonHex(hex: string): string {
-  const pairs: string[] = [];
-  for (let i = 0; i < hex.length; i += 2) pairs.push(hex.slice(i, i + 2));
-  return pairs.join(':');
+  let out = hex.slice(0, 2);
+  for (let i = 2; i < hex.length; i += 2) out += ':' + hex.slice(i, i + 2);
+  return out;
 }
 
 function readValidity(der: Buffer, validity: Tlv, x509: X509Certificate): [Date, Date] {
@@ -207,24 +212,55 @@ function readValidity(der: Buffer, validity: Tlv, x509: X509Certificate): [Date,
   return [from, to];
 }
 
-const UTC_TIME = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?Z$/;
-const GENERALIZED_TIME = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?(?:\.\d{1,9})?Z$/;
-
-/** UTCTime or GeneralizedTime (RFC 5280 forms) as a Date; null when malformed. */
+/**
+ * UTCTime (YYMMDDHHMM[SS]Z) or GeneralizedTime (YYYYMMDDHHMM[SS][.f{1,9}]Z) as a Date; null when malformed. Read
+ * from the octets, not a string and a regular expression: it runs twice for each certificate of a bundle.
+ */
 export function parseTime(der: Buffer, t: Tlv | undefined): Date | null {
-  if (!t) return null;
-  const text = tlvValue(der, t).toString('latin1');
-  let m: RegExpExecArray | null;
+  if (!t || t.cls !== 0 || (t.tag !== TAG_UTC_TIME && t.tag !== TAG_GENERALIZED_TIME)) return null;
+  const end = t.end;
+  let p = t.valueStart;
   let year: number;
-  if (isUniversal(t, TAG_UTC_TIME) && (m = UTC_TIME.exec(text))) {
-    const yy = Number(m[1]);
+  if (t.tag === TAG_UTC_TIME) {
+    const yy = twoDigits(der, p, end);
+    if (yy < 0) return null;
     year = yy < 50 ? 2000 + yy : 1900 + yy; // RFC 5280 §4.1.2.5.1
-  } else if (isUniversal(t, TAG_GENERALIZED_TIME) && (m = GENERALIZED_TIME.exec(text))) {
-    year = Number(m[1]);
-  } else return null;
-  const [, , mo, d, h, mi, s] = m;
-  const date = new Date(Date.UTC(year, Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s ?? 0)));
+    p += 2;
+  } else {
+    const hi = twoDigits(der, p, end);
+    const lo = twoDigits(der, p + 2, end);
+    if (hi < 0 || lo < 0) return null;
+    year = hi * 100 + lo;
+    p += 4;
+  }
+  const mo = twoDigits(der, p, end);
+  const d = twoDigits(der, p + 2, end);
+  const h = twoDigits(der, p + 4, end);
+  const mi = twoDigits(der, p + 6, end);
+  if (mo < 0 || d < 0 || h < 0 || mi < 0) return null;
+  p += 8;
+  const s = twoDigits(der, p, end);
+  if (s >= 0) p += 2;
+  if (t.tag === TAG_GENERALIZED_TIME && der[p] === 0x2e && p < end) {
+    let n = 0;
+    for (p++; p < end && isDigit(der[p]!); p++) n++;
+    if (n < 1 || n > 9) return null;
+  }
+  if (p !== end - 1 || der[p] !== 0x5a) return null; // 'Z', last
+  const date = new Date(Date.UTC(year, mo - 1, d, h, mi, Math.max(s, 0)));
   return Number.isNaN(date.getTime()) ? null : date;
+}
+
+function isDigit(b: number): boolean {
+  return b >= 0x30 && b <= 0x39;
+}
+
+/** The two decimal digits at `p` as a number, or -1. */
+function twoDigits(der: Buffer, p: number, end: number): number {
+  if (p + 1 >= end) return -1;
+  const a = der[p]!;
+  const b = der[p + 1]!;
+  return isDigit(a) && isDigit(b) ? (a - 0x30) * 10 + (b - 0x30) : -1;
 }
 
 export function describeSignatureAlgorithm(der: Buffer, alg: Tlv): SignatureAlgorithmInfo {

@@ -90,8 +90,16 @@ export function tlvValue(buf: Buffer, t: Tlv): Buffer {
   return buf.subarray(t.valueStart, t.end);
 }
 
+/** 2.5.4.n (name attributes) and 2.5.29.n (certificate extensions): most OIDs a certificate holds, read per name. */
+const X500_ATTRIBUTE_OIDS: readonly string[] = Array.from({ length: 128 }, (_, n) => `2.5.4.${n}`);
+const CERT_EXTENSION_OIDS: readonly string[] = Array.from({ length: 128 }, (_, n) => `2.5.29.${n}`);
+
 /** Dotted OID text from the content octets; null when malformed. */
 export function decodeOid(bytes: Uint8Array): string | null {
+  if (bytes.length === 3 && bytes[0] === 0x55 && bytes[2]! < 0x80) {
+    if (bytes[1] === 0x04) return X500_ATTRIBUTE_OIDS[bytes[2]!]!;
+    if (bytes[1] === 0x1d) return CERT_EXTENSION_OIDS[bytes[2]!]!;
+  }
   if (bytes.length === 0 || bytes.length > 256 || (bytes[bytes.length - 1]! & 0x80) !== 0) return null;
   let out = '';
   let arc = 0;

@@ -3,7 +3,7 @@
  * description shared with certificates: both are read from the DER SubjectPublicKeyInfo, so a certificate and
  * its key are described and hashed the same way.
  */
-import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, hash } from 'node:crypto';
 import type { KeyObject, PrivateKeyInput } from 'node:crypto';
 import type { KeyEncoding, KeyType, LoadProblem, PrivateKey, PublicKeyInfo } from './types.js';
 import { toPem } from './pem.js';
@@ -94,7 +94,7 @@ export function spkiSha256(key: KeyObject): string {
 }
 
 export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+  return hash('sha256', bytes, 'hex');
 }
 
 /** `openssl x509|rsa -noout -modulus | openssl sha1` for an RSA key; null for other keys. */

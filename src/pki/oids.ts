@@ -184,10 +184,28 @@ function formatAttribute(der: Buffer, atv: Tlv): string {
   const oid = readOid(der, typeTlv) ?? 'malformed';
   const short = DN_ATTRIBUTES.get(oid);
   if (!valueTlv) return `${short ?? oid}=`;
+  if (short && isPlainAscii(der, valueTlv))
+    return `${short}=${der.toString('latin1', valueTlv.valueStart, valueTlv.end)}`;
   const utf8 = short ? stringValueUtf8(der, valueTlv) : null;
   // Unknown attribute types and non-string values print as '#' + hex of their DER (RFC 4514 §2.4).
   if (utf8 === null) return `${short ?? oid}=#${der.subarray(valueTlv.start, valueTlv.end).toString('hex')}`;
   return `${short}=${escapeDnUtf8(utf8)}`;
+}
+
+/**
+ * A UTF8String or one of the Latin-1 string types holding only printable ASCII that RFC 4514 does not escape: it
+ * prints as its own octets (the common case, taken without building UTF-8 and escaping byte by byte).
+ */
+function isPlainAscii(der: Buffer, t: Tlv): boolean {
+  if (t.cls !== 0 || t.constructed || (t.tag !== 12 && !LATIN1_STRINGS.has(t.tag))) return false;
+  const last = t.end - 1;
+  for (let i = t.valueStart; i <= last; i++) {
+    const c = der[i]!;
+    if (c < 0x20 || c >= 0x7f || BACKSLASH_ESCAPED.has(c)) return false;
+    if (c === 0x20 && (i === t.valueStart || i === last)) return false;
+    if (c === 0x23 && i === t.valueStart) return false;
+  }
+  return true;
 }
 
 const LATIN1_STRINGS = new Set([18, 19, 20, 22, 26]); // Numeric, Printable, Teletex (as OpenSSL: Latin-1), IA5, Visible

@@ -11,6 +11,7 @@ import { signatureVerifies, splitCertificate } from '../pki/cert.js';
 import { OWN_CODES, categoryOf as categoryFor, type Defect } from './defect.js';
 import type { DenyCode } from './verdict.js';
 import { TAG_BOOLEAN, isUniversal, readOid, tlvChildren, type Tlv } from '../pki/der.js';
+import { derOid } from '../pki/der-write.js';
 
 export interface PolicyOptions {
   /** API Gateway ignores intermediates the client sends; true lets them close the path (OpenSSL's own behaviour). */
@@ -222,8 +223,13 @@ const UNMODELLED_EXTENSIONS: ReadonlyMap<string, string> = new Map([
   ['1.3.6.1.5.5.7.1.14', 'proxy certificate info'],
 ]);
 
+/** Each UNMODELLED_EXTENSIONS OID as a DER OBJECT IDENTIFIER (tag, length, content). */
+const UNMODELLED_OID_TLVS: readonly Buffer[] = [...UNMODELLED_EXTENSIONS.keys()].map(derOid);
+
 /** The name of the first extension of `c` that only a real handshake can judge (see above), or null. */
 export function unmodelledExtension(c: Cert): string | null {
+  // Asked of every CA of a large truststore, which almost never has one: bytes that hold none of the OIDs cannot.
+  if (!UNMODELLED_OID_TLVS.some((oid) => c.der.includes(oid))) return null;
   for (const e of extensionsOf(c)) {
     const name = UNMODELLED_EXTENSIONS.get(e.oid);
     if (name !== undefined) return name;
