@@ -152,12 +152,6 @@ export function recordRequest(m: Metrics, labels: RequestLabels, status: number,
   s.buckets[i]!++;
 }
 
-/** `domain` must be a configured domain's name or NO_DOMAIN. Counts by status only (no route, no duration). */
-export function countRequest(m: Metrics, domain: string, status: number): void {
-  const byStatus = statusMap(m, domain);
-  byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
-}
-
 function bump(m: Map<string, number[]>, domain: string, i: number, size: number, n = 1): void {
   let a = m.get(domain);
   if (a === undefined) m.set(domain, (a = zeros(size)));

@@ -8,7 +8,6 @@ import { adminAnswer, type AdminSnapshot, type AdminSource } from '../../src/gat
 import {
   countBackendError,
   countHandshake,
-  countRequest,
   countVerifyFailure,
   DURATION_BUCKETS,
   inc,
@@ -35,18 +34,21 @@ function cluster(snaps: AdminSnapshot[], reloads: ReloadResult[] = [], workers =
   return { snapshots: async () => snaps, reloads: async () => reloads, certs: NO_CERTS, denials: NO_DENIALS, workers };
 }
 
+/** Requests of domain a on its whole-host route. */
+const A = requestLabels('a', '/');
+
 const metricLines = (body: string, name: string): string[] => body.split('\n').filter((l) => l.startsWith(name));
 
 test('metrics from several workers: counters summed, ready takes the minimum, degraded the maximum', async () => {
   const a = snapshot((m) => {
-    for (let i = 0; i < 3; i++) countRequest(m, 'a', 200);
+    for (let i = 0; i < 3; i++) recordRequest(m, A, 200, 0);
     inc(m.denials, 'a CERT_HAS_EXPIRED');
     m.reloads.ok = 1;
   });
   const b = snapshot(
     (m) => {
-      for (let i = 0; i < 4; i++) countRequest(m, 'a', 200);
-      countRequest(m, 'a', 403);
+      for (let i = 0; i < 4; i++) recordRequest(m, A, 200, 0);
+      recordRequest(m, A, 403, 0);
       inc(m.denials, 'a CERT_HAS_EXPIRED');
       inc(m.truststoreErrors, 'a');
       m.handshakeErrors = 2;
@@ -172,7 +174,6 @@ test("gauges from the state are each domain's once, from the worker that loaded 
 test('a worker snapshot survives IPC (JSON) unchanged in what it renders', async () => {
   const a = snapshot(
     (m) => {
-      countRequest(m, 'a.example', 200);
       recordRequest(m, requestLabels('a.example', '/'), 200, 0.01);
       countVerifyFailure(m, 'a.example', 'CERT_REVOKED');
       countHandshake(m, 'a.example', true, true);
