@@ -91,9 +91,11 @@ export function demoCommand(ctx: CliContext): Command {
       const curl = (cert: string, key: string): string =>
         `curl --resolve ${DEMO_DOMAIN}:${gport}:127.0.0.1 --cacert ${rel(files.rootCert)} --cert ${rel(cert)} --key ${rel(key)} https://${DEMO_DOMAIN}:${gport}/hello`;
       const out = ctx.io.stdout;
+      const admin = `http://127.0.0.1:${gw.adminAddress()?.port}`;
       out.write(
-        `\nmtlsgate demo: https://${DEMO_DOMAIN}:${gport} on 127.0.0.1 -> echo backend ${echo.url}; admin http://127.0.0.1:${gw.adminAddress()?.port}/readyz\n`,
+        `\nmtlsgate demo: https://${DEMO_DOMAIN}:${gport} on 127.0.0.1 -> echo backend ${echo.url}; admin ${admin}/readyz\n`,
       );
+      out.write(`dashboard: ${admin}/ui (domains, truststore expiry, recent denials with their fix)\n`);
       out.write(`truststore: ${rel(files.truststore)} (demo root + intermediate CA)\n`);
       out.write(`revocation: ${rel(files.intermediateCrl)} (the intermediate CA's CRL)\n\n`);
       out.write(`Accepted (client.crt is issued by the demo CA):\n  ${curl(files.clientCert, files.clientKey)}\n\n`);

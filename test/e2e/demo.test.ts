@@ -24,5 +24,6 @@ test('demo --selftest: every printed request behaves as printed, on a fresh and 
       [],
     );
     assert.match(out, /\/orders: without the token HTTP 401; with it HTTP 200/);
+    assert.match(out, /^dashboard: http:\/\/127\.0\.0\.1:\d+\/ui /m, 'the banner names the dashboard');
   }
 });
