@@ -4,7 +4,7 @@
  * /metrics, and shows them. Read-only unless the gateway has admin.token: the page then asks for the token, keeps it
  * in sessionStorage (this tab only), sends it as `Authorization: Bearer`, and offers a reload button.
  */
-import { clear, commonName, counterTotals, el, expiryClass, inDays, shortDate } from './view.js';
+import { clear, commonName, counterTotals, el, expiryClass, inDays, routeTotals, shortDate } from './view.js';
 
 const TOKEN_KEY = 'mtlsgate.adminToken';
 const POLL_MS = 3000;
@@ -26,6 +26,8 @@ const ui = {
   reloadResult: $('reload-result'),
   error: $('error'),
   counters: $('counters'),
+  routes: /** @type {HTMLElement} */ ($('routes').querySelector('tbody')),
+  routesEmpty: $('routes-empty'),
   domains: /** @type {HTMLElement} */ ($('domains').querySelector('tbody')),
   timeline: $('timeline'),
   timelineMore: $('timeline-more'),
@@ -101,6 +103,7 @@ async function refresh() {
     renderServers(servers);
     renderDenials(denials.denials);
     renderCounters(counterTotals(metrics));
+    renderRoutes(routeTotals(metrics));
     ui.error.hidden = true;
     ui.updated.textContent = `updated ${new Date().toLocaleTimeString()}`;
   } catch (e) {
@@ -337,6 +340,35 @@ function renderCounters(totals) {
     );
   }
   lastCounters = totals;
+}
+
+/** @param {ReturnType<typeof routeTotals>} rows */
+function renderRoutes(rows) {
+  clear(ui.routes);
+  ui.routesEmpty.hidden = rows.length > 0;
+  for (const r of rows) {
+    // '-' is the route of requests answered before routing (no base path matched, or refused at the door).
+    const route = r.route === '-' ? '(no route)' : r.route;
+    const count = (/** @type {string} */ cls) =>
+      el(
+        'td',
+        { class: `num${cls === '5xx' && r.classes[cls] ? ' expiry-expired' : ''}` },
+        String(r.classes[cls] ?? 0),
+      );
+    ui.routes.append(
+      el(
+        'tr',
+        { 'data-domain': r.domain, 'data-route': r.route },
+        el('td', { class: 'nowrap' }, r.domain === '-' ? '(no domain)' : r.domain),
+        el('td', { class: 'nowrap' }, route),
+        count('2xx'),
+        count('3xx'),
+        count('4xx'),
+        count('5xx'),
+        el('td', { class: 'num' }, String(r.total)),
+      ),
+    );
+  }
 }
 
 ui.tokenForm.addEventListener('submit', (ev) => {

@@ -75,3 +75,42 @@ export function counterTotals(text) {
   }
   return totals;
 }
+
+/**
+ * Requests per route from Prometheus text: `mtlsgate_route_requests_total{domain,route,status_class}` summed into one
+ * row per domain and route, with a count per status class (`2xx` ... `5xx`) and their total.
+ * @param {string} text
+ * @returns {{ domain: string, route: string, classes: Record<string, number>, total: number }[]}
+ */
+export function routeTotals(text) {
+  /** @type {Map<string, { domain: string, route: string, classes: Record<string, number>, total: number }>} */
+  const rows = new Map();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('mtlsgate_route_requests_total{')) continue;
+    const close = line.lastIndexOf('} ');
+    const labels = parseLabels(line.slice('mtlsgate_route_requests_total{'.length, close));
+    const value = Number(line.slice(close + 2));
+    const { domain, route, status_class: cls } = labels;
+    if (domain === undefined || route === undefined || cls === undefined || !Number.isFinite(value)) continue;
+    const key = `${domain}\u0000${route}`;
+    let row = rows.get(key);
+    if (!row) rows.set(key, (row = { domain, route, classes: {}, total: 0 }));
+    row.classes[cls] = (row.classes[cls] ?? 0) + value;
+    row.total += value;
+  }
+  return [...rows.values()].sort((a, b) => b.total - a.total || a.domain.localeCompare(b.domain));
+}
+
+/**
+ * Prometheus label pairs (`a="x",b="y"`), with the format's escapes (\\, \", \n) undone.
+ * @param {string} s
+ * @returns {Record<string, string>}
+ */
+export function parseLabels(s) {
+  /** @type {Record<string, string>} */
+  const out = {};
+  const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:\\.|[^"\\])*)",?/gy;
+  for (let m = re.exec(s); m !== null; m = re.exec(s))
+    out[m[1]] = m[2].replace(/\\(.)/g, (_, c) => (c === 'n' ? '\n' : c));
+  return out;
+}

@@ -28,6 +28,7 @@ import { curl } from '../helpers/proc.js';
 // What the functions run in the page use of the browser (tests are type-checked without the DOM's types).
 declare const getComputedStyle: (e: unknown) => { color: string; backgroundColor: string };
 declare const window: { __xss?: number };
+declare const document: { querySelector: (s: string) => { textContent: string | null } | null };
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(REPO, 'test-artifacts');
@@ -147,6 +148,7 @@ test('read-only: domains, the expiry timeline in colour, a refused curl explaine
   assert.equal(await page.locator('#token-form').isVisible(), false);
   assert.match(await page.locator('#mode').innerText(), /read-only/);
   assert.equal(await page.locator('#denials li').count(), 0);
+  assert.equal(await page.locator('#routes-empty').isVisible(), true, 'no request answered yet');
 
   const c = await curl({
     domain: DOMAIN,
@@ -167,6 +169,17 @@ test('read-only: domains, the expiry timeline in colour, a refused curl explaine
   assert.equal(await denial.locator('.explanation-title .tag').innerText(), 'chain.self-signed-untrusted');
   assert.match(await denial.locator('pre.fix').innerText(), /^cat client\.crt >> \S+truststore\.pem/);
   assert.match(await denial.innerText(), /route \/orders/);
+
+  // The refusal is counted on its route: a 4xx in the routes table, read from /metrics.
+  const routeRow = page.locator(`#routes tr[data-domain="${DOMAIN}"][data-route="/orders"]`);
+  await routeRow.waitFor(WAIT);
+  await page.waitForFunction(
+    (sel) => document.querySelector(`${sel} td:nth-child(5)`)?.textContent === '1',
+    `#routes tr[data-domain="${DOMAIN}"][data-route="/orders"]`,
+    WAIT,
+  );
+  assert.deepEqual(await routeRow.locator('td').allInnerTexts(), [DOMAIN, '/orders', '0', '0', '1', '0', '1']);
+  assert.equal(await page.locator('#routes-empty').isVisible(), false);
 
   // Markup from certificates is text: visible as written, never run, never parsed into elements.
   assert.equal(await page.evaluate(() => window.__xss), undefined);
