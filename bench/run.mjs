@@ -29,7 +29,8 @@ const BENCH = path.join(ROOT, 'bench');
 const BUILD = path.join(BENCH, '.build');
 const SNI = 'bench.test';
 const ALL_TESTS = ['hs', 'resume', 'ka', 'rate', 'rss', 'truststore', 'doctor', 'speed', 'revocation', 'authz'];
-const ALL_SERVERS = ['nginx', 'caddy', 'mtlsgate'];
+// node: bench/peers/node-forwarder.mjs, a minimal Node forwarder of the same shape (the ceiling on Node).
+const ALL_SERVERS = ['nginx', 'caddy', 'node', 'mtlsgate'];
 
 const HELP = `usage: npm run bench [-- options]     (or: node bench/run.mjs [options])
 
@@ -543,6 +544,14 @@ class Bench {
         stderr: err,
         stdout: err,
       });
+    } else if (kind === 'node') {
+      const args = [
+        ...(this.profileDir ? [`--cpu-prof`, `--cpu-prof-dir=${this.profileDir}`] : []),
+        path.join(BENCH, 'peers/node-forwarder.mjs'),
+        ...['--port', String(port), '--backend-port', String(this.backendPort)],
+        ...['--cert', pki.serverCert, '--key', pki.serverKey, '--ca', truststore, '--workers', String(this.o.workers)],
+      ];
+      rec = startProcess('node', process.execPath, args, { stderr: err });
     } else {
       fs.writeFileSync(path.join(dir, 'mtlsgate.yaml'), editConfig(render('mtlsgate.yaml', vars)));
       const args = [
@@ -642,7 +651,7 @@ class Bench {
     let idle = null;
     try {
       // Node's heaps shrink about 8 s after activity stops (V8's memory reducer): wait that out on both sides.
-      const nodeWait = kind === 'mtlsgate' ? 10 : 0;
+      const nodeWait = kind === 'mtlsgate' || kind === 'node' ? 10 : 0;
       const base = await settledMemory(srv.rec.child.pid, Math.max(1, nodeWait));
       idle = startProcess(
         'tb idle',
@@ -1649,7 +1658,7 @@ async function main() {
   process.on('SIGTERM', onSignal);
   process.on('exit', killAllSync);
 
-  const peers = { nginx: { ok: true }, caddy: { ok: true } };
+  const peers = { nginx: { ok: true }, caddy: { ok: true }, node: { ok: true } };
   const needNginx = !o.profile; // the backend is nginx too
   for (const [bin, pkg] of [
     ['nginx', 'nginx'],
