@@ -4,11 +4,12 @@
 // same identity headers (computed once per connection), hop-by-hop headers dropped. No policy, no routing, no log,
 // no metrics: what Node and undici cost for this exchange, so `mtlsgate ÷ node` says what is ours.
 //
-//   node node-forwarder.mjs --port P --backend-port B --cert F --key F --ca F [--workers N]
+//   node node-forwarder.mjs --port P --backend-port B --cert F --key F --ca F [--workers N] [--sni]
 import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
+import tls from 'node:tls';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 
@@ -20,6 +21,8 @@ const { values: o } = parseArgs({
     key: { type: 'string' },
     ca: { type: 'string' },
     workers: { type: 'string', default: '1' },
+    // Pick the certificate in an SNICallback (a context per name), as mtlsgate does: what that path costs.
+    sni: { type: 'boolean', default: false },
   },
 });
 for (const k of ['port', 'backend-port', 'cert', 'key', 'ca']) {
@@ -71,11 +74,11 @@ function serve() {
     return id;
   };
 
+  const creds = { cert: fs.readFileSync(o.cert), key: fs.readFileSync(o.key), ca: fs.readFileSync(o.ca) };
+  const sniContext = o.sni ? tls.createSecureContext(creds) : null;
   const server = https.createServer(
     {
-      cert: fs.readFileSync(o.cert),
-      key: fs.readFileSync(o.key),
-      ca: fs.readFileSync(o.ca),
+      ...(o.sni ? { ca: creds.ca, SNICallback: (_name, cb) => cb(null, sniContext) } : creds),
       requestCert: true,
       rejectUnauthorized: true,
       minVersion: 'TLSv1.2',
