@@ -29,7 +29,8 @@ const BENCH = path.join(ROOT, 'bench');
 const BUILD = path.join(BENCH, '.build');
 const SNI = 'bench.test';
 const ALL_TESTS = ['hs', 'resume', 'ka', 'rate', 'rss', 'truststore', 'doctor', 'speed', 'revocation', 'authz'];
-const ALL_SERVERS = ['nginx', 'caddy', 'mtlsgate'];
+// node: bench/peers/node-forwarder.mjs, a minimal Node forwarder of the same shape (the ceiling on Node).
+const ALL_SERVERS = ['nginx', 'caddy', 'node', 'mtlsgate'];
 
 const HELP = `usage: npm run bench [-- options]     (or: node bench/run.mjs [options])
 
@@ -43,6 +44,7 @@ const HELP = `usage: npm run bench [-- options]     (or: node bench/run.mjs [opt
   --idle-conns N        connections for the RSS test (default 2000)
   --gw-log-level L      mtlsgate logs.level (default info: a JSON line per request, to /dev/null)
   --gw-node-args "A B"  extra node options for mtlsgate, e.g. "--max-semi-space-size=32" (workers inherit them)
+  --node-peer-args "A B"  extra options for the node forwarder, e.g. "--sni" (bench/peers/node-forwarder.mjs)
   --gateway BIN         run this mtlsgate entry point instead of a private build of src/ (e.g. bin/mtlsgate.js)
   --no-build            reuse the previous private build of src/
   --update-md           write the report into BENCHMARKS.md (between its bench:results markers)
@@ -63,6 +65,7 @@ function parseArgs(argv) {
     idleConns: 2000,
     gwLogLevel: 'info',
     gwNodeArgs: [],
+    nodePeerArgs: [],
     gateway: null,
     build: true,
     updateMd: false,
@@ -97,6 +100,7 @@ function parseArgs(argv) {
     else if (a === '--idle-conns') o.idleConns = num(val(), a);
     else if (a === '--gw-log-level') o.gwLogLevel = val();
     else if (a === '--gw-node-args') o.gwNodeArgs = val().split(/\s+/).filter(Boolean);
+    else if (a === '--node-peer-args') o.nodePeerArgs = val().split(/\s+/).filter(Boolean);
     else if (a === '--gateway') o.gateway = path.resolve(val());
     else if (a === '--no-build') o.build = false;
     else if (a === '--update-md') o.updateMd = true;
@@ -543,6 +547,15 @@ class Bench {
         stderr: err,
         stdout: err,
       });
+    } else if (kind === 'node') {
+      const args = [
+        ...(this.profileDir ? [`--cpu-prof`, `--cpu-prof-dir=${this.profileDir}`] : []),
+        path.join(BENCH, 'peers/node-forwarder.mjs'),
+        ...['--port', String(port), '--backend-port', String(this.backendPort)],
+        ...['--cert', pki.serverCert, '--key', pki.serverKey, '--ca', truststore, '--workers', String(this.o.workers)],
+        ...this.o.nodePeerArgs,
+      ];
+      rec = startProcess('node', process.execPath, args, { stderr: err });
     } else {
       fs.writeFileSync(path.join(dir, 'mtlsgate.yaml'), editConfig(render('mtlsgate.yaml', vars)));
       const args = [
@@ -642,7 +655,7 @@ class Bench {
     let idle = null;
     try {
       // Node's heaps shrink about 8 s after activity stops (V8's memory reducer): wait that out on both sides.
-      const nodeWait = kind === 'mtlsgate' ? 10 : 0;
+      const nodeWait = kind === 'mtlsgate' || kind === 'node' ? 10 : 0;
       const base = await settledMemory(srv.rec.child.pid, Math.max(1, nodeWait));
       idle = startProcess(
         'tb idle',
@@ -1345,30 +1358,41 @@ async function profileMode(b) {
   fs.rmSync(b.profileDir, { recursive: true, force: true });
   fs.mkdirSync(b.profileDir, { recursive: true });
   const key = b.o.keys.includes('ec') ? 'ec' : b.o.keys[0];
+  // mtlsgate, and with `--servers ...,node` the Node forwarder too: what differs between the two is ours.
+  const kinds = (b.o.servers ?? ['mtlsgate']).filter((k) => k === 'mtlsgate' || k === 'node');
   const report = {};
-  for (const test of ['hs', 'resume', 'ka']) {
-    const dir = path.join(b.profileDir, test);
-    fs.mkdirSync(dir);
-    b.profileDir = dir;
-    let primaryPid;
-    const srv = await b.startServer('mtlsgate', b.pkis[key]);
-    try {
-      primaryPid = srv.rec.child.pid;
-      const r = await b.tb(
-        srv,
-        test === 'ka'
-          ? ['-m', 'ka', '-n', '64', '-w', '1', '-t', String(b.o.secs)]
-          : ['-m', test, '-P', '8', '-w', '1', '-t', String(b.o.secs)],
-        (b.o.secs + 30) * 1000,
-      );
-      log(`profile ${test}: ${fmt(r.per_server_core)}/core`);
-    } finally {
-      await stopProcess(srv.rec, { signal: 'SIGTERM', graceMs: 15000 });
+  for (const kind of kinds) {
+    for (const test of ['hs', 'resume', 'ka']) {
+      const name = kind === 'mtlsgate' ? test : `${kind}-${test}`;
+      report[name] = await profileOne(b, kind, key, test);
     }
-    b.profileDir = path.dirname(dir);
-    report[test] = topFunctions(dir, b.gwWorkers && b.o.workers > 1 ? primaryPid : null);
-    process.stdout.write(`\n## mtlsgate CPU profile under ${test} load (${key}), self time\n\n${report[test].table}\n`);
   }
+  return report;
+}
+
+async function profileOne(b, kind, key, test) {
+  const dir = path.join(b.profileDir, `${kind}-${test}`);
+  fs.mkdirSync(dir);
+  b.profileDir = dir;
+  let primaryPid;
+  const srv = await b.startServer(kind, b.pkis[key]);
+  try {
+    primaryPid = srv.rec.child.pid;
+    const r = await b.tb(
+      srv,
+      test === 'ka'
+        ? ['-m', 'ka', '-n', '64', '-w', '1', '-t', String(b.o.secs)]
+        : ['-m', test, '-P', '8', '-w', '1', '-t', String(b.o.secs)],
+      (b.o.secs + 30) * 1000,
+    );
+    log(`profile ${kind} ${test}: ${fmt(r.per_server_core)}/core`);
+  } finally {
+    await stopProcess(srv.rec, { signal: 'SIGTERM', graceMs: 15000 });
+  }
+  b.profileDir = path.dirname(dir);
+  const clustered = b.o.workers > 1 && (kind === 'node' || b.gwWorkers);
+  const report = topFunctions(dir, clustered ? primaryPid : null);
+  process.stdout.write(`\n## ${kind} CPU profile under ${test} load (${key}), self time\n\n${report.table}\n`);
   return report;
 }
 
@@ -1649,13 +1673,12 @@ async function main() {
   process.on('SIGTERM', onSignal);
   process.on('exit', killAllSync);
 
-  const peers = { nginx: { ok: true }, caddy: { ok: true } };
-  const needNginx = !o.profile; // the backend is nginx too
+  const peers = { nginx: { ok: true }, caddy: { ok: true }, node: { ok: true } };
   for (const [bin, pkg] of [
     ['nginx', 'nginx'],
     ['caddy', 'caddy'],
   ]) {
-    if (o.servers && !o.servers.includes(bin) && !(bin === 'nginx' && needNginx)) {
+    if (o.servers && !o.servers.includes(bin) && bin !== 'nginx') {
       peers[bin] = { ok: false, why: 'not selected' };
       continue;
     }

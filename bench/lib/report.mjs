@@ -113,7 +113,7 @@ export const METRICS = [
 ];
 
 /**
- * runs: [{ test, server, key, round, result }] -> { [metric]: { [key]: { [server]: stats, ratios: { nginx, caddy } } }
+ * runs: [{ test, server, key, round, result }] -> { [metric]: { [key]: { [server]: stats, ratios: { [peer]: stats } } }
  * }
  */
 export function summarize(runs, servers, keys) {
@@ -129,7 +129,7 @@ export function summarize(runs, servers, keys) {
           .map((r) => ({ round: r.round, v: safe(m.get, r.result) }));
         row.servers[s] = stats(byServer[s].map((x) => x.v));
       }
-      for (const peer of ['nginx', 'caddy']) {
+      for (const peer of ['nginx', 'caddy', 'node']) {
         if (!byServer.mtlsgate || !byServer[peer]) continue;
         // Paired by round: both measured minutes apart, under the same drift.
         const ratios = byServer.mtlsgate.map((g) => {
@@ -153,11 +153,11 @@ function safe(get, r) {
   }
 }
 
-const NAMES = { nginx: 'nginx', caddy: 'Caddy', mtlsgate: 'mtlsgate' };
+const NAMES = { nginx: 'nginx', caddy: 'Caddy', node: 'node', mtlsgate: 'mtlsgate' };
 
 /** `o` fills the labels' placeholders ({idleConns}: the connections the rss test opened). */
 export function mainTable(summary, servers, keys, o) {
-  const peers = ['nginx', 'caddy'].filter((p) => servers.includes(p) && servers.includes('mtlsgate'));
+  const peers = ['nginx', 'caddy', 'node'].filter((p) => servers.includes(p) && servers.includes('mtlsgate'));
   const head = ['metric', 'key', ...servers.map((s) => NAMES[s]), ...peers.map((p) => `mtlsgate ÷ ${NAMES[p]}`)];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const m of METRICS) {

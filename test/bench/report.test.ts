@@ -211,6 +211,20 @@ test('mainTable: header, {idleConns} filled thousands separated, empty metrics o
   assert.equal(lines.length, 2 + 3 + 2 + 5);
 });
 
+test('the node forwarder (the ceiling on Node) gets its own ratio and column, paired by round', () => {
+  const ka = (server: string, round: number, v: number) => run('ka', server, 'ec', round, { per_server_core: v });
+  const runs = [ka('mtlsgate', 0, 3000), ka('mtlsgate', 1, 2000), ka('node', 0, 4000), ka('node', 1, 4000)];
+  runs.push(ka('nginx', 0, 10000), ka('nginx', 1, 8000));
+  const servers = ['mtlsgate', 'node', 'nginx'];
+  const s = summarize(runs, servers, ['ec']);
+  assert.deepEqual(s['ka_core']?.['ec']?.ratios['node'], { min: 0.5, med: 0.625, max: 0.75, n: 2 });
+  assert.deepEqual(s['ka_core']?.['ec']?.ratios['nginx'], { min: 0.25, med: 0.275, max: 0.3, n: 2 });
+  const lines = mainTable(s, servers, ['ec'], { idleConns: 1 }).split('\n');
+  assert.equal(lines[0], '| metric | key | mtlsgate | node | nginx | mtlsgate ÷ nginx | mtlsgate ÷ node |');
+  const row = lines.find((l) => l.startsWith('| keep-alive req/s per server core'));
+  assert.ok(row?.endsWith('| 0.25 / **0.28** / 0.30 | 0.50 / **0.63** / 0.75 |'), row);
+});
+
 test('mainTable: without a peer there is no ratio column', () => {
   const s = summarize([run('hs', 'mtlsgate', 'ec', 0, { per_server_core: 1500, rate: 3000 })], ['mtlsgate'], ['ec']);
   const lines = mainTable(s, ['mtlsgate'], ['ec'], { idleConns: 2000 }).split('\n');
