@@ -106,6 +106,21 @@ function rssKiB(pid) {
   return Number(/VmRSS:\s+(\d+)/.exec(s)[1]);
 }
 
+/**
+ * Resident KiB by kind of mapping: glibc's main malloc arena ([heap], brk), anonymous mappings (V8's heap pages,
+ * glibc's other arenas and its mmapped large blocks), and files (code, shared libraries).
+ */
+function residentByKind(pid) {
+  const out = { brk: 0, anon: 0, file: 0 };
+  let kind = 'anon';
+  for (const line of fs.readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/.exec(line);
+    if (head) kind = head[1] === '[heap]' ? 'brk' : head[1] === '' || head[1].startsWith('[') ? 'anon' : 'file';
+    else if (line.startsWith('Rss:')) out[kind] += Number(/(\d+)/.exec(line)[1]);
+  }
+  return out;
+}
+
 /** RSS once four samples 0.5 s apart are within 1 %, after at least minSeconds (V8 shrinks its heaps ~8 s idle). */
 async function settledRss(pid, minSeconds) {
   const start = Date.now();
@@ -237,6 +252,7 @@ async function measure(kind, o, backendPort) {
   const srv = await startServer(kind, o, dir, backendPort);
   try {
     const baseRss = await settledRss(srv.child.pid, kind === 'mtlsgate' ? 10 : 3);
+    const baseMaps = residentByKind(srv.child.pid);
     const base = await probe(srv.child.pid, dir);
     const p = pkiOf(o.key);
     const tb = spawn(
@@ -261,6 +277,7 @@ async function measure(kind, o, backendPort) {
     await sleep(o.settle * 1000);
     const earlyRss = rssKiB(srv.child.pid);
     const withRss = await settledRss(srv.child.pid, 2);
+    const withMaps = residentByKind(srv.child.pid);
     const after = await probe(srv.child.pid, dir);
     tb.kill('SIGTERM');
     const n = ready.open;
@@ -277,6 +294,8 @@ async function measure(kind, o, backendPort) {
       externalPerConnKiB: per(base.external, after.external),
       arrayBuffersPerConnKiB: per(base.arrayBuffers, after.arrayBuffers),
       rssAfterGcPerConnKiB: per(base.rss, after.rss),
+      brkPerConnKiB: (withMaps.brk - baseMaps.brk) / n,
+      anonPerConnKiB: (withMaps.anon - baseMaps.anon) / n,
     };
     if (o.snapshot) {
       const a = heapCensus(base.snapshot);
@@ -310,14 +329,14 @@ async function main() {
     const f = (x) => x.toFixed(1);
     process.stdout.write(`${o.conns} idle connections, ${o.key}, node ${process.version}\n`);
     process.stdout.write(
-      '| server | base RSS MiB | RSS/conn KiB (4 s) | settled | after GC | heapUsed | external | arrayBuffers |\n',
+      '| server | base RSS MiB | RSS/conn KiB (4 s) | settled | after GC | heapUsed | external | arrayBuffers | malloc brk | anon maps |\n',
     );
-    process.stdout.write('|---|---|---|---|---|---|---|---|\n');
+    process.stdout.write('|---|---|---|---|---|---|---|---|---|---|\n');
     for (const kind of o.servers) {
       const r = await measure(kind, o, backend.address().port);
       process.stdout.write(
         `| ${kind} | ${f(r.baseRssMiB)} | ${f(r.earlyRssPerConnKiB)} | ${f(r.rssPerConnKiB)} | ${f(r.rssAfterGcPerConnKiB)} | ` +
-          `${f(r.heapUsedPerConnKiB)} | ${f(r.externalPerConnKiB)} | ${f(r.arrayBuffersPerConnKiB)} |` +
+          `${f(r.heapUsedPerConnKiB)} | ${f(r.externalPerConnKiB)} | ${f(r.arrayBuffersPerConnKiB)} | ${f(r.brkPerConnKiB)} | ${f(r.anonPerConnKiB)} |` +
           (r.failed ? ` (${r.failed} failed)` : '') +
           '\n',
       );
