@@ -4,13 +4,14 @@
  * handshake and one keep-alive request each, then held) against
  *   tls       a bare node:tls server with requestCert (the TLS floor),
  *   https     a bare node:https server with requestCert answering the request (Node's HTTP floor),
- *   mtlsgate  `mtlsgate serve --workers 1` proxying it to a local backend (as the bench's RSS test, one process),
+ *   mtlsgate  `mtlsgate serve --workers 1` (or --workers N: processes summed) proxying it to a local backend,
  * and reports per connection: VmRSS, and after a full GC the V8 heap used, external and arrayBuffers (from inside the
  * server: bench/lib/mem-probe.mjs). With --snapshot, heap snapshots before and after, diffed by constructor: the JS
  * objects each idle connection keeps.
  *
  *   node bench/conn-memory.mjs [--servers tls,https,mtlsgate] [--conns 2000] [--key ec|rsa] [--snapshot]
- *                              [--gateway DIR/bin/mtlsgate.js] [--node-args "..."] [--env K=V,...]
+ *                              [--gateway DIR/bin/mtlsgate.js] [--workers N] [--node-args "..."]
+ *                              [--env K=V,...]
  *
  * Needs the bench's fixtures (bench/.build: `node bench/run.mjs` makes them) and `npm run build`.
  */
@@ -22,6 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
+import { processTree } from './lib/procs.mjs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -38,6 +40,7 @@ function parseArgs(argv) {
     nodeArgs: [],
     env: {},
     settle: 4,
+    workers: 1,
     serve: null,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -55,6 +58,7 @@ function parseArgs(argv) {
     else if (a === '--env')
       for (const kv of val().split(',')) o.env[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
     else if (a === '--settle') o.settle = Number(val());
+    else if (a === '--workers') o.workers = Number(val());
     else if (a === '--serve') o.serve = val();
     else if (a === '-h' || a === '--help') {
       process.stdout.write(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0]);
@@ -101,9 +105,12 @@ function serveBare(kind, key) {
   server.listen(0, '127.0.0.1', () => process.stdout.write(`${server.address().port}\n`));
 }
 
+/** VmRSS summed over the server's processes (mtlsgate --workers N: the primary and its workers). */
 function rssKiB(pid) {
-  const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(s)[1]);
+  let sum = 0;
+  for (const p of processTree(pid))
+    sum += Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))[1]);
+  return sum;
 }
 
 /**
@@ -113,7 +120,8 @@ function rssKiB(pid) {
 function residentByKind(pid) {
   const out = { brk: 0, anon: 0, file: 0 };
   let kind = 'anon';
-  for (const line of fs.readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+  const lines = processTree(pid).flatMap((p) => fs.readFileSync(`/proc/${p}/smaps`, 'utf8').split('\n'));
+  for (const line of lines) {
     const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/.exec(line);
     if (head) kind = head[1] === '[heap]' ? 'brk' : head[1] === '' || head[1].startsWith('[') ? 'anon' : 'file';
     else if (line.startsWith('Rss:')) out[kind] += Number(/(\d+)/.exec(line)[1]);
@@ -135,16 +143,23 @@ async function settledRss(pid, minSeconds) {
   return last[last.length - 1];
 }
 
-/** SIGUSR2 to the server: mem-probe.mjs answers with its figures after a full GC. */
+/** SIGUSR2 to each of the server's processes: mem-probe.mjs answers with its figures after a full GC; summed. */
 async function probe(pid, dir) {
-  const before = new Set(fs.readdirSync(dir));
-  process.kill(pid, 'SIGUSR2');
-  for (const end = Date.now() + 120000; Date.now() < end;) {
-    await sleep(100);
-    const f = fs.readdirSync(dir).find((n) => n.endsWith('.json') && !before.has(n) && n.startsWith(`${pid}-`));
-    if (f) return JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
+  const sum = { rss: 0, heapUsed: 0, external: 0, arrayBuffers: 0, snapshot: null };
+  for (const p of processTree(pid)) {
+    const before = new Set(fs.readdirSync(dir));
+    process.kill(p, 'SIGUSR2');
+    let got = null;
+    for (const end = Date.now() + 120000; !got && Date.now() < end;) {
+      await sleep(100);
+      const f = fs.readdirSync(dir).find((n) => n.endsWith('.json') && !before.has(n) && n.startsWith(`${p}-`));
+      if (f) got = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
+    }
+    if (!got) throw new Error(`no memory figures from ${p}`);
+    for (const k of ['rss', 'heapUsed', 'external', 'arrayBuffers']) sum[k] += got[k];
+    sum.snapshot ??= got.snapshot;
   }
-  throw new Error(`no memory figures from ${pid}`);
+  return sum;
 }
 
 function waitLine(child, what, ms = 60000) {
@@ -216,10 +231,14 @@ async function startServer(kind, o, dir, backendPort) {
       '',
     ].join('\n'),
   );
-  const child = spawn(process.execPath, [...probeArgs, o.gateway, 'serve', '--config', cfg, '--workers', '1'], {
-    env,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...probeArgs, o.gateway, 'serve', '--config', cfg, '--workers', String(o.workers)],
+    {
+      env,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   await waitPort(port);
   return { child, port };
 }
