@@ -28,6 +28,12 @@ export function serveHttp1(server: https.Server, rt: Runtime): Http1 {
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     const socket = req.socket as Http1Socket;
     socket[kLastResponse] = res;
+    // Once answered and read, it no longer matters to a client error (see 'clientError'): dropped, or an idle
+    // keep-alive connection kept its last request and response, with all they reach, for as long as it stayed open.
+    res.once('finish', () => {
+      if (req.complete) forget(socket, res);
+      else req.once('end', () => forget(socket, res));
+    });
     if (draining) res.shouldKeepAlive = false;
     const ctx = requestContext({
       conn: connectionOf(socket),
@@ -94,6 +100,10 @@ export function serveHttp1(server: https.Server, rt: Runtime): Http1 {
       }
     },
   };
+}
+
+function forget(socket: Http1Socket, res: http.ServerResponse): void {
+  if (socket[kLastResponse] === res) socket[kLastResponse] = undefined;
 }
 
 const CONNECT_ALLOW = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
