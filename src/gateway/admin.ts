@@ -180,7 +180,7 @@ function bounded(list: string[]): string[] {
 }
 
 /**
- * Where the admin's answers come from: the gateway itself (one answer each), or every worker of a cluster (one
+ * Where the admin's answers come from: the gateway itself (one answer each), or every worker thread of --workers (one
  * answer per worker that answered in time).
  */
 export interface AdminSource {
@@ -319,7 +319,7 @@ export function unauthorized(req: IncomingMessage, token: string | undefined): A
   };
 }
 
-/** One admin request, in a single process or in a cluster's primary. */
+/** One admin request, in a single process or in the main thread of --workers. */
 export async function handleAdmin(
   req: IncomingMessage,
   res: ServerResponse,
