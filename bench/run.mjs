@@ -731,7 +731,7 @@ class Bench {
 
 /**
  * RSS once it has stopped moving: Node's heaps shrink about 8 s after start-up or a burst of work (V8's memory
- * reducer), which would otherwise land in the per-connection difference (the primary alone drops ~20 MiB). After at
+ * reducer), which would otherwise land in the per-connection difference (a main thread alone drops ~20 MiB). After at
  * least minSeconds, sampled every 0.5 s until four samples in a row are within 1 % (at most 30 s in all).
  */
 async function settledMemory(pid, minSeconds) {
@@ -1398,7 +1398,7 @@ async function profileOne(b, kind, key, test) {
 
 /**
  * Self time by function, and by area (the gateway's JS, undici, pino, node internals, native, GC), from the
- * .cpuprofile files of the processes that served (not the cluster primary), leaving out each process's first
+ * .cpuprofile files of the threads that served (not the main thread of --workers), leaving out each one's first
  * 1.5 s (start-up: module loading, state building).
  */
 function topFunctions(dir, skipPid) {
@@ -1406,7 +1406,10 @@ function topFunctions(dir, skipPid) {
   const areas = new Map();
   let total = 0;
   for (const f of fs.readdirSync(dir).filter((x) => x.endsWith('.cpuprofile'))) {
-    if (skipPid && f.split('.')[3] === String(skipPid)) continue;
+    // CPU.date.time.PID.TID.seq.cpuprofile: the main thread (TID 0) of the process that ran the workers, whether
+    // they are its threads or (another build) its child processes.
+    const [pid, tid] = f.split('.').slice(3, 5);
+    if (skipPid && pid === String(skipPid) && tid === '0') continue;
     const prof = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
     const byId = new Map(prof.nodes.map((n) => [n.id, n]));
     const dt = new Map();
@@ -1481,7 +1484,7 @@ function reportMarkdown(b, summary, servers, results, tgt, started, seconds) {
     const mid = gwRss.slice().sort((x, y) => x.withKiB - y.withKiB)[gwRss.length >> 1];
     L.push(
       '',
-      `mtlsgate's processes (primary first, then workers), VmRSS MiB in the median RSS run: ${mib(mid.basePerProcessKiB)} before the idle connections, ${mib(mid.withPerProcessKiB)} with them (steady state: sampled until it stopped moving, ${mid.settleSeconds.join(' s and ')} s).`,
+      `${mid.basePerProcessKiB.length === 1 ? "mtlsgate's process (its main thread and every worker thread)" : "mtlsgate's processes (a build with worker processes: primary first, then workers)"}, VmRSS MiB in the median RSS run: ${mib(mid.basePerProcessKiB)} before the idle connections, ${mib(mid.withPerProcessKiB)} with them (steady state: sampled until it stopped moving, ${mid.settleSeconds.join(' s and ')} s).`,
     );
   }
   if (scale) {

@@ -10,7 +10,7 @@ export const CLI_ERROR_CODES = {
   E_BAD_DATE: 'a date option (--at) is not an ISO 8601 date',
   E_BAD_TIMEOUT: '--timeout is not a number of seconds between 0 and 600',
   E_BAD_PORT: 'a port option is not a port number',
-  E_BAD_WORKERS: '--workers is not a number from 1 to 64 or auto',
+  E_BAD_WORKERS: '--workers is not a number from 1 to 64 or auto, or --worker-heap-mb not a number of MiB',
   E_BAD_LOG_FORMAT: '--log-format is neither json nor pretty',
   E_BAD_EXIT_CODE: '--exit-code is not a plain decimal from 0 to 255',
   E_BAD_URL: '--url is not an https:// URL with a host',

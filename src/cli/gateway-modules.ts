@@ -3,12 +3,11 @@
  * run, so that `doctor`, `inspect`, `truststore`, `pki` and `--help` do not pay for them.
  */
 export async function gatewayModules() {
-  const [config, log, server, cluster, echo] = await Promise.all([
+  const [config, log, server, echo] = await Promise.all([
     import('../gateway/config.js'),
     import('../gateway/log.js'),
     import('../gateway/server.js'),
-    import('../gateway/cluster.js'),
     import('../gateway/echo.js'),
   ]);
-  return { ...config, ...log, ...server, ...cluster, ...echo };
+  return { ...config, ...log, ...server, ...echo };
 }

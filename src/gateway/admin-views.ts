@@ -3,6 +3,7 @@
  * days to expiry and the lint warnings about it) and /denials (the recent denials, each with the doctor's
  * explanation). Built when asked, from the state now serving; every answer is bounded by its limit.
  */
+import { threadId } from 'node:worker_threads';
 import { explainDenial, type DenialExplanation } from '../doctor/explain-denial.js';
 import type { Cert } from '../pki/types.js';
 import type { Finding } from '../report/finding.js';
@@ -196,8 +197,10 @@ export interface DenialView {
   explanation: DenialExplanation | null;
   /** The domain was reloaded since the denial: the explanation is against the truststore loaded now. */
   reloadedSince: boolean;
-  /** The process that refused it (a worker's, with serve --workers). */
+  /** The process that refused it. */
   pid: number;
+  /** The worker thread that refused it (serve --workers N), 0 for a gateway without worker threads. */
+  worker: number;
 }
 
 /** The `limit` of /denials, or one line saying what is wrong with it. */
@@ -240,6 +243,7 @@ export async function denialViews(o: { ring: DenialRing; state: GatewayState; li
         explanation: await explanation,
         reloadedSince: d !== undefined && r.generation !== null && d.verify.generation !== r.generation,
         pid: process.pid,
+        worker: threadId,
       };
     }),
   );

@@ -2,7 +2,7 @@
  * The admin endpoints: /healthz, /readyz, /reload, /metrics, /domains, /certs, /denials, and the dashboard's files
  * under /ui (admin-ui.ts). Each process describes itself as data (an AdminSnapshot, a ReloadResult, the views of
  * admin-views.ts); `adminAnswer` merges what one or several processes said and renders it, so the admin listener of
- * a single process and the primary of a multi-worker gateway (cluster.ts) answer with the same code. Bind the admin
+ * a single process and the main thread of a multi-worker gateway (workers.ts) answer with the same code. Bind the admin
  * listener to loopback.
  */
 import { timingSafeEqual } from 'node:crypto';
@@ -87,7 +87,7 @@ export interface RevocationSummary {
   }>;
 }
 
-/** One process's admin data, as plain data (a worker sends it to its primary over IPC). */
+/** One gateway's admin data, as plain data (a worker thread posts it to the main thread). */
 export interface AdminSnapshot {
   metrics: MetricsSnapshot;
   /** Every configured domain serves with a loaded truststore. */
@@ -180,7 +180,7 @@ function bounded(list: string[]): string[] {
 }
 
 /**
- * Where the admin's answers come from: the gateway itself (one answer each), or every worker of a cluster (one
+ * Where the admin's answers come from: the gateway itself (one answer each), or every worker thread of --workers (one
  * answer per worker that answered in time).
  */
 export interface AdminSource {
@@ -319,7 +319,7 @@ export function unauthorized(req: IncomingMessage, token: string | undefined): A
   };
 }
 
-/** One admin request, in a single process or in a cluster's primary. */
+/** One admin request, in a single process or in the main thread of --workers. */
 export async function handleAdmin(
   req: IncomingMessage,
   res: ServerResponse,

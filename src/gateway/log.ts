@@ -2,8 +2,8 @@
  * Logs: JSON lines (pino) by default, one per request and one per denial, each saying why; `pretty` renders the
  * same records as one readable line for a terminal. Private keys and passphrases are never logged.
  */
-import cluster from 'node:cluster';
 import { Writable } from 'node:stream';
+import { isMainThread, threadId } from 'node:worker_threads';
 import { pino, type Logger } from 'pino';
 
 export type { Logger };
@@ -14,8 +14,8 @@ export function makeLogger(
   out: NodeJS.WritableStream = process.stdout,
 ): Logger {
   const dest = format === 'pretty' ? prettyStream(out) : out === process.stdout ? stdoutDestination() : out;
-  // Workers share stdout: each line says which worker wrote it.
-  const base = cluster.isWorker ? { worker: cluster.worker!.id } : undefined;
+  // Worker threads share stdout: each line says which one wrote it.
+  const base = isMainThread ? undefined : { worker: threadId };
   return pino(
     { level, base, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } },
     dest as pino.DestinationStream,

@@ -1,6 +1,6 @@
 /**
  * Gauges read from the state at each scrape: when the truststore loaded and which version, and when certificates
- * expire (every truststore certificate, the server certificate). Every worker of a cluster loads the same config,
+ * expire (every truststore certificate, the server certificate). Every worker thread loads the same config,
  * so each domain's gauges are taken once — from the worker whose truststore loaded last — and never added up.
  */
 import type { GatewayState } from './state.js';

@@ -247,7 +247,7 @@ export function countBackendError(m: Metrics, domain: string, kind: BackendError
   bump(m.backendErrors, domain, BACKEND_ERROR_KINDS.indexOf(kind), BACKEND_ERROR_KINDS.length);
 }
 
-/** Counters as plain data: what a worker sends its primary (over IPC, as JSON) and what the admin renders from. */
+/** Counters as plain data: what a worker thread posts to the main thread and what the admin renders from. */
 export interface MetricsSnapshot {
   requests: [domain: string, status: number, count: number][];
   routes: { domain: string; route: string; classes: number[]; buckets: number[]; sum: number }[];

@@ -41,9 +41,9 @@ export interface Gateway {
   close(deadlineMs?: number, o?: { drainDelayMs?: number }): Promise<void>;
   state(): GatewayState;
   metrics: Metrics;
-  /** What the admin endpoints answer from (a worker sends it to its primary). */
+  /** What the admin endpoints answer from (a worker thread sends it to the main thread). */
   adminSnapshot(): AdminSnapshot;
-  /** /certs and /denials of this process (a worker sends them to its primary). */
+  /** /certs and /denials of this gateway (a worker thread sends them to the main thread). */
   certs(q: CertsQuery): CertsPage;
   denials(limit: number): Promise<DenialView[]>;
 }
@@ -53,12 +53,14 @@ export class GatewayStartError extends Error {
 }
 
 export interface StartOptions {
-  /** Session ticket keys shared with sibling workers (the primary's); else tls.ticketKeyFile, else random. */
+  /** Session ticket keys shared with sibling threads (the main thread's); else tls.ticketKeyFile, else random. */
   ticketKeys?: Buffer;
   /** Recent denials to keep; default admin.denialsBuffer (none without an admin listener). */
   denialsBuffer?: number | undefined;
-  /** false: never watch files, whatever `watch.enabled` says (a cluster worker: its primary watches). */
+  /** false: never watch files, whatever `watch.enabled` says (a worker thread: the main thread watches). */
   watchFiles?: boolean;
+  /** Listen with SO_REUSEPORT, beside sibling worker threads on the same address. */
+  reusePort?: boolean;
 }
 
 export async function startGateway(
@@ -116,7 +118,7 @@ async function start(o: {
   const server = listener.server;
   const connections = trackConnections(server, rt, cfg.limits.maxConnectionsPerAddress);
   const http1 = serveHttp1(server, rt);
-  await listen(server, cfg.listen.host, cfg.listen.port);
+  await listen(server, cfg.listen, opts.reusePort === true);
   log.info({ address: server.address(), domains: [...rt.state.domains.keys()] }, 'listening');
 
   let watch: FileWatch | null = null;
@@ -156,7 +158,7 @@ async function start(o: {
   if (cfg.admin) {
     const o = { source, token: cfg.admin.token, ui: uiAssets() };
     admin = http.createServer((req, res) => void handleAdmin(req, res, o));
-    await listen(admin, cfg.admin.host, cfg.admin.port);
+    await listen(admin, cfg.admin, false);
     log.info({ address: admin.address() }, 'admin listening');
   }
 
@@ -195,14 +197,14 @@ async function start(o: {
   };
 }
 
-function listen(s: http.Server, host: string, port: number): Promise<void> {
+function listen(s: http.Server, { host, port }: { host: string; port: number }, reusePort: boolean): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException): void => {
       const why = e.code === 'EADDRINUSE' ? 'address in use' : e.code === 'EACCES' ? 'permission denied' : e.message;
       reject(new GatewayStartError(`cannot listen on ${host}:${port}: ${why}`));
     };
     s.once('error', onError);
-    s.listen(port, host, () => {
+    s.listen({ port, host, reusePort }, () => {
       s.off('error', onError);
       resolve();
     });

@@ -1,4 +1,4 @@
-/** Shutdown rules shared by a single gateway process (cli/signals.ts) and a cluster's primary (cluster.ts). */
+/** Shutdown rules shared by a single gateway process (cli/signals.ts) and the main thread of workers (workers.ts). */
 
 /**
  * How long the listener keeps accepting after the stop signal. SIGTERM (an orchestrator's stop) waits

@@ -8,11 +8,6 @@ import { isLoadProblem, readCapped } from '../pki/read.js';
 
 export const TICKET_KEYS_BYTES = 48;
 
-/**
- * How the primary hands its random keys to the workers it forks (a worker's environment is readable by its owner only).
- */
-export const TICKET_KEYS_ENV = 'MTLSGATE_TICKET_KEYS';
-
 export function randomTicketKeys(): Buffer {
   return randomBytes(TICKET_KEYS_BYTES);
 }

@@ -1,6 +1,6 @@
 /**
- * `serve --workers 2`: each worker keeps its own denial ring; the primary's /denials merges them newest first (more
- * than one ring holds), /certs comes from one worker, and the dashboard is served by the primary.
+ * `serve --workers 2`: each worker keeps its own denial ring; the main thread's /denials merges them newest first (more
+ * than one ring holds), /certs comes from one worker, and the dashboard is served by the main thread.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -65,15 +65,19 @@ test('/denials merges both workers’ rings: newest first, more than one ring ho
     assert.equal(r.status, 403);
     if (i % 5 !== 4) continue;
     seen = await denials(2 * RING);
-    if (seen.denials.length === 2 * RING && new Set(seen.denials.map((d) => d.pid)).size === 2) break;
+    if (seen.denials.length === 2 * RING && new Set(seen.denials.map((d) => d.worker)).size === 2) break;
   }
   assert.ok(seen, 'asked');
-  const pids = seen.denials.map((d) => d.pid);
+  const workers = seen.denials.map((d) => d.worker);
   assert.equal(seen.workers, 2);
-  assert.equal(new Set(pids).size, 2, `both workers refused some of 200 fresh connections: ${pids.join(',')}`);
+  assert.equal(new Set(workers).size, 2, `both workers refused some of 200 fresh connections: ${workers.join(',')}`);
   assert.equal(seen.denials.length, 2 * RING, 'both rings merged: twice what one ring holds');
-  assert.ok(!pids.includes(gw.pid), 'recorded by the workers, not the primary');
-  for (const p of new Set(pids)) assert.equal(pids.filter((x) => x === p).length, RING);
+  assert.ok(!workers.includes(0), 'recorded by the worker threads, not the main thread');
+  assert.ok(
+    seen.denials.every((d) => d.pid === gw.pid),
+    'one process: the threads are the gateway process',
+  );
+  for (const w of new Set(workers)) assert.equal(workers.filter((x) => x === w).length, RING);
   const times = seen.denials.map((d) => d.time);
   assert.deepEqual(times, [...times].sort().reverse(), 'newest first across workers');
   assert.ok(seen.denials.every((d) => d.explanation?.findingId === 'chain.self-signed-untrusted'));
@@ -89,7 +93,7 @@ test('/denials merges both workers’ rings: newest first, more than one ring ho
   );
 });
 
-test('/certs from one worker, the dashboard from the primary', async () => {
+test('/certs from one worker, the dashboard from the main thread', async () => {
   const certs = JSON.parse((await gw.admin('/certs')).body) as CertsPage;
   assert.equal(certs.total, 3);
   assert.deepEqual(certs.certificates.map((c) => `${c.role} ${c.subject}`).sort(), [

@@ -1,10 +1,9 @@
 /**
- * `serve --workers 2`: two worker processes on one listener, the admin endpoints answered for all of them by the
- * primary (reload reaches every worker, counters add up), and SIGTERM stops the whole tree with exit 0.
+ * `serve --workers 2`: two worker threads on one listener, the admin endpoints answered for all of them by the
+ * main thread (reload reaches every worker, counters add up), and SIGTERM stops them all with exit 0.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { issue, type Issued } from '../../src/pki/generate.js';
 import { startEcho, type EchoBackend } from '../helpers/backends.js';
@@ -61,17 +60,12 @@ const get = (): Promise<{ status: number; text: string }> =>
     agent: false,
   });
 
-/** The process ids of the primary's children (the workers). */
-function workerPids(): number[] {
-  const out = execFileSync('ps', ['-o', 'pid=', '--ppid', String(gw.pid)], { encoding: 'utf8' });
-  return out
-    .split('\n')
-    .map((s) => Number(s.trim()))
-    .filter((n) => n > 0);
-}
+/** The worker threads that said they listen. */
+const listening = (): Set<unknown> => new Set(gw.logs.filter((l) => l.msg === 'listening').map((l) => l.worker));
 
-test('two workers serve the listener; the primary merges their counters', async () => {
-  assert.equal(workerPids().length, 2, 'two worker processes under the primary');
+test('two workers serve the listener; the main thread merges their counters', async () => {
+  assert.equal(listening().size, 2, 'two worker threads listening');
+  assert.ok(!listening().has(undefined), 'each line names its thread');
   const n = 20;
   for (let i = 0; i < n; i++) assert.equal((await get()).status, 200);
   const metrics = (await gw.admin('/metrics')).body;
@@ -134,16 +128,18 @@ test('POST /reload reaches every worker: a truststore change applies on all of t
   writeFileSync(truststore, root.certPem);
   const from = gw.mark();
   gw.signal('SIGHUP');
-  // SIGHUP is forwarded by the primary; wait until both workers logged the reload.
+  // SIGHUP is forwarded by the main thread; wait until both workers logged the reload.
   let loaded = 0;
   await gw.waitForLog((l) => l.msg === 'truststore loaded' && ++loaded === 2, { from });
   for (let i = 0; i < 12; i++) assert.equal((await get()).status, 200);
 });
 
-test('SIGTERM stops the primary and every worker, exit 0', async () => {
-  const pids = workerPids();
+test('SIGTERM stops every worker, then the process, exit 0', async () => {
+  const from = gw.mark();
   gw.signal('SIGTERM');
   await gw.exited;
   assert.equal(gw.exitCode, 0, gw.stderr);
-  for (const pid of pids) assert.throws(() => process.kill(pid, 0), 'worker still running');
+  const stopped = gw.logsSince(from).filter((l) => l.msg === 'stopped accepting connections');
+  assert.deepEqual(new Set(stopped.map((l) => l.worker)), listening(), 'each thread drained');
+  assert.equal(gw.logs.at(-1)?.msg, 'stopped');
 });

@@ -88,7 +88,7 @@ test('/certs query: limit 1-500, offset, role server|truststore, domain', () => 
 });
 
 test('denials of several workers merge newest first, limited', () => {
-  const view = (pid: number, time: string): DenialView => ({ ...base, pid, time });
+  const view = (worker: number, time: string): DenialView => ({ ...base, pid: 1, worker, time });
   const base = {
     domain: 'a.test',
     route: null,
@@ -106,7 +106,7 @@ test('denials of several workers merge newest first, limited', () => {
   const b = [view(2, '2026-01-01T00:00:04.000Z'), view(2, '2026-01-01T00:00:03.000Z')];
   const merged = mergeDenials([a, b], 3);
   assert.deepEqual(
-    merged.map((d) => [d.pid, d.time.slice(17, 19)]),
+    merged.map((d) => [d.worker, d.time.slice(17, 19)]),
     [
       [1, '05'],
       [2, '04'],

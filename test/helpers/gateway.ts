@@ -27,6 +27,8 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   /** Extra arguments after `serve --config FILE`. */
   args?: string[];
+  /** Node options before the entry point (e.g. `--import` of a test's fault injector). */
+  nodeArgs?: string[];
   startTimeoutMs?: number;
 }
 
@@ -182,7 +184,8 @@ export class GatewayProcess {
     // One process unless the test asks for workers (the default is one per core): a test's gateway is one PID to watch.
     const args = opts.args ?? [];
     const workers = args.includes('--workers') ? [] : ['--workers', '1'];
-    const child = spawn(process.execPath, [BIN, 'serve', '--config', configPath, ...workers, ...args], {
+    const nodeArgs = opts.nodeArgs ?? [];
+    const child = spawn(process.execPath, [...nodeArgs, BIN, 'serve', '--config', configPath, ...workers, ...args], {
       cwd: REPO,
       env: { ...process.env, ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
