@@ -6,7 +6,7 @@
  * response chunks go straight into `res` (no Readable, no `pipeline()`), the client leaving aborts through the
  * dispatch controller (no AbortController), and both header lists are flat `[name, value, ...]` arrays.
  */
-import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
+import { Pool, errors as undiciErrors, type Dispatcher } from './undici.js';
 import { isGatewayOwned } from './headers.js';
 import type { RouteMatch } from './routes.js';
 import { sendJson, type ResponseSink } from './respond.js';

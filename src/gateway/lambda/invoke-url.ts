@@ -1,5 +1,4 @@
 /** A `url:` authorizer: the event POSTed as JSON to an HTTP endpoint, in the gateway's own thread. */
-import { request } from 'undici';
 import { firstLine, InvokeError, MAX_RESULT_BYTES } from './invoke.js';
 
 /**
@@ -7,6 +6,8 @@ import { firstLine, InvokeError, MAX_RESULT_BYTES } from './invoke.js';
  * anything else is an error.
  */
 export async function invokeUrl(o: { url: string; event: unknown; timeoutMs: number }): Promise<unknown> {
+  // Loaded on the first call: undici's whole index costs each gateway thread ~14 MiB that no other route needs.
+  const { request } = await import('undici');
   const signal = AbortSignal.timeout(o.timeoutMs);
   let res;
   try {
