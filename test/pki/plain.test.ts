@@ -224,6 +224,8 @@ for (const c of cases) {
     assert.equal(cert.subjectName, truth.subject);
     assert.equal(cert.issuerName, truth.issuer);
     assert.equal(cert.plainSelfSigned ?? looksSelfSigned(cert), truth.looksSelfSigned);
+    const x = new X509Certificate(der);
+    assert.equal(cert.info.selfSigned, cert.info.selfIssued && x.verify(x.publicKey));
   });
 }
 
@@ -261,6 +263,9 @@ test('single-octet mutations: plain implies OpenSSL parses it and agrees', () =>
           assert.fail(`octet ${i} = ${v}: plain, but OpenSSL refuses it (${(e as Error).message})`);
         }
         assert.deepEqual(facts, truth, `octet ${i} = ${v}`);
+        const x = new X509Certificate(d);
+        const info = parseCert(d).info;
+        assert.equal(info.selfSigned, info.selfIssued && x.verify(x.publicKey), `selfSigned, octet ${i} = ${v}`);
       }
     }
   }
