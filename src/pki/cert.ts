@@ -41,6 +41,7 @@ import type { Tlv } from './der.js';
 import { describeSpki, modulusDigest, sha256Hex } from './key.js';
 import { formatGeneralName, formatName, namesEqual } from './oids.js';
 import { parsePem } from './pem.js';
+import { plainFacts, type PlainFacts } from './plain.js';
 
 export { modulusSha1, spkiSha256 } from './key.js';
 
@@ -49,32 +50,64 @@ export function parseCert(der: Buffer): Cert {
   const outer = der[0] === 0x30 ? readTlv(der, 0) : null;
   if (!outer) throw new Error('not a DER certificate (no outer SEQUENCE)');
   const exact = outer.end === der.length ? der : der.subarray(0, outer.end);
+  // A plain certificate (see plain.ts) is one our strict walk vouches OpenSSL parses: OpenSSL's own parse waits until
+  // something needs the X509Certificate (a chain through it, a signature check).
+  const plain = plainFacts(exact);
+  if (plain) return new ParsedCert(exact, plain, null);
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(exact);
     // Our own walk must succeed too, so describing later cannot fail; OpenSSL parses a malformed time (its
     // validTo is then "Bad time value"), which would make describeCert's toISOString throw.
-    const times = readValidity(exact, splitCertificate(exact).validity, x509);
+    const times = readValidity(exact, splitCertificate(exact).validity, () => x509);
     if (times.some((t) => Number.isNaN(t.getTime())))
       throw new Error('a validity date (notBefore or notAfter) is malformed');
   } catch (e) {
     throw new Error(`not a valid x.509 certificate: ${oneLine(e)}`);
   }
-  return new ParsedCert(x509, exact);
+  return new ParsedCert(exact, null, x509);
 }
 
 /**
- * OpenSSL's parse (~0.1 ms a certificate) is done up front because it is the validation; the description
- * (and its self-signature check) waits until someone reads `info`, which keeps 10k-certificate bundles quick.
+ * OpenSSL's parse (~0.1 ms a certificate) is the validation of a certificate that is not plain, so it is done up
+ * front for those; for plain ones it waits for the first read of `x509`. The description (and its self-signature
+ * check) waits until someone reads `info`, which keeps 10k-certificate bundles quick.
  */
 class ParsedCert implements Cert {
   #info: CertInfo | undefined;
+  #x509: X509Certificate | null;
+  readonly #plain: PlainFacts | null;
   constructor(
-    readonly x509: X509Certificate,
     readonly der: Buffer,
-  ) {}
+    plain: PlainFacts | null,
+    x509: X509Certificate | null,
+  ) {
+    this.#plain = plain;
+    this.#x509 = x509;
+  }
+  get x509(): X509Certificate {
+    return (this.#x509 ??= lazyX509(this.der));
+  }
   get info(): CertInfo {
-    return (this.#info ??= describeCert(this.x509, this.der));
+    return (this.#info ??= describeCert(this.#plain ? () => this.x509 : this.x509, this.der));
+  }
+  get subjectName(): string {
+    return this.#plain?.subject ?? this.x509.subject;
+  }
+  get issuerName(): string {
+    return this.#plain?.issuer ?? this.x509.issuer;
+  }
+  get plainSelfSigned(): boolean | null {
+    return this.#plain?.looksSelfSigned ?? null;
+  }
+}
+
+/** OpenSSL's parse of a plain certificate; plain.ts's walk is meant to make this unable to fail. */
+function lazyX509(der: Buffer): X509Certificate {
+  try {
+    return new X509Certificate(der);
+  } catch (e) {
+    throw new Error(`not a valid x.509 certificate: ${oneLine(e)}`);
   }
 }
 
@@ -104,9 +137,15 @@ export interface TbsParts {
   signatureAlgorithm: Tlv;
 }
 
-export function describeCert(x509: X509Certificate, der: Buffer, now: Date = new Date()): CertInfo {
+/** `x509` may be a function giving it, for a plain certificate whose OpenSSL parse is not needed to describe it. */
+export function describeCert(
+  x509: X509Certificate | (() => X509Certificate),
+  der: Buffer,
+  now: Date = new Date(),
+): CertInfo {
+  const openssl = typeof x509 === 'function' ? x509 : () => x509;
   const p = splitCertificate(der);
-  const [notBefore, notAfter] = readValidity(der, p.validity, x509);
+  const [notBefore, notAfter] = readValidity(der, p.validity, openssl);
   const subject = formatName(der, p.subject);
   // A root's issuer is its subject's very octets: format them once.
   const issuer = sameOctets(der, p.subject, p.issuer) ? subject : formatName(der, p.issuer);
@@ -142,7 +181,7 @@ export function describeCert(x509: X509Certificate, der: Buffer, now: Date = new
   let selfSigned: boolean | undefined;
   Object.defineProperty(info, 'selfSigned', {
     enumerable: true,
-    get: () => (selfSigned ??= selfIssued && verifiesWithOwnKey(x509)),
+    get: () => (selfSigned ??= selfIssued && verifiesWithOwnKey(openssl())),
   });
   return info;
 }
@@ -205,10 +244,10 @@ export function colonHex(hex: string): string {
   return out;
 }
 
-function readValidity(der: Buffer, validity: Tlv, x509: X509Certificate): [Date, Date] {
+function readValidity(der: Buffer, validity: Tlv, x509: () => X509Certificate): [Date, Date] {
   const times = tlvChildren(der, validity, 2) ?? [];
-  const from = parseTime(der, times[0]) ?? new Date(x509.validFrom);
-  const to = parseTime(der, times[1]) ?? new Date(x509.validTo);
+  const from = parseTime(der, times[0]) ?? new Date(x509().validFrom);
+  const to = parseTime(der, times[1]) ?? new Date(x509().validTo);
   return [from, to];
 }
 

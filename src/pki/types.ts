@@ -71,6 +71,14 @@ export interface Cert {
   readonly x509: X509Certificate;
   readonly der: Buffer;
   readonly info: CertInfo;
+  /** Node's `x509.subject` / `x509.issuer` strings, read from our own parse when the certificate is plain. */
+  readonly subjectName: string;
+  readonly issuerName: string;
+  /**
+   * OpenSSL's X509_check_issued(c, c) as modelled from our own parse (plain certificates), or null when only OpenSSL
+   * can say.
+   */
+  readonly plainSelfSigned: boolean | null;
 }
 
 export type KeyEncoding = 'pkcs8' | 'pkcs1' | 'sec1' | 'encrypted-pkcs8' | 'legacy-encrypted-pem' | 'der' | 'pkcs12';

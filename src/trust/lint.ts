@@ -31,8 +31,13 @@ export const TRUSTSTORE_FINDING_IDS = FINDING_IDS.filter((id) => id.startsWith('
 export type CertRole = 'root' | 'intermediate' | 'pinned-leaf' | 'other';
 
 export function certRole(c: Cert): CertRole {
-  if (isCa(c)) return looksSelfSigned(c) ? 'root' : 'intermediate';
+  if (isCa(c)) return selfSigned(c) ? 'root' : 'intermediate';
   return isPinnedLeaf(c) ? 'pinned-leaf' : 'other';
+}
+
+/** looksSelfSigned, from our own parse for a plain certificate: a bundle's roots then need no OpenSSL parse. */
+function selfSigned(c: Cert): boolean {
+  return c.plainSelfSigned ?? looksSelfSigned(c);
 }
 
 /**
@@ -167,7 +172,7 @@ function lintContext(ts: Truststore, file: LoadedFile | undefined, now: Date): L
 function groupBySubject(certs: readonly Cert[], unique: readonly number[]): Map<string, number[]> {
   const bySubject = new Map<string, number[]>();
   for (const i of unique) {
-    const s = certs[i]!.x509.subject;
+    const s = certs[i]!.subjectName;
     const list = bySubject.get(s);
     if (list) list.push(i);
     else bySubject.set(s, [i]);
@@ -195,8 +200,8 @@ function issuerFinder(certs: readonly Cert[], unique: readonly number[], now: Da
   const index = new Map<string, Map<string, number[]>>(); // subject -> subject key id ('' when absent) -> indexes
   for (const i of unique) {
     const c = certs[i]!;
-    let byKey = index.get(c.x509.subject);
-    if (!byKey) index.set(c.x509.subject, (byKey = new Map()));
+    let byKey = index.get(c.subjectName);
+    if (!byKey) index.set(c.subjectName, (byKey = new Map()));
     const skid = c.info.subjectKeyId ?? '';
     const list = byKey.get(skid);
     if (list) list.push(i);
@@ -208,8 +213,8 @@ function issuerFinder(certs: readonly Cert[], unique: readonly number[], now: Da
     if (known !== undefined) return known;
     const child = certs[i]!;
     let found: number | null = null;
-    if (!looksSelfSigned(child)) {
-      const byKey = index.get(child.x509.issuer);
+    if (!selfSigned(child)) {
+      const byKey = index.get(child.issuerName);
       const akid = child.info.authorityKeyId;
       const candidates = !byKey
         ? []
@@ -411,7 +416,7 @@ function algorithmFindings(ctx: LintContext): Finding[] {
   for (const i of ctx.unique) {
     const c = ctx.certs[i]!;
     if (insecureSignature(c)) {
-      const root = isCa(c) && looksSelfSigned(c);
+      const root = isCa(c) && selfSigned(c);
       const sig = c.info.signatureAlgorithm;
       out.push(
         finding({
@@ -460,9 +465,9 @@ function incompleteChainFindings(ctx: LintContext): Finding[] {
   const out: Finding[] = [];
   for (const i of ctx.unique) {
     const c = ctx.certs[i]!;
-    if (!isCa(c) || looksSelfSigned(c) || ctx.issuerOf(i) !== null) continue;
+    if (!isCa(c) || selfSigned(c) || ctx.issuerOf(i) !== null) continue;
     const akid = c.info.authorityKeyId;
-    const sameName = ctx.bySubject.get(c.x509.issuer) ?? [];
+    const sameName = ctx.bySubject.get(c.issuerName) ?? [];
     const ev: Finding['evidence'] = {
       ...evidenceOf(ctx, i),
       issuerNeeded: c.info.issuer,
@@ -505,7 +510,7 @@ function tooDeepFindings(ctx: LintContext): Finding[] {
     if (!isCa(c)) continue;
     const { count, top } = heightOf(i);
     if (count <= max) continue;
-    const anchored = looksSelfSigned(ctx.certs[top]!);
+    const anchored = selfSigned(ctx.certs[top]!);
     out.push(
       finding({
         id: 'truststore.too-deep',

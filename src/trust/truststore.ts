@@ -22,20 +22,37 @@ export interface Truststore {
 export function makeTruststore(source: string, certs: readonly Cert[]): Truststore {
   const bySubject = new Map<string, Cert[]>();
   const fingerprints = new Set<string>();
-  const blocks: string[] = [];
   // TLS carries each CA name as its DER subject with a 2-byte length (see MAX_CA_NAMES_BYTES). Truststore
   // certificates are parsed ones (parseCert walked them already), so splitCertificate cannot throw.
   let caNames = 0;
   for (const c of certs) {
     const { subject } = splitCertificate(c.der);
     caNames += 2 + subject.end - subject.start;
-    const list = bySubject.get(c.x509.subject);
+    const list = bySubject.get(c.subjectName);
     if (list) list.push(c);
-    else bySubject.set(c.x509.subject, [c]);
+    else bySubject.set(c.subjectName, [c]);
     fingerprints.add(c.info.fingerprintSha256);
-    blocks.push(c.x509.toString());
   }
-  return { source, certs, pem: blocks.join(''), bySubject, fingerprints, caNamesBytes: caNames };
+  // Only a TLS context that names the CAs, or the doctor's loopback handshake, reads the PEM: built when asked.
+  let pem: string | undefined;
+  return {
+    source,
+    certs,
+    get pem() {
+      return (pem ??= certs.map((c) => pemOf(c.der)).join(''));
+    },
+    bySubject,
+    fingerprints,
+    caNamesBytes: caNames,
+  };
+}
+
+/** A certificate as PEM, as `X509Certificate.toString()` writes it (64-column base64, a newline after each line). */
+export function pemOf(der: Buffer): string {
+  const b64 = der.toString('base64');
+  let out = '-----BEGIN CERTIFICATE-----\n';
+  for (let i = 0; i < b64.length; i += 64) out += b64.slice(i, i + 64) + '\n';
+  return out + '-----END CERTIFICATE-----\n';
 }
 
 /**

@@ -1,10 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { issue } from '../../src/pki/generate.js';
 import { readTruststore, truststoreFromPem } from '../../src/trust/load.js';
+import { lintTruststore } from '../../src/trust/lint.js';
+import { pemOf } from '../../src/trust/truststore.js';
+import { parseTime, splitCertificate } from '../../src/pki/cert.js';
+import { tlvChildren } from '../../src/pki/der.js';
 import { openssl } from '../helpers/openssl.js';
 import { tmpDir } from '../helpers/pki.js';
 
@@ -149,4 +154,50 @@ test('CRLs in a truststore: a finding, never a crash', async () => {
   const clean = await readTruststore(join(dir, 'mixed.pem.nocrl'));
   assert.deepEqual(ids(clean), []);
   assert.equal(clean.truststore?.certs.length, 2);
+});
+
+/**
+ * Plain certificates skip OpenSSL's parse at load (pki/plain.ts): in a large bundle with certificates broken in many
+ * different places, exactly the ones OpenSSL refuses (or whose dates cannot be read) are parse errors, and every
+ * certificate that loaded still gives OpenSSL's parse when asked for it.
+ */
+test('a large bundle with certificates broken in many places: parse errors exactly where OpenSSL refuses', async () => {
+  const first = await issue({ subject: 'CN=Big Root 000,O=mtlsgate load', profile: 'root-ca' });
+  const ders: Buffer[] = [first.der];
+  for (let i = 1; i < 240; i++) {
+    const ca = await issue({
+      subject: `CN=Big Root ${String(i).padStart(3, '0')},O=mtlsgate load`,
+      profile: 'root-ca',
+      publicKeyFrom: first,
+    });
+    ders.push(ca.der);
+  }
+  // Every third certificate gets one octet flipped, each at another offset (the outer header left intact).
+  const mutated = ders.map((d, i) => {
+    if (i % 3 !== 0) return d;
+    const out = Buffer.from(d);
+    const at = 4 + ((i * 37) % (d.length - 4));
+    out[at] = out[at]! ^ (i % 2 === 0 ? 0x20 : 0x01);
+    return out;
+  });
+  const refused = new Set<number>();
+  mutated.forEach((d, i) => {
+    try {
+      const x = new X509Certificate(d);
+      const times = tlvChildren(d, splitCertificate(d).validity, 2) ?? [];
+      const from = parseTime(d, times[0]) ?? new Date(x.validFrom);
+      const to = parseTime(d, times[1]) ?? new Date(x.validTo);
+      if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) refused.add(i);
+    } catch {
+      refused.add(i);
+    }
+  });
+  assert.ok(refused.size >= 10 && refused.size <= 70, `${refused.size} refused: the mutations test too little`);
+  const pem = mutated.map((d) => pemOf(d)).join('');
+  const r = truststoreFromPem(pem, 'big.pem');
+  const errors = r.findings.filter((f) => f.id === 'truststore.parse-error').map((f) => f.evidence.block);
+  assert.deepEqual(errors, [...refused]);
+  assert.equal(r.truststore?.certs.length, mutated.length - refused.size);
+  for (const c of r.truststore!.certs) assert.equal(c.x509.fingerprint256, new X509Certificate(c.der).fingerprint256);
+  assert.ok(Array.isArray(lintTruststore(r.truststore!, r.file)));
 });
