@@ -8,8 +8,9 @@
  * moment, so a revocation reaches keep-alive connections and resumed sessions on their next request.
  */
 import { createHash } from 'node:crypto';
-import { parseCrls, type Crl } from '../pki/crl.js';
+import type { Crl } from '../pki/crl.js';
 import type { Cert } from '../pki/types.js';
+import { parseCrlsOffLoop } from './crl-parse.js';
 import {
   buildCrlSet,
   GOOD,
@@ -154,7 +155,8 @@ async function loadSource(o: {
   }
   const digest = createHash('sha256').update(fetched.bytes).digest('hex');
   if (before?.digest === digest) return { ...before, version: fetched.version, loadedAt: new Date(), error: null };
-  const { crls, problems } = parseCrls(fetched.bytes, uri);
+  // A big CRL is parsed in a worker thread (its bytes are handed over): the event loop keeps serving meanwhile.
+  const { crls, problems } = await parseCrlsOffLoop({ bytes: fetched.bytes, source: uri });
   if (problems.length > 0) return keep(problems[0]!);
   // Checked alone against the truststore first: a CRL that cannot be used must not displace a good one.
   const alone = buildCrlSet(
