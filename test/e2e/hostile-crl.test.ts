@@ -178,3 +178,29 @@ for (const m of ['hang', 'endless'] as const) {
     }
   });
 }
+
+/** Threads of a process (Linux): a worker thread is one more. */
+function threads(pid: number): number {
+  return Number(/Threads:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+}
+
+// Last: it stops the gateway.
+test('SIGTERM while a million-entry CRL is parsed in its worker thread: the gateway exits, cleanly and promptly', async () => {
+  const pid = gw.child.pid!;
+  const idle = threads(pid);
+  writeFileSync(`${bigFile}.tmp`, bigCrl({ ca: w.ca, entries: ENTRIES, revoked: [revoked] }));
+  renameSync(`${bigFile}.tmp`, bigFile);
+  // The next refresh (within a second) reads the file and starts the parse's thread.
+  const deadline = Date.now() + 20_000;
+  while (threads(pid) <= idle) {
+    assert.ok(Date.now() < deadline, `no parse thread started (threads: ${threads(pid)}, idle: ${idle})`);
+    await sleep(5);
+  }
+  const t = performance.now();
+  await gw.stop(15_000);
+  const ms = performance.now() - t;
+  assert.equal(gw.exitSignal, null, 'exited by itself, not killed');
+  assert.equal(gw.exitCode, 0);
+  // Draining waits for the parse at most (about a second, a few under load), never for a hung thread.
+  assert.ok(ms < 10_000, `exited after ${ms.toFixed(0)} ms`);
+});
