@@ -53,8 +53,22 @@ export const NO_ENTRIES: RevokedIndex = {
 
 export interface IndexResult {
   index: RevokedIndex;
+  parts: IndexParts;
   unknownCritical: string[];
   unsupported: string[];
+}
+
+/**
+ * What an index is built from, in transferable form: a worker thread indexes a big CRL and hands these over (the
+ * arrays' buffers moved, not copied), and indexFromParts wraps them around the same DER without a pass over it.
+ */
+export interface IndexParts {
+  /** Entry offsets in CRL order. */
+  offsets: Int32Array<ArrayBuffer>;
+  /** The hash table: offset + 1 per used slot; its length a power of two. */
+  table: Int32Array<ArrayBuffer>;
+  /** Negative serials (formatted) and their entry offsets. */
+  negative: Array<[string, number]>;
 }
 
 // OID contents (after the 06 tag and length) of the entry extensions RFC 5280 §5.3 defines.
@@ -104,8 +118,11 @@ export function indexRevoked(der: Buffer, list: Tlv, read: EntryReader): IndexRe
     n++;
     pos = entry.end;
   }
+  const used = offsets.slice(0, n);
+  const parts = { offsets: used, table: hashTable(der, used, spans), negative: [...negative] };
   return {
-    index: revokedMap(der, offsets.subarray(0, n), spans, negative, read),
+    index: indexFromParts(der, parts, read),
+    parts,
     unknownCritical: [...unknownCritical],
     unsupported: [...unsupported],
   };
@@ -184,31 +201,33 @@ function fnv(der: Uint8Array, start: number, end: number): number {
   return h >>> 0;
 }
 
-function revokedMap(
-  der: Buffer,
-  offsets: Int32Array,
-  spans: Int32Array,
-  negative: Map<string, number>,
-  read: EntryReader,
-): RevokedIndex {
+/** Open addressing, linear probing; slots hold offset + 1 (0: empty). Negative serials (span -1) are left out. */
+function hashTable(der: Buffer, offsets: Int32Array, spans: Int32Array): Int32Array<ArrayBuffer> {
   let size = 16;
   while (size < offsets.length * 2) size *= 2;
   const mask = size - 1;
-  // Open addressing, linear probing; slots hold offset + 1 (0: empty).
   const table = new Int32Array(size);
+  for (let i = 0; i < offsets.length; i++) {
+    const s = spans[2 * i]!;
+    if (s === -1) continue;
+    let slot = fnv(der, s, spans[2 * i + 1]!) & mask;
+    while (table[slot] !== 0) slot = (slot + 1) & mask;
+    table[slot] = offsets[i]! + 1;
+  }
+  return table;
+}
+
+/** The index over `der` from its parts (see IndexParts): no pass over the entries. */
+export function indexFromParts(der: Buffer, parts: IndexParts, read: EntryReader): RevokedIndex {
+  const { offsets, table } = parts;
+  const negative = new Map(parts.negative);
+  const mask = table.length - 1;
   const serialSpan = (off: number): [number, number] => {
     const entry = readTlv(der, off)!;
     const serial = readTlv(der, entry.valueStart, entry.end)!;
     if ((der[serial.valueStart]! & 0x80) !== 0) return [-1, -1];
     return magnitude(der, serial.valueStart, serial.end);
   };
-  for (let i = 0; i < offsets.length; i++) {
-    const s = spans[2 * i]!;
-    if (s === -1) continue; // negative: in `negative`
-    let slot = fnv(der, s, spans[2 * i + 1]!) & mask;
-    while (table[slot] !== 0) slot = (slot + 1) & mask;
-    table[slot] = offsets[i]! + 1;
-  }
   const find = (serial: string): number => {
     if (serial.startsWith('-')) return negative.get(serial) ?? -1;
     const hex = serial.replaceAll(':', '');

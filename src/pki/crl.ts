@@ -26,7 +26,14 @@ import type { Tlv } from './der.js';
 import { MAX_PROBLEMS } from './read.js';
 import { EXT_AUTHORITY_KEY_ID, formatName } from './oids.js';
 import { parsePem } from './pem.js';
-import { indexRevoked, NO_ENTRIES, type RevokedEntry, type RevokedIndex } from './crl-index.js';
+import {
+  indexFromParts,
+  indexRevoked,
+  NO_ENTRIES,
+  type IndexResult,
+  type RevokedEntry,
+  type RevokedIndex,
+} from './crl-index.js';
 import type { SignatureAlgorithmInfo } from './types.js';
 
 export const EXT_CRL_NUMBER = '2.5.29.20';
@@ -97,7 +104,43 @@ export interface CrlParse {
 
 /** Reads every CRL in `bytes` (PEM blocks, or one DER CRL). Never throws; an unreadable block is one problem. */
 export function parseCrls(bytes: Buffer, source: string): CrlParse {
-  const crls: Crl[] = [];
+  return parseWith(bytes, source, (der) => readCrl(der));
+}
+
+/**
+ * A CRL in the form a worker thread hands back (crl-parse.ts): its DER and its revoked index's arrays, each the whole
+ * of its ArrayBuffer so that all move without a copy. crlFromTransfer makes the Crl again.
+ */
+export interface CrlTransfer {
+  der: Uint8Array<ArrayBuffer>;
+  /** Null when the CRL has no revokedCertificates. */
+  revoked: Omit<IndexResult, 'index'> | null;
+}
+
+/** parseCrls, each CRL as a CrlTransfer (the worker's side). */
+export function parseCrlsForTransfer(bytes: Buffer, source: string): { crls: CrlTransfer[]; problems: string[] } {
+  return parseWith(bytes, source, (input) => {
+    let revoked: CrlTransfer['revoked'] = null;
+    const crl = readCrl(input, { keep: (r) => (revoked = r) });
+    if (typeof crl === 'string') return crl;
+    // A PEM block's body or a file's bytes may hold more than this CRL: copied here, on the worker's thread.
+    const own = crl.der.byteOffset === 0 && crl.der.byteLength === crl.der.buffer.byteLength;
+    const der = own ? new Uint8Array(crl.der.buffer as ArrayBuffer) : new Uint8Array(crl.der);
+    return { der, revoked };
+  });
+}
+
+/** The Crl of a CrlTransfer: the same reader over the same DER, its revoked index rebuilt from the parts. */
+export function crlFromTransfer(t: CrlTransfer): Crl | string {
+  return readCrl(Buffer.from(t.der.buffer, t.der.byteOffset, t.der.byteLength), { parts: t.revoked });
+}
+
+function parseWith<T>(
+  bytes: Buffer,
+  source: string,
+  read: (der: Buffer) => T | string,
+): { crls: T[]; problems: string[] } {
+  const crls: T[] = [];
   const problems: string[] = [];
   const add = (message: string): void => {
     if (problems.length < MAX_PROBLEMS) problems.push(`${source}: ${message}`);
@@ -109,7 +152,7 @@ export function parseCrls(bytes: Buffer, source: string): CrlParse {
   }
   // 0x30 is also the character '0', so text with a CRL block in it is read as PEM whatever its first byte.
   if (bytes[0] === 0x30 && !bytes.includes('-----BEGIN X509 CRL-----')) {
-    const one = readCrl(bytes);
+    const one = read(bytes);
     if (typeof one === 'string') add(`not a DER CRL: ${one}`);
     else crls.push(one);
     return { crls, problems };
@@ -118,7 +161,7 @@ export function parseCrls(bytes: Buffer, source: string): CrlParse {
   for (const p of pem.problems) if (p.label === 'X509 CRL') add(p.message);
   for (const block of pem.blocks) {
     if (block.label !== 'X509 CRL') continue;
-    const one = readCrl(block.body);
+    const one = read(block.body);
     if (typeof one === 'string') add(`pem block ${block.index} (X509 CRL): ${one}`);
     else crls.push(one);
   }
@@ -126,12 +169,19 @@ export function parseCrls(bytes: Buffer, source: string): CrlParse {
   return { crls, problems };
 }
 
-/** One DER CertificateList, or a one-line reason it is not one. Never throws. */
-export function readCrl(input: Buffer): Crl | string {
-  return guarded(() => readCrlOrThrow(input));
+interface ReadOptions {
+  /** The revoked index's parts from an earlier read of these bytes (crlFromTransfer): used instead of a pass. */
+  parts?: CrlTransfer['revoked'];
+  /** Given the revoked index's parts (null without revokedCertificates), for parseCrlsForTransfer. */
+  keep?: (parts: CrlTransfer['revoked']) => void;
 }
 
-function readCrlOrThrow(input: Buffer): Crl | string {
+/** One DER CertificateList, or a one-line reason it is not one. Never throws. */
+export function readCrl(input: Buffer, o: ReadOptions = {}): Crl | string {
+  return guarded(() => readCrlOrThrow(input, o));
+}
+
+function readCrlOrThrow(input: Buffer, o: ReadOptions): Crl | string {
   const outer = readTlv(input, 0);
   if (!isUniversal(outer, TAG_SEQUENCE)) return 'no outer SEQUENCE';
   const der = outer.end === input.length ? input : input.subarray(0, outer.end);
@@ -167,13 +217,17 @@ function readCrlOrThrow(input: Buffer): Crl | string {
       const entry = readTlv(der, offset);
       return entry ? readEntry(der, entry, [], []) : 'malformed';
     };
-    const indexed = indexRevoked(der, kids[i]!, read);
+    let indexed: IndexResult | string;
+    if (o.parts) indexed = { ...o.parts, index: indexFromParts(der, o.parts.parts, read) };
+    else indexed = indexRevoked(der, kids[i]!, read);
     if (typeof indexed === 'string') return indexed;
     revoked = indexed.index;
     unknownCriticalExtensions.push(...indexed.unknownCritical);
     unsupported.push(...indexed.unsupported);
+    const { index: _, ...parts } = indexed;
+    o.keep?.(parts);
     i++;
-  }
+  } else o.keep?.(null);
   let crlNumber: bigint | null = null;
   let authorityKeyId: string | null = null;
   if (isContext(kids[i], 0)) {
