@@ -222,22 +222,22 @@ export const ADMIN_ENDPOINTS = [
 
 export async function adminAnswer(method: string, url: string, source: AdminSource): Promise<AdminAnswer> {
   const path = url.split('?')[0];
-  const cluster = source.workers;
+  const workers = source.workers;
   const get = method === 'GET';
   if (path === '/reload') {
     if (method !== 'POST') return json(405, { message: 'use POST' });
     const results = await source.reloads();
-    if (cluster === null) return json(results[0]!.ok ? 200 : 500, results[0]);
+    if (workers === null) return json(results[0]!.ok ? 200 : 500, results[0]);
     if (results.length === 0) return NO_WORKER;
-    const ok = results.length === cluster && results.every((r) => r.ok);
+    const ok = results.length === workers && results.every((r) => r.ok);
     const warnings = [...new Set(results.flatMap((r) => r.warnings))];
     return json(ok ? 200 : 500, { ok, workers: results.length, errors: results.flatMap((r) => r.errors), warnings });
   }
   if (get && (path === '/certs' || path === '/denials')) return viewAnswer(path, url, source);
   const wanted = get && (path === '/healthz' || path === '/readyz' || path === '/metrics' || path === '/domains');
   if (!wanted) return json(404, { message: 'Not Found', endpoints: ADMIN_ENDPOINTS });
-  // A single process's health needs no data; a cluster's says how many workers answered.
-  if (path === '/healthz' && cluster === null) return json(200, { status: 'ok' });
+  // A single gateway's health needs no data; with worker threads it says how many answered.
+  if (path === '/healthz' && workers === null) return json(200, { status: 'ok' });
   if (path === '/readyz' && source.draining?.()) return json(503, { ready: false, draining: true });
   const snaps = await source.snapshots();
   if (path === '/healthz') return json(200, { status: 'ok', workers: snaps.length });
@@ -247,9 +247,9 @@ export async function adminAnswer(method: string, url: string, source: AdminSour
   const degraded = snaps.some((s) => s.degraded);
   if (path === '/readyz') {
     // Ready while every domain serves with a loaded truststore; a failed reload that kept the old one is reported,
-    // not fatal. In a cluster, every worker must have answered.
-    if (cluster === null) return json(ready ? 200 : 503, { ready, degraded, domains: first.readiness });
-    const all = ready && snaps.length === cluster;
+    // not fatal. With worker threads, every one must have answered.
+    if (workers === null) return json(ready ? 200 : 503, { ready, degraded, domains: first.readiness });
+    const all = ready && snaps.length === workers;
     return json(all ? 200 : 503, { ready: all, degraded, workers: snaps.length, domains: first.readiness });
   }
   if (path === '/metrics') {
