@@ -89,7 +89,7 @@ class ParsedCert implements Cert {
     return (this.#x509 ??= lazyX509(this.der));
   }
   get info(): CertInfo {
-    return (this.#info ??= describeCert(this.#plain ? () => this.x509 : this.x509, this.der));
+    return (this.#info ??= describeCert(() => this.x509, this.der));
   }
   get subjectName(): string {
     return this.#plain?.subject ?? this.x509.subject;

@@ -23,7 +23,8 @@ export interface Chain {
 
 /** Self-signed as OpenSSL's X509_self_signed(x, 0) sees it (no signature check): likely issued by itself. */
 export function looksSelfSigned(c: Cert): boolean {
-  return likelyIssued(c, c);
+  // A plain certificate answers from our own parse (pki/plain.ts): a bundle's roots then need no OpenSSL parse.
+  return c.plainSelfSigned ?? likelyIssued(c, c);
 }
 
 /**

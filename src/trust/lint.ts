@@ -31,13 +31,8 @@ export const TRUSTSTORE_FINDING_IDS = FINDING_IDS.filter((id) => id.startsWith('
 export type CertRole = 'root' | 'intermediate' | 'pinned-leaf' | 'other';
 
 export function certRole(c: Cert): CertRole {
-  if (isCa(c)) return selfSigned(c) ? 'root' : 'intermediate';
+  if (isCa(c)) return looksSelfSigned(c) ? 'root' : 'intermediate';
   return isPinnedLeaf(c) ? 'pinned-leaf' : 'other';
-}
-
-/** looksSelfSigned, from our own parse for a plain certificate: a bundle's roots then need no OpenSSL parse. */
-function selfSigned(c: Cert): boolean {
-  return c.plainSelfSigned ?? looksSelfSigned(c);
 }
 
 /**
@@ -213,7 +208,7 @@ function issuerFinder(certs: readonly Cert[], unique: readonly number[], now: Da
     if (known !== undefined) return known;
     const child = certs[i]!;
     let found: number | null = null;
-    if (!selfSigned(child)) {
+    if (!looksSelfSigned(child)) {
       const byKey = index.get(child.issuerName);
       const akid = child.info.authorityKeyId;
       const candidates = !byKey
@@ -416,7 +411,7 @@ function algorithmFindings(ctx: LintContext): Finding[] {
   for (const i of ctx.unique) {
     const c = ctx.certs[i]!;
     if (insecureSignature(c)) {
-      const root = isCa(c) && selfSigned(c);
+      const root = isCa(c) && looksSelfSigned(c);
       const sig = c.info.signatureAlgorithm;
       out.push(
         finding({
@@ -465,7 +460,7 @@ function incompleteChainFindings(ctx: LintContext): Finding[] {
   const out: Finding[] = [];
   for (const i of ctx.unique) {
     const c = ctx.certs[i]!;
-    if (!isCa(c) || selfSigned(c) || ctx.issuerOf(i) !== null) continue;
+    if (!isCa(c) || looksSelfSigned(c) || ctx.issuerOf(i) !== null) continue;
     const akid = c.info.authorityKeyId;
     const sameName = ctx.bySubject.get(c.issuerName) ?? [];
     const ev: Finding['evidence'] = {
@@ -510,7 +505,7 @@ function tooDeepFindings(ctx: LintContext): Finding[] {
     if (!isCa(c)) continue;
     const { count, top } = heightOf(i);
     if (count <= max) continue;
-    const anchored = selfSigned(ctx.certs[top]!);
+    const anchored = looksSelfSigned(ctx.certs[top]!);
     out.push(
       finding({
         id: 'truststore.too-deep',

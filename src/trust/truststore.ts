@@ -4,6 +4,7 @@
  */
 import type { Cert } from '../pki/types.js';
 import { splitCertificate } from '../pki/cert.js';
+import { toPem } from '../pki/pem.js';
 
 export interface Truststore {
   /** Where it came from: a path, file:// or s3:// URI. */
@@ -39,20 +40,12 @@ export function makeTruststore(source: string, certs: readonly Cert[]): Truststo
     source,
     certs,
     get pem() {
-      return (pem ??= certs.map((c) => pemOf(c.der)).join(''));
+      return (pem ??= certs.map((c) => toPem('CERTIFICATE', c.der)).join(''));
     },
     bySubject,
     fingerprints,
     caNamesBytes: caNames,
   };
-}
-
-/** A certificate as PEM, as `X509Certificate.toString()` writes it (64-column base64, a newline after each line). */
-export function pemOf(der: Buffer): string {
-  const b64 = der.toString('base64');
-  let out = '-----BEGIN CERTIFICATE-----\n';
-  for (let i = 0; i < b64.length; i += 64) out += b64.slice(i, i + 64) + '\n';
-  return out + '-----END CERTIFICATE-----\n';
 }
 
 /**

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { issue } from '../../src/pki/generate.js';
 import { readTruststore, truststoreFromPem } from '../../src/trust/load.js';
 import { lintTruststore } from '../../src/trust/lint.js';
-import { pemOf } from '../../src/trust/truststore.js';
+import { toPem } from '../../src/pki/pem.js';
 import { parseTime, splitCertificate } from '../../src/pki/cert.js';
 import { tlvChildren } from '../../src/pki/der.js';
 import { openssl } from '../helpers/openssl.js';
@@ -193,7 +193,7 @@ test('a large bundle with certificates broken in many places: parse errors exact
     }
   });
   assert.ok(refused.size >= 10 && refused.size <= 70, `${refused.size} refused: the mutations test too little`);
-  const pem = mutated.map((d) => pemOf(d)).join('');
+  const pem = mutated.map((d) => toPem('CERTIFICATE', d)).join('');
   const r = truststoreFromPem(pem, 'big.pem');
   const errors = r.findings.filter((f) => f.id === 'truststore.parse-error').map((f) => f.evidence.block);
   assert.deepEqual(errors, [...refused]);
