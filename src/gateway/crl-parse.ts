@@ -8,6 +8,7 @@
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { crlFromTransfer, parseCrls, type Crl, type CrlParse, type CrlTransfer } from '../pki/crl.js';
 import type { ParseWorkerData } from './crl-parse-worker.js';
+import { workerEntry } from './worker-entry.js';
 
 /**
  * From this size a CRL is parsed off the event loop. A MiB of PEM takes ~10 ms to parse on a quiet machine (25-70 ms
@@ -40,7 +41,7 @@ export function parseCrlsInWorker(o: {
   const own = o.bytes.byteOffset === 0 && o.bytes.byteLength === o.bytes.buffer.byteLength;
   const bytes = own ? o.bytes : new Uint8Array(o.bytes);
   const data: ParseWorkerData = { bytes, source: o.source };
-  const entry = workerEntry();
+  const entry = workerEntry(import.meta.url, 'crl-parse-worker');
   let worker: Worker;
   try {
     worker = new Worker(entry.url, {
@@ -83,12 +84,4 @@ export function parseCrlsInWorker(o: {
 
 function failed(source: string, why: string): CrlParse {
   return { crls: [], problems: [`${source}: ${why}`] };
-}
-
-/** The worker's module next to this one: .ts under tsx (which the worker then imports too), .js in dist/. */
-function workerEntry(): { url: URL; execArgv?: string[] } {
-  const fromSource = import.meta.url.endsWith('.ts');
-  const url = new URL(fromSource ? './crl-parse-worker.ts' : './crl-parse-worker.js', import.meta.url);
-  if (!fromSource || process.execArgv.some((a) => a.includes('tsx'))) return { url };
-  return { url, execArgv: ['--import', 'tsx'] };
 }

@@ -16,6 +16,7 @@ import { serveHttp1 } from './http1.js';
 import { createListener } from './listener.js';
 import type { Logger } from './log.js';
 import { newMetrics, type Metrics } from './metrics.js';
+import { listen } from './bind.js';
 import { backendPools, closePools } from './proxy.js';
 import { reloader, type ReloadOptions, type ReloadResult } from './reload.js';
 import { crlRefresher, ocspTotals } from './revocation.js';
@@ -118,7 +119,7 @@ async function start(o: {
   const server = listener.server;
   const connections = trackConnections(server, rt, cfg.limits.maxConnectionsPerAddress);
   const http1 = serveHttp1(server, rt);
-  await listen(server, cfg.listen, opts.reusePort === true);
+  await listen({ server, ...cfg.listen, reusePort: opts.reusePort, onError: (m) => new GatewayStartError(m) });
   log.info({ address: server.address(), domains: [...rt.state.domains.keys()] }, 'listening');
 
   let watch: FileWatch | null = null;
@@ -158,7 +159,7 @@ async function start(o: {
   if (cfg.admin) {
     const o = { source, token: cfg.admin.token, ui: uiAssets() };
     admin = http.createServer((req, res) => void handleAdmin(req, res, o));
-    await listen(admin, cfg.admin, false);
+    await listen({ server: admin, ...cfg.admin, onError: (m) => new GatewayStartError(m) });
     log.info({ address: admin.address() }, 'admin listening');
   }
 
@@ -195,18 +196,4 @@ async function start(o: {
       for (const c of rt.ocsp.values()) c.close();
     },
   };
-}
-
-function listen(s: http.Server, { host, port }: { host: string; port: number }, reusePort: boolean): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (e: NodeJS.ErrnoException): void => {
-      const why = e.code === 'EADDRINUSE' ? 'address in use' : e.code === 'EACCES' ? 'permission denied' : e.message;
-      reject(new GatewayStartError(`cannot listen on ${host}:${port}: ${why}`));
-    };
-    s.once('error', onError);
-    s.listen({ port, host, reusePort }, () => {
-      s.off('error', onError);
-      resolve();
-    });
-  });
 }

@@ -14,6 +14,7 @@ import { getHeapStatistics } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { handleAdmin, type AdminSnapshot, type AdminSource } from './admin.js';
 import { uiAssets } from './admin-ui.js';
+import { listen } from './bind.js';
 import type { CertsPage, CertsQuery, DenialView } from './admin-views.js';
 import { loadConfig, type GatewayConfig } from './config.js';
 import type { Logger } from './log.js';
@@ -88,7 +89,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
     }
   };
   // SO_REUSEPORT lets a second gateway (same user) share a busy port silently: a plain bind first says it is taken.
-  if (o.cfg.listen.port !== 0) await probePort(o.cfg.listen.host, o.cfg.listen.port, o.onStartError);
+  if (o.cfg.listen.port !== 0) await probePort({ ...o.cfg.listen, onError: o.onStartError });
   // One set of session ticket keys for every thread, restarted ones included, so that a session resumes on whichever
   // thread the kernel hands the connection to (tls.ticketKeyFile, when set, is read by each thread instead).
   const ticketKeys = o.cfg.tls.ticketKeyFile ? null : new Uint8Array(randomTicketKeys());
@@ -187,10 +188,14 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   if (o.cfg.admin) {
     const options = { source, token: o.cfg.admin.token, ui: uiAssets() };
     admin = http.createServer((req, res) => void handleAdmin(req, res, options));
-    await new Promise<void>((resolve, reject) => {
-      admin!.once('error', reject);
-      admin!.listen(o.cfg.admin!.port, o.cfg.admin!.host, () => resolve());
-    });
+    try {
+      await listen({ server: admin, ...o.cfg.admin, onError: o.onStartError });
+    } catch (e) {
+      // The threads serve already: end them, or the process would stay up without its admin listener.
+      stopping = true;
+      await Promise.all([...ready].map((w) => w.terminate()));
+      throw e;
+    }
     o.log.info({ address: admin.address() as AddressInfo }, 'admin listening');
   }
 
@@ -257,13 +262,9 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   o.log.info('stopped');
 }
 
-function probePort(host: string, port: number, onStartError: (m: string) => Error): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', (e: NodeJS.ErrnoException) => {
-      const why = e.code === 'EADDRINUSE' ? 'address in use' : e.code === 'EACCES' ? 'permission denied' : e.message;
-      reject(onStartError(`cannot listen on ${host}:${port}: ${why}`));
-    });
-    s.listen({ host, port }, () => s.close(() => resolve()));
-  });
+/** A plain bind (no SO_REUSEPORT) and close: whether the address is free for this gateway's threads. */
+async function probePort(o: { host: string; port: number; onError: (message: string) => Error }): Promise<void> {
+  const s = net.createServer();
+  await listen({ server: s, ...o });
+  await new Promise((resolve) => s.close(resolve));
 }

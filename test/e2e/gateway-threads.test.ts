@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { issue } from '../../src/pki/generate.js';
 import { startEcho, type EchoBackend } from '../helpers/backends.js';
@@ -36,6 +37,24 @@ before(async () => {
   client = writeClient(dir, 'client', await issue({ subject: 'CN=thread client', profile: 'client', issuer: root }));
   truststore = writeTruststore(dir, 'truststore', [root]);
   echo = await startEcho();
+});
+
+test('an admin port already taken: one line, exit 2, and the threads started before it end', async () => {
+  const { runServe } = await import('../helpers/cli.js');
+  const holder = createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  const taken = (holder.address() as AddressInfo).port;
+  try {
+    const config = join(dir, 'admin-taken.json');
+    const domains = [domainConfig(DOMAIN, server, truststore, [{ basePath: '', target: echo.url }])];
+    writeFileSync(config, JSON.stringify({ listen: { host: '127.0.0.1', port: 0 }, admin: { port: taken }, domains }));
+    const r = await runServe(['--config', config, '--workers', '2'], { timeoutMs: 30_000 });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${taken}: address in use`));
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  } finally {
+    holder.close();
+  }
 });
 
 after(async () => {

@@ -17,6 +17,7 @@ import type { Logger } from '../log.js';
 import { splitHandler } from './config.js';
 import { InvokeError, oneLine } from './invoke.js';
 import type { InvokeRequest, WorkerData, WorkerMessage } from './worker.js';
+import { workerEntry } from '../worker-entry.js';
 
 export interface HandlerSettings {
   workersPerHandler: number;
@@ -233,7 +234,7 @@ function dispatch(pool: HandlerPool): void {
 /** Start a worker; resolves once it has imported the module, rejects with the load error. */
 function spawn(pool: HandlerPool): Promise<void> {
   const data: WorkerData = { file: pool.file, exportName: pool.exportName, memoryMb: pool.settings.memoryMb };
-  const entry = workerEntry();
+  const entry = workerEntry(import.meta.url, 'worker');
   const worker = new Worker(entry.url, {
     workerData: data,
     resourceLimits: { maxOldGenerationSizeMb: pool.settings.memoryMb },
@@ -411,15 +412,4 @@ function logLines(stream: Readable, emit: (line: string) => void): void {
   stream.on('end', () => {
     if (buf !== '') emit(buf);
   });
-}
-
-/**
- * The worker's module: worker.js beside this one in dist/. Run from src/ under tsx (the tests), it is worker.ts, and
- * the worker needs tsx's loader too: it inherits `--import tsx` with the parent's execArgv, else it is added.
- */
-function workerEntry(): { url: URL; execArgv?: string[] } {
-  const fromSource = import.meta.url.endsWith('.ts');
-  const url = new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url);
-  if (!fromSource || process.execArgv.some((a) => a.includes('tsx'))) return { url };
-  return { url, execArgv: ['--import', 'tsx'] };
 }
