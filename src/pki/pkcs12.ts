@@ -4,7 +4,15 @@
  * decrypts exactly what OpenSSL 3 can. Finally Node's own loader (`tls.createSecureContext({ pfx })`, what the
  * gateway and curl-equivalents use) is asked too, and its verdict is reported.
  */
-import { createDecipheriv, createHash, createHmac, createPrivateKey, pbkdf2Sync, timingSafeEqual } from 'node:crypto';
+import {
+  createDecipheriv,
+  createHash,
+  createHmac,
+  createPrivateKey,
+  hash as oneShotHash,
+  pbkdf2Sync,
+  timingSafeEqual,
+} from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import type * as Asn1js from 'asn1js';
 import type * as Pkijs from 'pkijs';
@@ -45,7 +53,14 @@ export function parsePkcs12(der: Buffer, passphrase?: string): Pkcs12Result {
     keys: [],
     keyBlocks: 0,
     problems: [],
-    info: { macAlgorithm: null, encryptionAlgorithms: [], nodeLoads: false, nodeError: null, legacyUnreadableParts: 0 },
+    info: {
+      macAlgorithm: null,
+      encryptionAlgorithms: [],
+      nodeLoads: false,
+      nodeError: null,
+      legacyUnreadableParts: 0,
+      kdfIterations: 0,
+    },
   };
   let affordable = true;
   try {
@@ -157,7 +172,10 @@ const MAX_KDF_TOTAL = MAX_KDF_ITERATIONS;
 function afford(out: Pkcs12Result, cost: KdfCost, what: string, iterations: number): boolean {
   if (cost.exhausted) return false;
   cost.spent += iterations;
-  if (iterations <= MAX_KDF_ITERATIONS && cost.spent <= MAX_KDF_TOTAL) return true;
+  if (iterations <= MAX_KDF_ITERATIONS && cost.spent <= MAX_KDF_TOTAL) {
+    out.info.kdfIterations = cost.spent;
+    return true;
+  }
   cost.exhausted = true;
   const why =
     iterations > MAX_KDF_ITERATIONS
@@ -413,7 +431,7 @@ function pkcs12Kdf(
   const result: Buffer[] = [];
   for (let got = 0; got < n; got += u) {
     let a = createHash(hash).update(d).update(i).digest();
-    for (let r = 1; r < iterations; r++) a = createHash(hash).update(a).digest();
+    for (let r = 1; r < iterations; r++) a = oneShotHash(hash, a, 'buffer');
     result.push(a);
     const b = Buffer.alloc(v);
     for (let k = 0; k < v; k++) b[k] = a[k % u]!;

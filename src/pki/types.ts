@@ -166,6 +166,8 @@ export interface Pkcs12Info {
   nodeError: string | null;
   /** Encrypted parts only OpenSSL's legacy provider could decrypt (their bags are not listed). */
   legacyUnreadableParts: number;
+  /** Key derivation iterations run while reading it (MAC and every decrypted part), capped per file. */
+  kdfIterations: number;
 }
 
 export interface LoadOptions {

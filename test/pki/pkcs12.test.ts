@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadFile } from '../../src/pki/load.js';
@@ -29,8 +30,19 @@ test('modern PKCS#12 (AES-256, SHA-256 MAC): certificates and key, Node loads it
     nodeLoads: true,
     nodeError: null,
     legacyUnreadableParts: 0,
+    kdfIterations: opensslIterations(fx.p12Modern),
   });
 });
+
+/** The iterations `openssl pkcs12 -info` reports for the MAC and every encrypted part, summed. */
+function opensslIterations(file: string): number {
+  const args = ['pkcs12', '-info', '-noout', '-in', file, '-passin', `pass:${PASS}`];
+  // It prints the algorithm lines on stderr.
+  const info = spawnSync('openssl', args, { encoding: 'utf8' }).stderr;
+  const counts = [...info.matchAll(/Iteration (\d+)/g)].map((m) => Number(m[1]));
+  assert.ok(counts.length >= 3, info);
+  return counts.reduce((a, b) => a + b, 0);
+}
 
 test('wrong password: pkcs12-wrong-passphrase; none given: passphrase-required', async () => {
   for (const file of [fx.p12Modern, fx.p12Legacy]) {
