@@ -39,6 +39,22 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/**/*.ts'],
+    rules: {
+      // See src/node-http.ts: ESM's import of these loads Node's bundled undici in every isolate.
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: ['node:http', 'http', 'node:http2', 'http2'].map((name) => ({
+            name,
+            message: "use { http } from src/node-http.ts (ESM's import loads Node's bundled undici)",
+            allowTypeImports: true,
+          })),
+        },
+      ],
+    },
+  },
+  {
     files: ['ui/**/*.js'],
     languageOptions: { globals: { ...globals.browser } },
     rules: {

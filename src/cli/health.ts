@@ -3,7 +3,7 @@
  * (a Dockerfile HEALTHCHECK). Exit 0 on a 2xx answer, 1 on anything else with one line saying why (the status, a
  * refused connection, no answer in time), 2 on a usage error.
  */
-import http from 'node:http';
+import { http } from '../node-http.js';
 import https from 'node:https';
 import { Command } from 'commander';
 import { UserError } from '../errors.js';

@@ -2,13 +2,14 @@
  * A built-in echo backend for the demo and the tests: answers every request with JSON describing what it received
  * (method, path, headers, body size), so the forwarded client-certificate headers can be seen. Counts requests.
  */
-import http from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+import { http } from '../node-http.js';
 import type { AddressInfo } from 'node:net';
 
 export interface EchoBackend {
   url: string;
   /** Requests received so far (tests assert that nothing unverified ever arrived). */
-  received: { method: string; path: string; headers: http.IncomingHttpHeaders }[];
+  received: { method: string; path: string; headers: IncomingHttpHeaders }[];
   close(): Promise<void>;
 }
 

@@ -4,7 +4,8 @@
  * State is built before serving and swapped whole on reload (see state.ts); open connections are never dropped by a
  * reload. Everything a gateway owns (state, counters, backend pools, certificate caches) is its own.
  */
-import http from 'node:http';
+import type { Server } from 'node:http';
+import { http } from '../node-http.js';
 import type { AddressInfo } from 'node:net';
 import type { CliErrorCode } from '../errors.js';
 import { handleAdmin, adminSnapshot, type AdminSnapshot, type AdminSource } from './admin.js';
@@ -155,7 +156,7 @@ async function start(o: {
     workers: null,
     draining: () => draining,
   };
-  let admin: http.Server | null = null;
+  let admin: Server | null = null;
   if (cfg.admin) {
     const o = { source, token: cfg.admin.token, ui: uiAssets() };
     admin = http.createServer((req, res) => void handleAdmin(req, res, o));

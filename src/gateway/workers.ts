@@ -7,7 +7,8 @@
  * Threads cost a fraction of a process each (one runtime, one copy of the shared libraries); the price is that a
  * native crash ends every thread at once (docs/config.md), where a JavaScript error or an out-of-heap ends one.
  */
-import http from 'node:http';
+import type { Server } from 'node:http';
+import { http } from '../node-http.js';
 import net, { type AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
@@ -184,7 +185,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
     draining: () => stopping,
   };
 
-  let admin: http.Server | null = null;
+  let admin: Server | null = null;
   if (o.cfg.admin) {
     const options = { source, token: o.cfg.admin.token, ui: uiAssets() };
     admin = http.createServer((req, res) => void handleAdmin(req, res, options));

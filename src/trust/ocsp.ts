@@ -7,7 +7,8 @@
  * drops the connection at once) are a timer and `destroy()` on one request object, and an Agent per checker keeps
  * connection reuse out of any process-wide dispatcher.
  */
-import { Agent, request } from 'node:http';
+import type { Agent } from 'node:http';
+import { http } from '../node-http.js';
 import { checkOcspResponse, ocspNonce, ocspRequest } from '../pki/ocsp.js';
 import type { OcspAnswer } from '../pki/ocsp.js';
 import type { Cert } from '../pki/types.js';
@@ -86,7 +87,7 @@ export function queryOcsp(o: QueryOcspOptions): Promise<OcspAnswer> {
       if (drop) req.destroy();
       resolve(answer);
     };
-    const req = request(url, {
+    const req = http.request(url, {
       method: 'POST',
       agent: o.agent ?? false,
       headers: {
@@ -199,7 +200,7 @@ export function ocspChecker(o: OcspCheckerOptions): OcspChecker {
   const maxEntries = Math.max(1, o.maxEntries ?? 10_000);
   const defaultTtlMs = Math.min(o.defaultTtlMs ?? HOUR, HOUR);
   const errorTtlMs = o.errorTtlMs ?? 5_000;
-  const agent = new Agent({ keepAlive: true });
+  const agent = new http.Agent({ keepAlive: true });
   const entries = new Map<string, Entry>();
   const counts = { good: 0, revoked: 0, unknown: 0, error: 0, cacheHits: 0, requests: 0 };
 

@@ -3,7 +3,8 @@
  * certificate never refused (so it can be reported), then one HTTP/1.1 GET. Every stage is bounded by the
  * probe's deadline; the result is a plain record of what happened, the findings are made elsewhere.
  */
-import http from 'node:http';
+import type { ClientRequest } from 'node:http';
+import { http } from '../../node-http.js';
 import { Socket } from 'node:net';
 import tls, { type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
 import { alertFromError } from './alerts.js';
@@ -225,7 +226,7 @@ export function exchange(
       () => finish(response ? body('timeout') : { kind: 'timeout' }),
       Math.max(1, o.deadline - t0),
     );
-    let req: http.ClientRequest;
+    let req: ClientRequest;
     try {
       req = http.request({
         createConnection: () => socket,
