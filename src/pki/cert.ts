@@ -153,7 +153,11 @@ export function describeCert(
   const spkiBytes = der.subarray(p.spki.start, p.spki.end);
   const spki = describeSpki(spkiBytes);
   const ext = readExtensions(der, p.extensions);
-  const info: CertInfo = {
+  // The self-signature check is a public-key operation (~60 us for P-256): done on first read, as most readers of a
+  // 10,000-CA truststore never ask (a CA's is not needed to lint it). A getter in the literal stays enumerable (JSON
+  // output has it) and keeps the object's fast shape, which defineProperty after the fact did not.
+  let selfSigned: boolean | undefined;
+  return {
     subject,
     issuer,
     serial: formatSerial(tlvValue(der, p.serial)),
@@ -161,7 +165,9 @@ export function describeCert(
     notAfter: notAfter.toISOString(),
     daysLeft: Math.floor((notAfter.getTime() - now.getTime()) / 86_400_000),
     selfIssued,
-    selfSigned: false, // replaced below
+    get selfSigned() {
+      return (selfSigned ??= selfIssued && verifiesWithOwnKey(openssl()));
+    },
     publicKey: { type: spki.type, bits: spki.bits, curve: spki.curve },
     signatureAlgorithm: describeSignatureAlgorithm(der, p.signatureAlgorithm),
     subjectAltNames: ext.subjectAltNames,
@@ -172,18 +178,15 @@ export function describeCert(
     authorityKeyId: ext.authorityKeyId,
     crlDistributionPoints: ext.crlDistributionPoints,
     ocspUrls: ext.ocspUrls,
-    fingerprintSha256: colonHex(hash('sha256', der, 'hex')).toUpperCase(),
+    fingerprintSha256: fingerprintSha256(der),
     modulusSha1: modulusDigest(spki.modulusHex),
     spkiSha256: sha256Hex(spkiBytes),
   };
-  // The self-signature check is a public-key operation (~60 us for P-256): done on first read, as most readers of a
-  // 10,000-CA truststore never ask (a CA's is not needed to lint it). Enumerable, so JSON output still has it.
-  let selfSigned: boolean | undefined;
-  Object.defineProperty(info, 'selfSigned', {
-    enumerable: true,
-    get: () => (selfSigned ??= selfIssued && verifiesWithOwnKey(openssl())),
-  });
-  return info;
+}
+
+/** SHA-256 of the DER as OpenSSL prints it (`AB:CD:...`): CertInfo's fingerprintSha256 without describing. */
+export function fingerprintSha256(der: Buffer): string {
+  return colonHex(hash('sha256', der, 'hex')).toUpperCase();
 }
 
 function sameOctets(der: Buffer, a: Tlv, b: Tlv): boolean {

@@ -3,7 +3,7 @@
  * checked against, as one PEM bundle. Built once at load; lookups by subject serve path building.
  */
 import type { Cert } from '../pki/types.js';
-import { splitCertificate } from '../pki/cert.js';
+import { fingerprintSha256, splitCertificate } from '../pki/cert.js';
 import { toPem } from '../pki/pem.js';
 
 export interface Truststore {
@@ -32,7 +32,7 @@ export function makeTruststore(source: string, certs: readonly Cert[]): Truststo
     const list = bySubject.get(c.subjectName);
     if (list) list.push(c);
     else bySubject.set(c.subjectName, [c]);
-    fingerprints.add(c.info.fingerprintSha256);
+    fingerprints.add(fingerprintSha256(c.der));
   }
   // Only a TLS context that names the CAs, or the doctor's loopback handshake, reads the PEM: built when asked.
   let pem: string | undefined;
