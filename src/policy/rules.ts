@@ -228,8 +228,10 @@ const UNMODELLED_OID_TLVS: readonly Buffer[] = [...UNMODELLED_EXTENSIONS.keys()]
 
 /** The name of the first extension of `c` that only a real handshake can judge (see above), or null. */
 export function unmodelledExtension(c: Cert): string | null {
-  // Asked of every CA of a large truststore, which almost never has one: bytes that hold none of the OIDs cannot.
-  if (!UNMODELLED_OID_TLVS.some((oid) => c.der.includes(oid))) return null;
+  // Asked of every CA of a large truststore, which almost never has one. A plain certificate (pki/plain.ts: its
+  // plainSelfSigned is known) has only basic constraints, key usage and key ids; bytes that hold none of the OIDs
+  // cannot have one either.
+  if (c.plainSelfSigned !== null || !UNMODELLED_OID_TLVS.some((oid) => c.der.includes(oid))) return null;
   for (const e of extensionsOf(c)) {
     const name = UNMODELLED_EXTENSIONS.get(e.oid);
     if (name !== undefined) return name;

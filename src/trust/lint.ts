@@ -131,8 +131,8 @@ interface LintContext {
   name: string;
   /** Indexes of the first copy of each distinct certificate; later copies only get `truststore.duplicate`. */
   unique: number[];
-  /** Index in the bundle of each first copy, by fingerprint. */
-  firstByFingerprint: Map<string, number>;
+  /** For each certificate, the index of its first copy in the bundle (its own index when it is the first). */
+  firstCopy: number[];
   /** Certificate index i is the i-th CERTIFICATE block of the file, so awk can pick it by position. */
   positional: boolean;
   /** Indexes of the distinct certificates, by Node's subject string. */
@@ -143,13 +143,16 @@ interface LintContext {
 
 function lintContext(ts: Truststore, file: LoadedFile | undefined, now: Date): LintContext {
   const certs = ts.certs;
-  const firstByFingerprint = new Map<string, number>();
+  // Copies are found by their octets: no certificate is described or hashed for it.
+  const byDer = new Map<string, number>();
   const unique: number[] = [];
-  certs.forEach((c, i) => {
-    const fp = c.info.fingerprintSha256;
-    if (firstByFingerprint.has(fp)) return;
-    firstByFingerprint.set(fp, i);
+  const firstCopy = certs.map((c, i) => {
+    const der = c.der.toString('latin1');
+    const first = byDer.get(der);
+    if (first !== undefined) return first;
+    byDer.set(der, i);
     unique.push(i);
+    return i;
   });
   return {
     certs,
@@ -157,7 +160,7 @@ function lintContext(ts: Truststore, file: LoadedFile | undefined, now: Date): L
     now,
     name: shellQuote(localName(file?.path ?? ts.source)),
     unique,
-    firstByFingerprint,
+    firstCopy,
     positional: isPositional(file),
     bySubject: groupBySubject(certs, unique),
     issuerOf: issuerFinder(certs, unique, now),
@@ -274,8 +277,7 @@ function privateKeyFindings(ctx: LintContext): Finding[] {
 
 function duplicateFindings(ctx: LintContext): Finding[] {
   const out: Finding[] = [];
-  ctx.certs.forEach((c, i) => {
-    const first = ctx.firstByFingerprint.get(c.info.fingerprintSha256)!;
+  ctx.firstCopy.forEach((first, i) => {
     if (first === i) return;
     out.push(
       finding({
