@@ -5,7 +5,9 @@
  */
 import { hash, X509Certificate } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import type { BasicConstraintsInfo, Cert, CertInfo, SignatureAlgorithmInfo } from './types.js';
+import type { BasicConstraintsInfo, Cert, CertInfo, SignatureAlgorithmInfo, TbsParts } from './types.js';
+
+export type { TbsParts } from './types.js';
 import {
   EXT_AUTHORITY_INFO_ACCESS,
   EXT_AUTHORITY_KEY_ID,
@@ -75,6 +77,7 @@ export function parseCert(der: Buffer): Cert {
  */
 class ParsedCert implements Cert {
   #info: CertInfo | undefined;
+  #parts: TbsParts | undefined;
   #x509: X509Certificate | null;
   readonly #plain: PlainFacts | null;
   constructor(
@@ -89,7 +92,10 @@ class ParsedCert implements Cert {
     return (this.#x509 ??= lazyX509(this.der));
   }
   get info(): CertInfo {
-    return (this.#info ??= describeCert(() => this.x509, this.der));
+    return (this.#info ??= new Description({ openssl: () => this.x509, der: this.der, parts: this.parts }));
+  }
+  get parts(): TbsParts {
+    return (this.#parts ??= splitCertificate(this.der));
   }
   get subjectName(): string {
     return this.#plain?.subject ?? this.x509.subject;
@@ -127,16 +133,6 @@ export function signatureVerifies(cert: Cert, issuerKey: KeyObject): boolean {
   }
 }
 
-export interface TbsParts {
-  serial: Tlv;
-  issuer: Tlv;
-  validity: Tlv;
-  subject: Tlv;
-  spki: Tlv;
-  extensions: Tlv[];
-  signatureAlgorithm: Tlv;
-}
-
 /**
  * `x509` may be a function giving it, for a plain certificate whose OpenSSL parse is not needed to describe it.
  * What every reader needs (dates, key, algorithms, extensions) is read at once; the names, the serial and the digests
@@ -147,7 +143,8 @@ export function describeCert(
   der: Buffer,
   now: Date = new Date(),
 ): CertInfo {
-  return new Description(typeof x509 === 'function' ? x509 : () => x509, der, now);
+  const openssl = typeof x509 === 'function' ? x509 : () => x509;
+  return new Description({ openssl, der, parts: splitCertificate(der), now });
 }
 
 /**
@@ -180,8 +177,7 @@ class Description implements CertInfo {
   #spki: string | undefined;
   #selfSigned: boolean | undefined;
 
-  constructor(openssl: () => X509Certificate, der: Buffer, now: Date) {
-    const p = splitCertificate(der);
+  constructor({ openssl, der, parts: p, now = new Date() }: DescriptionInput) {
     const [notBefore, notAfter] = readValidity(der, p.validity, openssl);
     const spki = describeSpki(der.subarray(p.spki.start, p.spki.end));
     const ext = readExtensions(der, p.extensions);
@@ -260,6 +256,13 @@ class Description implements CertInfo {
       spkiSha256: this.spkiSha256,
     };
   }
+}
+
+interface DescriptionInput {
+  openssl: () => X509Certificate;
+  der: Buffer;
+  parts: TbsParts;
+  now?: Date;
 }
 
 interface CertNames {

@@ -5,6 +5,7 @@
  */
 import type { KeyObject, X509Certificate } from 'node:crypto';
 import type { Crl } from './crl.js';
+import type { Tlv } from './der.js';
 
 export type KeyType = 'rsa' | 'rsa-pss' | 'ec' | 'ed25519' | 'ed448' | 'dsa' | 'unknown';
 
@@ -79,6 +80,19 @@ export interface Cert {
    * can say.
    */
   readonly plainSelfSigned: boolean | null;
+  /** Where the certificate's fields lie in `der` (located once, on first read). */
+  readonly parts: TbsParts;
+}
+
+/** The fields of a certificate's DER, as positions in it. */
+export interface TbsParts {
+  serial: Tlv;
+  issuer: Tlv;
+  validity: Tlv;
+  subject: Tlv;
+  spki: Tlv;
+  extensions: Tlv[];
+  signatureAlgorithm: Tlv;
 }
 
 export type KeyEncoding = 'pkcs8' | 'pkcs1' | 'sec1' | 'encrypted-pkcs8' | 'legacy-encrypted-pem' | 'der' | 'pkcs12';

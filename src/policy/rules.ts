@@ -7,7 +7,7 @@
 import type { Cert } from '../pki/types.js';
 import type { Chain } from './chain.js';
 import { timeValid } from './chain.js';
-import { signatureVerifies, splitCertificate } from '../pki/cert.js';
+import { signatureVerifies } from '../pki/cert.js';
 import { OWN_CODES, categoryOf as categoryFor, type Defect } from './defect.js';
 import type { DenyCode } from './verdict.js';
 import { TAG_BOOLEAN, isUniversal, readOid, tlvChildren, type Tlv } from '../pki/der.js';
@@ -197,7 +197,7 @@ interface Extension {
 function extensionsOf(c: Cert): readonly Extension[] {
   let list = extensionCache.get(c);
   if (list === undefined) {
-    list = extensionList(c.der);
+    list = extensionList(c);
     extensionCache.set(c, list);
   }
   return list;
@@ -240,10 +240,11 @@ export function unmodelledExtension(c: Cert): string | null {
 }
 
 /** Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }, in tbs [3]. */
-function extensionList(der: Buffer): Extension[] {
+function extensionList(c: Cert): Extension[] {
+  const der = c.der;
   let extensions: Tlv[];
   try {
-    extensions = splitCertificate(der).extensions;
+    extensions = c.parts.extensions;
   } catch {
     return []; // not reachable for a parsed certificate (parseCert walked it); no extensions rather than a throw
   }

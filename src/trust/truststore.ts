@@ -3,7 +3,7 @@
  * checked against, as one PEM bundle. Built once at load; lookups by subject serve path building.
  */
 import type { Cert } from '../pki/types.js';
-import { fingerprintSha256, splitCertificate } from '../pki/cert.js';
+import { fingerprintSha256 } from '../pki/cert.js';
 import { toPem } from '../pki/pem.js';
 
 export interface Truststore {
@@ -24,10 +24,10 @@ export function makeTruststore(source: string, certs: readonly Cert[]): Truststo
   const bySubject = new Map<string, Cert[]>();
   const fingerprints = new Set<string>();
   // TLS carries each CA name as its DER subject with a 2-byte length (see MAX_CA_NAMES_BYTES). Truststore
-  // certificates are parsed ones (parseCert walked them already), so splitCertificate cannot throw.
+  // certificates are parsed ones (parseCert walked them already), so locating their parts cannot throw.
   let caNames = 0;
   for (const c of certs) {
-    const { subject } = splitCertificate(c.der);
+    const { subject } = c.parts;
     caNames += 2 + subject.end - subject.start;
     const list = bySubject.get(c.subjectName);
     if (list) list.push(c);

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { derExplicit, derOctetString, derOid, derSequence, derTlv } from '../../src/pki/der-write.js';
-import { describeCert, parseCert } from '../../src/pki/cert.js';
+import { describeCert, parseCert, splitCertificate } from '../../src/pki/cert.js';
 import { plainFacts } from '../../src/pki/plain.js';
 import { looksSelfSigned } from '../../src/policy/chain.js';
 import type { Cert } from '../../src/pki/types.js';
@@ -98,6 +98,7 @@ function openssl(der: Buffer): { subject: string; issuer: string; looksSelfSigne
     subjectName: x509.subject,
     issuerName: x509.issuer,
     plainSelfSigned: null,
+    parts: splitCertificate(der),
   };
   return { subject: x509.subject, issuer: x509.issuer, looksSelfSigned: looksSelfSigned(cert) };
 }
