@@ -6,15 +6,24 @@ import { Command, CommanderError } from 'commander';
 import { isUserError } from '../errors.js';
 import type { Io } from './io.js';
 import type { CliContext } from './context.js';
-import { inspectCommand } from './inspect.js';
-import { pkiCommand } from './pki.js';
-import { truststoreCommand } from './truststore.js';
-import { crlCommand } from './crl.js';
-import { doctorCommand } from './doctor.js';
-import { serveCommand } from './serve.js';
-import { demoCommand } from './demo.js';
-import { healthCommand } from './health.js';
 import { VERSION } from '../version.js';
+
+type MakeCommand = (ctx: CliContext) => Command;
+
+/**
+ * Each command's file, by name, in the order --help lists them. Only the command being run is imported (a file
+ * imports its library: `serve --check` does not load the doctor's); --help and a mistyped name load them all.
+ */
+export const COMMANDS: ReadonlyArray<readonly [string, () => Promise<MakeCommand>]> = [
+  ['serve', async () => (await import('./serve.js')).serveCommand],
+  ['demo', async () => (await import('./demo.js')).demoCommand],
+  ['health', async () => (await import('./health.js')).healthCommand],
+  ['doctor', async () => (await import('./doctor.js')).doctorCommand],
+  ['inspect', async () => (await import('./inspect.js')).inspectCommand],
+  ['pki', async () => (await import('./pki.js')).pkiCommand],
+  ['truststore', async () => (await import('./truststore.js')).truststoreCommand],
+  ['crl', async () => (await import('./crl.js')).crlCommand],
+];
 
 export async function main(argv: string[], io: Io): Promise<number> {
   let exitCode = 0;
@@ -31,19 +40,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .enablePositionalOptions()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .exitOverride();
-  const commands = [
-    serveCommand,
-    demoCommand,
-    healthCommand,
-    doctorCommand,
-    inspectCommand,
-    pkiCommand,
-    truststoreCommand,
-    crlCommand,
-  ];
-  for (const make of commands) {
-    program.addCommand(make(ctx));
-  }
+  const named = COMMANDS.find(([name]) => name === argv[0]);
+  const makers = await Promise.all((named ? [named] : COMMANDS).map(([, load]) => load()));
+  for (const make of makers) program.addCommand(make(ctx));
   // Sub-commands inherit output routing and exitOverride so nothing calls process.exit.
   const wire = (cmd: Command): void => {
     cmd.configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) }).exitOverride();

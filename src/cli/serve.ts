@@ -68,22 +68,29 @@ export function serveCommand(ctx: CliContext): Command {
         }
         return;
       }
+      if (o.check) {
+        // Only what can refuse a start (prepare.ts): none of the listener, pipeline, backend pools or admin.
+        const { checkGateway, GatewayStartError } = await import('../gateway/prepare.js');
+        try {
+          await checkGateway(cfg, log);
+        } catch (e) {
+          if (e instanceof GatewayStartError) throw new UserError('E_START', `${o.config}: ${e.message}`);
+          throw e;
+        } finally {
+          process.off('SIGHUP', onEarlyHup);
+        }
+        ctx.io.stdout.write(`${o.config}: ok (${cfg.domains.length} domain(s) loaded)\n`);
+        return;
+      }
       const { startGateway, GatewayStartError } = await gatewayModules();
       let gw;
       try {
-        const run = o.check ? { ...cfg, listen: { host: '127.0.0.1', port: 0 }, admin: undefined } : cfg;
-        // --check only loads the files.
-        gw = await startGateway(run, log, o.config, { watchFiles: !o.check });
+        gw = await startGateway(cfg, log, o.config);
       } catch (e) {
         if (e instanceof GatewayStartError) throw new UserError('E_START', `${o.config}: ${e.message}`);
         throw e;
       } finally {
         process.off('SIGHUP', onEarlyHup);
-      }
-      if (o.check) {
-        await gw.close(0);
-        ctx.io.stdout.write(`${o.config}: ok (${cfg.domains.length} domain(s) loaded)\n`);
-        return;
       }
       const stopped = waitForSignals(gw, log);
       if (earlyHup) process.emit('SIGHUP', 'SIGHUP');

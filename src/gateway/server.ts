@@ -7,9 +7,7 @@
 import type { Server } from 'node:http';
 import { http } from '../node-http.js';
 import type { AddressInfo } from 'node:net';
-import type { CliErrorCode } from '../errors.js';
 import { handleAdmin, adminSnapshot, type AdminSnapshot, type AdminSource } from './admin.js';
-import { logTruststores } from './access-log.js';
 import type { GatewayConfig } from './config.js';
 import { trackConnections } from './connections.js';
 import type { Runtime } from './context.js';
@@ -21,16 +19,18 @@ import { listen } from './bind.js';
 import { backendPools, closePools } from './proxy.js';
 import { reloader, type ReloadOptions, type ReloadResult } from './reload.js';
 import { crlRefresher, ocspTotals } from './revocation.js';
-import { buildState, type GatewayState, type Generations } from './state.js';
-import { randomTicketKeys, readTicketKeys, ticketKeyRing } from './ticket-keys.js';
+import type { GatewayState } from './state.js';
+import { ticketKeyRing } from './ticket-keys.js';
 import { certCaches } from './verify.js';
 import { denialRing } from './denials.js';
 import { uiAssets } from './admin-ui.js';
 import { certsPage, denialViews, type CertsPage, type CertsQuery, type DenialView } from './admin-views.js';
 import { watchedPaths, watchFiles, type FileWatch } from './watch.js';
 import { closeHost, handlerHost, type HandlerHost } from './lambda/pool.js';
+import { GatewayStartError, prepareGateway } from './prepare.js';
 
 export type { ReloadOptions, ReloadResult } from './reload.js';
+export { GatewayStartError } from './prepare.js';
 
 export interface Gateway {
   address(): AddressInfo;
@@ -48,10 +48,6 @@ export interface Gateway {
   /** /certs and /denials of this gateway (a worker thread sends them to the main thread). */
   certs(q: CertsQuery): CertsPage;
   denials(limit: number): Promise<DenialView[]>;
-}
-
-export class GatewayStartError extends Error {
-  readonly code: CliErrorCode = 'E_START';
 }
 
 export interface StartOptions {
@@ -89,14 +85,9 @@ async function start(o: {
   handlers: HandlerHost;
 }): Promise<Gateway> {
   const { cfg, log, configPath, opts, handlers } = o;
-  const generations: Generations = { last: 0 };
-  const built = await buildState(cfg, null, generations, handlers);
-  if (built.errors.length > 0) {
-    // Each message starts with the key path (domains[i]....), so the user finds the line to fix.
-    throw new GatewayStartError(built.errors.map((e) => e.message).join('; '));
-  }
+  const { state, generations, ticketKeys } = await prepareGateway({ cfg, log, handlers, ticketKeys: opts.ticketKeys });
   const rt: Runtime = {
-    state: built.state,
+    state,
     log,
     metrics: newMetrics(),
     pools: backendPools(),
@@ -107,16 +98,8 @@ async function start(o: {
   };
   // The start is the first load in which every domain loaded.
   rt.metrics.lastReloadSuccess = Date.now() / 1000;
-  logTruststores(log, rt.state, null);
-  let initialKeys: Buffer;
-  try {
-    const file = cfg.tls.ticketKeyFile;
-    initialKeys = file ? await readTicketKeys(file) : (opts.ticketKeys ?? randomTicketKeys());
-  } catch (e) {
-    throw new GatewayStartError((e as Error).message);
-  }
 
-  const listener = createListener(cfg, rt, ticketKeyRing(initialKeys));
+  const listener = createListener(cfg, rt, ticketKeyRing(ticketKeys));
   const server = listener.server;
   const connections = trackConnections(server, rt, cfg.limits.maxConnectionsPerAddress);
   const http1 = serveHttp1(server, rt);

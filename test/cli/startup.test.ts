@@ -40,3 +40,17 @@ test('the gateway modules, once asked for, do load undici and pino (the check ab
   );
   assert.ok(loaded.includes('undici') && loaded.includes('pino'), loaded.join(', '));
 });
+
+test('serve --check loads what can refuse a start, not the serving path (undici: the backend pools)', () => {
+  const loaded = packagesLoadedBy(
+    `await import(${JSON.stringify(new URL('../../src/gateway/prepare.ts', import.meta.url).href)});${LIST_PACKAGES}`,
+  );
+  assert.ok(loaded.includes('pino'), `the truststore warnings' logger should be loaded: ${loaded.join(', ')}`);
+  assert.ok(!loaded.includes('undici'), `undici loaded by serve --check: ${loaded.join(', ')}`);
+});
+
+test("each lazily loaded command is registered under its own name (main.ts picks it by argv's first word)", async () => {
+  const { COMMANDS } = await import('../../src/cli/main.js');
+  const ctx = { io: { stdout: process.stdout, stderr: process.stderr, env: {} }, setExitCode: () => {} };
+  for (const [name, load] of COMMANDS) assert.equal((await load())(ctx).name(), name);
+});
