@@ -1586,7 +1586,7 @@ function reportMarkdown(b, summary, servers, results, tgt, started, seconds) {
   }
   if (revocation) L.push('', ...revocationReport(b, revocation));
   if (results.authz) L.push('', authzReport(b, results.authz));
-  L.push('', 'Targets (issues 5, 14 and 15), judged on the medians above:', '', targetsTable(tgt));
+  L.push('', 'Targets (issues 18, 5, 14 and 15), judged on the medians above:', '', targetsTable(tgt));
   const loadRuns = b.runs.filter((r) => r.result?.other_cores !== undefined);
   const noisy = loadRuns.filter((r) => r.result.other_cores > 0.3).length;
   const other = stats(loadRuns.filter((r) => ['hs', 'resume', 'ka'].includes(r.test)).map((r) => r.result.other_cores));

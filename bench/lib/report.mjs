@@ -185,16 +185,29 @@ export function targets(summary, scale, doctor, revocation, authz) {
       status: value === undefined || value === null || Number.isNaN(value) ? 'not measured' : ok ? 'met' : 'not met',
       unit,
     });
-  for (const key of ['rsa', 'ec'])
-    add(`full mTLS handshakes per core ≥ 1.0 × nginx (${key})`, med('hs_core', key), med('hs_core', key) >= 1.0);
+  // Issue 18's targets. The note gives the minimal Node forwarder's ratio where it ran: what Node itself reaches here.
+  const ceiling = (id, key) => {
+    const v = med(id, key, 'ratios', 'node');
+    const n = summary[id]?.[key]?.servers?.node?.med;
+    const g = summary[id]?.[key]?.servers?.nginx?.med;
+    return n && g ? `Node forwarder ${fmtRatio(n / g)} × nginx; mtlsgate ${fmtRatio(v)} × it` : undefined;
+  };
+  const note = (text) => {
+    if (text) t[t.length - 1].note = text;
+  };
   for (const key of ['rsa', 'ec']) {
-    add(`resumed handshakes per core ≥ 1.0 × nginx (${key})`, med('resume_core', key), med('resume_core', key) >= 1.0);
-    const reused = summary.resume_ratio?.[key]?.servers?.mtlsgate?.med;
-    if (reused !== undefined && reused < 0.5)
-      t[t.length - 1].note = `only ${(reused * 100).toFixed(0)} % of sessions resumed`;
+    add(`full mTLS handshakes per core ≥ 1.1 × nginx (${key})`, med('hs_core', key), med('hs_core', key) >= 1.1);
+    note(ceiling('hs_core', key));
   }
-  for (const key of ['rsa', 'ec'])
-    add(`keep-alive req/s per core ≥ 0.5 × nginx (${key} run)`, med('ka_core', key), med('ka_core', key) >= 0.5);
+  for (const key of ['rsa', 'ec']) {
+    add(`resumed handshakes per core ≥ 1.1 × nginx (${key})`, med('resume_core', key), med('resume_core', key) >= 1.1);
+    const reused = summary.resume_ratio?.[key]?.servers?.mtlsgate?.med;
+    if (reused !== undefined && reused < 0.5) note(`only ${(reused * 100).toFixed(0)} % of sessions resumed`);
+  }
+  for (const key of ['rsa', 'ec']) {
+    add(`keep-alive req/s per core ≥ 0.6 × nginx (${key} run)`, med('ka_core', key), med('ka_core', key) >= 0.6);
+    note(ceiling('ka_core', key));
+  }
   for (const key of ['rsa', 'ec'])
     add(
       `keep-alive req/s per core ≥ 2 × Caddy (${key} run)`,
@@ -202,16 +215,24 @@ export function targets(summary, scale, doctor, revocation, authz) {
       med('ka_core', key, 'ratios', 'caddy') >= 2,
     );
   for (const key of ['rsa', 'ec']) {
+    add(`p99 at 5,000 req/s ≤ 1.5 × nginx's (${key} run)`, med('rate_p99', key), med('rate_p99', key) <= 1.5);
     const v = summary.rate_p99?.[key]?.servers?.mtlsgate?.med;
-    add(`p99 ≤ 0.5 ms at 5,000 req/s (${key} run)`, v, v <= 0.5, 'ms');
+    if (v !== undefined) note(`${fmtRatio(v)} ms`);
   }
   // Judged on the earlier reading (it includes the garbage of 2,000 handshakes): the conservative one.
-  for (const key of ['rsa', 'ec'])
+  for (const key of ['rsa', 'ec']) {
     add(
       `idle memory per connection ≤ 1.5 × nginx (${key}; read 4 s after)`,
       med('rss_conn_early', key),
       med('rss_conn_early', key) <= 1.5,
     );
+    note(ceiling('rss_conn_early', key));
+  }
+  for (const key of ['rsa', 'ec']) {
+    add(`baseline RSS, no connections ≤ 2 × nginx (${key})`, med('rss_base', key), med('rss_base', key) <= 2);
+    const v = summary.rss_base?.[key]?.servers?.mtlsgate?.med;
+    if (v !== undefined) note(`${fmtRatio(v)} MiB`);
+  }
   for (const key of ['rsa', 'ec']) {
     const v = scale?.hsRatio?.mtlsgate?.[key]?.med;
     add(`10,000-cert truststore ≥ 0.9 × the 2-cert handshake rate (${key})`, v, v >= 0.9);
@@ -220,6 +241,8 @@ export function targets(summary, scale, doctor, revocation, authz) {
     doctor?.find((x) => x.size === 10000 && x.key === 'ec')?.wall?.med ??
     doctor?.find((x) => x.size === 10000)?.wall?.med;
   add('doctor --json on the 10,000-cert truststore < 1 s', d, d < 1, 's');
+  const check = scale?.check?.find((x) => x.size === 10000)?.wall?.med;
+  add('serve --check on the 10,000-cert truststore < 1 s', check, check < 1, 's');
   for (const key of ['rsa', 'ec']) {
     const v = revocation?.ratios?.['mtlsgate/crl']?.[key]?.med;
     add(`full handshakes per core with a 100,000-entry CRL ≥ 0.95 × without (${key})`, v, v >= 0.95);
@@ -240,6 +263,10 @@ export function targets(summary, scale, doctor, revocation, authz) {
     add(`keep-alive requests per core with a 10,000-entry allow-list ≥ 0.95 × without (${key})`, v, v >= 0.95);
   }
   return t;
+}
+
+function fmtRatio(v) {
+  return v === undefined || v === null || Number.isNaN(v) ? '–' : fmt(v);
 }
 
 export function targetsTable(list) {
