@@ -71,7 +71,11 @@ export interface PartialRow {
 
 export function targets(
   summary: Record<string, Record<string, PartialRow | undefined> | undefined>,
-  scale?: { hsRatio?: Record<string, Record<string, { med?: number } | null | undefined> | undefined> } | null,
+  scale?: {
+    hsRatio?: Record<string, Record<string, { med?: number } | null | undefined> | undefined>;
+    /** serve --check by truststore size. */
+    check?: ReadonlyArray<{ size: number; wall?: { med?: number } | null }>;
+  } | null,
   doctor?: ReadonlyArray<{ size: number; key: string; wall?: { med?: number } | null }> | null,
   /** ratios: 'mtlsgate/crl' and 'mtlsgate/ocsp' -> key -> with ÷ without; load.check.added: seconds. */
   revocation?: {
