@@ -10,9 +10,9 @@ import { UserError } from '../errors.js';
 import { isLoadProblem, readCapped } from '../pki/read.js';
 import { allowEntryProblem } from './allow.js';
 import { accessLogProblem } from './access-format.js';
+import { isLambdaTarget } from './lambda/target.js';
 import {
   checkLambdaConfig,
-  isLambdaTarget,
   lambdaMappingKeys,
   lambdaTopLevel,
   resolveHandler,

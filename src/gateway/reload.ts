@@ -3,7 +3,7 @@
  * its previous state, and a failed load is retried with backoff until its source is back.
  */
 import { resolve } from 'node:path';
-import { loadConfig, type GatewayConfig } from './config.js';
+import type { GatewayConfig } from './config.js';
 import type { Runtime } from './context.js';
 import { reloadChannel, type ReloadEvent } from './events.js';
 import { logTruststores } from './access-log.js';
@@ -80,7 +80,8 @@ export function reloader(o: ReloaderOptions): Reloader {
     let next: GatewayConfig;
     const readConfig = o.configPath !== null && (changed === null || changed.has(resolve(o.configPath)));
     try {
-      next = readConfig ? await loadConfig(o.configPath!) : state.config;
+      // Loaded here, not up front: a gateway thread handed its config needs the parser only once it reloads.
+      next = readConfig ? await (await import('./config.js')).loadConfig(o.configPath!) : state.config;
     } catch (e) {
       rt.metrics.reloads.failed++;
       const err = { domain: '(config)', message: (e as Error).message };

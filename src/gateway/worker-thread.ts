@@ -1,11 +1,10 @@
 /**
- * A worker thread of `serve --workers N` (workers.ts): loads the config, runs a whole gateway listening with
+ * A worker thread of `serve --workers N` (workers.ts): given the config, runs a whole gateway listening with
  * SO_REUSEPORT beside its siblings, answers the main thread's admin questions, reloads and stops on its word.
  * The admin listener and the file watch are the main thread's.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { coalescedReload } from '../cli/signals.js';
-import { loadConfig } from './config.js';
 import { makeLogger } from './log.js';
 import { startGateway, type Gateway } from './server.js';
 import type { Question, ToPrimary, ToWorker, WorkerData } from './workers.js';
@@ -16,7 +15,7 @@ const send = (m: ToPrimary): void => port.postMessage(m);
 async function main(d: WorkerData): Promise<void> {
   let gw: Gateway;
   try {
-    const cfg = await loadConfig(d.configPath);
+    const cfg = d.config;
     if (d.logFormat !== undefined) cfg.logs.format = d.logFormat;
     const log = makeLogger(cfg.logs.format, cfg.logs.level);
     const listen = { ...cfg.listen, port: d.port ?? cfg.listen.port };

@@ -22,7 +22,7 @@ import type { Logger } from './log.js';
 import type { ReloadResult } from './reload.js';
 import { drainDelayFor } from './shutdown.js';
 import { randomTicketKeys } from './ticket-keys.js';
-import { watchedPaths, watchFiles } from './watch.js';
+import { watchedPaths, watchFiles, type FileWatch } from './watch.js';
 
 /** What the main thread asks a worker for: its admin data, a reload whose result it reports, or a view. */
 export type Question =
@@ -43,6 +43,11 @@ export type ToPrimary =
 /** What a worker thread is started with (worker-thread.ts). */
 export interface WorkerData {
   configPath: string;
+  /**
+   * The config to start with, read and validated here: a thread then loads no config parser (zod, yaml: ~10 MiB a
+   * thread) until a reload reads the file again. A restarted thread gets the one of the last reload.
+   */
+  config: GatewayConfig;
   logFormat: 'json' | 'pretty' | undefined;
   /** The listen port when the config's is 0: the one the first thread got, for every other thread to share. */
   port: number | null;
@@ -96,8 +101,15 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   const ticketKeys = o.cfg.tls.ticketKeyFile ? null : new Uint8Array(randomTicketKeys());
   let port: number | null = o.cfg.listen.port === 0 ? null : o.cfg.listen.port;
   const heapMb = o.heapMb ?? defaultHeapMb();
+  let latest = o.cfg;
   const spawn = (): Worker => {
-    const workerData: WorkerData = { configPath: o.configPath, logFormat: o.logFormat, port, ticketKeys };
+    const workerData: WorkerData = {
+      configPath: o.configPath,
+      config: latest,
+      logFormat: o.logFormat,
+      port,
+      ticketKeys,
+    };
     const w = new Worker(new URL('./worker-thread.js', import.meta.url), {
       workerData,
       resourceLimits: { maxOldGenerationSizeMb: heapMb },
@@ -175,9 +187,23 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
       for (const w of workers) w.postMessage({ type: 'ask', id, question } satisfies ToWorker);
     });
   };
+  const configPath = resolve(o.configPath);
+  let watch: FileWatch | null = null;
+  /** On each reload: the config a restarted thread starts with, and the files to watch. */
+  const followConfig = async (): Promise<void> => {
+    try {
+      latest = await loadConfig(configPath);
+    } catch {
+      return; // each thread's reload reports the config error; the last good config and its files stay
+    }
+    await watch?.setPaths(watchedPaths(latest, configPath));
+  };
   const source: AdminSource = {
     snapshots: () => ask({ kind: 'snapshot' }) as Promise<AdminSnapshot[]>,
-    reloads: () => ask({ kind: 'reload' }) as Promise<ReloadResult[]>,
+    reloads: () => {
+      void followConfig();
+      return ask({ kind: 'reload' }) as Promise<ReloadResult[]>;
+    },
     // Every thread loads the same config and truststores: one thread's certificates are all of them.
     certs: async (query) => ((await ask({ kind: 'certs', query }, true))[0] as CertsPage | undefined) ?? null,
     denials: (limit) => ask({ kind: 'denials', limit }) as Promise<DenialView[][]>,
@@ -201,17 +227,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   }
 
   // The main thread watches (one watcher, and every thread reloads the same files at once, as with SIGHUP).
-  const configPath = resolve(o.configPath);
-  const followConfig = async (): Promise<void> => {
-    let next: GatewayConfig;
-    try {
-      next = await loadConfig(configPath);
-    } catch {
-      return; // each thread's reload reports the config error; the files watched stay those of the last good one
-    }
-    await watch?.setPaths(watchedPaths(next, configPath));
-  };
-  const watch = o.cfg.watch.enabled
+  watch = o.cfg.watch.enabled
     ? await watchFiles({
         paths: watchedPaths(o.cfg, configPath),
         debounceMs: o.cfg.watch.debounceMs,
@@ -227,7 +243,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   await new Promise<void>((resolve) => {
     const onHup = (): void => {
       live().forEach((w) => w.postMessage({ type: 'reload' } satisfies ToWorker));
-      if (watch) void followConfig();
+      void followConfig();
     };
     const onStop = (signal: string): void => {
       if (stopping) return;

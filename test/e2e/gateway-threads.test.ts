@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { issue } from '../../src/pki/generate.js';
-import { startEcho, type EchoBackend } from '../helpers/backends.js';
+import { startEcho, startHashBackend, type EchoBackend } from '../helpers/backends.js';
 import { domainConfig, startGateway, type GatewayProcess, type LogLine } from '../helpers/gateway.js';
 import { nodeRequest } from '../helpers/http.js';
 import {
@@ -144,6 +144,60 @@ test('a thread that throws is restarted; the other keeps serving meanwhile', asy
     assert.equal(gw.exitCode, null, 'the process still runs');
   } finally {
     await gw.stop();
+  }
+});
+
+/** `n` requests on fresh connections, one after another: the thread that served each and whether `backend` did. */
+async function served(gw: GatewayProcess, n: number, onBackend: (text: string) => boolean) {
+  const from = gw.mark();
+  const texts: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = await get(gw);
+    assert.equal(r.status, 200);
+    texts.push(r.text);
+  }
+  let lines = 0;
+  await gw.waitForLog((l) => l.msg === 'request' && ++lines === n, { from });
+  return requestWorkers(gw, from).map((worker, i) => ({ worker, onBackend: onBackend(texts[i]!) }));
+}
+
+test('a restarted thread starts with the config of the last reload, not the one the process started with', async () => {
+  const { gw, faults } = await start('reload');
+  const hash = await startHashBackend();
+  try {
+    // The hash backend answers an empty GET with an empty body; the echo backend with the request as JSON.
+    const toHash = (text: string): boolean => text === '';
+    const config = { domains: [domainConfig(DOMAIN, server, truststore, [{ basePath: '', target: hash.url }])] };
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2));
+    gw.signal('SIGHUP');
+    let after: { worker: number; onBackend: boolean }[] = [];
+    for (let i = 0; i < 50; i++) {
+      after = await served(gw, 10, toHash);
+      if (after.every((r) => r.onBackend) && new Set(after.map((r) => r.worker)).size === 2) break;
+    }
+    assert.ok(
+      after.every((r) => r.onBackend),
+      'both threads reloaded: every request reaches the new backend',
+    );
+    const from = gw.mark();
+    writeFileSync(join(faults, 'throw-once'), '');
+    const failed = await gw.waitForLog((l) => l.msg === 'worker failed', { from, timeoutMs: 10_000 });
+    const started = await gw.waitForLog(
+      (l) => l.msg === 'listening' && l.worker !== undefined && l.worker !== failed.worker,
+      { from, timeoutMs: 20_000 },
+    );
+    let fromNew: { worker: number; onBackend: boolean }[] = [];
+    for (let i = 0; i < 50 && fromNew.length === 0; i++) {
+      fromNew = (await served(gw, 10, toHash)).filter((r) => r.worker === started.worker);
+    }
+    assert.ok(fromNew.length > 0, 'the restarted thread served');
+    assert.ok(
+      fromNew.every((r) => r.onBackend),
+      'the restarted thread routes by the reloaded config',
+    );
+  } finally {
+    await gw.stop();
+    await hash.close();
   }
 });
 

@@ -14,7 +14,7 @@ import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.js';
-import { splitHandler } from './config.js';
+import { splitHandler } from './target.js';
 import { InvokeError, oneLine } from './invoke.js';
 import type { InvokeRequest, WorkerData, WorkerMessage } from './worker.js';
 import { workerEntry } from '../worker-entry.js';

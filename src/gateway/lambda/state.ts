@@ -7,7 +7,7 @@
 import type { GatewayConfig } from '../config.js';
 import type { DomainLoadError } from '../state.js';
 import type { AuthorizerConfig } from './config.js';
-import { LAMBDA_PREFIX, isLambdaTarget } from './config.js';
+import { LAMBDA_PREFIX, isLambdaTarget } from './target.js';
 import type { ArnSettings } from './events.js';
 import { loadHandler, retirePool, type HandlerHost, type HandlerPool } from './pool.js';
 import type { Decision } from './policy.js';
