@@ -14,10 +14,10 @@ import {
   TAG_SEQUENCE,
   isContext,
   isUniversal,
-  readOid,
   readTlv,
 } from './der.js';
 import type { Tlv } from './der.js';
+import { derOid } from './der-write.js';
 import { OID_EC, OID_RSA } from './oids.js';
 
 /** What the plain walk found: Node's name strings and OpenSSL's self-signed answer (X509_check_issued(c, c)). */
@@ -59,6 +59,17 @@ const PLAIN_SIG_ALGS: ReadonlyMap<string, string> = new Map([
 ]);
 const PLAIN_CURVES = new Set(['1.2.840.10045.3.1.7', '1.3.132.0.34', '1.3.132.0.35']);
 /**
+ * Every OID a plain certificate's algorithms may name, with its DER content octets: read by comparing octets,
+ * which also leaves a non-minimal encoding (one OpenSSL refuses) not plain.
+ */
+const ALGORITHM_OIDS: readonly { oid: string; bytes: Buffer }[] = [
+  ...PLAIN_SIG_ALGS.keys(),
+  OID_EC,
+  OID_RSA,
+  ...PLAIN_CURVES,
+].map((oid) => ({ oid, bytes: derOid(oid).subarray(2) }));
+
+/**
  * The short Weierstrass curves y^2 = x^3 - 3x + b (mod p): OpenSSL refuses a point off its curve, and a key it cannot
  * decode makes X509_check_issued say no.
  */
@@ -93,13 +104,20 @@ const CURVE_PARAMS: ReadonlyMap<string, { p: bigint; b: bigint }> = new Map([
 function onCurve(curve: string, der: Buffer, start: number, end: number): boolean {
   const c = CURVE_PARAMS.get(curve);
   if (!c) return false;
-  const hex = der.toString('hex', start + 1, end);
-  const half = hex.length / 2;
-  const x = BigInt('0x' + hex.slice(0, half));
-  const y = BigInt('0x' + hex.slice(half));
+  const half = (end - start - 1) / 2;
+  const x = bigAt(der, start + 1, start + 1 + half);
+  const y = bigAt(der, start + 1 + half, end);
   if (x >= c.p || y >= c.p) return false;
-  // Both sides are non-negative (b > 2), so the remainders compare directly; x^2 - 3 first keeps the product short.
-  return (y * y) % c.p === ((x * x - 3n) * x + c.b) % c.p;
+  return (y * y - (x * x * x - 3n * x + c.b)) % c.p === 0n;
+}
+
+/** The unsigned big-endian integer at der[start, end), read 48 bits at a time (cheaper than hex text). */
+function bigAt(der: Buffer, start: number, end: number): bigint {
+  let i = start;
+  const head = (end - start) % 6;
+  let v = head === 0 ? 0n : BigInt(der.readUIntBE(i, head));
+  for (i += head; i < end; i += 6) v = (v << 48n) | BigInt(der.readUIntBE(i, 6));
+  return v;
 }
 
 /** Uncompressed point length (0x04 || X || Y) by curve. */
@@ -238,7 +256,13 @@ function algorithm(der: Buffer, t: Tlv, params?: (p: Tlv | undefined) => boolean
   if (!kids || kids.length < 1 || kids.length > 2 || !plainOid(kids[0]!)) return null;
   const p = kids[1];
   if (params ? !params(p) : p !== undefined && !(isPrim(p, 5) && p.end === p.valueStart)) return null;
-  return readOid(der, kids[0]);
+  return algorithmOid(der, kids[0]!);
+}
+
+/** The OID's dotted text when it is one of ALGORITHM_OIDS, else null (not plain). */
+function algorithmOid(der: Buffer, t: Tlv): string | null {
+  for (const { oid, bytes } of ALGORITHM_OIDS) if (contentIs(der, t, bytes)) return oid;
+  return null;
 }
 
 function plainOid(t: Tlv): boolean {
@@ -276,7 +300,7 @@ function shortName(der: Buffer, oid: Tlv): string | undefined {
   return undefined;
 }
 
-function contentIs(der: Buffer, t: Tlv, bytes: readonly number[]): boolean {
+function contentIs(der: Buffer, t: Tlv, bytes: ArrayLike<number>): boolean {
   if (t.end - t.valueStart !== bytes.length) return false;
   for (let i = 0; i < bytes.length; i++) if (der[t.valueStart + i] !== bytes[i]) return false;
   return true;
@@ -352,7 +376,7 @@ function plainSpki(der: Buffer, t: Tlv): string | null {
   let curve: string | null = null;
   const alg = algorithm(der, kids[0]!, (p) => {
     if (p === undefined) return false;
-    if (plainOid(p)) return PLAIN_CURVES.has((curve = readOid(der, p)) ?? '');
+    if (plainOid(p)) return PLAIN_CURVES.has((curve = algorithmOid(der, p)) ?? '');
     return isPrim(p, 5) && p.end === p.valueStart;
   });
   const key = kids[1]!;
