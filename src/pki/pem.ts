@@ -41,11 +41,13 @@ export function parsePem(input: Buffer | string): PemParse {
   // Searches remember their answer, so no region is scanned twice (100k BEGINs without END stay linear).
   const findBegin = cachedSearch(text, BEGIN);
   const findEnd = cachedSearch(text, END);
+  const readBeginLabel = labelReader(text);
+  const readEndLabel = labelReader(text);
   for (;;) {
     const begin = findBegin(pos);
     if (begin < 0) break;
     const beginLineEnd = lineEnd(text, begin);
-    const label = readLabel(text, begin, beginLineEnd);
+    const label = readBeginLabel(begin, beginLineEnd);
     if (label === null) {
       pos = beginLineEnd; // a BEGIN line we cannot read is just text
       continue;
@@ -61,7 +63,7 @@ export function parsePem(input: Buffer | string): PemParse {
       continue;
     }
     const endLineEnd = lineEnd(text, end);
-    const endLabel = readLabel(text, end, endLineEnd);
+    const endLabel = readEndLabel(end, endLineEnd);
     if (endLabel !== label) {
       const shown = endLabel === null ? 'an unreadable END line' : `END ${endLabel}`;
       problems.push({ index, label, message: `pem block ${index}: BEGIN ${label} is closed by ${shown}` });
@@ -118,9 +120,24 @@ function lineEnd(text: string, from: number): number {
   return nl < 0 ? text.length : nl + 1;
 }
 
-function readLabel(text: string, start: number, end: number): string | null {
-  if (end - start > MAX_LABEL_LINE) return null;
-  const m = LABEL_LINE.exec(text.slice(start, end));
+/**
+ * readLabel with memory of the last line: a bundle repeats the same BEGIN and END lines, and comparing a line with
+ * the previous one in place is cheaper than slicing and matching it again.
+ */
+function labelReader(text: string): (start: number, end: number) => string | null {
+  let lastLine = '';
+  let lastLabel: string | null = null;
+  return (start, end) => {
+    if (end - start === lastLine.length && lastLine !== '' && text.startsWith(lastLine, start)) return lastLabel;
+    lastLine = text.slice(start, end);
+    lastLabel = readLabel(lastLine);
+    return lastLabel;
+  };
+}
+
+function readLabel(line: string): string | null {
+  if (line.length > MAX_LABEL_LINE) return null;
+  const m = LABEL_LINE.exec(line);
   return m ? m[1]! : null;
 }
 
@@ -129,12 +146,10 @@ function decodeBody(
   start: number,
   end: number,
 ): { body: Buffer; headers: Record<string, string> } | string {
-  // RFC 1421 headers: a ':' on the body's first line (a scan bounded by that line, so each block costs its length).
-  for (let i = start; i < end; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x3a) return decodeWithHeaders(text.slice(start, end));
-    if (c === 0x0a) break;
-  }
+  // RFC 1421 headers: a ':' on the body's first line (searches bounded by that line, so each block costs its length).
+  const nl = text.indexOf('\n', start);
+  const firstLineEnd = nl < 0 || nl >= end ? end : nl + 1;
+  if (text.slice(start, firstLineEnd).includes(':')) return decodeWithHeaders(text.slice(start, end));
   const body = decodePlainBase64(text, start, end);
   return body ? { body, headers: {} } : decodeBase64(text.slice(start, end), {});
 }
