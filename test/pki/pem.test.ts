@@ -124,5 +124,10 @@ test('base64 bodies: padding, blanks and stray characters decide exactly as the 
       assert.deepEqual(blocks[0]?.body, want, JSON.stringify(b));
     }
   }
+  // All in one text: past the first refused bodies a parse decodes without atob, with the same answers.
+  const all = parsePem(bodies.map((b) => `-----BEGIN X-----\n${b}-----END X-----\n`).join(''));
+  assert.equal(all.blocks.length, decoded);
+  for (const block of all.blocks) assert.deepEqual(block.body, referenceBody(bodies[block.index]!));
+  for (const p of all.problems) assert.equal(p.message, `pem block ${p.index} (X): ${referenceBody(bodies[p.index]!)}`);
   assert.ok(decoded > 150 && decoded < bodies.length - 150, `both answers are exercised (${decoded} decoded)`);
 });
