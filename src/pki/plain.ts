@@ -14,18 +14,11 @@ import {
   TAG_SEQUENCE,
   isContext,
   isUniversal,
-  readOid,
   readTlv,
 } from './der.js';
 import type { Tlv } from './der.js';
-import {
-  EXT_AUTHORITY_KEY_ID,
-  EXT_BASIC_CONSTRAINTS,
-  EXT_KEY_USAGE,
-  EXT_SUBJECT_KEY_ID,
-  OID_EC,
-  OID_RSA,
-} from './oids.js';
+import { derOid } from './der-write.js';
+import { OID_EC, OID_RSA } from './oids.js';
 
 /** What the plain walk found: Node's name strings and OpenSSL's self-signed answer (X509_check_issued(c, c)). */
 export interface PlainFacts {
@@ -34,18 +27,22 @@ export interface PlainFacts {
   looksSelfSigned: boolean;
 }
 
-/** Name attributes as OpenSSL's short names (what Node's `x509.subject` prints); others make a name not plain. */
-const SHORT_NAMES: ReadonlyMap<string, string> = new Map([
-  ['2.5.4.3', 'CN'],
-  ['2.5.4.5', 'serialNumber'],
-  ['2.5.4.6', 'C'],
-  ['2.5.4.7', 'L'],
-  ['2.5.4.8', 'ST'],
-  ['2.5.4.10', 'O'],
-  ['2.5.4.11', 'OU'],
-  ['0.9.2342.19200300.100.1.25', 'DC'],
-  ['1.2.840.113549.1.9.1', 'emailAddress'],
+/**
+ * Name attributes as OpenSSL's short names (what Node's `x509.subject` prints); others make a name not plain. Read
+ * from the OID's content octets: 2.5.4.n by n, the two others by their whole (minimal) encoding.
+ */
+const X500_SHORT_NAMES: ReadonlyMap<number, string> = new Map([
+  [3, 'CN'],
+  [5, 'serialNumber'],
+  [6, 'C'],
+  [7, 'L'],
+  [8, 'ST'],
+  [10, 'O'],
+  [11, 'OU'],
 ]);
+/** 0.9.2342.19200300.100.1.25 (DC) and 1.2.840.113549.1.9.1 (emailAddress). */
+const OID_DC_BYTES: readonly number[] = [0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x19];
+const OID_EMAIL_BYTES: readonly number[] = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x01];
 
 const TAG_UTF8_STRING = 12;
 const TAG_PRINTABLE_STRING = 19;
@@ -61,6 +58,17 @@ const PLAIN_SIG_ALGS: ReadonlyMap<string, string> = new Map([
   ['1.2.840.113549.1.1.13', OID_RSA],
 ]);
 const PLAIN_CURVES = new Set(['1.2.840.10045.3.1.7', '1.3.132.0.34', '1.3.132.0.35']);
+/**
+ * Every OID a plain certificate's algorithms may name, with its DER content octets: read by comparing octets,
+ * which also leaves a non-minimal encoding (one OpenSSL refuses) not plain.
+ */
+const ALGORITHM_OIDS: readonly { oid: string; bytes: Buffer }[] = [
+  ...PLAIN_SIG_ALGS.keys(),
+  OID_EC,
+  OID_RSA,
+  ...PLAIN_CURVES,
+].map((oid) => ({ oid, bytes: derOid(oid).subarray(2) }));
+
 /**
  * The short Weierstrass curves y^2 = x^3 - 3x + b (mod p): OpenSSL refuses a point off its curve, and a key it cannot
  * decode makes X509_check_issued say no.
@@ -92,14 +100,24 @@ const CURVE_PARAMS: ReadonlyMap<string, { p: bigint; b: bigint }> = new Map([
   ],
 ]);
 
-function onCurve(curve: string, point: Buffer): boolean {
+/** The uncompressed point 0x04 || X || Y at der[start, end) on the curve. */
+function onCurve(curve: string, der: Buffer, start: number, end: number): boolean {
   const c = CURVE_PARAMS.get(curve);
   if (!c) return false;
-  const half = (point.length - 1) / 2;
-  const x = BigInt('0x' + point.toString('hex', 1, 1 + half));
-  const y = BigInt('0x' + point.toString('hex', 1 + half));
+  const half = (end - start - 1) / 2;
+  const x = bigAt(der, start + 1, start + 1 + half);
+  const y = bigAt(der, start + 1 + half, end);
   if (x >= c.p || y >= c.p) return false;
   return (y * y - (x * x * x - 3n * x + c.b)) % c.p === 0n;
+}
+
+/** The unsigned big-endian integer at der[start, end), read 48 bits at a time (cheaper than hex text). */
+function bigAt(der: Buffer, start: number, end: number): bigint {
+  let i = start;
+  const head = (end - start) % 6;
+  let v = head === 0 ? 0n : BigInt(der.readUIntBE(i, head));
+  for (i += head; i < end; i += 6) v = (v << 48n) | BigInt(der.readUIntBE(i, 6));
+  return v;
 }
 
 /** Uncompressed point length (0x04 || X || Y) by curve. */
@@ -144,9 +162,11 @@ function walk(der: Buffer): PlainFacts | null {
   if (!v || v.length !== 1 || !isPrim(v[0], TAG_INTEGER) || v[0].end - v[0].valueStart !== 1) return null;
   if (der[v[0].valueStart] !== 2) return null;
   if (!plainInteger(der, serial, 20)) return null;
-  if (algorithm(der, innerAlg) !== sigAlg || !sameBytes(der, innerAlg, outerAlg)) return null;
+  // Identical octets read as the same algorithm, so the outer one's answer stands for both.
+  if (!sameBytes(der, innerAlg, outerAlg)) return null;
+  const selfNamed = sameBytes(der, subject, issuer);
   const subjectText = plainName(der, subject);
-  const issuerText = sameBytes(der, subject, issuer) ? subjectText : plainName(der, issuer);
+  const issuerText = selfNamed ? subjectText : plainName(der, issuer);
   if (subjectText === null || issuerText === null) return null;
   if (!plainValidity(der, validity)) return null;
   const keyAlg = plainSpki(der, spki);
@@ -160,11 +180,10 @@ function walk(der: Buffer): PlainFacts | null {
   // canonically, so those are not plain), the AKID key id matches the SKID, the signature algorithm fits the key, and
   // a key usage, when present, allows keyCertSign. Without keyCertSign the project's likelyIssued asks the same of
   // the names, key ids and algorithm (approximatelyIssued), so the answer does not depend on key usage.
-  const selfNamed = sameBytes(der, subject, issuer);
   // Different octets that OpenSSL's canonical form (case and runs of spaces folded, string types unified) may
   // still find equal: leave those to OpenSSL.
   if (!selfNamed && canonical(subjectText) === canonical(issuerText)) return null;
-  const akidOk = ext.akid === null || ext.skid === null || ext.akid.equals(ext.skid);
+  const akidOk = ext.akid === null || ext.skid === null || sameBytes(der, ext.akid, ext.skid, true);
   const looksSelfSigned = selfNamed && akidOk && PLAIN_SIG_ALGS.get(sigAlg) === keyAlg;
   return { subject: subjectText, issuer: issuerText, looksSelfSigned };
 }
@@ -205,8 +224,15 @@ function isPrim(t: Tlv | undefined, tag: number): t is Tlv {
   return isUniversal(t, tag) && !t.constructed;
 }
 
-function sameBytes(der: Buffer, a: Tlv, b: Tlv): boolean {
-  return a.end - a.start === b.end - b.start && der.compare(der, a.start, a.end, b.start, b.end) === 0;
+/** The same TLV octets (or, with `values`, the same content octets) at two places in `der`. */
+function sameBytes(der: Buffer, a: Tlv, b: Tlv, values = false): boolean {
+  const from = values ? a.valueStart : a.start;
+  const other = values ? b.valueStart : b.start;
+  const n = a.end - from;
+  if (n !== b.end - other) return false;
+  // A JS loop: these runs are short (a name, an algorithm, a key id), shorter than a native compare's call.
+  for (let i = 0; i < n; i++) if (der[from + i] !== der[other + i]) return false;
+  return true;
 }
 
 /** A positive INTEGER in minimal two's complement, 1 to `max` content octets (a serial: RFC 5280's 20). */
@@ -230,7 +256,13 @@ function algorithm(der: Buffer, t: Tlv, params?: (p: Tlv | undefined) => boolean
   if (!kids || kids.length < 1 || kids.length > 2 || !plainOid(kids[0]!)) return null;
   const p = kids[1];
   if (params ? !params(p) : p !== undefined && !(isPrim(p, 5) && p.end === p.valueStart)) return null;
-  return readOid(der, kids[0]);
+  return algorithmOid(der, kids[0]!);
+}
+
+/** The OID's dotted text when it is one of ALGORITHM_OIDS, else null (not plain). */
+function algorithmOid(der: Buffer, t: Tlv): string | null {
+  for (const { oid, bytes } of ALGORITHM_OIDS) if (contentIs(der, t, bytes)) return oid;
+  return null;
 }
 
 function plainOid(t: Tlv): boolean {
@@ -242,7 +274,7 @@ export function plainName(der: Buffer, name: Tlv): string | null {
   if (!isSeq(name)) return null;
   const rdns = strictChildren(der, name);
   if (!rdns || rdns.length === 0) return null;
-  const lines: string[] = [];
+  let text = '';
   for (const rdn of rdns) {
     if (rdn.cls !== 0 || rdn.tag !== 17 || !rdn.constructed) return null; // SET
     const avas = strictChildren(der, rdn);
@@ -251,12 +283,27 @@ export function plainName(der: Buffer, name: Tlv): string | null {
     if (!isSeq(ava)) return null;
     const kids = strictChildren(der, ava);
     if (!kids || kids.length !== 2 || !plainOid(kids[0]!)) return null;
-    const short = SHORT_NAMES.get(readOid(der, kids[0]) ?? '');
+    const short = shortName(der, kids[0]!);
     const value = plainString(der, kids[1]!);
     if (short === undefined || value === null) return null;
-    lines.push(`${short}=${value}`);
+    text = text === '' ? `${short}=${value}` : `${text}\n${short}=${value}`;
   }
-  return lines.join('\n');
+  return text;
+}
+
+function shortName(der: Buffer, oid: Tlv): string | undefined {
+  const v = oid.valueStart;
+  const n = oid.end - v;
+  if (n === 3 && der[v] === 0x55 && der[v + 1] === 0x04) return X500_SHORT_NAMES.get(der[v + 2]!);
+  if (contentIs(der, oid, OID_DC_BYTES)) return 'DC';
+  if (contentIs(der, oid, OID_EMAIL_BYTES)) return 'emailAddress';
+  return undefined;
+}
+
+function contentIs(der: Buffer, t: Tlv, bytes: ArrayLike<number>): boolean {
+  if (t.end - t.valueStart !== bytes.length) return false;
+  for (let i = 0; i < bytes.length; i++) if (der[t.valueStart + i] !== bytes[i]) return false;
+  return true;
 }
 
 /**
@@ -294,24 +341,30 @@ function plainString(der: Buffer, t: Tlv): string | null {
 function plainValidity(der: Buffer, t: Tlv): boolean {
   if (!isSeq(t)) return false;
   const kids = strictChildren(der, t);
-  return kids !== null && kids.length === 2 && kids.every((k) => plainTime(der, k));
+  return kids !== null && kids.length === 2 && plainTime(der, kids[0]!) && plainTime(der, kids[1]!);
 }
 
 function plainTime(der: Buffer, t: Tlv): boolean {
   if (t.cls !== 0 || t.constructed) return false;
   const digits = t.tag === 23 ? 12 : t.tag === 24 ? 14 : -1;
   if (digits < 0 || t.end - t.valueStart !== digits + 1 || der[t.end - 1] !== 0x5a) return false;
-  const f: number[] = [];
-  for (let i = t.valueStart; i < t.end - 1; i += 2) {
-    const a = der[i]! - 0x30;
-    const b = der[i + 1]! - 0x30;
-    if (a < 0 || a > 9 || b < 0 || b > 9) return false;
-    f.push(a * 10 + b);
-  }
-  const [mo, d, h, mi, s] = digits === 12 ? f.slice(1) : f.slice(2);
-  const year = digits === 12 ? (f[0]! < 50 ? 2000 : 1900) + f[0]! : f[0]! * 100 + f[1]!;
-  if (mo! < 1 || mo! > 12 || d! < 1 || h! > 23 || mi! > 59 || s! > 59) return false;
-  return d! <= new Date(Date.UTC(year, mo!, 0)).getUTCDate();
+  for (let i = t.valueStart; i < t.end - 1; i++) if (der[i]! < 0x30 || der[i]! > 0x39) return false;
+  const two = (i: number): number => (der[i]! - 0x30) * 10 + der[i + 1]! - 0x30;
+  const v = t.valueStart;
+  const yy = two(v);
+  // Two-digit years as RFC 5280; a four-digit year below 100 as Date.UTC read it (1900 + year) before, unchanged.
+  const yyyy = yy * 100 + two(v + 2);
+  const year = digits === 12 ? (yy < 50 ? 2000 : 1900) + yy : yyyy < 100 ? 1900 + yyyy : yyyy;
+  const at = digits === 12 ? v + 2 : v + 4;
+  const mo = two(at);
+  const d = two(at + 2);
+  if (mo < 1 || mo > 12 || d < 1 || two(at + 4) > 23 || two(at + 6) > 59 || two(at + 8) > 59) return false;
+  return d <= daysInMonth(year, mo);
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month !== 2) return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
 }
 
 /** An EC key on a named curve (an uncompressed point of its size) or an RSA key: its algorithm OID, or null. */
@@ -323,13 +376,14 @@ function plainSpki(der: Buffer, t: Tlv): string | null {
   let curve: string | null = null;
   const alg = algorithm(der, kids[0]!, (p) => {
     if (p === undefined) return false;
-    if (plainOid(p)) return PLAIN_CURVES.has((curve = readOid(der, p)) ?? '');
+    if (plainOid(p)) return PLAIN_CURVES.has((curve = algorithmOid(der, p)) ?? '');
     return isPrim(p, 5) && p.end === p.valueStart;
   });
   const key = kids[1]!;
   if (alg === OID_EC && curve !== null) {
-    const point = der.subarray(key.valueStart + 1, key.end);
-    return point.length === POINT_BYTES.get(curve) && point[0] === 0x04 && onCurve(curve, point) ? alg : null;
+    const point = key.valueStart + 1;
+    const size = key.end - point;
+    return size === POINT_BYTES.get(curve) && der[point] === 0x04 && onCurve(curve, der, point, key.end) ? alg : null;
   }
   if (alg !== OID_RSA || curve !== null) return null;
   // RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }
@@ -341,9 +395,22 @@ function plainSpki(der: Buffer, t: Tlv): string | null {
 }
 
 interface PlainExtensions {
-  skid: Buffer | null;
-  akid: Buffer | null;
+  /** The key identifiers' OCTET STRING and [0] TLVs (their content octets compare). */
+  skid: Tlv | null;
+  akid: Tlv | null;
 }
+
+/** The four plain extensions, as bits for "seen", by the last content octet of 2.5.29.n (55 1d n). */
+const BASIC_CONSTRAINTS = 1;
+const KEY_USAGE = 2;
+const SUBJECT_KEY_ID = 4;
+const AUTHORITY_KEY_ID = 8;
+const EXT_BITS: ReadonlyMap<number, number> = new Map([
+  [19, BASIC_CONSTRAINTS],
+  [15, KEY_USAGE],
+  [14, SUBJECT_KEY_ID],
+  [35, AUTHORITY_KEY_ID],
+]);
 
 /**
  * Only basic constraints, key usage and the key identifiers, each once and each well formed, as OpenSSL's extension
@@ -352,15 +419,18 @@ interface PlainExtensions {
 function plainExtensions(der: Buffer, seq: Tlv): PlainExtensions | null {
   const exts = strictChildren(der, seq);
   if (!exts || exts.length === 0) return null;
-  const seen = new Set<string>();
+  let seen = 0;
   const out: PlainExtensions = { skid: null, akid: null };
   for (const ext of exts) {
     if (!isSeq(ext)) return null;
     const kids = strictChildren(der, ext);
     if (!kids || kids.length < 2 || kids.length > 3 || !plainOid(kids[0]!)) return null;
-    const oid = readOid(der, kids[0]) ?? '';
-    if (seen.has(oid)) return null;
-    seen.add(oid);
+    // Any other extension is not plain, so only 2.5.29.n with n one of the four is read on.
+    const o = kids[0]!.valueStart;
+    const bit =
+      kids[0]!.end - o === 3 && der[o] === 0x55 && der[o + 1] === 0x1d ? EXT_BITS.get(der[o + 2]!) : undefined;
+    if (bit === undefined || (seen & bit) !== 0) return null;
+    seen |= bit;
     if (kids.length === 3) {
       const c = kids[1]!;
       // DER: critical is only encoded when TRUE, as 0xff.
@@ -370,25 +440,25 @@ function plainExtensions(der: Buffer, seq: Tlv): PlainExtensions | null {
     if (!isUniversal(wrap, TAG_OCTET_STRING) || wrap.constructed) return null;
     const inner = strictTlv(der, wrap.valueStart, wrap.end);
     if (!inner || inner.end !== wrap.end) return null;
-    switch (oid) {
-      case EXT_BASIC_CONSTRAINTS:
+    switch (bit) {
+      case BASIC_CONSTRAINTS:
         if (!plainBasicConstraints(der, inner)) return null;
         break;
-      case EXT_KEY_USAGE:
+      case KEY_USAGE:
         if (!isUniversal(inner, TAG_BIT_STRING) || inner.constructed) return null;
         if (!plainKeyUsage(der, inner)) return null;
         break;
-      case EXT_SUBJECT_KEY_ID:
+      case SUBJECT_KEY_ID:
         if (!isUniversal(inner, TAG_OCTET_STRING) || inner.constructed || inner.end === inner.valueStart) return null;
-        out.skid = der.subarray(inner.valueStart, inner.end);
+        out.skid = inner;
         break;
-      case EXT_AUTHORITY_KEY_ID: {
+      case AUTHORITY_KEY_ID: {
         // keyIdentifier [0] only: an issuer name and serial are compared by OpenSSL in ways not modelled here.
         if (!isSeq(inner)) return null;
         const ids = strictChildren(der, inner);
         const id = ids?.[0];
         if (!ids || ids.length !== 1 || !isContext(id, 0) || id.constructed || id.end === id.valueStart) return null;
-        out.akid = der.subarray(id.valueStart, id.end);
+        out.akid = id;
         break;
       }
       default:

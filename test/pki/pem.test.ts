@@ -81,3 +81,53 @@ test('hostile input stays linear: a 10 MB line, 100k blocks, 100k BEGINs without
   assert.equal((await parsed('100k ENDs', '-----END X-----\n'.repeat(100_000))).blocks, 0);
   await parsed('BEGINs on one line', 'x -----BEGIN X-----'.repeat(100_000));
 });
+
+/** The body rule parsePem keeps: drop every `\s`, then a multiple of 4 from the alphabet with up to two final '='. */
+function referenceBody(raw: string): Buffer | 'invalid base64' | 'empty body' {
+  const compact = raw.replace(/\s+/g, '');
+  if (compact.length === 0) return 'empty body';
+  if (compact.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(compact)) return 'invalid base64';
+  return Buffer.from(compact, 'base64');
+}
+
+test('base64 bodies: padding, blanks and stray characters decide exactly as the stripped-body rule', () => {
+  const pieces = ['QUJD', 'RA==', 'RE0=', 'RA', 'R', '=', '==', '\n', '\r\n', ' ', '\t', '\f', '\v', '\u00a0'];
+  const extra = ['-', '_', '.', '!', '\u0085', '\u2028', 'AAAA', 'A=AA', '/+/+'];
+  // A seeded walk over short bodies built from the pieces; each is judged by parsePem and by the reference.
+  let seed = 18;
+  const next = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+  const bodies = [
+    'QUJD\n',
+    'QUJDRA==\n',
+    'QUJDRA\n',
+    'QUJDRA=\n',
+    'AB=\n=\n',
+    'QUJD\nRA=\n=\n',
+    ' \n',
+    'QU JD\tRA==\f\n',
+  ];
+  for (let i = 0; i < 3000; i++) {
+    let b = '';
+    for (let k = 1 + next(6); k > 0; k--) b += next(4) === 0 ? extra[next(extra.length)] : pieces[next(pieces.length)];
+    bodies.push(b + '\n');
+  }
+  let decoded = 0;
+  for (const b of bodies) {
+    const { blocks, problems } = parsePem(`-----BEGIN X-----\n${b}-----END X-----\n`);
+    const want = referenceBody(b);
+    if (typeof want === 'string') {
+      assert.equal(blocks.length, 0, JSON.stringify(b));
+      assert.equal(problems[0]?.message, `pem block 0 (X): ${want}`, JSON.stringify(b));
+    } else {
+      decoded++;
+      assert.deepEqual(problems, [], JSON.stringify(b));
+      assert.deepEqual(blocks[0]?.body, want, JSON.stringify(b));
+    }
+  }
+  // All in one text: past the first refused bodies a parse decodes without atob, with the same answers.
+  const all = parsePem(bodies.map((b) => `-----BEGIN X-----\n${b}-----END X-----\n`).join(''));
+  assert.equal(all.blocks.length, decoded);
+  for (const block of all.blocks) assert.deepEqual(block.body, referenceBody(bodies[block.index]!));
+  for (const p of all.problems) assert.equal(p.message, `pem block ${p.index} (X): ${referenceBody(bodies[p.index]!)}`);
+  assert.ok(decoded > 150 && decoded < bodies.length - 150, `both answers are exercised (${decoded} decoded)`);
+});

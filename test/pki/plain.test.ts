@@ -62,6 +62,8 @@ interface Spec {
   signer?: Keys;
   sigAlg?: string;
   exts?: (key: Keys, signer: Keys) => Buffer[];
+  /** Subject and issuer as given octets (for encodings `name` cannot write). */
+  rawName?: Buffer;
   /** Rewrites the finished TBS (to break an encoding rule). */
   tamper?: (tbs: Buffer) => Buffer;
 }
@@ -77,9 +79,9 @@ function build(s: Spec): Buffer {
     derExplicit(0, Buffer.from([0x02, 0x01, 0x02])),
     Buffer.from([0x02, 0x02, 0x10, 0x01]),
     sigAlg,
-    name(s.issuer ?? s.subject),
+    s.rawName ?? name(s.issuer ?? s.subject),
     validity,
-    name(s.subject),
+    s.rawName ?? name(s.subject),
     key.publicKey.export({ type: 'spki', format: 'der' }),
     derExplicit(3, derSequence(...(s.exts ?? rootExts)(key, signer))),
   );
@@ -238,6 +240,16 @@ test('an EC point off the curve is not plain (OpenSSL cannot decode the key, so 
   bad[at + spki.length - 1]! ^= 1; // the last octet of Y
   assert.equal(plainFacts(bad), null);
   assert.equal(openssl(bad).looksSelfSigned, false);
+});
+
+test('an attribute OID with a non-minimal arc (2.5.4.3 as 55 04 80 03) is not plain: OpenSSL refuses it', () => {
+  const oid = (bytes: number[]): Buffer => derTlv(0x06, Buffer.from(bytes));
+  const rdn = (o: Buffer): Buffer => derSequence(derTlv(0x31, derSequence(o, derTlv(UTF8, Buffer.from('Root')))));
+  const good = build({ subject: SUBJECT, rawName: rdn(oid([0x55, 0x04, 0x03])) });
+  assert.equal(plainFacts(good)?.subject, 'CN=Root');
+  const bad = build({ subject: SUBJECT, rawName: rdn(oid([0x55, 0x04, 0x80, 0x03])) });
+  assert.equal(plainFacts(bad), null);
+  assert.throws(() => new X509Certificate(bad));
 });
 
 /**
