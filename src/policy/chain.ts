@@ -87,7 +87,7 @@ const MAX_CHAIN = 32;
 
 export function buildChain(leaf: Cert, store: Truststore, untrusted: readonly Cert[], now: Date): Chain {
   const certs: Cert[] = [leaf];
-  const trusted: boolean[] = [store.fingerprints.has(leaf.info.fingerprintSha256)];
+  const trusted: boolean[] = [store.contains(leaf)];
   const untrustedBySubject = groupBySubject(untrusted);
   for (;;) {
     const top = certs[certs.length - 1]!;
@@ -101,7 +101,7 @@ export function buildChain(leaf: Cert, store: Truststore, untrusted: readonly Ce
     if (!next) return { certs, trusted, end: topTrusted ? 'root-missing' : 'issuer-missing' };
     certs.push(next);
     // A client-sent copy of a truststore certificate counts as trusted, as OpenSSL's trust check finds it.
-    trusted.push(fromStore !== null || store.fingerprints.has(next.info.fingerprintSha256));
+    trusted.push(fromStore !== null || store.contains(next));
   }
 }
 

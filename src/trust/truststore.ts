@@ -3,7 +3,6 @@
  * checked against, as one PEM bundle. Built once at load; lookups by subject serve path building.
  */
 import type { Cert } from '../pki/types.js';
-import { fingerprintSha256 } from '../pki/cert.js';
 import { toPem } from '../pki/pem.js';
 
 export interface Truststore {
@@ -14,15 +13,14 @@ export interface Truststore {
   readonly pem: string;
   /** Certificates by Node's subject string. */
   readonly bySubject: ReadonlyMap<string, readonly Cert[]>;
-  /** DER SHA-256 fingerprints, for "this exact certificate is in the truststore". */
-  readonly fingerprints: ReadonlySet<string>;
+  /** Whether this exact certificate (the same DER) is in the truststore. */
+  contains(c: Cert): boolean;
   /** The size of the CA name list a TLS server trusting these certificates sends in its CertificateRequest. */
   readonly caNamesBytes: number;
 }
 
 export function makeTruststore(source: string, certs: readonly Cert[]): Truststore {
   const bySubject = new Map<string, Cert[]>();
-  const fingerprints = new Set<string>();
   // TLS carries each CA name as its DER subject with a 2-byte length (see MAX_CA_NAMES_BYTES). Truststore
   // certificates are parsed ones (parseCert walked them already), so locating their parts cannot throw.
   let caNames = 0;
@@ -32,7 +30,6 @@ export function makeTruststore(source: string, certs: readonly Cert[]): Truststo
     const list = bySubject.get(c.subjectName);
     if (list) list.push(c);
     else bySubject.set(c.subjectName, [c]);
-    fingerprints.add(fingerprintSha256(c.der));
   }
   // Only a TLS context that names the CAs, or the doctor's loopback handshake, reads the PEM: built when asked.
   let pem: string | undefined;
@@ -43,7 +40,8 @@ export function makeTruststore(source: string, certs: readonly Cert[]): Truststo
       return (pem ??= certs.map((c) => toPem('CERTIFICATE', c.der)).join(''));
     },
     bySubject,
-    fingerprints,
+    // A copy of a truststore certificate has its subject: the few of that name are compared, no digest is kept.
+    contains: (c) => bySubject.get(c.subjectName)?.some((t) => t.der.equals(c.der)) ?? false,
     caNamesBytes: caNames,
   };
 }

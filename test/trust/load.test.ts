@@ -201,3 +201,18 @@ test('a large bundle with certificates broken in many places: parse errors exact
   for (const c of r.truststore!.certs) assert.equal(c.x509.fingerprint256, new X509Certificate(c.der).fingerprint256);
   assert.ok(Array.isArray(lintTruststore(r.truststore!, r.file)));
 });
+
+test('contains: the same DER is in the truststore; another key or serial under the same subject is not', async () => {
+  const root = await issue({ subject: 'CN=Contains Root', profile: 'root-ca' });
+  const twin = await issue({ subject: 'CN=Contains Root', profile: 'root-ca' });
+  const other = await issue({ subject: 'CN=Other Root', profile: 'root-ca' });
+  const store = truststoreFromPem(root.certPem + other.certPem, 'ts.pem').truststore!;
+  // Parsed again: a copy, not the truststore's own object.
+  const copy = truststoreFromPem(root.certPem, 'copy.pem').truststore!.certs[0]!;
+  assert.notEqual(copy, store.certs[0]);
+  assert.equal(store.contains(copy), true);
+  assert.equal(store.contains(store.certs[1]!), true);
+  const twinCert = truststoreFromPem(twin.certPem, 'twin.pem').truststore!.certs[0]!;
+  assert.equal(twinCert.subjectName, copy.subjectName, 'the same subject');
+  assert.equal(store.contains(twinCert), false);
+});
