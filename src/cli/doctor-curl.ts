@@ -8,9 +8,8 @@ import { Command } from 'commander';
 import type { CliContext } from './context.js';
 import { wantsColor } from './io.js';
 import { UserError } from '../errors.js';
-import { runCurlDoctor, toJson, type CurlDoctorInput } from '../doctor/curl/run.js';
+import type { CurlDoctorInput } from '../doctor/curl/run.js';
 import { hasErrors } from '../doctor/diagnose.js';
-import { renderCurlReport } from '../doctor/curl/render.js';
 import { requireNonEmptyPath } from './paths.js';
 import { parseTimeout } from './timeout.js';
 
@@ -72,6 +71,11 @@ export function doctorCurlCommand(ctx: CliContext): Command {
         ...(o.timeout !== undefined && { timeoutMs: parseTimeout(o.timeout) }),
         ...(ctx.io.env.HOME !== undefined && { home: ctx.io.env.HOME }),
       };
+      // Loaded when run: `doctor --cert ...` registers this subcommand without loading curl's parser and checks.
+      const [{ runCurlDoctor, toJson }, { renderCurlReport }] = await Promise.all([
+        import('../doctor/curl/run.js'),
+        import('../doctor/curl/render.js'),
+      ]);
       const report = await runCurlDoctor(input);
       ctx.io.stdout.write(
         o.json

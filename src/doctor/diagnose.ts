@@ -7,8 +7,6 @@ import { isUserError } from '../errors.js';
 import { hasErrorFindings, sortFindings } from '../report/finding.js';
 import type { Finding, FindingSource, SourcedFinding } from '../report/finding.js';
 import { gather, type DoctorInput, type Known, type Preloaded } from './known.js';
-import { clientForProbe, compareWithOffline } from './live/combine.js';
-import { probe as liveProbe } from './live/probe.js';
 import type { LiveReport, ProbeInput, ProbeReport } from './live/types.js';
 import { checkOffline, type OfflineReport } from './offline.js';
 
@@ -74,6 +72,7 @@ export async function diagnose(input: DiagnoseInput): Promise<DiagnoseReport> {
     const ran = await runProbe(input.live, known);
     if ('skipped' in ran) liveSkipped = ran.skipped;
     else {
+      const { compareWithOffline } = await import('./live/combine.js');
       const { findings, ...report } = ran.report;
       const tie = compareWithOffline(offline, ran.report);
       live = report;
@@ -100,7 +99,12 @@ export async function diagnose(input: DiagnoseInput): Promise<DiagnoseReport> {
 
 type ProbeRun = { report: ProbeReport; extra: Finding[] } | { skipped: string };
 
+/** The live probe's modules load only when a probe runs: an offline doctor does not pay for them. */
 async function runProbe(o: LiveOptions, known: Known | null): Promise<ProbeRun> {
+  const [{ clientForProbe }, { probe: liveProbe }] = await Promise.all([
+    import('./live/combine.js'),
+    import('./live/probe.js'),
+  ]);
   const { client: given, notes = [], probe = liveProbe, ...rest } = o;
   const fromFiles = given === undefined && known ? clientForProbe(known) : { client: undefined, finding: null };
   const client = given === undefined ? fromFiles.client : (given ?? undefined);

@@ -22,10 +22,10 @@ import {
 } from './findings-conn.js';
 import { clientRequestFindings, serverFindings } from './findings-cert.js';
 import { httpFailureFinding, httpFindings, refusesCertificate, type HttpCheck } from './findings-http.js';
-import { parseTarget, resolveTarget, type Target } from './target.js';
+import { DEFAULT_TIMEOUT_MS, parseTarget, resolveTarget, type Target } from './target.js';
+
 import type { ProbeInput, ProbeOutcome, ProbeReport } from './types.js';
 
-export const DEFAULT_TIMEOUT_MS = 10_000;
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
 
 export async function probe(input: ProbeInput): Promise<ProbeReport> {

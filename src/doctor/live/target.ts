@@ -8,6 +8,9 @@ import { isIP } from 'node:net';
 import { UserError } from '../../errors.js';
 import { maskUrlPassword } from '../url-mask.js';
 
+/** The live probe's whole time limit unless --timeout says. */
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
 export interface Target {
   url: string;
   /** The URL's host, without IPv6 brackets, lower-case. */
