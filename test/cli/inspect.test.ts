@@ -117,7 +117,10 @@ test('--json: files with format, certificates, keys and problems', async () => {
   const json = JSON.parse(out) as { files: Array<Record<string, unknown>> };
   assert.equal(json.files.length, 3);
   const [pem, p12, missing] = json.files;
-  assert.deepEqual(pem, { path: fx.leafCert, format: 'pem', certificates: [leaf], keys: [], problems: [] });
+  // The JSON of a certificate is its CertInfo as JSON (computed fields included).
+  const leafJson = JSON.parse(JSON.stringify(leaf)) as Record<string, unknown>;
+  assert.equal(leafJson.serial, leaf.serial);
+  assert.deepEqual(pem, { path: fx.leafCert, format: 'pem', certificates: [leafJson], keys: [], problems: [] });
   assert.equal(p12!.format, 'pkcs12');
   assert.equal((p12!.certificates as unknown[]).length, 2);
   assert.equal((p12!.keys as Array<{ spkiSha256: string }>)[0]!.spkiSha256, leaf.spkiSha256);
