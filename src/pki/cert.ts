@@ -6,8 +6,6 @@
 import { hash, X509Certificate } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import type { BasicConstraintsInfo, Cert, CertInfo, SignatureAlgorithmInfo, TbsParts } from './types.js';
-
-export type { TbsParts } from './types.js';
 import {
   EXT_AUTHORITY_INFO_ACCESS,
   EXT_AUTHORITY_KEY_ID,
@@ -216,8 +214,9 @@ class Description implements CertInfo {
   get serial(): string {
     return (this.#serial ??= formatSerial(tlvValue(this.#der, this.#parts.serial)));
   }
+  /** SHA-256 of the DER as OpenSSL prints it (`AB:CD:...`). */
   get fingerprintSha256(): string {
-    return (this.#fingerprint ??= fingerprintSha256(this.#der));
+    return (this.#fingerprint ??= colonHex(hash('sha256', this.#der, 'hex')).toUpperCase());
   }
   get modulusSha1(): string | null {
     if (this.#modulus === undefined) this.#modulus = modulusDigest(this.#modulusHex);
@@ -276,11 +275,6 @@ function describeNames(der: Buffer, p: TbsParts): CertNames {
   // A root's issuer is its subject's very octets: format them once.
   const issuer = sameOctets(der, p.subject, p.issuer) ? subject : formatName(der, p.issuer);
   return { subject, issuer, selfIssued: namesEqual(der, p.subject, p.issuer, subject, issuer) };
-}
-
-/** SHA-256 of the DER as OpenSSL prints it (`AB:CD:...`): CertInfo's fingerprintSha256 without describing. */
-export function fingerprintSha256(der: Buffer): string {
-  return colonHex(hash('sha256', der, 'hex')).toUpperCase();
 }
 
 function sameOctets(der: Buffer, a: Tlv, b: Tlv): boolean {
