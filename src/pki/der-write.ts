@@ -1,6 +1,7 @@
 /**
- * A minimal DER writer for the few structures we build ourselves (OCSP requests): definite lengths only, every
- * value given as bytes already encoded, so the output is DER whenever the parts are.
+ * A minimal DER writer for the few structures we build ourselves (OCSP requests, the loopback certificate, CRL
+ * times): definite lengths only, every value given as bytes already encoded, so the output is DER whenever the
+ * parts are.
  */
 
 /** One TLV with a low tag number (< 31): `id` is the whole identifier octet (class, constructed bit, tag). */
@@ -36,4 +37,12 @@ export function derOid(dotted: string): Buffer {
     out.push(...group);
   }
   return derTlv(0x06, Buffer.from(out));
+}
+
+/** RFC 5280 §4.1.2.5 / §5.1.2.4: UTCTime through 2049, GeneralizedTime from 2050, to the second. */
+export function derTime(d: Date): Buffer {
+  const iso = new Date(Math.floor(d.getTime() / 1000) * 1000).toISOString(); // 2026-01-02T03:04:05.000Z
+  const digits = iso.slice(0, 19).replace(/[-T:]/g, '') + 'Z'; // 20260102030405Z
+  const year = d.getUTCFullYear();
+  return year >= 1950 && year < 2050 ? derTlv(0x17, Buffer.from(digits.slice(2))) : derTlv(0x18, Buffer.from(digits));
 }

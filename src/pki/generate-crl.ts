@@ -8,6 +8,7 @@ import { AsnSerializer } from '@peculiar/asn1-schema';
 import { parseCert, splitCertificate } from './cert.js';
 import { CRL_REASONS, EXT_CRL_NUMBER, EXT_REASON_CODE, crlReasonCode } from './crl.js';
 import { TAG_BIT_STRING, TAG_SEQUENCE, readTlv, tlvChildren } from './der.js';
+import { derTime } from './der-write.js';
 import { signatureAlgorithm } from './generate-cert.js';
 import type { Hash, Issued } from './generate-cert.js';
 import { EXT_AUTHORITY_KEY_ID } from './oids.js';
@@ -65,9 +66,9 @@ export function makeCrl(spec: CrlSpec): MadeCrl {
     der(0x02, Buffer.from([1])), // v2
     algorithmDer,
     spec.issuer.der.subarray(subject.start, subject.end),
-    time(thisUpdate),
+    derTime(thisUpdate),
   ];
-  if (nextUpdate) fields.push(time(nextUpdate));
+  if (nextUpdate) fields.push(derTime(nextUpdate));
   if (spec.revoked.length > 0) fields.push(derOf(0x30, spec.revoked.map(revokedEntry)));
   const extensions = [
     extension(EXT_AUTHORITY_KEY_ID, false, der(0x30, der(0x80, authorityKeyId(spec.issuer)))),
@@ -83,12 +84,12 @@ export function makeCrl(spec: CrlSpec): MadeCrl {
 
 function revokedEntry(r: RevokedSpec): Buffer {
   const serial = integer(unsigned(serialValue(r.serial)));
-  if (r.reason === undefined) return der(0x30, serial, time(r.revokedAt));
+  if (r.reason === undefined) return der(0x30, serial, derTime(r.revokedAt));
   const code = crlReasonCode(r.reason);
   if (code === null)
     throw new Error(`unknown revocation reason "${r.reason}"; choose one of: ${[...CRL_REASONS.values()].join(', ')}`);
   const reason = extension(EXT_REASON_CODE, false, der(0x0a, Buffer.from([code])));
-  return der(0x30, serial, time(r.revokedAt), der(0x30, reason));
+  return der(0x30, serial, derTime(r.revokedAt), der(0x30, reason));
 }
 
 function serialValue(hex: string): bigint {
@@ -115,14 +116,6 @@ function extension(oid: string, critical: boolean, value: Buffer): Buffer {
   if (critical) parts.push(der(0x01, Buffer.from([0xff])));
   parts.push(der(0x04, value));
   return der(0x30, ...parts);
-}
-
-/** RFC 5280 §5.1.2.4: UTCTime through 2049, GeneralizedTime from 2050. */
-function time(d: Date): Buffer {
-  const iso = new Date(Math.floor(d.getTime() / 1000) * 1000).toISOString(); // 2026-01-02T03:04:05.000Z
-  const digits = iso.slice(0, 19).replace(/[-T:]/g, '') + 'Z'; // 20260102030405Z
-  const year = d.getUTCFullYear();
-  return year >= 1950 && year < 2050 ? der(0x17, Buffer.from(digits.slice(2))) : der(0x18, Buffer.from(digits));
 }
 
 /** The content octets of a non-negative INTEGER: minimal, with a 0x00 in front when the top bit is set. */

@@ -4,7 +4,7 @@
  * which loads the ASN.1 libraries: about 80 ms of a doctor run on a small truststore.
  */
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { derExplicit, derOid, derSequence, derTlv } from './der-write.js';
+import { derExplicit, derOid, derSequence, derTime, derTlv } from './der-write.js';
 import { toPem } from './pem.js';
 
 const ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
@@ -24,7 +24,7 @@ export function throwawayServerIdentity(name: string, now: Date = new Date()): {
     derTlv(0x02, serial),
     alg,
     dn,
-    derSequence(utcTime(new Date(now.getTime() - HOUR_MS)), utcTime(new Date(now.getTime() + 365 * 24 * HOUR_MS))),
+    derSequence(derTime(new Date(now.getTime() - HOUR_MS)), derTime(new Date(now.getTime() + 365 * 24 * HOUR_MS))),
     dn,
     publicKey.export({ type: 'spki', format: 'der' }),
   );
@@ -34,10 +34,4 @@ export function throwawayServerIdentity(name: string, now: Date = new Date()): {
     certPem: toPem('CERTIFICATE', der),
     keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
   };
-}
-
-/** UTCTime YYMMDDHHMMSSZ (RFC 5280: for years 1950-2049). */
-function utcTime(d: Date): Buffer {
-  const text = d.toISOString().replace(/[-:T]/g, '').slice(2, 14) + 'Z';
-  return derTlv(0x17, Buffer.from(text, 'latin1'));
 }
