@@ -84,6 +84,7 @@ class ParsedCert implements Cert {
     x509: X509Certificate | null,
   ) {
     this.#plain = plain;
+    this.#parts = plain?.parts;
     this.#x509 = x509;
   }
   get x509(): X509Certificate {

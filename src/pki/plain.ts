@@ -17,14 +17,19 @@ import {
   readTlv,
 } from './der.js';
 import type { Tlv } from './der.js';
+import type { TbsParts } from './types.js';
 import { derOid } from './der-write.js';
 import { OID_EC, OID_RSA } from './oids.js';
 
-/** What the plain walk found: Node's name strings and OpenSSL's self-signed answer (X509_check_issued(c, c)). */
+/**
+ * What the plain walk found: Node's name strings, OpenSSL's self-signed answer (X509_check_issued(c, c)), and the
+ * fields' positions (what splitCertificate would locate again).
+ */
 export interface PlainFacts {
   subject: string;
   issuer: string;
   looksSelfSigned: boolean;
+  parts: TbsParts;
 }
 
 /**
@@ -185,7 +190,8 @@ function walk(der: Buffer): PlainFacts | null {
   if (!selfNamed && canonical(subjectText) === canonical(issuerText)) return null;
   const akidOk = ext.akid === null || ext.skid === null || sameBytes(der, ext.akid, ext.skid, true);
   const looksSelfSigned = selfNamed && akidOk && PLAIN_SIG_ALGS.get(sigAlg) === keyAlg;
-  return { subject: subjectText, issuer: issuerText, looksSelfSigned };
+  const parts = { serial, issuer, validity, subject, spki, extensions: ext.list, signatureAlgorithm: outerAlg };
+  return { subject: subjectText, issuer: issuerText, looksSelfSigned, parts };
 }
 
 function canonical(text: string): string {
@@ -395,6 +401,7 @@ function plainSpki(der: Buffer, t: Tlv): string | null {
 }
 
 interface PlainExtensions {
+  list: Tlv[];
   /** The key identifiers' OCTET STRING and [0] TLVs (their content octets compare). */
   skid: Tlv | null;
   akid: Tlv | null;
@@ -420,7 +427,7 @@ function plainExtensions(der: Buffer, seq: Tlv): PlainExtensions | null {
   const exts = strictChildren(der, seq);
   if (!exts || exts.length === 0) return null;
   let seen = 0;
-  const out: PlainExtensions = { skid: null, akid: null };
+  const out: PlainExtensions = { list: exts, skid: null, akid: null };
   for (const ext of exts) {
     if (!isSeq(ext)) return null;
     const kids = strictChildren(der, ext);
