@@ -38,7 +38,7 @@ import {
   tlvValue,
 } from './der.js';
 import type { Tlv } from './der.js';
-import { describeSpki, modulusDigest, sha256Hex } from './key.js';
+import { describeSpkiAt, modulusDigest, sha256Hex } from './key.js';
 import { formatGeneralName, formatName, namesEqual } from './oids.js';
 import { parsePem } from './pem.js';
 import { plainFacts, type PlainFacts } from './plain.js';
@@ -178,7 +178,7 @@ class Description implements CertInfo {
 
   constructor({ openssl, der, parts: p, now = new Date() }: DescriptionInput) {
     const [notBefore, notAfter] = readValidity(der, p.validity, openssl);
-    const spki = describeSpki(der.subarray(p.spki.start, p.spki.end));
+    const spki = describeSpkiAt(der, p.spki);
     const ext = readExtensions(der, p.extensions);
     this.#der = der;
     this.#parts = p;
@@ -439,7 +439,7 @@ function readExtensions(der: Buffer, list: Tlv[]): Extensions {
     const kids = tlvChildren(der, ext, 3) ?? [];
     const oid = readOid(der, kids[0]);
     const critical = isUniversal(kids[1], TAG_BOOLEAN) && der[kids[1].valueStart] !== 0;
-    const wrapped = kids.find((k) => isUniversal(k, TAG_OCTET_STRING));
+    const wrapped = isUniversal(kids[1], TAG_OCTET_STRING) ? kids[1] : octetStringOrNull(kids[2]);
     const inner = wrapped ? readTlv(der, wrapped.valueStart, wrapped.end) : null;
     if (!oid || !inner) continue;
     switch (oid) {
@@ -447,7 +447,7 @@ function readExtensions(der: Buffer, list: Tlv[]): Extensions {
         out.subjectAltNames = (tlvChildren(der, inner) ?? []).map((gn) => formatGeneralName(der, gn));
         break;
       case EXT_KEY_USAGE:
-        out.keyUsage = isUniversal(inner, TAG_BIT_STRING) ? keyUsageNames(tlvValue(der, inner)) : null;
+        out.keyUsage = isUniversal(inner, TAG_BIT_STRING) ? keyUsageNames(der, inner) : null;
         break;
       case EXT_EXT_KEY_USAGE:
         out.extendedKeyUsage = (tlvChildren(der, inner) ?? []).map((t) => {
@@ -459,11 +459,11 @@ function readExtensions(der: Buffer, list: Tlv[]): Extensions {
         out.basicConstraints = basicConstraints(der, inner, critical);
         break;
       case EXT_SUBJECT_KEY_ID:
-        out.subjectKeyId = isUniversal(inner, TAG_OCTET_STRING) ? tlvValue(der, inner).toString('hex') : null;
+        out.subjectKeyId = isUniversal(inner, TAG_OCTET_STRING) ? hexOf(der, inner) : null;
         break;
       case EXT_AUTHORITY_KEY_ID: {
         const keyId = (tlvChildren(der, inner) ?? []).find((t) => isContext(t, 0));
-        out.authorityKeyId = keyId ? tlvValue(der, keyId).toString('hex') : null;
+        out.authorityKeyId = keyId ? hexOf(der, keyId) : null;
         break;
       }
       case EXT_CRL_DISTRIBUTION_POINTS:
@@ -516,13 +516,23 @@ function uriText(der: Buffer, gn: Tlv): string {
   return formatGeneralName(der, gn).slice('URI:'.length);
 }
 
-function keyUsageNames(bits: Buffer): string[] {
+/** The names of the bits set in a KeyUsage BIT STRING (its first content octet counts the unused bits). */
+function keyUsageNames(der: Buffer, bits: Tlv): string[] {
   const names: string[] = [];
-  KEY_USAGE_BITS.forEach((name, i) => {
-    const byte = bits[1 + (i >> 3)];
-    if (byte !== undefined && (byte & (0x80 >> (i & 7))) !== 0) names.push(name);
-  });
+  for (let i = 0; i < KEY_USAGE_BITS.length; i++) {
+    const at = bits.valueStart + 1 + (i >> 3);
+    if (at < bits.end && (der[at]! & (0x80 >> (i & 7))) !== 0) names.push(KEY_USAGE_BITS[i]!);
+  }
   return names;
+}
+
+function octetStringOrNull(t: Tlv | undefined): Tlv | null {
+  return isUniversal(t, TAG_OCTET_STRING) ? t : null;
+}
+
+/** A TLV's content octets as lowercase hex, read in place. */
+function hexOf(der: Buffer, t: Tlv): string {
+  return der.toString('hex', t.valueStart, t.end);
 }
 
 function basicConstraints(der: Buffer, seq: Tlv, critical: boolean): BasicConstraintsInfo {

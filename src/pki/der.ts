@@ -94,17 +94,18 @@ export function tlvValue(buf: Buffer, t: Tlv): Buffer {
 const X500_ATTRIBUTE_OIDS: readonly string[] = Array.from({ length: 128 }, (_, n) => `2.5.4.${n}`);
 const CERT_EXTENSION_OIDS: readonly string[] = Array.from({ length: 128 }, (_, n) => `2.5.29.${n}`);
 
-/** Dotted OID text from the content octets; null when malformed. */
-export function decodeOid(bytes: Uint8Array): string | null {
-  if (bytes.length === 3 && bytes[0] === 0x55 && bytes[2]! < 0x80) {
-    if (bytes[1] === 0x04) return X500_ATTRIBUTE_OIDS[bytes[2]!]!;
-    if (bytes[1] === 0x1d) return CERT_EXTENSION_OIDS[bytes[2]!]!;
+/** Dotted OID text from the content octets (bytes[start, end)); null when malformed. */
+export function decodeOid(bytes: Uint8Array, start = 0, end = bytes.length): string | null {
+  const n = end - start;
+  if (n === 3 && bytes[start] === 0x55 && bytes[start + 2]! < 0x80) {
+    if (bytes[start + 1] === 0x04) return X500_ATTRIBUTE_OIDS[bytes[start + 2]!]!;
+    if (bytes[start + 1] === 0x1d) return CERT_EXTENSION_OIDS[bytes[start + 2]!]!;
   }
-  if (bytes.length === 0 || bytes.length > 256 || (bytes[bytes.length - 1]! & 0x80) !== 0) return null;
+  if (n <= 0 || n > 256 || (bytes[end - 1]! & 0x80) !== 0) return null;
   let out = '';
   let arc = 0;
   let big: bigint | null = null; // only for arcs beyond 2^53, which real OIDs (UUID arcs) can have
-  for (let i = 0; i < bytes.length; i++) {
+  for (let i = start; i < end; i++) {
     const b = bytes[i]!;
     if (big !== null) big = big * 128n + BigInt(b & 0x7f);
     else if (arc >= 2 ** 45) big = BigInt(arc) * 128n + BigInt(b & 0x7f);
@@ -122,7 +123,7 @@ export function decodeOid(bytes: Uint8Array): string | null {
 }
 
 export function readOid(buf: Buffer, t: Tlv | null | undefined): string | null {
-  return isUniversal(t, TAG_OID) ? decodeOid(tlvValue(buf, t)) : null;
+  return isUniversal(t, TAG_OID) ? decodeOid(buf, t.valueStart, t.end) : null;
 }
 
 /** Small non-negative INTEGER value, or null (too large, negative or not an INTEGER). */

@@ -33,17 +33,26 @@ const X448 = '1.3.101.111';
 
 /** Describes a DER SubjectPublicKeyInfo; unknown or malformed keys give type 'unknown', never a throw. */
 export function describeSpki(spki: Buffer): SpkiDescription {
-  const unknown: SpkiDescription = { type: 'unknown', bits: 0, curve: null, modulusHex: null };
   const outer = readTlv(spki, 0);
-  const parts = outer && tlvChildren(spki, outer, 2);
+  return outer ? describeSpkiAt(spki, outer) : { ...UNKNOWN_KEY };
+}
+
+const UNKNOWN_KEY: Readonly<SpkiDescription> = { type: 'unknown', bits: 0, curve: null, modulusHex: null };
+
+/** The same for the SubjectPublicKeyInfo TLV `spki` of a larger DER (a certificate's), read in place. */
+export function describeSpkiAt(der: Buffer, spki: Tlv): SpkiDescription {
+  const unknown: SpkiDescription = { ...UNKNOWN_KEY };
+  const parts = tlvChildren(der, spki, 2);
   if (!parts || !isUniversal(parts[0], TAG_SEQUENCE) || !isUniversal(parts[1], TAG_BIT_STRING)) return unknown;
-  const alg = tlvChildren(spki, parts[0], 2) ?? [];
-  const oid = readOid(spki, alg[0]);
-  const keyBits = tlvValue(spki, parts[1]).subarray(1); // skip the unused-bits octet
+  const alg = tlvChildren(der, parts[0], 2) ?? [];
+  const oid = readOid(der, alg[0]);
+  // The key's octets after the BIT STRING's unused-bits octet.
+  const keyStart = Math.min(parts[1].valueStart + 1, parts[1].end);
+  const keyLength = parts[1].end - keyStart;
   switch (oid) {
     case OID_RSA:
     case OID_RSA_PSS: {
-      const modulus = rsaModulus(keyBits);
+      const modulus = rsaModulus(der.subarray(keyStart, parts[1].end));
       if (!modulus) return { ...unknown, type: oid === OID_RSA ? 'rsa' : 'rsa-pss' };
       return {
         type: oid === OID_RSA ? 'rsa' : 'rsa-pss',
@@ -53,10 +62,10 @@ export function describeSpki(spki: Buffer): SpkiDescription {
       };
     }
     case OID_EC: {
-      const curveOid = readOid(spki, alg[1]);
+      const curveOid = readOid(der, alg[1]);
       const curve = curveOid ? CURVES.get(curveOid) : undefined;
       // Unknown curve: the uncompressed point is 04 || X || Y, each field-size long.
-      const bits = curve?.bits ?? Math.floor((keyBits.length - 1) / 2) * 8;
+      const bits = curve?.bits ?? Math.floor((keyLength - 1) / 2) * 8;
       return { type: 'ec', bits, curve: curve?.name ?? curveOid, modulusHex: null };
     }
     case OID_ED25519:
@@ -68,11 +77,11 @@ export function describeSpki(spki: Buffer): SpkiDescription {
     case X448:
       return { type: 'unknown', bits: 448, curve: 'X448', modulusHex: null };
     case OID_DSA: {
-      const params = alg[1] && isUniversal(alg[1], TAG_SEQUENCE) ? tlvChildren(spki, alg[1], 1) : null;
+      const params = alg[1] && isUniversal(alg[1], TAG_SEQUENCE) ? tlvChildren(der, alg[1], 1) : null;
       const p = params?.[0];
       return {
         type: 'dsa',
-        bits: isUniversal(p, TAG_INTEGER) ? bitLength(tlvValue(spki, p)) : 0,
+        bits: isUniversal(p, TAG_INTEGER) ? bitLength(tlvValue(der, p)) : 0,
         curve: null,
         modulusHex: null,
       };
