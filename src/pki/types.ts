@@ -39,6 +39,9 @@ export interface CertInfo {
   serial: string;
   notBefore: string; // ISO 8601
   notAfter: string; // ISO 8601
+  /** notBefore and notAfter as epoch milliseconds, what time checks compare (not in the JSON). */
+  notBeforeMs: number;
+  notAfterMs: number;
   /** Whole days from now to notAfter (negative when expired). */
   daysLeft: number;
   /** subject == issuer (name only). */

@@ -133,7 +133,7 @@ export function ruleDefects(chain: Chain, opensslChain: Chain, opts: PolicyOptio
     const issuer = chain.certs[i + 1];
     if (issuer && !signatureVerifies(c, issuer.x509.publicKey)) own('CERT_SIGNATURE_FAILURE', i);
     if (!timeValid(c, now))
-      own(Date.parse(c.info.notBefore) > now.getTime() ? 'CERT_NOT_YET_VALID' : 'CERT_HAS_EXPIRED', i);
+      own(c.info.notBeforeMs > now.getTime() ? 'CERT_NOT_YET_VALID' : 'CERT_HAS_EXPIRED', i);
   });
   constraintDefects(chain).forEach((d) => out.push({ ...d, openssl: false }));
   const caCount = chain.certs.length - 1;

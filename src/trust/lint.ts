@@ -364,7 +364,7 @@ function validityFindings(ctx: LintContext): Finding[] {
   const severity = invalid.length === ctx.unique.length ? 'error' : 'warning';
   const out: Finding[] = invalid.map((i) => {
     const c = ctx.certs[i]!;
-    const notYet = Date.parse(c.info.notBefore) > t;
+    const notYet = c.info.notBeforeMs > t;
     const ev = { ...evidenceOf(ctx, i), notBefore: c.info.notBefore, at: ctx.now.toISOString() };
     return finding({
       id: 'truststore.expired',
@@ -389,7 +389,7 @@ function validityFindings(ctx: LintContext): Finding[] {
   });
   for (const i of ctx.unique) {
     const c = ctx.certs[i]!;
-    const left = Date.parse(c.info.notAfter) - t;
+    const left = c.info.notAfterMs - t;
     if (!timeValid(c, ctx.now) || left >= EXPIRY_WARNING_DAYS * DAY_MS) continue;
     const days = Math.floor(left / DAY_MS);
     out.push(
