@@ -113,15 +113,15 @@ function onCurve(curve: string, der: Buffer, start: number, end: number): boolea
   const x = bigAt(der, start + 1, start + 1 + half);
   const y = bigAt(der, start + 1 + half, end);
   if (x >= c.p || y >= c.p) return false;
-  return (y * y - (x * x * x - 3n * x + c.b)) % c.p === 0n;
+  return (y * y - x * (x * x - 3n) - c.b) % c.p === 0n;
 }
 
-/** The unsigned big-endian integer at der[start, end), read 48 bits at a time (cheaper than hex text). */
+/** The unsigned big-endian integer at der[start, end), read 64 bits at a time (cheaper than hex text). */
 function bigAt(der: Buffer, start: number, end: number): bigint {
   let i = start;
-  const head = (end - start) % 6;
+  const head = (end - start) % 8; // 0 for P-256 and P-384, 2 for P-521
   let v = head === 0 ? 0n : BigInt(der.readUIntBE(i, head));
-  for (i += head; i < end; i += 6) v = (v << 48n) | BigInt(der.readUIntBE(i, 6));
+  for (i += head; i < end; i += 8) v = (v << 64n) | der.readBigUInt64BE(i);
   return v;
 }
 
