@@ -5,7 +5,7 @@
  */
 import { hash, X509Certificate } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import type { BasicConstraintsInfo, Cert, CertInfo, SignatureAlgorithmInfo, TbsParts } from './types.js';
+import type { BasicConstraintsInfo, Cert, CertFacts, CertInfo, SignatureAlgorithmInfo, TbsParts } from './types.js';
 import {
   EXT_AUTHORITY_INFO_ACCESS,
   EXT_AUTHORITY_KEY_ID,
@@ -75,6 +75,7 @@ export function parseCert(der: Buffer): Cert {
  */
 class ParsedCert implements Cert {
   #info: CertInfo | undefined;
+  #facts: CertFacts | undefined;
   #parts: TbsParts | undefined;
   #x509: X509Certificate | null;
   readonly #plain: PlainFacts | null;
@@ -91,7 +92,15 @@ class ParsedCert implements Cert {
     return (this.#x509 ??= lazyX509(this.der));
   }
   get info(): CertInfo {
-    return (this.#info ??= new Description({ openssl: () => this.x509, der: this.der, parts: this.parts }));
+    return (this.#info ??= new Description({
+      openssl: () => this.x509,
+      der: this.der,
+      parts: this.parts,
+      facts: this.facts,
+    }));
+  }
+  get facts(): CertFacts {
+    return (this.#facts ??= readCertFacts(this.der, this.parts, () => this.x509));
   }
   get parts(): TbsParts {
     return (this.#parts ??= splitCertificate(this.der));
@@ -143,7 +152,32 @@ export function describeCert(
   now: Date = new Date(),
 ): CertInfo {
   const openssl = typeof x509 === 'function' ? x509 : () => x509;
-  return new Description({ openssl, der, parts: splitCertificate(der), now });
+  const parts = splitCertificate(der);
+  return new Description({ openssl, der, parts, facts: readCertFacts(der, parts, openssl), now });
+}
+
+/** The facts of a certificate from its located parts; `x509` is asked only for a date our reader cannot read. */
+export function readCertFacts(der: Buffer, p: TbsParts, x509: () => X509Certificate): CertFacts {
+  const [notBefore, notAfter] = readValidity(der, p.validity, x509);
+  const key = describeSpkiAt(der, p.spki);
+  let basicConstraintsCa: boolean | null = null;
+  let keyCertSign: boolean | null = null;
+  // As readExtensions reads them (the last of a duplicate wins), through the same helpers.
+  for (const ext of p.extensions) {
+    const e = extensionAt(der, ext);
+    if (e?.oid === EXT_BASIC_CONSTRAINTS) basicConstraintsCa = basicConstraints(der, e.inner, e.critical).ca;
+    else if (e?.oid === EXT_KEY_USAGE)
+      keyCertSign = isUniversal(e.inner, TAG_BIT_STRING) ? keyUsageNames(der, e.inner).includes('keyCertSign') : null;
+  }
+  return {
+    notBeforeMs: notBefore.getTime(),
+    notAfterMs: notAfter.getTime(),
+    publicKey: { type: key.type, bits: key.bits, curve: key.curve },
+    modulusHex: key.modulusHex,
+    signatureAlgorithm: describeSignatureAlgorithm(der, p.signatureAlgorithm),
+    basicConstraintsCa,
+    keyCertSign,
+  };
 }
 
 /**
@@ -152,8 +186,6 @@ export function describeCert(
  * toJSON; nothing posts a CertInfo between threads (the admin views copy the strings they show).
  */
 class Description implements CertInfo {
-  readonly notBeforeMs: number;
-  readonly notAfterMs: number;
   readonly daysLeft: number;
   readonly publicKey: CertInfo['publicKey'];
   readonly signatureAlgorithm: CertInfo['signatureAlgorithm'];
@@ -169,6 +201,8 @@ class Description implements CertInfo {
   readonly #parts: TbsParts;
   readonly #openssl: () => X509Certificate;
   readonly #modulusHex: string | null;
+  readonly #notBeforeMs: number;
+  readonly #notAfterMs: number;
   #notBefore: string | undefined;
   #notAfter: string | undefined;
   #names: CertNames | undefined;
@@ -178,19 +212,17 @@ class Description implements CertInfo {
   #spki: string | undefined;
   #selfSigned: boolean | undefined;
 
-  constructor({ openssl, der, parts: p, now = new Date() }: DescriptionInput) {
-    const [notBefore, notAfter] = readValidity(der, p.validity, openssl);
-    const spki = describeSpkiAt(der, p.spki);
+  constructor({ openssl, der, parts: p, facts, now = new Date() }: DescriptionInput) {
     const ext = readExtensions(der, p.extensions);
     this.#der = der;
     this.#parts = p;
     this.#openssl = openssl;
-    this.#modulusHex = spki.modulusHex;
-    this.notBeforeMs = notBefore.getTime();
-    this.notAfterMs = notAfter.getTime();
-    this.daysLeft = Math.floor((notAfter.getTime() - now.getTime()) / 86_400_000);
-    this.publicKey = { type: spki.type, bits: spki.bits, curve: spki.curve };
-    this.signatureAlgorithm = describeSignatureAlgorithm(der, p.signatureAlgorithm);
+    this.#modulusHex = facts.modulusHex;
+    this.#notBeforeMs = facts.notBeforeMs;
+    this.#notAfterMs = facts.notAfterMs;
+    this.daysLeft = Math.floor((facts.notAfterMs - now.getTime()) / 86_400_000);
+    this.publicKey = facts.publicKey;
+    this.signatureAlgorithm = facts.signatureAlgorithm;
     this.subjectAltNames = ext.subjectAltNames;
     this.keyUsage = ext.keyUsage;
     this.extendedKeyUsage = ext.extendedKeyUsage;
@@ -201,12 +233,12 @@ class Description implements CertInfo {
     this.ocspUrls = ext.ocspUrls;
   }
 
-  /** ISO 8601 on first read: a bundle's time checks compare the milliseconds (toISOString costs ~1 us). */
+  /** ISO 8601 on first read: a bundle's time checks compare the facts' milliseconds (toISOString costs ~1 us). */
   get notBefore(): string {
-    return (this.#notBefore ??= new Date(this.notBeforeMs).toISOString());
+    return (this.#notBefore ??= new Date(this.#notBeforeMs).toISOString());
   }
   get notAfter(): string {
-    return (this.#notAfter ??= new Date(this.notAfterMs).toISOString());
+    return (this.#notAfter ??= new Date(this.#notAfterMs).toISOString());
   }
   get subject(): string {
     return this.#nameParts().subject;
@@ -240,7 +272,7 @@ class Description implements CertInfo {
     return (this.#names ??= describeNames(this.#der, this.#parts));
   }
 
-  toJSON(): Omit<CertInfo, 'notBeforeMs' | 'notAfterMs'> {
+  toJSON(): CertInfo {
     return {
       subject: this.subject,
       issuer: this.issuer,
@@ -271,6 +303,7 @@ interface DescriptionInput {
   openssl: () => X509Certificate;
   der: Buffer;
   parts: TbsParts;
+  facts: CertFacts;
   now?: Date;
 }
 
@@ -444,14 +477,11 @@ function readExtensions(der: Buffer, list: Tlv[]): Extensions {
     crlDistributionPoints: [],
     ocspUrls: [],
   };
-  for (const ext of list) {
-    const kids = tlvChildren(der, ext, 3) ?? [];
-    const oid = readOid(der, kids[0]);
-    const critical = isUniversal(kids[1], TAG_BOOLEAN) && der[kids[1].valueStart] !== 0;
-    const wrapped = isUniversal(kids[1], TAG_OCTET_STRING) ? kids[1] : octetStringOrNull(kids[2]);
-    const inner = wrapped ? readTlv(der, wrapped.valueStart, wrapped.end) : null;
-    if (!oid || !inner) continue;
-    switch (oid) {
+  for (const t of list) {
+    const e = extensionAt(der, t);
+    if (!e) continue;
+    const { inner } = e;
+    switch (e.oid) {
       case EXT_SUBJECT_ALT_NAME:
         out.subjectAltNames = (tlvChildren(der, inner) ?? []).map((gn) => formatGeneralName(der, gn));
         break;
@@ -465,7 +495,7 @@ function readExtensions(der: Buffer, list: Tlv[]): Extensions {
         });
         break;
       case EXT_BASIC_CONSTRAINTS:
-        out.basicConstraints = basicConstraints(der, inner, critical);
+        out.basicConstraints = basicConstraints(der, inner, e.critical);
         break;
       case EXT_SUBJECT_KEY_ID:
         out.subjectKeyId = isUniversal(inner, TAG_OCTET_STRING) ? hexOf(der, inner) : null;
@@ -484,6 +514,16 @@ function readExtensions(der: Buffer, list: Tlv[]): Extensions {
     }
   }
   return out;
+}
+
+/** Extension ::= SEQUENCE { extnID, critical DEFAULT FALSE, extnValue OCTET STRING }: null when malformed. */
+function extensionAt(der: Buffer, ext: Tlv): { oid: string; critical: boolean; inner: Tlv } | null {
+  const kids = tlvChildren(der, ext, 3) ?? [];
+  const oid = readOid(der, kids[0]);
+  const critical = isUniversal(kids[1], TAG_BOOLEAN) && der[kids[1].valueStart] !== 0;
+  const wrapped = isUniversal(kids[1], TAG_OCTET_STRING) ? kids[1] : octetStringOrNull(kids[2]);
+  const inner = wrapped ? readTlv(der, wrapped.valueStart, wrapped.end) : null;
+  return oid && inner ? { oid, critical, inner } : null;
 }
 
 /**

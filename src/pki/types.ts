@@ -39,9 +39,6 @@ export interface CertInfo {
   serial: string;
   notBefore: string; // ISO 8601
   notAfter: string; // ISO 8601
-  /** notBefore and notAfter as epoch milliseconds, what time checks compare (not in the JSON). */
-  notBeforeMs: number;
-  notAfterMs: number;
   /** Whole days from now to notAfter (negative when expired). */
   daysLeft: number;
   /** subject == issuer (name only). */
@@ -70,11 +67,30 @@ export interface CertInfo {
   spkiSha256: string;
 }
 
+/**
+ * What checks over every certificate of a bundle ask (validity, key, signature algorithm, whether it may issue),
+ * read without describing it: no names, digests or extension strings. Its CertInfo says the same.
+ */
+export interface CertFacts {
+  notBeforeMs: number;
+  notAfterMs: number;
+  publicKey: PublicKeyInfo;
+  /** RSA modulus as `openssl ... -modulus` prints it, for modulusSha1; null for other keys. */
+  modulusHex: string | null;
+  signatureAlgorithm: SignatureAlgorithmInfo;
+  /** basicConstraints' cA, or null without the extension. */
+  basicConstraintsCa: boolean | null;
+  /** Whether keyUsage has keyCertSign, or null without the extension. */
+  keyCertSign: boolean | null;
+}
+
 /** A parsed certificate: computed once, immutable. */
 export interface Cert {
   readonly x509: X509Certificate;
   readonly der: Buffer;
   readonly info: CertInfo;
+  /** The facts a bundle's checks need, read on first use (cheaper than `info`). */
+  readonly facts: CertFacts;
   /** Node's `x509.subject` / `x509.issuer` strings, read from our own parse when the certificate is plain. */
   readonly subjectName: string;
   readonly issuerName: string;

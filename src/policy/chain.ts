@@ -62,7 +62,7 @@ function sigFitsKey(sigName: string, keyType: string): boolean {
 
 export function timeValid(c: Cert, now: Date): boolean {
   const t = now.getTime();
-  return c.info.notBeforeMs <= t && t < c.info.notAfterMs;
+  return c.facts.notBeforeMs <= t && t < c.facts.notAfterMs;
 }
 
 /** X509_STORE_CTX_get1_issuer / find_issuer: the first matching candidate that is time-valid, else the last match. */

@@ -91,8 +91,8 @@ function internalVerify(chain: Chain, now: Date, events: string[]): void {
  */
 function timeEvent(c: Cert, now: Date, events: string[]): void {
   const t = now.getTime();
-  if (c.info.notBeforeMs > t) events.push('CERT_NOT_YET_VALID');
-  else if (c.info.notAfterMs <= t) events.push('CERT_HAS_EXPIRED');
+  if (c.facts.notBeforeMs > t) events.push('CERT_NOT_YET_VALID');
+  else if (c.facts.notAfterMs <= t) events.push('CERT_HAS_EXPIRED');
 }
 
 /** An EC key whose parameters are spelled out rather than named by OID (our SPKI reader gives no curve name). */

@@ -33,13 +33,13 @@ export const DEFAULT_POLICY: Readonly<PolicyOptions> = Object.freeze({
 const SECURE_HASHES = new Set(['sha256', 'sha384', 'sha512', 'sha3-256', 'sha3-384', 'sha3-512']);
 
 export function insecureSignature(c: Cert): boolean {
-  const { hash, name } = c.info.signatureAlgorithm;
+  const { hash, name } = c.facts.signatureAlgorithm;
   if (hash === null) return !/ed25519|ed448/i.test(name);
   return !SECURE_HASHES.has(hash);
 }
 
 export function weakKey(c: Cert, opts: PolicyOptions = DEFAULT_POLICY): boolean {
-  const k = c.info.publicKey;
+  const k = c.facts.publicKey;
   switch (k.type) {
     case 'rsa':
     case 'rsa-pss':
@@ -59,11 +59,10 @@ export function weakKey(c: Cert, opts: PolicyOptions = DEFAULT_POLICY): boolean 
  * and a certificate without basicConstraints but with keyCertSign still counts (OpenSSL's compatibility rule).
  */
 export function isCa(c: Cert): boolean {
-  const bc = c.info.basicConstraints;
-  const ku = c.info.keyUsage;
-  if (ku !== null && !ku.includes('keyCertSign')) return false;
-  if (bc !== null) return bc.ca;
-  return ku !== null;
+  const { basicConstraintsCa: ca, keyCertSign } = c.facts;
+  if (keyCertSign === false) return false;
+  if (ca !== null) return ca;
+  return keyCertSign !== null;
 }
 
 /**
@@ -132,8 +131,7 @@ export function ruleDefects(chain: Chain, opensslChain: Chain, opts: PolicyOptio
     if (weakKey(c, opts)) own(OWN_CODES.weakKey, i);
     const issuer = chain.certs[i + 1];
     if (issuer && !signatureVerifies(c, issuer.x509.publicKey)) own('CERT_SIGNATURE_FAILURE', i);
-    if (!timeValid(c, now))
-      own(c.info.notBeforeMs > now.getTime() ? 'CERT_NOT_YET_VALID' : 'CERT_HAS_EXPIRED', i);
+    if (!timeValid(c, now)) own(c.facts.notBeforeMs > now.getTime() ? 'CERT_NOT_YET_VALID' : 'CERT_HAS_EXPIRED', i);
   });
   constraintDefects(chain).forEach((d) => out.push({ ...d, openssl: false }));
   const caCount = chain.certs.length - 1;

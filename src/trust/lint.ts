@@ -154,6 +154,7 @@ function lintContext(ts: Truststore, file: LoadedFile | undefined, now: Date): L
     unique.push(i);
     return i;
   });
+  const bySubject = groupBySubject(certs, unique);
   return {
     certs,
     file,
@@ -162,8 +163,8 @@ function lintContext(ts: Truststore, file: LoadedFile | undefined, now: Date): L
     unique,
     firstCopy,
     positional: isPositional(file),
-    bySubject: groupBySubject(certs, unique),
-    issuerOf: issuerFinder(certs, unique, now),
+    bySubject,
+    issuerOf: issuerFinder(certs, bySubject, now),
   };
 }
 
@@ -191,37 +192,32 @@ function isPositional(file: LoadedFile | undefined): boolean {
 
 /**
  * Finds each certificate's issuer among the bundle's distinct certificates as OpenSSL's chain building would:
- * by issuer name and authority key id (one map lookup), then the first likely issuer that is valid now, else
- * the last likely one. A self-signed certificate has no issuer.
+ * those named as its issuer, those whose subject key id matches its authority key id first, then the first likely
+ * issuer that is valid now, else the last likely one. A self-signed certificate has no issuer. Only the few
+ * certificates of the issuer's name are described, so a bundle of roots is never described for this.
  */
-function issuerFinder(certs: readonly Cert[], unique: readonly number[], now: Date): (i: number) => number | null {
-  const index = new Map<string, Map<string, number[]>>(); // subject -> subject key id ('' when absent) -> indexes
-  for (const i of unique) {
-    const c = certs[i]!;
-    let byKey = index.get(c.subjectName);
-    if (!byKey) index.set(c.subjectName, (byKey = new Map()));
-    const skid = c.info.subjectKeyId ?? '';
-    const list = byKey.get(skid);
-    if (list) list.push(i);
-    else byKey.set(skid, [i]);
-  }
+function issuerFinder(
+  certs: readonly Cert[],
+  bySubject: ReadonlyMap<string, number[]>,
+  now: Date,
+): (i: number) => number | null {
   // Typed arrays, not Maps: 10,000 certificates are looked up several times each.
   const UNKNOWN = -2;
   const NONE = -1;
   const memo = new Int32Array(certs.length).fill(UNKNOWN);
+  const keyId = (j: number): string => certs[j]!.info.subjectKeyId ?? '';
   return (i) => {
     const known = memo[i]!;
     if (known !== UNKNOWN) return known === NONE ? null : known;
     const child = certs[i]!;
     let found: number | null = null;
     if (!looksSelfSigned(child)) {
-      const byKey = index.get(child.issuerName);
+      const named = bySubject.get(child.issuerName) ?? [];
       const akid = child.info.authorityKeyId;
-      const candidates = !byKey
-        ? []
-        : akid === null
-          ? [...byKey.values()].flat()
-          : [...(byKey.get(akid) ?? []), ...(byKey.get('') ?? [])];
+      const candidates =
+        akid === null
+          ? groupedByKeyId(named, keyId)
+          : [...named.filter((j) => keyId(j) === akid), ...named.filter((j) => keyId(j) === '')];
       for (const j of candidates) {
         if (j === i || !likelyIssued(child, certs[j]!)) continue;
         found = j;
@@ -231,6 +227,18 @@ function issuerFinder(certs: readonly Cert[], unique: readonly number[], now: Da
     memo[i] = found ?? NONE;
     return found;
   };
+}
+
+/** The indexes grouped by key id, groups in the order their first member appears. */
+function groupedByKeyId(indexes: readonly number[], keyId: (j: number) => string): number[] {
+  const groups = new Map<string, number[]>();
+  for (const j of indexes) {
+    const k = keyId(j);
+    const g = groups.get(k);
+    if (g) g.push(j);
+    else groups.set(k, [j]);
+  }
+  return [...groups.values()].flat();
 }
 
 // ---- the checks ----
@@ -367,7 +375,7 @@ function validityFindings(ctx: LintContext): Finding[] {
   const severity = invalid.length === ctx.unique.length ? 'error' : 'warning';
   const out: Finding[] = invalid.map((i) => {
     const c = ctx.certs[i]!;
-    const notYet = c.info.notBeforeMs > t;
+    const notYet = c.facts.notBeforeMs > t;
     const ev = { ...evidenceOf(ctx, i), notBefore: c.info.notBefore, at: ctx.now.toISOString() };
     return finding({
       id: 'truststore.expired',
@@ -392,7 +400,7 @@ function validityFindings(ctx: LintContext): Finding[] {
   });
   for (const i of ctx.unique) {
     const c = ctx.certs[i]!;
-    const left = c.info.notAfterMs - t;
+    const left = c.facts.notAfterMs - t;
     if (!timeValid(c, ctx.now) || left >= EXPIRY_WARNING_DAYS * DAY_MS) continue;
     const days = Math.floor(left / DAY_MS);
     out.push(
