@@ -8,12 +8,11 @@
 import {
   TAG_BIT_STRING,
   TAG_BOOLEAN,
+  TAG_GENERALIZED_TIME,
   TAG_INTEGER,
   TAG_OCTET_STRING,
   TAG_OID,
-  TAG_SEQUENCE,
-  isContext,
-  isUniversal,
+  TAG_UTC_TIME,
   readTlv,
 } from './der.js';
 import type { Tlv } from './der.js';
@@ -48,10 +47,6 @@ const X500_SHORT_NAMES: ReadonlyMap<number, string> = new Map([
 /** 0.9.2342.19200300.100.1.25 (DC) and 1.2.840.113549.1.9.1 (emailAddress). */
 const OID_DC_BYTES: readonly number[] = [0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x19];
 const OID_EMAIL_BYTES: readonly number[] = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x01];
-
-const TAG_UTF8_STRING = 12;
-const TAG_PRINTABLE_STRING = 19;
-const TAG_IA5_STRING = 22;
 
 /** Signature algorithms by the key type they need (OpenSSL's check_sig_alg_match). */
 const PLAIN_SIG_ALGS: ReadonlyMap<string, string> = new Map([
@@ -110,18 +105,20 @@ function onCurve(curve: string, der: Buffer, start: number, end: number): boolea
   const c = CURVE_PARAMS.get(curve);
   if (!c) return false;
   const half = (end - start - 1) / 2;
-  const x = bigAt(der, start + 1, start + 1 + half);
-  const y = bigAt(der, start + 1 + half, end);
+  // A view's getBigUint64 makes each 64-bit word one BigInt; Buffer's readBigUInt64BE builds it from four.
+  const view = new DataView(der.buffer, der.byteOffset, der.length);
+  const x = bigAt(der, view, start + 1, start + 1 + half);
+  const y = bigAt(der, view, start + 1 + half, end);
   if (x >= c.p || y >= c.p) return false;
   return (y * y - x * (x * x - 3n) - c.b) % c.p === 0n;
 }
 
 /** The unsigned big-endian integer at der[start, end), read 64 bits at a time (cheaper than hex text). */
-function bigAt(der: Buffer, start: number, end: number): bigint {
+function bigAt(der: Buffer, view: DataView, start: number, end: number): bigint {
   let i = start;
   const head = (end - start) % 8; // 0 for P-256 and P-384, 2 for P-521
   let v = head === 0 ? 0n : BigInt(der.readUIntBE(i, head));
-  for (i += head; i < end; i += 8) v = (v << 64n) | der.readBigUInt64BE(i);
+  for (i += head; i < end; i += 8) v = (v << 64n) | view.getBigUint64(i);
   return v;
 }
 
@@ -141,46 +138,122 @@ export function plainFacts(der: Buffer): PlainFacts | null {
   }
 }
 
+// Identifier octets, a universal primitive type's being its tag number. Typed `number`, not as literals: `read`
+// changes the cursor's `id` behind TypeScript's narrowing of it.
+const ID_BOOLEAN: number = TAG_BOOLEAN;
+const ID_INTEGER: number = TAG_INTEGER;
+const ID_BIT_STRING: number = TAG_BIT_STRING;
+const ID_OCTET_STRING: number = TAG_OCTET_STRING;
+const ID_NULL: number = 5;
+const ID_OID: number = TAG_OID;
+const ID_UTF8_STRING: number = 12;
+const ID_PRINTABLE_STRING: number = 19;
+const ID_IA5_STRING: number = 22;
+const ID_UTC_TIME: number = TAG_UTC_TIME;
+const ID_GENERALIZED_TIME: number = TAG_GENERALIZED_TIME;
+const ID_SEQUENCE: number = 0x30;
+const ID_SET: number = 0x31;
+const ID_VERSION: number = 0xa0; // [0] constructed
+const ID_EXTENSIONS: number = 0xa3; // [3] constructed
+const ID_KEY_ID: number = 0x80; // [0] primitive
+
+/**
+ * One strict DER header at a time, read into numbers: the walk visits ~100 TLVs a certificate, and an object for
+ * each (plus an array of each one's children) was most of what it allocated. `read` overwrites the fields, so a
+ * caller keeps in locals what it needs of a header before reading the next one.
+ */
+class Cursor {
+  /** The identifier octet (class, constructed bit, low tag number). */
+  id = 0;
+  start = 0;
+  value = 0;
+  /** Exclusive. */
+  end = 0;
+  constructor(readonly der: Buffer) {}
+
+  /**
+   * Reads the header at `pos`, its value within `limit`; false when it is not strict DER: a high tag number (none in
+   * a plain certificate), an indefinite length, a long form that is not the fewest octets (1 to 3) or that the short
+   * form could hold.
+   */
+  read(pos: number, limit: number): boolean {
+    const der = this.der;
+    if (pos < 0 || pos + 1 >= limit) return false;
+    const id = der[pos]!;
+    if ((id & 0x1f) === 0x1f) return false;
+    let p = pos + 1;
+    let len = der[p++]!;
+    if (len & 0x80) {
+      const n = len & 0x7f;
+      if (n === 0 || n > 3 || p + n > limit || der[p] === 0) return false;
+      len = 0;
+      for (let i = 0; i < n; i++) len = len * 256 + der[p++]!;
+      if (len < 0x80) return false;
+    }
+    if (p + len > limit) return false;
+    this.id = id;
+    this.start = pos;
+    this.value = p;
+    this.end = p + len;
+    return true;
+  }
+}
+
 function walk(der: Buffer): PlainFacts | null {
-  const cert = strictTlv(der, 0, der.length);
-  if (!cert || cert.end !== der.length || !isSeq(cert)) return null;
-  const top = strictChildren(der, cert);
-  if (!top || top.length !== 3) return null;
-  const [tbs, outerAlg, sig] = top as [Tlv, Tlv, Tlv];
-  if (!isSeq(tbs) || !isUniversal(sig, TAG_BIT_STRING) || !plainBitString(der, sig)) return null;
-  const sigAlg = algorithm(der, outerAlg);
-  if (!sigAlg || !PLAIN_SIG_ALGS.has(sigAlg)) return null;
-  const kids = strictChildren(der, tbs);
-  if (!kids || kids.length !== 8) return null; // version, serial, alg, issuer, validity, subject, spki, extensions
-  const [version, serial, innerAlg, issuer, validity, subject, spki, extWrap] = kids as [
-    Tlv,
-    Tlv,
-    Tlv,
-    Tlv,
-    Tlv,
-    Tlv,
-    Tlv,
-    Tlv,
-  ];
-  if (!isContext(version, 0) || !version.constructed) return null;
-  const v = strictChildren(der, version);
-  if (!v || v.length !== 1 || !isPrim(v[0], TAG_INTEGER) || v[0].end - v[0].valueStart !== 1) return null;
-  if (der[v[0].valueStart] !== 2) return null;
-  if (!plainInteger(der, serial, 20)) return null;
+  const c = new Cursor(der);
+  // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signature }; a child ending at its parent's end
+  // is the last one, so the counts need no arrays.
+  if (!c.read(0, der.length) || c.end !== der.length || c.id !== ID_SEQUENCE) return null;
+  const certEnd = c.end;
+  if (!c.read(c.value, certEnd) || c.id !== ID_SEQUENCE) return null;
+  const tbsValue = c.value;
+  const tbsEnd = c.end;
+  if (!c.read(tbsEnd, certEnd) || c.id !== ID_SEQUENCE) return null;
+  const algValue = c.value;
+  const algEnd = c.end;
+  if (!c.read(algEnd, certEnd) || c.end !== certEnd || !plainBitString(c)) return null;
+  const sigAlg = algorithm(c, algValue, algEnd);
+  if (sigAlg === null || !PLAIN_SIG_ALGS.has(sigAlg)) return null;
+
+  // version, serial, alg, issuer, validity, subject, spki, extensions: exactly these eight.
+  if (!c.read(tbsValue, tbsEnd) || c.id !== ID_VERSION) return null;
+  const versionEnd = c.end;
+  if (!c.read(c.value, versionEnd) || c.end !== versionEnd || c.id !== ID_INTEGER) return null;
+  if (c.end - c.value !== 1 || der[c.value] !== 2) return null;
+  if (!c.read(versionEnd, tbsEnd) || !plainInteger(c, 20)) return null;
+  const serialAt = c.start;
+  if (!c.read(c.end, tbsEnd)) return null;
   // Identical octets read as the same algorithm, so the outer one's answer stands for both.
-  if (!sameBytes(der, innerAlg, outerAlg)) return null;
-  const selfNamed = sameBytes(der, subject, issuer);
-  const subjectText = plainName(der, subject);
-  const issuerText = selfNamed ? subjectText : plainName(der, issuer);
+  if (!sameBytes(der, c.start, c.end, tbsEnd, algEnd)) return null;
+  if (!c.read(c.end, tbsEnd) || c.id !== ID_SEQUENCE) return null;
+  const issuerAt = c.start;
+  const issuerValue = c.value;
+  const issuerEnd = c.end;
+  if (!c.read(issuerEnd, tbsEnd) || c.id !== ID_SEQUENCE) return null;
+  const validityAt = c.start;
+  const validityEnd = c.end;
+  if (!plainValidity(c)) return null;
+  if (!c.read(validityEnd, tbsEnd) || c.id !== ID_SEQUENCE) return null;
+  const subjectAt = c.start;
+  const subjectValue = c.value;
+  const subjectEnd = c.end;
+  if (!c.read(subjectEnd, tbsEnd) || c.id !== ID_SEQUENCE) return null;
+  const spkiAt = c.start;
+  const spkiValue = c.value;
+  const spkiEnd = c.end;
+  if (!c.read(spkiEnd, tbsEnd) || c.end !== tbsEnd || c.id !== ID_EXTENSIONS) return null;
+  // extensions [3] { SEQUENCE OF Extension }
+  if (!c.read(c.value, tbsEnd) || c.end !== tbsEnd || c.id !== ID_SEQUENCE) return null;
+  const extValue = c.value;
+
+  const selfNamed = sameBytes(der, subjectAt, subjectEnd, issuerAt, issuerEnd);
+  const subjectText = plainName(c, subjectValue, subjectEnd);
+  const issuerText = selfNamed ? subjectText : plainName(c, issuerValue, issuerEnd);
   if (subjectText === null || issuerText === null) return null;
-  if (!plainValidity(der, validity)) return null;
-  const keyAlg = plainSpki(der, spki);
+  const keyAlg = plainSpki(c, spkiValue, spkiEnd);
   if (keyAlg === null) return null;
-  if (!isContext(extWrap, 3) || !extWrap.constructed) return null;
-  const extSeq = strictChildren(der, extWrap);
-  if (!extSeq || extSeq.length !== 1 || !isSeq(extSeq[0])) return null;
-  const ext = plainExtensions(der, extSeq[0]);
-  if (!ext) return null;
+  const keyIdsAgree = plainExtensions(c, extValue, tbsEnd);
+  if (keyIdsAgree === null) return null;
   // X509_check_issued(c, c): names compare equal (identical octets here; different octets can still be equal
   // canonically, so those are not plain), the AKID key id matches the SKID, the signature algorithm fits the key, and
   // a key usage, when present, allows keyCertSign. Without keyCertSign the project's likelyIssued asks the same of
@@ -188,9 +261,23 @@ function walk(der: Buffer): PlainFacts | null {
   // Different octets that OpenSSL's canonical form (case and runs of spaces folded, string types unified) may
   // still find equal: leave those to OpenSSL.
   if (!selfNamed && canonical(subjectText) === canonical(issuerText)) return null;
-  const akidOk = ext.akid === null || ext.skid === null || sameBytes(der, ext.akid, ext.skid, true);
-  const looksSelfSigned = selfNamed && akidOk && PLAIN_SIG_ALGS.get(sigAlg) === keyAlg;
-  const parts = { serial, issuer, validity, subject, spki, extensions: ext.list, signatureAlgorithm: outerAlg };
+  const looksSelfSigned = selfNamed && keyIdsAgree && PLAIN_SIG_ALGS.get(sigAlg) === keyAlg;
+  // The parts as splitCertificate gives them: the only Tlv objects a plain certificate costs.
+  const extensions: Tlv[] = [];
+  for (let at = extValue; at < tbsEnd;) {
+    const ext = readTlv(der, at, tbsEnd)!;
+    extensions.push(ext);
+    at = ext.end;
+  }
+  const parts: TbsParts = {
+    serial: readTlv(der, serialAt, tbsEnd)!,
+    issuer: readTlv(der, issuerAt, tbsEnd)!,
+    validity: readTlv(der, validityAt, tbsEnd)!,
+    subject: readTlv(der, subjectAt, tbsEnd)!,
+    spki: readTlv(der, spkiAt, tbsEnd)!,
+    extensions,
+    signatureAlgorithm: readTlv(der, tbsEnd, certEnd)!,
+  };
   return { subject: subjectText, issuer: issuerText, looksSelfSigned, parts };
 }
 
@@ -198,174 +285,145 @@ function canonical(text: string): string {
   return text.toLowerCase().replace(/ +/g, ' ');
 }
 
-// ---- strict DER: minimal lengths, nothing indefinite ----
-
-function strictTlv(der: Buffer, pos: number, limit: number): Tlv | null {
-  const t = readTlv(der, pos, limit);
-  if (!t || (der[pos]! & 0x1f) === 0x1f) return null; // high tag numbers: none in a plain certificate
-  const longOctets = t.valueStart - pos - 2; // 0 for the short form
-  if (longOctets === 0) return t;
-  // Long form: the fewest octets, and only when the short form cannot hold the length.
-  const len = t.end - t.valueStart;
-  return len < 0x80 || der[pos + 2] === 0 || longOctets > 3 ? null : t;
-}
-
-function strictChildren(der: Buffer, parent: Tlv): Tlv[] | null {
-  const out: Tlv[] = [];
-  let pos = parent.valueStart;
-  while (pos < parent.end) {
-    const t = strictTlv(der, pos, parent.end);
-    if (!t) return null;
-    out.push(t);
-    pos = t.end;
-  }
-  return out;
-}
-
-function isSeq(t: Tlv | undefined): t is Tlv {
-  return isUniversal(t, TAG_SEQUENCE) && t.constructed;
-}
-
-function isPrim(t: Tlv | undefined, tag: number): t is Tlv {
-  return isUniversal(t, tag) && !t.constructed;
-}
-
-/** The same TLV octets (or, with `values`, the same content octets) at two places in `der`. */
-function sameBytes(der: Buffer, a: Tlv, b: Tlv, values = false): boolean {
-  const from = values ? a.valueStart : a.start;
-  const other = values ? b.valueStart : b.start;
-  const n = a.end - from;
-  if (n !== b.end - other) return false;
+/** The same octets at der[a, aEnd) and der[b, bEnd). */
+function sameBytes(der: Buffer, a: number, aEnd: number, b: number, bEnd: number): boolean {
+  const n = aEnd - a;
+  if (n !== bEnd - b) return false;
   // A JS loop: these runs are short (a name, an algorithm, a key id), shorter than a native compare's call.
-  for (let i = 0; i < n; i++) if (der[from + i] !== der[other + i]) return false;
+  for (let i = 0; i < n; i++) if (der[a + i] !== der[b + i]) return false;
   return true;
 }
 
-/** A positive INTEGER in minimal two's complement, 1 to `max` content octets (a serial: RFC 5280's 20). */
-function plainInteger(der: Buffer, t: Tlv, max: number): boolean {
-  if (!isPrim(t, TAG_INTEGER)) return false;
-  const n = t.end - t.valueStart;
+/** The header just read: a positive INTEGER in minimal two's complement of 1 to `max` content octets. */
+function plainInteger(c: Cursor, max: number): boolean {
+  if (c.id !== ID_INTEGER) return false;
+  const n = c.end - c.value;
   if (n < 1 || n > max) return false;
-  const b0 = der[t.valueStart]!;
+  const b0 = c.der[c.value]!;
   if (b0 & 0x80) return false; // negative
-  return !(n > 1 && b0 === 0 && (der[t.valueStart + 1]! & 0x80) === 0); // padding
+  return !(n > 1 && b0 === 0 && (c.der[c.value + 1]! & 0x80) === 0); // padding
 }
 
-function plainBitString(der: Buffer, t: Tlv): boolean {
-  return !t.constructed && t.end - t.valueStart >= 2 && der[t.valueStart] === 0;
+/** The header just read: a primitive BIT STRING, no unused bits, at least one octet of them. */
+function plainBitString(c: Cursor): boolean {
+  return c.id === ID_BIT_STRING && c.end - c.value >= 2 && c.der[c.value] === 0;
 }
 
-/** AlgorithmIdentifier: SEQUENCE { OID } or SEQUENCE { OID, NULL } or, for EC keys, SEQUENCE { OID, OID }. */
-function algorithm(der: Buffer, t: Tlv, params?: (p: Tlv | undefined) => boolean): string | null {
-  if (!isSeq(t)) return null;
-  const kids = strictChildren(der, t);
-  if (!kids || kids.length < 1 || kids.length > 2 || !plainOid(kids[0]!)) return null;
-  const p = kids[1];
-  if (params ? !params(p) : p !== undefined && !(isPrim(p, 5) && p.end === p.valueStart)) return null;
-  return algorithmOid(der, kids[0]!);
+/** A signature AlgorithmIdentifier's content der[value, end): { OID } or { OID, NULL }; its OID, else null. */
+function algorithm(c: Cursor, value: number, end: number): string | null {
+  if (!c.read(value, end) || c.id !== ID_OID) return null;
+  const oid = algorithmOid(c.der, c.value, c.end);
+  if (c.end === end) return oid;
+  return c.read(c.end, end) && c.end === end && c.id === ID_NULL && c.value === end ? oid : null;
 }
 
-/** The OID's dotted text when it is one of ALGORITHM_OIDS, else null (not plain). */
-function algorithmOid(der: Buffer, t: Tlv): string | null {
-  for (const { oid, bytes } of ALGORITHM_OIDS) if (contentIs(der, t, bytes)) return oid;
+/** The OID at der[value, end) when it is one of ALGORITHM_OIDS, else null (not plain). */
+function algorithmOid(der: Buffer, value: number, end: number): string | null {
+  for (const { oid, bytes } of ALGORITHM_OIDS) if (contentIs(der, value, end, bytes)) return oid;
   return null;
 }
 
-function plainOid(t: Tlv): boolean {
-  return isPrim(t, TAG_OID) && t.end > t.valueStart;
-}
-
-/** Node's `x509.subject` text for a plain name: `A=v` per RDN in DER order, one a line; null when not plain. */
-export function plainName(der: Buffer, name: Tlv): string | null {
-  if (!isSeq(name)) return null;
-  const rdns = strictChildren(der, name);
-  if (!rdns || rdns.length === 0) return null;
-  let text = '';
-  for (const rdn of rdns) {
-    if (rdn.cls !== 0 || rdn.tag !== 17 || !rdn.constructed) return null; // SET
-    const avas = strictChildren(der, rdn);
-    if (!avas || avas.length !== 1) return null; // multi-valued RDNs: not plain
-    const ava = avas[0]!;
-    if (!isSeq(ava)) return null;
-    const kids = strictChildren(der, ava);
-    if (!kids || kids.length !== 2 || !plainOid(kids[0]!)) return null;
-    const short = shortName(der, kids[0]!);
-    const value = plainString(der, kids[1]!);
-    if (short === undefined || value === null) return null;
-    text = text === '' ? `${short}=${value}` : `${text}\n${short}=${value}`;
-  }
-  return text;
-}
-
-function shortName(der: Buffer, oid: Tlv): string | undefined {
-  const v = oid.valueStart;
-  const n = oid.end - v;
-  if (n === 3 && der[v] === 0x55 && der[v + 1] === 0x04) return X500_SHORT_NAMES.get(der[v + 2]!);
-  if (contentIs(der, oid, OID_DC_BYTES)) return 'DC';
-  if (contentIs(der, oid, OID_EMAIL_BYTES)) return 'emailAddress';
-  return undefined;
-}
-
-function contentIs(der: Buffer, t: Tlv, bytes: ArrayLike<number>): boolean {
-  if (t.end - t.valueStart !== bytes.length) return false;
-  for (let i = 0; i < bytes.length; i++) if (der[t.valueStart + i] !== bytes[i]) return false;
+function contentIs(der: Buffer, value: number, end: number, bytes: ArrayLike<number>): boolean {
+  if (end - value !== bytes.length) return false;
+  for (let i = 0; i < bytes.length; i++) if (der[value + i] !== bytes[i]) return false;
   return true;
 }
 
 /**
- * A PrintableString, UTF8String or IA5String of characters that neither OpenSSL's printing escapes (RFC 2253
- * specials, controls, non-ASCII) nor any string type's rules reject; no leading or trailing space.
+ * Node's `x509.subject` text for a plain Name whose SEQUENCE content is der[value, end): `A=v` per RDN in DER order,
+ * one a line; null when not plain.
  */
-function plainString(der: Buffer, t: Tlv): string | null {
-  if (t.cls !== 0 || t.constructed) return null;
-  if (t.tag !== TAG_PRINTABLE_STRING && t.tag !== TAG_UTF8_STRING && t.tag !== TAG_IA5_STRING) return null;
-  const n = t.end - t.valueStart;
+function plainName(c: Cursor, value: number, end: number): string | null {
+  if (value === end) return null;
+  const der = c.der;
+  let text = '';
+  for (let at = value; at < end;) {
+    if (!c.read(at, end) || c.id !== ID_SET) return null;
+    const rdnEnd = c.end;
+    at = rdnEnd;
+    // The RDN's one AttributeTypeAndValue (multi-valued RDNs are not plain): SEQUENCE { OID, string }.
+    if (!c.read(c.value, rdnEnd) || c.end !== rdnEnd || c.id !== ID_SEQUENCE) return null;
+    const avaEnd = c.end;
+    if (!c.read(c.value, avaEnd) || c.id !== ID_OID) return null;
+    const short = shortName(der, c.value, c.end);
+    if (short === undefined || !c.read(c.end, avaEnd) || c.end !== avaEnd) return null;
+    const v = plainString(c);
+    if (v === null) return null;
+    text = text === '' ? `${short}=${v}` : `${text}\n${short}=${v}`;
+  }
+  return text;
+}
+
+function shortName(der: Buffer, value: number, end: number): string | undefined {
+  if (end - value === 3 && der[value] === 0x55 && der[value + 1] === 0x04) return X500_SHORT_NAMES.get(der[value + 2]!);
+  if (contentIs(der, value, end, OID_DC_BYTES)) return 'DC';
+  if (contentIs(der, value, end, OID_EMAIL_BYTES)) return 'emailAddress';
+  return undefined;
+}
+
+/**
+ * The header just read: a PrintableString, UTF8String or IA5String of characters that neither OpenSSL's printing
+ * escapes (RFC 2253 specials, controls, non-ASCII) nor any string type's rules reject; no leading or trailing space.
+ */
+function plainString(c: Cursor): string | null {
+  const { der, id: tag, value, end } = c;
+  if (tag !== ID_PRINTABLE_STRING && tag !== ID_UTF8_STRING && tag !== ID_IA5_STRING) return null;
+  const n = end - value;
   if (n < 1 || n > 128) return null;
-  for (let i = t.valueStart; i < t.end; i++) {
-    const c = der[i]!;
+  for (let i = value; i < end; i++) {
+    const ch = der[i]!;
     const ok =
-      (c >= 0x61 && c <= 0x7a) || // a-z
-      (c >= 0x41 && c <= 0x5a) || // A-Z
-      (c >= 0x30 && c <= 0x3a) || // 0-9 :
-      c === 0x20 ||
-      c === 0x27 || // '
-      c === 0x28 ||
-      c === 0x29 ||
-      c === 0x2d || // -
-      c === 0x2e ||
-      c === 0x2f ||
-      c === 0x3d || // =
-      c === 0x3f || // ?
-      (t.tag !== TAG_PRINTABLE_STRING && (c === 0x40 || c === 0x5f)); // @ _
+      (ch >= 0x61 && ch <= 0x7a) || // a-z
+      (ch >= 0x41 && ch <= 0x5a) || // A-Z
+      (ch >= 0x30 && ch <= 0x3a) || // 0-9 :
+      ch === 0x20 ||
+      ch === 0x27 || // '
+      ch === 0x28 ||
+      ch === 0x29 ||
+      ch === 0x2d || // -
+      ch === 0x2e ||
+      ch === 0x2f ||
+      ch === 0x3d || // =
+      ch === 0x3f || // ?
+      (tag !== ID_PRINTABLE_STRING && (ch === 0x40 || ch === 0x5f)); // @ _
     if (!ok) return null;
   }
-  if (der[t.valueStart] === 0x20 || der[t.end - 1] === 0x20) return null;
-  return der.toString('latin1', t.valueStart, t.end);
+  if (der[value] === 0x20 || der[end - 1] === 0x20) return null;
+  return der.toString('latin1', value, end);
 }
 
-/** Validity: UTCTime YYMMDDHHMMSSZ or GeneralizedTime YYYYMMDDHHMMSSZ, each field in range. */
-function plainValidity(der: Buffer, t: Tlv): boolean {
-  if (!isSeq(t)) return false;
-  const kids = strictChildren(der, t);
-  return kids !== null && kids.length === 2 && plainTime(der, kids[0]!) && plainTime(der, kids[1]!);
+/**
+ * The Validity SEQUENCE just read: exactly two times, UTCTime YYMMDDHHMMSSZ or GeneralizedTime YYYYMMDDHHMMSSZ,
+ * each field in range.
+ */
+function plainValidity(c: Cursor): boolean {
+  const end = c.end;
+  if (!c.read(c.value, end) || !plainTime(c)) return false;
+  return c.read(c.end, end) && c.end === end && plainTime(c);
 }
 
-function plainTime(der: Buffer, t: Tlv): boolean {
-  if (t.cls !== 0 || t.constructed) return false;
-  const digits = t.tag === 23 ? 12 : t.tag === 24 ? 14 : -1;
-  if (digits < 0 || t.end - t.valueStart !== digits + 1 || der[t.end - 1] !== 0x5a) return false;
-  for (let i = t.valueStart; i < t.end - 1; i++) if (der[i]! < 0x30 || der[i]! > 0x39) return false;
-  const two = (i: number): number => (der[i]! - 0x30) * 10 + der[i + 1]! - 0x30;
-  const v = t.valueStart;
-  const yy = two(v);
+/** The header just read: a plain time (see plainValidity). */
+function plainTime(c: Cursor): boolean {
+  const { der, value: v, end } = c;
+  const digits = c.id === ID_UTC_TIME ? 12 : c.id === ID_GENERALIZED_TIME ? 14 : -1;
+  if (digits < 0 || end - v !== digits + 1 || der[end - 1] !== 0x5a) return false;
+  for (let i = v; i < end - 1; i++) if (der[i]! < 0x30 || der[i]! > 0x39) return false;
+  const yy = two(der, v);
   // Two-digit years as RFC 5280; a four-digit year below 100 as Date.UTC read it (1900 + year) before, unchanged.
-  const yyyy = yy * 100 + two(v + 2);
+  const yyyy = yy * 100 + two(der, v + 2);
   const year = digits === 12 ? (yy < 50 ? 2000 : 1900) + yy : yyyy < 100 ? 1900 + yyyy : yyyy;
   const at = digits === 12 ? v + 2 : v + 4;
-  const mo = two(at);
-  const d = two(at + 2);
-  if (mo < 1 || mo > 12 || d < 1 || two(at + 4) > 23 || two(at + 6) > 59 || two(at + 8) > 59) return false;
+  const mo = two(der, at);
+  const d = two(der, at + 2);
+  if (mo < 1 || mo > 12 || d < 1 || two(der, at + 4) > 23 || two(der, at + 6) > 59 || two(der, at + 8) > 59) {
+    return false;
+  }
   return d <= daysInMonth(year, mo);
+}
+
+/** The two decimal digits at der[i], der[i + 1]. */
+function two(der: Buffer, i: number): number {
+  return (der[i]! - 0x30) * 10 + der[i + 1]! - 0x30;
 }
 
 function daysInMonth(year: number, month: number): number {
@@ -373,38 +431,33 @@ function daysInMonth(year: number, month: number): number {
   return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
 }
 
-/** An EC key on a named curve (an uncompressed point of its size) or an RSA key: its algorithm OID, or null. */
-function plainSpki(der: Buffer, t: Tlv): string | null {
-  if (!isSeq(t)) return null;
-  const kids = strictChildren(der, t);
-  if (!kids || kids.length !== 2 || !isUniversal(kids[1], TAG_BIT_STRING) || !plainBitString(der, kids[1]!))
-    return null;
+/**
+ * The SubjectPublicKeyInfo SEQUENCE's content der[value, end): an EC key on a named curve (an uncompressed point of
+ * its size) or an RSA key; its algorithm OID, or null.
+ */
+function plainSpki(c: Cursor, value: number, end: number): string | null {
+  const der = c.der;
+  // { AlgorithmIdentifier { OID, curve OID or NULL }, BIT STRING }
+  if (!c.read(value, end) || c.id !== ID_SEQUENCE) return null;
+  const algEnd = c.end;
+  if (!c.read(c.value, algEnd) || c.id !== ID_OID) return null;
+  const alg = algorithmOid(der, c.value, c.end);
+  if (!c.read(c.end, algEnd) || c.end !== algEnd) return null;
   let curve: string | null = null;
-  const alg = algorithm(der, kids[0]!, (p) => {
-    if (p === undefined) return false;
-    if (plainOid(p)) return PLAIN_CURVES.has((curve = algorithmOid(der, p)) ?? '');
-    return isPrim(p, 5) && p.end === p.valueStart;
-  });
-  const key = kids[1]!;
+  if (c.id === ID_OID) {
+    curve = algorithmOid(der, c.value, c.end);
+    if (!PLAIN_CURVES.has(curve ?? '')) return null;
+  } else if (c.id !== ID_NULL || c.end !== c.value) return null;
+  if (!c.read(algEnd, end) || c.end !== end || !plainBitString(c)) return null;
+  const key = c.value + 1; // after the unused-bits octet
   if (alg === OID_EC && curve !== null) {
-    const point = key.valueStart + 1;
-    const size = key.end - point;
-    return size === POINT_BYTES.get(curve) && der[point] === 0x04 && onCurve(curve, der, point, key.end) ? alg : null;
+    return end - key === POINT_BYTES.get(curve) && der[key] === 0x04 && onCurve(curve, der, key, end) ? alg : null;
   }
   if (alg !== OID_RSA || curve !== null) return null;
   // RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }
-  const rsa = strictTlv(der, key.valueStart + 1, key.end);
-  if (!rsa || rsa.end !== key.end || !isSeq(rsa)) return null;
-  const ints = strictChildren(der, rsa);
-  if (!ints || ints.length !== 2 || !plainInteger(der, ints[0]!, 1025) || !plainInteger(der, ints[1]!, 8)) return null;
-  return alg;
-}
-
-interface PlainExtensions {
-  list: Tlv[];
-  /** The key identifiers' OCTET STRING and [0] TLVs (their content octets compare). */
-  skid: Tlv | null;
-  akid: Tlv | null;
+  if (!c.read(key, end) || c.end !== end || c.id !== ID_SEQUENCE) return null;
+  if (!c.read(c.value, end) || !plainInteger(c, 1025)) return null;
+  return c.read(c.end, end) && c.end === end && plainInteger(c, 8) ? alg : null;
 }
 
 /** The four plain extensions, as bits for "seen", by the last content octet of 2.5.29.n (55 1d n). */
@@ -420,83 +473,82 @@ const EXT_BITS: ReadonlyMap<number, number> = new Map([
 ]);
 
 /**
- * Only basic constraints, key usage and the key identifiers, each once and each well formed, as OpenSSL's extension
- * cache (which marks a certificate invalid for a duplicate or undecodable extension) would find them.
+ * The extensions in der[value, end): only basic constraints, key usage and the key identifiers, each once and each
+ * well formed, as OpenSSL's extension cache (which marks a certificate invalid for a duplicate or undecodable
+ * extension) would find them. Null when not plain, else whether the key ids agree: the AKID's key id, when it and a
+ * SKID are both present, has the SKID's octets.
  */
-function plainExtensions(der: Buffer, seq: Tlv): PlainExtensions | null {
-  const exts = strictChildren(der, seq);
-  if (!exts || exts.length === 0) return null;
+function plainExtensions(c: Cursor, value: number, end: number): boolean | null {
+  if (value === end) return null;
+  const der = c.der;
   let seen = 0;
-  const out: PlainExtensions = { list: exts, skid: null, akid: null };
-  for (const ext of exts) {
-    if (!isSeq(ext)) return null;
-    const kids = strictChildren(der, ext);
-    if (!kids || kids.length < 2 || kids.length > 3 || !plainOid(kids[0]!)) return null;
+  let skid = -1;
+  let skidEnd = -1;
+  let akid = -1;
+  let akidEnd = -1;
+  for (let at = value; at < end;) {
+    // Extension ::= SEQUENCE { OID, critical BOOLEAN (DER: only when TRUE, as 0xff), OCTET STRING }
+    if (!c.read(at, end) || c.id !== ID_SEQUENCE) return null;
+    const extEnd = c.end;
+    at = extEnd;
+    if (!c.read(c.value, extEnd) || c.id !== ID_OID) return null;
     // Any other extension is not plain, so only 2.5.29.n with n one of the four is read on.
-    const o = kids[0]!.valueStart;
-    const bit =
-      kids[0]!.end - o === 3 && der[o] === 0x55 && der[o + 1] === 0x1d ? EXT_BITS.get(der[o + 2]!) : undefined;
+    const o = c.value;
+    const bit = c.end - o === 3 && der[o] === 0x55 && der[o + 1] === 0x1d ? EXT_BITS.get(der[o + 2]!) : undefined;
     if (bit === undefined || (seen & bit) !== 0) return null;
     seen |= bit;
-    if (kids.length === 3) {
-      const c = kids[1]!;
-      // DER: critical is only encoded when TRUE, as 0xff.
-      if (!isPrim(c, TAG_BOOLEAN) || c.end - c.valueStart !== 1 || der[c.valueStart] !== 0xff) return null;
+    if (!c.read(c.end, extEnd)) return null;
+    if (c.end !== extEnd) {
+      if (c.id !== ID_BOOLEAN || c.end - c.value !== 1 || der[c.value] !== 0xff) return null;
+      if (!c.read(c.end, extEnd) || c.end !== extEnd) return null;
     }
-    const wrap = kids[kids.length - 1]!;
-    if (!isUniversal(wrap, TAG_OCTET_STRING) || wrap.constructed) return null;
-    const inner = strictTlv(der, wrap.valueStart, wrap.end);
-    if (!inner || inner.end !== wrap.end) return null;
+    if (c.id !== ID_OCTET_STRING) return null;
+    const wrapEnd = c.end;
+    if (!c.read(c.value, wrapEnd) || c.end !== wrapEnd) return null;
     switch (bit) {
       case BASIC_CONSTRAINTS:
-        if (!plainBasicConstraints(der, inner)) return null;
+        if (c.id !== ID_SEQUENCE || !plainBasicConstraints(c)) return null;
         break;
       case KEY_USAGE:
-        if (!isUniversal(inner, TAG_BIT_STRING) || inner.constructed) return null;
-        if (!plainKeyUsage(der, inner)) return null;
+        if (c.id !== ID_BIT_STRING || !plainKeyUsage(c)) return null;
         break;
       case SUBJECT_KEY_ID:
-        if (!isUniversal(inner, TAG_OCTET_STRING) || inner.constructed || inner.end === inner.valueStart) return null;
-        out.skid = inner;
+        if (c.id !== ID_OCTET_STRING || c.end === c.value) return null;
+        skid = c.value;
+        skidEnd = c.end;
         break;
-      case AUTHORITY_KEY_ID: {
-        // keyIdentifier [0] only: an issuer name and serial are compared by OpenSSL in ways not modelled here.
-        if (!isSeq(inner)) return null;
-        const ids = strictChildren(der, inner);
-        const id = ids?.[0];
-        if (!ids || ids.length !== 1 || !isContext(id, 0) || id.constructed || id.end === id.valueStart) return null;
-        out.akid = id;
+      case AUTHORITY_KEY_ID:
+        // SEQUENCE { keyIdentifier [0] } only: an issuer name and serial are compared by OpenSSL in ways not
+        // modelled here.
+        if (c.id !== ID_SEQUENCE || !c.read(c.value, wrapEnd) || c.end !== wrapEnd) return null;
+        if (c.id !== ID_KEY_ID || c.end === c.value) return null;
+        akid = c.value;
+        akidEnd = c.end;
         break;
-      }
       default:
         return null;
     }
   }
-  return out;
+  return akid < 0 || skid < 0 || sameBytes(der, akid, akidEnd, skid, skidEnd);
 }
 
-/** BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER OPTIONAL } */
-function plainBasicConstraints(der: Buffer, t: Tlv): boolean {
-  if (!isSeq(t)) return false;
-  const kids = strictChildren(der, t);
-  if (!kids || kids.length > 2) return false;
-  let i = 0;
-  const ca = kids[0];
-  if (isPrim(ca, TAG_BOOLEAN)) {
-    if (ca.end - ca.valueStart !== 1 || der[ca.valueStart] !== 0xff) return false; // DEFAULT FALSE is omitted
-    i = 1;
-  }
-  const len = kids[i];
-  if (len === undefined) return i === kids.length;
-  return i + 1 === kids.length && i === 1 && plainInteger(der, len, 2);
+/**
+ * The BasicConstraints SEQUENCE just read: { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER OPTIONAL }, so
+ * empty, { TRUE } or { TRUE, INTEGER } (DEFAULT FALSE is omitted, and a path length without cA is not plain).
+ */
+function plainBasicConstraints(c: Cursor): boolean {
+  const end = c.end;
+  if (c.value === end) return true;
+  if (!c.read(c.value, end) || c.id !== ID_BOOLEAN || c.end - c.value !== 1 || c.der[c.value] !== 0xff) return false;
+  if (c.end === end) return true;
+  return c.read(c.end, end) && c.end === end && plainInteger(c, 2);
 }
 
-/** A KeyUsage BIT STRING: 1 or 2 content octets, unused bits in range and zero, no trailing zero octet. */
-function plainKeyUsage(der: Buffer, t: Tlv): boolean {
-  const n = t.end - t.valueStart;
+/** The KeyUsage BIT STRING just read: 1 or 2 content octets, unused bits in range and zero, no trailing zero octet. */
+function plainKeyUsage(c: Cursor): boolean {
+  const n = c.end - c.value;
   if (n < 2 || n > 3) return false;
-  const unused = der[t.valueStart]!;
-  const last = der[t.end - 1]!;
-  if (unused > 7 || last === 0 || (last & ((1 << unused) - 1)) !== 0) return false;
-  return true;
+  const unused = c.der[c.value]!;
+  const last = c.der[c.end - 1]!;
+  return unused <= 7 && last !== 0 && (last & ((1 << unused) - 1)) === 0;
 }

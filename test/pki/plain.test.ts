@@ -155,6 +155,16 @@ const cases: { what: string; spec: Spec; plain: boolean }[] = [
     plain: false,
   },
   { what: 'a comma in a name', spec: { subject: [[cn('Example, Root')]] }, plain: false },
+  {
+    what: 'a 128-character name value (long-form lengths in and around the name)',
+    spec: { subject: [[org('Example CAs')], [cn('R'.repeat(128))]] },
+    plain: true,
+  },
+  {
+    what: 'a 129-character name value',
+    spec: { subject: [[cn('R'.repeat(129))]] },
+    plain: false,
+  },
   { what: 'a non-ASCII name', spec: { subject: [[cn('Exämple Root')]] }, plain: false },
   { what: 'a multi-valued RDN', spec: { subject: [[cn('Example Root'), org('Example CAs')]] }, plain: false },
   {
