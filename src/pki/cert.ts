@@ -86,6 +86,7 @@ class ParsedCert implements Cert {
   ) {
     this.#plain = plain;
     this.#parts = plain?.parts;
+    this.#facts = plain?.facts;
     this.#x509 = x509;
   }
   get x509(): X509Certificate {

@@ -16,19 +16,22 @@ import {
   readTlv,
 } from './der.js';
 import type { Tlv } from './der.js';
-import type { TbsParts } from './types.js';
+import type { CertFacts, PublicKeyInfo, TbsParts } from './types.js';
+import { describeSpkiAt } from './key.js';
 import { derOid } from './der-write.js';
-import { OID_EC, OID_RSA } from './oids.js';
+import { CURVES, OID_EC, OID_RSA, SIGNATURE_ALGORITHMS } from './oids.js';
 
 /**
- * What the plain walk found: Node's name strings, OpenSSL's self-signed answer (X509_check_issued(c, c)), and the
- * fields' positions (what splitCertificate would locate again).
+ * What the plain walk found: Node's name strings, OpenSSL's self-signed answer (X509_check_issued(c, c)), the
+ * fields' positions (what splitCertificate would locate again) and the certificate's facts (what readCertFacts
+ * would read again).
  */
 export interface PlainFacts {
   subject: string;
   issuer: string;
   looksSelfSigned: boolean;
   parts: TbsParts;
+  facts: CertFacts;
 }
 
 /**
@@ -232,7 +235,8 @@ function walk(der: Buffer): PlainFacts | null {
   if (!c.read(issuerEnd, tbsEnd) || c.id !== ID_SEQUENCE) return null;
   const validityAt = c.start;
   const validityEnd = c.end;
-  if (!plainValidity(c)) return null;
+  const times = plainValidity(c);
+  if (times === null) return null;
   if (!c.read(validityEnd, tbsEnd) || c.id !== ID_SEQUENCE) return null;
   const subjectAt = c.start;
   const subjectValue = c.value;
@@ -250,10 +254,10 @@ function walk(der: Buffer): PlainFacts | null {
   const subjectText = plainName(c, subjectValue, subjectEnd);
   const issuerText = selfNamed ? subjectText : plainName(c, issuerValue, issuerEnd);
   if (subjectText === null || issuerText === null) return null;
-  const keyAlg = plainSpki(c, spkiValue, spkiEnd);
-  if (keyAlg === null) return null;
-  const keyIdsAgree = plainExtensions(c, extValue, tbsEnd);
-  if (keyIdsAgree === null) return null;
+  const key = plainSpki(c, spkiValue, spkiEnd);
+  if (key === null) return null;
+  const ext = plainExtensions(c, extValue, tbsEnd);
+  if (ext === null) return null;
   // X509_check_issued(c, c): names compare equal (identical octets here; different octets can still be equal
   // canonically, so those are not plain), the AKID key id matches the SKID, the signature algorithm fits the key, and
   // a key usage, when present, allows keyCertSign. Without keyCertSign the project's likelyIssued asks the same of
@@ -261,7 +265,7 @@ function walk(der: Buffer): PlainFacts | null {
   // Different octets that OpenSSL's canonical form (case and runs of spaces folded, string types unified) may
   // still find equal: leave those to OpenSSL.
   if (!selfNamed && canonical(subjectText) === canonical(issuerText)) return null;
-  const looksSelfSigned = selfNamed && keyIdsAgree && PLAIN_SIG_ALGS.get(sigAlg) === keyAlg;
+  const looksSelfSigned = selfNamed && ext.keyIdsAgree && PLAIN_SIG_ALGS.get(sigAlg) === key.alg;
   // The parts as splitCertificate gives them: the only Tlv objects a plain certificate costs.
   const extensions: Tlv[] = [];
   for (let at = extValue; at < tbsEnd;) {
@@ -278,7 +282,23 @@ function walk(der: Buffer): PlainFacts | null {
     extensions,
     signatureAlgorithm: readTlv(der, tbsEnd, certEnd)!,
   };
-  return { subject: subjectText, issuer: issuerText, looksSelfSigned, parts };
+  // readCertFacts's answers from what the walk read (plain.test.ts holds them equal).
+  const rsa = key.curve === null ? describeSpkiAt(der, parts.spki) : null;
+  const curve = key.curve === null ? undefined : CURVES.get(key.curve)!;
+  const publicKey: PublicKeyInfo = rsa
+    ? { type: rsa.type, bits: rsa.bits, curve: rsa.curve }
+    : { type: 'ec', bits: curve!.bits, curve: curve!.name };
+  const sig = SIGNATURE_ALGORITHMS.get(sigAlg)!;
+  const facts: CertFacts = {
+    notBeforeMs: times.notBeforeMs,
+    notAfterMs: times.notAfterMs,
+    publicKey,
+    modulusHex: rsa?.modulusHex ?? null,
+    signatureAlgorithm: { oid: sigAlg, name: sig.name, hash: sig.hash },
+    basicConstraintsCa: ext.basicConstraintsCa,
+    keyCertSign: ext.keyCertSign,
+  };
+  return { subject: subjectText, issuer: issuerText, looksSelfSigned, parts, facts };
 }
 
 function canonical(text: string): string {
@@ -394,20 +414,23 @@ function plainString(c: Cursor): string | null {
 
 /**
  * The Validity SEQUENCE just read: exactly two times, UTCTime YYMMDDHHMMSSZ or GeneralizedTime YYYYMMDDHHMMSSZ,
- * each field in range.
+ * each field in range; null when not plain.
  */
-function plainValidity(c: Cursor): boolean {
+function plainValidity(c: Cursor): { notBeforeMs: number; notAfterMs: number } | null {
   const end = c.end;
-  if (!c.read(c.value, end) || !plainTime(c)) return false;
-  return c.read(c.end, end) && c.end === end && plainTime(c);
+  if (!c.read(c.value, end)) return null;
+  const notBeforeMs = plainTime(c);
+  if (notBeforeMs === null || !c.read(c.end, end) || c.end !== end) return null;
+  const notAfterMs = plainTime(c);
+  return notAfterMs === null ? null : { notBeforeMs, notAfterMs };
 }
 
-/** The header just read: a plain time (see plainValidity). */
-function plainTime(c: Cursor): boolean {
+/** The header just read: a plain time (see plainValidity) in epoch milliseconds, as parseTime reads it; or null. */
+function plainTime(c: Cursor): number | null {
   const { der, value: v, end } = c;
   const digits = c.id === ID_UTC_TIME ? 12 : c.id === ID_GENERALIZED_TIME ? 14 : -1;
-  if (digits < 0 || end - v !== digits + 1 || der[end - 1] !== 0x5a) return false;
-  for (let i = v; i < end - 1; i++) if (der[i]! < 0x30 || der[i]! > 0x39) return false;
+  if (digits < 0 || end - v !== digits + 1 || der[end - 1] !== 0x5a) return null;
+  for (let i = v; i < end - 1; i++) if (der[i]! < 0x30 || der[i]! > 0x39) return null;
   const yy = two(der, v);
   // Two-digit years as RFC 5280; a four-digit year below 100 as Date.UTC read it (1900 + year) before, unchanged.
   const yyyy = yy * 100 + two(der, v + 2);
@@ -415,10 +438,12 @@ function plainTime(c: Cursor): boolean {
   const at = digits === 12 ? v + 2 : v + 4;
   const mo = two(der, at);
   const d = two(der, at + 2);
-  if (mo < 1 || mo > 12 || d < 1 || two(der, at + 4) > 23 || two(der, at + 6) > 59 || two(der, at + 8) > 59) {
-    return false;
-  }
-  return d <= daysInMonth(year, mo);
+  const h = two(der, at + 4);
+  const mi = two(der, at + 6);
+  const s = two(der, at + 8);
+  if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59 || d > daysInMonth(year, mo)) return null;
+  // Date.UTC itself reads a year below 100 as 1900 + year, which is what `year` already is for those.
+  return Date.UTC(year, mo - 1, d, h, mi, s);
 }
 
 /** The two decimal digits at der[i], der[i + 1]. */
@@ -433,9 +458,9 @@ function daysInMonth(year: number, month: number): number {
 
 /**
  * The SubjectPublicKeyInfo SEQUENCE's content der[value, end): an EC key on a named curve (an uncompressed point of
- * its size) or an RSA key; its algorithm OID, or null.
+ * its size) or an RSA key; its algorithm OID and curve OID (null for RSA), or null.
  */
-function plainSpki(c: Cursor, value: number, end: number): string | null {
+function plainSpki(c: Cursor, value: number, end: number): { alg: string; curve: string | null } | null {
   const der = c.der;
   // { AlgorithmIdentifier { OID, curve OID or NULL }, BIT STRING }
   if (!c.read(value, end) || c.id !== ID_SEQUENCE) return null;
@@ -451,13 +476,14 @@ function plainSpki(c: Cursor, value: number, end: number): string | null {
   if (!c.read(algEnd, end) || c.end !== end || !plainBitString(c)) return null;
   const key = c.value + 1; // after the unused-bits octet
   if (alg === OID_EC && curve !== null) {
-    return end - key === POINT_BYTES.get(curve) && der[key] === 0x04 && onCurve(curve, der, key, end) ? alg : null;
+    const onIt = end - key === POINT_BYTES.get(curve) && der[key] === 0x04 && onCurve(curve, der, key, end);
+    return onIt ? { alg, curve } : null;
   }
   if (alg !== OID_RSA || curve !== null) return null;
   // RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }
   if (!c.read(key, end) || c.end !== end || c.id !== ID_SEQUENCE) return null;
   if (!c.read(c.value, end) || !plainInteger(c, 1025)) return null;
-  return c.read(c.end, end) && c.end === end && plainInteger(c, 8) ? alg : null;
+  return c.read(c.end, end) && c.end === end && plainInteger(c, 8) ? { alg, curve: null } : null;
 }
 
 /** The four plain extensions, as bits for "seen", by the last content octet of 2.5.29.n (55 1d n). */
@@ -475,10 +501,15 @@ const EXT_BITS: ReadonlyMap<number, number> = new Map([
 /**
  * The extensions in der[value, end): only basic constraints, key usage and the key identifiers, each once and each
  * well formed, as OpenSSL's extension cache (which marks a certificate invalid for a duplicate or undecodable
- * extension) would find them. Null when not plain, else whether the key ids agree: the AKID's key id, when it and a
- * SKID are both present, has the SKID's octets.
+ * extension) would find them. Null when not plain, else whether the key ids agree (the AKID's key id, when it and a
+ * SKID are both present, has the SKID's octets), basicConstraints' cA and whether keyUsage has keyCertSign (null for
+ * an absent extension).
  */
-function plainExtensions(c: Cursor, value: number, end: number): boolean | null {
+function plainExtensions(
+  c: Cursor,
+  value: number,
+  end: number,
+): { keyIdsAgree: boolean; basicConstraintsCa: boolean | null; keyCertSign: boolean | null } | null {
   if (value === end) return null;
   const der = c.der;
   let seen = 0;
@@ -486,6 +517,8 @@ function plainExtensions(c: Cursor, value: number, end: number): boolean | null 
   let skidEnd = -1;
   let akid = -1;
   let akidEnd = -1;
+  let basicConstraintsCa: boolean | null = null;
+  let keyCertSign: boolean | null = null;
   for (let at = value; at < end;) {
     // Extension ::= SEQUENCE { OID, critical BOOLEAN (DER: only when TRUE, as 0xff), OCTET STRING }
     if (!c.read(at, end) || c.id !== ID_SEQUENCE) return null;
@@ -507,10 +540,13 @@ function plainExtensions(c: Cursor, value: number, end: number): boolean | null 
     if (!c.read(c.value, wrapEnd) || c.end !== wrapEnd) return null;
     switch (bit) {
       case BASIC_CONSTRAINTS:
-        if (c.id !== ID_SEQUENCE || !plainBasicConstraints(c)) return null;
+        if (c.id !== ID_SEQUENCE) return null;
+        basicConstraintsCa = c.value !== c.end; // a plain one is empty (cA FALSE) or starts with cA TRUE
+        if (!plainBasicConstraints(c)) return null;
         break;
       case KEY_USAGE:
         if (c.id !== ID_BIT_STRING || !plainKeyUsage(c)) return null;
+        keyCertSign = (der[c.value + 1]! & 0x04) !== 0; // bit 5 of the first octet after the unused-bits count
         break;
       case SUBJECT_KEY_ID:
         if (c.id !== ID_OCTET_STRING || c.end === c.value) return null;
@@ -529,7 +565,8 @@ function plainExtensions(c: Cursor, value: number, end: number): boolean | null 
         return null;
     }
   }
-  return akid < 0 || skid < 0 || sameBytes(der, akid, akidEnd, skid, skidEnd);
+  const keyIdsAgree = akid < 0 || skid < 0 || sameBytes(der, akid, akidEnd, skid, skidEnd);
+  return { keyIdsAgree, basicConstraintsCa, keyCertSign };
 }
 
 /**

@@ -240,6 +240,11 @@ for (const c of cases) {
     if (facts) {
       assert.deepEqual(namesAndSelfSigned(facts), truth);
       assert.deepEqual(facts.parts, splitCertificate(der));
+      const x = new X509Certificate(der);
+      assert.deepEqual(
+        facts.facts,
+        readCertFacts(der, facts.parts, () => x),
+      );
     }
     // Either way, a parsed Cert answers as OpenSSL does.
     const cert = parseCert(der);
@@ -324,6 +329,11 @@ test('single-octet mutations: plain implies OpenSSL parses it and agrees', () =>
         assert.deepEqual(namesAndSelfSigned(facts), truth, `octet ${i} = ${v}`);
         assert.deepEqual(facts.parts, splitCertificate(d), `parts, octet ${i} = ${v}`);
         const x = new X509Certificate(d);
+        assert.deepEqual(
+          facts.facts,
+          readCertFacts(d, facts.parts, () => x),
+          `facts, octet ${i} = ${v}`,
+        );
         const info = parseCert(d).info;
         assert.equal(info.selfSigned, info.selfIssued && x.verify(x.publicKey), `selfSigned, octet ${i} = ${v}`);
         assertFactsAgree(parseCert(d), `octet ${i} = ${v}`);
