@@ -5,7 +5,15 @@
  */
 import { hash, X509Certificate } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import type { BasicConstraintsInfo, Cert, CertFacts, CertInfo, SignatureAlgorithmInfo, TbsParts } from './types.js';
+import type {
+  BasicConstraintsInfo,
+  Cert,
+  CertFacts,
+  CertInfo,
+  ExtensionId,
+  SignatureAlgorithmInfo,
+  TbsParts,
+} from './types.js';
 import {
   EXT_AUTHORITY_INFO_ACCESS,
   EXT_AUTHORITY_KEY_ID,
@@ -53,19 +61,21 @@ export function parseCert(der: Buffer): Cert {
   // A plain certificate (see plain.ts) is one our strict walk vouches OpenSSL parses: OpenSSL's own parse waits until
   // something needs the X509Certificate (a chain through it, a signature check).
   const plain = plainFacts(exact);
-  if (plain) return new ParsedCert(exact, plain, null);
+  if (plain) return new ParsedCert({ der: exact, plain });
   let x509: X509Certificate;
+  let parts: TbsParts;
   try {
     x509 = new X509Certificate(exact);
     // Our own walk must succeed too, so describing later cannot fail; OpenSSL parses a malformed time (its
     // validTo is then "Bad time value"), which would make describeCert's toISOString throw.
-    const times = readValidity(exact, splitCertificate(exact).validity, () => x509);
+    parts = splitCertificate(exact);
+    const times = readValidity(exact, parts.validity, () => x509);
     if (times.some((t) => Number.isNaN(t.getTime())))
       throw new Error('a validity date (notBefore or notAfter) is malformed');
   } catch (e) {
     throw new Error(`not a valid x.509 certificate: ${oneLine(e)}`);
   }
-  return new ParsedCert(exact, null, x509);
+  return new ParsedCert({ der: exact, x509, parts });
 }
 
 /**
@@ -76,18 +86,18 @@ export function parseCert(der: Buffer): Cert {
 class ParsedCert implements Cert {
   #info: CertInfo | undefined;
   #facts: CertFacts | undefined;
-  #parts: TbsParts | undefined;
+  #extensionIds: readonly ExtensionId[] | undefined;
+  readonly #parts: TbsParts;
   #x509: X509Certificate | null;
   readonly #plain: PlainFacts | null;
-  constructor(
-    readonly der: Buffer,
-    plain: PlainFacts | null,
-    x509: X509Certificate | null,
-  ) {
-    this.#plain = plain;
-    this.#parts = plain?.parts;
-    this.#facts = plain?.facts;
-    this.#x509 = x509;
+  readonly der: Buffer;
+  /** A plain certificate comes with its walk's facts; any other with OpenSSL's parse and its located parts. */
+  constructor(c: { der: Buffer; plain: PlainFacts } | { der: Buffer; x509: X509Certificate; parts: TbsParts }) {
+    this.der = c.der;
+    this.#plain = 'plain' in c ? c.plain : null;
+    this.#parts = 'plain' in c ? c.plain.parts : c.parts;
+    this.#facts = 'plain' in c ? c.plain.facts : undefined;
+    this.#x509 = 'x509' in c ? c.x509 : null;
   }
   get x509(): X509Certificate {
     return (this.#x509 ??= lazyX509(this.der));
@@ -103,8 +113,11 @@ class ParsedCert implements Cert {
   get facts(): CertFacts {
     return (this.#facts ??= readCertFacts(this.der, this.parts, () => this.x509));
   }
+  get extensionIds(): readonly ExtensionId[] {
+    return (this.#extensionIds ??= readExtensionIds(this.der, this.parts));
+  }
   get parts(): TbsParts {
-    return (this.#parts ??= splitCertificate(this.der));
+    return this.#parts;
   }
   get subjectName(): string {
     return this.#plain?.subject ?? this.x509.subject;
@@ -515,6 +528,18 @@ function readExtensions(der: Buffer, list: Tlv[]): Extensions {
     }
   }
   return out;
+}
+
+/**
+ * Each extension's OID and critical flag, for the policy's extension rules: a malformed one is kept (as 'malformed')
+ * so that a critical one still counts.
+ */
+export function readExtensionIds(der: Buffer, p: TbsParts): ExtensionId[] {
+  return p.extensions.map((ext) => {
+    const [oid, flag] = tlvChildren(der, ext, 2) ?? [];
+    const critical = isUniversal(flag, TAG_BOOLEAN) && flag.end > flag.valueStart && der[flag.valueStart] !== 0;
+    return { oid: readOid(der, oid) ?? 'malformed', critical };
+  });
 }
 
 /** Extension ::= SEQUENCE { extnID, critical DEFAULT FALSE, extnValue OCTET STRING }: null when malformed. */

@@ -84,6 +84,11 @@ export interface CertFacts {
   keyCertSign: boolean | null;
 }
 
+export interface ExtensionId {
+  oid: string;
+  critical: boolean;
+}
+
 /** A parsed certificate: computed once, immutable. */
 export interface Cert {
   readonly x509: X509Certificate;
@@ -91,6 +96,8 @@ export interface Cert {
   readonly info: CertInfo;
   /** The facts a bundle's checks need, read on first use (cheaper than `info`). */
   readonly facts: CertFacts;
+  /** Each extension's OID ('malformed' when unreadable) and critical flag, in order; read on first use. */
+  readonly extensionIds: readonly ExtensionId[];
   /** Node's `x509.subject` / `x509.issuer` strings, read from our own parse when the certificate is plain. */
   readonly subjectName: string;
   readonly issuerName: string;
@@ -99,7 +106,7 @@ export interface Cert {
    * can say.
    */
   readonly plainSelfSigned: boolean | null;
-  /** Where the certificate's fields lie in `der` (located once, on first read). */
+  /** Where the certificate's fields lie in `der` (located when it is parsed). */
   readonly parts: TbsParts;
 }
 

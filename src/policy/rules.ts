@@ -10,7 +10,6 @@ import { timeValid } from './chain.js';
 import { signatureVerifies } from '../pki/cert.js';
 import { OWN_CODES, categoryOf as categoryFor, type Defect } from './defect.js';
 import type { DenyCode } from './verdict.js';
-import { TAG_BOOLEAN, isUniversal, readOid, tlvChildren, type Tlv } from '../pki/der.js';
 import { derOid } from '../pki/der-write.js';
 
 export interface PolicyOptions {
@@ -185,25 +184,9 @@ const SUPPORTED_EXTENSIONS: ReadonlySet<string> = new Set([
   '2.5.29.54', // inhibitAnyPolicy
 ]);
 
-const extensionCache = new WeakMap<Cert, readonly Extension[]>();
-
-interface Extension {
-  oid: string;
-  critical: boolean;
-}
-
-function extensionsOf(c: Cert): readonly Extension[] {
-  let list = extensionCache.get(c);
-  if (list === undefined) {
-    list = extensionList(c);
-    extensionCache.set(c, list);
-  }
-  return list;
-}
-
 /** The OID of the first critical extension OpenSSL does not handle, or null. */
 export function unhandledCriticalExtension(c: Cert): string | null {
-  return extensionsOf(c).find((e) => e.critical && !SUPPORTED_EXTENSIONS.has(e.oid))?.oid ?? null;
+  return c.extensionIds.find((e) => e.critical && !SUPPORTED_EXTENSIONS.has(e.oid))?.oid ?? null;
 }
 
 /**
@@ -230,27 +213,9 @@ export function unmodelledExtension(c: Cert): string | null {
   // plainSelfSigned is known) has only basic constraints, key usage and key ids; bytes that hold none of the OIDs
   // cannot have one either.
   if (c.plainSelfSigned !== null || !UNMODELLED_OID_TLVS.some((oid) => c.der.includes(oid))) return null;
-  for (const e of extensionsOf(c)) {
+  for (const e of c.extensionIds) {
     const name = UNMODELLED_EXTENSIONS.get(e.oid);
     if (name !== undefined) return name;
   }
   return null;
-}
-
-/** Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }, in tbs [3]. */
-function extensionList(c: Cert): Extension[] {
-  const der = c.der;
-  let extensions: Tlv[];
-  try {
-    extensions = c.parts.extensions;
-  } catch {
-    return []; // not reachable for a parsed certificate (parseCert walked it); no extensions rather than a throw
-  }
-  const out: Extension[] = [];
-  for (const ext of extensions) {
-    const [oid, flag] = tlvChildren(der, ext, 2) ?? [];
-    const critical = isUniversal(flag, TAG_BOOLEAN) && flag.end > flag.valueStart && der[flag.valueStart] !== 0;
-    out.push({ oid: readOid(der, oid) ?? 'malformed', critical });
-  }
-  return out;
 }

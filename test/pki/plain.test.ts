@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { derExplicit, derOctetString, derOid, derSequence, derTlv } from '../../src/pki/der-write.js';
-import { describeCert, parseCert, readCertFacts, splitCertificate } from '../../src/pki/cert.js';
+import { describeCert, parseCert, readCertFacts, readExtensionIds, splitCertificate } from '../../src/pki/cert.js';
 import { plainFacts, type PlainFacts } from '../../src/pki/plain.js';
 import { looksSelfSigned } from '../../src/policy/chain.js';
 import type { Cert } from '../../src/pki/types.js';
@@ -99,6 +99,7 @@ function openssl(der: Buffer): { subject: string; issuer: string; looksSelfSigne
     der,
     info: describeCert(x509, der),
     facts: readCertFacts(der, parts, () => x509),
+    extensionIds: readExtensionIds(der, parts),
     subjectName: x509.subject,
     issuerName: x509.issuer,
     plainSelfSigned: null,
