@@ -6,6 +6,11 @@
 
 /** One TLV with a low tag number (< 31): `id` is the whole identifier octet (class, constructed bit, tag). */
 export function derTlv(id: number, ...parts: Uint8Array[]): Buffer {
+  return derTlvOf(id, parts);
+}
+
+/** derTlv for a long list (a CRL's 100,000 entries would overflow a spread call's arguments). */
+export function derTlvOf(id: number, parts: readonly Uint8Array[]): Buffer {
   const value = Buffer.concat(parts);
   return Buffer.concat([Buffer.from([id]), derLength(value.length), value]);
 }

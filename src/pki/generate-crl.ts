@@ -8,7 +8,7 @@ import { AsnSerializer } from '@peculiar/asn1-schema';
 import { parseCert, splitCertificate } from './cert.js';
 import { CRL_REASONS, EXT_CRL_NUMBER, EXT_REASON_CODE, crlReasonCode } from './crl.js';
 import { TAG_BIT_STRING, TAG_SEQUENCE, readTlv, tlvChildren } from './der.js';
-import { derTime } from './der-write.js';
+import { derOid, derTime, derTlv, derTlvOf } from './der-write.js';
 import { signatureAlgorithm } from './generate-cert.js';
 import type { Hash, Issued } from './generate-cert.js';
 import { EXT_AUTHORITY_KEY_ID } from './oids.js';
@@ -51,7 +51,6 @@ export interface MadeCrl {
 }
 
 const DAY = 86_400_000;
-const OID_TAG = 0x06;
 
 /** A v2 CRL with authority key identifier and CRL number. Throws on a bad serial or reason name. */
 export function makeCrl(spec: CrlSpec): MadeCrl {
@@ -63,33 +62,33 @@ export function makeCrl(spec: CrlSpec): MadeCrl {
   const nextUpdate = spec.nextUpdate === undefined ? new Date(thisUpdate.getTime() + 7 * DAY) : spec.nextUpdate;
 
   const fields = [
-    der(0x02, Buffer.from([1])), // v2
+    derTlv(0x02, Buffer.from([1])), // v2
     algorithmDer,
     spec.issuer.der.subarray(subject.start, subject.end),
     derTime(thisUpdate),
   ];
   if (nextUpdate) fields.push(derTime(nextUpdate));
-  if (spec.revoked.length > 0) fields.push(derOf(0x30, spec.revoked.map(revokedEntry)));
+  if (spec.revoked.length > 0) fields.push(derTlvOf(0x30, spec.revoked.map(revokedEntry)));
   const extensions = [
-    extension(EXT_AUTHORITY_KEY_ID, false, der(0x30, der(0x80, authorityKeyId(spec.issuer)))),
+    extension(EXT_AUTHORITY_KEY_ID, false, derTlv(0x30, derTlv(0x80, authorityKeyId(spec.issuer)))),
     extension(EXT_CRL_NUMBER, false, integer(unsigned(spec.crlNumber ?? 1n))),
     ...(spec.extraExtensions ?? []).map((e) => extension(e.oid, e.critical, e.value)),
   ];
-  fields.push(der(0xa0, der(0x30, ...extensions)));
-  const tbs = der(0x30, ...fields);
+  fields.push(derTlv(0xa0, derTlv(0x30, ...extensions)));
+  const tbs = derTlv(0x30, ...fields);
   const signature = sign(algorithm.digest, tbs, signer);
-  const crl = der(0x30, tbs, algorithmDer, der(TAG_BIT_STRING, Buffer.from([0]), signature));
+  const crl = derTlv(0x30, tbs, algorithmDer, derTlv(TAG_BIT_STRING, Buffer.from([0]), signature));
   return { der: crl, pem: toPem('X509 CRL', crl) };
 }
 
 function revokedEntry(r: RevokedSpec): Buffer {
   const serial = integer(unsigned(serialValue(r.serial)));
-  if (r.reason === undefined) return der(0x30, serial, derTime(r.revokedAt));
+  if (r.reason === undefined) return derTlv(0x30, serial, derTime(r.revokedAt));
   const code = crlReasonCode(r.reason);
   if (code === null)
     throw new Error(`unknown revocation reason "${r.reason}"; choose one of: ${[...CRL_REASONS.values()].join(', ')}`);
-  const reason = extension(EXT_REASON_CODE, false, der(0x0a, Buffer.from([code])));
-  return der(0x30, serial, derTime(r.revokedAt), der(0x30, reason));
+  const reason = extension(EXT_REASON_CODE, false, derTlv(0x0a, Buffer.from([code])));
+  return derTlv(0x30, serial, derTime(r.revokedAt), derTlv(0x30, reason));
 }
 
 function serialValue(hex: string): bigint {
@@ -112,10 +111,10 @@ function authorityKeyId(issuer: Issued): Buffer {
 }
 
 function extension(oid: string, critical: boolean, value: Buffer): Buffer {
-  const parts = [der(OID_TAG, encodeOid(oid))];
-  if (critical) parts.push(der(0x01, Buffer.from([0xff])));
-  parts.push(der(0x04, value));
-  return der(0x30, ...parts);
+  const parts = [derOid(oid)];
+  if (critical) parts.push(derTlv(0x01, Buffer.from([0xff])));
+  parts.push(derTlv(0x04, value));
+  return derTlv(0x30, ...parts);
 }
 
 /** The content octets of a non-negative INTEGER: minimal, with a 0x00 in front when the top bit is set. */
@@ -128,36 +127,5 @@ function unsigned(n: bigint): Buffer {
 }
 
 function integer(content: Buffer): Buffer {
-  return der(0x02, content);
-}
-
-function encodeOid(oid: string): Buffer {
-  const arcs = oid.split('.').map((a) => BigInt(a));
-  const out: number[] = [];
-  const push = (v: bigint): void => {
-    const chunk: number[] = [Number(v & 0x7fn)];
-    for (v >>= 7n; v > 0n; v >>= 7n) chunk.unshift(Number(v & 0x7fn) | 0x80);
-    out.push(...chunk);
-  };
-  push(arcs[0]! * 40n + arcs[1]!);
-  for (const a of arcs.slice(2)) push(a);
-  return Buffer.from(out);
-}
-
-/** One DER TLV with a one-byte tag. */
-function der(tag: number, ...content: Buffer[]): Buffer {
-  return derOf(tag, content);
-}
-
-/** der() for a long list (100,000 revoked entries would overflow a spread call's arguments). */
-function derOf(tag: number, content: Buffer[]): Buffer {
-  const length = content.reduce((n, b) => n + b.length, 0);
-  let header: Buffer;
-  if (length < 0x80) header = Buffer.from([tag, length]);
-  else {
-    const bytes: number[] = [];
-    for (let n = length; n > 0; n = Math.floor(n / 256)) bytes.unshift(n & 0xff);
-    header = Buffer.from([tag, 0x80 | bytes.length, ...bytes]);
-  }
-  return Buffer.concat([header, ...content], header.length + length);
+  return derTlv(0x02, content);
 }
