@@ -553,6 +553,8 @@ class Bench {
         path.join(BENCH, 'peers/node-forwarder.mjs'),
         ...['--port', String(port), '--backend-port', String(this.backendPort)],
         ...['--cert', pki.serverCert, '--key', pki.serverKey, '--ca', truststore, '--workers', String(this.o.workers)],
+        // Renewing tickets as mtlsgate does, so its resumed figure is a ceiling, not every other connection in full.
+        '--renew-tickets',
         ...this.o.nodePeerArgs,
       ];
       rec = startProcess('node', process.execPath, args, { stderr: err });
@@ -1470,7 +1472,7 @@ function reportMarkdown(b, summary, servers, results, tgt, started, seconds) {
   const e = b.env.machine;
   const L = [];
   L.push(
-    `Run ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on \`${e.host}\` (${Math.round(seconds / 60)} min${b.o.quick ? ', --quick' : ''}): ${e.cores} × ${e.cpuModel}, ${e.memGiB} GiB, kernel ${e.kernel}, ${e.os}; Node ${e.node} (OpenSSL ${e.nodeOpenssl}), ${e.openssl}, ${e.nginx ?? 'no nginx'}, ${e.caddy ? `Caddy ${e.caddy}` : 'no Caddy'}. mtlsgate ${e.git.commit}${e.git.srcDirty ? ' + uncommitted src/ changes' : ''} (${b.gw.how}), ${b.gwWorkers ? `--workers ${b.o.workers}` : 'one process (this build has no --workers)'}${b.o.gwLogLevel !== 'info' ? `, logs.level ${b.o.gwLogLevel}` : ''}${b.o.gwNodeArgs.length ? `, node ${b.o.gwNodeArgs.join(' ')}` : ''}; nginx worker_processes ${b.o.workers}. ${b.o.rounds} round(s), ${b.o.secs} s windows; backend: ${b.backendKind}.`,
+    `Run ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on \`${e.host}\` (${Math.round(seconds / 60)} min${b.o.quick ? ', --quick' : ''}): ${e.cores} × ${e.cpuModel}, ${e.memGiB} GiB, kernel ${e.kernel}, ${e.os}; Node ${e.node} (OpenSSL ${e.nodeOpenssl}), ${e.openssl}, ${e.nginx ?? 'no nginx'}, ${e.caddy ? `Caddy ${e.caddy}` : 'no Caddy'}. mtlsgate ${e.git.commit}${e.git.srcDirty ? ' + uncommitted src/ changes' : ''} (${b.gw.how}), ${b.gwWorkers ? `--workers ${b.o.workers}` : 'one process (this build has no --workers)'}${b.o.gwLogLevel !== 'info' ? `, logs.level ${b.o.gwLogLevel}` : ''}${b.o.gwNodeArgs.length ? `, node ${b.o.gwNodeArgs.join(' ')}` : ''}; nginx worker_processes ${b.o.workers}${(b.o.servers ?? ALL_SERVERS).includes('node') ? `; node forwarder --renew-tickets${b.o.nodePeerArgs.map((a) => ` ${a}`).join('')}` : ''}. ${b.o.rounds} round(s), ${b.o.secs} s windows; backend: ${b.backendKind}.`,
   );
   L.push('');
   L.push(

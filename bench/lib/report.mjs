@@ -203,6 +203,8 @@ export function targets(summary, scale, doctor, revocation, authz) {
     add(`resumed handshakes per core ≥ 1.1 × nginx (${key})`, med('resume_core', key), med('resume_core', key) >= 1.1);
     const reused = summary.resume_ratio?.[key]?.servers?.mtlsgate?.med;
     if (reused !== undefined && reused < 0.5) note(`only ${(reused * 100).toFixed(0)} % of sessions resumed`);
+    // The forwarder renews tickets as mtlsgate does (--renew-tickets), so it bounds resumptions too.
+    else note(ceiling('resume_core', key));
   }
   for (const key of ['rsa', 'ec']) {
     add(`keep-alive req/s per core ≥ 0.6 × nginx (${key} run)`, med('ka_core', key), med('ka_core', key) >= 0.6);

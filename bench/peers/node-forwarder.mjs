@@ -4,7 +4,7 @@
 // same identity headers (computed once per connection), hop-by-hop headers dropped. No policy, no routing, no log,
 // no metrics: what Node and undici cost for this exchange, so `mtlsgate ÷ node` says what is ours.
 //
-//   node node-forwarder.mjs --port P --backend-port B --cert F --key F --ca F [--workers N] [--sni]
+//   node node-forwarder.mjs --port P --backend-port B --cert F --key F --ca F [--workers N] [--sni] [--renew-tickets]
 import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -23,6 +23,9 @@ const { values: o } = parseArgs({
     workers: { type: 'string', default: '1' },
     // Pick the certificate in an SNICallback (a context per name), as mtlsgate does: what that path costs.
     sni: { type: 'boolean', default: false },
+    // Renew the TLS 1.3 ticket on every resumption, as mtlsgate does (Node's own ticketKeys never renews one, so
+    // OpenSSL clients, which use a ticket once, resume only every other connection): the ceiling for resumptions.
+    'renew-tickets': { type: 'boolean', default: false },
   },
 });
 for (const k of ['port', 'backend-port', 'cert', 'key', 'ca']) {
@@ -135,6 +138,27 @@ function serve() {
       );
     },
   );
+  if (o['renew-tickets']) {
+    const keys = process.env.NODE_FORWARDER_TICKET_KEYS
+      ? Buffer.from(process.env.NODE_FORWARDER_TICKET_KEYS, 'base64')
+      : randomBytes(48);
+    for (const ctx of [server._sharedCreds?.context, sniContext?.context]) if (ctx) renewTickets(ctx, keys);
+  }
   server.listen(Number(o.port), '127.0.0.1');
   process.on('SIGTERM', () => process.exit(0));
+}
+
+/**
+ * OpenSSL's ticket key callback through Node's undocumented SecureContext hook (what src/gateway/ticket-keys.ts
+ * uses): seal with the one key, and answer 2 ("renew") to a ticket it opens, so a resumed connection gets a new one.
+ */
+function renewTickets(ctx, keys) {
+  if (typeof ctx.enableTicketKeyCallback !== 'function') {
+    process.stderr.write('node-forwarder: --renew-tickets: this Node has no ticket key callback hook\n');
+    process.exit(2);
+  }
+  const [name, hmac, aes] = [keys.subarray(0, 16), keys.subarray(16, 32), keys.subarray(32, 48)];
+  ctx.onticketkeycallback = (ticketName, _iv, encrypt) =>
+    encrypt ? [1, hmac, aes, name, randomBytes(16)] : ticketName.equals(name) ? [2, hmac, aes] : [0, hmac, aes];
+  ctx.enableTicketKeyCallback();
 }

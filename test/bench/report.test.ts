@@ -370,17 +370,23 @@ test('targets: serve --check on the 10,000-cert truststore must take strictly le
   assert.deepEqual([checkAt(0.5).value, checkAt(0.5).unit], [0.5, 's']);
 });
 
-test("targets: handshakes, keep-alive and memory per connection note the Node forwarder's ratio when it ran", () => {
+test("targets: handshakes (full, resumed), keep-alive and memory per connection note the Node forwarder's ratio", () => {
   const row = (g: number, nginx: number, node?: number) => ({
     servers: { mtlsgate: med(g), nginx: med(nginx), ...(node === undefined ? {} : { node: med(node) }) },
     ratios: { nginx: med(g / nginx), ...(node === undefined ? {} : { node: med(g / node) }) },
   });
-  const t = targets({ ka_core: { rsa: row(300, 1000, 400) }, hs_core: { rsa: row(900, 1000) } });
+  const t = targets({
+    ka_core: { rsa: row(300, 1000, 400) },
+    hs_core: { rsa: row(900, 1000) },
+    resume_core: { rsa: row(800, 1000, 1000) },
+    resume_ratio: { rsa: { servers: { mtlsgate: med(1) } } },
+  });
   assert.equal(
     judge(t, 'keep-alive req/s per core ≥ 0.6', 'rsa').note,
     'Node forwarder 0.40 × nginx; mtlsgate 0.75 × it',
   );
   assert.equal(judge(t, 'full mTLS', 'rsa').note, undefined);
+  assert.equal(judge(t, 'resumed', 'rsa').note, 'Node forwarder 1.00 × nginx; mtlsgate 0.80 × it');
 });
 
 test('targets: loading the 100,000-entry CRL must add strictly less than 1 s to serve --check', () => {
