@@ -212,10 +212,15 @@ export async function request(
  * server's idle timeout, it avoids keep-alive's race (a request written as the server closes the idle connection
  * fails with ECONNRESET, which says nothing about the server).
  */
-export const keepAliveAgent = (maxSockets = 4, freeSocketTimeoutMs?: number): https.Agent =>
+export const keepAliveAgent = (
+  maxSockets = 4,
+  freeSocketTimeoutMs?: number,
+  scheduling: 'fifo' | 'lifo' = 'lifo',
+): https.Agent =>
   new https.Agent({
     keepAlive: true,
     maxSockets,
     keepAliveMsecs: 1000,
+    scheduling,
     ...(freeSocketTimeoutMs !== undefined && { timeout: freeSocketTimeoutMs }),
   });
