@@ -154,7 +154,7 @@ function lintContext(ts: Truststore, file: LoadedFile | undefined, now: Date): L
     unique.push(i);
     return i;
   });
-  const bySubject = groupBySubject(certs, unique);
+  const bySubject = groupIndexes(unique, (i) => certs[i]!.subjectName);
   return {
     certs,
     file,
@@ -168,15 +168,16 @@ function lintContext(ts: Truststore, file: LoadedFile | undefined, now: Date): L
   };
 }
 
-function groupBySubject(certs: readonly Cert[], unique: readonly number[]): Map<string, number[]> {
-  const bySubject = new Map<string, number[]>();
-  for (const i of unique) {
-    const s = certs[i]!.subjectName;
-    const list = bySubject.get(s);
+/** The indexes by a key of each, in order within a group; the groups in the order their first member appears. */
+function groupIndexes(indexes: readonly number[], key: (i: number) => string): Map<string, number[]> {
+  const groups = new Map<string, number[]>();
+  for (const i of indexes) {
+    const k = key(i);
+    const list = groups.get(k);
     if (list) list.push(i);
-    else bySubject.set(s, [i]);
+    else groups.set(k, [i]);
   }
-  return bySubject;
+  return groups;
 }
 
 /**
@@ -216,7 +217,7 @@ function issuerFinder(
       const akid = child.info.authorityKeyId;
       const candidates =
         akid === null
-          ? groupedByKeyId(named, keyId)
+          ? [...groupIndexes(named, keyId).values()].flat()
           : [...named.filter((j) => keyId(j) === akid), ...named.filter((j) => keyId(j) === '')];
       for (const j of candidates) {
         if (j === i || !likelyIssued(child, certs[j]!)) continue;
@@ -227,18 +228,6 @@ function issuerFinder(
     memo[i] = found ?? NONE;
     return found;
   };
-}
-
-/** The indexes grouped by key id, groups in the order their first member appears. */
-function groupedByKeyId(indexes: readonly number[], keyId: (j: number) => string): number[] {
-  const groups = new Map<string, number[]>();
-  for (const j of indexes) {
-    const k = keyId(j);
-    const g = groups.get(k);
-    if (g) g.push(j);
-    else groups.set(k, [j]);
-  }
-  return [...groups.values()].flat();
 }
 
 // ---- the checks ----
