@@ -94,10 +94,16 @@ class ParsedCert implements Cert {
   /** A plain certificate comes with its walk's facts; any other with OpenSSL's parse and its located parts. */
   constructor(c: { der: Buffer; plain: PlainFacts } | { der: Buffer; x509: X509Certificate; parts: TbsParts }) {
     this.der = c.der;
-    this.#plain = 'plain' in c ? c.plain : null;
-    this.#parts = 'plain' in c ? c.plain.parts : c.parts;
-    this.#facts = 'plain' in c ? c.plain.facts : undefined;
-    this.#x509 = 'x509' in c ? c.x509 : null;
+    if ('plain' in c) {
+      this.#plain = c.plain;
+      this.#parts = c.plain.parts;
+      this.#facts = c.plain.facts;
+      this.#x509 = null;
+    } else {
+      this.#plain = null;
+      this.#parts = c.parts;
+      this.#x509 = c.x509;
+    }
   }
   get x509(): X509Certificate {
     return (this.#x509 ??= lazyX509(this.der));
